@@ -1,0 +1,71 @@
+//! The command line: global options and subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsdeck",
+    version,
+    about = "A terminal console for on-call engineers: live gauges, alerts and maintenance tasks.",
+    after_help = "Examples:
+  opsdeck                          open the console with ~/.config/opsdeck/config.toml or the defaults
+  opsdeck --read-only --theme mono open it with destructive actions disabled, without colour
+  opsdeck check                    one pass of every check; exit 0 ok, 1 warn, 2 crit, 3 unknown
+  opsdeck check --format json --only resources
+  opsdeck config default > ~/.config/opsdeck/config.toml
+  opsdeck config check ~/.config/opsdeck/config.toml"
+)]
+pub struct Cli {
+    /// Configuration file (default: $XDG_CONFIG_HOME/opsdeck/config.toml if it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Theme: dark, light, high-contrast, mono, or a file in the config dir's themes/.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// Refuse every destructive action.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// SQLite state database (default: $XDG_DATA_HOME/opsdeck/state.db).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every check once and report; exit 0 ok, 1 warn, 2 crit, 3 unknown (Nagios style).
+    Check {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Only this group of checks.
+        #[arg(long, value_enum)]
+        only: Option<CheckGroup>,
+    },
+    /// Print or validate the configuration.
+    Config {
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the built-in default configuration, with comments.
+    Default,
+    /// Validate a configuration file (default: the one opsdeck would read).
+    Check { file: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckGroup {
+    Resources,
+}

@@ -1,0 +1,363 @@
+//! The configuration: its schema, the embedded default file, loading with file:line:col
+//! diagnostics, and conversion into the settings the core and the TUI use.
+//!
+//! A user file only needs the keys it changes: every section falls back to the defaults, rules
+//! are merged by metric and instance, and key bindings by action.
+
+pub mod diagnostics;
+pub mod keymap;
+pub mod paths;
+pub mod theme;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+pub use diagnostics::ConfigError;
+use diagnostics::nearest;
+use keymap::{KeyList, Keymap};
+
+use crate::core::checks::{Operator, Rule};
+use crate::core::collectors::resources::{METRIC_NAMES, ResourceSettings};
+use crate::core::store::StoreLocation;
+use crate::tui::action::Action;
+
+/// The documented default configuration, printed by `opsdeck config default`.
+pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml");
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub general: GeneralConfig,
+    pub store: StoreConfig,
+    pub resources: ResourcesConfig,
+    #[serde(rename = "rule")]
+    pub rules: Vec<toml::Spanned<RuleConfig>>,
+    pub keys: BTreeMap<Action, KeyList>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GeneralConfig {
+    /// A label such as PROD or STAGING shown in the header in its own colour; empty hides it.
+    pub environment: String,
+    pub read_only: bool,
+    pub theme: String,
+    pub glyphs: Glyphs,
+    pub mouse: bool,
+}
+
+impl Default for GeneralConfig {
+    fn default() -> Self {
+        GeneralConfig {
+            environment: String::new(),
+            read_only: false,
+            theme: "dark".into(),
+            glyphs: Glyphs::Auto,
+            mouse: false,
+        }
+    }
+}
+
+/// Which characters draw gauges and sparklines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Glyphs {
+    /// Unicode block elements when the locale is UTF-8, ASCII otherwise.
+    Auto,
+    Unicode,
+    Ascii,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: StoreUrl,
+}
+
+/// `""` (SQLite in the XDG data dir), `sqlite:///path/state.db` or `postgres://…`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(try_from = "String")]
+pub struct StoreUrl(pub Option<StoreLocation>);
+
+impl TryFrom<String> for StoreUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, String> {
+        if url.trim().is_empty() {
+            return Ok(StoreUrl(None));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            return Ok(StoreUrl(Some(StoreLocation::Sqlite(PathBuf::from(path)))));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(StoreUrl(Some(StoreLocation::Postgres(url))));
+        }
+        Err(format!(
+            "unsupported store URL `{}`: use sqlite:///path/to/state.db or postgres://user@host/db (or leave it empty for the default SQLite file)",
+            crate::core::store::mask_password(&url)
+        ))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResourcesConfig {
+    pub interval: DurationValue,
+    pub filesystems: Vec<String>,
+    pub interfaces: Vec<String>,
+}
+
+impl Default for ResourcesConfig {
+    fn default() -> Self {
+        ResourcesConfig {
+            interval: DurationValue(Duration::from_secs(1)),
+            filesystems: Vec::new(),
+            interfaces: Vec::new(),
+        }
+    }
+}
+
+/// A duration written as `500ms`, `1s`, `5m`, `1h 30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(try_from = "String")]
+pub struct DurationValue(pub Duration);
+
+impl TryFrom<String> for DurationValue {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.trim() == "0" {
+            return Ok(DurationValue(Duration::ZERO));
+        }
+        humantime::parse_duration(text.trim())
+            .map(DurationValue)
+            .map_err(|error| {
+                format!("invalid duration \"{text}\" ({error}); write it like 500ms, 30s, 5m or 1h")
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub metric: MetricName,
+    #[serde(default)]
+    pub instance: Option<String>,
+    #[serde(default)]
+    pub op: OperatorValue,
+    #[serde(default)]
+    pub warn: Option<f64>,
+    #[serde(default)]
+    pub crit: Option<f64>,
+    #[serde(default, rename = "for")]
+    pub hold_for: DurationValue,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct MetricName(pub String);
+
+impl TryFrom<String> for MetricName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, String> {
+        if METRIC_NAMES.contains(&name.as_str()) {
+            return Ok(MetricName(name));
+        }
+        let hint = nearest(&name, METRIC_NAMES)
+            .map(|best| format!("did you mean `{best}`? "))
+            .unwrap_or_default();
+        Err(format!(
+            "unknown metric `{name}`; {hint}metrics are: {}",
+            METRIC_NAMES.join(", ")
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct OperatorValue(pub Operator);
+
+impl Default for OperatorValue {
+    fn default() -> Self {
+        OperatorValue(Operator::Above)
+    }
+}
+
+impl TryFrom<String> for OperatorValue {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Operator::parse(text.trim())
+            .map(OperatorValue)
+            .ok_or_else(|| format!("unknown operator `{text}`; use one of >, >=, <, <="))
+    }
+}
+
+/// The built-in rules, from the seeds' thresholds: CPU 80/90 % for 5 min, memory 85/95 % for
+/// 3 min, disk 80/90 %.
+pub fn default_rules() -> Vec<Rule> {
+    let rule = |metric: &str, warn, crit, minutes: u64| Rule {
+        metric: metric.into(),
+        instance: None,
+        operator: Operator::Above,
+        warn: Some(warn),
+        crit: Some(crit),
+        hold_for: Duration::from_secs(minutes * 60),
+    };
+    vec![
+        rule("cpu.used_pct", 80.0, 90.0, 5),
+        rule("memory.used_pct", 85.0, 95.0, 3),
+        rule("disk.used_pct", 80.0, 90.0, 0),
+    ]
+}
+
+/// A loaded configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file read, or `None` for the embedded defaults.
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Parses a configuration text; `file` names it in error messages.
+    pub fn parse(file: &str, source: &str) -> Result<Config, ConfigError> {
+        let config: Config =
+            toml::from_str(source).map_err(|error| ConfigError::from_toml(file, source, &error))?;
+        config.validate(file, source)?;
+        Ok(config)
+    }
+
+    fn validate(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        for rule in &self.rules {
+            let inner = rule.get_ref();
+            if inner.warn.is_none() && inner.crit.is_none() {
+                return Err(ConfigError::at(
+                    file,
+                    source,
+                    rule.span().start,
+                    format!("rule for `{}` has neither `warn` nor `crit`", inner.metric.0),
+                    Some("add `warn = …` and/or `crit = …`, or `enabled = false` to turn the rule off".into()),
+                ));
+            }
+        }
+        if self.resources.interval.0 < Duration::from_millis(100) {
+            return Err(ConfigError {
+                file: file.into(),
+                position: None,
+                message: "[resources] interval must be at least 100ms".into(),
+                fix: Some("set interval = \"1s\" (the default)".into()),
+            });
+        }
+        Ok(())
+    }
+
+    /// Reads `--config FILE` if given, else the XDG config file if it exists, else defaults.
+    pub fn load(explicit: Option<&Path>, default_file: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let (path, required) = match (explicit, default_file) {
+            (Some(path), _) => (path.to_path_buf(), true),
+            (None, Some(path)) => (path.to_path_buf(), false),
+            (None, None) => {
+                return Ok(LoadedConfig {
+                    config: Config::default(),
+                    source: None,
+                });
+            }
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(source) => Ok(LoadedConfig {
+                config: Config::parse(&path.display().to_string(), &source)?,
+                source: Some(path),
+            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => Ok(LoadedConfig {
+                config: Config::default(),
+                source: None,
+            }),
+            Err(error) => Err(ConfigError::unreadable(
+                &path,
+                &error,
+                &format!(
+                    "check the path; `opsdeck config default > {}` writes a commented starting point",
+                    path.display()
+                ),
+            )),
+        }
+    }
+
+    /// Defaults with the file's rules merged in: a rule for the same metric and instance
+    /// replaces the default one; `enabled = false` removes it.
+    pub fn effective_rules(&self) -> Vec<Rule> {
+        let mut rules = default_rules();
+        for spanned in &self.rules {
+            let configured = spanned.get_ref();
+            rules.retain(|rule| {
+                !(rule.metric == configured.metric.0 && rule.instance == configured.instance)
+            });
+            if configured.enabled {
+                rules.push(Rule {
+                    metric: configured.metric.0.clone(),
+                    instance: configured.instance.clone(),
+                    operator: configured.op.0,
+                    warn: configured.warn,
+                    crit: configured.crit,
+                    hold_for: configured.hold_for.0,
+                });
+            }
+        }
+        rules
+    }
+
+    pub fn keymap(&self) -> Keymap {
+        Keymap::new(&self.keys)
+    }
+
+    pub fn resource_settings(&self) -> ResourceSettings {
+        ResourceSettings {
+            interval: self.resources.interval.0,
+            filesystems: self.resources.filesystems.iter().map(PathBuf::from).collect(),
+            interfaces: self.resources.interfaces.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_file_is_the_default() {
+        let parsed = Config::parse("default", DEFAULT_CONFIG).expect("embedded default parses");
+        assert_eq!(parsed.general, GeneralConfig::default());
+        assert_eq!(parsed.store, StoreConfig::default());
+        assert_eq!(parsed.resources, ResourcesConfig::default());
+        assert_eq!(parsed.effective_rules(), default_rules());
+        assert_eq!(parsed.keymap(), Keymap::default());
+    }
+
+    #[test]
+    fn a_user_rule_replaces_the_default_for_its_metric() {
+        let config = Config::parse(
+            "t",
+            "[[rule]]\nmetric = \"cpu.used_pct\"\nwarn = 70\ncrit = 95\nfor = \"1m\"\n[[rule]]\nmetric = \"memory.used_pct\"\nenabled = false\nwarn = 1\n",
+        )
+        .unwrap();
+        let rules = config.effective_rules();
+        let cpu: Vec<_> = rules.iter().filter(|r| r.metric == "cpu.used_pct").collect();
+        assert_eq!(cpu.len(), 1);
+        assert_eq!(cpu[0].warn, Some(70.0));
+        assert_eq!(cpu[0].hold_for, Duration::from_secs(60));
+        assert!(!rules.iter().any(|r| r.metric == "memory.used_pct"));
+        assert!(rules.iter().any(|r| r.metric == "disk.used_pct"));
+    }
+}

@@ -1,0 +1,511 @@
+//! Rule evaluation and the alert life cycle (pending → open → escalated → resolved).
+//!
+//! [`RuleEngine::observe`] is pure bookkeeping over owned metrics and a clock value; the runner
+//! persists the [`Change`]s it returns before anyone is shown them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Alert, Metric, Status, Unit, new_id};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operator {
+    #[serde(rename = ">")]
+    Above,
+    #[serde(rename = ">=")]
+    AtLeast,
+    #[serde(rename = "<")]
+    Below,
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl Operator {
+    pub fn parse(text: &str) -> Option<Operator> {
+        match text {
+            ">" => Some(Operator::Above),
+            ">=" => Some(Operator::AtLeast),
+            "<" => Some(Operator::Below),
+            "<=" => Some(Operator::AtMost),
+            _ => None,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Operator::Above => ">",
+            Operator::AtLeast => ">=",
+            Operator::Below => "<",
+            Operator::AtMost => "<=",
+        }
+    }
+
+    /// True when `value` is on the bad side of `limit`.
+    pub fn breaches(self, value: f64, limit: f64) -> bool {
+        match self {
+            Operator::Above => value > limit,
+            Operator::AtLeast => value >= limit,
+            Operator::Below => value < limit,
+            Operator::AtMost => value <= limit,
+        }
+    }
+
+    /// True when `candidate` is a worse value than `current` (further into the bad side).
+    fn worse(self, candidate: f64, current: f64) -> bool {
+        match self {
+            Operator::Above | Operator::AtLeast => candidate > current,
+            Operator::Below | Operator::AtMost => candidate < current,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub metric: String,
+    /// `None` applies the rule to every instance of the metric (every filesystem, say).
+    pub instance: Option<String>,
+    pub operator: Operator,
+    pub warn: Option<f64>,
+    pub crit: Option<f64>,
+    pub hold_for: Duration,
+}
+
+impl Rule {
+    fn applies_to(&self, metric: &Metric) -> bool {
+        self.metric == metric.name
+            && match &self.instance {
+                None => true,
+                Some(instance) => metric.instance.as_deref() == Some(instance.as_str()),
+            }
+    }
+
+    /// The level of `value` right now, ignoring the hold duration.
+    pub fn instant_status(&self, value: f64) -> Status {
+        if self.crit.is_some_and(|limit| self.operator.breaches(value, limit)) {
+            Status::Crit
+        } else if self.warn.is_some_and(|limit| self.operator.breaches(value, limit)) {
+            Status::Warn
+        } else {
+            Status::Ok
+        }
+    }
+
+    fn limit_for(&self, level: Status) -> f64 {
+        let limit = match level {
+            Status::Crit => self.crit.or(self.warn),
+            _ => self.warn.or(self.crit),
+        };
+        limit.unwrap_or(f64::NAN)
+    }
+}
+
+/// How a metric stands against its rule at this instant.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub metric: Metric,
+    pub status: Status,
+    pub operator: Option<Operator>,
+    pub warn: Option<f64>,
+    pub crit: Option<f64>,
+}
+
+/// What the store keeps about a condition that holds but has not yet opened an alert, so that a
+/// restart does not reset the clock of a `for` duration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingRecord {
+    pub key: String,
+    pub warn_since: Option<DateTime<Utc>>,
+    pub crit_since: Option<DateTime<Utc>>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// What changed in one observation; the runner persists these.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Pending(PendingRecord),
+    PendingCleared(String),
+    Opened(Alert),
+    Updated(Alert),
+    Resolved(Alert),
+}
+
+#[derive(Debug, Default)]
+struct SeriesState {
+    warn_since: Option<DateTime<Utc>>,
+    crit_since: Option<DateTime<Utc>>,
+    persisted_at: Option<DateTime<Utc>>,
+    alert: Option<Alert>,
+}
+
+/// A pending condition is re-persisted at least this often, so that after a restart we can
+/// tell whether it was still being watched shortly before.
+const PENDING_REFRESH: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+/// A pending condition older than this at restart was not observed continuously: start over.
+const PENDING_RESTORE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::seconds(90);
+
+#[derive(Debug)]
+pub struct RuleEngine {
+    rules: Vec<Rule>,
+    series: HashMap<String, SeriesState>,
+}
+
+impl RuleEngine {
+    pub fn new(rules: Vec<Rule>) -> Self {
+        RuleEngine {
+            rules,
+            series: HashMap::new(),
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// The rule for a metric: one naming the instance wins over one for every instance.
+    pub fn rule_for(&self, metric: &Metric) -> Option<&Rule> {
+        let mut matching = self.rules.iter().filter(|rule| rule.applies_to(metric));
+        let first = matching.next()?;
+        if first.instance.is_some() {
+            return Some(first);
+        }
+        Some(
+            matching
+                .find(|rule| rule.instance.is_some())
+                .unwrap_or(first),
+        )
+    }
+
+    pub fn evaluate(&self, metric: &Metric) -> Evaluation {
+        let rule = self.rule_for(metric);
+        Evaluation {
+            metric: metric.clone(),
+            status: rule.map_or(Status::Ok, |rule| rule.instant_status(metric.value)),
+            operator: rule.map(|rule| rule.operator),
+            warn: rule.and_then(|rule| rule.warn),
+            crit: rule.and_then(|rule| rule.crit),
+        }
+    }
+
+    /// Re-attach what the store remembered from the previous process.
+    pub fn restore(&mut self, pending: Vec<PendingRecord>, open: Vec<Alert>, now: DateTime<Utc>) {
+        for record in pending {
+            if now - record.last_seen > PENDING_RESTORE_TOLERANCE {
+                continue;
+            }
+            let state = self.series.entry(record.key).or_default();
+            state.warn_since = record.warn_since;
+            state.crit_since = record.crit_since;
+            state.persisted_at = Some(record.last_seen);
+        }
+        for alert in open {
+            let state = self.series.entry(alert.key.clone()).or_default();
+            state.warn_since.get_or_insert(alert.opened_at);
+            if alert.level == Status::Crit {
+                state.crit_since.get_or_insert(alert.opened_at);
+            }
+            state.alert = Some(alert);
+        }
+    }
+
+    pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.series.values().filter_map(|state| state.alert.as_ref())
+    }
+
+    pub fn observe(&mut self, metrics: &[Metric], now: DateTime<Utc>) -> Vec<Change> {
+        let mut changes = Vec::new();
+        for metric in metrics {
+            let Some(rule) = self.rule_for(metric).cloned() else {
+                continue;
+            };
+            let key = metric.key();
+            let state = self.series.entry(key.clone()).or_default();
+            observe_series(&rule, metric, key, state, now, &mut changes);
+        }
+        changes
+    }
+}
+
+fn observe_series(
+    rule: &Rule,
+    metric: &Metric,
+    key: String,
+    state: &mut SeriesState,
+    now: DateTime<Utc>,
+    changes: &mut Vec<Change>,
+) {
+    let value = metric.value;
+    let instant = rule.instant_status(value);
+    let previous = (state.warn_since, state.crit_since);
+    state.warn_since = (instant >= Status::Warn).then(|| state.warn_since.unwrap_or(now));
+    state.crit_since = (instant == Status::Crit).then(|| state.crit_since.unwrap_or(now));
+    let hold = chrono::TimeDelta::from_std(rule.hold_for).unwrap_or(chrono::TimeDelta::MAX);
+    let held = |since: Option<DateTime<Utc>>| since.is_some_and(|since| now - since >= hold);
+    let level = if held(state.crit_since) {
+        Status::Crit
+    } else if held(state.warn_since) {
+        Status::Warn
+    } else {
+        Status::Ok
+    };
+
+    match state.alert.as_mut() {
+        None if level >= Status::Warn => {
+            let alert = Alert {
+                id: new_id(now),
+                key: key.clone(),
+                metric: metric.name.to_owned(),
+                instance: metric.instance.clone(),
+                level,
+                opened_at: now,
+                resolved_at: None,
+                peak: value,
+                threshold: rule.limit_for(level),
+                unit: metric.unit,
+            };
+            state.alert = Some(alert.clone());
+            changes.push(Change::Opened(alert));
+        }
+        None => {}
+        Some(alert) if state.warn_since.is_none() => {
+            alert.resolved_at = Some(now);
+            changes.push(Change::Resolved(alert.clone()));
+            state.alert = None;
+        }
+        Some(alert) => {
+            let mut changed = false;
+            if level > alert.level {
+                alert.level = level;
+                alert.threshold = rule.limit_for(level);
+                changed = true;
+            }
+            if rule.operator.worse(value, alert.peak) {
+                alert.peak = value;
+                changed = true;
+            }
+            if changed {
+                changes.push(Change::Updated(alert.clone()));
+            }
+        }
+    }
+
+    let now_pending = (state.warn_since, state.crit_since);
+    if now_pending.0.is_none() {
+        if previous.0.is_some() || state.persisted_at.is_some() {
+            state.persisted_at = None;
+            changes.push(Change::PendingCleared(key));
+        }
+    } else if now_pending != previous
+        || state
+            .persisted_at
+            .is_none_or(|at| now - at >= PENDING_REFRESH)
+    {
+        state.persisted_at = Some(now);
+        changes.push(Change::Pending(PendingRecord {
+            key,
+            warn_since: state.warn_since,
+            crit_since: state.crit_since,
+            last_seen: now,
+        }));
+    }
+}
+
+/// Formats a metric value with its unit for people.
+pub fn format_value(value: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Percent => format!("{value:.1} %"),
+        Unit::Bytes => format_bytes(value),
+        Unit::BytesPerSecond => format!("{}/s", format_bytes(value)),
+        Unit::Count => format!("{value:.0}"),
+        Unit::Seconds => format!("{value:.0} s"),
+        Unit::Load => format!("{value:.2}"),
+    }
+}
+
+/// Binary units with three significant digits: `0 B`, `512 B`, `1.21 KiB`, `74.2 GiB`.
+pub fn format_bytes(value: f64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut scaled = value.max(0.0);
+    let mut unit = 0;
+    while scaled >= 1024.0 && unit + 1 < UNITS.len() {
+        scaled /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{scaled:.0} B")
+    } else if scaled < 10.0 {
+        format!("{scaled:.2} {}", UNITS[unit])
+    } else if scaled < 100.0 {
+        format!("{scaled:.1} {}", UNITS[unit])
+    } else {
+        format!("{scaled:.0} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn cpu_rule() -> Rule {
+        Rule {
+            metric: "cpu.used_pct".into(),
+            instance: None,
+            operator: Operator::Above,
+            warn: Some(80.0),
+            crit: Some(90.0),
+            hold_for: Duration::from_secs(300),
+        }
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + seconds, 0).unwrap()
+    }
+
+    fn cpu(value: f64) -> Vec<Metric> {
+        vec![Metric::new("cpu.used_pct", value, Unit::Percent)]
+    }
+
+    fn opened(changes: &[Change]) -> Option<&Alert> {
+        changes.iter().find_map(|change| match change {
+            Change::Opened(alert) => Some(alert),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn alert_opens_only_after_the_rule_held_for_its_duration() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        for second in 0..300 {
+            let changes = engine.observe(&cpu(85.0), at(second));
+            assert!(opened(&changes).is_none(), "opened early at {second}s");
+        }
+        let changes = engine.observe(&cpu(86.0), at(300));
+        let alert = opened(&changes).expect("opens at 5 min");
+        assert_eq!(alert.level, Status::Warn);
+        assert_eq!(alert.threshold, 80.0);
+    }
+
+    #[test]
+    fn a_dip_below_the_limit_restarts_the_clock() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        engine.observe(&cpu(85.0), at(0));
+        engine.observe(&cpu(50.0), at(200));
+        let changes = engine.observe(&cpu(85.0), at(301));
+        assert!(opened(&changes).is_none());
+        let changes = engine.observe(&cpu(85.0), at(501));
+        assert!(opened(&changes).is_some());
+    }
+
+    #[test]
+    fn alert_escalates_records_peak_and_resolves() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        engine.observe(&cpu(85.0), at(0));
+        engine.observe(&cpu(85.0), at(300));
+        engine.observe(&cpu(97.0), at(310));
+        let changes = engine.observe(&cpu(93.0), at(610));
+        let updated = changes
+            .iter()
+            .find_map(|c| match c {
+                Change::Updated(a) => Some(a),
+                _ => None,
+            })
+            .expect("escalation");
+        assert_eq!(updated.level, Status::Crit);
+        assert_eq!(updated.peak, 97.0);
+        let changes = engine.observe(&cpu(40.0), at(700));
+        let resolved = changes
+            .iter()
+            .find_map(|c| match c {
+                Change::Resolved(a) => Some(a),
+                _ => None,
+            })
+            .expect("resolves");
+        assert_eq!(resolved.resolved_at, Some(at(700)));
+        assert_eq!(resolved.level, Status::Crit);
+        assert!(changes.contains(&Change::PendingCleared("cpu.used_pct".into())));
+        assert_eq!(engine.open_alerts().count(), 0);
+    }
+
+    #[test]
+    fn restored_pending_state_keeps_the_clock_running() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        engine.restore(
+            vec![PendingRecord {
+                key: "cpu.used_pct".into(),
+                warn_since: Some(at(0)),
+                crit_since: None,
+                last_seen: at(240),
+            }],
+            vec![],
+            at(250),
+        );
+        let changes = engine.observe(&cpu(85.0), at(300));
+        assert!(opened(&changes).is_some());
+    }
+
+    #[test]
+    fn stale_pending_state_is_not_trusted() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        engine.restore(
+            vec![PendingRecord {
+                key: "cpu.used_pct".into(),
+                warn_since: Some(at(0)),
+                crit_since: None,
+                last_seen: at(10),
+            }],
+            vec![],
+            at(290),
+        );
+        assert!(opened(&engine.observe(&cpu(85.0), at(300))).is_none());
+    }
+
+    #[test]
+    fn instance_rule_wins_over_the_general_one() {
+        let general = Rule {
+            metric: "disk.used_pct".into(),
+            instance: None,
+            operator: Operator::Above,
+            warn: Some(80.0),
+            crit: Some(90.0),
+            hold_for: Duration::ZERO,
+        };
+        let var = Rule {
+            instance: Some("/var".into()),
+            warn: Some(95.0),
+            crit: Some(98.0),
+            ..general.clone()
+        };
+        let engine = RuleEngine::new(vec![general, var]);
+        let metric = Metric::of("disk.used_pct", "/var", 91.0, Unit::Percent);
+        assert_eq!(engine.evaluate(&metric).status, Status::Ok);
+        let root = Metric::of("disk.used_pct", "/", 91.0, Unit::Percent);
+        assert_eq!(engine.evaluate(&root).status, Status::Crit);
+    }
+
+    #[test]
+    fn below_rules_track_the_lowest_peak() {
+        let rule = Rule {
+            metric: "disk.free_bytes".into(),
+            instance: None,
+            operator: Operator::Below,
+            warn: Some(10.0),
+            crit: Some(5.0),
+            hold_for: Duration::ZERO,
+        };
+        let mut engine = RuleEngine::new(vec![rule]);
+        let free = |v| vec![Metric::of("disk.free_bytes", "/", v, Unit::Bytes)];
+        assert!(opened(&engine.observe(&free(8.0), at(0))).is_some());
+        let changes = engine.observe(&free(3.0), at(1));
+        assert!(matches!(&changes[0], Change::Updated(a) if a.peak == 3.0 && a.level == Status::Crit));
+    }
+
+    #[test]
+    fn bytes_are_formatted_with_three_significant_digits() {
+        assert_eq!(format_bytes(0.0), "0 B");
+        assert_eq!(format_bytes(1240.0), "1.21 KiB");
+        assert_eq!(format_bytes(74.2 * 1024.0 * 1024.0 * 1024.0), "74.2 GiB");
+    }
+}

@@ -1,0 +1,150 @@
+//! Shared vocabulary of the core: statuses, metrics, alerts and time stamps.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How healthy something is. The order is the order of severity used to fold many statuses
+/// into one: `Ok < Unknown < Warn < Crit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Unknown,
+    Warn,
+    Crit,
+}
+
+impl Status {
+    /// The Nagios plugin convention that `opsdeck check` follows.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Ok => 0,
+            Status::Warn => 1,
+            Status::Crit => 2,
+            Status::Unknown => 3,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Unknown => "UNKNOWN",
+            Status::Warn => "WARN",
+            Status::Crit => "CRIT",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        match text {
+            "ok" => Some(Status::Ok),
+            "unknown" => Some(Status::Unknown),
+            "warn" => Some(Status::Warn),
+            "crit" => Some(Status::Crit),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Unknown => "unknown",
+            Status::Warn => "warn",
+            Status::Crit => "crit",
+        }
+    }
+}
+
+/// Unit of a metric value, used for formatting only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    Percent,
+    Bytes,
+    BytesPerSecond,
+    Count,
+    Seconds,
+    Load,
+}
+
+/// One named measurement, e.g. `disk.used_pct` for instance `/var`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Metric {
+    pub name: &'static str,
+    pub instance: Option<String>,
+    pub value: f64,
+    pub unit: Unit,
+}
+
+impl Metric {
+    pub fn new(name: &'static str, value: f64, unit: Unit) -> Self {
+        Metric {
+            name,
+            instance: None,
+            value,
+            unit,
+        }
+    }
+
+    pub fn of(name: &'static str, instance: &str, value: f64, unit: Unit) -> Self {
+        Metric {
+            name,
+            instance: Some(instance.to_owned()),
+            value,
+            unit,
+        }
+    }
+
+    /// The key that identifies this series across samples and restarts.
+    pub fn key(&self) -> String {
+        series_key(self.name, self.instance.as_deref())
+    }
+}
+
+pub fn series_key(name: &str, instance: Option<&str>) -> String {
+    match instance {
+        Some(instance) => format!("{name}:{instance}"),
+        None => name.to_owned(),
+    }
+}
+
+/// An alert: a rule that held for its duration. Open while `resolved_at` is `None`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub id: String,
+    pub key: String,
+    pub metric: String,
+    pub instance: Option<String>,
+    /// The highest level reached while open (`Warn` or `Crit`).
+    pub level: Status,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// Worst value seen while open (highest for `>` rules, lowest for `<` rules).
+    pub peak: f64,
+    /// The limit that was crossed for `level`.
+    pub threshold: f64,
+    pub unit: Unit,
+}
+
+impl Alert {
+    pub fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+
+    pub fn duration(&self, now: DateTime<Utc>) -> chrono::Duration {
+        self.resolved_at.unwrap_or(now) - self.opened_at
+    }
+}
+
+/// A fresh identifier for rows we create (alerts, runs): sortable by time, unique enough
+/// across processes sharing a store.
+pub fn new_id(now: DateTime<Utc>) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{:x}-{:x}",
+        now.format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id(),
+        sequence
+    )
+}

@@ -1,0 +1,231 @@
+//! The runner: drives collectors on their own threads, judges every sample with the rules,
+//! persists alert changes, and tells whoever listens (TUI or headless) through owned [`Event`]s.
+//!
+//! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
+//! events when they arrive.
+
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
+use crate::core::collectors::Collector;
+use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
+use crate::core::model::Alert;
+use crate::core::store::Store;
+
+/// How far back the alerts area looks when it starts.
+const RECENT_ALERTS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+const RECENT_ALERTS_LIMIT: i64 = 200;
+
+/// UI (or headless command) to runner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Sample every collector now instead of waiting for its next tick.
+    RefreshNow,
+    Shutdown,
+}
+
+/// Runner to whoever listens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Resources {
+        sample: Box<ResourceSample>,
+        evaluations: Vec<Evaluation>,
+    },
+    /// Open alerts and those resolved recently, read from the store at start.
+    AlertsLoaded(Vec<Alert>),
+    /// An alert opened, escalated, reached a new peak or resolved. Sent after it was stored.
+    AlertChanged(Alert),
+    /// Something went wrong that the user should see in place (collector or store failure).
+    Warning { source: &'static str, message: String },
+}
+
+pub struct RunnerSettings {
+    pub resources: ResourceSettings,
+    pub rules: Vec<Rule>,
+}
+
+pub struct RunnerHandle {
+    pub requests: mpsc::UnboundedSender<Request>,
+    pub events: mpsc::Receiver<Event>,
+    pub task: JoinHandle<()>,
+}
+
+enum CollectorCommand {
+    RefreshNow,
+}
+
+/// Starts the runner on the current tokio runtime.
+pub fn spawn(settings: RunnerSettings, store: Option<Store>) -> RunnerHandle {
+    let (request_tx, request_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::channel(256);
+    let task = tokio::spawn(run(settings, store, request_rx, event_tx));
+    RunnerHandle {
+        requests: request_tx,
+        events: event_rx,
+        task,
+    }
+}
+
+async fn run(
+    settings: RunnerSettings,
+    store: Option<Store>,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+    events: mpsc::Sender<Event>,
+) {
+    let mut engine = RuleEngine::new(settings.rules);
+    if let Some(store) = &store {
+        restore(&mut engine, store, &events).await;
+    }
+    let (sample_tx, mut samples) = mpsc::channel::<Result<ResourceSample, String>>(4);
+    let (command_tx, command_rx) = std_mpsc::channel();
+    let resources = settings.resources;
+    std::thread::Builder::new()
+        .name("collector-resources".into())
+        .spawn(move || drive_resources(resources, sample_tx, command_rx))
+        .map_err(|error| tracing::error!("cannot start the resources collector: {error}"))
+        .ok();
+
+    loop {
+        tokio::select! {
+            sample = samples.recv() => match sample {
+                Some(Ok(sample)) => {
+                    if !judge(sample, &mut engine, store.as_ref(), &events).await {
+                        break;
+                    }
+                }
+                Some(Err(message)) => {
+                    let warning = Event::Warning { source: "resources", message };
+                    if events.send(warning).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            request = requests.recv() => match request {
+                Some(Request::RefreshNow) => {
+                    let _ = command_tx.send(CollectorCommand::RefreshNow);
+                }
+                Some(Request::Shutdown) | None => break,
+            },
+        }
+    }
+    if let Some(store) = store {
+        store.close().await;
+    }
+}
+
+async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<Event>) {
+    let now = Utc::now();
+    let loaded = async {
+        let pending = store.pending().await?;
+        let open = store.open_alerts().await?;
+        let recent = store
+            .recent_alerts(now - RECENT_ALERTS_WINDOW, RECENT_ALERTS_LIMIT)
+            .await?;
+        Ok::<_, crate::core::store::StoreError>((pending, open, recent))
+    };
+    match loaded.await {
+        Ok((pending, open, recent)) => {
+            engine.restore(pending, open, now);
+            let _ = events.send(Event::AlertsLoaded(recent)).await;
+        }
+        Err(error) => {
+            let _ = events
+                .send(Event::Warning {
+                    source: "store",
+                    message: error.to_string(),
+                })
+                .await;
+        }
+    }
+}
+
+/// Evaluates one sample, persists what changed, then reports. Returns false once nobody listens.
+async fn judge(
+    sample: ResourceSample,
+    engine: &mut RuleEngine,
+    store: Option<&Store>,
+    events: &mpsc::Sender<Event>,
+) -> bool {
+    let metrics = sample.metrics();
+    let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+    let taken_at = sample.taken_at;
+    let update = Event::Resources {
+        sample: Box::new(sample),
+        evaluations,
+    };
+    if events.send(update).await.is_err() {
+        return false;
+    }
+    for change in engine.observe(&metrics, taken_at) {
+        let (stored, alert) = match (&change, store) {
+            (Change::Opened(alert), Some(store)) => (store.insert_alert(alert).await, Some(alert)),
+            (Change::Updated(alert) | Change::Resolved(alert), Some(store)) => {
+                (store.update_alert(alert).await, Some(alert))
+            }
+            (Change::Pending(record), Some(store)) => (store.save_pending(record).await, None),
+            (Change::PendingCleared(key), Some(store)) => (store.clear_pending(key).await, None),
+            (Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert), None) => {
+                (Ok(()), Some(alert))
+            }
+            (Change::Pending(_) | Change::PendingCleared(_), None) => (Ok(()), None),
+        };
+        if let Err(error) = stored {
+            tracing::warn!("{error}");
+            let warning = Event::Warning {
+                source: "store",
+                message: error.to_string(),
+            };
+            if events.send(warning).await.is_err() {
+                return false;
+            }
+        }
+        if let Some(alert) = alert {
+            tracing::info!(key = %alert.key, level = alert.level.as_str(), open = alert.is_open(), "alert");
+            if events.send(Event::AlertChanged(alert.clone())).await.is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The first reading has no CPU usage (it needs two); take the second one soon after so the
+/// console is complete within a fraction of a second.
+const PRIMING_DELAY: Duration = Duration::from_millis(250);
+
+fn drive_resources(
+    settings: ResourceSettings,
+    samples: mpsc::Sender<Result<ResourceSample, String>>,
+    commands: std_mpsc::Receiver<CollectorCommand>,
+) {
+    let mut collector = match ResourceCollector::new(settings) {
+        Ok(collector) => collector,
+        Err(error) => {
+            let _ = samples.blocking_send(Err(error.to_string()));
+            return;
+        }
+    };
+    let interval = collector.interval();
+    let mut next_delay = PRIMING_DELAY.min(interval);
+    loop {
+        let started = Instant::now();
+        let result = collector.collect().map_err(|error| error.to_string());
+        // A full channel means the runner is behind: skip this sample rather than queue stale ones.
+        match samples.try_send(result) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
+        }
+        let wait = next_delay.saturating_sub(started.elapsed());
+        next_delay = interval;
+        match commands.recv_timeout(wait) {
+            Ok(CollectorCommand::RefreshNow) | Err(std_mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}

@@ -1,0 +1,365 @@
+//! The state store: alerts and pending rule state, on SQLite by default or on a shared
+//! PostgreSQL. One schema and one set of queries serve both (through sqlx's `Any` driver),
+//! with times stored as Unix milliseconds.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
+use thiserror::Error;
+
+use crate::core::checks::PendingRecord;
+use crate::core::model::{Alert, Status, Unit};
+
+/// Where the state lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// How to name this location to a person: file path, or URL with the password masked.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreLocation::Sqlite(path) => path.display().to_string(),
+            StoreLocation::Postgres(url) => mask_password(url),
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error(
+        "cannot create the state directory {dir}: {source}\n  fix: make it writable, or pass --state FILE, or set [store] url in the config"
+    )]
+    CreateDir {
+        dir: String,
+        source: std::io::Error,
+    },
+    #[error("cannot open the state database {location}: {message}\n  fix: {fix}")]
+    Open {
+        location: String,
+        message: String,
+        fix: &'static str,
+    },
+    #[error("state database {location}: {source}")]
+    Query {
+        location: String,
+        source: sqlx::Error,
+    },
+}
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "alerts",
+    include_str!("../../../migrations/0001_alerts.sql"),
+)];
+
+fn migrator() -> Migrator {
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    location: String,
+}
+
+impl Store {
+    pub async fn open(location: &StoreLocation) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let described = location.describe();
+        let (url, fix, max_connections) = match location {
+            StoreLocation::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                        dir: dir.display().to_string(),
+                        source,
+                    })?;
+                }
+                (
+                    sqlite_url(path),
+                    "check that the file and its directory are writable, or pass --state FILE",
+                    2,
+                )
+            }
+            StoreLocation::Postgres(url) => (
+                url.clone(),
+                "check that PostgreSQL is running and the URL in [store] url is right (host, port, user, password, database)",
+                4,
+            ),
+        };
+        let open_error = |error: sqlx::Error| StoreError::Open {
+            location: described.clone(),
+            message: error.to_string(),
+            fix,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(|connection, _| {
+                Box::pin(async move {
+                    if connection.backend_name() == "SQLite" {
+                        connection.execute("PRAGMA journal_mode = WAL").await?;
+                        connection.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await
+            .map_err(open_error)?;
+        migrator().run(&pool).await.map_err(|error| StoreError::Open {
+            location: described.clone(),
+            message: error.to_string(),
+            fix: "the schema could not be brought up to date; see the message above",
+        })?;
+        Ok(Store {
+            pool,
+            location: described,
+        })
+    }
+
+    fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+        |source| StoreError::Query {
+            location: self.location.clone(),
+            source,
+        }
+    }
+
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    pub async fn insert_alert(&self, alert: &Alert) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alerts (id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&alert.id)
+        .bind(&alert.key)
+        .bind(&alert.metric)
+        .bind(alert.instance.as_deref())
+        .bind(alert.level.as_str())
+        .bind(alert.opened_at.timestamp_millis())
+        .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
+        .bind(alert.peak)
+        .bind(alert.threshold)
+        .bind(unit_name(alert.unit))
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    pub async fn update_alert(&self, alert: &Alert) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE alerts SET level = $2, resolved_at = $3, peak = $4, threshold = $5 WHERE id = $1",
+        )
+        .bind(&alert.id)
+        .bind(alert.level.as_str())
+        .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
+        .bind(alert.peak)
+        .bind(alert.threshold)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+             FROM alerts WHERE resolved_at IS NULL ORDER BY opened_at",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        rows.iter().map(alert_from_row).collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
+    /// Open alerts and those resolved since `since`, newest first, at most `limit`.
+    pub async fn recent_alerts(
+        &self,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+             FROM alerts WHERE resolved_at IS NULL OR resolved_at >= $1
+             ORDER BY opened_at DESC LIMIT $2",
+        )
+        .bind(since.timestamp_millis())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        rows.iter().map(alert_from_row).collect::<Result<_, _>>().map_err(self.query_error())
+    }
+
+    pub async fn save_pending(&self, record: &PendingRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO rule_pending (series_key, warn_since, crit_since, last_seen) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (series_key) DO UPDATE SET warn_since = excluded.warn_since,
+                 crit_since = excluded.crit_since, last_seen = excluded.last_seen",
+        )
+        .bind(&record.key)
+        .bind(record.warn_since.map(|at| at.timestamp_millis()))
+        .bind(record.crit_since.map(|at| at.timestamp_millis()))
+        .bind(record.last_seen.timestamp_millis())
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    pub async fn clear_pending(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rule_pending WHERE series_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    pub async fn pending(&self) -> Result<Vec<PendingRecord>, StoreError> {
+        let rows = sqlx::query("SELECT series_key, warn_since, crit_since, last_seen FROM rule_pending")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        rows.iter()
+            .map(|row| {
+                Ok(PendingRecord {
+                    key: row.try_get("series_key")?,
+                    warn_since: row.try_get::<Option<i64>, _>("warn_since")?.map(from_millis),
+                    crit_since: row.try_get::<Option<i64>, _>("crit_since")?.map(from_millis),
+                    last_seen: from_millis(row.try_get("last_seen")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
+    let level: String = row.try_get("level")?;
+    let unit: String = row.try_get("unit")?;
+    Ok(Alert {
+        id: row.try_get("id")?,
+        key: row.try_get("series_key")?,
+        metric: row.try_get("metric")?,
+        instance: row.try_get("instance")?,
+        level: Status::parse(&level).unwrap_or(Status::Unknown),
+        opened_at: from_millis(row.try_get("opened_at")?),
+        resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(from_millis),
+        peak: row.try_get("peak")?,
+        threshold: row.try_get("threshold")?,
+        unit: parse_unit(&unit),
+    })
+}
+
+fn from_millis(millis: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn unit_name(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Percent => "percent",
+        Unit::Bytes => "bytes",
+        Unit::BytesPerSecond => "bytes_per_second",
+        Unit::Count => "count",
+        Unit::Seconds => "seconds",
+        Unit::Load => "load",
+    }
+}
+
+fn parse_unit(name: &str) -> Unit {
+    match name {
+        "percent" => Unit::Percent,
+        "bytes" => Unit::Bytes,
+        "bytes_per_second" => Unit::BytesPerSecond,
+        "seconds" => Unit::Seconds,
+        "load" => Unit::Load,
+        _ => Unit::Count,
+    }
+}
+
+fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for ch in path.display().to_string().chars() {
+        match ch {
+            ' ' => url.push_str("%20"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            '%' => url.push_str("%25"),
+            other => url.push(other),
+        }
+    }
+    url.push_str("?mode=rwc");
+    url
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`: secrets are never shown.
+pub fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = &url[authority_start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..authority_start],
+            &userinfo[..colon],
+            &url[authority_start + at..]
+        ),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("postgres://ops:s3cr3t@db.example:5432/opsdeck"),
+            "postgres://ops:***@db.example:5432/opsdeck"
+        );
+        assert_eq!(
+            mask_password("postgres://ops@db/opsdeck"),
+            "postgres://ops@db/opsdeck"
+        );
+        assert_eq!(mask_password("postgres://db/x?user=a"), "postgres://db/x?user=a");
+    }
+}

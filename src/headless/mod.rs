@@ -1,0 +1,4 @@
+//! Headless commands for cron and scripts. They use the same core modules as the console and
+//! fold the results into text or JSON.
+
+pub mod check;

@@ -1,0 +1,16 @@
+//! opsdeck: a terminal console for on-call engineers.
+//!
+//! Module map:
+//! - [`core`]: collectors, rules and alerts, the runner and the state store. It never imports
+//!   ratatui or crossterm, so the same code serves the TUI and the headless CLI.
+//! - [`config`]: the TOML configuration (schema, defaults, validation with file:line:col),
+//!   key bindings, themes and XDG paths.
+//! - [`headless`]: `opsdeck check` and other commands that fold runner output into text or JSON.
+//! - [`tui`]: the full-screen console on ratatui/crossterm.
+//! - [`cli`]: the command-line surface shared by the binary and its tests.
+
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod headless;
+pub mod tui;

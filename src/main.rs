@@ -1,0 +1,216 @@
+//! The opsdeck binary: parses the command line, loads the configuration, and runs the console
+//! or a headless command. Errors are printed once, after the terminal is restored.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use clap::Parser;
+
+use opsdeck::cli::{Cli, Command, ConfigCommand, Format};
+use opsdeck::config::paths::Paths;
+use opsdeck::config::theme::{Theme, load_theme};
+use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
+use opsdeck::core::checks::Rule;
+use opsdeck::core::runner::{self, RunnerSettings};
+use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::headless::check::check_resources;
+use opsdeck::tui::app::{AppState, HostInfo};
+use opsdeck::tui::layout::Look;
+use opsdeck::tui::style::{Palette, glyphs_for};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let failure_code = match &cli.command {
+        Some(Command::Check { .. }) => 3,
+        _ => 1,
+    };
+    match dispatch(cli) {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            opsdeck::tui::terminal::restore();
+            eprintln!("opsdeck: {error:#}");
+            ExitCode::from(failure_code)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<i32> {
+    let paths = Paths::discover();
+    match &cli.command {
+        Some(Command::Config { action: ConfigCommand::Default }) => {
+            print!("{DEFAULT_CONFIG}");
+            Ok(0)
+        }
+        Some(Command::Config { action: ConfigCommand::Check { file } }) => config_check(file.as_ref().or(cli.config.as_ref()), paths.as_ref()),
+        Some(Command::Check { format, only: _ }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            let report = check_resources(
+                loaded.config.resource_settings(),
+                loaded.config.effective_rules(),
+                hostname(),
+            )?;
+            match format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(report.status.exit_code())
+        }
+        None => console(&cli, paths),
+    }
+}
+
+fn load_config(cli: &Cli, paths: Option<&Paths>) -> Result<LoadedConfig> {
+    let default_file = paths.map(Paths::config_file);
+    Ok(Config::load(cli.config.as_deref(), default_file.as_deref())?)
+}
+
+fn config_check(file: Option<&PathBuf>, paths: Option<&Paths>) -> Result<i32> {
+    let path = match (file, paths) {
+        (Some(file), _) => file.clone(),
+        (None, Some(paths)) => paths.config_file(),
+        (None, None) => return Err(anyhow!("no config file given and no home directory to look in; pass FILE")),
+    };
+    if file.is_none() && !path.exists() {
+        println!("{}: no such file; opsdeck uses the built-in defaults (`opsdeck config default` prints them)", path.display());
+        return Ok(0);
+    }
+    let loaded = Config::load(Some(&path), None)?;
+    load_theme(&loaded.config.general.theme, paths.map(Paths::themes_dir).as_deref())?;
+    let conflicts = loaded.config.keymap().conflicts();
+    for (key, first, second) in &conflicts {
+        eprintln!(
+            "{}: warning: key {key} is bound to both `{}` and `{}`; `{}` wins",
+            path.display(),
+            first.name(),
+            second.name(),
+            first.name()
+        );
+    }
+    println!("{}: ok", path.display());
+    Ok(0)
+}
+
+fn hostname() -> String {
+    hostname::get()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown-host".into())
+}
+
+fn username() -> String {
+    if let Ok(user) = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")) {
+        return user;
+    }
+    let uid = rustix::process::getuid().as_raw().to_string();
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|passwd| {
+            passwd.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.get(2) == Some(&uid.as_str())).then(|| fields[0].to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}
+
+fn theme_for(cli: &Cli, config: &Config, paths: Option<&Paths>) -> Result<Theme> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+    let name = if no_color {
+        "mono"
+    } else {
+        cli.theme.as_deref().unwrap_or(&config.general.theme)
+    };
+    Ok(load_theme(name, paths.map(Paths::themes_dir).as_deref())?)
+}
+
+fn store_location(cli: &Cli, config: &Config, paths: Option<&Paths>) -> Result<StoreLocation> {
+    if let Some(file) = &cli.state {
+        return Ok(StoreLocation::Sqlite(file.clone()));
+    }
+    if let Some(location) = &config.store.url.0 {
+        return Ok(location.clone());
+    }
+    paths
+        .map(|paths| StoreLocation::Sqlite(paths.default_state_database()))
+        .ok_or_else(|| anyhow!("no home directory to keep state in\n  fix: set HOME or XDG_DATA_HOME, or pass --state FILE"))
+}
+
+fn init_logging(paths: Option<&Paths>) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    let Some(paths) = paths else {
+        return Ok(None);
+    };
+    let log_file = paths.log_file();
+    std::fs::create_dir_all(&paths.state_dir)
+        .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&log_file))
+        .with_context(|| format!("cannot write the log file {}\n  fix: make {} writable, or set XDG_STATE_HOME to a writable directory", log_file.display(), paths.state_dir.display()))?;
+    let appender = tracing_appender::rolling::never(&paths.state_dir, "opsdeck.log");
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).init();
+    Ok(Some(guard))
+}
+
+fn rules_summary(rules: &[Rule]) -> Vec<String> {
+    rules
+        .iter()
+        .map(|rule| {
+            let subject = match &rule.instance {
+                Some(instance) => format!("{} {instance}", rule.metric),
+                None => rule.metric.clone(),
+            };
+            let limits: Vec<String> = [("warn", rule.warn), ("crit", rule.crit)]
+                .into_iter()
+                .filter_map(|(label, value)| value.map(|v| format!("{label} {} {v}", rule.operator.symbol())))
+                .collect();
+            let hold = if rule.hold_for.is_zero() {
+                String::new()
+            } else {
+                format!(" for {}", humantime::format_duration(rule.hold_for))
+            };
+            format!("{subject}: {}{hold}", limits.join(", "))
+        })
+        .collect()
+}
+
+fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
+    let loaded = load_config(cli, paths.as_ref())?;
+    let config = loaded.config;
+    let theme = theme_for(cli, &config, paths.as_ref())?;
+    let location = store_location(cli, &config, paths.as_ref())?;
+    if !std::io::stdout().is_terminal() {
+        return Err(anyhow!("the console needs a terminal on stdout\n  fix: run it in a terminal, or use `opsdeck check` in scripts"));
+    }
+    let _log_guard = init_logging(paths.as_ref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = Store::open(&location).await?;
+        tracing::info!(store = store.location(), "opsdeck started");
+        let rules = config.effective_rules();
+        let summary = rules_summary(&rules);
+        let interval = config.resources.interval.0;
+        let handle = runner::spawn(
+            RunnerSettings {
+                resources: config.resource_settings(),
+                rules,
+            },
+            Some(store),
+        );
+        let host = HostInfo {
+            hostname: hostname(),
+            user: username(),
+            environment: config.general.environment.clone(),
+            read_only: cli.read_only || config.general.read_only,
+        };
+        let now = chrono::Utc::now();
+        let state = AppState::new(host, config.keymap(), interval, summary, now);
+        let look = Look {
+            palette: Palette::new(&theme),
+            glyphs: glyphs_for(config.general.glyphs, &|name| std::env::var(name).ok()),
+            utc_offset: *chrono::Local::now().offset(),
+        };
+        let exit = opsdeck::tui::run(state, look, handle, config.general.mouse).await?;
+        tracing::info!(?exit, "opsdeck stopped");
+        Ok(exit.code())
+    })
+}

@@ -1,0 +1,83 @@
+//! What a key means. The names are the ones used in the `[keys]` section of the config.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Quit,
+    Help,
+    Refresh,
+    NextPane,
+    PrevPane,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Close,
+}
+
+impl Action {
+    pub const ALL: [Action; 12] = [
+        Action::Quit,
+        Action::Help,
+        Action::Refresh,
+        Action::NextPane,
+        Action::PrevPane,
+        Action::Up,
+        Action::Down,
+        Action::PageUp,
+        Action::PageDown,
+        Action::Top,
+        Action::Bottom,
+        Action::Close,
+    ];
+
+    /// The config name, e.g. `next_pane`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::Refresh => "refresh",
+            Action::NextPane => "next_pane",
+            Action::PrevPane => "prev_pane",
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page_up",
+            Action::PageDown => "page_down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::Close => "close",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Action::Quit => "quit opsdeck",
+            Action::Help => "show or hide this help",
+            Action::Refresh => "refresh every pane now",
+            Action::NextPane => "focus the next pane",
+            Action::PrevPane => "focus the previous pane",
+            Action::Up => "move the selection up",
+            Action::Down => "move the selection down",
+            Action::PageUp => "scroll a page up",
+            Action::PageDown => "scroll a page down",
+            Action::Top => "go to the first row",
+            Action::Bottom => "go to the last row",
+            Action::Close => "close the popup",
+        }
+    }
+
+    /// Short label for the footer; `None` keeps the action out of the footer.
+    pub fn hint(self) -> Option<&'static str> {
+        match self {
+            Action::Quit => Some("quit"),
+            Action::Help => Some("help"),
+            Action::Refresh => Some("refresh"),
+            Action::NextPane => Some("next pane"),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! The console's state and its pure update function: `update(state, msg) -> requests`.
+//! Nothing here does I/O; the event loop in [`crate::tui`] feeds messages in and sends the
+//! returned requests to the runner.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::keymap::{KeyChord, KeyCode, Keymap};
+use crate::core::checks::Evaluation;
+use crate::core::collectors::resources::ResourceSample;
+use crate::core::model::{Alert, Status};
+use crate::core::runner::{Event, Request};
+use crate::tui::action::Action;
+use crate::tui::history::History;
+
+/// Who and where: shown in the header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub user: String,
+    pub environment: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Resources,
+    Alerts,
+}
+
+impl Pane {
+    const ORDER: [Pane; 2] = [Pane::Resources, Pane::Alerts];
+
+    fn step(self, forward: bool) -> Pane {
+        let index = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        let len = Pane::ORDER.len();
+        let next = if forward { index + 1 } else { index + len - 1 };
+        Pane::ORDER[next % len]
+    }
+}
+
+/// The latest resources sample with its judgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceView {
+    pub sample: ResourceSample,
+    pub statuses: HashMap<String, Status>,
+}
+
+impl ResourceView {
+    pub fn status(&self, key: &str) -> Status {
+        self.statuses.get(key).copied().unwrap_or(Status::Ok)
+    }
+}
+
+/// A message shown in the footer until replaced or expired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub level: Status,
+    pub until: DateTime<Utc>,
+}
+
+/// A problem reported by the runner, shown in place in the pane it concerns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(KeyChord),
+    Runner(Event),
+    /// The wall clock moved on (drives staleness and notice expiry).
+    Tick(DateTime<Utc>),
+    ScrollUp,
+    ScrollDown,
+}
+
+const NOTICE_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub host: HostInfo,
+    pub keymap: Keymap,
+    pub interval: Duration,
+    pub now: DateTime<Utc>,
+    pub resources: Option<ResourceView>,
+    pub history: History,
+    /// Open alerts first (newest first), then resolved ones (newest first).
+    pub alerts: Vec<Alert>,
+    pub alert_selected: usize,
+    pub focus: Pane,
+    pub show_help: bool,
+    pub help_scroll: u16,
+    pub notice: Option<Notice>,
+    pub resources_problem: Option<Problem>,
+    pub store_problem: Option<Problem>,
+    pub rules_summary: Vec<String>,
+    pub should_quit: bool,
+    /// Set by every change that can alter the screen; the loop draws and clears it.
+    pub dirty: bool,
+}
+
+impl AppState {
+    pub fn new(host: HostInfo, keymap: Keymap, interval: Duration, rules_summary: Vec<String>, now: DateTime<Utc>) -> Self {
+        AppState {
+            host,
+            keymap,
+            interval,
+            now,
+            resources: None,
+            history: History::default(),
+            alerts: Vec::new(),
+            alert_selected: 0,
+            focus: Pane::Resources,
+            show_help: false,
+            help_scroll: 0,
+            notice: None,
+            resources_problem: None,
+            store_problem: None,
+            rules_summary,
+            should_quit: false,
+            dirty: true,
+        }
+    }
+
+    /// When the resources data is older than three intervals, how old it is.
+    pub fn resources_stale_for(&self) -> Option<chrono::TimeDelta> {
+        let taken = self.resources.as_ref()?.sample.taken_at;
+        let age = self.now - taken;
+        let limit = chrono::TimeDelta::from_std(self.interval * 3).unwrap_or(chrono::TimeDelta::MAX);
+        (age > limit.max(chrono::TimeDelta::seconds(3))).then_some(age)
+    }
+
+    pub fn open_alert_count(&self) -> usize {
+        self.alerts.iter().filter(|alert| alert.is_open()).count()
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Request> {
+        match msg {
+            Msg::Key(key) => return self.on_key(key),
+            Msg::Runner(event) => self.on_event(event),
+            Msg::Tick(now) => self.on_tick(now),
+            Msg::ScrollUp => self.act(Action::Up),
+            Msg::ScrollDown => self.act(Action::Down),
+        }
+        Vec::new()
+    }
+
+    fn on_key(&mut self, key: KeyChord) -> Vec<Request> {
+        match self.keymap.resolve(key) {
+            Some(Action::Refresh) => {
+                self.set_notice("refreshing…", Status::Ok);
+                vec![Request::RefreshNow]
+            }
+            Some(action) => {
+                self.act(action);
+                Vec::new()
+            }
+            None if key.ctrl && key.code == KeyCode::Char('c') => {
+                let quit_keys = self.keys_text(Action::Quit);
+                self.set_notice(
+                    &format!("Ctrl-C does not quit here: press {quit_keys} (or bind it in [keys] quit)"),
+                    Status::Warn,
+                );
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn keys_text(&self, action: Action) -> String {
+        let keys: Vec<String> = self.keymap.keys_for(action).iter().map(ToString::to_string).collect();
+        if keys.is_empty() {
+            "(unbound)".into()
+        } else {
+            keys.join("/")
+        }
+    }
+
+    fn set_notice(&mut self, text: &str, level: Status) {
+        self.notice = Some(Notice {
+            text: text.to_owned(),
+            level,
+            until: self.now + NOTICE_TIME,
+        });
+        self.dirty = true;
+    }
+
+    fn act(&mut self, action: Action) {
+        self.dirty = true;
+        if self.show_help {
+            match action {
+                Action::Quit => self.should_quit = true,
+                Action::Help | Action::Close => self.show_help = false,
+                Action::Up => self.help_scroll = self.help_scroll.saturating_sub(1),
+                Action::Down => self.help_scroll = self.help_scroll.saturating_add(1),
+                Action::PageUp => self.help_scroll = self.help_scroll.saturating_sub(10),
+                Action::PageDown => self.help_scroll = self.help_scroll.saturating_add(10),
+                Action::Top => self.help_scroll = 0,
+                _ => {}
+            }
+            return;
+        }
+        let last_alert = self.alerts.len().saturating_sub(1);
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            Action::Close => self.notice = None,
+            Action::NextPane => self.focus = self.focus.step(true),
+            Action::PrevPane => self.focus = self.focus.step(false),
+            Action::Refresh => {}
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                if self.focus != Pane::Alerts {
+                    self.focus = Pane::Alerts;
+                }
+                self.alert_selected = match action {
+                    Action::Up => self.alert_selected.saturating_sub(1),
+                    Action::Down => (self.alert_selected + 1).min(last_alert),
+                    Action::PageUp => self.alert_selected.saturating_sub(10),
+                    Action::PageDown => (self.alert_selected + 10).min(last_alert),
+                    Action::Top => 0,
+                    _ => last_alert,
+                };
+            }
+        }
+    }
+
+    fn on_tick(&mut self, now: DateTime<Utc>) {
+        let before = (self.now.timestamp() / 60, self.resources_stale_for().map(|age| age.num_seconds()));
+        self.now = now;
+        let after = (now.timestamp() / 60, self.resources_stale_for().map(|age| age.num_seconds()));
+        if before != after {
+            self.dirty = true;
+        }
+        if self.notice.as_ref().is_some_and(|notice| notice.until <= now) {
+            self.notice = None;
+            self.dirty = true;
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        self.dirty = true;
+        match event {
+            Event::Resources { sample, evaluations } => self.on_resources(*sample, evaluations),
+            Event::AlertsLoaded(alerts) => {
+                self.alerts = alerts;
+                self.sort_alerts();
+            }
+            Event::AlertChanged(alert) => {
+                match self.alerts.iter_mut().find(|known| known.id == alert.id) {
+                    Some(known) => *known = alert,
+                    None => self.alerts.push(alert),
+                }
+                self.sort_alerts();
+            }
+            Event::Warning { source, message } => {
+                let problem = Some(Problem { message, at: self.now });
+                if source == "store" {
+                    self.store_problem = problem;
+                } else {
+                    self.resources_problem = problem;
+                }
+            }
+        }
+    }
+
+    fn on_resources(&mut self, sample: ResourceSample, evaluations: Vec<Evaluation>) {
+        self.now = self.now.max(sample.taken_at);
+        let at = sample.taken_at;
+        if let Some(cpu) = sample.cpu_total_pct {
+            self.history.record("cpu", at, cpu);
+        }
+        self.history.record("memory", at, sample.memory.used_pct());
+        for net in &sample.networks {
+            if let (Some(rx), Some(tx)) = (net.rx_bytes_per_s, net.tx_bytes_per_s) {
+                self.history.record(&format!("net:{}", net.interface), at, rx + tx);
+            }
+        }
+        let statuses = evaluations
+            .into_iter()
+            .map(|evaluation| (evaluation.metric.key(), evaluation.status))
+            .collect();
+        self.resources = Some(ResourceView { sample, statuses });
+        self.resources_problem = None;
+    }
+
+    fn sort_alerts(&mut self) {
+        self.alerts.sort_by(|a, b| {
+            b.is_open()
+                .cmp(&a.is_open())
+                .then(b.opened_at.cmp(&a.opened_at))
+        });
+        self.alert_selected = self.alert_selected.min(self.alerts.len().saturating_sub(1));
+    }
+}

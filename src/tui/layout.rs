@@ -1,0 +1,130 @@
+//! The screen: header, panes, footer and popups, sized to whatever the terminal offers. There is
+//! no minimum size: panes shrink to summaries when space is short.
+
+use chrono::FixedOffset;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::config::theme::Slot;
+use crate::tui::app::AppState;
+use crate::tui::panes::{alerts, resources};
+use crate::tui::popups::help;
+use crate::tui::strings::{self, printable};
+use crate::tui::style::{GlyphSet, Palette};
+
+/// How things look: theme styles, glyphs and the local time zone.
+#[derive(Debug, Clone)]
+pub struct Look {
+    pub palette: Palette,
+    pub glyphs: GlyphSet,
+    pub utc_offset: FixedOffset,
+}
+
+pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
+    let area = frame.area();
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(u16::from(area.height > 2)),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(header_line(state, look, header.width)), header);
+    render_body(state, look, body, frame);
+    if footer.height > 0 {
+        frame.render_widget(Paragraph::new(footer_line(state, look, footer.width)), footer);
+    }
+    if state.show_help {
+        help::render(state, look, area, frame);
+    }
+}
+
+fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
+    const MIN_ALERTS_HEIGHT: u16 = 5;
+    if body.height < 8 {
+        // Too short for bordered panes: one summary line, then alert lines.
+        let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+        resources::render_summary(state, look, summary, frame);
+        alerts::render_lines(state, look, rest, frame);
+        return;
+    }
+    let wanted = resources::wanted_height(state, body.width.saturating_sub(2)) + 2;
+    let resources_height = wanted.min(body.height.saturating_sub(MIN_ALERTS_HEIGHT)).max(3);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(resources_height), Constraint::Min(0)]).areas(body);
+    resources::render(state, look, top, frame);
+    alerts::render(state, look, bottom, frame);
+}
+
+fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
+    let header = look.palette.get(Slot::Header);
+    let mut spans = vec![Span::styled(" opsdeck ", header)];
+    let host = &state.host;
+    let uptime = state
+        .resources
+        .as_ref()
+        .map(|view| format!(" up {}", strings::duration(view.sample.uptime_secs as i64 / 60 * 60)))
+        .unwrap_or_default();
+    spans.push(Span::styled(
+        format!(" {}{uptime} · {} ", printable(&host.hostname), printable(&host.user)),
+        look.palette.get(Slot::Text),
+    ));
+    if !host.environment.is_empty() {
+        let slot = if host.environment.to_ascii_lowercase().starts_with("prod") {
+            Slot::EnvProd
+        } else {
+            Slot::EnvOther
+        };
+        spans.push(Span::styled(format!(" {} ", printable(&host.environment)), look.palette.get(slot)));
+        spans.push(Span::raw(" "));
+    }
+    if host.read_only {
+        spans.push(Span::styled(" READ-ONLY ", look.palette.get(Slot::ReadOnly)));
+    }
+    let clock = state.now.with_timezone(&look.utc_offset).format("%H:%M").to_string();
+    right_align(spans, clock, look.palette.get(Slot::Muted), width)
+}
+
+fn footer_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
+    let key_style = look.palette.get(Slot::Key);
+    let muted = look.palette.get(Slot::Muted);
+    let mut spans = Vec::new();
+    for (action, keys) in state.keymap.bindings() {
+        let (Some(hint), Some(key)) = (action.hint(), keys.first()) else {
+            continue;
+        };
+        spans.push(Span::styled(format!(" {key}"), key_style));
+        spans.push(Span::styled(format!(" {hint} "), muted));
+    }
+    match &state.notice {
+        Some(notice) => right_align(spans, notice.text.clone(), look.palette.status(notice.level), width),
+        None => Line::from(spans),
+    }
+}
+
+/// Appends `right` flush with the right edge, cutting the left part if both do not fit.
+fn right_align(mut spans: Vec<Span<'static>>, right: String, style: Style, width: u16) -> Line<'static> {
+    let width = usize::from(width);
+    let right = strings::fit(&right, width);
+    let right_width = strings::width(&right);
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for span in spans.drain(..) {
+        let room = width.saturating_sub(right_width + 1 + used);
+        if room == 0 {
+            break;
+        }
+        let text = strings::fit(&span.content, room);
+        used += strings::width(&text);
+        kept.push(Span::styled(text, span.style));
+    }
+    let gap = width.saturating_sub(used + right_width);
+    kept.push(Span::raw(" ".repeat(gap)));
+    kept.push(Span::styled(right, style));
+    Line::from(kept)
+}

@@ -1,0 +1,111 @@
+//! The full-screen console. [`run`] owns the terminal and the event loop: it reads keys, runner
+//! events, the clock and signals, feeds them to the pure [`app::AppState::update`], sends the
+//! resulting requests to the runner, and draws only when something changed. It never awaits
+//! I/O other than those event sources.
+
+pub mod action;
+pub mod app;
+pub mod history;
+pub mod input;
+pub mod layout;
+pub mod panes;
+pub mod popups;
+pub mod strings;
+pub mod style;
+pub mod terminal;
+pub mod widgets;
+
+use std::io::{self, BufWriter};
+use std::time::Duration;
+
+use chrono::Utc;
+use crossterm::event::{Event as TermEvent, EventStream, MouseEventKind};
+use futures_util::StreamExt;
+use ratatui::Terminal;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::core::runner::{Request, RunnerHandle};
+use app::{AppState, Msg};
+use layout::Look;
+use terminal::{SyncBackend, TerminalGuard};
+
+/// Why the console stopped; the process exit code follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Quit,
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn code(self) -> i32 {
+        match self {
+            Exit::Quit => 0,
+            Exit::Signal(number) => 128 + number,
+        }
+    }
+}
+
+pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mouse: bool) -> anyhow::Result<Exit> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let guard = TerminalGuard::enter(mouse)?;
+    let backend = SyncBackend::new(BufWriter::with_capacity(32 * 1024, io::stdout()));
+    let mut terminal = Terminal::new(backend)?;
+    let mut input = EventStream::new();
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let exit = loop {
+        if state.dirty {
+            terminal.draw(|frame| layout::view(&state, &look, frame))?;
+            state.dirty = false;
+        }
+        if state.should_quit {
+            break Exit::Quit;
+        }
+        tokio::select! {
+            biased;
+            event = input.next() => match event {
+                Some(Ok(TermEvent::Key(key))) => {
+                    if let Some(chord) = input::chord(&key) {
+                        send(&runner, state.update(Msg::Key(chord)));
+                    }
+                }
+                Some(Ok(TermEvent::Mouse(mouse))) => match mouse.kind {
+                    MouseEventKind::ScrollUp => { state.update(Msg::ScrollUp); }
+                    MouseEventKind::ScrollDown => { state.update(Msg::ScrollDown); }
+                    _ => {}
+                },
+                Some(Ok(TermEvent::Resize(..))) => state.dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error.into()),
+                None => break Exit::Quit,
+            },
+            _ = sigterm.recv() => break Exit::Signal(15),
+            _ = sighup.recv() => break Exit::Signal(1),
+            _ = sigint.recv() => break Exit::Signal(2),
+            Some(event) = runner.events.recv() => {
+                state.update(Msg::Runner(event));
+                // Fold everything already queued into one redraw.
+                while let Ok(event) = runner.events.try_recv() {
+                    state.update(Msg::Runner(event));
+                }
+            }
+            _ = clock.tick() => { state.update(Msg::Tick(Utc::now())); }
+        }
+    };
+    drop(terminal);
+    drop(guard);
+    let _ = runner.requests.send(Request::Shutdown);
+    let _ = tokio::time::timeout(Duration::from_secs(2), runner.task).await;
+    Ok(exit)
+}
+
+fn send(runner: &RunnerHandle, requests: Vec<Request>) {
+    for request in requests {
+        // The runner only stops when we tell it to; a send error means it crashed and its
+        // warning is already on screen.
+        let _ = runner.requests.send(request);
+    }
+}

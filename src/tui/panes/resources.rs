@@ -1,0 +1,346 @@
+//! The resources pane: CPU (total and per core), memory, swap, filesystems and network, each a
+//! row with a bar, a ten-minute sparkline and details; collapses to fewer rows when short.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::config::theme::Slot;
+use crate::core::checks::rules::format_bytes;
+use crate::core::collectors::resources::ResourceSample;
+use crate::core::model::Status;
+use crate::tui::app::{AppState, Pane, ResourceView};
+use crate::tui::history::WINDOW_SECONDS;
+use crate::tui::layout::Look;
+use crate::tui::panes::pane_block;
+use crate::tui::strings::{self, pad, printable};
+use crate::tui::widgets::{bar::bar, sparkline::sparkline};
+
+const CORE_CELL: usize = 14;
+const PCT_WIDTH: usize = 4;
+const DETAIL_WIDTH: usize = 26;
+
+struct Columns {
+    label: usize,
+    bar: usize,
+    spark: usize,
+    detail: usize,
+}
+
+impl Columns {
+    fn for_width(width: usize, view: &ResourceView) -> Columns {
+        let longest = view
+            .sample
+            .filesystems
+            .iter()
+            .map(|fs| strings::width(&fs.path))
+            .chain(view.sample.networks.iter().map(|n| strings::width(&n.interface)))
+            .max()
+            .unwrap_or(0);
+        let label = longest.clamp(5, (width / 6).max(5));
+        let detail = DETAIL_WIDTH.min(width.saturating_sub(label + PCT_WIDTH + 4));
+        let rest = width.saturating_sub(label + PCT_WIDTH + detail + 4);
+        let spark = if rest >= 40 { (rest * 2 / 3).min(60) } else { 0 };
+        Columns {
+            label,
+            bar: rest - spark,
+            spark,
+            detail,
+        }
+    }
+
+    fn bucket_seconds(&self) -> i64 {
+        (WINDOW_SECONDS + self.spark as i64 - 1) / self.spark.max(1) as i64
+    }
+}
+
+fn core_rows(sample: &ResourceSample, width: usize, label: usize) -> usize {
+    let per_row = (width.saturating_sub(label + 1) / CORE_CELL).max(1);
+    sample.cpu_per_core_pct.len().div_ceil(per_row)
+}
+
+/// Rows the pane would like, for the layout to size it.
+pub fn wanted_height(state: &AppState, width: u16) -> u16 {
+    let Some(view) = &state.resources else {
+        return 2;
+    };
+    let columns = Columns::for_width(usize::from(width), view);
+    let sample = &view.sample;
+    let rows = 4
+        + core_rows(sample, usize::from(width), columns.label)
+        + sample.filesystems.len()
+        + sample.networks.len()
+        + usize::from(state.resources_problem.is_some());
+    u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+fn title(state: &AppState, look: &Look) -> Vec<Span<'static>> {
+    let mut spans = vec![Span::styled("Resources", look.palette.get(Slot::Title))];
+    let note = match (&state.resources, state.resources_stale_for()) {
+        (None, _) => Span::styled(" · collecting…", look.palette.get(Slot::Muted)),
+        (Some(_), Some(age)) => Span::styled(
+            format!(" · STALE {}", strings::duration(age.num_seconds())),
+            look.palette.status(Status::Warn),
+        ),
+        (Some(_), None) => Span::styled(
+            format!(" · every {}", humantime::format_duration(state.interval)),
+            look.palette.get(Slot::Muted),
+        ),
+    };
+    spans.push(note);
+    spans
+}
+
+pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    let block = pane_block(title(state, look), state.focus == Pane::Resources, look);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines = match &state.resources {
+        Some(view) => rows(state, view, look, inner),
+        None => vec![Line::styled("waiting for the first sample…", look.palette.get(Slot::Muted))],
+    };
+    let mut lines = lines;
+    if let Some(problem) = &state.resources_problem {
+        lines.insert(
+            0,
+            Line::styled(printable(&problem.message), look.palette.status(Status::Crit)),
+        );
+    }
+    lines.truncate(usize::from(inner.height));
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn status_tag(status: Status) -> String {
+    match status {
+        Status::Ok => String::new(),
+        other => format!("{} ", other.label()),
+    }
+}
+
+struct GaugeRow<'a> {
+    label: &'a str,
+    percent: f64,
+    status: Status,
+    spark: Option<Span<'static>>,
+    detail: String,
+}
+
+fn gauge_line(row: GaugeRow, columns: &Columns, look: &Look) -> Line<'static> {
+    let palette = &look.palette;
+    let mut spans = vec![
+        Span::styled(pad(&printable(row.label), columns.label), palette.get(Slot::Text)),
+        Span::styled(format!(" {:>3.0}%", row.percent), palette.status(row.status)),
+        Span::raw(" "),
+    ];
+    spans.extend(bar(
+        row.percent,
+        columns.bar,
+        look.glyphs,
+        palette.gauge(row.status),
+        palette.get(Slot::GaugeEmpty),
+    ));
+    spans.push(Span::raw(" "));
+    if columns.spark > 0 {
+        spans.push(row.spark.unwrap_or_else(|| Span::raw(" ".repeat(columns.spark))));
+        spans.push(Span::raw(" "));
+    }
+    let detail = format!("{}{}", status_tag(row.status), row.detail);
+    spans.push(Span::styled(strings::fit(&detail, columns.detail), palette.status(row.status).patch(palette.get(Slot::Text))));
+    Line::from(spans)
+}
+
+fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<Line<'static>> {
+    let width = usize::from(area.width);
+    let height = usize::from(area.height);
+    let columns = Columns::for_width(width, view);
+    let sample = &view.sample;
+    let palette = &look.palette;
+    let spark_of = |key: &str, scale: Option<f64>| -> Option<Span<'static>> {
+        if columns.spark == 0 {
+            return None;
+        }
+        let buckets = state.history.buckets(key, state.now, columns.bucket_seconds(), columns.spark);
+        let max = scale.unwrap_or_else(|| buckets.iter().flatten().fold(0.0_f64, |a, b| a.max(*b)));
+        Some(sparkline(&buckets, max, look.glyphs, palette.get(Slot::Muted)))
+    };
+
+    let cpu_status = view.status("cpu.used_pct");
+    let cpu = gauge_line(
+        GaugeRow {
+            label: "CPU",
+            percent: sample.cpu_total_pct.unwrap_or(0.0),
+            status: cpu_status,
+            spark: spark_of("cpu", Some(100.0)),
+            detail: format!("load {:.2} {:.2} {:.2}", sample.load.one, sample.load.five, sample.load.fifteen),
+        },
+        &columns,
+        look,
+    );
+    let memory = gauge_line(
+        GaugeRow {
+            label: "MEM",
+            percent: sample.memory.used_pct(),
+            status: view.status("memory.used_pct"),
+            spark: spark_of("memory", Some(100.0)),
+            detail: format!(
+                "{} / {}",
+                format_bytes(sample.memory.used_bytes as f64),
+                format_bytes(sample.memory.total_bytes as f64)
+            ),
+        },
+        &columns,
+        look,
+    );
+    let swap = gauge_line(
+        GaugeRow {
+            label: "SWAP",
+            percent: sample.swap.used_pct(),
+            status: view.status("swap.used_pct"),
+            spark: None,
+            detail: if sample.swap.total_bytes == 0 {
+                "no swap".into()
+            } else {
+                format!(
+                    "{} / {}",
+                    format_bytes(sample.swap.used_bytes as f64),
+                    format_bytes(sample.swap.total_bytes as f64)
+                )
+            },
+        },
+        &columns,
+        look,
+    );
+    let filesystems: Vec<Line<'static>> = sample
+        .filesystems
+        .iter()
+        .map(|fs| match &fs.error {
+            Some(error) => Line::from(vec![
+                Span::styled(pad(&printable(&fs.path), columns.label), palette.get(Slot::Text)),
+                Span::styled(
+                    strings::fit(&format!("    ? UNKNOWN {}", printable(error)), width.saturating_sub(columns.label)),
+                    palette.status(Status::Unknown),
+                ),
+            ]),
+            None => gauge_line(
+                GaugeRow {
+                    label: &fs.path,
+                    percent: fs.used_pct(),
+                    status: view.status(&format!("disk.used_pct:{}", fs.path)),
+                    spark: None,
+                    detail: format!(
+                        "{} free of {}",
+                        format_bytes(fs.available_bytes as f64),
+                        format_bytes(fs.total_bytes as f64)
+                    ),
+                },
+                &columns,
+                look,
+            ),
+        })
+        .collect();
+    let networks: Vec<Line<'static>> = sample
+        .networks
+        .iter()
+        .map(|net| {
+            let rate = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{}/s", format_bytes(v)));
+            let rates = format!("rx {:>11}  tx {:>11}", rate(net.rx_bytes_per_s), rate(net.tx_bytes_per_s));
+            let mut spans = vec![
+                Span::styled(pad(&printable(&net.interface), columns.label), palette.get(Slot::Text)),
+                Span::raw(" "),
+                Span::styled(pad(&rates, PCT_WIDTH + columns.bar + 1), palette.get(Slot::Text)),
+            ];
+            if let Some(spark) = spark_of(&format!("net:{}", net.interface), None) {
+                spans.push(Span::raw(" "));
+                spans.push(spark);
+            }
+            Line::from(spans)
+        })
+        .collect();
+    let cores = core_lines(sample, view, &columns, width, look);
+    let summary = Line::styled(
+        format!(
+            "{} processes · {} cores · up {}",
+            sample.process_count,
+            sample.cpu_per_core_pct.len(),
+            strings::duration(sample.uptime_secs as i64 / 60 * 60)
+        ),
+        palette.get(Slot::Muted),
+    );
+
+    // Fill the rows in order of importance, then show them in their natural order.
+    let mut budget = height.saturating_sub(usize::from(state.resources_problem.is_some()));
+    let mut take = |wanted: usize, all_or_nothing: bool| {
+        let granted = if all_or_nothing && wanted > budget { 0 } else { wanted.min(budget) };
+        budget -= granted;
+        granted
+    };
+    let cpu_rows = take(1, false);
+    let mem_rows = take(1, false);
+    let fs_rows = take(filesystems.len(), false);
+    let net_rows = take(networks.len(), false);
+    let swap_rows = take(1, false);
+    let summary_rows = take(1, false);
+    let core_rows = take(cores.len(), true);
+
+    let mut lines = Vec::with_capacity(height);
+    lines.extend(std::iter::once(cpu).take(cpu_rows));
+    lines.extend(cores.into_iter().take(core_rows));
+    lines.extend(std::iter::once(memory).take(mem_rows));
+    lines.extend(std::iter::once(swap).take(swap_rows));
+    lines.extend(filesystems.into_iter().take(fs_rows));
+    lines.extend(networks.into_iter().take(net_rows));
+    lines.extend(std::iter::once(summary).take(summary_rows));
+    lines
+}
+
+fn core_lines(sample: &ResourceSample, view: &ResourceView, columns: &Columns, width: usize, look: &Look) -> Vec<Line<'static>> {
+    let per_row = (width.saturating_sub(columns.label + 1) / CORE_CELL).max(1);
+    let status = view.status("cpu.used_pct");
+    sample
+        .cpu_per_core_pct
+        .chunks(per_row)
+        .enumerate()
+        .map(|(row, chunk)| {
+            let mut spans = vec![Span::styled(pad("", columns.label), look.palette.get(Slot::Muted))];
+            for (offset, pct) in chunk.iter().enumerate() {
+                let index = row * per_row + offset;
+                spans.push(Span::styled(format!(" {index:>3} {pct:>3.0}% "), look.palette.get(Slot::Muted)));
+                spans.extend(bar(*pct, CORE_CELL - 10, look.glyphs, look.palette.gauge(status), look.palette.get(Slot::GaugeEmpty)));
+            }
+            Line::from(spans)
+        })
+        .collect()
+}
+
+/// One line for very small terminals: CPU, memory, the fullest filesystem and load.
+pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    let Some(view) = &state.resources else {
+        frame.render_widget(Paragraph::new("collecting…").style(look.palette.get(Slot::Muted)), area);
+        return;
+    };
+    let sample = &view.sample;
+    let palette = &look.palette;
+    let mut spans = vec![
+        Span::styled(format!("CPU {:.0}%", sample.cpu_total_pct.unwrap_or(0.0)), palette.status(view.status("cpu.used_pct"))),
+        Span::raw("  "),
+        Span::styled(format!("MEM {:.0}%", sample.memory.used_pct()), palette.status(view.status("memory.used_pct"))),
+    ];
+    let fullest = sample
+        .filesystems
+        .iter()
+        .filter(|fs| fs.error.is_none())
+        .max_by(|a, b| a.used_pct().total_cmp(&b.used_pct()));
+    if let Some(fs) = fullest {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(
+            format!("{} {:.0}%", printable(&fs.path), fs.used_pct()),
+            palette.status(view.status(&format!("disk.used_pct:{}", fs.path))),
+        ));
+    }
+    spans.push(Span::styled(format!("  load {:.2}", sample.load.one), palette.get(Slot::Muted)));
+    if state.resources_stale_for().is_some() {
+        spans.push(Span::styled("  STALE", palette.status(Status::Warn)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,3 @@
+//! Overlays drawn above the panes.
+
+pub mod help;

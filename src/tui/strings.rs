@@ -1,0 +1,92 @@
+//! Text for the screen: width-aware truncation (Korean and other double-width text counts two
+//! columns), escaping of control characters, and compact durations.
+
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// Replaces control characters (including ESC, so no terminal sequence gets through) with
+/// visible escapes such as `\x1b` or `\n`.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ch if ch.is_control() => out.push_str(&format!("\\x{:02x}", ch as u32)),
+            ch => out.push(ch),
+        }
+    }
+    out
+}
+
+pub fn width(text: &str) -> usize {
+    UnicodeWidthStr::width(text)
+}
+
+/// Cuts `text` to at most `max` columns, ending with `…` when something was cut.
+pub fn fit(text: &str, max: usize) -> String {
+    if width(text) <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for ch in text.chars() {
+        let w = ch.width().unwrap_or(0);
+        if used + w > max - 1 {
+            break;
+        }
+        out.push(ch);
+        used += w;
+    }
+    out.push('…');
+    out
+}
+
+/// Pads (or cuts) `text` to exactly `columns` columns, left-aligned.
+pub fn pad(text: &str, columns: usize) -> String {
+    let cut = fit(text, columns);
+    let fill = columns.saturating_sub(width(&cut));
+    format!("{cut}{}", " ".repeat(fill))
+}
+
+/// `45s`, `12m`, `3h 04m`, `5d 2h`.
+pub fn duration(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(printable("a\x1b[2Jb\n"), "a\\x1b[2Jb\\n");
+        assert_eq!(printable("디스크"), "디스크");
+    }
+
+    #[test]
+    fn fits_double_width_text_by_columns() {
+        assert_eq!(fit("디스크 사용량", 7), "디스크…");
+        assert_eq!(width(&pad("디스크", 8)), 8);
+        assert_eq!(fit("disk", 4), "disk");
+    }
+
+    #[test]
+    fn durations_are_compact() {
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(3 * 3600 + 4 * 60), "3h 04m");
+        assert_eq!(duration(5 * 86_400 + 7200), "5d 2h");
+    }
+}
