@@ -148,3 +148,10 @@ pub fn new_id(now: DateTime<Utc>) -> String {
         sequence
     )
 }
+
+/// The current time at the precision the store keeps (milliseconds), so that what is in memory
+/// and what is read back after a restart compare equal.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
+}

@@ -7,7 +7,6 @@
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -120,7 +119,7 @@ async fn run(
 }
 
 async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<Event>) {
-    let now = Utc::now();
+    let now = crate::core::model::now();
     let loaded = async {
         let pending = store.pending().await?;
         let open = store.open_alerts().await?;

@@ -51,7 +51,7 @@ mod tests {
 
     #[test]
     fn buckets_hold_the_maximum_and_drop_old_points() {
-        let at = |s| Utc.timestamp_opt(1_000_000 + s, 0).unwrap();
+        let at = |s: i64| Utc.timestamp_opt(1_000_000 + s, 0).unwrap();
         let mut history = History::default();
         history.record("cpu", at(0), 10.0);
         history.record("cpu", at(5), 30.0);

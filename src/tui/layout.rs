@@ -65,27 +65,29 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
     let header = look.palette.get(Slot::Header);
     let mut spans = vec![Span::styled(" opsdeck ", header)];
     let host = &state.host;
-    let uptime = state
-        .resources
-        .as_ref()
-        .map(|view| format!(" up {}", strings::duration(view.sample.uptime_secs as i64 / 60 * 60)))
-        .unwrap_or_default();
-    spans.push(Span::styled(
-        format!(" {}{uptime} · {} ", printable(&host.hostname), printable(&host.user)),
-        look.palette.get(Slot::Text),
-    ));
+    // Environment and read-only come first: on a narrow screen they matter more than the rest.
     if !host.environment.is_empty() {
         let slot = if host.environment.to_ascii_lowercase().starts_with("prod") {
             Slot::EnvProd
         } else {
             Slot::EnvOther
         };
-        spans.push(Span::styled(format!(" {} ", printable(&host.environment)), look.palette.get(slot)));
         spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {} ", printable(&host.environment)), look.palette.get(slot)));
     }
     if host.read_only {
+        spans.push(Span::raw(" "));
         spans.push(Span::styled(" READ-ONLY ", look.palette.get(Slot::ReadOnly)));
     }
+    let uptime = state
+        .resources
+        .as_ref()
+        .map(|view| format!(" up {}", strings::duration(view.sample.uptime_secs as i64 / 60 * 60)))
+        .unwrap_or_default();
+    spans.push(Span::styled(
+        format!(" {} · {}{uptime} ", printable(&host.user), printable(&host.hostname)),
+        look.palette.get(Slot::Text),
+    ));
     let clock = state.now.with_timezone(&look.utc_offset).format("%H:%M").to_string();
     right_align(spans, clock, look.palette.get(Slot::Muted), width)
 }

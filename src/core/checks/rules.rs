@@ -395,7 +395,9 @@ mod tests {
         engine.observe(&cpu(50.0), at(200));
         let changes = engine.observe(&cpu(85.0), at(301));
         assert!(opened(&changes).is_none());
-        let changes = engine.observe(&cpu(85.0), at(501));
+        let changes = engine.observe(&cpu(85.0), at(600));
+        assert!(opened(&changes).is_none(), "held only 299 s since the dip");
+        let changes = engine.observe(&cpu(85.0), at(601));
         assert!(opened(&changes).is_some());
     }
 

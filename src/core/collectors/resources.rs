@@ -306,7 +306,7 @@ impl Collector for ResourceCollector {
             })
             .map_err(|error| CollectError::System(error.to_string()))?;
         Ok(ResourceSample {
-            taken_at: Utc::now(),
+            taken_at: crate::core::model::now(),
             cpu_total_pct,
             cpu_per_core_pct,
             memory: Usage {

@@ -41,7 +41,7 @@ impl Columns {
         let label = longest.clamp(5, (width / 6).max(5));
         let detail = DETAIL_WIDTH.min(width.saturating_sub(label + PCT_WIDTH + 4));
         let rest = width.saturating_sub(label + PCT_WIDTH + detail + 4);
-        let spark = if rest >= 40 { (rest * 2 / 3).min(60) } else { 0 };
+        let spark = if rest >= 30 { (rest / 2).max(rest.saturating_sub(40)).min(60) } else { 0 };
         Columns {
             label,
             bar: rest - spark,
@@ -229,7 +229,7 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
                     status: view.status(&format!("disk.used_pct:{}", fs.path)),
                     spark: None,
                     detail: format!(
-                        "{} free of {}",
+                        "{} free/{}",
                         format_bytes(fs.available_bytes as f64),
                         format_bytes(fs.total_bytes as f64)
                     ),
@@ -243,17 +243,19 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
         .networks
         .iter()
         .map(|net| {
-            let rate = |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |v| format!("{}/s", format_bytes(v)));
-            let rates = format!("rx {:>11}  tx {:>11}", rate(net.rx_bytes_per_s), rate(net.tx_bytes_per_s));
+            let rate = |value: Option<f64>| {
+                value.map_or_else(|| "-".to_owned(), |v| format!("{}/s", format_bytes(v).replace(' ', "")))
+            };
             let mut spans = vec![
                 Span::styled(pad(&printable(&net.interface), columns.label), palette.get(Slot::Text)),
-                Span::raw(" "),
-                Span::styled(pad(&rates, PCT_WIDTH + columns.bar + 1), palette.get(Slot::Text)),
+                Span::raw(" ".repeat(PCT_WIDTH + columns.bar + 2)),
             ];
             if let Some(spark) = spark_of(&format!("net:{}", net.interface), None) {
-                spans.push(Span::raw(" "));
                 spans.push(spark);
+                spans.push(Span::raw(" "));
             }
+            let rates = format!("rx {} tx {}", rate(net.rx_bytes_per_s), rate(net.tx_bytes_per_s));
+            spans.push(Span::styled(strings::fit(&rates, columns.detail), palette.get(Slot::Text)));
             Line::from(spans)
         })
         .collect();

@@ -1,0 +1,227 @@
+//! Rendering of the whole console with ratatui's TestBackend: fixed data, fixed clock, snapshots
+//! at 80×24 and 120×40, a tiny terminal, NO_COLOR (mono), ASCII glyphs and Korean text.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use opsdeck::config::Glyphs;
+use opsdeck::config::keymap::{KeyChord, Keymap};
+use opsdeck::config::theme::load_theme;
+use opsdeck::core::checks::{Evaluation, Operator};
+use opsdeck::core::collectors::resources::{
+    FilesystemUsage, LoadAverage, NetworkRate, ResourceSample, Usage,
+};
+use opsdeck::core::model::{Alert, Metric, Status, Unit};
+use opsdeck::core::runner::Event;
+use opsdeck::tui::app::{AppState, HostInfo, Msg};
+use opsdeck::tui::layout::{Look, view};
+use opsdeck::tui::style::{Palette, glyphs_for};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+use unicode_width::UnicodeWidthStr;
+
+const GIB: u64 = 1024 * 1024 * 1024;
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap() + chrono::TimeDelta::seconds(seconds)
+}
+
+fn sample(taken_at: DateTime<Utc>, cpu: f64) -> ResourceSample {
+    ResourceSample {
+        taken_at,
+        cpu_total_pct: Some(cpu),
+        cpu_per_core_pct: vec![cpu + 10.0, cpu - 10.0, 97.0, 3.0],
+        memory: Usage { total_bytes: 16 * GIB, used_bytes: 10 * GIB },
+        swap: Usage { total_bytes: 2 * GIB, used_bytes: GIB / 4 },
+        filesystems: vec![
+            FilesystemUsage { path: "/".into(), total_bytes: 100 * GIB, used_bytes: 71 * GIB, available_bytes: 24 * GIB, error: None },
+            FilesystemUsage { path: "/data/백업".into(), total_bytes: 500 * GIB, used_bytes: 460 * GIB, available_bytes: 40 * GIB, error: None },
+            FilesystemUsage { path: "/var/lib/docker".into(), total_bytes: 0, used_bytes: 0, available_bytes: 0, error: Some("No such file or directory (os error 2)".into()) },
+        ],
+        networks: vec![NetworkRate { interface: "eth0".into(), rx_bytes_per_s: Some(125_000.0), tx_bytes_per_s: Some(2_300.0) }],
+        load: LoadAverage { one: 1.52, five: 1.20, fifteen: 0.98 },
+        process_count: 213,
+        uptime_secs: 3 * 86_400 + 4 * 3600 + 12 * 60,
+    }
+}
+
+fn evaluations(sample: &ResourceSample) -> Vec<Evaluation> {
+    let statuses: HashMap<&str, Status> =
+        [("disk.used_pct:/data/백업", Status::Crit), ("memory.used_pct", Status::Ok)].into();
+    sample
+        .metrics()
+        .into_iter()
+        .map(|metric: Metric| Evaluation {
+            status: statuses.get(metric.key().as_str()).copied().unwrap_or(Status::Ok),
+            metric,
+            operator: Some(Operator::Above),
+            warn: Some(80.0),
+            crit: Some(90.0),
+        })
+        .collect()
+}
+
+fn alerts() -> Vec<Alert> {
+    vec![
+        Alert {
+            id: "1".into(),
+            key: "disk.used_pct:/data/백업".into(),
+            metric: "disk.used_pct".into(),
+            instance: Some("/data/백업".into()),
+            level: Status::Crit,
+            opened_at: at(-3700),
+            resolved_at: None,
+            peak: 92.1,
+            threshold: 90.0,
+            unit: Unit::Percent,
+        },
+        Alert {
+            id: "2".into(),
+            key: "cpu.used_pct".into(),
+            metric: "cpu.used_pct".into(),
+            instance: None,
+            level: Status::Warn,
+            opened_at: at(-7200),
+            resolved_at: Some(at(-6000)),
+            peak: 88.4,
+            threshold: 80.0,
+            unit: Unit::Percent,
+        },
+    ]
+}
+
+fn state(environment: &str) -> AppState {
+    let host = HostInfo {
+        hostname: "db-01".into(),
+        user: "oncall".into(),
+        environment: environment.into(),
+        read_only: true,
+    };
+    let rules = vec!["cpu.used_pct: warn > 80, crit > 90 for 5m".to_owned()];
+    let mut state = AppState::new(host, Keymap::default(), Duration::from_secs(1), rules, at(-600));
+    // Ten minutes of history, a rising CPU load.
+    for second in (0..=600).step_by(5) {
+        let cpu = 20.0 + (second as f64 / 600.0) * 40.0;
+        let sample = sample(at(second - 600), cpu);
+        let evaluations = evaluations(&sample);
+        state.update(Msg::Runner(Event::Resources { sample: Box::new(sample), evaluations }));
+    }
+    state.update(Msg::Runner(Event::AlertsLoaded(alerts())));
+    state.update(Msg::Tick(at(0)));
+    state
+}
+
+fn look(theme: &str, glyphs: Glyphs) -> Look {
+    Look {
+        palette: Palette::new(&load_theme(theme, None).unwrap()),
+        glyphs: glyphs_for(glyphs, &|_: &str| None),
+        utc_offset: FixedOffset::east_opt(0).unwrap(),
+    }
+}
+
+fn render(state: &AppState, look: &Look, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| view(state, look, frame)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The screen as text, one line per row; a double-width character occupies two columns.
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut x = 0;
+        while x < area.width {
+            let symbol = buffer[(x, y)].symbol();
+            out.push_str(symbol);
+            x += symbol.width().max(1) as u16;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn console_at_80x24() {
+    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 80, 24));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn console_at_120x40() {
+    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 120, 40));
+    insta::assert_snapshot!(screen);
+}
+
+#[test]
+fn console_at_200x60_uses_the_space() {
+    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 200, 60));
+    assert!(screen.contains("eth0"));
+    assert!(screen.lines().all(|line| line.width() == 200));
+}
+
+#[test]
+fn help_overlay_lists_every_binding() {
+    let mut state = state("");
+    state.update(Msg::Key(KeyChord::parse("?").unwrap()));
+    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+    insta::assert_snapshot!(screen);
+    for action in opsdeck::tui::action::Action::ALL {
+        assert!(screen.contains(action.name()), "help lacks {}", action.name());
+    }
+}
+
+#[test]
+fn no_color_draws_without_any_colour_and_ascii_glyphs() {
+    let buffer = render(&state("STAGING"), &look("mono", Glyphs::Ascii), 80, 24);
+    for cell in buffer.content() {
+        assert!(matches!(cell.fg, Color::Reset), "coloured cell {cell:?}");
+        assert!(matches!(cell.bg, Color::Reset), "coloured cell {cell:?}");
+    }
+    let screen = text(&buffer);
+    insta::assert_snapshot!(screen);
+    // Status must still be readable without colour.
+    assert!(screen.contains("CRIT"));
+    assert!(!screen.contains('█') && !screen.contains('▁'));
+}
+
+#[test]
+fn korean_text_keeps_columns_aligned() {
+    let screen = text(&render(&state("운영"), &look("dark", Glyphs::Unicode), 80, 24));
+    for line in screen.lines() {
+        assert_eq!(line.width(), 80, "misaligned row: {line}");
+    }
+    let backup = screen.lines().find(|line| line.contains("/data/백업") && line.contains('%')).unwrap();
+    let root = screen.lines().find(|line| line.starts_with("│/ ")).unwrap();
+    let percent_column = |line: &str| line.find('%').map(|byte| line[..byte].width());
+    assert_eq!(percent_column(backup), percent_column(root), "\n{backup}\n{root}");
+}
+
+#[test]
+fn tiny_terminals_get_a_summary_not_a_refusal() {
+    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 40, 7));
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("CPU") && screen.contains("MEM"));
+}
+
+#[test]
+fn stale_data_is_marked_in_the_pane_title() {
+    let mut state = state("");
+    state.update(Msg::Tick(at(45)));
+    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+    assert!(screen.contains("STALE 45s"), "{screen}");
+}
+
+#[test]
+fn store_problems_show_in_place() {
+    let mut state = state("");
+    state.update(Msg::Runner(Event::Warning {
+        source: "store",
+        message: "database is locked\x1b[2J".into(),
+    }));
+    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
+    assert!(screen.contains("state store: database is locked\\x1b[2J"), "{screen}");
+}

@@ -1,0 +1,193 @@
+//! The state store on SQLite and on a real throwaway PostgreSQL: the same schema and queries,
+//! alerts and pending rule state surviving a reopen, and clear errors for bad locations.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use opsdeck::core::checks::{Operator, PendingRecord, Rule};
+use opsdeck::core::model::{Alert, Status, Unit};
+use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
+use opsdeck::core::collectors::resources::ResourceSettings;
+use opsdeck::core::store::{Store, StoreLocation};
+
+fn alert(id: &str, opened: i64) -> Alert {
+    Alert {
+        id: id.into(),
+        key: "disk.used_pct:/var".into(),
+        metric: "disk.used_pct".into(),
+        instance: Some("/var".into()),
+        level: Status::Warn,
+        opened_at: Utc.timestamp_opt(opened, 0).unwrap(),
+        resolved_at: None,
+        peak: 83.5,
+        threshold: 80.0,
+        unit: Unit::Percent,
+    }
+}
+
+async fn exercise(location: StoreLocation) {
+    let store = Store::open(&location).await.expect("open store");
+    let mut first = alert("a1", 1_700_000_000);
+    store.insert_alert(&first).await.unwrap();
+    store.insert_alert(&alert("a2", 1_700_000_100)).await.unwrap();
+    first.level = Status::Crit;
+    first.peak = 93.25;
+    first.threshold = 90.0;
+    first.resolved_at = Some(Utc.timestamp_opt(1_700_000_500, 0).unwrap());
+    store.update_alert(&first).await.unwrap();
+    let record = PendingRecord {
+        key: "cpu.used_pct".into(),
+        warn_since: Some(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
+        crit_since: None,
+        last_seen: Utc.timestamp_opt(1_700_000_030, 0).unwrap(),
+    };
+    store.save_pending(&record).await.unwrap();
+    let mut later = record.clone();
+    later.last_seen = Utc.timestamp_opt(1_700_000_060, 0).unwrap();
+    store.save_pending(&later).await.unwrap();
+    store.close().await;
+
+    // A new process opens the same store: migrations are not re-run, data is there.
+    let store = Store::open(&location).await.expect("reopen store");
+    let open = store.open_alerts().await.unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, "a2");
+    assert_eq!(open[0].instance.as_deref(), Some("/var"));
+    let recent = store
+        .recent_alerts(Utc.timestamp_opt(1_600_000_000, 0).unwrap(), 10)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 2);
+    let resolved = recent.iter().find(|a| a.id == "a1").unwrap();
+    assert_eq!(resolved.level, Status::Crit);
+    assert_eq!(resolved.peak, 93.25);
+    assert_eq!(resolved, &first);
+    assert_eq!(store.pending().await.unwrap(), vec![later]);
+    store.clear_pending("cpu.used_pct").await.unwrap();
+    assert!(store.pending().await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_store_keeps_alerts_and_pending_state_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise(StoreLocation::Sqlite(dir.path().join("nested dir/state.db"))).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_store_runs_the_same_schema_and_queries() {
+    let server = tokio::task::spawn_blocking(|| {
+        let server = support::PgServer::start();
+        server.create_database("opsdeck");
+        server
+    })
+    .await
+    .unwrap();
+    exercise(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+    drop(server);
+}
+
+#[tokio::test]
+async fn an_unwritable_state_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let error = Store::open(&StoreLocation::Sqlite(blocker.join("opsdeck/state.db")))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(&blocker.join("opsdeck").display().to_string()), "{error}");
+    assert!(error.contains("fix:"), "{error}");
+}
+
+#[tokio::test]
+async fn a_refusing_postgres_url_is_reported_with_the_password_masked() {
+    let error = Store::open(&StoreLocation::Postgres(
+        "postgres://ops:s3cr3t@127.0.0.1:1/opsdeck".into(),
+    ))
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("postgres://ops:***@127.0.0.1:1/opsdeck"), "{error}");
+    assert!(!error.contains("s3cr3t"), "{error}");
+    assert!(error.contains("fix:"), "{error}");
+}
+
+/// A rule that always holds: there is always more than one process.
+fn always_warn_rule() -> Rule {
+    Rule {
+        metric: "processes.count".into(),
+        instance: None,
+        operator: Operator::Above,
+        warn: Some(1.0),
+        crit: None,
+        hold_for: Duration::ZERO,
+    }
+}
+
+fn settings() -> RunnerSettings {
+    RunnerSettings {
+        resources: ResourceSettings {
+            interval: Duration::from_millis(200),
+            filesystems: vec!["/".into()],
+            interfaces: vec![],
+        },
+        rules: vec![always_warn_rule()],
+    }
+}
+
+async fn next_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> (Vec<Alert>, Alert) {
+    let mut loaded = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .expect("an alert within 10 s")
+            .expect("runner alive");
+        match event {
+            Event::AlertsLoaded(alerts) => loaded = alerts,
+            Event::AlertChanged(alert) => return (loaded, alert),
+            Event::Warning { source, message } => panic!("{source}: {message}"),
+            Event::Resources { .. } => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_open_alert_survives_a_restart_of_the_runner() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Sqlite(dir.path().join("state.db"));
+
+    let store = Store::open(&location).await.unwrap();
+    let mut handle = runner::spawn(settings(), Some(store));
+    let (_, opened) = next_alert(&mut handle.events).await;
+    assert!(opened.is_open());
+    assert_eq!(opened.level, Status::Warn);
+    handle.requests.send(Request::Shutdown).unwrap();
+    handle.task.await.unwrap();
+
+    let store = Store::open(&location).await.unwrap();
+    assert_eq!(store.open_alerts().await.unwrap(), vec![opened.clone()]);
+    let mut handle = runner::spawn(settings(), Some(store));
+    let loaded = loop {
+        match handle.events.recv().await.expect("runner alive") {
+            Event::AlertsLoaded(alerts) => break alerts,
+            Event::Warning { source, message } => panic!("{source}: {message}"),
+            _ => {}
+        }
+    };
+    assert_eq!(loaded, vec![opened.clone()]);
+    // The restored alert is continued, not opened a second time.
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, handle.events.recv()).await {
+        if let Event::AlertChanged(alert) = event {
+            assert_eq!(alert.id, opened.id, "a second alert was opened: {alert:?}");
+        }
+    }
+    handle.requests.send(Request::Shutdown).unwrap();
+    handle.task.await.unwrap();
+    let store = Store::open(&location).await.unwrap();
+    assert_eq!(store.open_alerts().await.unwrap().len(), 1);
+}
