@@ -10,7 +10,7 @@ use clap::Parser;
 
 use opsdeck::cli::{Cli, Command, ConfigCommand, Format};
 use opsdeck::config::paths::Paths;
-use opsdeck::config::theme::{Theme, load_theme};
+use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
 use opsdeck::core::checks::Rule;
 use opsdeck::core::runner::{self, RunnerSettings};
@@ -30,6 +30,9 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
             opsdeck::tui::terminal::restore();
+            if opsdeck::tui::terminal::was_entered() {
+                eprint!("\r\n");
+            }
             eprintln!("opsdeck: {error:#}");
             ExitCode::from(failure_code)
         }
@@ -39,11 +42,15 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<i32> {
     let paths = Paths::discover();
     match &cli.command {
-        Some(Command::Config { action: ConfigCommand::Default }) => {
+        Some(Command::Config {
+            action: ConfigCommand::Default,
+        }) => {
             print!("{DEFAULT_CONFIG}");
             Ok(0)
         }
-        Some(Command::Config { action: ConfigCommand::Check { file } }) => config_check(file.as_ref().or(cli.config.as_ref()), paths.as_ref()),
+        Some(Command::Config {
+            action: ConfigCommand::Check { file },
+        }) => config_check(file.as_ref().or(cli.config.as_ref()), paths.as_ref()),
         Some(Command::Check { format, only: _ }) => {
             let loaded = load_config(&cli, paths.as_ref())?;
             let report = check_resources(
@@ -63,21 +70,34 @@ fn dispatch(cli: Cli) -> Result<i32> {
 
 fn load_config(cli: &Cli, paths: Option<&Paths>) -> Result<LoadedConfig> {
     let default_file = paths.map(Paths::config_file);
-    Ok(Config::load(cli.config.as_deref(), default_file.as_deref())?)
+    Ok(Config::load(
+        cli.config.as_deref(),
+        default_file.as_deref(),
+    )?)
 }
 
 fn config_check(file: Option<&PathBuf>, paths: Option<&Paths>) -> Result<i32> {
     let path = match (file, paths) {
         (Some(file), _) => file.clone(),
         (None, Some(paths)) => paths.config_file(),
-        (None, None) => return Err(anyhow!("no config file given and no home directory to look in; pass FILE")),
+        (None, None) => {
+            return Err(anyhow!(
+                "no config file given and no home directory to look in; pass FILE"
+            ));
+        }
     };
     if file.is_none() && !path.exists() {
-        println!("{}: no such file; opsdeck uses the built-in defaults (`opsdeck config default` prints them)", path.display());
+        println!(
+            "{}: no such file; opsdeck uses the built-in defaults (`opsdeck config default` prints them)",
+            path.display()
+        );
         return Ok(0);
     }
     let loaded = Config::load(Some(&path), None)?;
-    load_theme(&loaded.config.general.theme, paths.map(Paths::themes_dir).as_deref())?;
+    let themes_dir = paths.map(Paths::themes_dir);
+    loaded
+        .config
+        .theme(None, themes_dir.as_deref(), Some(&path))?;
     let conflicts = loaded.config.keymap().conflicts();
     for (key, first, second) in &conflicts {
         eprintln!(
@@ -114,14 +134,17 @@ fn username() -> String {
         .unwrap_or_else(|| format!("uid {uid}"))
 }
 
-fn theme_for(cli: &Cli, config: &Config, paths: Option<&Paths>) -> Result<Theme> {
+fn theme_for(cli: &Cli, loaded: &LoadedConfig, paths: Option<&Paths>) -> Result<Theme> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
-    let name = if no_color {
-        "mono"
+    let chosen = if no_color {
+        Some("mono")
     } else {
-        cli.theme.as_deref().unwrap_or(&config.general.theme)
+        cli.theme.as_deref()
     };
-    Ok(load_theme(name, paths.map(Paths::themes_dir).as_deref())?)
+    let themes_dir = paths.map(Paths::themes_dir);
+    Ok(loaded
+        .config
+        .theme(chosen, themes_dir.as_deref(), loaded.source.as_deref())?)
 }
 
 fn store_location(cli: &Cli, config: &Config, paths: Option<&Paths>) -> Result<StoreLocation> {
@@ -136,7 +159,9 @@ fn store_location(cli: &Cli, config: &Config, paths: Option<&Paths>) -> Result<S
         .ok_or_else(|| anyhow!("no home directory to keep state in\n  fix: set HOME or XDG_DATA_HOME, or pass --state FILE"))
 }
 
-fn init_logging(paths: Option<&Paths>) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+fn init_logging(
+    paths: Option<&Paths>,
+) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
     let Some(paths) = paths else {
         return Ok(None);
     };
@@ -146,8 +171,13 @@ fn init_logging(paths: Option<&Paths>) -> Result<Option<tracing_appender::non_bl
         .with_context(|| format!("cannot write the log file {}\n  fix: make {} writable, or set XDG_STATE_HOME to a writable directory", log_file.display(), paths.state_dir.display()))?;
     let appender = tracing_appender::rolling::never(&paths.state_dir, "opsdeck.log");
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_writer(writer).with_ansi(false).with_env_filter(filter).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
     Ok(Some(guard))
 }
 
@@ -161,7 +191,9 @@ fn rules_summary(rules: &[Rule]) -> Vec<String> {
             };
             let limits: Vec<String> = [("warn", rule.warn), ("crit", rule.crit)]
                 .into_iter()
-                .filter_map(|(label, value)| value.map(|v| format!("{label} {} {v}", rule.operator.symbol())))
+                .filter_map(|(label, value)| {
+                    value.map(|v| format!("{label} {} {v}", rule.operator.symbol()))
+                })
                 .collect();
             let hold = if rule.hold_for.is_zero() {
                 String::new()
@@ -175,42 +207,47 @@ fn rules_summary(rules: &[Rule]) -> Vec<String> {
 
 fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
     let loaded = load_config(cli, paths.as_ref())?;
+    let theme = theme_for(cli, &loaded, paths.as_ref())?;
     let config = loaded.config;
-    let theme = theme_for(cli, &config, paths.as_ref())?;
     let location = store_location(cli, &config, paths.as_ref())?;
     if !std::io::stdout().is_terminal() {
-        return Err(anyhow!("the console needs a terminal on stdout\n  fix: run it in a terminal, or use `opsdeck check` in scripts"));
+        return Err(anyhow!(
+            "the console needs a terminal on stdout\n  fix: run it in a terminal, or use `opsdeck check` in scripts"
+        ));
     }
-    let _log_guard = init_logging(paths.as_ref())?;
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(async {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let rules = config.effective_rules();
+    let host = HostInfo {
+        hostname: hostname(),
+        user: username(),
+        environment: config.general.environment.clone(),
+        read_only: cli.read_only || config.general.read_only,
+    };
+    let state = AppState::new(
+        host,
+        config.keymap(),
+        config.resources.interval.0,
+        rules_summary(&rules),
+        chrono::Utc::now(),
+    );
+    let look = Look {
+        palette: Palette::new(&theme),
+        glyphs: glyphs_for(config.general.glyphs, &|name| std::env::var(name).ok()),
+        utc_offset: *chrono::Local::now().offset(),
+    };
+    let settings = RunnerSettings {
+        resources: config.resource_settings(),
+        rules,
+    };
+    // Opening the store (and creating the log) waits until the first frame is on screen.
+    let start = async {
         let store = Store::open(&location).await?;
+        let log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck started");
-        let rules = config.effective_rules();
-        let summary = rules_summary(&rules);
-        let interval = config.resources.interval.0;
-        let handle = runner::spawn(
-            RunnerSettings {
-                resources: config.resource_settings(),
-                rules,
-            },
-            Some(store),
-        );
-        let host = HostInfo {
-            hostname: hostname(),
-            user: username(),
-            environment: config.general.environment.clone(),
-            read_only: cli.read_only || config.general.read_only,
-        };
-        let now = chrono::Utc::now();
-        let state = AppState::new(host, config.keymap(), interval, summary, now);
-        let look = Look {
-            palette: Palette::new(&theme),
-            glyphs: glyphs_for(config.general.glyphs, &|name| std::env::var(name).ok()),
-            utc_offset: *chrono::Local::now().offset(),
-        };
-        let exit = opsdeck::tui::run(state, look, handle, config.general.mouse).await?;
-        tracing::info!(?exit, "opsdeck stopped");
-        Ok(exit.code())
-    })
+        Ok((runner::spawn(settings, Some(store)), log_guard))
+    };
+    let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
+    Ok(exit.code())
 }

@@ -19,7 +19,11 @@ fn core_never_imports_terminal_crates() {
     let core = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
     let mut files = Vec::new();
     rust_files(&core, &mut files);
-    assert!(files.len() >= 5, "expected the core modules under {}", core.display());
+    assert!(
+        files.len() >= 5,
+        "expected the core modules under {}",
+        core.display()
+    );
     let mut offenders = Vec::new();
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read");
@@ -27,10 +31,22 @@ fn core_never_imports_terminal_crates() {
             if line.trim_start().starts_with("//") {
                 continue;
             }
-            if ["ratatui", "crossterm", "crate::tui"].iter().any(|word| line.contains(word)) {
-                offenders.push(format!("{}:{}: {}", file.display(), number + 1, line.trim()));
+            if ["ratatui", "crossterm", "crate::tui"]
+                .iter()
+                .any(|word| line.contains(word))
+            {
+                offenders.push(format!(
+                    "{}:{}: {}",
+                    file.display(),
+                    number + 1,
+                    line.trim()
+                ));
             }
         }
     }
-    assert!(offenders.is_empty(), "core imports terminal code:\n{}", offenders.join("\n"));
+    assert!(
+        offenders.is_empty(),
+        "core imports terminal code:\n{}",
+        offenders.join("\n")
+    );
 }

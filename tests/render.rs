@@ -34,28 +34,66 @@ fn sample(taken_at: DateTime<Utc>, cpu: f64) -> ResourceSample {
         taken_at,
         cpu_total_pct: Some(cpu),
         cpu_per_core_pct: vec![cpu + 10.0, cpu - 10.0, 97.0, 3.0],
-        memory: Usage { total_bytes: 16 * GIB, used_bytes: 10 * GIB },
-        swap: Usage { total_bytes: 2 * GIB, used_bytes: GIB / 4 },
+        memory: Usage {
+            total_bytes: 16 * GIB,
+            used_bytes: 10 * GIB,
+        },
+        swap: Usage {
+            total_bytes: 2 * GIB,
+            used_bytes: GIB / 4,
+        },
         filesystems: vec![
-            FilesystemUsage { path: "/".into(), total_bytes: 100 * GIB, used_bytes: 71 * GIB, available_bytes: 24 * GIB, error: None },
-            FilesystemUsage { path: "/data/백업".into(), total_bytes: 500 * GIB, used_bytes: 460 * GIB, available_bytes: 40 * GIB, error: None },
-            FilesystemUsage { path: "/var/lib/docker".into(), total_bytes: 0, used_bytes: 0, available_bytes: 0, error: Some("No such file or directory (os error 2)".into()) },
+            FilesystemUsage {
+                path: "/".into(),
+                total_bytes: 100 * GIB,
+                used_bytes: 71 * GIB,
+                available_bytes: 24 * GIB,
+                error: None,
+            },
+            FilesystemUsage {
+                path: "/data/백업".into(),
+                total_bytes: 500 * GIB,
+                used_bytes: 460 * GIB,
+                available_bytes: 40 * GIB,
+                error: None,
+            },
+            FilesystemUsage {
+                path: "/var/lib/docker".into(),
+                total_bytes: 0,
+                used_bytes: 0,
+                available_bytes: 0,
+                error: Some("No such file or directory (os error 2)".into()),
+            },
         ],
-        networks: vec![NetworkRate { interface: "eth0".into(), rx_bytes_per_s: Some(125_000.0), tx_bytes_per_s: Some(2_300.0) }],
-        load: LoadAverage { one: 1.52, five: 1.20, fifteen: 0.98 },
+        networks: vec![NetworkRate {
+            interface: "eth0".into(),
+            rx_bytes_per_s: Some(125_000.0),
+            tx_bytes_per_s: Some(2_300.0),
+        }],
+        load: LoadAverage {
+            one: 1.52,
+            five: 1.20,
+            fifteen: 0.98,
+        },
         process_count: 213,
         uptime_secs: 3 * 86_400 + 4 * 3600 + 12 * 60,
     }
 }
 
 fn evaluations(sample: &ResourceSample) -> Vec<Evaluation> {
-    let statuses: HashMap<&str, Status> =
-        [("disk.used_pct:/data/백업", Status::Crit), ("memory.used_pct", Status::Ok)].into();
+    let statuses: HashMap<&str, Status> = [
+        ("disk.used_pct:/data/백업", Status::Crit),
+        ("memory.used_pct", Status::Ok),
+    ]
+    .into();
     sample
         .metrics()
         .into_iter()
         .map(|metric: Metric| Evaluation {
-            status: statuses.get(metric.key().as_str()).copied().unwrap_or(Status::Ok),
+            status: statuses
+                .get(metric.key().as_str())
+                .copied()
+                .unwrap_or(Status::Ok),
             metric,
             operator: Some(Operator::Above),
             warn: Some(80.0),
@@ -101,13 +139,22 @@ fn state(environment: &str) -> AppState {
         read_only: true,
     };
     let rules = vec!["cpu.used_pct: warn > 80, crit > 90 for 5m".to_owned()];
-    let mut state = AppState::new(host, Keymap::default(), Duration::from_secs(1), rules, at(-600));
+    let mut state = AppState::new(
+        host,
+        Keymap::default(),
+        Duration::from_secs(1),
+        rules,
+        at(-600),
+    );
     // Ten minutes of history, a rising CPU load.
     for second in (0..=600).step_by(5) {
         let cpu = 20.0 + (second as f64 / 600.0) * 40.0;
         let sample = sample(at(second - 600), cpu);
         let evaluations = evaluations(&sample);
-        state.update(Msg::Runner(Event::Resources { sample: Box::new(sample), evaluations }));
+        state.update(Msg::Runner(Event::Resources {
+            sample: Box::new(sample),
+            evaluations,
+        }));
     }
     state.update(Msg::Runner(Event::AlertsLoaded(alerts())));
     state.update(Msg::Tick(at(0)));
@@ -146,19 +193,34 @@ fn text(buffer: &Buffer) -> String {
 
 #[test]
 fn console_at_80x24() {
-    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 80, 24));
+    let screen = text(&render(
+        &state("PROD"),
+        &look("dark", Glyphs::Unicode),
+        80,
+        24,
+    ));
     insta::assert_snapshot!(screen);
 }
 
 #[test]
 fn console_at_120x40() {
-    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 120, 40));
+    let screen = text(&render(
+        &state("PROD"),
+        &look("dark", Glyphs::Unicode),
+        120,
+        40,
+    ));
     insta::assert_snapshot!(screen);
 }
 
 #[test]
 fn console_at_200x60_uses_the_space() {
-    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 200, 60));
+    let screen = text(&render(
+        &state("PROD"),
+        &look("dark", Glyphs::Unicode),
+        200,
+        60,
+    ));
     assert!(screen.contains("eth0"));
     assert!(screen.lines().all(|line| line.width() == 200));
 }
@@ -170,7 +232,11 @@ fn help_overlay_lists_every_binding() {
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
     insta::assert_snapshot!(screen);
     for action in opsdeck::tui::action::Action::ALL {
-        assert!(screen.contains(action.name()), "help lacks {}", action.name());
+        assert!(
+            screen.contains(action.name()),
+            "help lacks {}",
+            action.name()
+        );
     }
 }
 
@@ -190,19 +256,36 @@ fn no_color_draws_without_any_colour_and_ascii_glyphs() {
 
 #[test]
 fn korean_text_keeps_columns_aligned() {
-    let screen = text(&render(&state("운영"), &look("dark", Glyphs::Unicode), 80, 24));
+    let screen = text(&render(
+        &state("운영"),
+        &look("dark", Glyphs::Unicode),
+        80,
+        24,
+    ));
     for line in screen.lines() {
         assert_eq!(line.width(), 80, "misaligned row: {line}");
     }
-    let backup = screen.lines().find(|line| line.contains("/data/백업") && line.contains('%')).unwrap();
+    let backup = screen
+        .lines()
+        .find(|line| line.contains("/data/백업") && line.contains('%'))
+        .unwrap();
     let root = screen.lines().find(|line| line.starts_with("│/ ")).unwrap();
     let percent_column = |line: &str| line.find('%').map(|byte| line[..byte].width());
-    assert_eq!(percent_column(backup), percent_column(root), "\n{backup}\n{root}");
+    assert_eq!(
+        percent_column(backup),
+        percent_column(root),
+        "\n{backup}\n{root}"
+    );
 }
 
 #[test]
 fn tiny_terminals_get_a_summary_not_a_refusal() {
-    let screen = text(&render(&state("PROD"), &look("dark", Glyphs::Unicode), 40, 7));
+    let screen = text(&render(
+        &state("PROD"),
+        &look("dark", Glyphs::Unicode),
+        40,
+        7,
+    ));
     insta::assert_snapshot!(screen);
     assert!(screen.contains("CPU") && screen.contains("MEM"));
 }
@@ -223,5 +306,8 @@ fn store_problems_show_in_place() {
         message: "database is locked\x1b[2J".into(),
     }));
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
-    assert!(screen.contains("state store: database is locked\\x1b[2J"), "{screen}");
+    assert!(
+        screen.contains("state store: database is locked\\x1b[2J"),
+        "{screen}"
+    );
 }

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use opsdeck::core::checks::{Operator, PendingRecord, Rule};
+use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
-use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::store::{Store, StoreLocation};
 
 fn alert(id: &str, opened: i64) -> Alert {
@@ -31,7 +31,10 @@ async fn exercise(location: StoreLocation) {
     let store = Store::open(&location).await.expect("open store");
     let mut first = alert("a1", 1_700_000_000);
     store.insert_alert(&first).await.unwrap();
-    store.insert_alert(&alert("a2", 1_700_000_100)).await.unwrap();
+    store
+        .insert_alert(&alert("a2", 1_700_000_100))
+        .await
+        .unwrap();
     first.level = Status::Crit;
     first.peak = 93.25;
     first.threshold = 90.0;
@@ -73,7 +76,10 @@ async fn exercise(location: StoreLocation) {
 #[tokio::test]
 async fn sqlite_store_keeps_alerts_and_pending_state_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
-    exercise(StoreLocation::Sqlite(dir.path().join("nested dir/state.db"))).await;
+    exercise(StoreLocation::Sqlite(
+        dir.path().join("nested dir/state.db"),
+    ))
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -98,7 +104,10 @@ async fn an_unwritable_state_dir_is_a_clear_error() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(error.contains(&blocker.join("opsdeck").display().to_string()), "{error}");
+    assert!(
+        error.contains(&blocker.join("opsdeck").display().to_string()),
+        "{error}"
+    );
     assert!(error.contains("fix:"), "{error}");
 }
 
@@ -110,7 +119,10 @@ async fn a_refusing_postgres_url_is_reported_with_the_password_masked() {
     .await
     .unwrap_err()
     .to_string();
-    assert!(error.contains("postgres://ops:***@127.0.0.1:1/opsdeck"), "{error}");
+    assert!(
+        error.contains("postgres://ops:***@127.0.0.1:1/opsdeck"),
+        "{error}"
+    );
     assert!(!error.contains("s3cr3t"), "{error}");
     assert!(error.contains("fix:"), "{error}");
 }

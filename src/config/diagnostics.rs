@@ -4,6 +4,10 @@
 use std::fmt;
 use std::path::Path;
 
+/// Separates a value parser's error message from its advice, so the advice lands on the
+/// `fix:` line.
+pub const FIX_SEPARATOR: &str = "; fix: ";
+
 /// A problem with a configuration, theme or other input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -39,7 +43,13 @@ impl ConfigError {
         }
     }
 
-    pub fn at(file: &str, source: &str, offset: usize, message: String, fix: Option<String>) -> Self {
+    pub fn at(
+        file: &str,
+        source: &str,
+        offset: usize,
+        message: String,
+        fix: Option<String>,
+    ) -> Self {
         ConfigError {
             file: file.to_owned(),
             position: Some(line_and_column(source, offset)),
@@ -48,10 +58,19 @@ impl ConfigError {
         }
     }
 
-    /// Wraps a TOML parse or type error, adding a suggestion for unknown names.
+    /// Wraps a TOML parse or type error, adding a suggestion for unknown names. Value parsers
+    /// put their own advice after [`FIX_SEPARATOR`].
     pub fn from_toml(file: &str, source: &str, error: &toml::de::Error) -> ConfigError {
-        let message = error.message().trim().to_owned();
-        let fix = suggestion(&message);
+        let text = error.message().trim();
+        let (message, fix) = match text.split_once(FIX_SEPARATOR) {
+            Some((message, fix)) => (message.to_owned(), Some(fix.to_owned())),
+            None => {
+                let fix = suggestion(text).unwrap_or_else(|| {
+                    "compare with `opsdeck config default`, which shows every key with its type and default".to_owned()
+                });
+                (text.to_owned(), Some(fix))
+            }
+        };
         ConfigError {
             file: file.to_owned(),
             position: error.span().map(|span| line_and_column(source, span.start)),

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
+use crate::config::FIX_SEPARATOR;
 use crate::tui::action::Action;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,7 +59,8 @@ impl KeyChord {
             if let Some(stripped) = ["ctrl-", "c-"].iter().find_map(|p| lower.strip_prefix(p)) {
                 ctrl = true;
                 rest = &rest[rest.len() - stripped.len()..];
-            } else if let Some(stripped) = ["alt-", "m-"].iter().find_map(|p| lower.strip_prefix(p)) {
+            } else if let Some(stripped) = ["alt-", "m-"].iter().find_map(|p| lower.strip_prefix(p))
+            {
                 alt = true;
                 rest = &rest[rest.len() - stripped.len()..];
             } else if let Some(stripped) = lower.strip_prefix("shift-") {
@@ -96,7 +98,7 @@ impl KeyChord {
                     Some(n @ 1..=24) => KeyCode::F(n),
                     _ => {
                         return Err(format!(
-                            "unknown key `{text}`; write a single character (`q`, `?`), a name (enter, esc, tab, space, up, down, left, right, home, end, pageup, pagedown, backspace, delete, f1..f24), optionally with ctrl-, alt- or shift-"
+                            "unknown key `{text}`{FIX_SEPARATOR}write a single character (`q`, `?`), a name (enter, esc, tab, space, up, down, left, right, home, end, pageup, pagedown, backspace, delete, f1..f24), optionally with ctrl-, alt- or shift-"
                         ));
                     }
                 },
@@ -151,7 +153,9 @@ impl<'de> Deserialize<'de> for KeyList {
                 f.write_str("a key name or a list of key names")
             }
             fn visit_str<E: de::Error>(self, value: &str) -> Result<KeyList, E> {
-                KeyChord::parse(value).map(|key| KeyList(vec![key])).map_err(E::custom)
+                KeyChord::parse(value)
+                    .map(|key| KeyList(vec![key]))
+                    .map_err(E::custom)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeyList, A::Error> {
                 let mut keys = Vec::new();
@@ -220,7 +224,9 @@ impl Keymap {
     }
 
     pub fn bindings(&self) -> impl Iterator<Item = (Action, &[KeyChord])> {
-        self.bindings.iter().map(|(action, keys)| (*action, keys.as_slice()))
+        self.bindings
+            .iter()
+            .map(|(action, keys)| (*action, keys.as_slice()))
     }
 
     /// Keys bound to two actions; the first action listed wins, so the second never fires.
@@ -249,7 +255,10 @@ mod tests {
 
     #[test]
     fn parses_names_and_modifiers() {
-        assert_eq!(KeyChord::parse("q"), Ok(KeyChord::plain(KeyCode::Char('q'))));
+        assert_eq!(
+            KeyChord::parse("q"),
+            Ok(KeyChord::plain(KeyCode::Char('q')))
+        );
         let ctrl_r = KeyChord::parse("Ctrl-R").unwrap();
         assert!(ctrl_r.ctrl && ctrl_r.code == KeyCode::Char('r'));
         assert_eq!(KeyChord::parse("shift-tab").unwrap().code, KeyCode::BackTab);
@@ -275,10 +284,19 @@ mod tests {
     #[test]
     fn an_override_replaces_only_its_action() {
         let mut overrides = BTreeMap::new();
-        overrides.insert(Action::Quit, KeyList(vec![KeyChord::parse("ctrl-c").unwrap()]));
+        overrides.insert(
+            Action::Quit,
+            KeyList(vec![KeyChord::parse("ctrl-c").unwrap()]),
+        );
         let keymap = Keymap::new(&overrides);
-        assert_eq!(keymap.resolve(KeyChord::parse("ctrl-c").unwrap()), Some(Action::Quit));
+        assert_eq!(
+            keymap.resolve(KeyChord::parse("ctrl-c").unwrap()),
+            Some(Action::Quit)
+        );
         assert_eq!(keymap.resolve(KeyChord::parse("q").unwrap()), None);
-        assert_eq!(keymap.resolve(KeyChord::parse("?").unwrap()), Some(Action::Help));
+        assert_eq!(
+            keymap.resolve(KeyChord::parse("?").unwrap()),
+            Some(Action::Help)
+        );
     }
 }

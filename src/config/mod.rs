@@ -15,9 +15,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use diagnostics::ConfigError;
 use diagnostics::nearest;
+pub use diagnostics::{ConfigError, FIX_SEPARATOR};
 use keymap::{KeyList, Keymap};
+use theme::{Theme, load_theme};
 
 use crate::core::checks::{Operator, Rule};
 use crate::core::collectors::resources::{METRIC_NAMES, ResourceSettings};
@@ -36,6 +37,9 @@ pub struct Config {
     #[serde(rename = "rule")]
     pub rules: Vec<toml::Spanned<RuleConfig>>,
     pub keys: BTreeMap<Action, KeyList>,
+    /// Where `theme` is written in the file, to point at it when no such theme exists.
+    #[serde(skip)]
+    pub theme_at: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -44,7 +48,7 @@ pub struct GeneralConfig {
     /// A label such as PROD or STAGING shown in the header in its own colour; empty hides it.
     pub environment: String,
     pub read_only: bool,
-    pub theme: String,
+    pub theme: toml::Spanned<String>,
     pub glyphs: Glyphs,
     pub mouse: bool,
 }
@@ -54,7 +58,7 @@ impl Default for GeneralConfig {
         GeneralConfig {
             environment: String::new(),
             read_only: false,
-            theme: "dark".into(),
+            theme: toml::Spanned::new(0..0, "dark".into()),
             glyphs: Glyphs::Auto,
             mouse: false,
         }
@@ -97,7 +101,7 @@ impl TryFrom<String> for StoreUrl {
             return Ok(StoreUrl(Some(StoreLocation::Postgres(url))));
         }
         Err(format!(
-            "unsupported store URL `{}`: use sqlite:///path/to/state.db or postgres://user@host/db (or leave it empty for the default SQLite file)",
+            "unsupported store URL `{}`{FIX_SEPARATOR}use sqlite:///path/to/state.db or postgres://user@host/db (or leave it empty for the default SQLite file)",
             crate::core::store::mask_password(&url)
         ))
     }
@@ -106,7 +110,7 @@ impl TryFrom<String> for StoreUrl {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResourcesConfig {
-    pub interval: DurationValue,
+    pub interval: IntervalValue,
     pub filesystems: Vec<String>,
     pub interfaces: Vec<String>,
 }
@@ -114,7 +118,7 @@ pub struct ResourcesConfig {
 impl Default for ResourcesConfig {
     fn default() -> Self {
         ResourcesConfig {
-            interval: DurationValue(Duration::from_secs(1)),
+            interval: IntervalValue(Duration::from_secs(1)),
             filesystems: Vec::new(),
             interfaces: Vec::new(),
         }
@@ -136,8 +140,27 @@ impl TryFrom<String> for DurationValue {
         humantime::parse_duration(text.trim())
             .map(DurationValue)
             .map_err(|error| {
-                format!("invalid duration \"{text}\" ({error}); write it like 500ms, 30s, 5m or 1h")
+                format!("invalid duration \"{text}\" ({error}){FIX_SEPARATOR}write it like 500ms, 30s, 5m or 1h")
             })
+    }
+}
+
+/// A sampling interval: a duration of at least 100 ms (sampling faster costs CPU for nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct IntervalValue(pub Duration);
+
+impl TryFrom<String> for IntervalValue {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        let DurationValue(duration) = DurationValue::try_from(text.clone())?;
+        if duration < Duration::from_millis(100) {
+            return Err(format!(
+                "interval must be at least 100ms, not \"{text}\"{FIX_SEPARATOR}set interval = \"1s\" (the default) or any value of at least 100ms"
+            ));
+        }
+        Ok(IntervalValue(duration))
     }
 }
 
@@ -178,7 +201,7 @@ impl TryFrom<String> for MetricName {
             .map(|best| format!("did you mean `{best}`? "))
             .unwrap_or_default();
         Err(format!(
-            "unknown metric `{name}`; {hint}metrics are: {}",
+            "unknown metric `{name}`{FIX_SEPARATOR}{hint}metrics are: {}",
             METRIC_NAMES.join(", ")
         ))
     }
@@ -200,7 +223,9 @@ impl TryFrom<String> for OperatorValue {
     fn try_from(text: String) -> Result<Self, String> {
         Operator::parse(text.trim())
             .map(OperatorValue)
-            .ok_or_else(|| format!("unknown operator `{text}`; use one of >, >=, <, <="))
+            .ok_or_else(|| {
+                format!("unknown operator `{text}`{FIX_SEPARATOR}use one of >, >=, <, <=")
+            })
     }
 }
 
@@ -233,16 +258,19 @@ pub struct LoadedConfig {
 impl Config {
     /// Parses a configuration text; `file` names it in error messages.
     pub fn parse(file: &str, source: &str) -> Result<Config, ConfigError> {
-        let config: Config =
+        let mut config: Config =
             toml::from_str(source).map_err(|error| ConfigError::from_toml(file, source, &error))?;
         config.validate(file, source)?;
+        let span = config.general.theme.span();
+        config.theme_at =
+            (!span.is_empty()).then(|| diagnostics::line_and_column(source, span.start));
         Ok(config)
     }
 
     fn validate(&self, file: &str, source: &str) -> Result<(), ConfigError> {
         for rule in &self.rules {
             let inner = rule.get_ref();
-            if inner.warn.is_none() && inner.crit.is_none() {
+            if inner.enabled && inner.warn.is_none() && inner.crit.is_none() {
                 return Err(ConfigError::at(
                     file,
                     source,
@@ -252,19 +280,14 @@ impl Config {
                 ));
             }
         }
-        if self.resources.interval.0 < Duration::from_millis(100) {
-            return Err(ConfigError {
-                file: file.into(),
-                position: None,
-                message: "[resources] interval must be at least 100ms".into(),
-                fix: Some("set interval = \"1s\" (the default)".into()),
-            });
-        }
         Ok(())
     }
 
     /// Reads `--config FILE` if given, else the XDG config file if it exists, else defaults.
-    pub fn load(explicit: Option<&Path>, default_file: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+    pub fn load(
+        explicit: Option<&Path>,
+        default_file: Option<&Path>,
+    ) -> Result<LoadedConfig, ConfigError> {
         let (path, required) = match (explicit, default_file) {
             (Some(path), _) => (path.to_path_buf(), true),
             (None, Some(path)) => (path.to_path_buf(), false),
@@ -280,10 +303,12 @@ impl Config {
                 config: Config::parse(&path.display().to_string(), &source)?,
                 source: Some(path),
             }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => Ok(LoadedConfig {
-                config: Config::default(),
-                source: None,
-            }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && !required => {
+                Ok(LoadedConfig {
+                    config: Config::default(),
+                    source: None,
+                })
+            }
             Err(error) => Err(ConfigError::unreadable(
                 &path,
                 &error,
@@ -318,6 +343,26 @@ impl Config {
         rules
     }
 
+    /// The theme named by `--theme` (`chosen`) or by this config; an unknown name in the config
+    /// is reported at its place in `file`.
+    pub fn theme(
+        &self,
+        chosen: Option<&str>,
+        themes_dir: Option<&Path>,
+        file: Option<&Path>,
+    ) -> Result<Theme, ConfigError> {
+        let name = chosen.unwrap_or(self.general.theme.get_ref());
+        load_theme(name, themes_dir).map_err(|mut error| {
+            if let (None, Some(file), Some(at), None) =
+                (chosen, file, self.theme_at, error.position)
+            {
+                error.file = file.display().to_string();
+                error.position = Some(at);
+            }
+            error
+        })
+    }
+
     pub fn keymap(&self) -> Keymap {
         Keymap::new(&self.keys)
     }
@@ -325,7 +370,12 @@ impl Config {
     pub fn resource_settings(&self) -> ResourceSettings {
         ResourceSettings {
             interval: self.resources.interval.0,
-            filesystems: self.resources.filesystems.iter().map(PathBuf::from).collect(),
+            filesystems: self
+                .resources
+                .filesystems
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
             interfaces: self.resources.interfaces.clone(),
         }
     }
@@ -353,7 +403,10 @@ mod tests {
         )
         .unwrap();
         let rules = config.effective_rules();
-        let cpu: Vec<_> = rules.iter().filter(|r| r.metric == "cpu.used_pct").collect();
+        let cpu: Vec<_> = rules
+            .iter()
+            .filter(|r| r.metric == "cpu.used_pct")
+            .collect();
         assert_eq!(cpu.len(), 1);
         assert_eq!(cpu[0].warn, Some(70.0));
         assert_eq!(cpu[0].hold_for, Duration::from_secs(60));

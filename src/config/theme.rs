@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::diagnostics::{ConfigError, nearest};
+use super::diagnostics::{ConfigError, FIX_SEPARATOR, nearest};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,14 +135,14 @@ impl TryFrom<String> for StyleSpec {
                 "none" | "plain" => {}
                 "on" => {
                     let color = words.next().and_then(ColorSpec::parse).ok_or_else(|| {
-                        format!("`on` must be followed by a colour in style \"{text}\"")
+                        format!("`on` must be followed by a colour in style \"{text}\"{FIX_SEPARATOR}write e.g. \"black on cyan\"")
                     })?;
                     style.bg = Some(color);
                 }
                 _ => {
                     let color = ColorSpec::parse(word).ok_or_else(|| {
                         format!(
-                            "unknown colour or modifier `{word}` in style \"{text}\"; colours: {}, #rrggbb, color0..color255; modifiers: bold, dim, italic, underline, reverse; background: `on COLOUR`",
+                            "unknown colour or modifier `{word}` in style \"{text}\"{FIX_SEPARATOR}colours: {}, #rrggbb, color0..color255; modifiers: bold, dim, italic, underline, reverse; background: `on COLOUR`",
                             ANSI_NAMES.join(", ")
                         )
                     })?;
@@ -176,14 +176,19 @@ impl Theme {
 
     /// True when the theme paints with colours (the mono theme uses modifiers only).
     pub fn uses_color(&self) -> bool {
-        self.slots.values().any(|style| style.fg.is_some() || style.bg.is_some())
+        self.slots
+            .values()
+            .any(|style| style.fg.is_some() || style.bg.is_some())
     }
 }
 
 pub const BUILTIN_THEMES: [(&str, &str); 4] = [
     ("dark", include_str!("../../themes/dark.toml")),
     ("light", include_str!("../../themes/light.toml")),
-    ("high-contrast", include_str!("../../themes/high-contrast.toml")),
+    (
+        "high-contrast",
+        include_str!("../../themes/high-contrast.toml"),
+    ),
     ("mono", include_str!("../../themes/mono.toml")),
 ];
 

@@ -40,7 +40,10 @@ pub enum Event {
     /// An alert opened, escalated, reached a new peak or resolved. Sent after it was stored.
     AlertChanged(Alert),
     /// Something went wrong that the user should see in place (collector or store failure).
-    Warning { source: &'static str, message: String },
+    Warning {
+        source: &'static str,
+        message: String,
+    },
 }
 
 pub struct RunnerSettings {
@@ -152,7 +155,10 @@ async fn judge(
     events: &mpsc::Sender<Event>,
 ) -> bool {
     let metrics = sample.metrics();
-    let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+    let evaluations = metrics
+        .iter()
+        .map(|metric| engine.evaluate(metric))
+        .collect();
     let taken_at = sample.taken_at;
     let update = Event::Resources {
         sample: Box::new(sample),
@@ -186,7 +192,11 @@ async fn judge(
         }
         if let Some(alert) = alert {
             tracing::info!(key = %alert.key, level = alert.level.as_str(), open = alert.is_open(), "alert");
-            if events.send(Event::AlertChanged(alert.clone())).await.is_err() {
+            if events
+                .send(Event::AlertChanged(alert.clone()))
+                .await
+                .is_err()
+            {
                 return false;
             }
         }

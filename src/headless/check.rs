@@ -94,13 +94,25 @@ impl CheckReport {
             self.host,
             self.taken_at.format("%Y-%m-%d %H:%M:%S UTC")
         );
-        let id_width = self.checks.iter().map(|c| c.id.len()).max().unwrap_or(6).max(6);
-        let _ = writeln!(out, "{:<8} {:<id_width$} {:>12}  LIMITS", "STATUS", "CHECK", "VALUE");
+        let id_width = self
+            .checks
+            .iter()
+            .map(|c| c.id.len())
+            .max()
+            .unwrap_or(6)
+            .max(6);
+        let _ = writeln!(
+            out,
+            "{:<8} {:<id_width$} {:>12}  LIMITS",
+            "STATUS", "CHECK", "VALUE"
+        );
         for line in &self.checks {
             let limits = match (line.op, line.warn, line.crit) {
                 (Some(op), warn, crit) => {
                     let limit = |label: &str, value: Option<f64>| {
-                        value.map(|v| format!("{label} {op} {v}")).unwrap_or_default()
+                        value
+                            .map(|v| format!("{label} {op} {v}"))
+                            .unwrap_or_default()
                     };
                     [limit("warn", warn), limit("crit", crit)]
                         .into_iter()

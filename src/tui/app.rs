@@ -105,7 +105,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(host: HostInfo, keymap: Keymap, interval: Duration, rules_summary: Vec<String>, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        host: HostInfo,
+        keymap: Keymap,
+        interval: Duration,
+        rules_summary: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
         AppState {
             host,
             keymap,
@@ -131,7 +137,8 @@ impl AppState {
     pub fn resources_stale_for(&self) -> Option<chrono::TimeDelta> {
         let taken = self.resources.as_ref()?.sample.taken_at;
         let age = self.now - taken;
-        let limit = chrono::TimeDelta::from_std(self.interval * 3).unwrap_or(chrono::TimeDelta::MAX);
+        let limit =
+            chrono::TimeDelta::from_std(self.interval * 3).unwrap_or(chrono::TimeDelta::MAX);
         (age > limit.max(chrono::TimeDelta::seconds(3))).then_some(age)
     }
 
@@ -163,7 +170,9 @@ impl AppState {
             None if key.ctrl && key.code == KeyCode::Char('c') => {
                 let quit_keys = self.keys_text(Action::Quit);
                 self.set_notice(
-                    &format!("Ctrl-C does not quit here: press {quit_keys} (or bind it in [keys] quit)"),
+                    &format!(
+                        "Ctrl-C does not quit here: press {quit_keys} (or bind it in [keys] quit)"
+                    ),
                     Status::Warn,
                 );
                 Vec::new()
@@ -173,7 +182,12 @@ impl AppState {
     }
 
     fn keys_text(&self, action: Action) -> String {
-        let keys: Vec<String> = self.keymap.keys_for(action).iter().map(ToString::to_string).collect();
+        let keys: Vec<String> = self
+            .keymap
+            .keys_for(action)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if keys.is_empty() {
             "(unbound)".into()
         } else {
@@ -216,7 +230,12 @@ impl AppState {
             Action::NextPane => self.focus = self.focus.step(true),
             Action::PrevPane => self.focus = self.focus.step(false),
             Action::Refresh => {}
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
                 if self.focus != Pane::Alerts {
                     self.focus = Pane::Alerts;
                 }
@@ -233,13 +252,23 @@ impl AppState {
     }
 
     fn on_tick(&mut self, now: DateTime<Utc>) {
-        let before = (self.now.timestamp() / 60, self.resources_stale_for().map(|age| age.num_seconds()));
+        let before = (
+            self.now.timestamp() / 60,
+            self.resources_stale_for().map(|age| age.num_seconds()),
+        );
         self.now = now;
-        let after = (now.timestamp() / 60, self.resources_stale_for().map(|age| age.num_seconds()));
+        let after = (
+            now.timestamp() / 60,
+            self.resources_stale_for().map(|age| age.num_seconds()),
+        );
         if before != after {
             self.dirty = true;
         }
-        if self.notice.as_ref().is_some_and(|notice| notice.until <= now) {
+        if self
+            .notice
+            .as_ref()
+            .is_some_and(|notice| notice.until <= now)
+        {
             self.notice = None;
             self.dirty = true;
         }
@@ -248,7 +277,10 @@ impl AppState {
     fn on_event(&mut self, event: Event) {
         self.dirty = true;
         match event {
-            Event::Resources { sample, evaluations } => self.on_resources(*sample, evaluations),
+            Event::Resources {
+                sample,
+                evaluations,
+            } => self.on_resources(*sample, evaluations),
             Event::AlertsLoaded(alerts) => {
                 self.alerts = alerts;
                 self.sort_alerts();
@@ -261,7 +293,10 @@ impl AppState {
                 self.sort_alerts();
             }
             Event::Warning { source, message } => {
-                let problem = Some(Problem { message, at: self.now });
+                let problem = Some(Problem {
+                    message,
+                    at: self.now,
+                });
                 if source == "store" {
                     self.store_problem = problem;
                 } else {
@@ -280,7 +315,8 @@ impl AppState {
         self.history.record("memory", at, sample.memory.used_pct());
         for net in &sample.networks {
             if let (Some(rx), Some(tx)) = (net.rx_bytes_per_s, net.tx_bytes_per_s) {
-                self.history.record(&format!("net:{}", net.interface), at, rx + tx);
+                self.history
+                    .record(&format!("net:{}", net.interface), at, rx + tx);
             }
         }
         let statuses = evaluations
@@ -298,5 +334,141 @@ impl AppState {
                 .then(b.opened_at.cmp(&a.opened_at))
         });
         self.alert_selected = self.alert_selected.min(self.alerts.len().saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::config::keymap::KeyList;
+    use crate::core::model::Unit;
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + seconds, 0).unwrap()
+    }
+
+    fn host() -> HostInfo {
+        HostInfo {
+            hostname: "h".into(),
+            user: "u".into(),
+            environment: String::new(),
+            read_only: false,
+        }
+    }
+
+    fn app(keymap: Keymap) -> AppState {
+        AppState::new(host(), keymap, Duration::from_secs(1), Vec::new(), at(0))
+    }
+
+    fn key(name: &str) -> Msg {
+        Msg::Key(KeyChord::parse(name).unwrap())
+    }
+
+    fn alert(id: &str, opened: i64, resolved: Option<i64>) -> Alert {
+        Alert {
+            id: id.into(),
+            key: "cpu.used_pct".into(),
+            metric: "cpu.used_pct".into(),
+            instance: None,
+            level: Status::Warn,
+            opened_at: at(opened),
+            resolved_at: resolved.map(at),
+            peak: 85.0,
+            threshold: 80.0,
+            unit: Unit::Percent,
+        }
+    }
+
+    #[test]
+    fn help_opens_and_closes_and_q_quits_from_it() {
+        let mut state = app(Keymap::default());
+        state.update(key("?"));
+        assert!(state.show_help);
+        state.update(key("esc"));
+        assert!(!state.show_help);
+        state.update(key("f1"));
+        assert!(state.show_help);
+        state.update(key("q"));
+        assert!(state.should_quit);
+    }
+
+    #[test]
+    fn ctrl_c_does_not_quit_by_default_but_says_how() {
+        let mut state = app(Keymap::default());
+        state.update(key("ctrl-c"));
+        assert!(!state.should_quit);
+        let notice = state.notice.clone().expect("a hint");
+        assert!(notice.text.contains("press q"), "{}", notice.text);
+        state.update(Msg::Tick(at(10)));
+        assert!(state.notice.is_none(), "the hint expires");
+    }
+
+    #[test]
+    fn remapped_keys_are_honoured() {
+        let mut overrides = BTreeMap::new();
+        overrides.insert(
+            Action::Quit,
+            KeyList(vec![KeyChord::parse("ctrl-c").unwrap()]),
+        );
+        let mut state = app(Keymap::new(&overrides));
+        state.update(key("q"));
+        assert!(!state.should_quit);
+        state.update(key("ctrl-c"));
+        assert!(state.should_quit);
+    }
+
+    #[test]
+    fn refresh_asks_the_runner() {
+        let mut state = app(Keymap::default());
+        assert_eq!(state.update(key("r")), vec![Request::RefreshNow]);
+        assert!(state.update(key("x")).is_empty());
+    }
+
+    #[test]
+    fn alert_changes_replace_by_id_and_open_alerts_sort_first() {
+        let mut state = app(Keymap::default());
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![
+            alert("old", -500, Some(-400)),
+            alert("a", -100, None),
+        ])));
+        state.update(Msg::Runner(Event::AlertChanged(alert("b", -50, None))));
+        let ids: Vec<&str> = state.alerts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a", "old"]);
+        state.update(Msg::Runner(Event::AlertChanged(alert("b", -50, Some(-10)))));
+        let ids: Vec<&str> = state.alerts.iter().map(|a| a.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "old"]);
+        assert_eq!(state.open_alert_count(), 1);
+    }
+
+    #[test]
+    fn selection_moves_focus_to_alerts_and_stays_in_range() {
+        let mut state = app(Keymap::default());
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![
+            alert("a", -1, None),
+            alert("b", -2, None),
+        ])));
+        state.update(key("G"));
+        assert_eq!(state.focus, Pane::Alerts);
+        assert_eq!(state.alert_selected, 1);
+        state.update(key("j"));
+        assert_eq!(state.alert_selected, 1);
+        state.update(key("g"));
+        assert_eq!(state.alert_selected, 0);
+        state.update(key("tab"));
+        assert_eq!(state.focus, Pane::Resources);
+    }
+
+    #[test]
+    fn a_quiet_tick_does_not_ask_for_a_redraw() {
+        let mut state = app(Keymap::default());
+        state.dirty = false;
+        state.update(Msg::Tick(at(1)));
+        assert!(!state.dirty, "nothing visible changed within the minute");
+        state.update(Msg::Tick(at(61)));
+        assert!(state.dirty, "the clock's minute changed");
     }
 }

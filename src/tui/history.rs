@@ -18,14 +18,23 @@ impl History {
         let now = at.timestamp();
         let points = self.series.entry(key.to_owned()).or_default();
         points.push_back((now, value));
-        while points.front().is_some_and(|(t, _)| *t <= now - WINDOW_SECONDS) {
+        while points
+            .front()
+            .is_some_and(|(t, _)| *t <= now - WINDOW_SECONDS)
+        {
             points.pop_front();
         }
     }
 
     /// `count` buckets of `bucket_seconds` each, the last one holding `now`; each is the
     /// maximum recorded in it, or `None` when nothing was.
-    pub fn buckets(&self, key: &str, now: DateTime<Utc>, bucket_seconds: i64, count: usize) -> Vec<Option<f64>> {
+    pub fn buckets(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        bucket_seconds: i64,
+        count: usize,
+    ) -> Vec<Option<f64>> {
         let mut out = vec![None; count];
         let Some(points) = self.series.get(key) else {
             return out;
@@ -59,6 +68,13 @@ mod tests {
         let buckets = history.buckets("cpu", at(12), 10, 3);
         assert_eq!(buckets, vec![None, Some(30.0), Some(20.0)]);
         history.record("cpu", at(700), 1.0);
-        assert_eq!(history.buckets("cpu", at(700), 10, 100).iter().flatten().count(), 1);
+        assert_eq!(
+            history
+                .buckets("cpu", at(700), 10, 100)
+                .iter()
+                .flatten()
+                .count(),
+            1
+        );
     }
 }

@@ -34,10 +34,16 @@ pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
         Constraint::Length(u16::from(area.height > 2)),
     ])
     .areas(area);
-    frame.render_widget(Paragraph::new(header_line(state, look, header.width)), header);
+    frame.render_widget(
+        Paragraph::new(header_line(state, look, header.width)),
+        header,
+    );
     render_body(state, look, body, frame);
     if footer.height > 0 {
-        frame.render_widget(Paragraph::new(footer_line(state, look, footer.width)), footer);
+        frame.render_widget(
+            Paragraph::new(footer_line(state, look, footer.width)),
+            footer,
+        );
     }
     if state.show_help {
         help::render(state, look, area, frame);
@@ -48,13 +54,16 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     const MIN_ALERTS_HEIGHT: u16 = 5;
     if body.height < 8 {
         // Too short for bordered panes: one summary line, then alert lines.
-        let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+        let [summary, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
         resources::render_summary(state, look, summary, frame);
         alerts::render_lines(state, look, rest, frame);
         return;
     }
     let wanted = resources::wanted_height(state, body.width.saturating_sub(2)) + 2;
-    let resources_height = wanted.min(body.height.saturating_sub(MIN_ALERTS_HEIGHT)).max(3);
+    let resources_height = wanted
+        .min(body.height.saturating_sub(MIN_ALERTS_HEIGHT))
+        .max(3);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(resources_height), Constraint::Min(0)]).areas(body);
     resources::render(state, look, top, frame);
@@ -73,22 +82,41 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
             Slot::EnvOther
         };
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(format!(" {} ", printable(&host.environment)), look.palette.get(slot)));
+        spans.push(Span::styled(
+            format!(" {} ", printable(&host.environment)),
+            look.palette.get(slot),
+        ));
     }
     if host.read_only {
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(" READ-ONLY ", look.palette.get(Slot::ReadOnly)));
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            look.palette.get(Slot::ReadOnly),
+        ));
     }
     let uptime = state
         .resources
         .as_ref()
-        .map(|view| format!(" up {}", strings::duration(view.sample.uptime_secs as i64 / 60 * 60)))
+        .map(|view| {
+            format!(
+                " up {}",
+                strings::duration(view.sample.uptime_secs as i64 / 60 * 60)
+            )
+        })
         .unwrap_or_default();
     spans.push(Span::styled(
-        format!(" {} · {}{uptime} ", printable(&host.user), printable(&host.hostname)),
+        format!(
+            " {} · {}{uptime} ",
+            printable(&host.user),
+            printable(&host.hostname)
+        ),
         look.palette.get(Slot::Text),
     ));
-    let clock = state.now.with_timezone(&look.utc_offset).format("%H:%M").to_string();
+    let clock = state
+        .now
+        .with_timezone(&look.utc_offset)
+        .format("%H:%M")
+        .to_string();
     right_align(spans, clock, look.palette.get(Slot::Muted), width)
 }
 
@@ -104,13 +132,23 @@ fn footer_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
         spans.push(Span::styled(format!(" {hint} "), muted));
     }
     match &state.notice {
-        Some(notice) => right_align(spans, notice.text.clone(), look.palette.status(notice.level), width),
+        Some(notice) => right_align(
+            spans,
+            notice.text.clone(),
+            look.palette.status(notice.level),
+            width,
+        ),
         None => Line::from(spans),
     }
 }
 
 /// Appends `right` flush with the right edge, cutting the left part if both do not fit.
-fn right_align(mut spans: Vec<Span<'static>>, right: String, style: Style, width: u16) -> Line<'static> {
+fn right_align(
+    mut spans: Vec<Span<'static>>,
+    right: String,
+    style: Style,
+    width: u16,
+) -> Line<'static> {
     let width = usize::from(width);
     let right = strings::fit(&right, width);
     let right_width = strings::width(&right);

@@ -24,7 +24,7 @@ use futures_util::StreamExt;
 use ratatui::Terminal;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::core::runner::{Request, RunnerHandle};
+use crate::core::runner::{Event, Request, RunnerHandle};
 use app::{AppState, Msg};
 use layout::Look;
 use terminal::{SyncBackend, TerminalGuard};
@@ -45,7 +45,16 @@ impl Exit {
     }
 }
 
-pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mouse: bool) -> anyhow::Result<Exit> {
+/// Runs the console. `start` opens what the runner needs (the state store) and starts it; the
+/// first frame is drawn before it is awaited, so a slow store never delays the screen. If it
+/// fails, the terminal is restored and the error returned. `K` is whatever `start` needs kept
+/// alive for the whole session (the log writer's guard).
+pub async fn run<K>(
+    mut state: AppState,
+    look: Look,
+    start: impl Future<Output = anyhow::Result<(RunnerHandle, K)>>,
+    mouse: bool,
+) -> anyhow::Result<Exit> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
@@ -55,6 +64,8 @@ pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mous
     let mut input = EventStream::new();
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut start = std::pin::pin!(start);
+    let mut running: Option<(RunnerHandle, K)> = None;
 
     let exit = loop {
         if state.dirty {
@@ -69,7 +80,10 @@ pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mous
             event = input.next() => match event {
                 Some(Ok(TermEvent::Key(key))) => {
                     if let Some(chord) = input::chord(&key) {
-                        send(&runner, state.update(Msg::Key(chord)));
+                        let requests = state.update(Msg::Key(chord));
+                        if let Some((runner, _)) = &running {
+                            send(runner, requests);
+                        }
                     }
                 }
                 Some(Ok(TermEvent::Mouse(mouse))) => match mouse.kind {
@@ -85,11 +99,14 @@ pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mous
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),
             _ = sigint.recv() => break Exit::Signal(2),
-            Some(event) = runner.events.recv() => {
+            started = &mut start, if running.is_none() => running = Some(started?),
+            Some(event) = next_event(&mut running) => {
                 state.update(Msg::Runner(event));
                 // Fold everything already queued into one redraw.
-                while let Ok(event) = runner.events.try_recv() {
-                    state.update(Msg::Runner(event));
+                if let Some((runner, _)) = running.as_mut() {
+                    while let Ok(event) = runner.events.try_recv() {
+                        state.update(Msg::Runner(event));
+                    }
                 }
             }
             _ = clock.tick() => { state.update(Msg::Tick(Utc::now())); }
@@ -97,9 +114,21 @@ pub async fn run(mut state: AppState, look: Look, mut runner: RunnerHandle, mous
     };
     drop(terminal);
     drop(guard);
-    let _ = runner.requests.send(Request::Shutdown);
-    let _ = tokio::time::timeout(Duration::from_secs(2), runner.task).await;
+    if let Some((runner, keep_alive)) = running {
+        let _ = runner.requests.send(Request::Shutdown);
+        let _ = tokio::time::timeout(Duration::from_secs(2), runner.task).await;
+        tracing::info!(?exit, "opsdeck stopped");
+        drop(keep_alive);
+    }
     Ok(exit)
+}
+
+/// The runner's next event, or never while it has not started.
+async fn next_event<K>(running: &mut Option<(RunnerHandle, K)>) -> Option<Event> {
+    match running {
+        Some((runner, _)) => runner.events.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn send(runner: &RunnerHandle, requests: Vec<Request>) {

@@ -18,6 +18,7 @@ use ratatui::layout::{Position, Size};
 
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static MOUSE: AtomicBool = AtomicBool::new(false);
+static EVER_ENTERED: AtomicBool = AtomicBool::new(false);
 
 /// Puts the terminal into full-screen mode; restores it when dropped.
 pub struct TerminalGuard;
@@ -27,6 +28,7 @@ impl TerminalGuard {
         install_panic_hook();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
+        EVER_ENTERED.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
         execute!(stdout, EnterAlternateScreen, cursor::Hide)?;
         if mouse {
@@ -43,6 +45,12 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Whether this process ever took over the terminal (then an error message printed afterwards
+/// should start on a fresh line).
+pub fn was_entered() -> bool {
+    EVER_ENTERED.load(Ordering::SeqCst)
+}
+
 /// Leaves the alternate screen and raw mode. Safe to call more than once and from a panic hook.
 pub fn restore() {
     if !ACTIVE.swap(false, Ordering::SeqCst) {
@@ -52,7 +60,12 @@ pub fn restore() {
     if MOUSE.swap(false, Ordering::SeqCst) {
         let _ = queue!(stdout, DisableMouseCapture);
     }
-    let _ = queue!(stdout, EndSynchronizedUpdate, LeaveAlternateScreen, cursor::Show);
+    let _ = queue!(
+        stdout,
+        EndSynchronizedUpdate,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = stdout.flush();
     let _ = disable_raw_mode();
 }

@@ -84,9 +84,15 @@ impl Rule {
 
     /// The level of `value` right now, ignoring the hold duration.
     pub fn instant_status(&self, value: f64) -> Status {
-        if self.crit.is_some_and(|limit| self.operator.breaches(value, limit)) {
+        if self
+            .crit
+            .is_some_and(|limit| self.operator.breaches(value, limit))
+        {
             Status::Crit
-        } else if self.warn.is_some_and(|limit| self.operator.breaches(value, limit)) {
+        } else if self
+            .warn
+            .is_some_and(|limit| self.operator.breaches(value, limit))
+        {
             Status::Warn
         } else {
             Status::Ok
@@ -211,7 +217,9 @@ impl RuleEngine {
     }
 
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
-        self.series.values().filter_map(|state| state.alert.as_ref())
+        self.series
+            .values()
+            .filter_map(|state| state.alert.as_ref())
     }
 
     pub fn observe(&mut self, metrics: &[Metric], now: DateTime<Utc>) -> Vec<Change> {
@@ -501,7 +509,9 @@ mod tests {
         let free = |v| vec![Metric::of("disk.free_bytes", "/", v, Unit::Bytes)];
         assert!(opened(&engine.observe(&free(8.0), at(0))).is_some());
         let changes = engine.observe(&free(3.0), at(1));
-        assert!(matches!(&changes[0], Change::Updated(a) if a.peak == 3.0 && a.level == Status::Crit));
+        assert!(
+            matches!(&changes[0], Change::Updated(a) if a.peak == 3.0 && a.level == Status::Crit)
+        );
     }
 
     #[test]

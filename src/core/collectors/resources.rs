@@ -290,13 +290,7 @@ impl Collector for ResourceCollector {
             .system
             .cpus()
             .iter()
-            .map(|cpu| {
-                if primed {
-                    f64::from(cpu.usage())
-                } else {
-                    0.0
-                }
-            })
+            .map(|cpu| if primed { f64::from(cpu.usage()) } else { 0.0 })
             .collect();
         let load = System::load_average()
             .map(|load| LoadAverage {
@@ -419,6 +413,11 @@ mod tests {
                 .iter()
                 .all(|net| net.rx_bytes_per_s.is_some())
         );
-        assert!(second.metrics().iter().any(|m| m.key() == "disk.used_pct:/"));
+        assert!(
+            second
+                .metrics()
+                .iter()
+                .any(|m| m.key() == "disk.used_pct:/")
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{AnyPool, Executor, Row, SqlSafeStr};
+use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
 
 use crate::core::checks::PendingRecord;
@@ -34,24 +34,23 @@ impl StoreLocation {
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error(
-        "cannot create the state directory {dir}: {source}\n  fix: make it writable, or pass --state FILE, or set [store] url in the config"
+        "cannot create the state directory {dir}: {reason}\n  fix: make it writable, or pass --state FILE, or set [store] url in the config"
     )]
-    CreateDir {
-        dir: String,
-        source: std::io::Error,
-    },
+    CreateDir { dir: String, reason: std::io::Error },
     #[error("cannot open the state database {location}: {message}\n  fix: {fix}")]
     Open {
         location: String,
         message: String,
         fix: &'static str,
     },
-    #[error("state database {location}: {source}")]
+    #[error("state database {location}: {reason}")]
     Query {
         location: String,
-        source: sqlx::Error,
+        reason: sqlx::Error,
     },
 }
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 const MIGRATIONS: &[(i64, &str, &str)] = &[(
     1,
@@ -89,9 +88,9 @@ impl Store {
         let (url, fix, max_connections) = match location {
             StoreLocation::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    std::fs::create_dir_all(dir).map_err(|reason| StoreError::CreateDir {
                         dir: dir.display().to_string(),
-                        source,
+                        reason,
                     })?;
                 }
                 (
@@ -111,9 +110,27 @@ impl Store {
             message: error.to_string(),
             fix,
         };
+        if matches!(location, StoreLocation::Postgres(_)) {
+            // The pool retries until its timeout and then only says "timed out"; one direct
+            // attempt first reports the real cause (refused, bad password, unknown database).
+            let attempt = tokio::time::timeout(CONNECT_TIMEOUT, AnyConnection::connect(&url)).await;
+            match attempt {
+                Ok(Ok(connection)) => {
+                    let _ = connection.close().await;
+                }
+                Ok(Err(error)) => return Err(open_error(error)),
+                Err(_) => {
+                    return Err(StoreError::Open {
+                        location: described,
+                        message: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                        fix,
+                    });
+                }
+            }
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(CONNECT_TIMEOUT)
             .after_connect(|connection, _| {
                 Box::pin(async move {
                     if connection.backend_name() == "SQLite" {
@@ -126,11 +143,14 @@ impl Store {
             .connect(&url)
             .await
             .map_err(open_error)?;
-        migrator().run(&pool).await.map_err(|error| StoreError::Open {
-            location: described.clone(),
-            message: error.to_string(),
-            fix: "the schema could not be brought up to date; see the message above",
-        })?;
+        migrator()
+            .run(&pool)
+            .await
+            .map_err(|error| StoreError::Open {
+                location: described.clone(),
+                message: error.to_string(),
+                fix: "the schema could not be brought up to date; see the message above",
+            })?;
         Ok(Store {
             pool,
             location: described,
@@ -138,9 +158,9 @@ impl Store {
     }
 
     fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
-        |source| StoreError::Query {
+        |reason| StoreError::Query {
             location: self.location.clone(),
-            source,
+            reason,
         }
     }
 
@@ -192,7 +212,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
-        rows.iter().map(alert_from_row).collect::<Result<_, _>>().map_err(self.query_error())
+        rows.iter()
+            .map(alert_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(self.query_error())
     }
 
     /// Open alerts and those resolved since `since`, newest first, at most `limit`.
@@ -211,7 +234,10 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
-        rows.iter().map(alert_from_row).collect::<Result<_, _>>().map_err(self.query_error())
+        rows.iter()
+            .map(alert_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(self.query_error())
     }
 
     pub async fn save_pending(&self, record: &PendingRecord) -> Result<(), StoreError> {
@@ -240,16 +266,21 @@ impl Store {
     }
 
     pub async fn pending(&self) -> Result<Vec<PendingRecord>, StoreError> {
-        let rows = sqlx::query("SELECT series_key, warn_since, crit_since, last_seen FROM rule_pending")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(self.query_error())?;
+        let rows =
+            sqlx::query("SELECT series_key, warn_since, crit_since, last_seen FROM rule_pending")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.query_error())?;
         rows.iter()
             .map(|row| {
                 Ok(PendingRecord {
                     key: row.try_get("series_key")?,
-                    warn_since: row.try_get::<Option<i64>, _>("warn_since")?.map(from_millis),
-                    crit_since: row.try_get::<Option<i64>, _>("crit_since")?.map(from_millis),
+                    warn_since: row
+                        .try_get::<Option<i64>, _>("warn_since")?
+                        .map(from_millis),
+                    crit_since: row
+                        .try_get::<Option<i64>, _>("crit_since")?
+                        .map(from_millis),
                     last_seen: from_millis(row.try_get("last_seen")?),
                 })
             })
@@ -272,7 +303,9 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
         instance: row.try_get("instance")?,
         level: Status::parse(&level).unwrap_or(Status::Unknown),
         opened_at: from_millis(row.try_get("opened_at")?),
-        resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(from_millis),
+        resolved_at: row
+            .try_get::<Option<i64>, _>("resolved_at")?
+            .map(from_millis),
         peak: row.try_get("peak")?,
         threshold: row.try_get("threshold")?,
         unit: parse_unit(&unit),
@@ -322,8 +355,24 @@ fn sqlite_url(path: &Path) -> String {
     url
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`: secrets are never shown.
+/// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`:
+/// secrets are never shown.
 pub fn mask_password(url: &str) -> String {
+    let masked = mask_userinfo_password(url);
+    let Some((base, query)) = masked.split_once('?') else {
+        return masked;
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{base}?{}", query.join("&"))
+}
+
+fn mask_userinfo_password(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
         return url.to_owned();
     };
@@ -360,6 +409,9 @@ mod tests {
             mask_password("postgres://ops@db/opsdeck"),
             "postgres://ops@db/opsdeck"
         );
-        assert_eq!(mask_password("postgres://db/x?user=a"), "postgres://db/x?user=a");
+        assert_eq!(
+            mask_password("postgres://db/x?user=a&password=hunter2&sslmode=require"),
+            "postgres://db/x?user=a&password=***&sslmode=require"
+        );
     }
 }

@@ -29,7 +29,13 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     render_lines(state, look, inner, frame);
 }
 
-fn alert_line(alert: &Alert, state: &AppState, look: &Look, width: usize, selected: bool) -> Line<'static> {
+fn alert_line(
+    alert: &Alert,
+    state: &AppState,
+    look: &Look,
+    width: usize,
+    selected: bool,
+) -> Line<'static> {
     let palette = &look.palette;
     let started = alert.opened_at.with_timezone(&look.utc_offset);
     let same_day = started.date_naive() == state.now.with_timezone(&look.utc_offset).date_naive();
@@ -40,15 +46,25 @@ fn alert_line(alert: &Alert, state: &AppState, look: &Look, width: usize, select
     };
     let duration = strings::duration(alert.duration(state.now).num_seconds());
     let (state_text, level_style) = if alert.is_open() {
-        (format!("since {when} ({duration})"), palette.status(alert.level))
+        (
+            format!("since {when} ({duration})"),
+            palette.status(alert.level),
+        )
     } else {
-        (format!("{when}, lasted {duration}"), palette.get(Slot::Muted))
+        (
+            format!("{when}, lasted {duration}"),
+            palette.get(Slot::Muted),
+        )
     };
     let subject = match &alert.instance {
         Some(instance) => format!("{} {}", alert.metric, printable(instance)),
         None => alert.metric.clone(),
     };
-    let level = if alert.is_open() { alert.level.label() } else { "ok" };
+    let level = if alert.is_open() {
+        alert.level.label()
+    } else {
+        "ok"
+    };
     let text = format!(
         "{subject}  {state_text}  peak {} (limit {})",
         format_value(alert.peak, alert.unit),
@@ -56,7 +72,14 @@ fn alert_line(alert: &Alert, state: &AppState, look: &Look, width: usize, select
     );
     let mut line = Line::from(vec![
         Span::styled(format!("{level:<4} "), level_style),
-        Span::styled(strings::fit(&text, width.saturating_sub(5)), palette.get(if alert.is_open() { Slot::Text } else { Slot::Muted })),
+        Span::styled(
+            strings::fit(&text, width.saturating_sub(5)),
+            palette.get(if alert.is_open() {
+                Slot::Text
+            } else {
+                Slot::Muted
+            }),
+        ),
     ]);
     if selected {
         line = line.style(palette.get(Slot::Selection));
@@ -71,31 +94,39 @@ pub fn render_lines(state: &AppState, look: &Look, area: Rect, frame: &mut Frame
     let mut lines = Vec::new();
     if let Some(problem) = &state.store_problem {
         lines.push(Line::styled(
-            strings::fit(&format!("state store: {}", printable(&problem.message)), width),
+            strings::fit(
+                &format!("state store: {}", printable(&problem.message)),
+                width,
+            ),
             look.palette.status(Status::Crit),
         ));
     }
     if state.alerts.is_empty() {
-        lines.push(Line::styled("No alerts in the last 24 hours. Rules:", look.palette.get(Slot::Muted)));
-        lines.extend(
-            state
-                .rules_summary
-                .iter()
-                .map(|rule| Line::styled(strings::fit(&format!("  {rule}"), width), look.palette.get(Slot::Muted))),
-        );
+        lines.push(Line::styled(
+            "No alerts in the last 24 hours. Rules:",
+            look.palette.get(Slot::Muted),
+        ));
+        lines.extend(state.rules_summary.iter().map(|rule| {
+            Line::styled(
+                strings::fit(&format!("  {rule}"), width),
+                look.palette.get(Slot::Muted),
+            )
+        }));
     } else {
         let room = height.saturating_sub(lines.len()).max(1);
         let offset = state.alert_selected.saturating_sub(room - 1);
         let focused = state.focus == Pane::Alerts;
-        lines.extend(
-            state
-                .alerts
-                .iter()
-                .enumerate()
-                .skip(offset)
-                .take(room)
-                .map(|(index, alert)| alert_line(alert, state, look, width, focused && index == state.alert_selected)),
-        );
+        lines.extend(state.alerts.iter().enumerate().skip(offset).take(room).map(
+            |(index, alert)| {
+                alert_line(
+                    alert,
+                    state,
+                    look,
+                    width,
+                    focused && index == state.alert_selected,
+                )
+            },
+        ));
     }
     lines.truncate(height);
     frame.render_widget(Paragraph::new(lines), area);

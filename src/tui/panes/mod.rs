@@ -11,7 +11,11 @@ use crate::tui::layout::Look;
 
 /// A bordered pane frame whose title carries the pane name and a freshness or problem note.
 pub fn pane_block(title: Vec<Span<'static>>, focused: bool, look: &Look) -> Block<'static> {
-    let border = if focused { Slot::BorderFocused } else { Slot::Border };
+    let border = if focused {
+        Slot::BorderFocused
+    } else {
+        Slot::Border
+    };
     let mut spans = vec![Span::raw(" ")];
     spans.extend(title);
     spans.push(Span::raw(" "));

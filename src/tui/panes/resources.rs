@@ -35,13 +35,22 @@ impl Columns {
             .filesystems
             .iter()
             .map(|fs| strings::width(&fs.path))
-            .chain(view.sample.networks.iter().map(|n| strings::width(&n.interface)))
+            .chain(
+                view.sample
+                    .networks
+                    .iter()
+                    .map(|n| strings::width(&n.interface)),
+            )
             .max()
             .unwrap_or(0);
         let label = longest.clamp(5, (width / 6).max(5));
         let detail = DETAIL_WIDTH.min(width.saturating_sub(label + PCT_WIDTH + 4));
         let rest = width.saturating_sub(label + PCT_WIDTH + detail + 4);
-        let spark = if rest >= 30 { (rest / 2).max(rest.saturating_sub(40)).min(60) } else { 0 };
+        let spark = if rest >= 30 {
+            (rest / 2).max(rest.saturating_sub(40)).min(60)
+        } else {
+            0
+        };
         Columns {
             label,
             bar: rest - spark,
@@ -98,13 +107,19 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     frame.render_widget(block, area);
     let lines = match &state.resources {
         Some(view) => rows(state, view, look, inner),
-        None => vec![Line::styled("waiting for the first sample…", look.palette.get(Slot::Muted))],
+        None => vec![Line::styled(
+            "waiting for the first sample…",
+            look.palette.get(Slot::Muted),
+        )],
     };
     let mut lines = lines;
     if let Some(problem) = &state.resources_problem {
         lines.insert(
             0,
-            Line::styled(printable(&problem.message), look.palette.status(Status::Crit)),
+            Line::styled(
+                printable(&problem.message),
+                look.palette.status(Status::Crit),
+            ),
         );
     }
     lines.truncate(usize::from(inner.height));
@@ -129,8 +144,14 @@ struct GaugeRow<'a> {
 fn gauge_line(row: GaugeRow, columns: &Columns, look: &Look) -> Line<'static> {
     let palette = &look.palette;
     let mut spans = vec![
-        Span::styled(pad(&printable(row.label), columns.label), palette.get(Slot::Text)),
-        Span::styled(format!(" {:>3.0}%", row.percent), palette.status(row.status)),
+        Span::styled(
+            pad(&printable(row.label), columns.label),
+            palette.get(Slot::Text),
+        ),
+        Span::styled(
+            format!(" {:>3.0}%", row.percent),
+            palette.status(row.status),
+        ),
         Span::raw(" "),
     ];
     spans.extend(bar(
@@ -142,11 +163,17 @@ fn gauge_line(row: GaugeRow, columns: &Columns, look: &Look) -> Line<'static> {
     ));
     spans.push(Span::raw(" "));
     if columns.spark > 0 {
-        spans.push(row.spark.unwrap_or_else(|| Span::raw(" ".repeat(columns.spark))));
+        spans.push(
+            row.spark
+                .unwrap_or_else(|| Span::raw(" ".repeat(columns.spark))),
+        );
         spans.push(Span::raw(" "));
     }
     let detail = format!("{}{}", status_tag(row.status), row.detail);
-    spans.push(Span::styled(strings::fit(&detail, columns.detail), palette.status(row.status).patch(palette.get(Slot::Text))));
+    spans.push(Span::styled(
+        strings::fit(&detail, columns.detail),
+        palette.status(row.status).patch(palette.get(Slot::Text)),
+    ));
     Line::from(spans)
 }
 
@@ -160,9 +187,17 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
         if columns.spark == 0 {
             return None;
         }
-        let buckets = state.history.buckets(key, state.now, columns.bucket_seconds(), columns.spark);
+        let buckets =
+            state
+                .history
+                .buckets(key, state.now, columns.bucket_seconds(), columns.spark);
         let max = scale.unwrap_or_else(|| buckets.iter().flatten().fold(0.0_f64, |a, b| a.max(*b)));
-        Some(sparkline(&buckets, max, look.glyphs, palette.get(Slot::Muted)))
+        Some(sparkline(
+            &buckets,
+            max,
+            look.glyphs,
+            palette.get(Slot::Muted),
+        ))
     };
 
     let cpu_status = view.status("cpu.used_pct");
@@ -172,7 +207,10 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
             percent: sample.cpu_total_pct.unwrap_or(0.0),
             status: cpu_status,
             spark: spark_of("cpu", Some(100.0)),
-            detail: format!("load {:.2} {:.2} {:.2}", sample.load.one, sample.load.five, sample.load.fifteen),
+            detail: format!(
+                "load {:.2} {:.2} {:.2}",
+                sample.load.one, sample.load.five, sample.load.fifteen
+            ),
         },
         &columns,
         look,
@@ -216,9 +254,15 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
         .iter()
         .map(|fs| match &fs.error {
             Some(error) => Line::from(vec![
-                Span::styled(pad(&printable(&fs.path), columns.label), palette.get(Slot::Text)),
                 Span::styled(
-                    strings::fit(&format!("    ? UNKNOWN {}", printable(error)), width.saturating_sub(columns.label)),
+                    pad(&printable(&fs.path), columns.label),
+                    palette.get(Slot::Text),
+                ),
+                Span::styled(
+                    strings::fit(
+                        &format!("    ? UNKNOWN {}", printable(error)),
+                        width.saturating_sub(columns.label),
+                    ),
                     palette.status(Status::Unknown),
                 ),
             ]),
@@ -244,18 +288,31 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
         .iter()
         .map(|net| {
             let rate = |value: Option<f64>| {
-                value.map_or_else(|| "-".to_owned(), |v| format!("{}/s", format_bytes(v).replace(' ', "")))
+                value.map_or_else(
+                    || "-".to_owned(),
+                    |v| format!("{}/s", format_bytes(v).replace(' ', "")),
+                )
             };
             let mut spans = vec![
-                Span::styled(pad(&printable(&net.interface), columns.label), palette.get(Slot::Text)),
+                Span::styled(
+                    pad(&printable(&net.interface), columns.label),
+                    palette.get(Slot::Text),
+                ),
                 Span::raw(" ".repeat(PCT_WIDTH + columns.bar + 2)),
             ];
             if let Some(spark) = spark_of(&format!("net:{}", net.interface), None) {
                 spans.push(spark);
                 spans.push(Span::raw(" "));
             }
-            let rates = format!("rx {} tx {}", rate(net.rx_bytes_per_s), rate(net.tx_bytes_per_s));
-            spans.push(Span::styled(strings::fit(&rates, columns.detail), palette.get(Slot::Text)));
+            let rates = format!(
+                "rx {} tx {}",
+                rate(net.rx_bytes_per_s),
+                rate(net.tx_bytes_per_s)
+            );
+            spans.push(Span::styled(
+                strings::fit(&rates, columns.detail),
+                palette.get(Slot::Text),
+            ));
             Line::from(spans)
         })
         .collect();
@@ -273,7 +330,11 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
     // Fill the rows in order of importance, then show them in their natural order.
     let mut budget = height.saturating_sub(usize::from(state.resources_problem.is_some()));
     let mut take = |wanted: usize, all_or_nothing: bool| {
-        let granted = if all_or_nothing && wanted > budget { 0 } else { wanted.min(budget) };
+        let granted = if all_or_nothing && wanted > budget {
+            0
+        } else {
+            wanted.min(budget)
+        };
         budget -= granted;
         granted
     };
@@ -296,7 +357,13 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
     lines
 }
 
-fn core_lines(sample: &ResourceSample, view: &ResourceView, columns: &Columns, width: usize, look: &Look) -> Vec<Line<'static>> {
+fn core_lines(
+    sample: &ResourceSample,
+    view: &ResourceView,
+    columns: &Columns,
+    width: usize,
+    look: &Look,
+) -> Vec<Line<'static>> {
     let per_row = (width.saturating_sub(columns.label + 1) / CORE_CELL).max(1);
     let status = view.status("cpu.used_pct");
     sample
@@ -304,11 +371,23 @@ fn core_lines(sample: &ResourceSample, view: &ResourceView, columns: &Columns, w
         .chunks(per_row)
         .enumerate()
         .map(|(row, chunk)| {
-            let mut spans = vec![Span::styled(pad("", columns.label), look.palette.get(Slot::Muted))];
+            let mut spans = vec![Span::styled(
+                pad("", columns.label),
+                look.palette.get(Slot::Muted),
+            )];
             for (offset, pct) in chunk.iter().enumerate() {
                 let index = row * per_row + offset;
-                spans.push(Span::styled(format!(" {index:>3} {pct:>3.0}% "), look.palette.get(Slot::Muted)));
-                spans.extend(bar(*pct, CORE_CELL - 10, look.glyphs, look.palette.gauge(status), look.palette.get(Slot::GaugeEmpty)));
+                spans.push(Span::styled(
+                    format!(" {index:>3} {pct:>3.0}% "),
+                    look.palette.get(Slot::Muted),
+                ));
+                spans.extend(bar(
+                    *pct,
+                    CORE_CELL - 10,
+                    look.glyphs,
+                    look.palette.gauge(status),
+                    look.palette.get(Slot::GaugeEmpty),
+                ));
             }
             Line::from(spans)
         })
@@ -318,15 +397,24 @@ fn core_lines(sample: &ResourceSample, view: &ResourceView, columns: &Columns, w
 /// One line for very small terminals: CPU, memory, the fullest filesystem and load.
 pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let Some(view) = &state.resources else {
-        frame.render_widget(Paragraph::new("collecting…").style(look.palette.get(Slot::Muted)), area);
+        frame.render_widget(
+            Paragraph::new("collecting…").style(look.palette.get(Slot::Muted)),
+            area,
+        );
         return;
     };
     let sample = &view.sample;
     let palette = &look.palette;
     let mut spans = vec![
-        Span::styled(format!("CPU {:.0}%", sample.cpu_total_pct.unwrap_or(0.0)), palette.status(view.status("cpu.used_pct"))),
+        Span::styled(
+            format!("CPU {:.0}%", sample.cpu_total_pct.unwrap_or(0.0)),
+            palette.status(view.status("cpu.used_pct")),
+        ),
         Span::raw("  "),
-        Span::styled(format!("MEM {:.0}%", sample.memory.used_pct()), palette.status(view.status("memory.used_pct"))),
+        Span::styled(
+            format!("MEM {:.0}%", sample.memory.used_pct()),
+            palette.status(view.status("memory.used_pct")),
+        ),
     ];
     let fullest = sample
         .filesystems
@@ -340,7 +428,10 @@ pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Fra
             palette.status(view.status(&format!("disk.used_pct:{}", fs.path))),
         ));
     }
-    spans.push(Span::styled(format!("  load {:.2}", sample.load.one), palette.get(Slot::Muted)));
+    spans.push(Span::styled(
+        format!("  load {:.2}", sample.load.one),
+        palette.get(Slot::Muted),
+    ));
     if state.resources_stale_for().is_some() {
         spans.push(Span::styled("  STALE", palette.status(Status::Warn)));
     }

@@ -17,11 +17,17 @@ pub fn lines(state: &AppState, look: &Look) -> Vec<Line<'static>> {
         let keys_text = if keys.is_empty() {
             "(unbound)".to_owned()
         } else {
-            keys.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            keys.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         lines.push(Line::from(vec![
             Span::styled(pad(&keys_text, 16), look.palette.get(Slot::Key)),
-            Span::styled(format!(" {:<10} ", action.name()), look.palette.get(Slot::Muted)),
+            Span::styled(
+                format!(" {:<10} ", action.name()),
+                look.palette.get(Slot::Muted),
+            ),
             Span::styled(action.description(), look.palette.get(Slot::Text)),
         ]));
     }
@@ -46,10 +52,15 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(look.palette.get(Slot::BorderFocused))
-        .title(Span::styled(" Help · Esc or ? closes ", look.palette.get(Slot::Title)));
+        .title(Span::styled(
+            " Help · Esc or ? closes ",
+            look.palette.get(Slot::Title),
+        ));
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(body).block(block).scroll((state.help_scroll, 0)),
+        Paragraph::new(body)
+            .block(block)
+            .scroll((state.help_scroll, 0)),
         popup,
     );
 }

@@ -5,7 +5,13 @@ use ratatui::text::Span;
 
 use crate::tui::style::GlyphSet;
 
-pub fn bar(percent: f64, width: usize, glyphs: GlyphSet, fill: Style, empty: Style) -> Vec<Span<'static>> {
+pub fn bar(
+    percent: f64,
+    width: usize,
+    glyphs: GlyphSet,
+    fill: Style,
+    empty: Style,
+) -> Vec<Span<'static>> {
     if width == 0 {
         return Vec::new();
     }

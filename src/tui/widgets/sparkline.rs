@@ -7,7 +7,12 @@ use crate::tui::style::GlyphSet;
 
 /// `scale_max` is the value drawn as a full cell (100 for percentages; the window's maximum
 /// for rates).
-pub fn sparkline(values: &[Option<f64>], scale_max: f64, glyphs: GlyphSet, style: Style) -> Span<'static> {
+pub fn sparkline(
+    values: &[Option<f64>],
+    scale_max: f64,
+    glyphs: GlyphSet,
+    style: Style,
+) -> Span<'static> {
     let levels = glyphs.levels;
     let top = levels.len() - 1;
     let text: String = values
@@ -31,7 +36,12 @@ mod tests {
 
     #[test]
     fn scales_values_and_leaves_gaps() {
-        let span = sparkline(&[None, Some(0.0), Some(50.0), Some(100.0)], 100.0, UNICODE_GLYPHS, Style::default());
+        let span = sparkline(
+            &[None, Some(0.0), Some(50.0), Some(100.0)],
+            100.0,
+            UNICODE_GLYPHS,
+            Style::default(),
+        );
         assert_eq!(span.content, " ▁▅█");
     }
 }
