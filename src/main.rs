@@ -170,7 +170,11 @@ fn init_logging(
         .and_then(|()| std::fs::OpenOptions::new().create(true).append(true).open(&log_file))
         .with_context(|| format!("cannot write the log file {}\n  fix: make {} writable, or set XDG_STATE_HOME to a writable directory", log_file.display(), paths.state_dir.display()))?;
     let appender = tracing_appender::rolling::never(&paths.state_dir, "opsdeck.log");
-    let (writer, guard) = tracing_appender::non_blocking(appender);
+    // The default queue preallocates 128,000 slots (megabytes of resident memory); a console
+    // logs a few lines a minute.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(1024)
+        .finish(appender);
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
         .unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()

@@ -11,7 +11,6 @@ use thiserror::Error;
 /// Something that can be sampled at an interval. `collect` may block.
 pub trait Collector: Send + 'static {
     type Output: Send + 'static;
-    fn id(&self) -> &'static str;
     fn interval(&self) -> Duration;
     fn collect(&mut self) -> Result<Self::Output, CollectError>;
 }

@@ -271,10 +271,6 @@ impl ResourceCollector {
 impl Collector for ResourceCollector {
     type Output = ResourceSample;
 
-    fn id(&self) -> &'static str {
-        "resources"
-    }
-
     fn interval(&self) -> Duration {
         self.settings.interval
     }

@@ -96,7 +96,8 @@ impl Store {
                 (
                     sqlite_url(path),
                     "check that the file and its directory are writable, or pass --state FILE",
-                    2,
+                    // One writer at a time anyway; a second connection is a second thread.
+                    1,
                 )
             }
             StoreLocation::Postgres(url) => (
@@ -205,17 +206,11 @@ impl Store {
     }
 
     pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE resolved_at IS NULL ORDER BY opened_at",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
-        rows.iter()
-            .map(alert_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(self.query_error())
+        );
+        self.fetch_alerts(query).await
     }
 
     /// Open alerts and those resolved since `since`, newest first, at most `limit`.
@@ -224,16 +219,24 @@ impl Store {
         since: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Alert>, StoreError> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE resolved_at IS NULL OR resolved_at >= $1
              ORDER BY opened_at DESC LIMIT $2",
         )
         .bind(since.timestamp_millis())
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+        .bind(limit);
+        self.fetch_alerts(query).await
+    }
+
+    async fn fetch_alerts(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
         rows.iter()
             .map(alert_from_row)
             .collect::<Result<_, _>>()
