@@ -91,13 +91,23 @@ async fn run(
         .spawn(move || drive_resources(resources, sample_tx, command_rx))
         .map_err(|error| tracing::error!("cannot start the resources collector: {error}"))
         .ok();
+    // Writes go through their own task so a slow or hung store delays alerts, never samples.
+    let (change_tx, change_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(persist(store, change_rx, events.clone()));
 
     loop {
         tokio::select! {
             sample = samples.recv() => match sample {
                 Some(Ok(sample)) => {
-                    if !judge(sample, &mut engine, store.as_ref(), &events).await {
+                    let metrics = sample.metrics();
+                    let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+                    let taken_at = sample.taken_at;
+                    let update = Event::Resources { sample: Box::new(sample), evaluations };
+                    if events.send(update).await.is_err() {
                         break;
+                    }
+                    for change in engine.observe(&metrics, taken_at) {
+                        let _ = change_tx.send(change);
                     }
                 }
                 Some(Err(message)) => {
@@ -116,10 +126,12 @@ async fn run(
             },
         }
     }
-    if let Some(store) = store {
-        store.close().await;
-    }
+    drop(change_tx);
+    let _ = writer.await;
 }
+
+/// How long reading the remembered state may take before the console goes on without it.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<Event>) {
     let now = crate::core::model::now();
@@ -131,54 +143,43 @@ async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<E
             .await?;
         Ok::<_, crate::core::store::StoreError>((pending, open, recent))
     };
-    match loaded.await {
-        Ok((pending, open, recent)) => {
+    let warning = match tokio::time::timeout(RESTORE_TIMEOUT, loaded).await {
+        Ok(Ok((pending, open, recent))) => {
             engine.restore(pending, open, now);
             let _ = events.send(Event::AlertsLoaded(recent)).await;
+            return;
         }
-        Err(error) => {
-            let _ = events
-                .send(Event::Warning {
-                    source: "store",
-                    message: error.to_string(),
-                })
-                .await;
-        }
-    }
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!(
+            "{}: no answer within {} s; open alerts from before this start are not shown",
+            store.location(),
+            RESTORE_TIMEOUT.as_secs()
+        ),
+    };
+    let _ = events
+        .send(Event::Warning {
+            source: "store",
+            message: warning,
+        })
+        .await;
 }
 
-/// Evaluates one sample, persists what changed, then reports. Returns false once nobody listens.
-async fn judge(
-    sample: ResourceSample,
-    engine: &mut RuleEngine,
-    store: Option<&Store>,
-    events: &mpsc::Sender<Event>,
-) -> bool {
-    let metrics = sample.metrics();
-    let evaluations = metrics
-        .iter()
-        .map(|metric| engine.evaluate(metric))
-        .collect();
-    let taken_at = sample.taken_at;
-    let update = Event::Resources {
-        sample: Box::new(sample),
-        evaluations,
-    };
-    if events.send(update).await.is_err() {
-        return false;
-    }
-    for change in engine.observe(&metrics, taken_at) {
-        let (stored, alert) = match (&change, store) {
-            (Change::Opened(alert), Some(store)) => (store.insert_alert(alert).await, Some(alert)),
+/// Persists rule changes in order, then reports alert changes: an alert is on screen only once
+/// it is stored (or the store's failure is on screen next to it).
+async fn persist(
+    store: Option<Store>,
+    mut changes: mpsc::UnboundedReceiver<Change>,
+    events: mpsc::Sender<Event>,
+) {
+    while let Some(change) = changes.recv().await {
+        let stored = match (&change, &store) {
+            (Change::Opened(alert), Some(store)) => store.insert_alert(alert).await,
             (Change::Updated(alert) | Change::Resolved(alert), Some(store)) => {
-                (store.update_alert(alert).await, Some(alert))
+                store.update_alert(alert).await
             }
-            (Change::Pending(record), Some(store)) => (store.save_pending(record).await, None),
-            (Change::PendingCleared(key), Some(store)) => (store.clear_pending(key).await, None),
-            (Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert), None) => {
-                (Ok(()), Some(alert))
-            }
-            (Change::Pending(_) | Change::PendingCleared(_), None) => (Ok(()), None),
+            (Change::Pending(record), Some(store)) => store.save_pending(record).await,
+            (Change::PendingCleared(key), Some(store)) => store.clear_pending(key).await,
+            (_, None) => Ok(()),
         };
         if let Err(error) = stored {
             tracing::warn!("{error}");
@@ -187,21 +188,19 @@ async fn judge(
                 message: error.to_string(),
             };
             if events.send(warning).await.is_err() {
-                return false;
+                break;
             }
         }
-        if let Some(alert) = alert {
+        if let Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert) = change {
             tracing::info!(key = %alert.key, level = alert.level.as_str(), open = alert.is_open(), "alert");
-            if events
-                .send(Event::AlertChanged(alert.clone()))
-                .await
-                .is_err()
-            {
-                return false;
+            if events.send(Event::AlertChanged(alert)).await.is_err() {
+                break;
             }
         }
     }
-    true
+    if let Some(store) = store {
+        store.close().await;
+    }
 }
 
 /// The first reading has no CPU usage (it needs two); take the second one soon after so the
