@@ -14,6 +14,10 @@ use clap::{Parser, Subcommand, ValueEnum};
   opsdeck --read-only --theme mono open it with destructive actions disabled, without colour
   opsdeck check                    one pass of every check; exit 0 ok, 1 warn, 2 crit, 3 unknown
   opsdeck check --format json --only resources
+  opsdeck tasks                    list the maintenance tasks and their last runs
+  opsdeck run temp-cleanup --dry-run
+  opsdeck run log-rotation --yes --param force=true
+  opsdeck history --task db-vacuum-analyze --format json
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"
 )]
@@ -44,6 +48,38 @@ pub enum Command {
         #[arg(long, value_enum)]
         only: Option<CheckGroup>,
     },
+    /// List the maintenance tasks with their keys and last runs.
+    Tasks {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run a maintenance task, streaming its output; exits with the task's status
+    /// (0 succeeded, the command's own status or 1 failed, 2 refused, 124 timed out,
+    /// 130 cancelled).
+    Run {
+        /// Task id, as listed by `opsdeck tasks`.
+        task: String,
+        /// Only show what the task would do.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm a task that changes the system (needed for destructive tasks).
+        #[arg(long)]
+        yes: bool,
+        /// A task parameter, e.g. --param older_than=3d (repeatable).
+        #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+    },
+    /// Show the audit log of task runs (who, what, when, status, output).
+    History {
+        /// Only runs of this task.
+        #[arg(long)]
+        task: Option<String>,
+        /// How many runs, newest first.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print or validate the configuration.
     Config {
         #[command(subcommand)]
@@ -68,4 +104,11 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckGroup {
     Resources,
+}
+
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
+        .filter(|(key, _)| !key.is_empty())
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
 }

@@ -9,12 +9,16 @@ use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 
 use opsdeck::cli::{Cli, Command, ConfigCommand, Format};
+use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
 use opsdeck::core::checks::Rule;
 use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::tasks::execution::{Identity, TaskSettings};
+use opsdeck::core::tasks::{Params, Task};
+use opsdeck::headless;
 use opsdeck::headless::check::check_resources;
 use opsdeck::tui::app::{AppState, HostInfo};
 use opsdeck::tui::layout::Look;
@@ -64,7 +68,103 @@ fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(report.status.exit_code())
         }
+        Some(Command::Tasks { format }) => {
+            let format = *format;
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks: Vec<(Task, Option<String>)> = config
+                    .tasks(&state_dir(paths.as_ref()))
+                    .into_iter()
+                    .map(|(task, key)| (task, key.map(|key| key.to_string())))
+                    .collect();
+                let runs = store.runs(None, 1000).await?;
+                let listing = headless::tasks::listing(&tasks, &runs);
+                match format {
+                    Format::Text => print!("{}", headless::tasks::listing_text(&listing)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
+                }
+                Ok(0)
+            })
+        }
+        Some(Command::History {
+            task,
+            limit,
+            format,
+        }) => {
+            let (task, limit, format) = (task.clone(), *limit, *format);
+            with_store(&cli, paths, |_, store, _| async move {
+                let runs = store.runs(task.as_deref(), limit).await?;
+                match format {
+                    Format::Text => print!("{}", headless::tasks::history_text(&runs)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&runs)?),
+                }
+                Ok(0)
+            })
+        }
+        Some(Command::Run {
+            task,
+            dry_run,
+            yes,
+            params,
+        }) => {
+            let (task_id, dry_run, yes) = (task.clone(), *dry_run, *yes);
+            let params: Params = params.iter().cloned().collect();
+            let read_only = cli.read_only;
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks = config.tasks(&state_dir(paths.as_ref()));
+                let settings = RunnerSettings {
+                    resources: None,
+                    rules: Vec::new(),
+                    tasks: task_settings(
+                        tasks,
+                        read_only || config.general.read_only,
+                        paths.as_ref(),
+                    ),
+                };
+                let runner = runner::spawn(settings, Some(store));
+                headless::tasks::run(runner, task_id, params, dry_run, yes).await
+            })
+        }
         None => console(&cli, paths),
+    }
+}
+
+/// Loads the config, opens the state store, and runs `body` on a small runtime.
+fn with_store<F, Fut>(cli: &Cli, paths: Option<Paths>, body: F) -> Result<i32>
+where
+    F: FnOnce(Config, Store, Option<Paths>) -> Fut,
+    Fut: std::future::Future<Output = Result<i32>>,
+{
+    let loaded = load_config(cli, paths.as_ref())?;
+    let location = store_location(cli, &loaded.config, paths.as_ref())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = Store::open(&location).await?;
+        // The audit log must not show a run of a dead process as still running.
+        opsdeck::core::tasks::execution::mark_interrupted(&store, &hostname()).await?;
+        body(loaded.config, store, paths).await
+    })
+}
+
+/// Where generated files and run logs go.
+fn state_dir(paths: Option<&Paths>) -> PathBuf {
+    paths.map_or_else(
+        || std::env::temp_dir().join("opsdeck"),
+        |paths| paths.state_dir.clone(),
+    )
+}
+
+fn task_settings(
+    tasks: Vec<(Task, Option<KeyChord>)>,
+    read_only: bool,
+    paths: Option<&Paths>,
+) -> TaskSettings {
+    TaskSettings {
+        tasks: tasks.into_iter().map(|(task, _)| task).collect(),
+        read_only,
+        identity: Identity::from_environment(hostname(), username()),
+        runs_dir: Some(state_dir(paths).join("runs")),
     }
 }
 
@@ -229,7 +329,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         environment: config.general.environment.clone(),
         read_only: cli.read_only || config.general.read_only,
     };
-    let state = AppState::new(
+    let mut state = AppState::new(
         host,
         config.keymap(),
         config.resources.interval.0,
@@ -241,9 +341,18 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         glyphs: glyphs_for(config.general.glyphs, &|name| std::env::var(name).ok()),
         utc_offset: *chrono::Local::now().offset(),
     };
+    let read_only = cli.read_only || config.general.read_only;
+    let tasks = config.tasks(&state_dir(paths.as_ref()));
+    state.set_tasks(
+        tasks
+            .iter()
+            .map(|(task, key)| (task.info.clone(), *key))
+            .collect(),
+    );
     let settings = RunnerSettings {
-        resources: config.resource_settings(),
+        resources: Some(config.resource_settings()),
         rules,
+        tasks: task_settings(tasks, read_only, paths.as_ref()),
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {

@@ -311,3 +311,163 @@ fn store_problems_show_in_place() {
         "{screen}"
     );
 }
+
+mod tasks {
+    use super::*;
+    use opsdeck::core::model::{RunStatus, TaskRun};
+    use opsdeck::core::tasks::{Plan, PlanStep, PlannedFile, TaskInfo};
+
+    fn info(id: &str, title: &str, destructive: bool) -> TaskInfo {
+        TaskInfo {
+            id: id.into(),
+            title: title.into(),
+            description: format!("{title} (description)"),
+            destructive,
+            timeout: Duration::from_secs(600),
+            concurrent: false,
+            params: Vec::new(),
+        }
+    }
+
+    fn run(id: &str, task: &str, status: RunStatus, started: i64, ended: Option<i64>) -> TaskRun {
+        TaskRun {
+            id: id.into(),
+            task_id: task.into(),
+            params: Default::default(),
+            plan: vec!["run: logrotate -v /etc/logrotate.d/app".into()],
+            user: "oncall".into(),
+            client: Some("10.1.2.3".into()),
+            host: "db-01".into(),
+            pid: 42,
+            started_at: at(started),
+            ended_at: ended.map(at),
+            status,
+            exit_code: ended.map(|_| 0),
+            summary: ended.map(|_| "rotated 2 logs".into()),
+            output: "rotating log /var/log/app.log\n".into(),
+            log_path: None,
+        }
+    }
+
+    fn state_with_tasks() -> AppState {
+        let mut state = state("PROD");
+        state.set_tasks(vec![
+            (
+                info("log-rotation", "Rotate logs", true),
+                Some(KeyChord::parse("L").unwrap()),
+            ),
+            (
+                info("security-scan", "Permission scan", false),
+                Some(KeyChord::parse("S").unwrap()),
+            ),
+            (info("백업-점검", "백업 파일 점검", false), None),
+        ]);
+        state.update(Msg::Runner(Event::TaskHistory {
+            task_id: None,
+            runs: vec![run(
+                "r1",
+                "log-rotation",
+                RunStatus::Succeeded,
+                -3600,
+                Some(-3595),
+            )],
+        }));
+        let running = run("r2", "security-scan", RunStatus::Running, -12, None);
+        state.update(Msg::Runner(Event::TaskStarted(running)));
+        for line in [
+            "scanning /srv/app",
+            "WARN /srv/app/.env mode 644, expected 600",
+            "디렉터리 /srv/app/data 확인",
+        ] {
+            state.update(Msg::Runner(Event::TaskOutput {
+                run_id: "r2".into(),
+                line: line.into(),
+            }));
+        }
+        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        state.update(Msg::Tick(at(0)));
+        state
+    }
+
+    #[test]
+    fn tasks_pane_side_by_side_at_120x40() {
+        let screen = text(&render(
+            &state_with_tasks(),
+            &look("dark", Glyphs::Unicode),
+            120,
+            40,
+        ));
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn output_is_visible_while_the_task_still_runs_at_80x24() {
+        let state = state_with_tasks();
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("running 12s"), "{screen}");
+        assert!(screen.contains("WARN /srv/app/.env mode 644"), "{screen}");
+        for line in screen.lines() {
+            assert_eq!(line.width(), 80, "misaligned: {line}");
+        }
+    }
+
+    #[test]
+    fn a_destructive_task_asks_with_its_exact_plan() {
+        let mut state = state_with_tasks();
+        state.host.read_only = false;
+        state.update(Msg::Key(KeyChord::parse("k").unwrap()));
+        let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        assert!(
+            matches!(&requests[..], [opsdeck::core::runner::Request::PlanTask { task_id, .. }] if task_id == "log-rotation")
+        );
+        let plan = Plan {
+            steps: vec![
+                PlanStep::Command {
+                    argv: vec![
+                        "logrotate".into(),
+                        "-v".into(),
+                        "/etc/logrotate.d/app".into(),
+                    ],
+                    cwd: None,
+                },
+                PlanStep::Files {
+                    action: "delete".into(),
+                    files: vec![PlannedFile {
+                        path: "/tmp/old file.tmp".into(),
+                        bytes: 2048,
+                    }],
+                    total_bytes: 2048,
+                },
+            ],
+            warnings: vec!["logrotate state file is new".into()],
+            refusal: None,
+        };
+        state.update(Msg::Runner(Event::TaskPlanned {
+            task_id: "log-rotation".into(),
+            params: Default::default(),
+            plan: Ok(plan),
+        }));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("run: logrotate -v /etc/logrotate.d/app"));
+        assert!(screen.contains("'/tmp/old file.tmp'") || screen.contains("/tmp/old file.tmp"));
+        let requests = state.update(Msg::Key(KeyChord::parse("y").unwrap()));
+        assert!(
+            matches!(&requests[..], [opsdeck::core::runner::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")
+        );
+        assert!(state.popup.is_none());
+    }
+
+    #[test]
+    fn read_only_blocks_destructive_tasks_in_the_console_too() {
+        let mut state = state_with_tasks();
+        assert!(state.host.read_only);
+        state.update(Msg::Key(KeyChord::parse("k").unwrap()));
+        let requests = state.update(Msg::Key(KeyChord::parse("L").unwrap()));
+        assert!(requests.is_empty());
+        assert!(state.notice.as_ref().unwrap().text.contains("read-only"));
+    }
+}

@@ -185,6 +185,11 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Top => vec![key(KeyCode::Home), ch('g')],
         Action::Bottom => vec![key(KeyCode::End), ch('G')],
         Action::Close => vec![key(KeyCode::Esc)],
+        Action::RunTask => vec![key(KeyCode::Enter)],
+        Action::PlanTask => vec![ch('d')],
+        Action::CancelTask => vec![ch('c')],
+        Action::History => vec![ch('h')],
+        Action::Confirm => vec![ch('y')],
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod keymap;
 pub mod paths;
+pub mod tasks;
 pub mod theme;
 
 use std::collections::BTreeMap;
@@ -37,6 +38,9 @@ pub struct Config {
     #[serde(rename = "rule")]
     pub rules: Vec<toml::Spanned<RuleConfig>>,
     pub keys: BTreeMap<Action, KeyList>,
+    pub tasks: tasks::TasksConfig,
+    #[serde(rename = "task")]
+    pub commands: Vec<toml::Spanned<tasks::CommandTaskConfig>>,
     /// Where `theme` is written in the file, to point at it when no such theme exists.
     #[serde(skip)]
     pub theme_at: Option<(usize, usize)>,
@@ -268,6 +272,7 @@ impl Config {
     }
 
     fn validate(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        self.validate_commands(file, source)?;
         for rule in &self.rules {
             let inner = rule.get_ref();
             if inner.enabled && inner.warn.is_none() && inner.crit.is_none() {
@@ -281,6 +286,77 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    fn validate_commands(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        let keymap = self.keymap();
+        let mut seen: Vec<&str> = tasks::BUILTIN_TASK_IDS.to_vec();
+        for spanned in &self.commands {
+            let command = spanned.get_ref();
+            let at = |message: String, fix: &str| {
+                Err(ConfigError::at(
+                    file,
+                    source,
+                    spanned.span().start,
+                    message,
+                    Some(fix.to_owned()),
+                ))
+            };
+            if command.id.is_empty()
+                || !command
+                    .id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return at(
+                    format!("task id `{}` is not a simple name", command.id),
+                    "use letters, digits, - and _, e.g. id = \"restart-app\"",
+                );
+            }
+            if seen.contains(&command.id.as_str()) {
+                return at(
+                    format!(
+                        "task id `{}` is used twice (or is a built-in task)",
+                        command.id
+                    ),
+                    "give each [[task]] its own id",
+                );
+            }
+            seen.push(&command.id);
+            if command.argv.is_empty() {
+                return at(
+                    format!("task `{}` has an empty argv", command.id),
+                    "write argv = [\"program\", \"arg\", …]",
+                );
+            }
+            if let Some(key) = command.key
+                && let Some(action) = keymap.resolve(key.0)
+            {
+                return at(
+                    format!(
+                        "task `{}` key {} is already bound to `{}`",
+                        command.id,
+                        key.0,
+                        action.name()
+                    ),
+                    "pick another key, or rebind the action in [keys]",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Every task (built-in and `[[task]]`) with its key; `state_dir` holds generated files.
+    pub fn tasks(
+        &self,
+        state_dir: &Path,
+    ) -> Vec<(crate::core::tasks::Task, Option<keymap::KeyChord>)> {
+        let commands: Vec<tasks::CommandTaskConfig> = self
+            .commands
+            .iter()
+            .map(|spanned| spanned.get_ref().clone())
+            .collect();
+        self.tasks.build(&commands, state_dir)
     }
 
     /// Reads `--config FILE` if given, else the XDG config file if it exists, else defaults.

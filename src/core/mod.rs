@@ -9,3 +9,4 @@ pub mod collectors;
 pub mod model;
 pub mod runner;
 pub mod store;
+pub mod tasks;

@@ -155,3 +155,86 @@ pub fn now() -> DateTime<Utc> {
     let now = Utc::now();
     DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now)
 }
+
+/// How a task run ended (or that it has not yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+    /// The opsdeck process that ran it died before it finished.
+    Interrupted,
+    /// Not started: read-only mode, missing confirmation, or a pre-flight refusal.
+    Refused,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+        RunStatus::TimedOut,
+        RunStatus::Interrupted,
+        RunStatus::Refused,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::TimedOut => "timed_out",
+            RunStatus::Interrupted => "interrupted",
+            RunStatus::Refused => "refused",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RunStatus> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+
+    /// The status as a health colour: failures are critical, refusals and cancellations warn.
+    pub fn health(self) -> Status {
+        match self {
+            RunStatus::Running | RunStatus::Succeeded => Status::Ok,
+            RunStatus::Failed | RunStatus::TimedOut | RunStatus::Interrupted => Status::Crit,
+            RunStatus::Cancelled | RunStatus::Refused => Status::Warn,
+        }
+    }
+}
+
+/// One run of a task, as kept in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskRun {
+    pub id: String,
+    pub task_id: String,
+    pub params: std::collections::BTreeMap<String, String>,
+    /// The plan as shown before the run.
+    pub plan: Vec<String>,
+    pub user: String,
+    /// The SSH client address, from `SSH_CONNECTION`, when there is one.
+    pub client: Option<String>,
+    pub host: String,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub summary: Option<String>,
+    /// The last 64 KiB of output; the full output is in `log_path`.
+    pub output: String,
+    pub log_path: Option<String>,
+}
+
+impl TaskRun {
+    pub fn duration(&self, now: DateTime<Utc>) -> chrono::Duration {
+        self.ended_at.unwrap_or(now) - self.started_at
+    }
+}

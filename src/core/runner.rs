@@ -13,8 +13,10 @@ use tokio::task::JoinHandle;
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
-use crate::core::model::Alert;
+use crate::core::model::{Alert, TaskRun};
 use crate::core::store::Store;
+use crate::core::tasks::execution::{TaskManager, TaskSettings};
+use crate::core::tasks::{Params, Plan};
 
 /// How far back the alerts area looks when it starts.
 const RECENT_ALERTS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
@@ -25,6 +27,19 @@ const RECENT_ALERTS_LIMIT: i64 = 200;
 pub enum Request {
     /// Sample every collector now instead of waiting for its next tick.
     RefreshNow,
+    /// Work out what a task would do (a dry run); answered with [`Event::TaskPlanned`].
+    PlanTask { task_id: String, params: Params },
+    /// Run a task. Destructive tasks need `confirmed` and are refused in read-only mode.
+    StartTask {
+        task_id: String,
+        params: Params,
+        confirmed: bool,
+    },
+    /// Stop a run (process group SIGTERM then SIGKILL, or pg_cancel_backend).
+    CancelRun { run_id: String },
+    /// Send the audit history, of one task or of all; answered with [`Event::TaskHistory`].
+    LoadHistory { task_id: Option<String> },
+    /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
 
@@ -44,11 +59,36 @@ pub enum Event {
         source: &'static str,
         message: String,
     },
+    TaskPlanned {
+        task_id: String,
+        params: Params,
+        plan: Result<Plan, String>,
+    },
+    /// A run began; its audit record is already stored.
+    TaskStarted(TaskRun),
+    TaskOutput {
+        run_id: String,
+        line: String,
+    },
+    /// A run ended (any status); its audit record is already updated.
+    TaskFinished(TaskRun),
+    /// A run was not started; `run` is its audit record when one was written.
+    TaskRefused {
+        task_id: String,
+        reason: String,
+        run: Option<TaskRun>,
+    },
+    TaskHistory {
+        task_id: Option<String>,
+        runs: Vec<TaskRun>,
+    },
 }
 
 pub struct RunnerSettings {
-    pub resources: ResourceSettings,
+    /// `None` for headless task runs, which need no gauges.
+    pub resources: Option<ResourceSettings>,
     pub rules: Vec<Rule>,
+    pub tasks: TaskSettings,
 }
 
 pub struct RunnerHandle {
@@ -83,14 +123,17 @@ async fn run(
     if let Some(store) = &store {
         restore(&mut engine, store, &events).await;
     }
+    let tasks = TaskManager::new(settings.tasks, store.clone(), events.clone());
+    tasks.startup().await;
     let (sample_tx, mut samples) = mpsc::channel::<Result<ResourceSample, String>>(4);
     let (command_tx, command_rx) = std_mpsc::channel();
-    let resources = settings.resources;
-    std::thread::Builder::new()
-        .name("collector-resources".into())
-        .spawn(move || drive_resources(resources, sample_tx, command_rx))
-        .map_err(|error| tracing::error!("cannot start the resources collector: {error}"))
-        .ok();
+    if let Some(resources) = settings.resources {
+        std::thread::Builder::new()
+            .name("collector-resources".into())
+            .spawn(move || drive_resources(resources, sample_tx, command_rx))
+            .map_err(|error| tracing::error!("cannot start the resources collector: {error}"))
+            .ok();
+    }
     // Writes go through their own task so a slow or hung store delays alerts, never samples.
     let (change_tx, change_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(persist(store, change_rx, events.clone()));
@@ -116,16 +159,31 @@ async fn run(
                         break;
                     }
                 }
-                None => break,
+                // Headless runs have no collector.
+                None => std::future::pending::<()>().await,
             },
             request = requests.recv() => match request {
                 Some(Request::RefreshNow) => {
                     let _ = command_tx.send(CollectorCommand::RefreshNow);
+                    tasks.send_history(None).await;
+                }
+                Some(Request::PlanTask { task_id, params }) => {
+                    let tasks = tasks.clone();
+                    tokio::spawn(async move { tasks.plan(task_id, params).await });
+                }
+                Some(Request::StartTask { task_id, params, confirmed }) => {
+                    tasks.start(task_id, params, confirmed);
+                }
+                Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
+                Some(Request::LoadHistory { task_id }) => {
+                    let tasks = tasks.clone();
+                    tokio::spawn(async move { tasks.send_history(task_id).await });
                 }
                 Some(Request::Shutdown) | None => break,
             },
         }
     }
+    tasks.shutdown().await;
     drop(change_tx);
     let _ = writer.await;
 }

@@ -2,3 +2,4 @@
 //! fold the results into text or JSON.
 
 pub mod check;
+pub mod tasks;

@@ -17,10 +17,15 @@ pub enum Action {
     Top,
     Bottom,
     Close,
+    RunTask,
+    PlanTask,
+    CancelTask,
+    History,
+    Confirm,
 }
 
 impl Action {
-    pub const ALL: [Action; 12] = [
+    pub const ALL: [Action; 17] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -33,6 +38,11 @@ impl Action {
         Action::Top,
         Action::Bottom,
         Action::Close,
+        Action::RunTask,
+        Action::PlanTask,
+        Action::CancelTask,
+        Action::History,
+        Action::Confirm,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -50,6 +60,11 @@ impl Action {
             Action::Top => "top",
             Action::Bottom => "bottom",
             Action::Close => "close",
+            Action::RunTask => "run_task",
+            Action::PlanTask => "plan_task",
+            Action::CancelTask => "cancel_task",
+            Action::History => "history",
+            Action::Confirm => "confirm",
         }
     }
 
@@ -67,6 +82,11 @@ impl Action {
             Action::Top => "go to the first row",
             Action::Bottom => "go to the last row",
             Action::Close => "close the popup",
+            Action::RunTask => "run the selected task (asks first if it changes anything)",
+            Action::PlanTask => "show what the selected task would do (dry run)",
+            Action::CancelTask => "cancel the selected task's run",
+            Action::History => "past runs of the selected task, with their output",
+            Action::Confirm => "confirm the action shown in the popup",
         }
     }
 
@@ -76,7 +96,11 @@ impl Action {
             Action::Quit => Some("quit"),
             Action::Help => Some("help"),
             Action::Refresh => Some("refresh"),
-            Action::NextPane => Some("next pane"),
+            Action::NextPane => Some("pane"),
+            Action::RunTask => Some("run"),
+            Action::PlanTask => Some("plan"),
+            Action::CancelTask => Some("cancel"),
+            Action::History => Some("history"),
             _ => None,
         }
     }

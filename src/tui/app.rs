@@ -2,7 +2,7 @@
 //! Nothing here does I/O; the event loop in [`crate::tui`] feeds messages in and sends the
 //! returned requests to the runner.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -10,8 +10,9 @@ use chrono::{DateTime, Utc};
 use crate::config::keymap::{KeyChord, KeyCode, Keymap};
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
-use crate::core::model::{Alert, Status};
+use crate::core::model::{Alert, RunStatus, Status, TaskRun};
 use crate::core::runner::{Event, Request};
+use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::action::Action;
 use crate::tui::history::History;
 
@@ -28,10 +29,11 @@ pub struct HostInfo {
 pub enum Pane {
     Resources,
     Alerts,
+    Tasks,
 }
 
 impl Pane {
-    const ORDER: [Pane; 2] = [Pane::Resources, Pane::Alerts];
+    const ORDER: [Pane; 3] = [Pane::Resources, Pane::Alerts, Pane::Tasks];
 
     fn step(self, forward: bool) -> Pane {
         let index = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
@@ -69,6 +71,50 @@ pub struct Problem {
     pub at: DateTime<Utc>,
 }
 
+/// A task as listed in the tasks pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    pub info: TaskInfo,
+    pub key: Option<KeyChord>,
+    /// The newest run (running or finished), from the audit log or this session.
+    pub last: Option<TaskRun>,
+}
+
+/// A run seen in this session, with its output so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub run: TaskRun,
+    pub lines: VecDeque<String>,
+}
+
+/// Output lines kept per run on screen; the audit log and log file keep more.
+const SCREEN_LINES_PER_RUN: usize = 5_000;
+
+/// An overlay that takes the keys until closed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// What a task would do; with `confirm`, confirming runs it.
+    Plan {
+        task_id: String,
+        params: Params,
+        lines: Vec<String>,
+        confirm: bool,
+    },
+    History {
+        task_id: String,
+        runs: Vec<TaskRun>,
+        selected: usize,
+        loaded: bool,
+    },
+    RunOutput {
+        run: Box<TaskRun>,
+        scroll: u16,
+    },
+}
+
+// A message is moved once into `update`, a few times a second at most: boxing the large runner
+// events would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Msg {
     Key(KeyChord),
@@ -99,6 +145,14 @@ pub struct AppState {
     pub resources_problem: Option<Problem>,
     pub store_problem: Option<Problem>,
     pub rules_summary: Vec<String>,
+    pub tasks: Vec<TaskRow>,
+    pub task_selected: usize,
+    pub runs: HashMap<String, RunView>,
+    /// Lines scrolled up from the end of the output; 0 follows the tail.
+    pub output_scroll: usize,
+    pub popup: Option<Popup>,
+    /// A plan asked for, and whether it is to be confirmed and run once it arrives.
+    pub awaiting_plan: Option<(String, bool)>,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -128,8 +182,39 @@ impl AppState {
             resources_problem: None,
             store_problem: None,
             rules_summary,
+            tasks: Vec::new(),
+            task_selected: 0,
+            runs: HashMap::new(),
+            output_scroll: 0,
+            popup: None,
+            awaiting_plan: None,
             should_quit: false,
             dirty: true,
+        }
+    }
+
+    pub fn set_tasks(&mut self, tasks: Vec<(TaskInfo, Option<KeyChord>)>) {
+        self.tasks = tasks
+            .into_iter()
+            .map(|(info, key)| TaskRow {
+                info,
+                key,
+                last: None,
+            })
+            .collect();
+        self.dirty = true;
+    }
+
+    pub fn selected_task(&self) -> Option<&TaskRow> {
+        self.tasks.get(self.task_selected)
+    }
+
+    /// The run whose output the tasks pane shows: the selected task's newest run.
+    pub fn shown_run(&self) -> Option<(&TaskRun, Vec<&str>)> {
+        let last = self.selected_task()?.last.as_ref()?;
+        match self.runs.get(&last.id) {
+            Some(view) => Some((&view.run, view.lines.iter().map(String::as_str).collect())),
+            None => Some((last, last.output.lines().collect())),
         }
     }
 
@@ -158,14 +243,34 @@ impl AppState {
     }
 
     fn on_key(&mut self, key: KeyChord) -> Vec<Request> {
+        if self.popup.is_some() {
+            return match self.keymap.resolve(key) {
+                Some(action) => self.popup_action(action),
+                None => Vec::new(),
+            };
+        }
         match self.keymap.resolve(key) {
             Some(Action::Refresh) => {
                 self.set_notice("refreshing…", Status::Ok);
                 vec![Request::RefreshNow]
             }
+            Some(
+                action
+                @ (Action::RunTask | Action::PlanTask | Action::CancelTask | Action::History),
+            ) if !self.show_help => self.task_action(action),
             Some(action) => {
                 self.act(action);
                 Vec::new()
+            }
+            None if !self.show_help && self.tasks.iter().any(|task| task.key == Some(key)) => {
+                self.task_selected = self
+                    .tasks
+                    .iter()
+                    .position(|task| task.key == Some(key))
+                    .unwrap_or(0);
+                self.focus = Pane::Tasks;
+                self.output_scroll = 0;
+                self.task_action(Action::RunTask)
             }
             None if key.ctrl && key.code == KeyCode::Char('c') => {
                 let quit_keys = self.keys_text(Action::Quit);
@@ -179,6 +284,123 @@ impl AppState {
             }
             None => Vec::new(),
         }
+    }
+
+    fn task_action(&mut self, action: Action) -> Vec<Request> {
+        self.dirty = true;
+        let Some(task) = self.selected_task() else {
+            self.set_notice("no tasks configured", Status::Warn);
+            return Vec::new();
+        };
+        let task_id = task.info.id.clone();
+        let destructive = task.info.destructive;
+        let running = task
+            .last
+            .as_ref()
+            .filter(|run| run.status == RunStatus::Running)
+            .map(|run| run.id.clone());
+        match action {
+            Action::RunTask if destructive && self.host.read_only => {
+                self.set_notice(
+                    &format!("read-only: {task_id} changes the system and is refused"),
+                    Status::Warn,
+                );
+                Vec::new()
+            }
+            Action::RunTask if destructive => {
+                self.awaiting_plan = Some((task_id.clone(), true));
+                self.set_notice(&format!("planning {task_id}…"), Status::Ok);
+                vec![Request::PlanTask {
+                    task_id,
+                    params: Params::new(),
+                }]
+            }
+            Action::RunTask => vec![Request::StartTask {
+                task_id,
+                params: Params::new(),
+                confirmed: false,
+            }],
+            Action::PlanTask => {
+                self.awaiting_plan = Some((task_id.clone(), false));
+                self.set_notice(&format!("planning {task_id}…"), Status::Ok);
+                vec![Request::PlanTask {
+                    task_id,
+                    params: Params::new(),
+                }]
+            }
+            Action::CancelTask => match running {
+                Some(run_id) => {
+                    self.set_notice(&format!("cancelling {task_id}…"), Status::Warn);
+                    vec![Request::CancelRun { run_id }]
+                }
+                None => {
+                    self.set_notice(&format!("{task_id} is not running"), Status::Ok);
+                    Vec::new()
+                }
+            },
+            _ => {
+                self.popup = Some(Popup::History {
+                    task_id: task_id.clone(),
+                    runs: Vec::new(),
+                    selected: 0,
+                    loaded: false,
+                });
+                vec![Request::LoadHistory {
+                    task_id: Some(task_id),
+                }]
+            }
+        }
+    }
+
+    fn popup_action(&mut self, action: Action) -> Vec<Request> {
+        self.dirty = true;
+        let Some(popup) = self.popup.as_mut() else {
+            return Vec::new();
+        };
+        match (popup, action) {
+            (_, Action::Quit) => self.should_quit = true,
+            (_, Action::Close) => self.popup = None,
+            (
+                Popup::Plan {
+                    task_id,
+                    params,
+                    confirm: true,
+                    ..
+                },
+                Action::Confirm | Action::RunTask,
+            ) => {
+                let request = Request::StartTask {
+                    task_id: task_id.clone(),
+                    params: params.clone(),
+                    confirmed: true,
+                };
+                self.popup = None;
+                return vec![request];
+            }
+            (Popup::Plan { .. }, Action::RunTask) => self.popup = None,
+            (Popup::History { selected, .. }, Action::Up) => *selected = selected.saturating_sub(1),
+            (Popup::History { runs, selected, .. }, Action::Down) => {
+                *selected = (*selected + 1).min(runs.len().saturating_sub(1))
+            }
+            (Popup::History { runs, selected, .. }, Action::RunTask) => {
+                if let Some(run) = runs.get(*selected).cloned() {
+                    self.popup = Some(Popup::RunOutput {
+                        run: Box::new(run),
+                        scroll: 0,
+                    });
+                }
+            }
+            (Popup::RunOutput { scroll, .. }, Action::Up) => *scroll = scroll.saturating_sub(1),
+            (Popup::RunOutput { scroll, .. }, Action::Down) => *scroll = scroll.saturating_add(1),
+            (Popup::RunOutput { scroll, .. }, Action::PageUp) => {
+                *scroll = scroll.saturating_sub(10)
+            }
+            (Popup::RunOutput { scroll, .. }, Action::PageDown) => {
+                *scroll = scroll.saturating_add(10)
+            }
+            _ => {}
+        }
+        Vec::new()
     }
 
     fn keys_text(&self, action: Action) -> String {
@@ -229,7 +451,28 @@ impl AppState {
             Action::Close => self.notice = None,
             Action::NextPane => self.focus = self.focus.step(true),
             Action::PrevPane => self.focus = self.focus.step(false),
-            Action::Refresh => {}
+            Action::Refresh
+            | Action::RunTask
+            | Action::PlanTask
+            | Action::CancelTask
+            | Action::History
+            | Action::Confirm => {}
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.focus == Pane::Tasks =>
+            {
+                let last = self.tasks.len().saturating_sub(1);
+                self.task_selected = match action {
+                    Action::Up => self.task_selected.saturating_sub(1),
+                    Action::Down => (self.task_selected + 1).min(last),
+                    Action::Top => 0,
+                    _ => last,
+                };
+                self.output_scroll = 0;
+            }
+            Action::PageUp if self.focus == Pane::Tasks => self.output_scroll += 10,
+            Action::PageDown if self.focus == Pane::Tasks => {
+                self.output_scroll = self.output_scroll.saturating_sub(10);
+            }
             Action::Up
             | Action::Down
             | Action::PageUp
@@ -261,7 +504,13 @@ impl AppState {
             now.timestamp() / 60,
             self.resources_stale_for().map(|age| age.num_seconds()),
         );
-        if before != after {
+        // A running task's elapsed time is on screen.
+        let running = self.tasks.iter().any(|task| {
+            task.last
+                .as_ref()
+                .is_some_and(|run| run.status == RunStatus::Running)
+        });
+        if before != after || running {
             self.dirty = true;
         }
         if self
@@ -292,6 +541,76 @@ impl AppState {
                 }
                 self.sort_alerts();
             }
+            Event::TaskPlanned {
+                task_id,
+                params,
+                plan,
+            } => self.on_plan(task_id, params, plan),
+            Event::TaskStarted(run) => {
+                self.set_notice(&format!("{} started", run.task_id), Status::Ok);
+                self.runs.insert(
+                    run.id.clone(),
+                    RunView {
+                        run: run.clone(),
+                        lines: VecDeque::new(),
+                    },
+                );
+                self.set_last_run(run);
+            }
+            Event::TaskOutput { run_id, line } => {
+                if let Some(view) = self.runs.get_mut(&run_id) {
+                    view.lines.push_back(line);
+                    if view.lines.len() > SCREEN_LINES_PER_RUN {
+                        view.lines.pop_front();
+                    }
+                }
+            }
+            Event::TaskFinished(run) => {
+                let summary = run.summary.clone().unwrap_or_default();
+                self.set_notice(
+                    &format!("{} {}: {summary}", run.task_id, run.status.as_str()),
+                    run.status.health(),
+                );
+                if let Some(view) = self.runs.get_mut(&run.id) {
+                    view.run = run.clone();
+                }
+                self.set_last_run(run);
+            }
+            Event::TaskRefused {
+                task_id,
+                reason,
+                run,
+            } => {
+                self.set_notice(&reason, Status::Warn);
+                if let Some(run) = run {
+                    self.set_last_run(run);
+                }
+                let _ = task_id;
+            }
+            Event::TaskHistory {
+                task_id: None,
+                runs,
+            } => {
+                for run in runs.into_iter().rev() {
+                    self.set_last_run(run);
+                }
+            }
+            Event::TaskHistory {
+                task_id: Some(task_id),
+                runs,
+            } => {
+                if let Some(Popup::History {
+                    task_id: shown,
+                    runs: listed,
+                    loaded,
+                    ..
+                }) = self.popup.as_mut()
+                    && *shown == task_id
+                {
+                    *listed = runs;
+                    *loaded = true;
+                }
+            }
             Event::Warning { source, message } => {
                 let problem = Some(Problem {
                     message,
@@ -302,6 +621,48 @@ impl AppState {
                 } else {
                     self.resources_problem = problem;
                 }
+            }
+        }
+    }
+
+    fn on_plan(
+        &mut self,
+        task_id: String,
+        params: Params,
+        plan: Result<crate::core::tasks::Plan, String>,
+    ) {
+        let Some((awaited, confirm)) = self.awaiting_plan.take() else {
+            return;
+        };
+        if awaited != task_id {
+            self.awaiting_plan = Some((awaited, confirm));
+            return;
+        }
+        self.notice = None;
+        let (lines, confirm) = match plan {
+            Ok(plan) => {
+                let refused = plan.refusal.is_some();
+                (plan.lines(), confirm && !refused)
+            }
+            Err(error) => (vec![format!("cannot plan {task_id}: {error}")], false),
+        };
+        self.popup = Some(Popup::Plan {
+            task_id,
+            params,
+            lines,
+            confirm,
+        });
+    }
+
+    /// Keeps a task's newest run, whichever way it arrived (history, start, finish).
+    fn set_last_run(&mut self, run: TaskRun) {
+        if let Some(row) = self.tasks.iter_mut().find(|row| row.info.id == run.task_id) {
+            let newer = row
+                .last
+                .as_ref()
+                .is_none_or(|last| last.id == run.id || last.started_at <= run.started_at);
+            if newer {
+                row.last = Some(run);
             }
         }
     }

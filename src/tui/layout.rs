@@ -9,9 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
-use crate::tui::app::AppState;
-use crate::tui::panes::{alerts, resources};
-use crate::tui::popups::help;
+use crate::tui::app::{AppState, Pane};
+use crate::tui::panes::{alerts, resources, tasks};
+use crate::tui::popups::{help, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::{GlyphSet, Palette};
 
@@ -45,6 +45,9 @@ pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
             footer,
         );
     }
+    if state.popup.is_some() {
+        task::render(state, look, area, frame);
+    }
     if state.show_help {
         help::render(state, look, area, frame);
     }
@@ -60,14 +63,42 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         alerts::render_lines(state, look, rest, frame);
         return;
     }
-    let wanted = resources::wanted_height(state, body.width.saturating_sub(2)) + 2;
+    // On a short screen, working in the alerts or tasks pane shrinks the gauges to one line.
+    let compact = state.focus != Pane::Resources && body.height < 30;
+    let wanted = if compact {
+        3
+    } else {
+        resources::wanted_height(state, body.width.saturating_sub(2)) + 2
+    };
     let resources_height = wanted
-        .min(body.height.saturating_sub(MIN_ALERTS_HEIGHT))
+        .min(body.height.saturating_sub(MIN_ALERTS_HEIGHT * 2))
         .max(3);
     let [top, bottom] =
         Layout::vertical([Constraint::Length(resources_height), Constraint::Min(0)]).areas(body);
-    resources::render(state, look, top, frame);
-    alerts::render(state, look, bottom, frame);
+    if compact {
+        resources::render_compact(state, look, top, frame);
+    } else {
+        resources::render(state, look, top, frame);
+    }
+    if bottom.width >= 120 {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(bottom);
+        alerts::render(state, look, left, frame);
+        tasks::render(state, look, right, frame);
+        return;
+    }
+    // Stacked: alerts take what their rows need (at least a few), tasks the rest.
+    let alert_rows =
+        u16::try_from(state.alerts.len().max(state.rules_summary.len() + 1)).unwrap_or(u16::MAX);
+    let alerts_height = (alert_rows + 2).clamp(
+        MIN_ALERTS_HEIGHT.min(bottom.height),
+        (bottom.height / 2).max(MIN_ALERTS_HEIGHT.min(bottom.height)),
+    );
+    let [middle, lower] =
+        Layout::vertical([Constraint::Length(alerts_height), Constraint::Min(0)]).areas(bottom);
+    alerts::render(state, look, middle, frame);
+    tasks::render(state, look, lower, frame);
 }
 
 fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {

@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
 
 use crate::core::checks::PendingRecord;
-use crate::core::model::{Alert, Status, Unit};
+use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
 
 /// Where the state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,11 +52,18 @@ pub enum StoreError {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "alerts",
-    include_str!("../../../migrations/0001_alerts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "alerts",
+        include_str!("../../../migrations/0001_alerts.sql"),
+    ),
+    (
+        2,
+        "task runs",
+        include_str!("../../../migrations/0002_task_runs.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -291,6 +298,118 @@ impl Store {
             .map_err(self.query_error())
     }
 
+    pub async fn insert_run(&self, run: &TaskRun) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO task_runs (id, task_id, params, plan, user_name, client, host, pid, started_at,
+                 ended_at, status, exit_code, summary, output, log_path)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        )
+        .bind(&run.id)
+        .bind(&run.task_id)
+        .bind(serde_json::to_string(&run.params).unwrap_or_default())
+        .bind(serde_json::to_string(&run.plan).unwrap_or_default())
+        .bind(&run.user)
+        .bind(run.client.as_deref())
+        .bind(&run.host)
+        .bind(i64::from(run.pid))
+        .bind(run.started_at.timestamp_millis())
+        .bind(run.ended_at.map(|at| at.timestamp_millis()))
+        .bind(run.status.as_str())
+        .bind(run.exit_code.map(i64::from))
+        .bind(run.summary.as_deref())
+        .bind(&run.output)
+        .bind(run.log_path.as_deref())
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Records the end of a run (status, exit code, summary, output tail).
+    pub async fn finish_run(&self, run: &TaskRun) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE task_runs SET ended_at = $2, status = $3, exit_code = $4, summary = $5, output = $6
+             WHERE id = $1",
+        )
+        .bind(&run.id)
+        .bind(run.ended_at.map(|at| at.timestamp_millis()))
+        .bind(run.status.as_str())
+        .bind(run.exit_code.map(i64::from))
+        .bind(run.summary.as_deref())
+        .bind(&run.output)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Saves the output so far of a run still going, so a crash loses at most a moment of it.
+    pub async fn save_run_output(&self, id: &str, output: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE task_runs SET output = $2 WHERE id = $1")
+            .bind(id)
+            .bind(output)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// The newest runs first, of one task or of all, at most `limit`.
+    pub async fn runs(
+        &self,
+        task_id: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<TaskRun>, StoreError> {
+        let query = sqlx::query(
+            "SELECT * FROM task_runs WHERE ($1 = '' OR task_id = $1) ORDER BY started_at DESC LIMIT $2",
+        )
+        .bind(task_id.unwrap_or_default().to_owned());
+        let rows = query
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        rows.iter()
+            .map(run_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(self.query_error())
+    }
+
+    /// Marks as interrupted the runs this host left `running` whose opsdeck process is gone.
+    /// Runs of other hosts sharing the store, and of live processes, are left alone.
+    pub async fn mark_interrupted(
+        &self,
+        host: &str,
+        is_alive: impl Fn(u32) -> bool,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, pid FROM task_runs WHERE status = 'running' AND host = $1")
+                .bind(host)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.query_error())?;
+        let mut interrupted = Vec::new();
+        for row in rows {
+            let id: String = row.try_get("id").map_err(self.query_error())?;
+            let pid: i64 = row.try_get("pid").map_err(self.query_error())?;
+            if is_alive(u32::try_from(pid).unwrap_or(0)) {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE task_runs SET status = 'interrupted', ended_at = $2,
+                     summary = 'opsdeck stopped before the run finished' WHERE id = $1 AND status = 'running'",
+            )
+            .bind(&id)
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+            interrupted.push(id);
+        }
+        Ok(interrupted)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -312,6 +431,35 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
         peak: row.try_get("peak")?,
         threshold: row.try_get("threshold")?,
         unit: parse_unit(&unit),
+    })
+}
+
+fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
+    let decode = |column: &str, error: serde_json::Error| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(error),
+    };
+    let params: String = row.try_get("params")?;
+    let plan: String = row.try_get("plan")?;
+    let status: String = row.try_get("status")?;
+    Ok(TaskRun {
+        id: row.try_get("id")?,
+        task_id: row.try_get("task_id")?,
+        params: serde_json::from_str(&params).map_err(|error| decode("params", error))?,
+        plan: serde_json::from_str(&plan).map_err(|error| decode("plan", error))?,
+        user: row.try_get("user_name")?,
+        client: row.try_get("client")?,
+        host: row.try_get("host")?,
+        pid: u32::try_from(row.try_get::<i64, _>("pid")?).unwrap_or(0),
+        started_at: from_millis(row.try_get("started_at")?),
+        ended_at: row.try_get::<Option<i64>, _>("ended_at")?.map(from_millis),
+        status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+        exit_code: row
+            .try_get::<Option<i64>, _>("exit_code")?
+            .and_then(|code| i32::try_from(code).ok()),
+        summary: row.try_get("summary")?,
+        output: row.try_get("output")?,
+        log_path: row.try_get("log_path")?,
     })
 }
 

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod resources;
+pub mod tasks;
 
 use ratatui::text::Span;
 use ratatui::widgets::{Block, BorderType, Borders};

@@ -394,6 +394,14 @@ fn core_lines(
         .collect()
 }
 
+/// The pane reduced to its one-line summary, in its frame.
+pub fn render_compact(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    let block = pane_block(title(state, look), false, look);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    render_summary(state, look, inner, frame);
+}
+
 /// One line for very small terminals: CPU, memory, the fullest filesystem and load.
 pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let Some(view) = &state.resources else {

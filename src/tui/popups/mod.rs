@@ -1,3 +1,4 @@
 //! Overlays drawn above the panes.
 
 pub mod help;
+pub mod task;

@@ -1,0 +1,264 @@
+//! Maintenance tasks: what each one is, what it would do (its [`Plan`], computed before it
+//! runs), and how it runs with streamed output and cancellation. The runner adds the rest:
+//! confirmation, read-only refusal, timeouts, one run at a time, and the audit log.
+
+pub mod cache_cleanup;
+pub mod execution;
+pub mod logrotate;
+pub mod pg_maintenance;
+pub mod process;
+pub mod security_scan;
+pub mod shell;
+pub mod temp_cleanup;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Parameters given to a run (`--param k=v`, or from the UI).
+pub type Params = BTreeMap<String, String>;
+
+/// A parameter a task accepts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// What a task is, as shown in lists and recorded in the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Destructive tasks need confirmation and are refused in read-only mode.
+    pub destructive: bool,
+    pub timeout: Duration,
+    /// Whether several runs of this task may go on at once.
+    pub concurrent: bool,
+    pub params: Vec<ParamSpec>,
+}
+
+/// One thing a run will do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PlanStep {
+    /// A program run with these arguments (no shell unless the argv says so).
+    Command {
+        argv: Vec<String>,
+        cwd: Option<PathBuf>,
+    },
+    /// A statement sent to a database (URL with any password masked).
+    Sql { database: String, statement: String },
+    /// Files the run will change, with what it will do to them.
+    Files {
+        action: String,
+        files: Vec<PlannedFile>,
+        total_bytes: u64,
+    },
+    /// Anything else, in words.
+    Note { text: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedFile {
+    pub path: PathBuf,
+    pub bytes: u64,
+}
+
+/// Exactly what a run will do, computed before it runs and shown before a destructive task is
+/// confirmed.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Plan {
+    pub steps: Vec<PlanStep>,
+    /// Pre-flight findings worth a look before confirming.
+    pub warnings: Vec<String>,
+    /// A pre-flight check that forbids the run, with the reason.
+    pub refusal: Option<String>,
+}
+
+impl Plan {
+    pub fn note(text: impl Into<String>) -> PlanStep {
+        PlanStep::Note { text: text.into() }
+    }
+
+    /// The plan as lines for people (screen, CLI, audit log).
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for step in &self.steps {
+            match step {
+                PlanStep::Command { argv, cwd } => {
+                    let mut line = format!("run: {}", shell_words::join(argv));
+                    if let Some(cwd) = cwd {
+                        line.push_str(&format!("  (in {})", cwd.display()));
+                    }
+                    lines.push(line);
+                }
+                PlanStep::Sql {
+                    database,
+                    statement,
+                } => {
+                    lines.push(format!("sql on {database}: {statement}"));
+                }
+                PlanStep::Files {
+                    action,
+                    files,
+                    total_bytes,
+                } => {
+                    lines.push(format!(
+                        "{action} {} file(s), {}",
+                        files.len(),
+                        crate::core::checks::rules::format_bytes(*total_bytes as f64)
+                    ));
+                    lines.extend(files.iter().map(|file| {
+                        format!(
+                            "  {}  ({})",
+                            file.path.display(),
+                            crate::core::checks::rules::format_bytes(file.bytes as f64)
+                        )
+                    }));
+                }
+                PlanStep::Note { text } => lines.push(text.clone()),
+            }
+        }
+        lines.extend(
+            self.warnings
+                .iter()
+                .map(|warning| format!("warning: {warning}")),
+        );
+        if let Some(refusal) = &self.refusal {
+            lines.push(format!("refused: {refusal}"));
+        }
+        lines
+    }
+}
+
+/// How a run ended from the task's own point of view; the runner decides cancelled/timed out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskSummary {
+    pub exit_code: Option<i32>,
+    pub summary: String,
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum TaskError {
+    #[error("{0}")]
+    Failed(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("exited with status {0}")]
+    Exit(i32),
+    #[error("unknown parameter `{given}` for {task}; it takes: {accepted}")]
+    UnknownParam {
+        task: String,
+        given: String,
+        accepted: String,
+    },
+    #[error("parameter `{name}`: {message}")]
+    BadParam { name: String, message: String },
+}
+
+impl TaskError {
+    pub fn failed(message: impl Into<String>) -> TaskError {
+        TaskError::Failed(message.into())
+    }
+}
+
+/// Where a running task writes its output, line by line.
+#[derive(Debug, Clone)]
+pub struct Output {
+    sender: mpsc::UnboundedSender<String>,
+}
+
+impl Output {
+    pub fn new(sender: mpsc::UnboundedSender<String>) -> Output {
+        Output { sender }
+    }
+
+    pub fn line(&self, text: impl Into<String>) {
+        let _ = self.sender.send(text.into());
+    }
+}
+
+/// What a running task gets: its parameters, an output sink and a cancellation signal that it
+/// must honour within a second.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub params: Params,
+    pub output: Output,
+    pub cancel: CancellationToken,
+}
+
+/// The built-in and configured tasks, each with its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskKind {
+    LogRotation(logrotate::LogRotationSettings),
+    TempCleanup(temp_cleanup::TempCleanupSettings),
+    CacheCleanup(cache_cleanup::CacheCleanupSettings),
+    VacuumAnalyze(pg_maintenance::VacuumSettings),
+    Reindex(pg_maintenance::ReindexSettings),
+    SecurityScan(security_scan::SecurityScanSettings),
+    Shell(shell::ShellSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub info: TaskInfo,
+    pub kind: TaskKind,
+}
+
+impl Task {
+    /// Rejects parameters the task does not take.
+    pub fn check_params(&self, params: &Params) -> Result<(), TaskError> {
+        for given in params.keys() {
+            if !self.info.params.iter().any(|spec| spec.name == given) {
+                let accepted: Vec<&str> = self.info.params.iter().map(|spec| spec.name).collect();
+                return Err(TaskError::UnknownParam {
+                    task: self.info.id.clone(),
+                    given: given.clone(),
+                    accepted: if accepted.is_empty() {
+                        "no parameters".into()
+                    } else {
+                        accepted.join(", ")
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn plan(&self, params: &Params) -> Result<Plan, TaskError> {
+        self.check_params(params)?;
+        match &self.kind {
+            TaskKind::LogRotation(settings) => logrotate::plan(settings, params).await,
+            TaskKind::TempCleanup(settings) => temp_cleanup::plan(settings, params).await,
+            TaskKind::CacheCleanup(settings) => cache_cleanup::plan(settings, params).await,
+            TaskKind::VacuumAnalyze(settings) => {
+                pg_maintenance::plan_vacuum(settings, params).await
+            }
+            TaskKind::Reindex(settings) => pg_maintenance::plan_reindex(settings, params).await,
+            TaskKind::SecurityScan(settings) => security_scan::plan(settings, params).await,
+            TaskKind::Shell(settings) => shell::plan(settings, params).await,
+        }
+    }
+
+    pub async fn run(&self, context: &TaskContext) -> Result<TaskSummary, TaskError> {
+        self.check_params(&context.params)?;
+        match &self.kind {
+            TaskKind::LogRotation(settings) => logrotate::run(settings, context).await,
+            TaskKind::TempCleanup(settings) => temp_cleanup::run(settings, context).await,
+            TaskKind::CacheCleanup(settings) => cache_cleanup::run(settings, context).await,
+            TaskKind::VacuumAnalyze(settings) => {
+                pg_maintenance::run_vacuum(settings, context).await
+            }
+            TaskKind::Reindex(settings) => pg_maintenance::run_reindex(settings, context).await,
+            TaskKind::SecurityScan(settings) => security_scan::run(settings, context).await,
+            TaskKind::Shell(settings) => shell::run(settings, context).await,
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Task popups: the plan (a dry run, or the confirmation of a destructive task showing exactly
+//! what will run), the history of a task's runs, and one run's recorded output.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use crate::config::theme::Slot;
+use crate::core::model::Status;
+use crate::tui::action::Action;
+use crate::tui::app::{AppState, Popup};
+use crate::tui::layout::Look;
+use crate::tui::panes::tasks::run_status_text;
+use crate::tui::strings::{self, printable};
+
+fn keys(state: &AppState, action: Action) -> String {
+    state
+        .keymap
+        .keys_for(action)
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn centered(area: Rect, wanted_height: usize) -> Rect {
+    let width = area.width.saturating_sub(4).min(100);
+    let height = (u16::try_from(wanted_height).unwrap_or(u16::MAX)).min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    let Some(popup) = &state.popup else {
+        return;
+    };
+    let palette = &look.palette;
+    let (title, body, scroll): (String, Vec<Line>, u16) = match popup {
+        Popup::Plan {
+            task_id,
+            lines,
+            confirm,
+            ..
+        } => {
+            let mut body: Vec<Line> = lines
+                .iter()
+                .map(|line| {
+                    let style = if line.starts_with("refused") {
+                        palette.status(Status::Crit)
+                    } else if line.starts_with("warning") {
+                        palette.status(Status::Warn)
+                    } else {
+                        palette.get(Slot::Text)
+                    };
+                    Line::styled(printable(line), style)
+                })
+                .collect();
+            body.push(Line::raw(""));
+            let footer = if *confirm {
+                format!(
+                    "{} runs exactly this · {} cancels",
+                    keys(state, Action::Confirm),
+                    keys(state, Action::Close)
+                )
+            } else {
+                format!(
+                    "dry run: nothing was changed · {} closes",
+                    keys(state, Action::Close)
+                )
+            };
+            body.push(Line::styled(footer, palette.get(Slot::Key)));
+            let title = if *confirm {
+                format!(" Run {task_id}? ")
+            } else {
+                format!(" Plan of {task_id} ")
+            };
+            (title, body, 0)
+        }
+        Popup::History {
+            task_id,
+            runs,
+            selected,
+            loaded,
+        } => {
+            let body: Vec<Line> = if !loaded {
+                vec![Line::styled("loading…", palette.get(Slot::Muted))]
+            } else if runs.is_empty() {
+                vec![Line::styled(
+                    "no runs recorded yet",
+                    palette.get(Slot::Muted),
+                )]
+            } else {
+                runs.iter()
+                    .enumerate()
+                    .map(|(index, run)| {
+                        let text = format!(
+                            "{}  {}",
+                            run_status_text(run, state, look),
+                            run.summary.as_deref().map(printable).unwrap_or_default()
+                        );
+                        let line = Line::styled(text, palette.status(run.status.health()));
+                        if index == *selected {
+                            line.style(palette.get(Slot::Selection))
+                        } else {
+                            line
+                        }
+                    })
+                    .collect()
+            };
+            let offset =
+                u16::try_from(selected.saturating_sub(area.height.saturating_sub(4) as usize))
+                    .unwrap_or(0);
+            (
+                format!(
+                    " History of {task_id} · {} shows output · {} closes ",
+                    keys(state, Action::RunTask),
+                    keys(state, Action::Close)
+                ),
+                body,
+                offset,
+            )
+        }
+        Popup::RunOutput { run, scroll } => {
+            let mut body = vec![Line::styled(
+                format!(
+                    "{} · params {:?} · {}{}",
+                    run_status_text(run, state, look),
+                    run.params,
+                    run.summary.as_deref().map(printable).unwrap_or_default(),
+                    run.client
+                        .as_deref()
+                        .map(|c| format!(" · from {}", printable(c)))
+                        .unwrap_or_default()
+                ),
+                palette.status(run.status.health()),
+            )];
+            body.extend(run.plan.iter().map(|line| {
+                Line::styled(
+                    format!("plan: {}", printable(line)),
+                    palette.get(Slot::Muted),
+                )
+            }));
+            body.extend(
+                run.output
+                    .lines()
+                    .map(|line| Line::styled(printable(line), palette.get(Slot::Text))),
+            );
+            if let Some(path) = &run.log_path {
+                body.push(Line::styled(
+                    format!("full output: {}", printable(path)),
+                    palette.get(Slot::Muted),
+                ));
+            }
+            (
+                format!(" Run {} of {} ", run.id, run.task_id),
+                body,
+                *scroll,
+            )
+        }
+    };
+    let popup_area = centered(area, body.len() + 2);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(palette.get(Slot::BorderFocused))
+        .title(Span::styled(
+            strings::fit(&title, usize::from(popup_area.width.saturating_sub(2))),
+            palette.get(Slot::Title),
+        ));
+    frame.render_widget(Clear, popup_area);
+    frame.render_widget(
+        Paragraph::new(body).block(block).scroll((scroll, 0)),
+        popup_area,
+    );
+}

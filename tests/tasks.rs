@@ -1,0 +1,427 @@
+//! The task runner end to end (shell tasks, real processes, real store): streaming output,
+//! cancellation within a second, timeouts, read-only and confirmation refusals at the runner,
+//! one run at a time, missing programs, and an audit row for every run — on SQLite and on a
+//! throwaway PostgreSQL. Also the binary: a run killed with opsdeck shows as interrupted.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use opsdeck::core::model::{RunStatus, TaskRun};
+use opsdeck::core::runner::{self, Event, Request, RunnerHandle, RunnerSettings};
+use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::tasks::execution::{Identity, TaskSettings};
+use opsdeck::core::tasks::shell::ShellSettings;
+use opsdeck::core::tasks::{Params, Task, TaskInfo, TaskKind};
+
+fn shell_task(id: &str, script: &str, destructive: bool, timeout: Duration) -> Task {
+    Task {
+        info: TaskInfo {
+            id: id.into(),
+            title: id.into(),
+            description: String::new(),
+            destructive,
+            timeout,
+            concurrent: false,
+            params: Vec::new(),
+        },
+        kind: TaskKind::Shell(ShellSettings {
+            argv: vec!["/bin/sh".into(), "-c".into(), script.into()],
+            shell: false,
+            env: BTreeMap::new(),
+            cwd: None,
+        }),
+    }
+}
+
+fn tasks() -> Vec<Task> {
+    let minute = Duration::from_secs(60);
+    vec![
+        shell_task(
+            "sleepy",
+            "echo started; sleep 60; echo never",
+            false,
+            minute,
+        ),
+        shell_task(
+            "slow-output",
+            "echo first line; sleep 2; echo second line",
+            false,
+            minute,
+        ),
+        shell_task("restart-app", "echo restarting", true, minute),
+        shell_task("fails", "echo oops >&2; exit 3", false, minute),
+        shell_task("too-long", "sleep 60", false, Duration::from_secs(1)),
+        Task {
+            kind: TaskKind::Shell(ShellSettings {
+                argv: vec!["/no/such/program".into()],
+                shell: false,
+                env: BTreeMap::new(),
+                cwd: None,
+            }),
+            ..shell_task("missing-binary", "", false, minute)
+        },
+    ]
+}
+
+fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) -> RunnerHandle {
+    runner::spawn(
+        RunnerSettings {
+            resources: None,
+            rules: Vec::new(),
+            tasks: TaskSettings {
+                tasks: tasks(),
+                read_only,
+                identity: Identity {
+                    user: "tester".into(),
+                    client: Some("10.0.0.7".into()),
+                    host: "test-host".into(),
+                    pid: std::process::id(),
+                },
+                runs_dir,
+            },
+        },
+        Some(store),
+    )
+}
+
+fn start_task(runner: &RunnerHandle, task_id: &str, confirmed: bool) {
+    runner
+        .requests
+        .send(Request::StartTask {
+            task_id: task_id.into(),
+            params: Params::new(),
+            confirmed,
+        })
+        .unwrap();
+}
+
+/// Waits for the next event matching `pick`, failing after `limit`.
+async fn wait_for<T>(
+    runner: &mut RunnerHandle,
+    limit: Duration,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let event = tokio::time::timeout_at(deadline, runner.events.recv())
+            .await
+            .expect("expected event in time")
+            .expect("runner alive");
+        if let Some(found) = pick(event) {
+            return found;
+        }
+    }
+}
+
+async fn finished(runner: &mut RunnerHandle, task_id: &str) -> TaskRun {
+    wait_for(runner, Duration::from_secs(20), |event| match event {
+        Event::TaskFinished(run) if run.task_id == task_id => Some(run),
+        _ => None,
+    })
+    .await
+}
+
+async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
+    Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn output_streams_before_the_run_ends_and_lands_in_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), false, Some(dir.path().join("runs")));
+    start_task(&runner, "slow-output", false);
+    let started = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskStarted(run) => Some(run),
+        _ => None,
+    })
+    .await;
+    // The audit row exists before the run is shown as started.
+    let rows = store.runs(Some("slow-output"), 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, RunStatus::Running);
+    assert_eq!(rows[0].user, "tester");
+    assert_eq!(rows[0].client.as_deref(), Some("10.0.0.7"));
+    assert!(
+        rows[0]
+            .plan
+            .iter()
+            .any(|line| line.contains("echo first line"))
+    );
+
+    let line = wait_for(&mut runner, Duration::from_secs(5), |event| match event {
+        Event::TaskOutput { run_id, line } if run_id == started.id => Some(line),
+        Event::TaskFinished(_) => panic!("finished before any output arrived"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(line, "first line");
+    let run = finished(&mut runner, "slow-output").await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.exit_code, Some(0));
+    let stored = &store.runs(Some("slow-output"), 10).await.unwrap()[0];
+    assert_eq!(stored.status, RunStatus::Succeeded);
+    assert_eq!(stored.output, "first line\nsecond line\n");
+    assert!(stored.ended_at.unwrap() - stored.started_at >= chrono::TimeDelta::seconds(2));
+    let log = std::fs::read_to_string(stored.log_path.as_ref().unwrap()).unwrap();
+    assert_eq!(log, "first line\nsecond line\n");
+}
+
+#[tokio::test]
+async fn cancelling_a_running_sleep_ends_it_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), false, None);
+    start_task(&runner, "sleepy", false);
+    let run_id = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskOutput { run_id, line } if line == "started" => Some(run_id),
+        _ => None,
+    })
+    .await;
+    let asked = Instant::now();
+    runner.requests.send(Request::CancelRun { run_id }).unwrap();
+    let run = finished(&mut runner, "sleepy").await;
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(run.status, RunStatus::Cancelled);
+    assert_eq!(
+        store.runs(Some("sleepy"), 1).await.unwrap()[0].status,
+        RunStatus::Cancelled
+    );
+    // The whole process group is gone, not only the shell.
+    let survivors = std::process::Command::new("pgrep")
+        .args(["-f", "sleep 60; echo never"])
+        .output();
+    if let Ok(output) = survivors {
+        assert!(
+            output.stdout.is_empty(),
+            "left behind: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_run_past_its_timeout_is_stopped_and_recorded_as_timed_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), false, None);
+    let began = Instant::now();
+    start_task(&runner, "too-long", false);
+    let run = finished(&mut runner, "too-long").await;
+    assert_eq!(run.status, RunStatus::TimedOut);
+    assert!(
+        began.elapsed() < Duration::from_secs(4),
+        "took {:?}",
+        began.elapsed()
+    );
+    assert_eq!(
+        store.runs(Some("too-long"), 1).await.unwrap()[0].status,
+        RunStatus::TimedOut
+    );
+}
+
+#[tokio::test]
+async fn read_only_refuses_destructive_tasks_in_the_runner_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), true, None);
+    // Even a request claiming confirmation is refused.
+    start_task(&runner, "restart-app", true);
+    let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        Event::TaskStarted(_) => panic!("a destructive task started in read-only mode"),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("read-only"), "{reason}");
+    let rows = store.runs(Some("restart-app"), 10).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].status, RunStatus::Refused);
+    // Read-only tasks still run.
+    start_task(&runner, "fails", false);
+    assert_eq!(
+        finished(&mut runner, "fails").await.status,
+        RunStatus::Failed
+    );
+}
+
+#[tokio::test]
+async fn destructive_tasks_need_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), false, None);
+    start_task(&runner, "restart-app", false);
+    let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        Event::TaskStarted(_) => panic!("started without confirmation"),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("confirm"), "{reason}");
+    start_task(&runner, "restart-app", true);
+    let run = finished(&mut runner, "restart-app").await;
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.output, "restarting\n");
+}
+
+#[tokio::test]
+async fn one_run_of_a_task_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store, false, None);
+    start_task(&runner, "sleepy", false);
+    let first = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskStarted(run) => Some(run),
+        _ => None,
+    })
+    .await;
+    start_task(&runner, "sleepy", false);
+    let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        Event::TaskStarted(run) => panic!("second run started: {run:?}"),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("already running"), "{reason}");
+    runner
+        .requests
+        .send(Request::CancelRun { run_id: first.id })
+        .unwrap();
+    assert_eq!(
+        finished(&mut runner, "sleepy").await.status,
+        RunStatus::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn failures_are_recorded_with_their_exit_status_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store.clone(), false, None);
+    start_task(&runner, "fails", false);
+    let run = finished(&mut runner, "fails").await;
+    assert_eq!(run.status, RunStatus::Failed);
+    assert_eq!(run.exit_code, Some(3));
+    assert_eq!(run.output, "oops\n");
+    start_task(&runner, "missing-binary", false);
+    let run = finished(&mut runner, "missing-binary").await;
+    assert_eq!(run.status, RunStatus::Failed);
+    let summary = run.summary.unwrap();
+    assert!(
+        summary.contains("/no/such/program") && summary.contains("not found"),
+        "{summary}"
+    );
+    assert_eq!(store.runs(None, 10).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn unknown_tasks_and_parameters_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sqlite_store(&dir).await;
+    let mut runner = start(store, false, None);
+    start_task(&runner, "no-such-task", false);
+    let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(
+        reason.contains("unknown task `no-such-task`") && reason.contains("sleepy"),
+        "{reason}"
+    );
+    runner
+        .requests
+        .send(Request::StartTask {
+            task_id: "fails".into(),
+            params: [("colour".to_owned(), "red".to_owned())].into(),
+            confirmed: false,
+        })
+        .unwrap();
+    let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert!(reason.contains("unknown parameter `colour`"), "{reason}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_log_works_on_postgresql_too() {
+    let server = tokio::task::spawn_blocking(|| {
+        let server = support::PgServer::start();
+        server.create_database("opsdeck");
+        server
+    })
+    .await
+    .unwrap();
+    let store = Store::open(&StoreLocation::Postgres(server.url_for("opsdeck")))
+        .await
+        .unwrap();
+    let mut runner = start(store.clone(), false, None);
+    start_task(&runner, "fails", false);
+    let run = finished(&mut runner, "fails").await;
+    let stored = store.runs(Some("fails"), 5).await.unwrap();
+    assert_eq!(stored, vec![run]);
+    drop(runner);
+    drop(server);
+}
+
+#[test]
+fn a_run_killed_with_opsdeck_shows_as_interrupted_afterwards() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[[task]]\nid = \"sleepy\"\nargv = [\"sh\", \"-c\", \"echo started; sleep 30\"]\ndestructive = false\n",
+    )
+    .unwrap();
+    let state = home.path().join("state.db");
+    let opsdeck = env!("CARGO_BIN_EXE_opsdeck");
+    let command = |args: &[&str]| {
+        let mut command = std::process::Command::new(opsdeck);
+        command
+            .arg("--config")
+            .arg(&config)
+            .arg("--state")
+            .arg(&state)
+            .args(args)
+            .env("XDG_STATE_HOME", home.path().join("xdg-state"))
+            .env("XDG_DATA_HOME", home.path().join("xdg-data"))
+            .env("XDG_CONFIG_HOME", home.path().join("xdg-config"));
+        command
+    };
+    let mut child = command(&["run", "sleepy"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
+    assert_eq!(first.trim(), "started");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let output = command(&["history", "--task", "sleepy", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let runs: Vec<TaskRun> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Interrupted);
+    assert!(runs[0].output.contains("started") || runs[0].output.is_empty());
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "echo started; sleep 30"])
+        .status();
+}
