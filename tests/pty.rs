@@ -917,3 +917,47 @@ fn an_open_alert_survives_a_restart() {
     let status = console.wait_exit(EXIT_TIMEOUT);
     assert!(status.success(), "{}", console.describe());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Tasks from keybindings
+// ---------------------------------------------------------------------------------------------
+
+/// A task bound to a key streams its output into the tasks pane while it still runs, can be
+/// cancelled from the pane, and a destructive one asks first, showing its exact command.
+#[test]
+fn a_task_key_runs_it_and_its_output_shows_before_it_finishes() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.write(
+        "tasks.toml",
+        "[[task]]\nid = \"slow\"\nargv = [\"sh\", \"-c\", \"echo first-output-line; sleep 30\"]\ndestructive = false\nkey = \"Z\"\n\n[[task]]\nid = \"restart-app\"\nargv = [\"echo\", \"restarted the app\"]\nkey = \"R\"\n",
+    );
+    let mut console = sandbox.console(&["--config", config.to_str().unwrap()], &[]);
+    console.wait_for_first_frame();
+    console.send(b"Z");
+    console.wait_for_screen("the task's first line", Duration::from_secs(10), |screen| {
+        screen.contains("first-output-line") && screen.contains("running")
+    });
+    assert!(console.is_running());
+    console.send(b"c");
+    console.wait_for_screen("the cancelled run", Duration::from_secs(5), |screen| {
+        screen.contains("cancelled")
+    });
+
+    console.send(b"R");
+    console.wait_for_screen(
+        "the confirmation with the exact command",
+        Duration::from_secs(10),
+        |screen| {
+            screen.contains("Run restart-app?") && screen.contains("run: echo 'restarted the app'")
+        },
+    );
+    console.send(b"y");
+    console.wait_for_screen(
+        "the confirmed run's output",
+        Duration::from_secs(10),
+        |screen| screen.contains("restarted the app") && screen.contains("succeeded"),
+    );
+    console.send(b"q");
+    let status = console.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{}", console.describe());
+}

@@ -273,6 +273,7 @@ impl Config {
 
     fn validate(&self, file: &str, source: &str) -> Result<(), ConfigError> {
         self.validate_commands(file, source)?;
+        self.validate_task_keys(file)?;
         for rule in &self.rules {
             let inner = rule.get_ref();
             if inner.enabled && inner.warn.is_none() && inner.crit.is_none() {
@@ -342,6 +343,41 @@ impl Config {
                     "pick another key, or rebind the action in [keys]",
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// Built-in task keys must not shadow an action or each other (`[[task]]` keys are checked
+    /// with their entries).
+    fn validate_task_keys(&self, file: &str) -> Result<(), ConfigError> {
+        let keymap = self.keymap();
+        let mut taken: Vec<(keymap::KeyChord, String)> = Vec::new();
+        for (task, key) in self.tasks(Path::new("")) {
+            let Some(key) = key else { continue };
+            let clash = keymap
+                .resolve(key)
+                .map(|action| format!("the `{}` action", action.name()))
+                .or_else(|| {
+                    taken
+                        .iter()
+                        .find(|(other, _)| *other == key)
+                        .map(|(_, id)| format!("task `{id}`"))
+                });
+            if let Some(clash) = clash {
+                return Err(ConfigError {
+                    file: file.into(),
+                    position: None,
+                    message: format!(
+                        "key {key} of task `{}` is also bound to {clash}",
+                        task.info.id
+                    ),
+                    fix: Some(format!(
+                        "set another key in [tasks.{}] key (or the [[task]] entry), or rebind it in [keys]",
+                        task.info.id
+                    )),
+                });
+            }
+            taken.push((key, task.info.id));
         }
         Ok(())
     }
@@ -469,6 +505,8 @@ mod tests {
         assert_eq!(parsed.resources, ResourcesConfig::default());
         assert_eq!(parsed.effective_rules(), default_rules());
         assert_eq!(parsed.keymap(), Keymap::default());
+        assert_eq!(parsed.tasks, tasks::TasksConfig::default());
+        assert!(parsed.commands.is_empty());
     }
 
     #[test]

@@ -10,3 +10,4 @@ pub mod model;
 pub mod runner;
 pub mod store;
 pub mod tasks;
+pub mod text;

@@ -218,7 +218,7 @@ pub fn history_text(runs: &[TaskRun]) -> String {
         );
         let lines: Vec<&str> = run.output.lines().collect();
         for line in &lines[lines.len().saturating_sub(5)..] {
-            let _ = writeln!(out, "    | {}", crate::tui::strings::printable(line));
+            let _ = writeln!(out, "    | {}", crate::core::text::printable(line));
         }
     }
     out

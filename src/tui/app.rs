@@ -820,6 +820,8 @@ mod tests {
         state.update(key("g"));
         assert_eq!(state.alert_selected, 0);
         state.update(key("tab"));
+        assert_eq!(state.focus, Pane::Tasks);
+        state.update(key("tab"));
         assert_eq!(state.focus, Pane::Resources);
     }
 

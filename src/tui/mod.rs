@@ -66,6 +66,7 @@ pub async fn run<K>(
     clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut start = std::pin::pin!(start);
     let mut running: Option<(RunnerHandle, K)> = None;
+    let mut queued: Vec<Request> = Vec::new();
 
     let exit = loop {
         if state.dirty {
@@ -81,8 +82,10 @@ pub async fn run<K>(
                 Some(Ok(TermEvent::Key(key))) => {
                     if let Some(chord) = input::chord(&key) {
                         let requests = state.update(Msg::Key(chord));
-                        if let Some((runner, _)) = &running {
-                            send(runner, requests);
+                        match &running {
+                            Some((runner, _)) => send(runner, requests),
+                            // Keys pressed while the store opens are acted on once it is open.
+                            None => queued.extend(requests),
                         }
                     }
                 }
@@ -99,7 +102,11 @@ pub async fn run<K>(
             _ = sigterm.recv() => break Exit::Signal(15),
             _ = sighup.recv() => break Exit::Signal(1),
             _ = sigint.recv() => break Exit::Signal(2),
-            started = &mut start, if running.is_none() => running = Some(started?),
+            started = &mut start, if running.is_none() => {
+                let started = started?;
+                send(&started.0, std::mem::take(&mut queued));
+                running = Some(started);
+            }
             Some(event) = next_event(&mut running) => {
                 state.update(Msg::Runner(event));
                 // Fold everything already queued into one redraw.

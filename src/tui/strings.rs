@@ -3,24 +3,7 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Replaces control characters (including ESC, so no terminal sequence gets through) with
-/// visible escapes such as `\x1b` or `\n`.
-pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for ch in text.chars() {
-        match ch {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            ch if ch.is_control() => out.push_str(&format!("\\x{:02x}", ch as u32)),
-            ch => out.push(ch),
-        }
-    }
-    out
-}
+pub use crate::core::text::printable;
 
 pub fn width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
@@ -69,12 +52,6 @@ pub fn duration(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_control_characters() {
-        assert_eq!(printable("a\x1b[2Jb\n"), "a\\x1b[2Jb\\n");
-        assert_eq!(printable("디스크"), "디스크");
-    }
 
     #[test]
     fn fits_double_width_text_by_columns() {

@@ -709,7 +709,7 @@ impl Session {
                 match pair.get(1) {
                     Some(Ok(Some(removed))) if *removed > 0 => {
                         stats.deleted += 1;
-                        stats.bytes += pair.first().map(memory_usage).unwrap_or(0);
+                        stats.bytes += pair.first().map_or(0, memory_usage);
                     }
                     Some(Err(error)) => return Err(self.error(command, error)),
                     _ => {}

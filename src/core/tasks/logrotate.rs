@@ -18,7 +18,6 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::process::run_streaming;
-use super::temp_cleanup::shown;
 use super::{Output, ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,8 +133,8 @@ impl Invocation {
         let work_dir = settings.work_dir.clone();
         let config = self.config.clone();
         let generated = self.generated.clone();
-        let shown_dir = shown(&work_dir);
-        let shown_config = shown(&config);
+        let shown_dir = crate::core::text::printable_path(&work_dir);
+        let shown_config = crate::core::text::printable_path(&config);
         tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&work_dir).map_err(|error| {
                 format!("cannot create the work directory {shown_dir}: {error}")
@@ -161,13 +160,13 @@ pub async fn plan(settings: &LogRotationSettings, params: &Params) -> Result<Pla
         steps.push(Plan::note(format!(
             "write {} (mode 0644) rotating {} daily, keeping 30 (compress, delaycompress, notifempty, \
              missingok, create 644)",
-            shown(&invocation.config),
+            crate::core::text::printable_path(&invocation.config),
             settings.paths.join(" ")
         )));
     } else if !invocation.config.exists() {
         warnings.push(format!(
             "config {} does not exist",
-            shown(&invocation.config)
+            crate::core::text::printable_path(&invocation.config)
         ));
     }
     steps.push(PlanStep::Command {
@@ -480,5 +479,5 @@ impl Rotation {
 
 /// Control characters escaped, for text that came from logrotate (and so from file names).
 fn escape(text: &str) -> String {
-    shown(Path::new(text))
+    crate::core::text::printable_path(Path::new(text))
 }

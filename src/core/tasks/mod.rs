@@ -118,12 +118,12 @@ impl Plan {
                     lines.extend(files.iter().map(|file| {
                         format!(
                             "  {}  ({})",
-                            file.path.display(),
+                            crate::core::text::printable_path(&file.path),
                             crate::core::checks::rules::format_bytes(file.bytes as f64)
                         )
                     }));
                 }
-                PlanStep::Note { text } => lines.push(text.clone()),
+                PlanStep::Note { text } => lines.push(crate::core::text::printable(text)),
             }
         }
         lines.extend(

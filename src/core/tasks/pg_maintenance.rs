@@ -51,7 +51,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CATALOG_TIMEOUT: &str = "30s";
 const RESTORE_CATALOG_TIMEOUT: &str = "SET statement_timeout = '30s'";
 /// How long a cancelled statement gets to end after `pg_cancel_backend` (the task has 1 s).
-const CANCEL_BUDGET: Duration = Duration::from_millis(800);
+const CANCEL_BUDGET: Duration = Duration::from_millis(700);
+/// How long the connection then gets to report itself idle again.
+const SETTLE_BUDGET: Duration = Duration::from_millis(150);
 /// How often `pg_cancel_backend` is repeated while the statement has not ended (a cancel that
 /// reaches the backend just before it reads the statement is ignored).
 const CANCEL_RETRY: Duration = Duration::from_millis(150);
@@ -855,12 +857,14 @@ impl Db {
     }
 
     async fn rows(&mut self, query: PgQuery, what: &str) -> Result<Vec<PgRow>, TaskError> {
-        let reply = watch(self.guard.as_mut(), query.fetch_all(&mut self.conn)).await?;
+        let watched = watch(self.guard.as_mut(), query.fetch_all(&mut self.conn)).await;
+        let reply = self.settle(watched).await?;
         reply.map_err(|error| self.failed(what, &error))
     }
 
     async fn optional(&mut self, query: PgQuery, what: &str) -> Result<Option<PgRow>, TaskError> {
-        let reply = watch(self.guard.as_mut(), query.fetch_optional(&mut self.conn)).await?;
+        let watched = watch(self.guard.as_mut(), query.fetch_optional(&mut self.conn)).await;
+        let reply = self.settle(watched).await?;
         reply.map_err(|error| self.failed(what, &error))
     }
 
@@ -871,17 +875,37 @@ impl Db {
 
     /// One row, with a server error left to the caller; only cancellation is an `Err`.
     async fn try_row(&mut self, query: PgQuery) -> Result<Result<PgRow, sqlx::Error>, TaskError> {
-        watch(self.guard.as_mut(), query.fetch_one(&mut self.conn)).await
+        let watched = watch(self.guard.as_mut(), query.fetch_one(&mut self.conn)).await;
+        self.settle(watched).await
     }
 
     /// A statement without parameters (simple protocol: VACUUM, REINDEX, SET).
     async fn raw(&mut self, sql: impl SqlSafeStr, what: &str) -> Result<(), TaskError> {
-        let reply = watch(
+        let watched = watch(
             self.guard.as_mut(),
             sqlx::raw_sql(sql).execute(&mut self.conn),
         )
-        .await?;
+        .await;
+        let reply = self.settle(watched).await?;
         reply.map(|_| ()).map_err(|error| self.failed(what, &error))
+    }
+
+    /// The statement's reply, or `Cancelled`. The error for a cancelled statement reaches us
+    /// before the server has finished cleaning up after it; waiting for its ReadyForQuery means
+    /// the backend is idle again by the time the run reports that it was cancelled.
+    async fn settle<T>(
+        &mut self,
+        watched: Watched<T>,
+    ) -> Result<Result<T, sqlx::Error>, TaskError> {
+        match watched {
+            Watched::Done(reply) => Ok(reply),
+            Watched::Cancelled { ended } => {
+                if ended {
+                    let _ = tokio::time::timeout(SETTLE_BUDGET, self.conn.ping()).await;
+                }
+                Err(TaskError::Cancelled)
+            }
+        }
     }
 
     async fn close(self) {
@@ -893,27 +917,36 @@ impl Db {
     }
 }
 
+/// How a statement watched for cancellation ended.
+enum Watched<T> {
+    Done(Result<T, sqlx::Error>),
+    /// The token fired; `ended` says whether the statement ended within the budget.
+    Cancelled {
+        ended: bool,
+    },
+}
+
 /// Runs a statement; when the token fires first, asks the server to cancel it
-/// (`pg_cancel_backend` from the control connection), waits briefly for it to end and returns
-/// `Cancelled`. Without a guard (plans) the statement simply runs.
+/// (`pg_cancel_backend` from the control connection) and waits briefly for it to end. Without a
+/// guard (plans) the statement simply runs.
 async fn watch<T>(
     guard: Option<&mut Guard>,
     statement: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Result<Result<T, sqlx::Error>, TaskError> {
+) -> Watched<T> {
     let Some(guard) = guard else {
-        return Ok(statement.await);
+        return Watched::Done(statement.await);
     };
     let mut statement = std::pin::pin!(statement);
     tokio::select! {
         biased;
-        reply = &mut statement => return Ok(reply),
+        reply = &mut statement => return Watched::Done(reply),
         () = guard.token.cancelled() => {}
     }
     let deadline = Instant::now() + CANCEL_BUDGET;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            break;
+            return Watched::Cancelled { ended: false };
         }
         let ask = sqlx::query("SELECT pg_cancel_backend($1)")
             .bind(guard.pid)
@@ -924,10 +957,9 @@ async fn watch<T>(
             .await
             .is_ok()
         {
-            break;
+            return Watched::Cancelled { ended: true };
         }
     }
-    Err(TaskError::Cancelled)
 }
 
 /// Awaits `work` unless the token fires first (the work is then dropped).

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use rustix::fs::FileType;
 
-use super::temp_cleanup::{Cancelled, Entry, Visitor, shown, walk_path};
+use super::temp_cleanup::{Cancelled, Entry, Visitor, walk_path};
 use super::{ParamSpec, Params, Plan, TaskContext, TaskError, TaskSummary};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -32,14 +32,17 @@ pub async fn plan(settings: &SecurityScanSettings, _params: &Params) -> Result<P
             .filter_map(|path| match std::fs::symlink_metadata(path) {
                 Ok(meta) if meta.file_type().is_symlink() => Some(format!(
                     "{} is a symlink; it will not be followed (configure the real path)",
-                    shown(path)
+                    crate::core::text::printable_path(path)
                 )),
                 Ok(_) => None,
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(format!(
                     "{} does not exist; it will be skipped",
-                    shown(path)
+                    crate::core::text::printable_path(path)
                 )),
-                Err(error) => Some(format!("{}: {error}", shown(path))),
+                Err(error) => Some(format!(
+                    "{}: {error}",
+                    crate::core::text::printable_path(path)
+                )),
             })
             .collect::<Vec<_>>()
     })
@@ -113,7 +116,7 @@ fn check_configured(settings: &SecurityScanSettings) -> Result<(), TaskError> {
 fn list(paths: &[PathBuf]) -> String {
     paths
         .iter()
-        .map(|path| shown(path))
+        .map(|path| crate::core::text::printable_path(path))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -157,7 +160,7 @@ fn finding(entry: &Entry<'_>) -> Option<String> {
         None => entry.path.file_name().unwrap_or_default(),
     };
     let name = name.to_string_lossy();
-    let path = shown(entry.path);
+    let path = crate::core::text::printable_path(entry.path);
     let quoted = shell_quoted(entry.path);
     match kind {
         FileType::RegularFile if is_env_file(&name) => (perms != 0o600)

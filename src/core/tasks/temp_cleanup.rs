@@ -198,7 +198,10 @@ impl Rule {
             let patterns: Vec<&str> = self.patterns.iter().map(glob::Pattern::as_str).collect();
             format!("files matching {}", patterns.join(", "))
         };
-        let under: Vec<String> = directories.iter().map(|dir| shown(dir)).collect();
+        let under: Vec<String> = directories
+            .iter()
+            .map(|dir| crate::core::text::printable_path(dir))
+            .collect();
         format!(
             "{which} older than {} under {}; symlinks are never followed (and never deleted)",
             short_duration(self.older_than),
@@ -270,7 +273,7 @@ impl Visitor for Delete<'_> {
                 self.bytes += bytes;
                 self.output.line(format!(
                     "deleted {}  ({})",
-                    shown(entry.path),
+                    crate::core::text::printable_path(entry.path),
                     format_bytes(bytes as f64)
                 ));
             }
@@ -279,7 +282,7 @@ impl Visitor for Delete<'_> {
                 self.failed += 1;
                 self.output.line(format!(
                     "failed {}: {}",
-                    shown(entry.path),
+                    crate::core::text::printable_path(entry.path),
                     describe_errno(error)
                 ));
             }
@@ -315,24 +318,6 @@ pub(super) fn to_u64<T: TryInto<u64>>(value: T) -> u64 {
 
 pub(super) fn describe_errno(error: Errno) -> String {
     std::io::Error::from(error).to_string()
-}
-
-/// A path for people: as text, with control characters (newlines, terminal escapes) escaped so
-/// that a hostile file name cannot break an output line or drive the terminal.
-pub(super) fn shown(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    if !text.chars().any(char::is_control) {
-        return text.into_owned();
-    }
-    text.chars()
-        .map(|ch| {
-            if ch.is_control() {
-                ch.escape_default().to_string()
-            } else {
-                ch.to_string()
-            }
-        })
-        .collect()
 }
 
 // ----- The walker -----
@@ -401,13 +386,16 @@ fn walk(
     let stat = match rustix::fs::statat(CWD, root, AtFlags::SYMLINK_NOFOLLOW) {
         Ok(stat) => stat,
         Err(Errno::NOENT) => {
-            visitor.warning(format!("{} does not exist; skipped", shown(root)));
+            visitor.warning(format!(
+                "{} does not exist; skipped",
+                crate::core::text::printable_path(root)
+            ));
             return Ok(());
         }
         Err(error) => {
             visitor.warning(format!(
                 "{}: {}; skipped",
-                shown(root),
+                crate::core::text::printable_path(root),
                 describe_errno(error)
             ));
             return Ok(());
@@ -418,7 +406,7 @@ fn walk(
         FileType::Symlink => {
             visitor.warning(format!(
                 "{} is a symlink; skipped (symlinks are never followed: configure the real path)",
-                shown(root)
+                crate::core::text::printable_path(root)
             ));
             return Ok(());
         }
@@ -431,7 +419,10 @@ fn walk(
             return Ok(());
         }
         _ => {
-            visitor.warning(format!("{} is not a directory; skipped", shown(root)));
+            visitor.warning(format!(
+                "{} is not a directory; skipped",
+                crate::core::text::printable_path(root)
+            ));
             return Ok(());
         }
     }
@@ -440,7 +431,7 @@ fn walk(
         Err(error) => {
             visitor.warning(format!(
                 "{}: {}; skipped",
-                shown(root),
+                crate::core::text::printable_path(root),
                 describe_errno(error)
             ));
             return Ok(());
@@ -490,7 +481,7 @@ fn walk_below(
                     Err(error) => {
                         visitor.warning(format!(
                             "reading {}: {}",
-                            shown(path),
+                            crate::core::text::printable_path(path),
                             describe_errno(error)
                         ));
                         break;
@@ -501,7 +492,7 @@ fn walk_below(
         Err(error) => {
             visitor.warning(format!(
                 "reading {}: {}",
-                shown(path),
+                crate::core::text::printable_path(path),
                 describe_errno(error)
             ));
             return Ok(());
@@ -517,7 +508,11 @@ fn walk_below(
             Ok(stat) => stat,
             Err(Errno::NOENT) => continue,
             Err(error) => {
-                visitor.warning(format!("{}: {}", shown(&child), describe_errno(error)));
+                visitor.warning(format!(
+                    "{}: {}",
+                    crate::core::text::printable_path(&child),
+                    describe_errno(error)
+                ));
                 continue;
             }
         };
@@ -532,7 +527,7 @@ fn walk_below(
         if depth >= MAX_DEPTH {
             visitor.warning(format!(
                 "{}: more than {MAX_DEPTH} levels deep; not entered",
-                shown(&child)
+                crate::core::text::printable_path(&child)
             ));
             continue;
         }
@@ -542,7 +537,7 @@ fn walk_below(
             Err(Errno::NOENT) => {}
             Err(error) => visitor.warning(format!(
                 "{}: {}; not entered",
-                shown(&child),
+                crate::core::text::printable_path(&child),
                 describe_errno(error)
             )),
         }

@@ -1,0 +1,40 @@
+//! Text from outside (file names, command output, query texts, hostnames) made safe to show:
+//! control characters, terminal escape sequences included, become visible escapes.
+
+use std::path::Path;
+
+/// Replaces control characters with visible escapes such as `\x1b` or `\n`, so that no input
+/// can break a line or drive the terminal.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for ch in text.chars() {
+        match ch {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            ch if ch.is_control() => out.push_str(&format!("\\x{:02x}", ch as u32)),
+            ch => out.push(ch),
+        }
+    }
+    out
+}
+
+/// A path as [`printable`] text (non-UTF-8 bytes shown as U+FFFD).
+pub fn printable_path(path: &Path) -> String {
+    printable(&path.to_string_lossy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_control_characters() {
+        assert_eq!(printable("a\x1b[2Jb\n"), "a\\x1b[2Jb\\n");
+        assert_eq!(printable("디스크"), "디스크");
+        assert_eq!(printable_path(Path::new("/tmp/a\nb")), "/tmp/a\\nb");
+    }
+}
