@@ -11,6 +11,7 @@ use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 
 fn alert(id: &str, opened: i64) -> Alert {
     Alert {
@@ -141,12 +142,23 @@ fn always_warn_rule() -> Rule {
 
 fn settings() -> RunnerSettings {
     RunnerSettings {
-        resources: ResourceSettings {
+        resources: Some(ResourceSettings {
             interval: Duration::from_millis(200),
             filesystems: vec!["/".into()],
             interfaces: vec![],
-        },
+        }),
         rules: vec![always_warn_rule()],
+        tasks: TaskSettings {
+            tasks: Vec::new(),
+            read_only: false,
+            identity: Identity {
+                user: "tester".into(),
+                client: None,
+                host: "test-host".into(),
+                pid: std::process::id(),
+            },
+            runs_dir: None,
+        },
     }
 }
 
@@ -162,7 +174,7 @@ async fn next_alert(events: &mut tokio::sync::mpsc::Receiver<Event>) -> (Vec<Ale
             Event::AlertsLoaded(alerts) => loaded = alerts,
             Event::AlertChanged(alert) => return (loaded, alert),
             Event::Warning { source, message } => panic!("{source}: {message}"),
-            Event::Resources { .. } => {}
+            _ => {}
         }
     }
 }

@@ -194,6 +194,7 @@ async fn plan_counts_without_changing_then_run_sets_missing_ttls_only_under_the_
         "scanned 3 keys in 4 patterns: set TTL on 2, deleted 0 idle keys, freed 0 B"
     );
     let output = drain(&mut lines);
+    eprintln!("output:\n{}", output.join("\n"));
     assert!(
         output.iter().any(|line| line
             == "policy:* — scanned 2 keys, set TTL on 1 (EXPIRE 3600), deleted 0 idle keys, freed 0 B"),
@@ -380,6 +381,7 @@ async fn a_redis_that_is_down_gives_a_clear_failure_with_the_password_masked() {
     let TaskError::Failed(message) = &error else {
         panic!("expected Failed, got {error:?}");
     };
+    eprintln!("plan against a stopped redis: {message}");
     assert!(
         message.contains(&format!("redis://:***@127.0.0.1:{port}/")),
         "{message}"

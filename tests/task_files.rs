@@ -265,7 +265,7 @@ async fn temp_cleanup_plans_and_deletes_exactly_the_old_matching_files_inside() 
         "{output:#?}"
     );
     assert!(
-        output.iter().any(|line| line.contains(r"old\u{1b}[31mred")),
+        output.iter().any(|line| line.contains(r"old\x1b[31mred")),
         "{output:#?}"
     );
 }

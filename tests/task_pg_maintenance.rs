@@ -139,6 +139,7 @@ async fn vacuum_plan_changes_nothing_and_run_removes_dead_tuples() {
     );
     assert_eq!(plan.refusal, None);
     let lines = plan.lines().join("\n");
+    eprintln!("plan:\n{lines}");
     assert!(lines.contains("dead tuples"), "{lines}");
     // The plan only looked.
     let (dead, vacuums) = table_stats(&mut conn, "bloated").await;
@@ -171,6 +172,11 @@ async fn vacuum_plan_changes_nothing_and_run_removes_dead_tuples() {
         summary.summary
     );
     let lines = drain(&mut output);
+    eprintln!(
+        "output:\n{}\nsummary: {}",
+        lines.join("\n"),
+        summary.summary
+    );
     let line = lines
         .iter()
         .find(|line| line.starts_with("public.bloated: "))
@@ -309,6 +315,7 @@ async fn reindex_swaps_in_a_valid_new_index() {
     // A local server and a superuser: the free space is known.
     assert!(plan.warnings.is_empty(), "{:#?}", plan.warnings);
     let lines = plan.lines().join("\n");
+    eprintln!("plan:\n{lines}");
     assert!(lines.contains(" free on /"), "{lines}");
     assert_eq!(
         index_state(&mut conn, "public.items_label_idx").await.0,
@@ -325,6 +332,11 @@ async fn reindex_swaps_in_a_valid_new_index() {
         summary.summary
     );
     let lines = drain(&mut output);
+    eprintln!(
+        "output:\n{}\nsummary: {}",
+        lines.join("\n"),
+        summary.summary
+    );
     assert!(
         lines
             .iter()
@@ -502,6 +514,67 @@ async fn cancel_reaches_a_vacuum_waiting_for_a_lock() {
 async fn cancel_works_while_the_table_is_locked_exclusively() {
     // ACCESS EXCLUSIVE also blocks the size query before the VACUUM: cancelled just the same.
     cancel_blocked_vacuum("LOCK TABLE t IN ACCESS EXCLUSIVE MODE", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_reaches_a_reindex_waiting_for_a_lock() {
+    let (_server, url) = server_with_database("app").await;
+    let mut conn = connect(&url).await;
+    execute(
+        &mut conn,
+        "CREATE TABLE items (id int PRIMARY KEY);
+         INSERT INTO items SELECT generate_series(1, 1000);",
+    )
+    .await;
+    let mut holder = connect(&url).await;
+    execute(
+        &mut holder,
+        "BEGIN; LOCK TABLE items IN SHARE UPDATE EXCLUSIVE MODE;",
+    )
+    .await;
+    let settings = ReindexSettings {
+        url: url.clone(),
+        indexes: vec!["public.items_pkey".into()],
+    };
+    let (context, mut output) = task_context(&[]);
+    let cancel = context.cancel.clone();
+    let run = tokio::spawn(async move { pg_maintenance::run_reindex(&settings, &context).await });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE query LIKE 'REINDEX INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if waiting == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the REINDEX never waited for the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cancel.cancel();
+    let result = tokio::time::timeout(Duration::from_secs(1), run)
+        .await
+        .expect("the run ended within 1 s of the cancel")
+        .expect("the run did not panic");
+    assert_eq!(result, Err(TaskError::Cancelled));
+    let active = running(&mut conn).await;
+    assert!(active.is_empty(), "still running: {active:?}");
+    let lines = drain(&mut output);
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("cancelled during REINDEX")),
+        "{lines:#?}"
+    );
+    execute(&mut holder, "ROLLBACK").await;
+    assert!(index_state(&mut conn, "public.items_pkey").await.1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

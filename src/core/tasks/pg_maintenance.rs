@@ -47,9 +47,10 @@ pub const REINDEX_PARAMS: &[ParamSpec] = &[ParamSpec {
 const VACUUM_TASK: &str = "db-vacuum-analyze";
 const REINDEX_TASK: &str = "db-reindex";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// `statement_timeout` for catalog and statistics queries. VACUUM and REINDEX run without one.
+/// `statement_timeout` for catalog and statistics queries, set for the session when it connects.
+/// VACUUM and REINDEX run without one (`SET statement_timeout = 0`, then `RESET`).
 const CATALOG_TIMEOUT: &str = "30s";
-const RESTORE_CATALOG_TIMEOUT: &str = "SET statement_timeout = '30s'";
+
 /// How long a cancelled statement gets to end after `pg_cancel_backend` (the task has 1 s).
 const CANCEL_BUDGET: Duration = Duration::from_millis(700);
 /// How long the connection then gets to report itself idle again.
@@ -167,7 +168,7 @@ pub async fn run_vacuum(
             other => other?,
         }
         let took = took.elapsed();
-        db.raw(RESTORE_CATALOG_TIMEOUT, "restoring the statement timeout")
+        db.raw("RESET statement_timeout", "restoring the statement timeout")
             .await?;
         if force_flush {
             db.raw("SELECT pg_stat_force_next_flush()", "flushing statistics")
@@ -437,7 +438,7 @@ pub async fn run_reindex(
         match db.raw(AssertSqlSafe(statement.clone()), &statement).await {
             Err(TaskError::Cancelled) => {
                 out.line(format!(
-                    "{name}: cancelled during REINDEX; an invalid copy named like {name}_ccnew may \
+                    "{name}: cancelled during REINDEX; an invalid copy of it (named ..._ccnew) may \
                      be left behind: drop it with DROP INDEX CONCURRENTLY"
                 ));
                 return Err(TaskError::Cancelled);
@@ -445,7 +446,7 @@ pub async fn run_reindex(
             other => other?,
         }
         let took = took.elapsed();
-        db.raw(RESTORE_CATALOG_TIMEOUT, "restoring the statement timeout")
+        db.raw("RESET statement_timeout", "restoring the statement timeout")
             .await?;
         // The rebuilt index is a new relation under the old name.
         let hint = "it was rebuilt but cannot be found again";
@@ -1061,7 +1062,7 @@ fn thousands(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut grouped = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
