@@ -14,6 +14,7 @@ use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
 use opsdeck::core::checks::Rule;
+use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::execution::{Identity, TaskSettings};
@@ -119,6 +120,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         read_only || config.general.read_only,
                         paths.as_ref(),
                     ),
+                    services: Vec::new(),
+                    notify: NotifySettings::default(),
                 };
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
@@ -343,6 +346,13 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
     };
     let read_only = cli.read_only || config.general.read_only;
     let tasks = config.tasks(&state_dir(paths.as_ref()));
+    state.set_services(
+        config
+            .service_specs
+            .iter()
+            .map(|spec| (spec.name.clone(), spec.check.kind(), spec.interval))
+            .collect(),
+    );
     state.set_tasks(
         tasks
             .iter()
@@ -353,6 +363,8 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         resources: Some(config.resource_settings()),
         rules,
         tasks: task_settings(tasks, read_only, paths.as_ref()),
+        services: config.service_specs.clone(),
+        notify: config.notify.settings(&hostname()),
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {

@@ -579,6 +579,11 @@ fn first_frame_help_and_quit() {
     let sandbox = Sandbox::new();
     let mut console = sandbox.console(&[], &[]);
     console.wait_for_first_frame();
+    // The first frame is drawn before the store opens; wait for live data, which only the
+    // started runner sends, so the store and log exist when we check for them below.
+    console.wait_for_screen("live data", Duration::from_secs(10), |screen| {
+        screen.contains("every 1s")
+    });
     assert!(
         !console.screen().contains("Help ·"),
         "help is not open yet\n{}",

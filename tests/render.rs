@@ -157,8 +157,62 @@ fn state(environment: &str) -> AppState {
         }));
     }
     state.update(Msg::Runner(Event::AlertsLoaded(alerts())));
+    add_services(&mut state);
     state.update(Msg::Tick(at(0)));
     state
+}
+
+fn add_services(state: &mut AppState) {
+    use opsdeck::core::services::CheckOutcome;
+    use opsdeck::core::services::flap::ServiceState;
+    state.set_services(vec![
+        ("api".into(), "http", Duration::from_secs(30)),
+        ("orders-db".into(), "postgres", Duration::from_secs(30)),
+        ("인증서".into(), "tls", Duration::from_secs(3600)),
+    ]);
+    let outcome = |ok: bool, ms: u64, detail: &str| CheckOutcome {
+        ok,
+        latency: Some(Duration::from_millis(ms)),
+        detail: detail.into(),
+        metrics: Vec::new(),
+    };
+    let checks = [
+        (
+            "api",
+            ServiceState::Up,
+            Status::Ok,
+            outcome(true, 12, "200 OK in 12 ms"),
+        ),
+        (
+            "orders-db",
+            ServiceState::Down,
+            Status::Crit,
+            outcome(
+                false,
+                0,
+                "connection refused (postgres://ops:***@10.0.0.5:5432/orders): is PostgreSQL running?",
+            ),
+        ),
+        (
+            "인증서",
+            ServiceState::Up,
+            Status::Warn,
+            outcome(true, 40, "expires in 20 days (2026-12-12), CN=example.com"),
+        ),
+    ];
+    for (name, state_now, level, outcome) in checks {
+        state.update(Msg::Runner(Event::ServiceChecked {
+            name: name.into(),
+            state: state_now,
+            level,
+            checked_at: at(-12),
+            outcome,
+        }));
+    }
+    state.update(Msg::Runner(Event::ServiceAvailability(vec![
+        ("api".into(), Some(100.0), Some(99.95)),
+        ("orders-db".into(), Some(97.5), Some(99.6)),
+    ])));
 }
 
 fn look(theme: &str, glyphs: Glyphs) -> Look {
@@ -306,10 +360,7 @@ fn store_problems_show_in_place() {
         message: "database is locked\x1b[2J".into(),
     }));
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
-    assert!(
-        screen.contains("state store: database is locked\\x1b[2J"),
-        "{screen}"
-    );
+    assert!(screen.contains("database is locked\\x1b[2J"), "{screen}");
 }
 
 mod tasks {
@@ -384,8 +435,9 @@ mod tasks {
                 line: line.into(),
             }));
         }
-        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
-        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        for _ in 0..3 {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
         state.update(Msg::Key(KeyChord::parse("j").unwrap()));
         state.update(Msg::Tick(at(0)));
         state
@@ -469,5 +521,53 @@ mod tasks {
         let requests = state.update(Msg::Key(KeyChord::parse("L").unwrap()));
         assert!(requests.is_empty());
         assert!(state.notice.as_ref().unwrap().text.contains("read-only"));
+    }
+}
+
+mod services {
+    use super::*;
+
+    #[test]
+    fn filter_sort_and_detail() {
+        let mut state = state("");
+        state.host.read_only = false;
+        state.update(Msg::Key(KeyChord::parse("/").unwrap()));
+        for ch in "db".chars() {
+            state.update(Msg::Key(KeyChord::parse(&ch.to_string()).unwrap()));
+        }
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        let names: Vec<&str> = state
+            .visible_services()
+            .iter()
+            .map(|row| row.name.as_str())
+            .collect();
+        assert_eq!(names, ["orders-db"]);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
+        assert!(screen.contains("filter: db"), "{screen}");
+        // Enter opens the detail view of the selected service.
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("last error"), "{screen}");
+        let requests = state.update(Msg::Key(KeyChord::parse("e").unwrap()));
+        assert_eq!(
+            requests,
+            vec![opsdeck::core::runner::Request::CheckService {
+                name: "orders-db".into()
+            }]
+        );
+        state.update(Msg::Key(KeyChord::parse("esc").unwrap()));
+        // Clear the filter, sort worst first: the down service leads.
+        state.update(Msg::Key(KeyChord::parse("/").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("backspace").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("backspace").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("esc").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("s").unwrap()));
+        let names: Vec<&str> = state
+            .visible_services()
+            .iter()
+            .map(|row| row.name.as_str())
+            .collect();
+        assert_eq!(names, ["orders-db", "인증서", "api"]);
     }
 }

@@ -159,6 +159,8 @@ fn settings() -> RunnerSettings {
             },
             runs_dir: None,
         },
+        services: Vec::new(),
+        notify: Default::default(),
     }
 }
 

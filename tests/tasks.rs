@@ -81,6 +81,8 @@ fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) ->
                 },
                 runs_dir,
             },
+            services: Vec::new(),
+            notify: Default::default(),
         },
         Some(store),
     )

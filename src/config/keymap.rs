@@ -190,6 +190,9 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::CancelTask => vec![ch('c')],
         Action::History => vec![ch('h')],
         Action::Confirm => vec![ch('y')],
+        Action::Filter => vec![ch('/')],
+        Action::Sort => vec![ch('s')],
+        Action::Recheck => vec![ch('e')],
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod keymap;
 pub mod paths;
+pub mod services;
 pub mod tasks;
 pub mod theme;
 
@@ -41,6 +42,12 @@ pub struct Config {
     pub tasks: tasks::TasksConfig,
     #[serde(rename = "task")]
     pub commands: Vec<toml::Spanned<tasks::CommandTaskConfig>>,
+    #[serde(rename = "service")]
+    pub services: Vec<toml::Spanned<services::ServiceConfig>>,
+    pub notify: services::NotifyConfig,
+    /// The services, checked and built while parsing.
+    #[serde(skip)]
+    pub service_specs: Vec<crate::core::services::ServiceSpec>,
     /// Where `theme` is written in the file, to point at it when no such theme exists.
     #[serde(skip)]
     pub theme_at: Option<(usize, usize)>,
@@ -198,15 +205,20 @@ impl TryFrom<String> for MetricName {
     type Error = String;
 
     fn try_from(name: String) -> Result<Self, String> {
-        if METRIC_NAMES.contains(&name.as_str()) {
+        let known: Vec<&str> = METRIC_NAMES
+            .iter()
+            .chain(crate::core::services::SERVICE_METRICS)
+            .copied()
+            .collect();
+        if known.contains(&name.as_str()) {
             return Ok(MetricName(name));
         }
-        let hint = nearest(&name, METRIC_NAMES)
+        let hint = nearest(&name, &known)
             .map(|best| format!("did you mean `{best}`? "))
             .unwrap_or_default();
         Err(format!(
             "unknown metric `{name}`{FIX_SEPARATOR}{hint}metrics are: {}",
-            METRIC_NAMES.join(", ")
+            known.join(", ")
         ))
     }
 }
@@ -244,10 +256,23 @@ pub fn default_rules() -> Vec<Rule> {
         crit: Some(crit),
         hold_for: Duration::from_secs(minutes * 60),
     };
+    let below = |metric: &str, warn: Option<f64>, crit| Rule {
+        operator: Operator::AtMost,
+        warn,
+        crit: Some(crit),
+        ..rule(metric, 0.0, 0.0, 0)
+    };
     vec![
         rule("cpu.used_pct", 80.0, 90.0, 5),
         rule("memory.used_pct", 85.0, 95.0, 3),
         rule("disk.used_pct", 80.0, 90.0, 0),
+        // A service shown down (after flap control) is critical at once.
+        Rule {
+            operator: Operator::Below,
+            ..below("service.up", None, 1.0)
+        },
+        // The guides renew certificates 30 days before they expire.
+        below("service.tls_days_left", Some(30.0), 7.0),
     ]
 }
 
@@ -265,6 +290,7 @@ impl Config {
         let mut config: Config =
             toml::from_str(source).map_err(|error| ConfigError::from_toml(file, source, &error))?;
         config.validate(file, source)?;
+        config.service_specs = services::build_services(&config.services, file, source)?;
         let span = config.general.theme.span();
         config.theme_at =
             (!span.is_empty()).then(|| diagnostics::line_and_column(source, span.start));
@@ -433,9 +459,22 @@ impl Config {
     }
 
     /// Defaults with the file's rules merged in: a rule for the same metric and instance
-    /// replaces the default one; `enabled = false` removes it.
+    /// replaces the default one; `enabled = false` removes it. Each tls service's own
+    /// `warn_days`/`crit_days` become a rule for that service.
     pub fn effective_rules(&self) -> Vec<Rule> {
         let mut rules = default_rules();
+        for spec in &self.service_specs {
+            if let crate::core::services::ServiceCheck::Tls(tls) = &spec.check {
+                rules.push(Rule {
+                    metric: "service.tls_days_left".into(),
+                    instance: Some(spec.name.clone()),
+                    operator: Operator::AtMost,
+                    warn: Some(f64::from(tls.warn_days)),
+                    crit: Some(f64::from(tls.crit_days)),
+                    hold_for: Duration::ZERO,
+                });
+            }
+        }
         for spanned in &self.rules {
             let configured = spanned.get_ref();
             rules.retain(|rule| {
@@ -507,6 +546,8 @@ mod tests {
         assert_eq!(parsed.keymap(), Keymap::default());
         assert_eq!(parsed.tasks, tasks::TasksConfig::default());
         assert!(parsed.commands.is_empty());
+        assert!(parsed.services.is_empty());
+        assert_eq!(parsed.notify, services::NotifyConfig::default());
     }
 
     #[test]

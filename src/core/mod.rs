@@ -7,7 +7,9 @@
 pub mod checks;
 pub mod collectors;
 pub mod model;
+pub mod notify;
 pub mod runner;
+pub mod services;
 pub mod store;
 pub mod tasks;
 pub mod text;

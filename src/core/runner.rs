@@ -13,7 +13,12 @@ use tokio::task::JoinHandle;
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
-use crate::core::model::{Alert, TaskRun};
+use crate::core::model::{Alert, Metric, Status, TaskRun, Unit};
+use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
+use crate::core::services::flap::{Flap, ServiceState};
+use crate::core::services::scheduler::{ServiceResult, spawn_checks};
+use crate::core::services::{CheckOutcome, ServiceSpec};
+use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
 use crate::core::tasks::execution::{TaskManager, TaskSettings};
 use crate::core::tasks::{Params, Plan};
@@ -39,6 +44,8 @@ pub enum Request {
     CancelRun { run_id: String },
     /// Send the audit history, of one task or of all; answered with [`Event::TaskHistory`].
     LoadHistory { task_id: Option<String> },
+    /// Check one service now instead of waiting for its interval.
+    CheckService { name: String },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -82,6 +89,17 @@ pub enum Event {
         task_id: Option<String>,
         runs: Vec<TaskRun>,
     },
+    /// A service was checked; `state` is after flap control.
+    ServiceChecked {
+        name: String,
+        state: ServiceState,
+        /// The worst level the rules give the service's metrics right now.
+        level: Status,
+        checked_at: chrono::DateTime<chrono::Utc>,
+        outcome: CheckOutcome,
+    },
+    /// Availability in percent over 24 hours and 7 days, per service, from the store.
+    ServiceAvailability(Vec<(String, Option<f64>, Option<f64>)>),
 }
 
 pub struct RunnerSettings {
@@ -89,6 +107,8 @@ pub struct RunnerSettings {
     pub resources: Option<ResourceSettings>,
     pub rules: Vec<Rule>,
     pub tasks: TaskSettings,
+    pub services: Vec<ServiceSpec>,
+    pub notify: NotifySettings,
 }
 
 pub struct RunnerHandle {
@@ -135,8 +155,26 @@ async fn run(
             .ok();
     }
     // Writes go through their own task so a slow or hung store delays alerts, never samples.
+    let notifier = Notifier::new(settings.notify);
+    let notices = notifier
+        .is_enabled()
+        .then(|| spawn_notifier(notifier, events.clone()));
     let (change_tx, change_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(persist(store, change_rx, events.clone()));
+    let writer = tokio::spawn(persist(store.clone(), change_rx, events.clone(), notices));
+    let (result_tx, mut service_results) = mpsc::channel::<ServiceResult>(1024);
+    let (row_tx, row_rx) = mpsc::unbounded_channel();
+    let result_writer = tokio::spawn(write_service_results(store.clone(), row_rx, events.clone()));
+    let specs: std::collections::HashMap<String, ServiceSpec> = settings
+        .services
+        .iter()
+        .map(|spec| (spec.name.clone(), spec.clone()))
+        .collect();
+    let rechecks = spawn_checks(settings.services, result_tx);
+    let mut flaps: std::collections::HashMap<String, Flap> = std::collections::HashMap::new();
+    let availability = store
+        .clone()
+        .filter(|_| !specs.is_empty())
+        .map(|store| tokio::spawn(report_availability(store, events.clone())));
 
     loop {
         tokio::select! {
@@ -162,6 +200,35 @@ async fn run(
                 // Headless runs have no collector.
                 None => std::future::pending::<()>().await,
             },
+            Some(result) = service_results.recv() => {
+                let Some(spec) = specs.get(&result.name) else { continue };
+                let flap = flaps.entry(result.name.clone()).or_default();
+                let state = flap.record(result.outcome.ok, spec.down_after, spec.up_after);
+                // `service.up` follows flap control, so one failed check opens nothing.
+                let mut metrics: Vec<Metric> = result.outcome.metrics.iter().map(|(name, value, unit)| Metric::of(name, &result.name, *value, *unit)).collect();
+                if state != ServiceState::Unknown {
+                    metrics.push(Metric::of("service.up", &result.name, f64::from(u8::from(state == ServiceState::Up)), Unit::Count));
+                }
+                let level = metrics
+                    .iter()
+                    .map(|metric| engine.evaluate(metric).status)
+                    .max()
+                    .unwrap_or(Status::Unknown);
+                for change in engine.observe(&metrics, result.checked_at) {
+                    let _ = change_tx.send(change);
+                }
+                let _ = row_tx.send(ServiceResultRow {
+                    service: result.name.clone(),
+                    checked_at: result.checked_at,
+                    ok: result.outcome.ok,
+                    latency_ms: result.outcome.latency.map(|latency| latency.as_secs_f64() * 1000.0),
+                    detail: result.outcome.detail.clone(),
+                });
+                let event = Event::ServiceChecked { name: result.name, state, level, checked_at: result.checked_at, outcome: result.outcome };
+                if events.send(event).await.is_err() {
+                    break;
+                }
+            }
             request = requests.recv() => match request {
                 Some(Request::RefreshNow) => {
                     let _ = command_tx.send(CollectorCommand::RefreshNow);
@@ -175,6 +242,11 @@ async fn run(
                     tasks.start(task_id, params, confirmed);
                 }
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
+                Some(Request::CheckService { name }) => {
+                    if let Some(recheck) = rechecks.get(&name) {
+                        recheck.notify_one();
+                    }
+                }
                 Some(Request::LoadHistory { task_id }) => {
                     let tasks = tasks.clone();
                     tokio::spawn(async move { tasks.send_history(task_id).await });
@@ -184,8 +256,110 @@ async fn run(
         }
     }
     tasks.shutdown().await;
+    if let Some(availability) = availability {
+        availability.abort();
+    }
     drop(change_tx);
+    drop(row_tx);
+    let _ = result_writer.await;
     let _ = writer.await;
+}
+
+/// How often availability is recomputed and old results pruned.
+const AVAILABILITY_EVERY: Duration = Duration::from_secs(60);
+/// Results older than this are deleted (7-day availability needs seven).
+const SERVICE_RESULTS_KEPT: chrono::TimeDelta = chrono::TimeDelta::days(8);
+
+async fn report_availability(store: Store, events: mpsc::Sender<Event>) {
+    let mut every = tokio::time::interval(AVAILABILITY_EVERY);
+    loop {
+        every.tick().await;
+        let now = crate::core::model::now();
+        let day = store.availability(now - chrono::TimeDelta::hours(24)).await;
+        let week = store.availability(now - chrono::TimeDelta::days(7)).await;
+        let (day, week) = match (day, week) {
+            (Ok(day), Ok(week)) => (day, week),
+            (Err(error), _) | (_, Err(error)) => {
+                let _ = events
+                    .send(Event::Warning {
+                        source: "store",
+                        message: error.to_string(),
+                    })
+                    .await;
+                continue;
+            }
+        };
+        let mut figures: Vec<(String, Option<f64>, Option<f64>)> = week
+            .iter()
+            .map(|(name, week)| {
+                let day = day
+                    .iter()
+                    .find(|(other, _)| other == name)
+                    .map(|(_, pct)| *pct);
+                (name.clone(), day, Some(*week))
+            })
+            .collect();
+        figures.sort_by(|a, b| a.0.cmp(&b.0));
+        if events
+            .send(Event::ServiceAvailability(figures))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let _ = store
+            .prune_service_results(now - SERVICE_RESULTS_KEPT)
+            .await;
+    }
+}
+
+/// Stores service results in batches: one transaction per batch keeps 500 services cheap.
+async fn write_service_results(
+    store: Option<Store>,
+    mut rows: mpsc::UnboundedReceiver<ServiceResultRow>,
+    events: mpsc::Sender<Event>,
+) {
+    let mut batch = Vec::new();
+    while let Some(row) = rows.recv().await {
+        batch.push(row);
+        // Let the results of one sweep gather before writing them together.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        while let Ok(row) = rows.try_recv() {
+            batch.push(row);
+        }
+        if let Some(store) = &store
+            && let Err(error) = store.insert_service_results(&batch).await
+        {
+            let _ = events
+                .send(Event::Warning {
+                    source: "store",
+                    message: error.to_string(),
+                })
+                .await;
+        }
+        batch.clear();
+    }
+}
+
+fn spawn_notifier(
+    mut notifier: Notifier,
+    events: mpsc::Sender<Event>,
+) -> mpsc::UnboundedSender<(Alert, AlertEvent)> {
+    let (sender, mut receiver) = mpsc::unbounded_channel::<(Alert, AlertEvent)>();
+    tokio::spawn(async move {
+        while let Some((alert, event)) = receiver.recv().await {
+            for failure in notifier.notify(&alert, event).await {
+                tracing::warn!("{failure}");
+                let _ = events
+                    .send(Event::Warning {
+                        source: "notify",
+                        message: failure,
+                    })
+                    .await;
+            }
+        }
+    });
+    sender
 }
 
 /// How long reading the remembered state may take before the console goes on without it.
@@ -228,7 +402,10 @@ async fn persist(
     store: Option<Store>,
     mut changes: mpsc::UnboundedReceiver<Change>,
     events: mpsc::Sender<Event>,
+    notices: Option<mpsc::UnboundedSender<(Alert, AlertEvent)>>,
 ) {
+    // The level each open alert was last announced at, to tell an escalation from a new peak.
+    let mut levels: std::collections::HashMap<String, Status> = std::collections::HashMap::new();
     while let Some(change) = changes.recv().await {
         let stored = match (&change, &store) {
             (Change::Opened(alert), Some(store)) => store.insert_alert(alert).await,
@@ -247,6 +424,34 @@ async fn persist(
             };
             if events.send(warning).await.is_err() {
                 break;
+            }
+        }
+        if let Some(notices) = &notices {
+            let notice = match &change {
+                Change::Opened(alert) => {
+                    levels.insert(alert.id.clone(), alert.level);
+                    Some(AlertEvent::Opened)
+                }
+                Change::Updated(alert)
+                    if levels
+                        .get(&alert.id)
+                        .is_some_and(|level| alert.level > *level) =>
+                {
+                    levels.insert(alert.id.clone(), alert.level);
+                    Some(AlertEvent::Escalated)
+                }
+                Change::Resolved(alert) => {
+                    levels.remove(&alert.id);
+                    Some(AlertEvent::Resolved)
+                }
+                _ => None,
+            };
+            if let (
+                Some(notice),
+                Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert),
+            ) = (notice, &change)
+            {
+                let _ = notices.send((alert.clone(), notice));
             }
         }
         if let Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert) = change {

@@ -22,10 +22,13 @@ pub enum Action {
     CancelTask,
     History,
     Confirm,
+    Filter,
+    Sort,
+    Recheck,
 }
 
 impl Action {
-    pub const ALL: [Action; 17] = [
+    pub const ALL: [Action; 20] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -43,6 +46,9 @@ impl Action {
         Action::CancelTask,
         Action::History,
         Action::Confirm,
+        Action::Filter,
+        Action::Sort,
+        Action::Recheck,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -65,6 +71,9 @@ impl Action {
             Action::CancelTask => "cancel_task",
             Action::History => "history",
             Action::Confirm => "confirm",
+            Action::Filter => "filter",
+            Action::Sort => "sort",
+            Action::Recheck => "recheck",
         }
     }
 
@@ -82,11 +91,16 @@ impl Action {
             Action::Top => "go to the first row",
             Action::Bottom => "go to the last row",
             Action::Close => "close the popup",
-            Action::RunTask => "run the selected task (asks first if it changes anything)",
+            Action::RunTask => {
+                "run the selected task (asks first if it changes anything), or open the selected service"
+            }
             Action::PlanTask => "show what the selected task would do (dry run)",
             Action::CancelTask => "cancel the selected task's run",
             Action::History => "past runs of the selected task, with their output",
             Action::Confirm => "confirm the action shown in the popup",
+            Action::Filter => "filter the services by name, kind or detail (Enter or Esc ends)",
+            Action::Sort => "sort the services: as configured, worst first, by name, slowest first",
+            Action::Recheck => "check the selected service again now",
         }
     }
 

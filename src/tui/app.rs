@@ -12,6 +12,8 @@ use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun};
 use crate::core::runner::{Event, Request};
+use crate::core::services::CheckOutcome;
+use crate::core::services::flap::ServiceState;
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::action::Action;
 use crate::tui::history::History;
@@ -28,12 +30,13 @@ pub struct HostInfo {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
     Resources,
+    Services,
     Alerts,
     Tasks,
 }
 
 impl Pane {
-    const ORDER: [Pane; 3] = [Pane::Resources, Pane::Alerts, Pane::Tasks];
+    const ORDER: [Pane; 4] = [Pane::Resources, Pane::Services, Pane::Alerts, Pane::Tasks];
 
     fn step(self, forward: bool) -> Pane {
         let index = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
@@ -80,6 +83,54 @@ pub struct TaskRow {
     pub last: Option<TaskRun>,
 }
 
+/// A service as listed in the services pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub interval: Duration,
+    pub state: ServiceState,
+    pub level: Status,
+    pub last: Option<(DateTime<Utc>, CheckOutcome)>,
+    /// Recent results, oldest first: when, ok, latency in ms.
+    pub recent: VecDeque<(DateTime<Utc>, bool, Option<f64>)>,
+    pub last_error: Option<(DateTime<Utc>, String)>,
+    pub availability_24h: Option<f64>,
+    pub availability_7d: Option<f64>,
+}
+
+/// Results kept per service on screen (the store keeps eight days).
+const SCREEN_RESULTS_PER_SERVICE: usize = 120;
+
+/// How the services table is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceSort {
+    Configured,
+    WorstFirst,
+    Name,
+    SlowestFirst,
+}
+
+impl ServiceSort {
+    fn next(self) -> ServiceSort {
+        match self {
+            ServiceSort::Configured => ServiceSort::WorstFirst,
+            ServiceSort::WorstFirst => ServiceSort::Name,
+            ServiceSort::Name => ServiceSort::SlowestFirst,
+            ServiceSort::SlowestFirst => ServiceSort::Configured,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceSort::Configured => "as configured",
+            ServiceSort::WorstFirst => "worst first",
+            ServiceSort::Name => "by name",
+            ServiceSort::SlowestFirst => "slowest first",
+        }
+    }
+}
+
 /// A run seen in this session, with its output so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
@@ -109,6 +160,10 @@ pub enum Popup {
     RunOutput {
         run: Box<TaskRun>,
         scroll: u16,
+    },
+    /// One service: recent results, last error, latency history.
+    Service {
+        name: String,
     },
 }
 
@@ -153,6 +208,11 @@ pub struct AppState {
     pub popup: Option<Popup>,
     /// A plan asked for, and whether it is to be confirmed and run once it arrives.
     pub awaiting_plan: Option<(String, bool)>,
+    pub services: Vec<ServiceRow>,
+    pub service_selected: usize,
+    pub service_filter: String,
+    pub filter_editing: bool,
+    pub service_sort: ServiceSort,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -188,6 +248,11 @@ impl AppState {
             output_scroll: 0,
             popup: None,
             awaiting_plan: None,
+            services: Vec::new(),
+            service_selected: 0,
+            service_filter: String::new(),
+            filter_editing: false,
+            service_sort: ServiceSort::Configured,
             should_quit: false,
             dirty: true,
         }
@@ -203,6 +268,59 @@ impl AppState {
             })
             .collect();
         self.dirty = true;
+    }
+
+    pub fn set_services(&mut self, services: Vec<(String, &'static str, Duration)>) {
+        self.services = services
+            .into_iter()
+            .map(|(name, kind, interval)| ServiceRow {
+                name,
+                kind,
+                interval,
+                state: ServiceState::Unknown,
+                level: Status::Unknown,
+                last: None,
+                recent: VecDeque::new(),
+                last_error: None,
+                availability_24h: None,
+                availability_7d: None,
+            })
+            .collect();
+        self.dirty = true;
+    }
+
+    /// The services the table shows, filtered and sorted.
+    pub fn visible_services(&self) -> Vec<&ServiceRow> {
+        let filter = self.service_filter.to_lowercase();
+        let mut rows: Vec<&ServiceRow> =
+            self.services
+                .iter()
+                .filter(|row| {
+                    filter.is_empty()
+                        || row.name.to_lowercase().contains(&filter)
+                        || row.kind.contains(&filter)
+                        || row.last.as_ref().is_some_and(|(_, outcome)| {
+                            outcome.detail.to_lowercase().contains(&filter)
+                        })
+                })
+                .collect();
+        let latency = |row: &ServiceRow| {
+            row.last
+                .as_ref()
+                .and_then(|(_, outcome)| outcome.latency)
+                .unwrap_or_default()
+        };
+        match self.service_sort {
+            ServiceSort::Configured => {}
+            ServiceSort::WorstFirst => rows.sort_by_key(|row| std::cmp::Reverse(row.level)),
+            ServiceSort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+            ServiceSort::SlowestFirst => rows.sort_by_key(|row| std::cmp::Reverse(latency(row))),
+        }
+        rows
+    }
+
+    pub fn selected_service(&self) -> Option<&ServiceRow> {
+        self.visible_services().get(self.service_selected).copied()
     }
 
     pub fn selected_task(&self) -> Option<&TaskRow> {
@@ -243,6 +361,10 @@ impl AppState {
     }
 
     fn on_key(&mut self, key: KeyChord) -> Vec<Request> {
+        if self.filter_editing {
+            self.edit_filter(key);
+            return Vec::new();
+        }
         if self.popup.is_some() {
             return match self.keymap.resolve(key) {
                 Some(action) => self.popup_action(action),
@@ -253,6 +375,34 @@ impl AppState {
             Some(Action::Refresh) => {
                 self.set_notice("refreshing…", Status::Ok);
                 vec![Request::RefreshNow]
+            }
+            Some(Action::RunTask) if !self.show_help && self.focus == Pane::Services => {
+                if let Some(name) = self.selected_service().map(|row| row.name.clone()) {
+                    self.popup = Some(Popup::Service { name });
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Some(Action::Recheck) if !self.show_help => match self.selected_service() {
+                Some(row) => {
+                    let name = row.name.clone();
+                    self.set_notice(&format!("checking {name}…"), Status::Ok);
+                    vec![Request::CheckService { name }]
+                }
+                None => Vec::new(),
+            },
+            Some(Action::Filter) if !self.show_help => {
+                self.focus = Pane::Services;
+                self.filter_editing = true;
+                self.dirty = true;
+                Vec::new()
+            }
+            Some(Action::Sort) if !self.show_help => {
+                self.service_sort = self.service_sort.next();
+                self.service_selected = 0;
+                let label = self.service_sort.label();
+                self.set_notice(&format!("services sorted {label}"), Status::Ok);
+                Vec::new()
             }
             Some(
                 action
@@ -284,6 +434,19 @@ impl AppState {
             }
             None => Vec::new(),
         }
+    }
+
+    fn edit_filter(&mut self, key: KeyChord) {
+        self.dirty = true;
+        match key.code {
+            KeyCode::Enter | KeyCode::Esc => self.filter_editing = false,
+            KeyCode::Backspace => {
+                self.service_filter.pop();
+            }
+            KeyCode::Char(ch) if !key.ctrl && !key.alt => self.service_filter.push(ch),
+            _ => {}
+        }
+        self.service_selected = 0;
     }
 
     fn task_action(&mut self, action: Action) -> Vec<Request> {
@@ -390,6 +553,11 @@ impl AppState {
                     });
                 }
             }
+            (Popup::Service { name }, Action::Recheck) => {
+                let name = name.clone();
+                self.set_notice(&format!("checking {name}…"), Status::Ok);
+                return vec![Request::CheckService { name }];
+            }
             (Popup::RunOutput { scroll, .. }, Action::Up) => *scroll = scroll.saturating_sub(1),
             (Popup::RunOutput { scroll, .. }, Action::Down) => *scroll = scroll.saturating_add(1),
             (Popup::RunOutput { scroll, .. }, Action::PageUp) => {
@@ -456,7 +624,10 @@ impl AppState {
             | Action::PlanTask
             | Action::CancelTask
             | Action::History
-            | Action::Confirm => {}
+            | Action::Confirm
+            | Action::Filter
+            | Action::Sort
+            | Action::Recheck => {}
             Action::Up | Action::Down | Action::Top | Action::Bottom
                 if self.focus == Pane::Tasks =>
             {
@@ -611,12 +782,48 @@ impl AppState {
                     *loaded = true;
                 }
             }
+            Event::ServiceChecked {
+                name,
+                state,
+                level,
+                checked_at,
+                outcome,
+            } => {
+                if let Some(row) = self.services.iter_mut().find(|row| row.name == name) {
+                    row.state = state;
+                    row.level = if state == ServiceState::Down {
+                        Status::Crit
+                    } else {
+                        level
+                    };
+                    let latency = outcome
+                        .latency
+                        .map(|latency| latency.as_secs_f64() * 1000.0);
+                    row.recent.push_back((checked_at, outcome.ok, latency));
+                    if row.recent.len() > SCREEN_RESULTS_PER_SERVICE {
+                        row.recent.pop_front();
+                    }
+                    if !outcome.ok {
+                        row.last_error = Some((checked_at, outcome.detail.clone()));
+                    }
+                    row.last = Some((checked_at, outcome));
+                }
+            }
+            Event::ServiceAvailability(figures) => {
+                for (name, day, week) in figures {
+                    if let Some(row) = self.services.iter_mut().find(|row| row.name == name) {
+                        row.availability_24h = day;
+                        row.availability_7d = week;
+                    }
+                }
+            }
             Event::Warning { source, message } => {
                 let problem = Some(Problem {
                     message,
                     at: self.now,
                 });
-                if source == "store" {
+                // Store and notification problems concern alerts; they are shown there.
+                if source == "store" || source == "notify" {
                     self.store_problem = problem;
                 } else {
                     self.resources_problem = problem;

@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::tui::app::{AppState, Pane};
-use crate::tui::panes::{alerts, resources, tasks};
+use crate::tui::panes::{alerts, resources, services, tasks};
 use crate::tui::popups::{help, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::{GlyphSet, Palette};
@@ -80,25 +80,73 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     } else {
         resources::render(state, look, top, frame);
     }
+    let service_rows = u16::try_from(state.services.len().max(1) + 1).unwrap_or(u16::MAX) + 2;
+    let alert_rows = u16::try_from(state.alerts.len().max(state.rules_summary.len() + 1))
+        .unwrap_or(u16::MAX)
+        + 2;
+    let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
     if bottom.width >= 120 {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(bottom);
-        alerts::render(state, look, left, frame);
+        let [top_left, bottom_left] = stack(
+            left,
+            [service_rows, alert_rows],
+            focus_index(state, [Pane::Services, Pane::Alerts]),
+        );
+        services::render(state, look, top_left, frame);
+        alerts::render(state, look, bottom_left, frame);
         tasks::render(state, look, right, frame);
         return;
     }
-    // Stacked: alerts take what their rows need (at least a few), tasks the rest.
-    let alert_rows =
-        u16::try_from(state.alerts.len().max(state.rules_summary.len() + 1)).unwrap_or(u16::MAX);
-    let alerts_height = (alert_rows + 2).clamp(
-        MIN_ALERTS_HEIGHT.min(bottom.height),
-        (bottom.height / 2).max(MIN_ALERTS_HEIGHT.min(bottom.height)),
+    let [upper, middle, lower] = stack(
+        bottom,
+        [service_rows, alert_rows, task_rows],
+        focus_index(state, [Pane::Services, Pane::Alerts, Pane::Tasks]),
     );
-    let [middle, lower] =
-        Layout::vertical([Constraint::Length(alerts_height), Constraint::Min(0)]).areas(bottom);
+    services::render(state, look, upper, frame);
     alerts::render(state, look, middle, frame);
     tasks::render(state, look, lower, frame);
+}
+
+fn focus_index<const N: usize>(state: &AppState, panes: [Pane; N]) -> Option<usize> {
+    panes.iter().position(|pane| *pane == state.focus)
+}
+
+/// Splits `area` top to bottom among panes that would like `wanted` rows. Each gets at least a
+/// frame and one line (less when there is not even that); the focused pane (or, with none
+/// focused, each in turn) gets what it wants first, and the last pane takes what is left.
+fn stack<const N: usize>(area: Rect, wanted: [u16; N], focused: Option<usize>) -> [Rect; N] {
+    const MINIMUM: u16 = 3;
+    let mut heights = [0u16; N];
+    let mut left = area.height;
+    for height in heights.iter_mut() {
+        *height = MINIMUM.min(left);
+        left -= *height;
+    }
+    let order: Vec<usize> = focused
+        .into_iter()
+        .chain((0..N).filter(|index| Some(*index) != focused))
+        .collect();
+    for index in order {
+        let extra = wanted[index].saturating_sub(heights[index]).min(left);
+        heights[index] += extra;
+        left -= extra;
+    }
+    let receiver = focused.unwrap_or(N - 1);
+    heights[receiver] += left;
+    let mut rects = [Rect::default(); N];
+    let mut y = area.y;
+    for (rect, height) in rects.iter_mut().zip(heights) {
+        *rect = Rect {
+            x: area.x,
+            y,
+            width: area.width,
+            height,
+        };
+        y += height;
+    }
+    rects
 }
 
 fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {

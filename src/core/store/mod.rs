@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "task runs",
         include_str!("../../../migrations/0002_task_runs.sql"),
     ),
+    (
+        3,
+        "service results",
+        include_str!("../../../migrations/0003_service_results.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
@@ -80,6 +85,16 @@ fn migrator() -> Migrator {
             })
             .collect(),
     )
+}
+
+/// One stored service check result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ServiceResultRow {
+    pub service: String,
+    pub checked_at: DateTime<Utc>,
+    pub ok: bool,
+    pub latency_ms: Option<f64>,
+    pub detail: String,
 }
 
 #[derive(Debug, Clone)]
@@ -408,6 +423,101 @@ impl Store {
             interrupted.push(id);
         }
         Ok(interrupted)
+    }
+
+    /// Stores a batch of service check results in one transaction.
+    pub async fn insert_service_results(
+        &self,
+        results: &[ServiceResultRow],
+    ) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let mut transaction = self.pool.begin().await.map_err(self.query_error())?;
+        for row in results {
+            sqlx::query(
+                "INSERT INTO service_results (service, checked_at, ok, latency_ms, detail) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&row.service)
+            .bind(row.checked_at.timestamp_millis())
+            .bind(i64::from(row.ok))
+            .bind(row.latency_ms)
+            .bind(&row.detail)
+            .execute(&mut *transaction)
+            .await
+            .map_err(self.query_error())?;
+        }
+        transaction.commit().await.map_err(self.query_error())?;
+        Ok(())
+    }
+
+    /// Per service: the share of successful checks since `since`, in percent.
+    pub async fn availability(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, f64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT service, COUNT(*) AS total, SUM(ok) AS up FROM service_results
+             WHERE checked_at >= $1 GROUP BY service",
+        )
+        .bind(since.timestamp_millis())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        rows.iter()
+            .map(|row| {
+                let service: String = row.try_get("service")?;
+                let total: i64 = row.try_get("total")?;
+                let up: i64 = row.try_get::<Option<i64>, _>("up")?.unwrap_or(0);
+                Ok((
+                    service,
+                    if total == 0 {
+                        0.0
+                    } else {
+                        up as f64 * 100.0 / total as f64
+                    },
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error())
+    }
+
+    /// The newest results of one service, newest first.
+    pub async fn service_results(
+        &self,
+        service: &str,
+        limit: i64,
+    ) -> Result<Vec<ServiceResultRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT service, checked_at, ok, latency_ms, detail FROM service_results
+             WHERE service = $1 ORDER BY checked_at DESC LIMIT $2",
+        )
+        .bind(service)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        rows.iter()
+            .map(|row| {
+                Ok(ServiceResultRow {
+                    service: row.try_get("service")?,
+                    checked_at: from_millis(row.try_get("checked_at")?),
+                    ok: row.try_get::<i64, _>("ok")? != 0,
+                    latency_ms: row.try_get("latency_ms")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error())
+    }
+
+    pub async fn prune_service_results(&self, before: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM service_results WHERE checked_at < $1")
+            .bind(before.timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        Ok(())
     }
 
     pub async fn close(&self) {

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod resources;
+pub mod services;
 pub mod tasks;
 
 use ratatui::text::Span;

@@ -39,6 +39,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let Some(popup) = &state.popup else {
         return;
     };
+    if let Popup::Service { name } = popup {
+        crate::tui::panes::services::render_detail(state, name, look, area, frame);
+        return;
+    }
     let palette = &look.palette;
     let (title, body, scroll): (String, Vec<Line>, u16) = match popup {
         Popup::Plan {
@@ -162,6 +166,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                 *scroll,
             )
         }
+        Popup::Service { .. } => return,
     };
     let popup_area = centered(area, body.len() + 2);
     let block = Block::default()

@@ -1,0 +1,602 @@
+//! Telling the team: when an alert opens, escalates or resolves, a message goes to a Slack
+//! incoming webhook (the guides' shape: metric, value, threshold, severity, coloured by
+//! severity), to generic JSON webhooks, and — for critical alerts — by email over SMTP. A
+//! minimum interval keeps one incident from paging twice in a row. Secrets in URLs never appear
+//! in messages or logs.
+//!
+//! Every delivery is bounded by a timeout (10 s unless [`Notifier::with_delivery_timeout`] says
+//! otherwise) and all deliveries of one event run at the same time, so one slow target does not
+//! hold up the others. A failed delivery becomes one line in the list [`Notifier::notify`]
+//! returns; nothing here panics or gives up on the other targets.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+use crate::core::checks::rules::format_value;
+use crate::core::model::{Alert, Status};
+use crate::core::store::mask_password;
+
+/// How long one delivery (one webhook POST, one email) may take before it counts as failed.
+pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The SMTPS port: a server there speaks TLS from the first byte, so STARTTLS cannot work and
+/// the connection is wrapped in TLS instead.
+const SMTPS_PORT: u16 = 465;
+
+/// How much of an error response body is quoted in a failure line.
+const BODY_EXCERPT_CHARS: usize = 120;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmailSettings {
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    /// Upgrade the connection with STARTTLS (off only for a local relay).
+    pub starttls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub from: String,
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotifySettings {
+    pub slack_webhook: Option<String>,
+    pub webhooks: Vec<String>,
+    pub email: Option<EmailSettings>,
+    /// No second message about the same alert sooner than this, except its resolution.
+    pub min_interval: Duration,
+    /// The host name put in every message.
+    pub host: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertEvent {
+    Opened,
+    Escalated,
+    Resolved,
+}
+
+impl AlertEvent {
+    /// The name used in webhook payloads: `opened`, `escalated`, `resolved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertEvent::Opened => "opened",
+            AlertEvent::Escalated => "escalated",
+            AlertEvent::Resolved => "resolved",
+        }
+    }
+}
+
+/// Sends alert messages; keeps when each alert was last announced.
+#[derive(Debug)]
+pub struct Notifier {
+    settings: NotifySettings,
+    last_sent: HashMap<String, std::time::Instant>,
+    timeout: Duration,
+    /// Built on first use and kept, so connections are reused between messages.
+    http: Option<reqwest::Client>,
+}
+
+impl Notifier {
+    pub fn new(settings: NotifySettings) -> Notifier {
+        Notifier {
+            settings,
+            last_sent: HashMap::new(),
+            timeout: DELIVERY_TIMEOUT,
+            http: None,
+        }
+    }
+
+    /// The same notifier with another bound on each delivery (the default is
+    /// [`DELIVERY_TIMEOUT`]).
+    pub fn with_delivery_timeout(mut self, timeout: Duration) -> Notifier {
+        self.timeout = timeout;
+        self.http = None;
+        self
+    }
+
+    /// Whether anything is configured at all.
+    pub fn is_enabled(&self) -> bool {
+        self.settings.slack_webhook.is_some()
+            || !self.settings.webhooks.is_empty()
+            || self.settings.email.is_some()
+    }
+
+    /// Sends the messages this change calls for; returns one line per delivery failure.
+    pub async fn notify(&mut self, alert: &Alert, event: AlertEvent) -> Vec<String> {
+        if !self.is_enabled() || !self.should_send(alert, event) {
+            return Vec::new();
+        }
+        let now = Utc::now();
+        let message = Message::new(alert, event, &self.settings.host, now);
+
+        let mut failures = Vec::new();
+        let mut deliveries: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
+        let mut labels = Vec::new();
+        let timeout = self.timeout;
+
+        let webhooks_wanted =
+            self.settings.slack_webhook.is_some() || !self.settings.webhooks.is_empty();
+        let http = if webhooks_wanted {
+            match self.http_client() {
+                Ok(client) => Some(client),
+                Err(reason) => {
+                    failures.push(format!(
+                        "webhooks: could not set up the HTTP client: {reason}"
+                    ));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+
+        if let (Some(url), Some(client)) = (&self.settings.slack_webhook, &http) {
+            let index = labels.len();
+            labels.push((
+                format!("slack webhook {}", mask_slack_url(url)),
+                vec![url_secret(url)],
+            ));
+            let (client, target, payload) = (client.clone(), url.clone(), slack_payload(&message));
+            deliveries.spawn(async move {
+                let result = bounded(timeout, post_json(&client, &target, &payload)).await;
+                (index, result)
+            });
+        }
+        if let Some(client) = &http {
+            let payload = webhook_payload(alert, &message);
+            for url in &self.settings.webhooks {
+                let index = labels.len();
+                labels.push((
+                    format!("webhook {}", mask_webhook_url(url)),
+                    secrets_of_webhook(url),
+                ));
+                let (client, target, payload) = (client.clone(), url.clone(), payload.clone());
+                deliveries.spawn(async move {
+                    let result = bounded(timeout, post_json(&client, &target, &payload)).await;
+                    (index, result)
+                });
+            }
+        }
+        if let Some(email) = &self.settings.email
+            && alert.level == Status::Crit
+        {
+            let index = labels.len();
+            let secrets = email
+                .password
+                .iter()
+                .filter(|password| !password.is_empty())
+                .cloned()
+                .collect();
+            labels.push((
+                format!("email via {}:{}", email.smtp_host, email.smtp_port),
+                secrets,
+            ));
+            let (email, subject, body) =
+                (email.clone(), message.title.clone(), message.text_body());
+            deliveries.spawn(async move {
+                let result = bounded(timeout, send_email(&email, &subject, &body, timeout)).await;
+                (index, result)
+            });
+        }
+
+        let mut results: Vec<(usize, String)> = Vec::new();
+        while let Some(joined) = deliveries.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {}
+                Ok((index, Err(reason))) => results.push((index, reason)),
+                Err(error) => results.push((usize::MAX, format!("delivery task failed: {error}"))),
+            }
+        }
+        results.sort_by_key(|(index, _)| *index);
+        for (index, reason) in results {
+            let line = match labels.get(index) {
+                Some((label, secrets)) => scrub(&format!("{label}: {reason}"), secrets),
+                None => labels
+                    .iter()
+                    .fold(reason, |line, (_, secrets)| scrub(&line, secrets)),
+            };
+            failures.push(line);
+        }
+        failures
+    }
+
+    /// Applies the minimum interval and remembers what is being sent.
+    fn should_send(&mut self, alert: &Alert, event: AlertEvent) -> bool {
+        let now = Instant::now();
+        let recent = self
+            .last_sent
+            .get(&alert.id)
+            .is_some_and(|last| now.saturating_duration_since(*last) < self.settings.min_interval);
+        match event {
+            AlertEvent::Opened | AlertEvent::Escalated => {
+                if recent {
+                    return false;
+                }
+                self.last_sent.insert(alert.id.clone(), now);
+                true
+            }
+            AlertEvent::Resolved => {
+                self.last_sent.remove(&alert.id);
+                true
+            }
+        }
+    }
+
+    fn http_client(&mut self) -> Result<reqwest::Client, String> {
+        if let Some(client) = &self.http {
+            return Ok(client.clone());
+        }
+        let client = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| error_chain(&error))?;
+        self.http = Some(client.clone());
+        Ok(client)
+    }
+}
+
+/// What one event says, before it is shaped for a target.
+#[derive(Debug, Clone)]
+struct Message {
+    event: AlertEvent,
+    title: String,
+    metric: String,
+    value: String,
+    threshold: String,
+    severity: &'static str,
+    started: String,
+    duration: Option<String>,
+    host: String,
+    alert_id: String,
+    timestamp: i64,
+}
+
+impl Message {
+    fn new(alert: &Alert, event: AlertEvent, host: &str, now: DateTime<Utc>) -> Message {
+        let metric = match alert.instance.as_deref() {
+            Some(instance) if !instance.is_empty() => format!("{} {instance}", alert.metric),
+            _ => alert.metric.clone(),
+        };
+        let subject = if host.is_empty() {
+            metric.clone()
+        } else {
+            format!("{metric} on {host}")
+        };
+        let level = alert.level.label();
+        let (title, severity, duration, at) = match event {
+            AlertEvent::Opened => (
+                format!("[{level}] {subject} opened"),
+                alert.level.as_str(),
+                None,
+                alert.opened_at,
+            ),
+            AlertEvent::Escalated => (
+                format!("[{level}] {subject} escalated to {}", alert.level.as_str()),
+                alert.level.as_str(),
+                None,
+                now,
+            ),
+            AlertEvent::Resolved => {
+                let resolved_at = alert.resolved_at.unwrap_or(now);
+                let lasted = short_duration(resolved_at - alert.opened_at);
+                (
+                    format!("[RESOLVED] {subject} resolved after {lasted}"),
+                    "resolved",
+                    Some(lasted),
+                    resolved_at,
+                )
+            }
+        };
+        Message {
+            event,
+            title,
+            metric,
+            value: format_value(alert.peak, alert.unit),
+            threshold: format_value(alert.threshold, alert.unit),
+            severity,
+            started: alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+            duration,
+            host: host.to_owned(),
+            alert_id: alert.id.clone(),
+            timestamp: at.timestamp(),
+        }
+    }
+
+    /// The labelled fields, in the order every target shows them.
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut fields = vec![
+            ("Metric", self.metric.clone()),
+            ("Value", self.value.clone()),
+            ("Threshold", self.threshold.clone()),
+            ("Severity", self.severity.to_owned()),
+            ("Started", self.started.clone()),
+        ];
+        if let Some(duration) = &self.duration {
+            fields.push(("Duration", duration.clone()));
+        }
+        if !self.host.is_empty() {
+            fields.push(("Host", self.host.clone()));
+        }
+        fields
+    }
+
+    fn text_body(&self) -> String {
+        let mut body = format!("{}\n\n", self.title);
+        for (name, value) in self.fields() {
+            body.push_str(&format!("{:<11}{value}\n", format!("{name}:")));
+        }
+        body.push_str(&format!("{:<11}{}\n", "Alert id:", self.alert_id));
+        body
+    }
+
+    fn slack_color(&self) -> &'static str {
+        match (self.event, self.severity) {
+            (AlertEvent::Resolved, _) => "good",
+            (_, "crit") => "danger",
+            _ => "warning",
+        }
+    }
+}
+
+/// `12m`, `45s`, `3h 5m`: seconds are dropped past the first hour.
+fn short_duration(duration: chrono::Duration) -> String {
+    let seconds = duration.num_seconds().max(0).unsigned_abs();
+    let seconds = if seconds >= 3600 {
+        seconds - seconds % 60
+    } else {
+        seconds
+    };
+    humantime::format_duration(Duration::from_secs(seconds)).to_string()
+}
+
+fn slack_payload(message: &Message) -> Value {
+    let fields: Vec<Value> = message
+        .fields()
+        .into_iter()
+        .map(|(title, value)| json!({"title": title, "value": value, "short": true}))
+        .collect();
+    json!({
+        "text": message.title,
+        "attachments": [{
+            "color": message.slack_color(),
+            "title": message.title,
+            "fields": fields,
+            "ts": message.timestamp,
+        }],
+    })
+}
+
+fn webhook_payload(alert: &Alert, message: &Message) -> Value {
+    json!({
+        "event": message.event.as_str(),
+        "alert": serde_json::to_value(alert).unwrap_or(Value::Null),
+        "host": message.host,
+        "message": message.title,
+    })
+}
+
+/// Runs one delivery within `limit`.
+async fn bounded(
+    limit: Duration,
+    delivery: impl Future<Output = Result<(), String>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(limit, delivery).await {
+        Ok(result) => result,
+        Err(_) => Err(format!(
+            "timed out after {}",
+            humantime::format_duration(limit)
+        )),
+    }
+}
+
+async fn post_json(client: &reqwest::Client, url: &str, payload: &Value) -> Result<(), String> {
+    let response = client
+        .post(url)
+        .json(payload)
+        .send()
+        .await
+        .map_err(|error| error_chain(&error.without_url()))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    let excerpt: String = body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(BODY_EXCERPT_CHARS)
+        .collect();
+    if excerpt.is_empty() {
+        Err(status.to_string())
+    } else {
+        Err(format!("{status}: {excerpt}"))
+    }
+}
+
+async fn send_email(
+    settings: &EmailSettings,
+    subject: &str,
+    body: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+    if settings.to.is_empty() {
+        return Err("no recipients configured".to_owned());
+    }
+    let from = settings
+        .from
+        .parse()
+        .map_err(|error| format!("invalid from address {:?}: {error}", settings.from))?;
+    let mut builder = lettre::Message::builder().from(from).subject(subject);
+    for to in &settings.to {
+        let mailbox = to
+            .parse()
+            .map_err(|error| format!("invalid recipient {to:?}: {error}"))?;
+        builder = builder.to(mailbox);
+    }
+    let email = builder
+        .header(ContentType::TEXT_PLAIN)
+        .body(body.to_owned())
+        .map_err(|error| format!("could not build the message: {error}"))?;
+
+    let host = settings.smtp_host.as_str();
+    let transport = if settings.starttls && settings.smtp_port == SMTPS_PORT {
+        AsyncSmtpTransport::<Tokio1Executor>::relay(host)
+    } else if settings.starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
+    } else {
+        Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            host,
+        ))
+    }
+    .map_err(|error| format!("TLS setup failed: {}", error_chain(&error)))?;
+    let mut transport = transport.port(settings.smtp_port).timeout(Some(timeout));
+    if let Some(username) = &settings.username {
+        transport = transport.credentials(Credentials::new(
+            username.clone(),
+            settings.password.clone().unwrap_or_default(),
+        ));
+    }
+    transport
+        .build()
+        .send(email)
+        .await
+        .map(|_| ())
+        .map_err(|error| error_chain(&error))
+}
+
+/// An error and its causes on one line, without repeating a cause its parent already printed.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
+/// Replaces every secret that might have slipped into a line.
+fn scrub(line: &str, secrets: &[String]) -> String {
+    let mut line = line.to_owned();
+    for secret in secrets {
+        if secret.len() > 1 {
+            line = line.replace(secret.as_str(), "***");
+        }
+    }
+    line
+}
+
+/// Where the host part of a URL ends: `(scheme://authority, rest)`.
+fn split_after_host(url: &str) -> Option<(&str, &str)> {
+    let authority_start = url.find("://")? + 3;
+    let end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |offset| authority_start + offset);
+    Some((&url[..end], &url[end..]))
+}
+
+/// The secret part of a Slack webhook URL: everything after the host.
+fn url_secret(url: &str) -> String {
+    match split_after_host(url) {
+        Some((_, rest)) => rest.trim_start_matches('/').to_owned(),
+        None => url.to_owned(),
+    }
+}
+
+/// `https://hooks.slack.com/services/T0/B0/secret` → `https://hooks.slack.com/***`.
+pub fn mask_slack_url(url: &str) -> String {
+    match split_after_host(url) {
+        Some((base, "")) => mask_password(base),
+        Some((base, _)) => format!("{}/***", mask_password(base)),
+        None => "***".to_owned(),
+    }
+}
+
+/// `https://user:pw@example.com/hook?token=x` → `https://user:***@example.com/hook?***`.
+pub fn mask_webhook_url(url: &str) -> String {
+    let masked = mask_password(url);
+    match masked.split_once('?') {
+        Some((base, _)) => format!("{base}?***"),
+        None => masked,
+    }
+}
+
+/// The parts of a generic webhook URL that are hidden in failure lines.
+fn secrets_of_webhook(url: &str) -> Vec<String> {
+    let mut secrets = Vec::new();
+    if let Some((_, query)) = url.split_once('?') {
+        secrets.push(query.to_owned());
+        for pair in query.split('&') {
+            if let Some((_, value)) = pair.split_once('=') {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    if let Some((base, _)) = split_after_host(url)
+        && let Some((_, authority)) = base.split_once("://")
+        && let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, password)) = userinfo.split_once(':')
+    {
+        secrets.push(password.to_owned());
+    }
+    secrets.retain(|secret| secret.len() >= 4);
+    secrets
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slack_urls_lose_everything_after_the_host() {
+        assert_eq!(
+            mask_slack_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET"),
+            "https://hooks.slack.com/***"
+        );
+        assert_eq!(
+            mask_slack_url("https://hooks.slack.com"),
+            "https://hooks.slack.com"
+        );
+        assert_eq!(mask_slack_url("not a url"), "***");
+    }
+
+    #[test]
+    fn webhook_urls_lose_passwords_and_queries() {
+        assert_eq!(
+            mask_webhook_url("https://bot:hunter2@example.com/hook?token=abc&x=1"),
+            "https://bot:***@example.com/hook?***"
+        );
+        assert_eq!(
+            mask_webhook_url("http://127.0.0.1:9/in"),
+            "http://127.0.0.1:9/in"
+        );
+    }
+
+    #[test]
+    fn durations_are_short() {
+        assert_eq!(short_duration(chrono::Duration::seconds(720)), "12m");
+        assert_eq!(short_duration(chrono::Duration::seconds(45)), "45s");
+        assert_eq!(
+            short_duration(chrono::Duration::seconds(3 * 3600 + 5 * 60 + 7)),
+            "3h 5m"
+        );
+        assert_eq!(short_duration(chrono::Duration::seconds(-5)), "0s");
+    }
+}

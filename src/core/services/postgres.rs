@@ -1,0 +1,334 @@
+//! `postgres` checks: connect, `SELECT 1`, server version, connections used against
+//! `max_connections`, database size, and replication lag when the server is a standby.
+//!
+//! The service is up when a connection can be made and `SELECT 1` answers; the latency is the
+//! time for both. The figures come from one more query; when that one fails (a restricted role,
+//! an overloaded server) the service is still up and the detail says the figures are missing.
+//! Everything, connecting included, happens within the check's timeout, and queries also carry a
+//! server-side `statement_timeout` of the same length.
+//!
+//! Connections count client backends only (background workers and WAL senders have slots of
+//! their own). Replication lag is the age of the last replayed transaction, and 0 when the
+//! standby has replayed everything it received, so an idle primary does not look like lag.
+//!
+//! URLs in details have their password masked; server messages are made printable.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::{ConnectOptions, Connection, Row};
+
+use super::CheckOutcome;
+use super::tcp::{describe_io_error, format_latency, millis, timed_out};
+use crate::core::checks::rules::format_bytes;
+use crate::core::model::Unit;
+use crate::core::store::mask_password;
+use crate::core::text::printable;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PostgresCheck {
+    pub url: String,
+}
+
+/// The figures, in one round trip. `SHOW server_version` is `current_setting('server_version')`.
+const FIGURES: &str = "SELECT current_setting('server_version') AS version,
+       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
+           AS connections,
+       current_setting('max_connections')::bigint AS max_connections,
+       pg_database_size(current_database()) AS database_bytes,
+       CASE WHEN pg_is_in_recovery() THEN
+           CASE WHEN pg_last_wal_receive_lsn() IS NOT NULL
+                     AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
+           END::float8
+       END AS lag_s";
+
+/// Time allowed to close the connection politely, in the background.
+const CLOSE_BUDGET: Duration = Duration::from_secs(1);
+
+pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let target = printable(&mask_password(&check.url));
+    let secret = url_password(&check.url);
+    let scrub = |text: String| match secret {
+        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
+        _ => text,
+    };
+    let options = match PgConnectOptions::from_str(&check.url) {
+        Ok(options) => options,
+        Err(error) => {
+            return CheckOutcome::failed(scrub(format!(
+                "invalid PostgreSQL url {target}: {}",
+                printable(&error.to_string())
+            )));
+        }
+    };
+    let options = options
+        .application_name("opsdeck")
+        .options([("statement_timeout", timeout.as_millis().max(1))])
+        .disable_statement_logging();
+
+    let mut conn =
+        match tokio::time::timeout_at(deadline, PgConnection::connect_with(&options)).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(error)) => {
+                return CheckOutcome::failed(scrub(format!(
+                    "cannot connect to {target}: {}",
+                    connect_error(&error)
+                )));
+            }
+            Err(_) => {
+                return CheckOutcome::failed(format!(
+                    "cannot connect to {target}: {}; is PostgreSQL running and reachable?",
+                    timed_out(timeout)
+                ));
+            }
+        };
+    let one = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&mut conn);
+    match tokio::time::timeout_at(deadline, one).await {
+        Ok(Ok(1)) => {}
+        Ok(Ok(other)) => {
+            return CheckOutcome::failed(format!("{target}: SELECT 1 answered {other}"));
+        }
+        Ok(Err(error)) => {
+            return CheckOutcome::failed(scrub(format!(
+                "{target}: SELECT 1 failed: {}",
+                sql_message(&error)
+            )));
+        }
+        Err(_) => {
+            return CheckOutcome::failed(format!(
+                "{target}: connected, but SELECT 1 {}",
+                timed_out(timeout)
+            ));
+        }
+    }
+    let latency = started.elapsed();
+    let figures = tokio::time::timeout_at(deadline, sqlx::query(FIGURES).fetch_one(&mut conn))
+        .await
+        .map_err(|_| timed_out(timeout))
+        .and_then(|reply| reply.map_err(|error| scrub(sql_message(&error))))
+        .and_then(|row| Figures::from_row(&row));
+    let mut outcome = match figures {
+        Ok(figures) => figures.outcome(),
+        Err(reason) => CheckOutcome {
+            ok: true,
+            latency: None,
+            detail: format!(
+                "connected in {}; figures unavailable: {reason}",
+                format_latency(latency)
+            ),
+            metrics: Vec::new(),
+        },
+    };
+    outcome.latency = Some(latency);
+    outcome
+        .metrics
+        .insert(0, ("service.latency_ms", millis(latency), Unit::Count));
+    // A polite goodbye keeps "unexpected EOF" out of the server log; nobody waits for it.
+    tokio::spawn(async move {
+        let _ = tokio::time::timeout(CLOSE_BUDGET, conn.close()).await;
+    });
+    outcome
+}
+
+/// What the figures query answered.
+#[derive(Debug, Clone, PartialEq)]
+struct Figures {
+    version: String,
+    connections: i64,
+    max_connections: i64,
+    database_bytes: i64,
+    /// Seconds; `Some` on a standby only.
+    lag_s: Option<f64>,
+}
+
+impl Figures {
+    fn from_row(row: &PgRow) -> Result<Figures, String> {
+        let unexpected = |error: sqlx::Error| format!("unexpected answer: {error}");
+        Ok(Figures {
+            version: row.try_get("version").map_err(unexpected)?,
+            connections: row.try_get("connections").map_err(unexpected)?,
+            max_connections: row.try_get("max_connections").map_err(unexpected)?,
+            database_bytes: row.try_get("database_bytes").map_err(unexpected)?,
+            lag_s: row.try_get("lag_s").map_err(unexpected)?,
+        })
+    }
+
+    /// "PostgreSQL 15.19, 7/100 connections, 8.40 MiB, standby lag 3 s", with the metrics.
+    fn outcome(&self) -> CheckOutcome {
+        // "15.19 (Debian 15.19-1.pgdg120+1)" -> "15.19"
+        let version = self.version.split_whitespace().next().unwrap_or("?");
+        let mut detail = format!(
+            "PostgreSQL {}, {}/{} connections, {}",
+            printable(version),
+            self.connections,
+            self.max_connections,
+            format_bytes(self.database_bytes as f64)
+        );
+        let mut metrics = Vec::new();
+        if self.max_connections > 0 {
+            metrics.push((
+                "service.pg_connections_pct",
+                self.connections as f64 * 100.0 / self.max_connections as f64,
+                Unit::Percent,
+            ));
+        }
+        metrics.push((
+            "service.pg_database_bytes",
+            self.database_bytes as f64,
+            Unit::Bytes,
+        ));
+        if let Some(lag) = self.lag_s {
+            let lag = lag.max(0.0);
+            detail.push_str(&format!(", standby lag {}", format_lag(lag)));
+            metrics.push(("service.pg_replication_lag_s", lag, Unit::Seconds));
+        }
+        CheckOutcome {
+            ok: true,
+            latency: None,
+            detail,
+            metrics,
+        }
+    }
+}
+
+/// "3 s" up to two minutes, then "5m 3s", "2h 1m 5s".
+fn format_lag(seconds: f64) -> String {
+    if seconds < 120.0 {
+        format!("{seconds:.0} s")
+    } else {
+        humantime::format_duration(Duration::from_secs(seconds as u64)).to_string()
+    }
+}
+
+/// Why a connection could not be made, with what to do about it.
+fn connect_error(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
+                format!("{}; is PostgreSQL running?", describe_io_error(io))
+            }
+            _ => format!(
+                "{}; is PostgreSQL running and reachable?",
+                describe_io_error(io)
+            ),
+        },
+        sqlx::Error::Tls(tls) => format!("TLS failed: {}", printable(&tls.to_string())),
+        sqlx::Error::Configuration(config) => {
+            format!("invalid url: {}", printable(&config.to_string()))
+        }
+        _ => {
+            let message = sql_message(error);
+            let code = error
+                .as_database_error()
+                .and_then(|database| database.code())
+                .unwrap_or_default();
+            match code.as_ref() {
+                // invalid_password
+                "28P01" => format!("{message}: check the password in the service url"),
+                // invalid_authorization_specification: no pg_hba.conf entry, unknown role…
+                "28000" => {
+                    format!("{message}: check the user in the service url and pg_hba.conf")
+                }
+                // invalid_catalog_name
+                "3D000" => format!("{message}: check the database name in the service url"),
+                _ => message,
+            }
+        }
+    }
+}
+
+/// The server's own message for a database error, else the error; printable.
+fn sql_message(error: &sqlx::Error) -> String {
+    let text = match error.as_database_error() {
+        Some(database) => database.message().to_owned(),
+        None => error.to_string(),
+    };
+    printable(&text)
+}
+
+/// The password in `scheme://user:password@host/…` or in a `password=` query parameter, to
+/// scrub from error texts (Redis urls use it too).
+pub(super) fn url_password(url: &str) -> Option<&str> {
+    let query_password = || {
+        let (_, query) = url.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.eq_ignore_ascii_case("password").then_some(value)
+        })
+    };
+    let Some(scheme_end) = url.find("://") else {
+        return query_password();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => match userinfo.split_once(':') {
+            Some((_, password)) if !password.is_empty() => Some(password),
+            _ => query_password(),
+        },
+        None => query_password(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn figures(lag_s: Option<f64>) -> Figures {
+        Figures {
+            version: "15.19 (Debian 15.19-1.pgdg120+1)".into(),
+            connections: 7,
+            max_connections: 100,
+            database_bytes: 8_808_038,
+            lag_s,
+        }
+    }
+
+    #[test]
+    fn primary_detail_and_metrics() {
+        let outcome = figures(None).outcome();
+        assert!(outcome.ok);
+        assert_eq!(
+            outcome.detail,
+            "PostgreSQL 15.19, 7/100 connections, 8.40 MiB"
+        );
+        assert_eq!(
+            outcome.metrics,
+            vec![
+                ("service.pg_connections_pct", 7.0, Unit::Percent),
+                ("service.pg_database_bytes", 8_808_038.0, Unit::Bytes),
+            ]
+        );
+    }
+
+    #[test]
+    fn standby_reports_its_lag() {
+        let outcome = figures(Some(3.2)).outcome();
+        assert_eq!(
+            outcome.detail,
+            "PostgreSQL 15.19, 7/100 connections, 8.40 MiB, standby lag 3 s"
+        );
+        assert!(
+            outcome
+                .metrics
+                .contains(&("service.pg_replication_lag_s", 3.2, Unit::Seconds))
+        );
+        assert_eq!(format_lag(0.0), "0 s");
+        assert_eq!(format_lag(303.0), "5m 3s");
+    }
+
+    #[test]
+    fn passwords_are_found_for_scrubbing() {
+        assert_eq!(url_password("postgres://u:s3cret@h/db"), Some("s3cret"));
+        assert_eq!(
+            url_password("postgres://u@h/db?password=pw1&x=1"),
+            Some("pw1")
+        );
+        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(url_password("postgres://h:5432/db"), None);
+    }
+}
