@@ -44,7 +44,7 @@ pub enum Command {
     Check {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Only this group of checks.
+        /// Only this group of checks (default: all).
         #[arg(long, value_enum)]
         only: Option<CheckGroup>,
     },
@@ -104,6 +104,7 @@ pub enum Format {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CheckGroup {
     Resources,
+    Services,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {

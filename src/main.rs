@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 
-use opsdeck::cli::{Cli, Command, ConfigCommand, Format};
+use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format};
 use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
@@ -20,7 +20,7 @@ use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
-use opsdeck::headless::check::check_resources;
+use opsdeck::headless::check::{CheckReport, check_resources, check_services};
 use opsdeck::tui::app::{AppState, HostInfo};
 use opsdeck::tui::layout::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
@@ -56,13 +56,22 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Config {
             action: ConfigCommand::Check { file },
         }) => config_check(file.as_ref().or(cli.config.as_ref()), paths.as_ref()),
-        Some(Command::Check { format, only: _ }) => {
+        Some(Command::Check { format, only }) => {
             let loaded = load_config(&cli, paths.as_ref())?;
-            let report = check_resources(
-                loaded.config.resource_settings(),
-                loaded.config.effective_rules(),
-                hostname(),
-            )?;
+            let config = &loaded.config;
+            let rules = config.effective_rules();
+            let mut checks = Vec::new();
+            if matches!(only, None | Some(CheckGroup::Resources)) {
+                checks.extend(check_resources(config.resource_settings(), &rules)?);
+            }
+            if matches!(only, None | Some(CheckGroup::Services)) && !config.service_specs.is_empty()
+            {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                checks.extend(runtime.block_on(check_services(&config.service_specs, &rules)));
+            }
+            let report = CheckReport::new(hostname(), checks);
             match format {
                 Format::Text => print!("{}", report.to_text()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),

@@ -91,10 +91,16 @@ async fn respond<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     }
 }
 
-/// A port nothing listens on: bound, then released.
-fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("local addr").port()
+/// A port nothing listens on: bound without listening, so connections are refused and no
+/// other test can take the port meanwhile (a released port could be handed out again). Keep
+/// the socket alive while the port is used.
+fn closed_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("local addr").port();
+    (socket, port)
 }
 
 /// A self-signed certificate for `localhost` valid for `days`, as (certificate, key) PEM files.
@@ -349,7 +355,7 @@ async fn tcp_connects() {
 
 #[tokio::test]
 async fn closed_port_is_refused() {
-    let port = closed_port();
+    let (_socket, port) = closed_port();
     let outcome = tcp::check(
         &TcpCheck {
             address: format!("127.0.0.1:{port}"),

@@ -9,7 +9,9 @@ use serde::Serialize;
 use crate::core::checks::{Evaluation, Rule, RuleEngine, rules::format_value};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use crate::core::collectors::{CollectError, Collector};
-use crate::core::model::Status;
+use crate::core::model::{Metric, Status};
+use crate::core::services::ServiceSpec;
+use crate::core::services::scheduler::CONCURRENT_CHECKS;
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -49,14 +51,13 @@ impl CheckLine {
 /// Samples the resources twice (CPU and network rates need two readings) and judges them.
 pub fn check_resources(
     settings: ResourceSettings,
-    rules: Vec<Rule>,
-    host: String,
-) -> Result<CheckReport, CollectError> {
+    rules: &[Rule],
+) -> Result<Vec<CheckLine>, CollectError> {
     let mut collector = ResourceCollector::new(settings)?;
     collector.collect()?;
     std::thread::sleep(std::time::Duration::from_millis(500));
     let sample = collector.collect()?;
-    let engine = RuleEngine::new(rules);
+    let engine = RuleEngine::new(rules.to_vec());
     let mut checks: Vec<CheckLine> = sample
         .metrics()
         .into_iter()
@@ -72,17 +73,83 @@ pub fn check_resources(
         crit: None,
         detail: fs.error.clone(),
     }));
-    let status = checks
-        .iter()
-        .map(|line| line.status)
-        .max()
-        .unwrap_or(Status::Unknown);
-    Ok(CheckReport {
-        host,
-        taken_at: sample.taken_at,
-        status,
-        checks,
-    })
+    Ok(checks)
+}
+
+/// Checks every service once, all at the same time (bounded), and judges them: a failed check
+/// is critical (there is no flap control in a single pass), otherwise the rules decide.
+pub async fn check_services(specs: &[ServiceSpec], rules: &[Rule]) -> Vec<CheckLine> {
+    let engine = RuleEngine::new(rules.to_vec());
+    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS));
+    let mut running = tokio::task::JoinSet::new();
+    for (index, spec) in specs.iter().cloned().enumerate() {
+        let limit = limit.clone();
+        running.spawn(async move {
+            let _permit = limit.acquire().await;
+            (index, spec.check.run(spec.timeout).await, spec)
+        });
+    }
+    let mut results = Vec::new();
+    while let Some(joined) = running.join_next().await {
+        if let Ok(result) = joined {
+            results.push(result);
+        }
+    }
+    results.sort_by_key(|(index, _, _)| *index);
+    results
+        .into_iter()
+        .map(|(_, outcome, spec)| {
+            let metrics: Vec<Metric> = outcome
+                .metrics
+                .iter()
+                .map(|(name, value, unit)| Metric::of(name, &spec.name, *value, *unit))
+                .collect();
+            let status = if outcome.ok {
+                metrics
+                    .iter()
+                    .map(|metric| engine.evaluate(metric).status)
+                    .max()
+                    .unwrap_or(Status::Ok)
+            } else {
+                Status::Crit
+            };
+            CheckLine {
+                id: format!("service:{}", spec.name),
+                status,
+                value: outcome
+                    .latency
+                    .map(|latency| latency.as_secs_f64() * 1000.0),
+                display: outcome.latency.map_or_else(
+                    || "-".to_owned(),
+                    |latency| format!("{} ms", latency.as_millis()),
+                ),
+                op: None,
+                warn: None,
+                crit: None,
+                detail: Some(crate::core::text::printable(&format!(
+                    "{}: {}",
+                    spec.check.kind(),
+                    outcome.detail
+                ))),
+            }
+        })
+        .collect()
+}
+
+impl CheckReport {
+    pub fn new(host: String, checks: Vec<CheckLine>) -> CheckReport {
+        let status = checks
+            .iter()
+            .map(|line| line.status)
+            .max()
+            .unwrap_or(Status::Ok);
+        CheckReport {
+            host,
+            taken_at: crate::core::model::now(),
+            status,
+            checks,
+        }
+    }
 }
 
 impl CheckReport {

@@ -1,0 +1,269 @@
+//! Services end to end through the runner, against real servers: a throwaway PostgreSQL and
+//! Redis go down mid-test and come back; flap control marks them down only after three failed
+//! checks and up after two good ones; the alert opens and resolves once, and a local webhook
+//! receiver gets exactly one "opened" and one "resolved" message; results land in the store.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opsdeck::core::notify::NotifySettings;
+use opsdeck::core::runner::{self, Event, Request, RunnerHandle, RunnerSettings};
+use opsdeck::core::services::flap::ServiceState;
+use opsdeck::core::services::postgres::PostgresCheck;
+use opsdeck::core::services::redis::RedisCheck;
+use opsdeck::core::services::{ServiceCheck, ServiceSpec};
+use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::tasks::execution::{Identity, TaskSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A webhook receiver on loopback that records every JSON body it is sent.
+async fn webhook_receiver() -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let recorded = bodies.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let read = stream.read(&mut chunk).await.unwrap_or(0);
+                    if read == 0 {
+                        break;
+                    }
+                    buffer.extend_from_slice(&chunk[..read]);
+                    let text = String::from_utf8_lossy(&buffer).to_string();
+                    if let Some(head_end) = text.find("\r\n\r\n") {
+                        let length = text[..head_end]
+                            .lines()
+                            .find_map(|line| {
+                                let lower = line.to_ascii_lowercase();
+                                lower
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        if buffer.len() >= head_end + 4 + length {
+                            let body = &buffer[head_end + 4..head_end + 4 + length];
+                            if let Ok(json) = serde_json::from_slice(body) {
+                                recorded.lock().unwrap().push(json);
+                            }
+                            break;
+                        }
+                    }
+                }
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, bodies)
+}
+
+fn spec(name: &str, check: ServiceCheck) -> ServiceSpec {
+    ServiceSpec {
+        name: name.into(),
+        interval: Duration::from_millis(300),
+        timeout: Duration::from_secs(2),
+        down_after: 3,
+        up_after: 2,
+        check,
+    }
+}
+
+async fn next_state(
+    runner: &mut RunnerHandle,
+    service: &str,
+    wanted: ServiceState,
+    limit: Duration,
+) -> Vec<bool> {
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let event = tokio::time::timeout_at(deadline, runner.events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{service} did not become {wanted:?}; results {seen:?}"))
+            .expect("runner alive");
+        if let Event::ServiceChecked {
+            name,
+            state,
+            outcome,
+            ..
+        } = event
+            && name == service
+        {
+            seen.push(outcome.ok);
+            if state == wanted {
+                return seen;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_go_down_and_up_with_flap_control_and_notify_once_per_incident() {
+    let (mut pg, mut redis) =
+        tokio::task::spawn_blocking(|| (support::PgServer::start(), support::RedisServer::start()))
+            .await
+            .unwrap();
+    let (hook, received) = webhook_receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let rules = opsdeck::config::default_rules();
+    let mut runner = runner::spawn(
+        RunnerSettings {
+            resources: None,
+            rules,
+            tasks: TaskSettings {
+                tasks: Vec::new(),
+                read_only: true,
+                identity: Identity {
+                    user: "tester".into(),
+                    client: None,
+                    host: "test-host".into(),
+                    pid: std::process::id(),
+                },
+                runs_dir: None,
+            },
+            services: vec![
+                spec(
+                    "db",
+                    ServiceCheck::Postgres(PostgresCheck { url: pg.url() }),
+                ),
+                spec(
+                    "cache",
+                    ServiceCheck::Redis(RedisCheck { url: redis.url() }),
+                ),
+            ],
+            notify: NotifySettings {
+                webhooks: vec![hook],
+                min_interval: Duration::from_secs(600),
+                host: "test-host".into(),
+                ..NotifySettings::default()
+            },
+        },
+        Some(store.clone()),
+    );
+
+    next_state(&mut runner, "db", ServiceState::Up, Duration::from_secs(20)).await;
+    next_state(
+        &mut runner,
+        "cache",
+        ServiceState::Up,
+        Duration::from_secs(20),
+    )
+    .await;
+
+    pg = tokio::task::spawn_blocking(move || {
+        pg.stop();
+        pg
+    })
+    .await
+    .unwrap();
+    // Down only after three failed checks in a row, not at the first.
+    let seen = next_state(
+        &mut runner,
+        "db",
+        ServiceState::Down,
+        Duration::from_secs(30),
+    )
+    .await;
+    let failures = seen.iter().rev().take_while(|ok| !**ok).count();
+    assert!(
+        failures >= 3,
+        "went down after {failures} failures: {seen:?}"
+    );
+
+    pg = tokio::task::spawn_blocking(move || {
+        pg.restart();
+        pg
+    })
+    .await
+    .unwrap();
+    let seen = next_state(&mut runner, "db", ServiceState::Up, Duration::from_secs(30)).await;
+    let successes = seen.iter().rev().take_while(|ok| **ok).count();
+    assert!(
+        successes >= 2,
+        "came up after {successes} successes: {seen:?}"
+    );
+
+    // Redis too: down, then up again.
+    redis = tokio::task::spawn_blocking(move || {
+        redis.stop();
+        redis
+    })
+    .await
+    .unwrap();
+    next_state(
+        &mut runner,
+        "cache",
+        ServiceState::Down,
+        Duration::from_secs(30),
+    )
+    .await;
+    redis = tokio::task::spawn_blocking(move || {
+        redis.restart();
+        redis
+    })
+    .await
+    .unwrap();
+    next_state(
+        &mut runner,
+        "cache",
+        ServiceState::Up,
+        Duration::from_secs(30),
+    )
+    .await;
+
+    // The alert for db opened and resolved exactly once, and the webhook heard both once.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let alerts = store
+        .recent_alerts(chrono::Utc::now() - chrono::TimeDelta::hours(1), 50)
+        .await
+        .unwrap();
+    let db_alerts: Vec<_> = alerts.iter().filter(|a| a.key == "service.up:db").collect();
+    assert_eq!(db_alerts.len(), 1, "{alerts:#?}");
+    assert!(!db_alerts[0].is_open());
+    let messages = received.lock().unwrap().clone();
+    let for_db: Vec<&str> = messages
+        .iter()
+        .filter(|m| m["alert"]["key"] == "service.up:db")
+        .filter_map(|m| m["event"].as_str())
+        .collect();
+    assert_eq!(for_db, ["opened", "resolved"], "{messages:#?}");
+
+    // Results were stored; availability reflects the outage.
+    runner.requests.send(Request::Shutdown).unwrap();
+    let _ = runner.task.await;
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let availability = store
+        .availability(chrono::Utc::now() - chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
+    let db = availability
+        .iter()
+        .find(|(name, _)| name == "db")
+        .expect("db results stored")
+        .1;
+    assert!(db > 0.0 && db < 100.0, "db availability {db}");
+    let results = store.service_results("db", 100).await.unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|row| !row.ok && row.detail.contains("refused")),
+        "{results:#?}"
+    );
+    drop(pg);
+    drop(redis);
+}
