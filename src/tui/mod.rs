@@ -67,12 +67,21 @@ pub async fn run<K>(
     let mut start = std::pin::pin!(start);
     let mut running: Option<(RunnerHandle, K)> = None;
     let mut queued: Vec<Request> = Vec::new();
+    let mut urgent = true;
+    let mut last_draw = std::time::Instant::now();
 
     let exit = loop {
-        if state.dirty {
+        // Keys draw at once; runner updates (fifty a second with many services) at most every
+        // MIN_FRAME_GAP, so a busy runner costs neither CPU nor bandwidth.
+        let due = urgent || last_draw.elapsed() >= MIN_FRAME_GAP;
+        if state.dirty && due {
             terminal.draw(|frame| layout::view(&state, &look, frame))?;
             state.dirty = false;
+            urgent = false;
+            last_draw = std::time::Instant::now();
         }
+        let redraw_at =
+            (state.dirty).then(|| tokio::time::Instant::from_std(last_draw + MIN_FRAME_GAP));
         if state.should_quit {
             break Exit::Quit;
         }
@@ -80,6 +89,7 @@ pub async fn run<K>(
             biased;
             event = input.next() => match event {
                 Some(Ok(TermEvent::Key(key))) => {
+                    urgent = true;
                     if let Some(chord) = input::chord(&key) {
                         let requests = state.update(Msg::Key(chord));
                         match &running {
@@ -94,7 +104,10 @@ pub async fn run<K>(
                     MouseEventKind::ScrollDown => { state.update(Msg::ScrollDown); }
                     _ => {}
                 },
-                Some(Ok(TermEvent::Resize(..))) => state.dirty = true,
+                Some(Ok(TermEvent::Resize(..))) => {
+                    state.dirty = true;
+                    urgent = true;
+                }
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error.into()),
                 None => break Exit::Quit,
@@ -117,6 +130,7 @@ pub async fn run<K>(
                 }
             }
             _ = clock.tick() => { state.update(Msg::Tick(Utc::now())); }
+            () = sleep_until(redraw_at) => {}
         }
     };
     drop(terminal);
@@ -128,6 +142,17 @@ pub async fn run<K>(
         drop(keep_alive);
     }
     Ok(exit)
+}
+
+/// Runner updates closer together than this are drawn as one frame.
+const MIN_FRAME_GAP: Duration = Duration::from_millis(100);
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The runner's next event, or never while it has not started.

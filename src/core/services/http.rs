@@ -58,13 +58,14 @@ pub async fn check(check: &HttpCheck, timeout: Duration) -> CheckOutcome {
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                read += chunk.len();
-                if read > MAX_BODY_BYTES {
+                let taken = chunk.len().min(MAX_BODY_BYTES - read);
+                read += taken;
+                if needs_body {
+                    body.extend_from_slice(&chunk[..taken]);
+                }
+                if taken < chunk.len() {
                     truncated = true;
                     break;
-                }
-                if needs_body {
-                    body.extend_from_slice(&chunk);
                 }
             }
             Ok(None) => break,

@@ -45,6 +45,9 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 
 const SECS_PER_DAY: i64 = 86_400;
 
+/// How long a finished endpoint check waits to close the connection politely.
+const CLOSE_WAIT: Duration = Duration::from_millis(200);
+
 pub async fn check(check: &TlsCheck, timeout: Duration) -> CheckOutcome {
     match &check.target {
         TlsTarget::Endpoint {
@@ -72,13 +75,12 @@ async fn check_endpoint(
     server_name: Option<&str>,
     timeout: Duration,
 ) -> CheckOutcome {
-    let start = Instant::now();
-    let leaf = match tokio::time::timeout(timeout, handshake(address, server_name)).await {
+    let (leaf, latency) = match tokio::time::timeout(timeout, handshake(address, server_name)).await
+    {
         Err(_) => return CheckOutcome::failed(timed_out(timeout)),
         Ok(Err(detail)) => return CheckOutcome::failed(detail),
-        Ok(Ok(leaf)) => leaf,
+        Ok(Ok(done)) => done,
     };
-    let latency = start.elapsed();
     let mut outcome = match certificate_info(&leaf) {
         Some(info) => expiry_outcome(&info, now(), check.warn_days, check.crit_days),
         None => CheckOutcome::failed(format!(
@@ -93,18 +95,23 @@ async fn check_endpoint(
     outcome
 }
 
-/// TCP connect and TLS handshake; the leaf certificate in DER.
-async fn handshake(address: &str, server_name: Option<&str>) -> Result<Vec<u8>, String> {
+/// TCP connect and TLS handshake: the leaf certificate in DER and the time both took.
+async fn handshake(
+    address: &str,
+    server_name: Option<&str>,
+) -> Result<(Vec<u8>, Duration), String> {
     let name = server_name.unwrap_or_else(|| tcp::host_part(address));
     let server_name = ServerName::try_from(name.to_owned())
         .map_err(|_| format!("invalid server name \"{}\"", printable(name)))?;
     let config = client_config()?;
+    let start = Instant::now();
     let stream = tcp::connect(address).await?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let mut tls = connector
         .connect(server_name, stream)
         .await
         .map_err(|error| describe_handshake_error(&error))?;
+    let latency = start.elapsed();
     let leaf = tls
         .get_ref()
         .1
@@ -112,9 +119,9 @@ async fn handshake(address: &str, server_name: Option<&str>) -> Result<Vec<u8>, 
         .and_then(|certs| certs.first())
         .map(|cert| cert.to_vec())
         .ok_or_else(|| "the server sent no certificate".to_owned())?;
-    // Polite close (close_notify); the certificate is read whatever happens here.
-    let _ = tls.shutdown().await;
-    Ok(leaf)
+    // A polite close (close_notify), briefly: the certificate is read whatever happens here.
+    let _ = tokio::time::timeout(CLOSE_WAIT, tls.shutdown()).await;
+    Ok((leaf, latency))
 }
 
 /// One client configuration for all endpoint checks, on aws-lc-rs without a process default.
