@@ -242,7 +242,8 @@ fn check_only_rejects_an_unknown_group_and_lists_the_valid_ones() {
         out.describe()
     );
     assert!(
-        out.stderr.contains("[possible values: resources, services]"),
+        out.stderr
+            .contains("[possible values: resources, services]"),
         "{}",
         out.describe()
     );
