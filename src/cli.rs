@@ -18,6 +18,7 @@ use clap::{Parser, Subcommand, ValueEnum};
   opsdeck run temp-cleanup --dry-run
   opsdeck run log-rotation --yes --param force=true
   opsdeck history --task db-vacuum-analyze --format json
+  opsdeck queries --db app --top 10 --min-mean-ms 1000
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"
 )]
@@ -77,6 +78,20 @@ pub enum Command {
         /// How many runs, newest first.
         #[arg(long, default_value_t = 20)]
         limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The slow statements, problem sessions and table health of the watched databases.
+    Queries {
+        /// Only this database (a [[database]] name); default: all.
+        #[arg(long)]
+        db: Option<String>,
+        /// How many statements.
+        #[arg(long)]
+        top: Option<usize>,
+        /// Only statements whose mean time is at least this.
+        #[arg(long, value_name = "MS")]
+        min_mean_ms: Option<f64>,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },

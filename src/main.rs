@@ -131,10 +131,63 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     ),
                     services: Vec::new(),
                     notify: NotifySettings::default(),
+                    databases: Vec::new(),
+                    queries: Default::default(),
+                    queries_interval: std::time::Duration::from_secs(5),
                 };
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
             })
+        }
+        Some(Command::Queries {
+            db,
+            top,
+            min_mean_ms,
+            format,
+        }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            let mut databases = loaded.config.databases();
+            if let Some(db) = db {
+                let known: Vec<String> = databases.iter().map(|(name, _)| name.clone()).collect();
+                databases.retain(|(name, _)| name == db);
+                if databases.is_empty() {
+                    return Err(anyhow!(
+                        "no [[database]] named `{db}`; configured: {}\n  fix: pass one of those to --db, or add it to the config",
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ));
+                }
+            }
+            if databases.is_empty() {
+                return Err(anyhow!(
+                    "no databases to look at\n  fix: add [[database]] name = \"app\" url = \"postgres://…\" to the config"
+                ));
+            }
+            let mut settings = loaded.config.queries.settings();
+            if let Some(top) = top {
+                settings.top = (*top).max(1);
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let mut snapshots = runtime.block_on(headless::queries::collect(&databases, &settings));
+            if let Some(min_mean_ms) = min_mean_ms {
+                headless::queries::keep_slower_than(&mut snapshots, *min_mean_ms);
+            }
+            match format {
+                Format::Text => print!("{}", headless::queries::to_text(&snapshots)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&snapshots)?),
+            }
+            Ok(
+                if snapshots.iter().any(|snapshot| snapshot.error.is_some()) {
+                    1
+                } else {
+                    0
+                },
+            )
         }
         None => console(&cli, paths),
     }
@@ -362,6 +415,14 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|spec| (spec.name.clone(), spec.check.kind(), spec.interval))
             .collect(),
     );
+    state.set_databases(
+        config
+            .databases()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect(),
+        config.queries.interval.0,
+    );
     state.set_tasks(
         tasks
             .iter()
@@ -374,6 +435,9 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         tasks: task_settings(tasks, read_only, paths.as_ref()),
         services: config.service_specs.clone(),
         notify: config.notify.settings(&hostname()),
+        databases: config.databases(),
+        queries: config.queries.settings(),
+        queries_interval: config.queries.interval.0,
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {

@@ -283,7 +283,7 @@ fn console_at_200x60_uses_the_space() {
 fn help_overlay_lists_every_binding() {
     let mut state = state("");
     state.update(Msg::Key(KeyChord::parse("?").unwrap()));
-    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 40));
     insta::assert_snapshot!(screen);
     for action in opsdeck::tui::action::Action::ALL {
         assert!(
@@ -435,7 +435,7 @@ mod tasks {
                 line: line.into(),
             }));
         }
-        for _ in 0..3 {
+        for _ in 0..4 {
             state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
         }
         state.update(Msg::Key(KeyChord::parse("j").unwrap()));
@@ -569,5 +569,198 @@ mod services {
             .map(|row| row.name.as_str())
             .collect();
         assert_eq!(names, ["orders-db", "인증서", "api"]);
+    }
+}
+
+mod queries {
+    use super::*;
+    use opsdeck::core::queries::{
+        IndexRow, QuerySnapshot, SessionRow, StatementRow, StatementsView, TableHealth, TableRow,
+    };
+    use opsdeck::core::runner::Request;
+
+    fn statement(queryid: i64, query: &str, mean_ms: f64, calls: i64) -> StatementRow {
+        StatementRow {
+            queryid,
+            query: query.into(),
+            calls,
+            total_ms: mean_ms * calls as f64,
+            mean_ms,
+            max_ms: mean_ms * 1.5,
+            rows: calls,
+            hit_ratio_pct: Some(99.2),
+            calls_delta: 1,
+            total_ms_delta: mean_ms,
+            calls_since_start: 2,
+            total_ms_since_start: mean_ms * 2.0,
+            recent_mean_ms: Some(mean_ms),
+            slow: mean_ms > 1000.0,
+        }
+    }
+
+    fn session(pid: i32, state: &str, blocked_by: Vec<i32>, query: &str) -> SessionRow {
+        SessionRow {
+            pid,
+            database: "app".into(),
+            user: "alice".into(),
+            application: "psql".into(),
+            client: "10.0.0.9".into(),
+            state: state.into(),
+            wait_event: (!blocked_by.is_empty()).then(|| "Lock: relation".into()),
+            query_seconds: Some(61.0),
+            transaction_seconds: Some(75.0),
+            query: query.into(),
+            idle_in_transaction: state == "idle in transaction",
+            long_running: state == "active",
+            blocked_by,
+        }
+    }
+
+    fn snapshot() -> QuerySnapshot {
+        QuerySnapshot {
+            database: "app".into(),
+            taken_at: at(-1),
+            took: Duration::from_millis(14),
+            server_version: Some("15.19".into()),
+            statements: StatementsView::Rows {
+                rows: vec![
+                    statement(1, "SELECT pg_sleep($1)", 1201.4, 3),
+                    statement(2, "SELECT '\x1b[2J' AS x", 0.4, 120),
+                    statement(
+                        3,
+                        "UPDATE pgbench_accounts SET abalance = abalance + $1\n  WHERE aid = $2",
+                        2.3,
+                        5400,
+                    ),
+                ],
+            },
+            sessions: Ok(vec![
+                session(
+                    4242,
+                    "active",
+                    vec![4141],
+                    "SELECT count(*) FROM pgbench_accounts",
+                ),
+                session(
+                    4141,
+                    "idle in transaction",
+                    Vec::new(),
+                    "LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE",
+                ),
+            ]),
+            health: Ok(TableHealth {
+                database_bytes: 23 * 1024 * 1024,
+                largest_tables: vec![TableRow {
+                    name: "public.pgbench_accounts".into(),
+                    total_bytes: 15 * 1024 * 1024,
+                    live_tuples: 100_000,
+                    dead_tuples: 40_000,
+                    last_vacuum: None,
+                    last_autovacuum: Some(at(-7200)),
+                    last_analyze: None,
+                    last_autoanalyze: Some(at(-7200)),
+                }],
+                largest_indexes: Vec::new(),
+                unused_indexes: vec![IndexRow {
+                    name: "public.idx_unused".into(),
+                    table: "public.pgbench_accounts".into(),
+                    bytes: 2 * 1024 * 1024,
+                    scans: 0,
+                }],
+                progress: Vec::new(),
+            }),
+            error: None,
+        }
+    }
+
+    fn with_queries() -> AppState {
+        let mut state = state("");
+        state.host.read_only = false;
+        state.set_databases(vec!["app".into()], Duration::from_secs(5));
+        state.update(Msg::Runner(Event::Queries(Box::new(snapshot()))));
+        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        state
+    }
+
+    #[test]
+    fn slow_statements_lead_and_escapes_are_shown_escaped() {
+        let state = with_queries();
+        let buffer = render(&state, &look("dark", Glyphs::Unicode), 120, 40);
+        let screen = text(&buffer);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("SELECT pg_sleep($1)"));
+        assert!(screen.contains("\\x1b[2J"), "{screen}");
+        assert!(
+            buffer
+                .content()
+                .iter()
+                .all(|cell| !cell.symbol().contains('\x1b'))
+        );
+    }
+
+    #[test]
+    fn sessions_show_blockers_and_cancel_asks_with_the_exact_pids() {
+        let mut state = with_queries();
+        state.update(Msg::Key(KeyChord::parse("v").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("by 4141"), "{screen}");
+        state.update(Msg::Key(KeyChord::parse("space").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("space").unwrap()));
+        let requests = state.update(Msg::Key(KeyChord::parse("x").unwrap()));
+        match &requests[..] {
+            [Request::PlanTask { task_id, params }] => {
+                assert_eq!(task_id, "pg-cancel-query");
+                assert_eq!(params.get("pids").map(String::as_str), Some("4141,4242"));
+                assert_eq!(params.get("database").map(String::as_str), Some("app"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let requests = state.update(Msg::Key(KeyChord::parse("X").unwrap()));
+        assert!(
+            matches!(&requests[..], [Request::PlanTask { task_id, .. }] if task_id == "pg-terminate-session")
+        );
+        state.host.read_only = true;
+        assert!(
+            state
+                .update(Msg::Key(KeyChord::parse("x").unwrap()))
+                .is_empty()
+        );
+        assert!(state.notice.as_ref().unwrap().text.contains("read-only"));
+    }
+
+    #[test]
+    fn health_offers_vacuum_for_a_table_and_reindex_for_an_index() {
+        let mut state = with_queries();
+        state.update(Msg::Key(KeyChord::parse("v").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("v").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("UNUSED"), "{screen}");
+        let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        assert!(
+            matches!(&requests[..], [Request::PlanTask { task_id, params }]
+            if task_id == "db-vacuum-analyze" && params.get("table").map(String::as_str) == Some("public.pgbench_accounts"))
+        );
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        assert!(
+            matches!(&requests[..], [Request::PlanTask { task_id, params }]
+            if task_id == "db-reindex" && params.get("index").map(String::as_str) == Some("public.idx_unused"))
+        );
+    }
+
+    #[test]
+    fn a_missing_extension_shows_how_to_enable_it_and_stale_data_is_marked() {
+        let mut state = with_queries();
+        let mut missing = snapshot();
+        missing.statements = StatementsView::Unavailable {
+            guidance: "pg_stat_statements is not enabled in app.\n1. shared_preload_libraries = 'pg_stat_statements'".into(),
+        };
+        missing.taken_at = at(-60);
+        state.update(Msg::Runner(Event::Queries(Box::new(missing))));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("shared_preload_libraries"), "{screen}");
+        assert!(screen.contains("STALE"), "{screen}");
     }
 }

@@ -150,6 +150,9 @@ async fn services_go_down_and_up_with_flap_control_and_notify_once_per_incident(
                 host: "test-host".into(),
                 ..NotifySettings::default()
             },
+            databases: Vec::new(),
+            queries: Default::default(),
+            queries_interval: Duration::from_secs(5),
         },
         Some(store.clone()),
     );

@@ -161,6 +161,9 @@ fn settings() -> RunnerSettings {
         },
         services: Vec::new(),
         notify: Default::default(),
+        databases: Vec::new(),
+        queries: Default::default(),
+        queries_interval: Duration::from_secs(5),
     }
 }
 

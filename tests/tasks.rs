@@ -83,6 +83,9 @@ fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) ->
             },
             services: Vec::new(),
             notify: Default::default(),
+            databases: Vec::new(),
+            queries: Default::default(),
+            queries_interval: Duration::from_secs(5),
         },
         Some(store),
     )

@@ -193,6 +193,11 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Filter => vec![ch('/')],
         Action::Sort => vec![ch('s')],
         Action::Recheck => vec![ch('e')],
+        Action::NextView => vec![ch('v')],
+        Action::NextDatabase => vec![ch('b')],
+        Action::Mark => vec![ch(' ')],
+        Action::CancelQuery => vec![ch('x')],
+        Action::TerminateSession => vec![ch('X')],
     }
 }
 

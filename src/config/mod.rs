@@ -7,6 +7,7 @@
 pub mod diagnostics;
 pub mod keymap;
 pub mod paths;
+pub mod queries;
 pub mod services;
 pub mod tasks;
 pub mod theme;
@@ -45,6 +46,9 @@ pub struct Config {
     #[serde(rename = "service")]
     pub services: Vec<toml::Spanned<services::ServiceConfig>>,
     pub notify: services::NotifyConfig,
+    pub queries: queries::QueriesConfig,
+    #[serde(rename = "database")]
+    pub databases: Vec<toml::Spanned<queries::DatabaseConfig>>,
     /// The services, checked and built while parsing.
     #[serde(skip)]
     pub service_specs: Vec<crate::core::services::ServiceSpec>,
@@ -298,6 +302,32 @@ impl Config {
     }
 
     fn validate(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        let mut names: Vec<&str> = Vec::new();
+        for database in &self.databases {
+            let entry = database.get_ref();
+            let at = |message: String, fix: &str| {
+                Err(ConfigError::at(
+                    file,
+                    source,
+                    database.span().start,
+                    message,
+                    Some(fix.to_owned()),
+                ))
+            };
+            if names.contains(&entry.name.as_str()) {
+                return at(
+                    format!("database name `{}` is used twice", entry.name),
+                    "give each [[database]] its own name",
+                );
+            }
+            names.push(&entry.name);
+            if !(entry.url.starts_with("postgres://") || entry.url.starts_with("postgresql://")) {
+                return at(
+                    format!("database `{}` url must start with postgres://", entry.name),
+                    "write url = \"postgres://user@host:5432/dbname\"",
+                );
+            }
+        }
         self.validate_commands(file, source)?;
         self.validate_task_keys(file)?;
         for rule in &self.rules {
@@ -418,7 +448,7 @@ impl Config {
             .iter()
             .map(|spanned| spanned.get_ref().clone())
             .collect();
-        self.tasks.build(&commands, state_dir)
+        self.tasks.build(&commands, &self.databases(), state_dir)
     }
 
     /// Reads `--config FILE` if given, else the XDG config file if it exists, else defaults.
@@ -514,6 +544,19 @@ impl Config {
         })
     }
 
+    /// The watched databases as (name, url).
+    pub fn databases(&self) -> Vec<(String, String)> {
+        self.databases
+            .iter()
+            .map(|database| {
+                (
+                    database.get_ref().name.clone(),
+                    database.get_ref().url.clone(),
+                )
+            })
+            .collect()
+    }
+
     pub fn keymap(&self) -> Keymap {
         Keymap::new(&self.keys)
     }
@@ -548,6 +591,8 @@ mod tests {
         assert!(parsed.commands.is_empty());
         assert!(parsed.services.is_empty());
         assert_eq!(parsed.notify, services::NotifyConfig::default());
+        assert_eq!(parsed.queries, queries::QueriesConfig::default());
+        assert!(parsed.databases.is_empty());
     }
 
     #[test]

@@ -12,11 +12,13 @@ use super::keymap::KeyChord;
 use crate::core::tasks::cache_cleanup::{CacheCleanupSettings, CachePattern};
 use crate::core::tasks::logrotate::LogRotationSettings;
 use crate::core::tasks::pg_maintenance::{ReindexSettings, VacuumSettings};
+use crate::core::tasks::pg_sessions::{SessionAction, SessionActionSettings};
 use crate::core::tasks::security_scan::SecurityScanSettings;
 use crate::core::tasks::shell::ShellSettings;
 use crate::core::tasks::temp_cleanup::TempCleanupSettings;
 use crate::core::tasks::{
-    Task, TaskInfo, TaskKind, cache_cleanup, logrotate, pg_maintenance, security_scan, temp_cleanup,
+    Task, TaskInfo, TaskKind, cache_cleanup, logrotate, pg_maintenance, pg_sessions, security_scan,
+    temp_cleanup,
 };
 
 /// A single key for a task, e.g. `key = "L"`.
@@ -156,7 +158,7 @@ pub struct ReindexConfig {
 impl Default for ReindexConfig {
     fn default() -> Self {
         ReindexConfig {
-            key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('X')))),
+            key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('I')))),
             timeout: DurationValue(Duration::from_secs(3600)),
             url: DEFAULT_POSTGRES_URL.into(),
             indexes: Vec::new(),
@@ -271,6 +273,7 @@ impl TasksConfig {
     pub fn build(
         &self,
         commands: &[CommandTaskConfig],
+        databases: &[(String, String)],
         state_dir: &Path,
     ) -> Vec<(Task, Option<KeyChord>)> {
         let key = |key: &Option<TaskKey>| key.map(|key| key.0);
@@ -398,6 +401,43 @@ impl TasksConfig {
                 key(&scan.key),
             ),
         ];
+        if !databases.is_empty() {
+            let sessions = SessionActionSettings {
+                databases: databases.to_vec(),
+            };
+            for (id, title, description, action) in [
+                (
+                    "pg-cancel-query",
+                    "cancel query",
+                    "pg_cancel_backend on sessions picked in the queries pane",
+                    SessionAction::Cancel,
+                ),
+                (
+                    "pg-terminate-session",
+                    "terminate session",
+                    "pg_terminate_backend on sessions picked in the queries pane",
+                    SessionAction::Terminate,
+                ),
+            ] {
+                tasks.push((
+                    Task {
+                        info: TaskInfo {
+                            concurrent: true,
+                            ..info(
+                                id,
+                                title,
+                                description,
+                                true,
+                                Duration::from_secs(60),
+                                pg_sessions::PARAMS,
+                            )
+                        },
+                        kind: TaskKind::Session(action, sessions.clone()),
+                    },
+                    None,
+                ));
+            }
+        }
         for command in commands {
             let title = if command.title.is_empty() {
                 command.id.clone()

@@ -8,6 +8,7 @@ pub mod checks;
 pub mod collectors;
 pub mod model;
 pub mod notify;
+pub mod queries;
 pub mod runner;
 pub mod services;
 pub mod store;

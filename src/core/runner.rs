@@ -15,6 +15,8 @@ use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
 use crate::core::model::{Alert, Metric, Status, TaskRun, Unit};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
+use crate::core::queries::collector::QueryCollector;
+use crate::core::queries::{QuerySettings, QuerySnapshot, StatementSort};
 use crate::core::services::flap::{Flap, ServiceState};
 use crate::core::services::scheduler::{ServiceResult, spawn_checks};
 use crate::core::services::{CheckOutcome, ServiceSpec};
@@ -46,6 +48,8 @@ pub enum Request {
     LoadHistory { task_id: Option<String> },
     /// Check one service now instead of waiting for its interval.
     CheckService { name: String },
+    /// Rank statements differently (every watched database refreshes at once).
+    SetStatementSort(StatementSort),
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -100,6 +104,8 @@ pub enum Event {
     },
     /// Availability in percent over 24 hours and 7 days, per service, from the store.
     ServiceAvailability(Vec<(String, Option<f64>, Option<f64>)>),
+    /// A refresh of one watched database.
+    Queries(Box<QuerySnapshot>),
 }
 
 pub struct RunnerSettings {
@@ -109,6 +115,10 @@ pub struct RunnerSettings {
     pub tasks: TaskSettings,
     pub services: Vec<ServiceSpec>,
     pub notify: NotifySettings,
+    /// Watched databases (name, url) for the queries pane.
+    pub databases: Vec<(String, String)>,
+    pub queries: QuerySettings,
+    pub queries_interval: Duration,
 }
 
 pub struct RunnerHandle {
@@ -170,6 +180,18 @@ async fn run(
         .map(|spec| (spec.name.clone(), spec.clone()))
         .collect();
     let rechecks = spawn_checks(settings.services, result_tx);
+    let (sort_tx, sort_rx) = tokio::sync::watch::channel(settings.queries.sort);
+    let query_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
+    for (name, url) in settings.databases {
+        let collector = QueryCollector::new(name, url, settings.queries.clone());
+        tokio::spawn(watch_database(
+            collector,
+            settings.queries_interval,
+            sort_rx.clone(),
+            query_refresh.clone(),
+            events.clone(),
+        ));
+    }
     let mut flaps: std::collections::HashMap<String, Flap> = std::collections::HashMap::new();
     let availability = store
         .clone()
@@ -232,6 +254,7 @@ async fn run(
             request = requests.recv() => match request {
                 Some(Request::RefreshNow) => {
                     let _ = command_tx.send(CollectorCommand::RefreshNow);
+                    query_refresh.notify_waiters();
                     tasks.send_history(None).await;
                 }
                 Some(Request::PlanTask { task_id, params }) => {
@@ -242,6 +265,9 @@ async fn run(
                     tasks.start(task_id, params, confirmed);
                 }
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
+                Some(Request::SetStatementSort(sort)) => {
+                    let _ = sort_tx.send(sort);
+                }
                 Some(Request::CheckService { name }) => {
                     if let Some(recheck) = rechecks.get(&name) {
                         recheck.notify_one();
@@ -263,6 +289,33 @@ async fn run(
     drop(row_tx);
     let _ = result_writer.await;
     let _ = writer.await;
+}
+
+/// Refreshes one database's statements, sessions and health on its interval, at once when
+/// asked, and when the statement ranking changes. Stops when nobody listens.
+async fn watch_database(
+    mut collector: QueryCollector,
+    interval: Duration,
+    mut sort: tokio::sync::watch::Receiver<StatementSort>,
+    refresh: std::sync::Arc<tokio::sync::Notify>,
+    events: mpsc::Sender<Event>,
+) {
+    loop {
+        collector.settings_mut().sort = *sort.borrow_and_update();
+        let snapshot = collector.collect().await;
+        if events
+            .send(Event::Queries(Box::new(snapshot)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            () = refresh.notified() => {}
+            changed = sort.changed() => if changed.is_err() { return },
+        }
+    }
 }
 
 /// How often availability is recomputed and old results pruned.

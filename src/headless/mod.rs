@@ -2,4 +2,5 @@
 //! fold the results into text or JSON.
 
 pub mod check;
+pub mod queries;
 pub mod tasks;

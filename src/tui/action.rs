@@ -25,10 +25,15 @@ pub enum Action {
     Filter,
     Sort,
     Recheck,
+    NextView,
+    NextDatabase,
+    Mark,
+    CancelQuery,
+    TerminateSession,
 }
 
 impl Action {
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 25] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -49,6 +54,11 @@ impl Action {
         Action::Filter,
         Action::Sort,
         Action::Recheck,
+        Action::NextView,
+        Action::NextDatabase,
+        Action::Mark,
+        Action::CancelQuery,
+        Action::TerminateSession,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -74,6 +84,11 @@ impl Action {
             Action::Filter => "filter",
             Action::Sort => "sort",
             Action::Recheck => "recheck",
+            Action::NextView => "next_view",
+            Action::NextDatabase => "next_database",
+            Action::Mark => "mark",
+            Action::CancelQuery => "cancel_query",
+            Action::TerminateSession => "terminate_session",
         }
     }
 
@@ -99,8 +114,19 @@ impl Action {
             Action::History => "past runs of the selected task, with their output",
             Action::Confirm => "confirm the action shown in the popup",
             Action::Filter => "filter the services by name, kind or detail (Enter or Esc ends)",
-            Action::Sort => "sort the services: as configured, worst first, by name, slowest first",
+            Action::Sort => {
+                "sort: services (worst first, name, slowest) or statements (mean, total, calls, rows)"
+            }
             Action::Recheck => "check the selected service again now",
+            Action::NextView => "queries pane: statements, sessions, table health",
+            Action::NextDatabase => "queries pane: the next watched database",
+            Action::Mark => "sessions: mark or unmark the selected session",
+            Action::CancelQuery => {
+                "sessions: cancel query (pg_cancel_backend) of the marked or selected ones"
+            }
+            Action::TerminateSession => {
+                "sessions: terminate session (pg_terminate_backend) of the marked or selected ones"
+            }
         }
     }
 

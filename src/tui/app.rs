@@ -11,6 +11,7 @@ use crate::config::keymap::{KeyChord, KeyCode, Keymap};
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun};
+use crate::core::queries::{QuerySnapshot, StatementSort, StatementsView};
 use crate::core::runner::{Event, Request};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
@@ -31,12 +32,19 @@ pub struct HostInfo {
 pub enum Pane {
     Resources,
     Services,
+    Queries,
     Alerts,
     Tasks,
 }
 
 impl Pane {
-    const ORDER: [Pane; 4] = [Pane::Resources, Pane::Services, Pane::Alerts, Pane::Tasks];
+    const ORDER: [Pane; 5] = [
+        Pane::Resources,
+        Pane::Services,
+        Pane::Queries,
+        Pane::Alerts,
+        Pane::Tasks,
+    ];
 
     fn step(self, forward: bool) -> Pane {
         let index = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
@@ -56,6 +64,16 @@ pub struct ResourceView {
 impl ResourceView {
     pub fn status(&self, key: &str) -> Status {
         self.statuses.get(key).copied().unwrap_or(Status::Ok)
+    }
+}
+
+/// Moves a selection one row (or to an end) within `0..=last`.
+fn step(selected: usize, action: Action, last: usize) -> usize {
+    match action {
+        Action::Up => selected.saturating_sub(1),
+        Action::Down => (selected + 1).min(last),
+        Action::Top => 0,
+        _ => last,
     }
 }
 
@@ -131,6 +149,38 @@ impl ServiceSort {
     }
 }
 
+/// What the queries pane shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueryView {
+    Statements,
+    Sessions,
+    Health,
+}
+
+impl QueryView {
+    fn next(self) -> QueryView {
+        match self {
+            QueryView::Statements => QueryView::Sessions,
+            QueryView::Sessions => QueryView::Health,
+            QueryView::Health => QueryView::Statements,
+        }
+    }
+}
+
+/// A watched database and its latest refresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryDatabase {
+    pub name: String,
+    pub snapshot: Option<QuerySnapshot>,
+}
+
+/// Something the health view can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthTarget {
+    Table(String),
+    Index(String),
+}
+
 /// A run seen in this session, with its output so far.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunView {
@@ -164,6 +214,11 @@ pub enum Popup {
     /// One service: recent results, last error, latency history.
     Service {
         name: String,
+    },
+    /// Read-only text, such as a statement's full query.
+    Text {
+        title: String,
+        lines: Vec<String>,
     },
 }
 
@@ -213,6 +268,13 @@ pub struct AppState {
     pub service_filter: String,
     pub filter_editing: bool,
     pub service_sort: ServiceSort,
+    pub databases: Vec<QueryDatabase>,
+    pub database_selected: usize,
+    pub query_view: QueryView,
+    pub query_selected: usize,
+    pub statement_sort: StatementSort,
+    pub marked_pids: std::collections::BTreeSet<i32>,
+    pub queries_interval: Duration,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -253,6 +315,13 @@ impl AppState {
             service_filter: String::new(),
             filter_editing: false,
             service_sort: ServiceSort::Configured,
+            databases: Vec::new(),
+            database_selected: 0,
+            query_view: QueryView::Statements,
+            query_selected: 0,
+            statement_sort: StatementSort::MeanTime,
+            marked_pids: std::collections::BTreeSet::new(),
+            queries_interval: Duration::from_secs(5),
             should_quit: false,
             dirty: true,
         }
@@ -287,6 +356,230 @@ impl AppState {
             })
             .collect();
         self.dirty = true;
+    }
+
+    pub fn set_databases(&mut self, names: Vec<String>, interval: Duration) {
+        self.databases = names
+            .into_iter()
+            .map(|name| QueryDatabase {
+                name,
+                snapshot: None,
+            })
+            .collect();
+        self.queries_interval = interval;
+        self.dirty = true;
+    }
+
+    pub fn current_database(&self) -> Option<&QueryDatabase> {
+        self.databases.get(self.database_selected)
+    }
+
+    /// Rows of the current view, for selection bounds.
+    pub fn query_rows(&self) -> usize {
+        let Some(snapshot) = self.current_database().and_then(|db| db.snapshot.as_ref()) else {
+            return 0;
+        };
+        match self.query_view {
+            QueryView::Statements => match &snapshot.statements {
+                StatementsView::Rows { rows } => rows.len(),
+                _ => 0,
+            },
+            QueryView::Sessions => snapshot.sessions.as_ref().map_or(0, Vec::len),
+            QueryView::Health => self.health_targets().len(),
+        }
+    }
+
+    /// The health view's rows that a task can act on: largest tables, then unused indexes,
+    /// then largest indexes.
+    pub fn health_targets(&self) -> Vec<HealthTarget> {
+        let Some(Ok(health)) = self
+            .current_database()
+            .and_then(|db| db.snapshot.as_ref())
+            .map(|snapshot| snapshot.health.as_ref())
+        else {
+            return Vec::new();
+        };
+        health
+            .largest_tables
+            .iter()
+            .map(|table| HealthTarget::Table(table.name.clone()))
+            .chain(
+                health
+                    .unused_indexes
+                    .iter()
+                    .map(|index| HealthTarget::Index(index.name.clone())),
+            )
+            .chain(
+                health
+                    .largest_indexes
+                    .iter()
+                    .map(|index| HealthTarget::Index(index.name.clone())),
+            )
+            .collect()
+    }
+
+    fn selected_pids(&self) -> Vec<i32> {
+        if !self.marked_pids.is_empty() {
+            return self.marked_pids.iter().copied().collect();
+        }
+        self.current_database()
+            .and_then(|db| db.snapshot.as_ref())
+            .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+            .and_then(|sessions| sessions.get(self.query_selected))
+            .map(|session| vec![session.pid])
+            .unwrap_or_default()
+    }
+
+    fn query_action(&mut self, action: Action) -> Vec<Request> {
+        self.dirty = true;
+        match action {
+            Action::NextView => {
+                self.query_view = self.query_view.next();
+                self.query_selected = 0;
+                Vec::new()
+            }
+            Action::NextDatabase => {
+                if !self.databases.is_empty() {
+                    self.database_selected = (self.database_selected + 1) % self.databases.len();
+                }
+                self.query_selected = 0;
+                self.marked_pids.clear();
+                Vec::new()
+            }
+            Action::Sort => {
+                self.statement_sort = self.statement_sort.next();
+                self.query_selected = 0;
+                let label = self.statement_sort.label();
+                self.set_notice(&format!("statements by {label}"), Status::Ok);
+                vec![Request::SetStatementSort(self.statement_sort)]
+            }
+            Action::Mark => {
+                if let Some(pid) = self
+                    .current_database()
+                    .and_then(|db| db.snapshot.as_ref())
+                    .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+                    .and_then(|sessions| sessions.get(self.query_selected))
+                    .map(|session| session.pid)
+                    && !self.marked_pids.remove(&pid)
+                {
+                    self.marked_pids.insert(pid);
+                }
+                Vec::new()
+            }
+            Action::CancelQuery | Action::TerminateSession => {
+                let task_id = if action == Action::CancelQuery {
+                    "pg-cancel-query"
+                } else {
+                    "pg-terminate-session"
+                };
+                let pids = self.selected_pids();
+                let Some(database) = self.current_database().map(|db| db.name.clone()) else {
+                    return Vec::new();
+                };
+                if pids.is_empty() || self.query_view != QueryView::Sessions {
+                    self.set_notice(
+                        "select or mark sessions in the sessions view (v) first",
+                        Status::Warn,
+                    );
+                    return Vec::new();
+                }
+                if self.host.read_only {
+                    self.set_notice(&format!("read-only: {task_id} is refused"), Status::Warn);
+                    return Vec::new();
+                }
+                let pids: Vec<String> = pids.iter().map(ToString::to_string).collect();
+                let params: Params = [
+                    ("database".to_owned(), database),
+                    ("pids".to_owned(), pids.join(",")),
+                ]
+                .into();
+                self.awaiting_plan = Some((task_id.to_owned(), true));
+                vec![Request::PlanTask {
+                    task_id: task_id.to_owned(),
+                    params,
+                }]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Enter in the queries pane: a statement's full text, or the maintenance task for a
+    /// table or index.
+    fn query_open(&mut self) -> Vec<Request> {
+        self.dirty = true;
+        let Some(snapshot) = self.current_database().and_then(|db| db.snapshot.clone()) else {
+            return Vec::new();
+        };
+        match self.query_view {
+            QueryView::Statements => {
+                if let StatementsView::Rows { rows } = &snapshot.statements
+                    && let Some(row) = rows.get(self.query_selected)
+                {
+                    let mut lines = vec![format!(
+                        "{} calls · mean {:.1} ms · max {:.1} ms · total {:.0} ms · {} rows · hit ratio {}",
+                        row.calls,
+                        row.mean_ms,
+                        row.max_ms,
+                        row.total_ms,
+                        row.rows,
+                        row.hit_ratio_pct
+                            .map_or_else(|| "-".into(), |pct| format!("{pct:.1} %"))
+                    )];
+                    lines.push(format!(
+                        "since last refresh: {} calls, {:.0} ms · since opsdeck started: {} calls, {:.0} ms",
+                        row.calls_delta, row.total_ms_delta, row.calls_since_start, row.total_ms_since_start
+                    ));
+                    lines.push(String::new());
+                    lines.extend(row.query.lines().map(str::to_owned));
+                    self.popup = Some(Popup::Text {
+                        title: format!("statement {}", row.queryid),
+                        lines,
+                    });
+                }
+                Vec::new()
+            }
+            QueryView::Sessions => {
+                if let Ok(sessions) = &snapshot.sessions
+                    && let Some(session) = sessions.get(self.query_selected)
+                {
+                    let mut lines = vec![format!(
+                        "pid {} · {} on {} · {} · {} · from {}",
+                        session.pid,
+                        session.user,
+                        session.database,
+                        session.application,
+                        session.state,
+                        session.client
+                    )];
+                    if !session.blocked_by.is_empty() {
+                        lines.push(format!("blocked by {:?}", session.blocked_by));
+                    }
+                    lines.push(String::new());
+                    lines.extend(session.query.lines().map(str::to_owned));
+                    self.popup = Some(Popup::Text {
+                        title: format!("session {}", session.pid),
+                        lines,
+                    });
+                }
+                Vec::new()
+            }
+            QueryView::Health => {
+                let (task_id, param, name) = match self.health_targets().get(self.query_selected) {
+                    Some(HealthTarget::Table(name)) => ("db-vacuum-analyze", "table", name.clone()),
+                    Some(HealthTarget::Index(name)) => ("db-reindex", "index", name.clone()),
+                    None => return Vec::new(),
+                };
+                if self.host.read_only {
+                    self.set_notice(&format!("read-only: {task_id} is refused"), Status::Warn);
+                    return Vec::new();
+                }
+                self.awaiting_plan = Some((task_id.to_owned(), true));
+                vec![Request::PlanTask {
+                    task_id: task_id.to_owned(),
+                    params: [(param.to_owned(), name)].into(),
+                }]
+            }
+        }
     }
 
     /// The services the table shows, filtered and sorted.
@@ -375,6 +668,22 @@ impl AppState {
             Some(Action::Refresh) => {
                 self.set_notice("refreshing…", Status::Ok);
                 vec![Request::RefreshNow]
+            }
+            Some(Action::RunTask) if !self.show_help && self.focus == Pane::Queries => {
+                self.query_open()
+            }
+            Some(
+                action @ (Action::NextView
+                | Action::NextDatabase
+                | Action::Mark
+                | Action::CancelQuery
+                | Action::TerminateSession),
+            ) if !self.show_help => {
+                self.focus = Pane::Queries;
+                self.query_action(action)
+            }
+            Some(Action::Sort) if !self.show_help && self.focus == Pane::Queries => {
+                self.query_action(Action::Sort)
             }
             Some(Action::RunTask) if !self.show_help && self.focus == Pane::Services => {
                 if let Some(name) = self.selected_service().map(|row| row.name.clone()) {
@@ -627,7 +936,24 @@ impl AppState {
             | Action::Confirm
             | Action::Filter
             | Action::Sort
-            | Action::Recheck => {}
+            | Action::Recheck
+            | Action::NextView
+            | Action::NextDatabase
+            | Action::Mark
+            | Action::CancelQuery
+            | Action::TerminateSession => {}
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.focus == Pane::Queries =>
+            {
+                let last = self.query_rows().saturating_sub(1);
+                self.query_selected = step(self.query_selected, action, last);
+            }
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.focus == Pane::Services =>
+            {
+                let last = self.visible_services().len().saturating_sub(1);
+                self.service_selected = step(self.service_selected, action, last);
+            }
             Action::Up | Action::Down | Action::Top | Action::Bottom
                 if self.focus == Pane::Tasks =>
             {
@@ -808,6 +1134,24 @@ impl AppState {
                     }
                     row.last = Some((checked_at, outcome));
                 }
+            }
+            Event::Queries(snapshot) => {
+                if let Some(database) = self
+                    .databases
+                    .iter_mut()
+                    .find(|db| db.name == snapshot.database)
+                {
+                    database.snapshot = Some(*snapshot);
+                }
+                // Sessions come and go: forget marks on pids no longer listed.
+                let listed: Vec<i32> = self
+                    .current_database()
+                    .and_then(|db| db.snapshot.as_ref())
+                    .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+                    .map(|sessions| sessions.iter().map(|session| session.pid).collect())
+                    .unwrap_or_default();
+                self.marked_pids.retain(|pid| listed.contains(pid));
+                self.query_selected = self.query_selected.min(self.query_rows().saturating_sub(1));
             }
             Event::ServiceAvailability(figures) => {
                 for (name, day, week) in figures {

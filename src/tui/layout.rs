@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::tui::app::{AppState, Pane};
-use crate::tui::panes::{alerts, resources, services, tasks};
+use crate::tui::panes::{alerts, queries, resources, services, tasks};
 use crate::tui::popups::{help, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::{GlyphSet, Palette};
@@ -64,7 +64,7 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         return;
     }
     // On a short screen, working in the alerts or tasks pane shrinks the gauges to one line.
-    let compact = state.focus != Pane::Resources && body.height < 30;
+    let compact = state.focus != Pane::Resources && body.height < 45;
     let wanted = if compact {
         3
     } else {
@@ -81,32 +81,46 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         resources::render(state, look, top, frame);
     }
     let service_rows = u16::try_from(state.services.len().max(1) + 1).unwrap_or(u16::MAX) + 2;
+    let query_rows = if state.databases.is_empty() { 3 } else { 14 };
     let alert_rows = u16::try_from(state.alerts.len().max(state.rules_summary.len() + 1))
         .unwrap_or(u16::MAX)
         + 2;
     let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
     if bottom.width >= 120 {
-        let [left, right] =
+        // Two rows of two: services | alerts above, queries | tasks below; the row holding the
+        // focused pane grows.
+        let upper_rows = service_rows.max(alert_rows);
+        let lower_rows = query_rows.max(task_rows);
+        let focused_row = match state.focus {
+            Pane::Services | Pane::Alerts => Some(0),
+            Pane::Queries | Pane::Tasks => Some(1),
+            Pane::Resources => None,
+        };
+        let [upper, lower] = stack(bottom, [upper_rows, lower_rows], focused_row);
+        let [services_area, alerts_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .areas(bottom);
-        let [top_left, bottom_left] = stack(
-            left,
-            [service_rows, alert_rows],
-            focus_index(state, [Pane::Services, Pane::Alerts]),
-        );
-        services::render(state, look, top_left, frame);
-        alerts::render(state, look, bottom_left, frame);
-        tasks::render(state, look, right, frame);
+                .areas(upper);
+        let [queries_area, tasks_area] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(lower);
+        services::render(state, look, services_area, frame);
+        queries::render(state, look, queries_area, frame);
+        alerts::render(state, look, alerts_area, frame);
+        tasks::render(state, look, tasks_area, frame);
         return;
     }
-    let [upper, middle, lower] = stack(
+    let [services_area, queries_area, alerts_area, tasks_area] = stack(
         bottom,
-        [service_rows, alert_rows, task_rows],
-        focus_index(state, [Pane::Services, Pane::Alerts, Pane::Tasks]),
+        [service_rows, query_rows, alert_rows, task_rows],
+        focus_index(
+            state,
+            [Pane::Services, Pane::Queries, Pane::Alerts, Pane::Tasks],
+        ),
     );
-    services::render(state, look, upper, frame);
-    alerts::render(state, look, middle, frame);
-    tasks::render(state, look, lower, frame);
+    services::render(state, look, services_area, frame);
+    queries::render(state, look, queries_area, frame);
+    alerts::render(state, look, alerts_area, frame);
+    tasks::render(state, look, tasks_area, frame);
 }
 
 fn focus_index<const N: usize>(state: &AppState, panes: [Pane; N]) -> Option<usize> {

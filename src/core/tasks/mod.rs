@@ -6,6 +6,7 @@ pub mod cache_cleanup;
 pub mod execution;
 pub mod logrotate;
 pub mod pg_maintenance;
+pub mod pg_sessions;
 pub mod process;
 pub mod security_scan;
 pub mod shell;
@@ -204,6 +205,11 @@ pub enum TaskKind {
     Reindex(pg_maintenance::ReindexSettings),
     SecurityScan(security_scan::SecurityScanSettings),
     Shell(shell::ShellSettings),
+    /// "cancel query" / "terminate session" from the queries pane.
+    Session(
+        pg_sessions::SessionAction,
+        pg_sessions::SessionActionSettings,
+    ),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -244,6 +250,9 @@ impl Task {
             TaskKind::Reindex(settings) => pg_maintenance::plan_reindex(settings, params).await,
             TaskKind::SecurityScan(settings) => security_scan::plan(settings, params).await,
             TaskKind::Shell(settings) => shell::plan(settings, params).await,
+            TaskKind::Session(action, settings) => {
+                pg_sessions::plan(*action, settings, params).await
+            }
         }
     }
 
@@ -259,6 +268,9 @@ impl Task {
             TaskKind::Reindex(settings) => pg_maintenance::run_reindex(settings, context).await,
             TaskKind::SecurityScan(settings) => security_scan::run(settings, context).await,
             TaskKind::Shell(settings) => shell::run(settings, context).await,
+            TaskKind::Session(action, settings) => {
+                pg_sessions::run(*action, settings, context).await
+            }
         }
     }
 }

@@ -167,6 +167,18 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             )
         }
         Popup::Service { .. } => return,
+        Popup::Text { title, lines } => (
+            format!(
+                " {} · {} closes ",
+                printable(title),
+                keys(state, Action::Close)
+            ),
+            lines
+                .iter()
+                .map(|line| Line::styled(printable(line), palette.get(Slot::Text)))
+                .collect(),
+            0,
+        ),
     };
     let popup_area = centered(area, body.len() + 2);
     let block = Block::default()

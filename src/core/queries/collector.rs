@@ -1,0 +1,1318 @@
+//! Reading one database's statements, sessions and table health, and keeping the previous
+//! readings to compute deltas.
+//!
+//! One connection is kept between refreshes (and made again when it breaks). It identifies
+//! itself as `application_name = 'opsdeck'`, and every query runs under the configured
+//! `statement_timeout` (plus a short `lock_timeout`), with a client-side deadline on top for a
+//! server that stops answering altogether. Every monitoring query starts with the
+//! [`MARKER`] comment, so opsdeck's own statements can be left out of `pg_stat_statements`.
+//!
+//! Statements: the top `settings.top` of the current database, sorted and limited by
+//! PostgreSQL (a refresh stays cheap with thousands of statements). Deltas are kept per
+//! `(queryid, userid, toplevel)` for the statements fetched: since the previous reading and since
+//! the first one. Counters that go down (`pg_stat_statements_reset()`, an entry evicted and
+//! recreated, or a new `stats_since` on PostgreSQL 17+) start the statement afresh.
+//!
+//! Sessions: client backends that are active for longer than `long_query_after`, idle in a
+//! transaction, waiting for a lock, or blocking one, waiting ones first. opsdeck's own sessions
+//! are left out unless they block someone.
+//!
+//! Health: database size, largest tables and indexes, unused indexes, and running VACUUM and
+//! CREATE INDEX progress. `pg_total_relation_size` waits for a lock on the relation, so a
+//! relation someone holds (or waits for) in ACCESS EXCLUSIVE mode is sized from its `relpages`
+//! estimate instead of stalling the refresh.
+//!
+//! Nothing here panics: every failure becomes text in the snapshot, with its fix when there is
+//! one. Texts from the server (query texts included) are kept as they are; making them safe to
+//! show is the UI's job.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::query::Query;
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Decode, Row, Type};
+
+use super::{
+    IndexRow, ProgressRow, QuerySettings, QuerySnapshot, SessionRow, StatementRow, StatementSort,
+    StatementsView, TableHealth, TableRow,
+};
+use crate::core::services::tcp::describe_io_error;
+use crate::core::store::mask_password;
+
+/// The comment every monitoring query starts with; statements containing it are not listed.
+pub const MARKER: &str = "/* opsdeck */";
+
+const APPLICATION_NAME: &str = "opsdeck";
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much longer than `statement_timeout` the client waits for an answer before it gives the
+/// connection up (the server should have cancelled the statement by then).
+const CLIENT_GRACE: Duration = Duration::from_secs(2);
+/// Upper bound of the `lock_timeout` for monitoring queries (never above `statement_timeout`).
+const LOCK_TIMEOUT: Duration = Duration::from_secs(1);
+/// Rows in each health list.
+const HEALTH_ROWS: i64 = 10;
+/// Statements remembered for deltas; beyond this the ones not seen for longest are forgotten.
+const MAX_TRACKED: usize = 20_000;
+/// Time allowed to close the connection politely.
+const CLOSE_BUDGET: Duration = Duration::from_secs(1);
+
+type PgQuery = Query<'static, Postgres, PgArguments>;
+
+/// Collects snapshots of one database; keeps its connection and the baselines for deltas.
+pub struct QueryCollector {
+    pub name: String,
+    url: String,
+    settings: QuerySettings,
+    link: Option<Link>,
+    deltas: Deltas,
+}
+
+/// The open connection and the `statement_timeout` it runs with.
+struct Link {
+    conn: PgConnection,
+    timeout_ms: u64,
+}
+
+impl QueryCollector {
+    pub fn new(name: String, url: String, settings: QuerySettings) -> QueryCollector {
+        QueryCollector {
+            name,
+            url,
+            settings,
+            link: None,
+            deltas: Deltas::default(),
+        }
+    }
+
+    pub fn settings_mut(&mut self) -> &mut QuerySettings {
+        &mut self.settings
+    }
+
+    /// Closes the connection politely (dropping the collector closes it too, in the
+    /// background).
+    pub async fn close(&mut self) {
+        if let Some(link) = self.link.take() {
+            let _ = tokio::time::timeout(CLOSE_BUDGET, link.conn.close()).await;
+        }
+    }
+
+    pub async fn collect(&mut self) -> QuerySnapshot {
+        let started = Instant::now();
+        let mut snapshot = QuerySnapshot {
+            database: self.name.clone(),
+            taken_at: crate::core::model::now(),
+            took: Duration::ZERO,
+            server_version: None,
+            statements: StatementsView::Failed {
+                error: "not connected".into(),
+            },
+            sessions: Err("not connected".into()),
+            health: Err("not connected".into()),
+            error: None,
+        };
+        if let Err(error) = self.refresh(&mut snapshot).await {
+            snapshot.error = Some(error);
+        }
+        snapshot.took = started.elapsed();
+        snapshot
+    }
+
+    /// Fills the snapshot; `Err` is a connection-level failure with its fix.
+    async fn refresh(&mut self, snapshot: &mut QuerySnapshot) -> Result<(), String> {
+        let masked = mask_password(&self.url);
+        let timeout_ms = timeout_ms(self.settings.statement_timeout);
+        let limit = Duration::from_millis(timeout_ms) + CLIENT_GRACE;
+
+        // A kept connection may have broken since the last refresh (server restarted, network
+        // cut): then it is made again, once.
+        let reused = self.link.is_some();
+        let version = match self.version(timeout_ms, limit).await {
+            Ok(version) => version,
+            Err(Failure::Lost(_)) if reused => {
+                self.link = None;
+                self.version(timeout_ms, limit)
+                    .await
+                    .map_err(|failure| self.lost(&masked, failure))?
+            }
+            Err(failure) => return Err(self.lost(&masked, failure)),
+        };
+        snapshot.server_version = Some(version);
+        let Some(link) = self.link.as_mut() else {
+            return Err(format!("not connected to {masked}"));
+        };
+        let conn = &mut link.conn;
+
+        let info = match Info::read(conn, limit).await {
+            Ok(info) => info,
+            Err(Failure::Lost(reason)) => {
+                self.link = None;
+                return Err(lost_text(&masked, &reason));
+            }
+            Err(failure) => {
+                let text = failure.text("reading the database settings", "");
+                snapshot.statements = StatementsView::Failed {
+                    error: text.clone(),
+                };
+                snapshot.sessions = Err(text.clone());
+                snapshot.health = Err(text);
+                return Ok(());
+            }
+        };
+
+        let mut lost = None;
+        match statements(conn, limit, &info, &self.settings, &mut self.deltas).await {
+            Ok(view) => snapshot.statements = view,
+            Err(Failure::Lost(reason)) => lost = Some(reason),
+            Err(failure) => {
+                snapshot.statements = StatementsView::Failed {
+                    error: failure.text("reading pg_stat_statements", &info.grantee),
+                }
+            }
+        }
+        if lost.is_none() {
+            match sessions(conn, limit, &info, &self.settings).await {
+                Ok(rows) => snapshot.sessions = Ok(rows),
+                Err(Failure::Lost(reason)) => lost = Some(reason),
+                Err(failure) => {
+                    snapshot.sessions = Err(failure.text("reading pg_stat_activity", &info.grantee))
+                }
+            }
+        }
+        if lost.is_none() {
+            match health(conn, limit).await {
+                Ok(health) => snapshot.health = Ok(health),
+                Err(Failure::Lost(reason)) => lost = Some(reason),
+                Err(failure) => {
+                    snapshot.health = Err(failure.text("reading table health", &info.grantee))
+                }
+            }
+        }
+        if let Some(reason) = lost {
+            // What was read stays; the parts not read say why, and the next refresh connects
+            // again.
+            self.link = None;
+            let text = lost_text(&masked, &reason);
+            if matches!(snapshot.statements, StatementsView::Failed { .. }) {
+                snapshot.statements = StatementsView::Failed {
+                    error: text.clone(),
+                };
+            }
+            if snapshot.sessions.is_err() {
+                snapshot.sessions = Err(text.clone());
+            }
+            if snapshot.health.is_err() {
+                snapshot.health = Err(text);
+            }
+        }
+        Ok(())
+    }
+
+    /// `SHOW server_version` on the kept connection, connecting first when there is none and
+    /// bringing `statement_timeout` up to date when the settings changed.
+    async fn version(&mut self, timeout_ms: u64, limit: Duration) -> Result<String, Failure> {
+        if self.link.is_none() {
+            let conn = self.connect(timeout_ms).await.map_err(Failure::Connect)?;
+            self.link = Some(Link { conn, timeout_ms });
+        }
+        let Some(link) = self.link.as_mut() else {
+            return Err(Failure::Lost("no connection".into()));
+        };
+        if link.timeout_ms != timeout_ms {
+            let lock_ms = lock_timeout_ms(timeout_ms);
+            let sql = format!(
+                "{MARKER} SET statement_timeout = {timeout_ms}; \
+                 {MARKER} SET lock_timeout = {lock_ms}"
+            );
+            let set = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut link.conn);
+            match tokio::time::timeout(limit, set).await {
+                Ok(Ok(_)) => link.timeout_ms = timeout_ms,
+                Ok(Err(error)) => return Err(Failure::from(error)),
+                Err(_) => return Err(Failure::Lost(no_answer(limit))),
+            }
+        }
+        let rows = fetch(
+            &mut link.conn,
+            sqlx::query("/* opsdeck */ SHOW server_version"),
+            limit,
+        )
+        .await?;
+        match rows.first() {
+            Some(row) => get(row, "server_version"),
+            None => Err(Failure::Decode(
+                "SHOW server_version returned no row".into(),
+            )),
+        }
+    }
+
+    async fn connect(&self, timeout_ms: u64) -> Result<PgConnection, String> {
+        let masked = mask_password(&self.url);
+        let scrub = |text: String| scrub_password(text, &self.url);
+        let options = match PgConnectOptions::from_str(&self.url) {
+            Ok(options) => options,
+            Err(error) => {
+                return Err(scrub(format!(
+                    "cannot use the database url {masked}: {error}; check [[database]] url"
+                )));
+            }
+        };
+        let database = options
+            .get_database()
+            .unwrap_or(options.get_username())
+            .to_owned();
+        let user = options.get_username().to_owned();
+        let options = options
+            .application_name(APPLICATION_NAME)
+            .options([
+                ("statement_timeout", timeout_ms),
+                ("lock_timeout", lock_timeout_ms(timeout_ms)),
+            ])
+            .disable_statement_logging();
+        let attempt =
+            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
+        let reason = match attempt {
+            Ok(Ok(conn)) => return Ok(conn),
+            Ok(Err(error)) => connect_error(&error, &database, &user),
+            Err(_) => format!(
+                "no answer within {} s; is PostgreSQL running and reachable? check [[database]] url",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        };
+        Err(scrub(format!("cannot connect to {masked}: {reason}")))
+    }
+
+    /// The snapshot error for a failure before anything was read; the connection is dropped.
+    fn lost(&mut self, masked: &str, failure: Failure) -> String {
+        self.link = None;
+        match failure {
+            Failure::Connect(text) => text,
+            Failure::Lost(reason) => lost_text(masked, &reason),
+            other => format!("{masked}: {}", other.text("SHOW server_version", "")),
+        }
+    }
+}
+
+impl Drop for QueryCollector {
+    /// Says goodbye to the server in the background, which keeps "unexpected EOF" out of its
+    /// log; without a runtime the socket is simply closed.
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = tokio::time::timeout(CLOSE_BUDGET, link.conn.close()).await;
+            });
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Running queries
+// ---------------------------------------------------------------------------
+
+/// Why a query gave no rows.
+#[derive(Debug)]
+enum Failure {
+    /// No connection could be made: the full text with its fix.
+    Connect(String),
+    /// The server answered with an error; the connection is still usable.
+    Server { code: String, message: String },
+    /// The connection broke or the server stopped answering; it is given up.
+    Lost(String),
+    /// The answer did not have the expected shape.
+    Decode(String),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Failure {
+        match &error {
+            sqlx::Error::Database(database) => {
+                let code = database.code().unwrap_or_default().into_owned();
+                let message = database.message().to_owned();
+                // Connection exceptions and shutdowns end the session on the server side.
+                if code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03") {
+                    Failure::Lost(message)
+                } else {
+                    Failure::Server { code, message }
+                }
+            }
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::RowNotFound => Failure::Decode(error.to_string()),
+            sqlx::Error::Io(io) => Failure::Lost(describe_io_error(io)),
+            _ => Failure::Lost(error.to_string()),
+        }
+    }
+}
+
+impl Failure {
+    /// One line for a part of the snapshot; a permission error says how to grant access.
+    fn text(&self, what: &str, grantee: &str) -> String {
+        match self {
+            Failure::Connect(text) => text.clone(),
+            Failure::Server { code, message } if code == "42501" => {
+                format!("{what}: {message}; fix: {}", grant_pg_monitor(grantee))
+            }
+            Failure::Server { message, .. } => format!("{what}: {message}"),
+            Failure::Lost(reason) => format!("{what}: connection lost: {reason}"),
+            Failure::Decode(reason) => format!("{what}: unexpected answer: {reason}"),
+        }
+    }
+}
+
+fn grant_pg_monitor(grantee: &str) -> String {
+    let grantee = if grantee.is_empty() {
+        "<user>"
+    } else {
+        grantee
+    };
+    format!("GRANT pg_monitor TO {grantee}; (or connect as a superuser)")
+}
+
+fn lost_text(masked: &str, reason: &str) -> String {
+    format!(
+        "lost the connection to {masked}: {reason}; is PostgreSQL running? check [[database]] url \
+         (opsdeck reconnects at the next refresh)"
+    )
+}
+
+fn no_answer(limit: Duration) -> String {
+    format!("no answer within {:.1} s", limit.as_secs_f64())
+}
+
+async fn fetch(
+    conn: &mut PgConnection,
+    query: PgQuery,
+    limit: Duration,
+) -> Result<Vec<PgRow>, Failure> {
+    match tokio::time::timeout(limit, query.fetch_all(conn)).await {
+        Ok(Ok(rows)) => Ok(rows),
+        Ok(Err(error)) => Err(Failure::from(error)),
+        Err(_) => Err(Failure::Lost(no_answer(limit))),
+    }
+}
+
+fn get<'r, T>(row: &'r PgRow, name: &str) -> Result<T, Failure>
+where
+    T: Decode<'r, Postgres> + Type<Postgres>,
+{
+    row.try_get(name)
+        .map_err(|error| Failure::Decode(format!("column {name}: {error}")))
+}
+
+/// `statement_timeout` in milliseconds, at least 1 (0 would mean none).
+fn timeout_ms(timeout: Duration) -> u64 {
+    u64::try_from(timeout.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+fn lock_timeout_ms(timeout_ms: u64) -> u64 {
+    timeout_ms.min(timeout_ms_of(LOCK_TIMEOUT))
+}
+
+fn timeout_ms_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn millis_to_time(millis: Option<i64>) -> Option<DateTime<Utc>> {
+    millis.and_then(DateTime::from_timestamp_millis)
+}
+
+// ---------------------------------------------------------------------------
+// Connecting
+// ---------------------------------------------------------------------------
+
+/// Why a connection could not be made, with what to do about it.
+fn connect_error(error: &sqlx::Error, database: &str, user: &str) -> String {
+    match error {
+        sqlx::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => format!(
+                "{}; is PostgreSQL running? check [[database]] url",
+                describe_io_error(io)
+            ),
+            _ => format!(
+                "{}; is PostgreSQL running and reachable? check [[database]] url",
+                describe_io_error(io)
+            ),
+        },
+        sqlx::Error::Tls(tls) => format!("TLS failed: {tls}; check sslmode in [[database]] url"),
+        sqlx::Error::Configuration(config) => {
+            format!("invalid url: {config}; check [[database]] url")
+        }
+        _ => {
+            let Some(server) = error.as_database_error() else {
+                return format!("{error}; is PostgreSQL running? check [[database]] url");
+            };
+            let message = server.message();
+            let user = quote_ident(user);
+            match server.code().unwrap_or_default().as_ref() {
+                // invalid_password
+                "28P01" => format!("{message}; check the password in [[database]] url"),
+                // invalid_authorization_specification: no pg_hba.conf entry, unknown role…
+                "28000" => {
+                    format!("{message}; check the user in [[database]] url and pg_hba.conf")
+                }
+                // invalid_catalog_name
+                "3D000" => format!(
+                    "{message}; check the database name in [[database]] url (or create the \
+                     database)"
+                ),
+                // insufficient_privilege: no CONNECT on the database
+                "42501" => format!(
+                    "{message}; fix: GRANT CONNECT ON DATABASE {} TO {user}; and, to see \
+                     every session and statistic, GRANT pg_monitor TO {user};",
+                    quote_ident(database)
+                ),
+                // too_many_connections
+                "53300" => {
+                    format!("{message}; the server has no free connection slots (max_connections)")
+                }
+                // cannot_connect_now
+                "57P03" => format!("{message}; the server is starting up or shutting down"),
+                _ => message.to_owned(),
+            }
+        }
+    }
+}
+
+/// An identifier as SQL wants it: as is when it is a plain lower-case name, quoted otherwise.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
+        && name
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '$');
+    if plain {
+        name.to_owned()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// Removes the url's password from a text (a parse error may quote the url).
+fn scrub_password(text: String, url: &str) -> String {
+    match url_password(url) {
+        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
+        _ => text,
+    }
+}
+
+/// The password in `scheme://user:password@host/…` or in a `password=` query parameter.
+fn url_password(url: &str) -> Option<&str> {
+    let query_password = || {
+        let (_, query) = url.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.eq_ignore_ascii_case("password").then_some(value)
+        })
+    };
+    let Some(scheme_end) = url.find("://") else {
+        return query_password();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => match userinfo.split_once(':') {
+            Some((_, password)) if !password.is_empty() => Some(password),
+            _ => query_password(),
+        },
+        None => query_password(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// What the connection may see
+// ---------------------------------------------------------------------------
+
+/// Facts read at every refresh: the database, who we are, and where pg_stat_statements is.
+struct Info {
+    database: String,
+    /// `current_user`, quoted for a GRANT.
+    grantee: String,
+    /// Superuser or member of `pg_read_all_stats` (which `pg_monitor` includes).
+    can_read_stats: bool,
+    /// `(major, minor)` of the installed pg_stat_statements, `None` when not installed here.
+    pgss_version: Option<(u32, u32)>,
+    /// The schema the extension lives in, quoted.
+    pgss_schema: String,
+}
+
+impl Info {
+    async fn read(conn: &mut PgConnection, limit: Duration) -> Result<Info, Failure> {
+        let rows = fetch(
+            conn,
+            sqlx::query(
+                "/* opsdeck */ SELECT current_database()::text AS database,
+                        quote_ident(current_user) AS grantee,
+                        pg_has_role('pg_read_all_stats', 'USAGE') AS can_read_stats,
+                        e.extversion AS pgss_version,
+                        quote_ident(n.nspname) AS pgss_schema
+                 FROM (SELECT 1) AS one
+                 LEFT JOIN pg_extension e ON e.extname = 'pg_stat_statements'
+                 LEFT JOIN pg_namespace n ON n.oid = e.extnamespace",
+            ),
+            limit,
+        )
+        .await?;
+        let Some(row) = rows.first() else {
+            return Err(Failure::Decode("no row".into()));
+        };
+        let version: Option<String> = get(row, "pgss_version")?;
+        let schema: Option<String> = get(row, "pgss_schema")?;
+        Ok(Info {
+            database: get(row, "database")?,
+            grantee: get(row, "grantee")?,
+            can_read_stats: get::<Option<bool>>(row, "can_read_stats")?.unwrap_or(false),
+            pgss_version: version.map(|version| parse_extversion(&version)),
+            pgss_schema: schema.unwrap_or_else(|| "public".into()),
+        })
+    }
+}
+
+/// `"1.10"` -> `(1, 10)`; anything unreadable counts as the newest layout.
+fn parse_extversion(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|part| part.trim().parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(major)), Some(Ok(minor))) => (major, minor),
+        (Some(Ok(major)), None) => (major, 0),
+        _ => (u32::MAX, 0),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Statements
+// ---------------------------------------------------------------------------
+
+/// How to enable pg_stat_statements, with the reason it is not usable now.
+fn statements_guidance(database: &str, installed: bool) -> String {
+    let database = quote_ident(database);
+    let (why, create) = if installed {
+        (
+            format!(
+                "pg_stat_statements is installed in database {database}, but the server has not \
+                 loaded its library."
+            ),
+            " (already done)",
+        )
+    } else {
+        (
+            format!("pg_stat_statements is not installed in database {database}."),
+            "",
+        )
+    };
+    format!(
+        "{why}\n\
+         To see the slowest statements:\n\
+         \x20 1. in postgresql.conf set  shared_preload_libraries = 'pg_stat_statements'  (keep \
+         any libraries already listed there)\n\
+         \x20 2. restart PostgreSQL (a reload is not enough)\n\
+         \x20 3. in database {database} run  CREATE EXTENSION pg_stat_statements;{create}"
+    )
+}
+
+/// The statements query for the installed extension version and the chosen sort.
+fn statements_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> String {
+    // 1.8 (PostgreSQL 13) renamed *_time to *_exec_time; 1.9 added toplevel; 1.11 (17) added
+    // stats_since.
+    let exec = if version >= (1, 8) {
+        "_exec_time"
+    } else {
+        "_time"
+    };
+    let toplevel = if version >= (1, 9) {
+        "s.toplevel"
+    } else {
+        "true"
+    };
+    let since = if version >= (1, 11) {
+        "(extract(epoch FROM s.stats_since) * 1000)::int8"
+    } else {
+        "NULL::int8"
+    };
+    let order = match sort {
+        StatementSort::MeanTime => format!("s.mean{exec}"),
+        StatementSort::TotalTime => format!("s.total{exec}"),
+        StatementSort::Calls => "s.calls".to_owned(),
+        StatementSort::Rows => "s.rows".to_owned(),
+    };
+    format!(
+        "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel,
+                coalesce(s.query, '') AS query, s.calls, s.total{exec} AS total_ms,
+                s.mean{exec} AS mean_ms, s.max{exec} AS max_ms, s.rows,
+                s.shared_blks_hit, s.shared_blks_read, {since} AS stats_since_ms,
+                (extract(epoch FROM statement_timestamp()) * 1000)::int8 AS now_ms
+         FROM {schema}.pg_stat_statements s
+         WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND s.query NOT LIKE '%{MARKER}%'
+         ORDER BY {order} DESC, s.queryid
+         LIMIT $1"
+    )
+}
+
+async fn statements(
+    conn: &mut PgConnection,
+    limit: Duration,
+    info: &Info,
+    settings: &QuerySettings,
+    deltas: &mut Deltas,
+) -> Result<StatementsView, Failure> {
+    let Some(version) = info.pgss_version else {
+        return Ok(StatementsView::Unavailable {
+            guidance: statements_guidance(&info.database, false),
+        });
+    };
+    let sql = statements_sql(&info.pgss_schema, version, settings.sort);
+    let top = i64::try_from(settings.top).unwrap_or(i64::MAX);
+    let rows = match fetch(conn, sqlx::query(AssertSqlSafe(sql)).bind(top), limit).await {
+        Ok(rows) => rows,
+        Err(Failure::Server { message, .. }) if message.contains("shared_preload_libraries") => {
+            return Ok(StatementsView::Unavailable {
+                guidance: statements_guidance(&info.database, true),
+            });
+        }
+        Err(failure) => return Err(failure),
+    };
+    let mut statements = Vec::with_capacity(rows.len());
+    let mut now_ms = None;
+    for row in &rows {
+        now_ms = get(row, "now_ms")?;
+        let queryid: Option<i64> = get(row, "queryid")?;
+        let userid: i64 = get(row, "userid")?;
+        let toplevel: Option<bool> = get(row, "toplevel")?;
+        let calls: i64 = get(row, "calls")?;
+        let total_ms: f64 = get(row, "total_ms")?;
+        let hit: i64 = get(row, "shared_blks_hit")?;
+        let read: i64 = get(row, "shared_blks_read")?;
+        let reading = Reading {
+            calls,
+            total_ms,
+            stats_since_ms: get(row, "stats_since_ms")?,
+        };
+        let mean_ms: f64 = get(row, "mean_ms")?;
+        statements.push((
+            // Without a queryid (another user's statement, no pg_read_all_stats) there is no
+            // telling statements apart: no deltas.
+            queryid.map(|queryid| (queryid, userid, toplevel.unwrap_or(true))),
+            reading,
+            StatementRow {
+                queryid: queryid.unwrap_or(0),
+                query: get(row, "query")?,
+                calls,
+                total_ms,
+                mean_ms,
+                max_ms: get(row, "max_ms")?,
+                rows: get(row, "rows")?,
+                hit_ratio_pct: (hit + read > 0).then(|| hit as f64 * 100.0 / (hit + read) as f64),
+                calls_delta: 0,
+                total_ms_delta: 0.0,
+                calls_since_start: 0,
+                total_ms_since_start: 0.0,
+                recent_mean_ms: None,
+                slow: mean_ms > settings.slow_mean_ms,
+            },
+        ));
+    }
+    deltas.begin(now_ms);
+    let rows = statements
+        .into_iter()
+        .map(|(key, reading, mut row)| {
+            if let Some(key) = key {
+                let change = deltas.observe(key, reading);
+                row.calls_delta = change.calls_delta;
+                row.total_ms_delta = change.total_ms_delta;
+                row.calls_since_start = change.calls_since_start;
+                row.total_ms_since_start = change.total_ms_since_start;
+                row.recent_mean_ms = (change.calls_delta > 0)
+                    .then(|| change.total_ms_delta / change.calls_delta as f64);
+            }
+            row
+        })
+        .collect();
+    deltas.end();
+    Ok(StatementsView::Rows { rows })
+}
+
+/// `(queryid, userid, toplevel)`: one entry of `pg_stat_statements` in this database.
+type StatementKey = (i64, i64, bool);
+
+/// One statement's counters at a refresh.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Reading {
+    calls: i64,
+    total_ms: f64,
+    /// When the entry was created (PostgreSQL 17+), epoch milliseconds.
+    stats_since_ms: Option<i64>,
+}
+
+/// What a statement did since the previous reading and since the first one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Change {
+    calls_delta: i64,
+    total_ms_delta: f64,
+    calls_since_start: i64,
+    total_ms_since_start: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Seen {
+    last: Reading,
+    /// The counters since-start figures are measured from (0 after a reset).
+    base_calls: i64,
+    base_total_ms: f64,
+    /// Since-start figures accumulated before the last reset.
+    carried_calls: i64,
+    carried_total_ms: f64,
+    /// The refresh this statement was last read at.
+    refresh: u64,
+}
+
+/// The readings deltas are computed from: only the statements fetched (the top ones), and
+/// those fetched before.
+#[derive(Debug, Default)]
+struct Deltas {
+    /// Refreshes with statements so far.
+    refresh: u64,
+    /// Server time of the first and of the previous refresh, epoch milliseconds.
+    first_ms: Option<i64>,
+    previous_ms: Option<i64>,
+    current_ms: Option<i64>,
+    seen: HashMap<StatementKey, Seen>,
+}
+
+impl Deltas {
+    fn begin(&mut self, now_ms: Option<i64>) {
+        self.refresh += 1;
+        self.previous_ms = self.current_ms.or(self.previous_ms);
+        self.current_ms = now_ms;
+        if self.first_ms.is_none() {
+            self.first_ms = now_ms;
+        }
+    }
+
+    fn observe(&mut self, key: StatementKey, now: Reading) -> Change {
+        let refresh = self.refresh;
+        if let Some(seen) = self.seen.get_mut(&key) {
+            let reset = now.calls < seen.last.calls
+                || now.total_ms < seen.last.total_ms
+                || matches!(
+                    (now.stats_since_ms, seen.last.stats_since_ms),
+                    (Some(now), Some(before)) if now != before
+                );
+            let (calls_delta, total_ms_delta) = if reset {
+                // Counting started again: everything counted now is new.
+                seen.carried_calls += seen.last.calls - seen.base_calls;
+                seen.carried_total_ms += seen.last.total_ms - seen.base_total_ms;
+                seen.base_calls = 0;
+                seen.base_total_ms = 0.0;
+                (now.calls, now.total_ms)
+            } else {
+                (
+                    now.calls - seen.last.calls,
+                    now.total_ms - seen.last.total_ms,
+                )
+            };
+            seen.last = now;
+            seen.refresh = refresh;
+            return Change {
+                calls_delta,
+                total_ms_delta,
+                calls_since_start: seen.carried_calls + now.calls - seen.base_calls,
+                total_ms_since_start: seen.carried_total_ms + now.total_ms - seen.base_total_ms,
+            };
+        }
+        // First reading of this statement. Only an entry created after a refresh (known on
+        // PostgreSQL 17+) is known to have done all its work since then; otherwise this reading
+        // is where counting starts.
+        let created_after = |at: Option<i64>| {
+            self.refresh > 1
+                && matches!((now.stats_since_ms, at), (Some(since), Some(at)) if since >= at)
+        };
+        let (base_calls, base_total_ms) = if created_after(self.first_ms) {
+            (0, 0.0)
+        } else {
+            (now.calls, now.total_ms)
+        };
+        let change = if created_after(self.previous_ms) {
+            Change {
+                calls_delta: now.calls,
+                total_ms_delta: now.total_ms,
+                calls_since_start: now.calls,
+                total_ms_since_start: now.total_ms,
+            }
+        } else {
+            Change {
+                calls_delta: 0,
+                total_ms_delta: 0.0,
+                calls_since_start: now.calls - base_calls,
+                total_ms_since_start: now.total_ms - base_total_ms,
+            }
+        };
+        self.seen.insert(
+            key,
+            Seen {
+                last: now,
+                base_calls,
+                base_total_ms,
+                carried_calls: 0,
+                carried_total_ms: 0.0,
+                refresh,
+            },
+        );
+        change
+    }
+
+    /// Forgets the statements not seen for longest once there are too many.
+    fn end(&mut self) {
+        if self.seen.len() <= MAX_TRACKED {
+            return;
+        }
+        let mut refreshes: Vec<u64> = self.seen.values().map(|seen| seen.refresh).collect();
+        refreshes.sort_unstable_by(|a, b| b.cmp(a));
+        let cutoff = refreshes[MAX_TRACKED / 2];
+        self.seen.retain(|_, seen| seen.refresh > cutoff);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Sessions
+// ---------------------------------------------------------------------------
+
+/// Client backends worth a look: active longer than `$1` seconds, idle in a transaction,
+/// waiting for a lock, or blocking one. `pg_blocking_pids` is only asked about sessions waiting
+/// for a lock (it takes the lock manager's locks).
+const SESSIONS: &str = "/* opsdeck */ WITH a AS (
+    SELECT pid, datname, usename, application_name, client_addr, state, wait_event_type,
+           wait_event, query_start, xact_start, query,
+           CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid)
+                ELSE '{}'::int4[] END AS blocked_by
+    FROM pg_stat_activity
+    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
+), blockers AS (
+    SELECT DISTINCT unnest(blocked_by) AS pid FROM a
+), b AS (
+    SELECT a.*,
+           coalesce(state = 'active'
+                    AND query_start < statement_timestamp() - make_interval(secs => $1), false)
+               AS long_running,
+           coalesce(state LIKE 'idle in transaction%', false) AS idle_in_transaction,
+           coalesce(wait_event_type = 'Lock' OR cardinality(blocked_by) > 0, false) AS waiting,
+           pid IN (SELECT pid FROM blockers) AS blocking
+    FROM a
+)
+SELECT pid, coalesce(datname::text, '') AS database, coalesce(usename::text, '') AS username,
+       coalesce(application_name, '') AS application,
+       coalesce(host(client_addr), 'local') AS client,
+       coalesce(state, '') AS state,
+       CASE WHEN wait_event_type IS NOT NULL
+            THEN wait_event_type || ': ' || coalesce(wait_event, '?') END AS wait_event,
+       greatest(extract(epoch FROM statement_timestamp() - query_start), 0)::float8
+           AS query_seconds,
+       greatest(extract(epoch FROM statement_timestamp() - xact_start), 0)::float8
+           AS transaction_seconds,
+       coalesce(query, '') AS query, blocked_by, long_running, idle_in_transaction
+FROM b
+WHERE blocking
+   OR (application_name IS DISTINCT FROM 'opsdeck'
+       AND (long_running OR idle_in_transaction OR waiting))
+ORDER BY waiting DESC, xact_start NULLS LAST, pid";
+
+async fn sessions(
+    conn: &mut PgConnection,
+    limit: Duration,
+    info: &Info,
+    settings: &QuerySettings,
+) -> Result<Vec<SessionRow>, Failure> {
+    if !info.can_read_stats {
+        return Err(Failure::Server {
+            code: "42501".into(),
+            message: format!(
+                "role {} sees only its own sessions (other users' states, queries and waits are \
+                 hidden)",
+                info.grantee
+            ),
+        });
+    }
+    let rows = fetch(
+        conn,
+        sqlx::query(SESSIONS).bind(settings.long_query_after.as_secs_f64()),
+        limit,
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(SessionRow {
+                pid: get(row, "pid")?,
+                database: get(row, "database")?,
+                user: get(row, "username")?,
+                application: get(row, "application")?,
+                client: get(row, "client")?,
+                state: get(row, "state")?,
+                wait_event: get(row, "wait_event")?,
+                query_seconds: get(row, "query_seconds")?,
+                transaction_seconds: get(row, "transaction_seconds")?,
+                query: get(row, "query")?,
+                blocked_by: get::<Option<Vec<i32>>>(row, "blocked_by")?.unwrap_or_default(),
+                long_running: get(row, "long_running")?,
+                idle_in_transaction: get(row, "idle_in_transaction")?,
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------
+
+/// Relations someone holds or waits for in ACCESS EXCLUSIVE mode: sizing them would wait.
+const LOCKED: &str =
+    "/* opsdeck */ SELECT coalesce(array_agg(DISTINCT relation::int8), '{}') AS oids
+FROM pg_locks
+WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
+  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+const DATABASE_SIZE: &str = "/* opsdeck */ SELECT pg_database_size(current_database()) AS bytes";
+
+/// `$1`: locked relations (sized from relpages); `$2`: how many.
+const LARGEST_TABLES: &str = "/* opsdeck */ WITH t AS (
+    SELECT s.relid, format('%I.%I', s.schemaname, s.relname) AS name, c.relpages,
+           c.reltoastrelid, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum,
+           s.last_analyze, s.last_autoanalyze,
+           (s.relid::int8 = ANY($1) OR c.reltoastrelid::int8 = ANY($1)
+            OR EXISTS (SELECT 1 FROM pg_index i
+                       WHERE i.indrelid IN (s.relid, c.reltoastrelid)
+                         AND i.indexrelid::int8 = ANY($1))) AS busy
+    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+)
+SELECT name,
+       CASE WHEN busy THEN
+           (relpages::int8
+            + coalesce((SELECT relpages FROM pg_class WHERE oid = reltoastrelid), 0)
+            + coalesce((SELECT sum(ic.relpages) FROM pg_index i
+                        JOIN pg_class ic ON ic.oid = i.indexrelid
+                        WHERE i.indrelid = t.relid), 0))::int8
+           * current_setting('block_size')::int8
+       ELSE coalesce(pg_total_relation_size(relid), 0) END AS total_bytes,
+       coalesce(n_live_tup, 0) AS live_tuples, coalesce(n_dead_tup, 0) AS dead_tuples,
+       (extract(epoch FROM last_vacuum) * 1000)::int8 AS last_vacuum,
+       (extract(epoch FROM last_autovacuum) * 1000)::int8 AS last_autovacuum,
+       (extract(epoch FROM last_analyze) * 1000)::int8 AS last_analyze,
+       (extract(epoch FROM last_autoanalyze) * 1000)::int8 AS last_autoanalyze
+FROM t
+ORDER BY total_bytes DESC, name
+LIMIT $2";
+
+/// `$1`: locked relations; `$2`: how many; `$3`: only unused ones (never scanned, not backing
+/// a unique, primary key or exclusion constraint).
+const INDEXES: &str = "/* opsdeck */ SELECT format('%I.%I', s.schemaname, s.indexrelname) AS name,
+       format('%I.%I', s.schemaname, s.relname) AS table_name,
+       CASE WHEN s.indexrelid::int8 = ANY($1) OR s.relid::int8 = ANY($1)
+            THEN c.relpages::int8 * current_setting('block_size')::int8
+            ELSE coalesce(pg_relation_size(s.indexrelid), 0) END AS bytes,
+       coalesce(s.idx_scan, 0) AS scans
+FROM pg_stat_user_indexes s
+JOIN pg_class c ON c.oid = s.indexrelid
+JOIN pg_index i ON i.indexrelid = s.indexrelid
+WHERE NOT $3
+   OR (s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion)
+ORDER BY bytes DESC, name
+LIMIT $2";
+
+const PROGRESS: &str = "/* opsdeck */ SELECT pid, 'VACUUM' AS command,
+       coalesce(relid::regclass::text, '?') AS relation, coalesce(phase, '?') AS phase,
+       CASE WHEN heap_blks_total > 0
+            THEN heap_blks_scanned * 100.0 / heap_blks_total END::float8 AS percent
+FROM pg_stat_progress_vacuum
+WHERE datname = current_database()
+UNION ALL
+SELECT pid, coalesce(command, 'CREATE INDEX') AS command,
+       coalesce(CASE WHEN index_relid <> 0 THEN index_relid::regclass::text END,
+                relid::regclass::text, '?') AS relation,
+       coalesce(phase, '?') AS phase,
+       CASE WHEN blocks_total > 0 THEN blocks_done * 100.0 / blocks_total END::float8 AS percent
+FROM pg_stat_progress_create_index
+WHERE datname = current_database()
+ORDER BY pid";
+
+async fn health(conn: &mut PgConnection, limit: Duration) -> Result<TableHealth, Failure> {
+    let locked = fetch(conn, sqlx::query(LOCKED), limit).await?;
+    let locked: Vec<i64> = match locked.first() {
+        Some(row) => get::<Option<Vec<i64>>>(row, "oids")?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let size = fetch(conn, sqlx::query(DATABASE_SIZE), limit).await?;
+    let database_bytes = match size.first() {
+        Some(row) => get::<Option<i64>>(row, "bytes")?.unwrap_or(0),
+        None => 0,
+    };
+    let tables = fetch(
+        conn,
+        sqlx::query(LARGEST_TABLES)
+            .bind(locked.clone())
+            .bind(HEALTH_ROWS),
+        limit,
+    )
+    .await?;
+    let largest_tables = tables
+        .iter()
+        .map(|row| {
+            Ok(TableRow {
+                name: get(row, "name")?,
+                total_bytes: get(row, "total_bytes")?,
+                live_tuples: get(row, "live_tuples")?,
+                dead_tuples: get(row, "dead_tuples")?,
+                last_vacuum: millis_to_time(get(row, "last_vacuum")?),
+                last_autovacuum: millis_to_time(get(row, "last_autovacuum")?),
+                last_analyze: millis_to_time(get(row, "last_analyze")?),
+                last_autoanalyze: millis_to_time(get(row, "last_autoanalyze")?),
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    let largest_indexes = indexes(conn, limit, &locked, false).await?;
+    let unused_indexes = indexes(conn, limit, &locked, true).await?;
+    let progress = fetch(conn, sqlx::query(PROGRESS), limit).await?;
+    let progress = progress
+        .iter()
+        .map(|row| {
+            Ok(ProgressRow {
+                pid: get(row, "pid")?,
+                command: get(row, "command")?,
+                relation: get(row, "relation")?,
+                phase: get(row, "phase")?,
+                percent: get(row, "percent")?,
+            })
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(TableHealth {
+        database_bytes,
+        largest_tables,
+        largest_indexes,
+        unused_indexes,
+        progress,
+    })
+}
+
+async fn indexes(
+    conn: &mut PgConnection,
+    limit: Duration,
+    locked: &[i64],
+    unused: bool,
+) -> Result<Vec<IndexRow>, Failure> {
+    let rows = fetch(
+        conn,
+        sqlx::query(INDEXES)
+            .bind(locked.to_vec())
+            .bind(HEALTH_ROWS)
+            .bind(unused),
+        limit,
+    )
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(IndexRow {
+                name: get(row, "name")?,
+                table: get(row, "table_name")?,
+                bytes: get(row, "bytes")?,
+                scans: get(row, "scans")?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(calls: i64, total_ms: f64) -> Reading {
+        Reading {
+            calls,
+            total_ms,
+            stats_since_ms: None,
+        }
+    }
+
+    #[test]
+    fn deltas_start_at_zero_and_follow_the_counters() {
+        let mut deltas = Deltas::default();
+        let key = (1, 10, true);
+        deltas.begin(Some(1_000));
+        let first = deltas.observe(key, reading(5, 50.0));
+        assert_eq!(
+            first,
+            Change {
+                calls_delta: 0,
+                total_ms_delta: 0.0,
+                calls_since_start: 0,
+                total_ms_since_start: 0.0
+            }
+        );
+        deltas.begin(Some(2_000));
+        let second = deltas.observe(key, reading(8, 80.0));
+        assert_eq!((second.calls_delta, second.total_ms_delta), (3, 30.0));
+        assert_eq!(
+            (second.calls_since_start, second.total_ms_since_start),
+            (3, 30.0)
+        );
+        deltas.begin(Some(3_000));
+        let third = deltas.observe(key, reading(10, 100.0));
+        assert_eq!((third.calls_delta, third.total_ms_delta), (2, 20.0));
+        assert_eq!(
+            (third.calls_since_start, third.total_ms_since_start),
+            (5, 50.0)
+        );
+    }
+
+    #[test]
+    fn a_reset_is_a_fresh_start_and_keeps_the_totals_since_start() {
+        let mut deltas = Deltas::default();
+        let key = (1, 10, true);
+        deltas.begin(Some(1_000));
+        deltas.observe(key, reading(100, 1_000.0));
+        deltas.begin(Some(2_000));
+        deltas.observe(key, reading(110, 1_100.0));
+        // pg_stat_statements_reset(), then 4 calls.
+        deltas.begin(Some(3_000));
+        let after = deltas.observe(key, reading(4, 40.0));
+        assert_eq!((after.calls_delta, after.total_ms_delta), (4, 40.0));
+        assert_eq!(
+            (after.calls_since_start, after.total_ms_since_start),
+            (14, 140.0)
+        );
+        deltas.begin(Some(4_000));
+        let next = deltas.observe(key, reading(6, 60.0));
+        assert_eq!((next.calls_delta, next.total_ms_delta), (2, 20.0));
+        assert_eq!(
+            (next.calls_since_start, next.total_ms_since_start),
+            (16, 160.0)
+        );
+    }
+
+    #[test]
+    fn a_new_stats_since_is_a_reset() {
+        let mut deltas = Deltas::default();
+        let key = (1, 10, true);
+        let at = |calls, since| Reading {
+            calls,
+            total_ms: calls as f64,
+            stats_since_ms: Some(since),
+        };
+        deltas.begin(Some(1_000));
+        deltas.observe(key, at(10, 500));
+        deltas.begin(Some(2_000));
+        let change = deltas.observe(key, at(20, 1_500));
+        assert_eq!(change.calls_delta, 20);
+        assert_eq!(change.calls_since_start, 20);
+    }
+
+    #[test]
+    fn statements_created_after_a_refresh_count_in_full_when_the_server_says_so() {
+        let mut deltas = Deltas::default();
+        deltas.begin(Some(1_000));
+        deltas.observe((1, 10, true), reading(1, 1.0));
+        deltas.begin(Some(2_000));
+        let new = deltas.observe(
+            (2, 10, true),
+            Reading {
+                calls: 3,
+                total_ms: 30.0,
+                stats_since_ms: Some(1_500),
+            },
+        );
+        assert_eq!((new.calls_delta, new.calls_since_start), (3, 3));
+        // Without stats_since (before PostgreSQL 17) counting starts at the first reading.
+        let unknown = deltas.observe((3, 10, true), reading(3, 30.0));
+        assert_eq!((unknown.calls_delta, unknown.calls_since_start), (0, 0));
+    }
+
+    #[test]
+    fn many_statements_are_forgotten_oldest_first() {
+        let mut deltas = Deltas::default();
+        for refresh in 0..3_i64 {
+            deltas.begin(Some(refresh));
+            for n in 0..(MAX_TRACKED as i64 / 2 + 10) {
+                deltas.observe((refresh * 1_000_000 + n, 1, true), reading(1, 1.0));
+            }
+            deltas.end();
+        }
+        assert!(deltas.seen.len() <= MAX_TRACKED);
+        assert!(deltas.seen.contains_key(&(2_000_000, 1, true)));
+        assert!(!deltas.seen.contains_key(&(0, 1, true)));
+    }
+
+    #[test]
+    fn guidance_has_the_steps() {
+        for installed in [false, true] {
+            let text = statements_guidance("app", installed);
+            assert!(
+                text.contains("shared_preload_libraries = 'pg_stat_statements'"),
+                "{text}"
+            );
+            assert!(text.contains("restart PostgreSQL"), "{text}");
+            assert!(
+                text.contains("CREATE EXTENSION pg_stat_statements;"),
+                "{text}"
+            );
+            assert!(text.contains("database app"), "{text}");
+        }
+        assert!(statements_guidance("My DB", false).contains("database \"My DB\""));
+    }
+
+    #[test]
+    fn statements_query_follows_the_extension_version() {
+        let new = statements_sql("public", (1, 11), StatementSort::MeanTime);
+        assert!(new.starts_with(MARKER), "{new}");
+        assert!(new.contains("ORDER BY s.mean_exec_time DESC"), "{new}");
+        assert!(new.contains("s.toplevel"), "{new}");
+        assert!(new.contains("s.stats_since"), "{new}");
+        let old = statements_sql("\"my schema\"", (1, 7), StatementSort::TotalTime);
+        assert!(old.contains("ORDER BY s.total_time DESC"), "{old}");
+        assert!(
+            old.contains("FROM \"my schema\".pg_stat_statements"),
+            "{old}"
+        );
+        assert!(!old.contains("s.toplevel"), "{old}");
+        let calls = statements_sql("public", (1, 10), StatementSort::Calls);
+        assert!(calls.contains("ORDER BY s.calls DESC"), "{calls}");
+        let rows = statements_sql("public", (1, 10), StatementSort::Rows);
+        assert!(rows.contains("ORDER BY s.rows DESC"), "{rows}");
+        assert_eq!(parse_extversion("1.10"), (1, 10));
+        assert_eq!(parse_extversion("2"), (2, 0));
+    }
+
+    #[test]
+    fn identifiers_and_passwords() {
+        assert_eq!(quote_ident("plain"), "plain");
+        assert_eq!(quote_ident("Mixed"), "\"Mixed\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(
+            scrub_password(
+                "bad url postgres://u:s3cret@h".into(),
+                "postgres://u:s3cret@h/db"
+            ),
+            "bad url postgres://u:***@h"
+        );
+        assert_eq!(url_password("postgres://u@h/db?password=pw1"), Some("pw1"));
+        assert_eq!(url_password("postgres://u@h/db"), None);
+    }
+
+    #[test]
+    fn every_monitoring_query_is_marked() {
+        for sql in [
+            SESSIONS,
+            LOCKED,
+            DATABASE_SIZE,
+            LARGEST_TABLES,
+            INDEXES,
+            PROGRESS,
+        ] {
+            assert!(sql.starts_with(MARKER), "{sql}");
+        }
+    }
+}
