@@ -487,3 +487,152 @@ async fn a_server_that_is_down_fails_clearly_with_the_password_masked() {
     }
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Through the runner, as the queries pane uses it: read-only refuses both actions (and the
+/// refusal is audited), an unconfirmed request is refused, and a confirmed "cancel query" runs,
+/// is audited with its exact SQL, and leaves the session alive.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runner_confirms_audits_and_refuses_in_read_only() {
+    use opsdeck::core::model::RunStatus;
+    use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
+    use opsdeck::core::store::{Store, StoreLocation};
+    use opsdeck::core::tasks::execution::{Identity, TaskSettings};
+    use opsdeck::core::tasks::{Task, TaskInfo, TaskKind};
+
+    let (server, url) = server_with_app().await;
+    let mut observer = connect(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Sqlite(dir.path().join("state.db"));
+    let tasks = || {
+        [SessionAction::Cancel, SessionAction::Terminate]
+            .into_iter()
+            .map(|action| Task {
+                info: TaskInfo {
+                    id: action.task_id().into(),
+                    title: action.task_id().into(),
+                    description: String::new(),
+                    destructive: true,
+                    timeout: Duration::from_secs(30),
+                    concurrent: true,
+                    params: PARAMS.to_vec(),
+                },
+                kind: TaskKind::Session(action, settings(&url)),
+            })
+            .collect::<Vec<_>>()
+    };
+    let spawn = |store: Store, read_only: bool| {
+        runner::spawn(
+            RunnerSettings {
+                resources: None,
+                rules: Vec::new(),
+                tasks: TaskSettings {
+                    tasks: tasks(),
+                    read_only,
+                    identity: Identity {
+                        user: "oncall".into(),
+                        client: None,
+                        host: "h".into(),
+                        pid: std::process::id(),
+                    },
+                    runs_dir: None,
+                },
+                services: Vec::new(),
+                notify: Default::default(),
+                databases: Vec::new(),
+                queries: Default::default(),
+                queries_interval: Duration::from_secs(5),
+            },
+            Some(store),
+        )
+    };
+    let (pid, sleeper) = sleeping_session(&url, &mut observer).await;
+    let request = |task_id: &str, confirmed: bool| Request::StartTask {
+        task_id: task_id.into(),
+        params: params(&[("database", "app"), ("pids", &pid.to_string())]),
+        confirmed,
+    };
+    async fn refusal(runner: &mut opsdeck::core::runner::RunnerHandle) -> String {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), runner.events.recv())
+                .await
+                .unwrap()
+                .unwrap()
+            {
+                Event::TaskRefused { reason, .. } => return reason,
+                Event::TaskStarted(run) => panic!("started: {run:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    let store = Store::open(&location).await.unwrap();
+    let mut read_only = spawn(store.clone(), true);
+    for task_id in ["pg-cancel-query", "pg-terminate-session"] {
+        read_only.requests.send(request(task_id, true)).unwrap();
+        assert!(refusal(&mut read_only).await.contains("read-only"));
+    }
+    read_only.requests.send(Request::Shutdown).unwrap();
+    let _ = read_only.task.await;
+    assert!(
+        present(&mut observer, pid).await,
+        "the session was touched in read-only mode"
+    );
+
+    let store = Store::open(&location).await.unwrap();
+    let mut runner = spawn(store.clone(), false);
+    runner
+        .requests
+        .send(request("pg-cancel-query", false))
+        .unwrap();
+    assert!(refusal(&mut runner).await.contains("confirm"));
+    runner
+        .requests
+        .send(request("pg-cancel-query", true))
+        .unwrap();
+    let run = loop {
+        match tokio::time::timeout(Duration::from_secs(10), runner.events.recv())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Event::TaskFinished(run) => break run,
+            Event::TaskRefused { reason, .. } => panic!("{reason}"),
+            _ => {}
+        }
+    };
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(
+        run.plan
+            .iter()
+            .any(|line| line.contains(&format!("pg_cancel_backend({pid})"))),
+        "{:?}",
+        run.plan
+    );
+    let (mut session, result) = sleeper.await.unwrap();
+    assert!(error_text(&result.unwrap_err()).contains("canceling statement due to user request"));
+    assert_eq!(
+        select_one(&mut session).await.unwrap(),
+        1,
+        "the session survives a cancel"
+    );
+    let audit = store.runs(None, 10).await.unwrap();
+    let statuses: Vec<(&str, RunStatus)> = audit
+        .iter()
+        .map(|run| (run.task_id.as_str(), run.status))
+        .collect();
+    assert!(
+        statuses.contains(&("pg-cancel-query", RunStatus::Succeeded)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|(_, status)| *status == RunStatus::Refused)
+            .count(),
+        3,
+        "{statuses:?}"
+    );
+    runner.requests.send(Request::Shutdown).unwrap();
+    let _ = runner.task.await;
+    drop(server);
+}

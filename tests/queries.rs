@@ -1,0 +1,603 @@
+//! The queries collector against throwaway PostgreSQL servers (`support::PgServer`, which
+//! preloads pg_stat_statements): slow statements and their deltas, blocked sessions and their
+//! blockers, a database without the extension, a server that goes away, a role without
+//! pg_monitor, and query texts with control characters.
+
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use opsdeck::core::queries::collector::QueryCollector;
+use opsdeck::core::queries::{
+    QuerySettings, QuerySnapshot, StatementRow, StatementSort, StatementsView,
+};
+use sqlx::{Connection, PgConnection, Row};
+use support::PgServer;
+
+async fn start() -> PgServer {
+    tokio::task::spawn_blocking(PgServer::start)
+        .await
+        .expect("PgServer::start panicked")
+}
+
+/// Runs blocking work (client tools, createdb) off the runtime's threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("blocking work panicked")
+}
+
+fn run(mut command: Command) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {:?}: {e}", command.get_program()));
+    assert!(
+        out.status.success(),
+        "{:?} failed ({}):\n{}{}",
+        command,
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates `name` with pgbench's tables in it (scale 1), and pg_stat_statements when asked.
+async fn pgbench_database(server: &Arc<PgServer>, name: &'static str, extension: bool) {
+    let owned = server.clone();
+    blocking(move || owned.create_database(name)).await;
+    if extension {
+        let mut conn = connect(&server.url_for(name)).await;
+        sqlx::raw_sql("CREATE EXTENSION pg_stat_statements")
+            .execute(&mut conn)
+            .await
+            .expect("CREATE EXTENSION");
+        conn.close().await.expect("close");
+    }
+    let owned = server.clone();
+    blocking(move || {
+        let mut init = owned.client_command("pgbench");
+        init.args(["-i", "-q", "-s", "1", name]);
+        run(init);
+    })
+    .await;
+}
+
+async fn connect(url: &str) -> PgConnection {
+    PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {url}: {e}"))
+}
+
+async fn backend_pid(conn: &mut PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(conn)
+        .await
+        .expect("pg_backend_pid()")
+}
+
+fn settings() -> QuerySettings {
+    QuerySettings::default()
+}
+
+fn rows(snapshot: &QuerySnapshot) -> &[StatementRow] {
+    match &snapshot.statements {
+        StatementsView::Rows { rows } => rows,
+        other => panic!("expected statement rows, got {other:?}\n{snapshot:#?}"),
+    }
+}
+
+fn assert_connected(snapshot: &QuerySnapshot) {
+    assert_eq!(snapshot.error, None, "{snapshot:#?}");
+    assert!(
+        snapshot
+            .server_version
+            .as_deref()
+            .is_some_and(|version| version.chars().next().is_some_and(|c| c.is_ascii_digit())),
+        "{snapshot:#?}"
+    );
+}
+
+/// opsdeck's own monitoring statements never show up.
+fn assert_no_own_statements(rows: &[StatementRow]) {
+    for row in rows {
+        assert!(
+            !row.query.contains("/* opsdeck */")
+                && !row.query.contains("pg_stat_activity")
+                && !row.query.contains("pg_blocking_pids")
+                && !row.query.contains("SHOW server_version"),
+            "opsdeck's own statement listed: {row:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_statements_come_first_with_their_deltas() {
+    let server = Arc::new(start().await);
+    pgbench_database(&server, "app", true).await;
+    let owned = server.clone();
+    blocking(move || {
+        let mut bench = owned.client_command("pgbench");
+        bench.args(["-c", "2", "-T", "3", "app"]);
+        run(bench);
+    })
+    .await;
+    let mut side = connect(&server.url_for("app")).await;
+    for _ in 0..2 {
+        sqlx::query("SELECT pg_sleep(1.2)")
+            .execute(&mut side)
+            .await
+            .expect("pg_sleep");
+    }
+
+    let mut collector = QueryCollector::new("app".into(), server.url_for("app"), settings());
+    let first = collector.collect().await;
+    assert_connected(&first);
+    let first_rows = rows(&first);
+    assert!(!first_rows.is_empty(), "{first:#?}");
+    for row in first_rows {
+        assert_eq!(
+            (row.calls_delta, row.calls_since_start, row.recent_mean_ms),
+            (0, 0, None),
+            "the first refresh is the baseline: {row:#?}"
+        );
+    }
+    assert!(first_rows[0].query.contains("pg_sleep"), "{first:#?}");
+
+    sqlx::query("SELECT pg_sleep(1.2)")
+        .execute(&mut side)
+        .await
+        .expect("pg_sleep");
+    let second = collector.collect().await;
+    assert_connected(&second);
+    let second_rows = rows(&second);
+    let top = &second_rows[0];
+    assert!(top.query.contains("pg_sleep"), "{second:#?}");
+    assert!(top.calls >= 3, "{top:#?}");
+    assert!(top.mean_ms >= 1000.0, "{top:#?}");
+    assert!(top.max_ms >= top.mean_ms, "{top:#?}");
+    assert!(top.slow, "{top:#?}");
+    assert!(top.calls_delta >= 1, "{top:#?}");
+    assert!(top.total_ms_delta >= 1000.0, "{top:#?}");
+    assert!(top.calls_since_start >= 1, "{top:#?}");
+    assert!(
+        top.recent_mean_ms.is_some_and(|ms| ms >= 1000.0),
+        "{top:#?}"
+    );
+    assert!(
+        second_rows.windows(2).all(|w| w[0].mean_ms >= w[1].mean_ms),
+        "sorted by mean time: {second:#?}"
+    );
+    assert!(second_rows.len() <= settings().top);
+    assert_no_own_statements(second_rows);
+    assert!(
+        second.took < Duration::from_secs(2),
+        "refresh took {:?}",
+        second.took
+    );
+
+    // By calls: pgbench's own statements are there.
+    collector.settings_mut().sort = StatementSort::Calls;
+    collector.settings_mut().top = 50;
+    let by_calls = collector.collect().await;
+    assert_connected(&by_calls);
+    let by_calls_rows = rows(&by_calls);
+    assert!(
+        by_calls_rows.windows(2).all(|w| w[0].calls >= w[1].calls),
+        "sorted by calls: {by_calls:#?}"
+    );
+    let pgbench: Vec<&StatementRow> = by_calls_rows
+        .iter()
+        .filter(|row| row.query.contains("pgbench_accounts") && row.query.contains("UPDATE"))
+        .collect();
+    assert!(!pgbench.is_empty(), "{by_calls:#?}");
+    assert!(pgbench.iter().all(|row| row.calls > 0 && !row.slow));
+    assert!(
+        pgbench.iter().all(|row| row
+            .hit_ratio_pct
+            .is_some_and(|pct| (0.0..=100.0).contains(&pct))),
+        "{pgbench:#?}"
+    );
+    assert_no_own_statements(by_calls_rows);
+
+    // Health of the pgbench database.
+    let health = by_calls.health.as_ref().expect("health");
+    assert!(health.database_bytes > 0);
+    let accounts = health
+        .largest_tables
+        .iter()
+        .find(|table| table.name == "public.pgbench_accounts")
+        .unwrap_or_else(|| panic!("pgbench_accounts missing: {health:#?}"));
+    assert!(accounts.total_bytes > 1_000_000, "{accounts:#?}");
+    assert!(accounts.live_tuples > 0, "{accounts:#?}");
+    assert_eq!(
+        health.largest_tables[0].name, "public.pgbench_accounts",
+        "{health:#?}"
+    );
+    assert!(
+        health
+            .largest_indexes
+            .iter()
+            .any(|index| index.name == "public.pgbench_accounts_pkey"
+                && index.table == "public.pgbench_accounts"),
+        "{health:#?}"
+    );
+    // Primary keys are never "unused".
+    assert!(
+        health
+            .unused_indexes
+            .iter()
+            .all(|index| !index.name.ends_with("_pkey")),
+        "{health:#?}"
+    );
+
+    // A statement reset makes the counters go down: a fresh start, not negative deltas.
+    sqlx::query("SELECT pg_stat_statements_reset()")
+        .execute(&mut side)
+        .await
+        .expect("reset");
+    sqlx::query("SELECT pg_sleep(0.1)")
+        .execute(&mut side)
+        .await
+        .expect("pg_sleep");
+    collector.settings_mut().sort = StatementSort::MeanTime;
+    let after_reset = collector.collect().await;
+    assert_connected(&after_reset);
+    for row in rows(&after_reset) {
+        assert!(
+            row.calls_delta >= 0 && row.total_ms_delta >= 0.0,
+            "negative delta after a reset: {row:#?}"
+        );
+        assert!(row.calls_since_start >= 0, "{row:#?}");
+    }
+    let sleep = rows(&after_reset)
+        .iter()
+        .find(|row| row.query.contains("pg_sleep"))
+        .unwrap_or_else(|| panic!("pg_sleep missing after the reset: {after_reset:#?}"));
+    assert_eq!(sleep.calls, 1, "{sleep:#?}");
+    assert_eq!(sleep.calls_delta, 1, "{sleep:#?}");
+    // 3 calls counted before the reset (2 of them before the baseline), 1 after.
+    assert!(sleep.calls_since_start >= 2, "{sleep:#?}");
+    assert!(!sleep.slow, "{sleep:#?}");
+    side.close().await.expect("close");
+    collector.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blocked_session_names_its_blocker() {
+    let server = Arc::new(start().await);
+    pgbench_database(&server, "app", true).await;
+    let url = server.url_for("app");
+
+    let mut holder = connect(&url).await;
+    let holder_pid = backend_pid(&mut holder).await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE;")
+        .execute(&mut holder)
+        .await
+        .expect("LOCK TABLE");
+
+    let mut waiter = connect(&url).await;
+    let waiter_pid = backend_pid(&mut waiter).await;
+    let waiting = tokio::spawn(async move {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pgbench_accounts")
+            .fetch_one(&mut waiter)
+            .await
+            .expect("count(*)");
+        waiter.close().await.expect("close");
+        count
+    });
+
+    // Wait until the server reports it waiting.
+    let mut watcher = connect(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let wait: Option<String> =
+            sqlx::query_scalar("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1")
+                .bind(waiter_pid)
+                .fetch_optional(&mut watcher)
+                .await
+                .expect("pg_stat_activity")
+                .flatten();
+        if wait.as_deref() == Some("Lock") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the waiter never waited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut collector = QueryCollector::new("app".into(), url.clone(), settings());
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    let sessions = snapshot.sessions.as_ref().expect("sessions");
+    let waiter_row = sessions
+        .iter()
+        .find(|session| session.pid == waiter_pid)
+        .unwrap_or_else(|| panic!("the waiting session is missing: {sessions:#?}"));
+    assert!(
+        waiter_row.blocked_by.contains(&holder_pid),
+        "{waiter_row:#?}"
+    );
+    assert_eq!(
+        waiter_row.wait_event.as_deref(),
+        Some("Lock: relation"),
+        "{waiter_row:#?}"
+    );
+    assert_eq!(waiter_row.state, "active");
+    assert!(waiter_row.query.contains("count(*)"), "{waiter_row:#?}");
+    assert_eq!(waiter_row.database, "app");
+    assert_eq!(waiter_row.user, "postgres");
+    assert_eq!(waiter_row.client, "127.0.0.1");
+    assert!(!waiter_row.long_running, "{waiter_row:#?}");
+    let holder_row = sessions
+        .iter()
+        .find(|session| session.pid == holder_pid)
+        .unwrap_or_else(|| panic!("the blocker is missing: {sessions:#?}"));
+    assert!(holder_row.idle_in_transaction, "{holder_row:#?}");
+    assert_eq!(holder_row.state, "idle in transaction");
+    assert!(holder_row.blocked_by.is_empty(), "{holder_row:#?}");
+    assert!(holder_row.transaction_seconds.is_some(), "{holder_row:#?}");
+    let position = |pid| sessions.iter().position(|session| session.pid == pid);
+    assert!(
+        position(waiter_pid) < position(holder_pid),
+        "waiting sessions come first: {sessions:#?}"
+    );
+    // Neither the watcher (idle) nor opsdeck itself is listed.
+    assert_eq!(sessions.len(), 2, "{sessions:#?}");
+
+    // The locked table does not stall the health view: it is sized from its estimate.
+    let health = snapshot.health.as_ref().expect("health");
+    assert!(
+        health
+            .largest_tables
+            .iter()
+            .any(|table| table.name == "public.pgbench_accounts" && table.total_bytes > 0),
+        "{health:#?}"
+    );
+    assert!(
+        snapshot.took < Duration::from_secs(2),
+        "the refresh waited: {:?}",
+        snapshot.took
+    );
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("ROLLBACK");
+    let count = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiter finishes once the lock is gone")
+        .expect("waiter task");
+    assert_eq!(count, 100_000);
+
+    let calm = collector.collect().await;
+    assert_connected(&calm);
+    assert_eq!(calm.sessions, Ok(Vec::new()), "{calm:#?}");
+    holder.close().await.expect("close");
+    watcher.close().await.expect("close");
+    collector.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_extension_the_statements_say_how_to_enable_it() {
+    let server = Arc::new(start().await);
+    let owned = server.clone();
+    blocking(move || owned.create_database("bare")).await;
+    let mut collector = QueryCollector::new("bare".into(), server.url_for("bare"), settings());
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    match &snapshot.statements {
+        StatementsView::Unavailable { guidance } => {
+            assert!(
+                guidance.contains("shared_preload_libraries = 'pg_stat_statements'"),
+                "{guidance}"
+            );
+            assert!(guidance.contains("restart PostgreSQL"), "{guidance}");
+            assert!(
+                guidance.contains("CREATE EXTENSION pg_stat_statements;"),
+                "{guidance}"
+            );
+            assert!(guidance.contains("bare"), "{guidance}");
+        }
+        other => panic!("expected guidance, got {other:?}"),
+    }
+    // The rest still works.
+    assert!(snapshot.sessions.is_ok(), "{snapshot:#?}");
+    let health = snapshot.health.as_ref().expect("health");
+    assert!(health.database_bytes > 0);
+    assert!(health.largest_tables.is_empty(), "{health:#?}");
+    collector.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connection_failures_name_the_masked_url_and_the_fix() {
+    let server = start().await;
+    let port = server.port();
+    let url = format!("postgres://postgres:s3cret@127.0.0.1:{port}/postgres");
+    let masked = format!("postgres://postgres:***@127.0.0.1:{port}/postgres");
+
+    // An unknown database.
+    let mut unknown = QueryCollector::new(
+        "nope".into(),
+        format!("postgres://postgres:s3cret@127.0.0.1:{port}/nosuchdb"),
+        settings(),
+    );
+    let snapshot = unknown.collect().await;
+    let error = snapshot.error.as_deref().expect("an error");
+    assert!(error.contains("does not exist"), "{error}");
+    assert!(error.contains("database name"), "{error}");
+    assert!(!error.contains("s3cret"), "{error}");
+
+    let mut collector = QueryCollector::new("main".into(), url, settings());
+    let up = collector.collect().await;
+    assert_connected(&up);
+
+    // Down: the kept connection breaks, and connecting again is refused.
+    let mut server = blocking(move || {
+        let mut server = server;
+        server.stop();
+        server
+    })
+    .await;
+    let down = collector.collect().await;
+    let error = down.error.as_deref().expect("an error");
+    assert!(error.contains(&masked), "{error}");
+    assert!(error.contains("is PostgreSQL running"), "{error}");
+    assert!(!error.contains("s3cret"), "{error}");
+    assert_eq!(down.server_version, None);
+    assert!(down.took < Duration::from_secs(6), "{:?}", down.took);
+    let again = collector.collect().await;
+    assert!(
+        again
+            .error
+            .as_deref()
+            .is_some_and(|error| error.contains("is PostgreSQL running")),
+        "{again:#?}"
+    );
+
+    // Back up: the collector reconnects by itself.
+    server = blocking(move || {
+        server.restart();
+        server
+    })
+    .await;
+    let back = collector.collect().await;
+    assert_connected(&back);
+    collector.close().await;
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_without_pg_monitor_is_told_what_to_grant() {
+    let server = start().await;
+    let mut admin = connect(&server.url()).await;
+    sqlx::raw_sql("CREATE ROLE plain LOGIN; CREATE EXTENSION pg_stat_statements;")
+        .execute(&mut admin)
+        .await
+        .expect("setup");
+    // Something for the statements and the sessions to show.
+    sqlx::raw_sql("CREATE TABLE t (id int PRIMARY KEY, v text); CREATE INDEX t_v ON t (v);")
+        .execute(&mut admin)
+        .await
+        .expect("table");
+    let mut idle = connect(&server.url()).await;
+    sqlx::raw_sql("BEGIN; SELECT 1;")
+        .execute(&mut idle)
+        .await
+        .expect("BEGIN");
+
+    let url = format!("postgres://plain@127.0.0.1:{}/postgres", server.port());
+    let mut collector = QueryCollector::new("plain".into(), url, settings());
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    match &snapshot.sessions {
+        Ok(_) => {}
+        Err(error) => assert!(error.contains("GRANT pg_monitor TO plain;"), "{error}"),
+    }
+    assert!(
+        snapshot.sessions.is_err(),
+        "plain cannot see others' sessions"
+    );
+    match &snapshot.health {
+        Ok(health) => assert!(
+            health
+                .largest_tables
+                .iter()
+                .any(|table| table.name == "public.t"),
+            "{health:#?}"
+        ),
+        Err(error) => assert!(error.contains("pg_monitor"), "{error}"),
+    }
+    match &snapshot.statements {
+        StatementsView::Rows { rows } => assert_no_own_statements(rows),
+        StatementsView::Failed { error } => assert!(error.contains("pg_monitor"), "{error}"),
+        StatementsView::Unavailable { guidance } => panic!("installed: {guidance}"),
+    }
+
+    // With pg_monitor the same collector sees the idle transaction.
+    sqlx::raw_sql("GRANT pg_monitor TO plain")
+        .execute(&mut admin)
+        .await
+        .expect("GRANT");
+    let granted = collector.collect().await;
+    assert_connected(&granted);
+    let sessions = granted.sessions.as_ref().expect("sessions with pg_monitor");
+    assert!(
+        sessions.iter().any(|session| session.idle_in_transaction),
+        "{sessions:#?}"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut idle)
+        .await
+        .expect("ROLLBACK");
+    collector.close().await;
+    idle.close().await.expect("close");
+    admin.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn query_texts_come_back_as_stored() {
+    let server = start().await;
+    let mut admin = connect(&server.url()).await;
+    sqlx::raw_sql("CREATE EXTENSION pg_stat_statements")
+        .execute(&mut admin)
+        .await
+        .expect("CREATE EXTENSION");
+    let tricky = "SELECT /* \x1b[2J\r\n\t */ '\x1b[2J' AS x, 1 AS \"esc\x1b[31mred\x07\"";
+    for _ in 0..3 {
+        sqlx::query("SELECT '\x1b[2J' AS x")
+            .execute(&mut admin)
+            .await
+            .expect("escape literal");
+        sqlx::raw_sql(tricky)
+            .execute(&mut admin)
+            .await
+            .expect("escape identifier");
+    }
+
+    let mut collector = QueryCollector::new(
+        "postgres".into(),
+        server.url(),
+        QuerySettings {
+            top: 100,
+            sort: StatementSort::Calls,
+            ..settings()
+        },
+    );
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    let rows = rows(&snapshot);
+    let stored: Vec<(i64, String)> = sqlx::query(
+        "SELECT queryid, query FROM pg_stat_statements
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("pg_stat_statements")
+    .iter()
+    .map(|row| (row.get("queryid"), row.get("query")))
+    .collect();
+    let escaped = rows
+        .iter()
+        .find(|row| row.query.contains("esc\x1b[31mred\x07"))
+        .unwrap_or_else(|| panic!("the statement with escapes is missing: {rows:#?}"));
+    assert!(
+        escaped.query.contains("/* \x1b[2J\r\n\t */"),
+        "{escaped:#?}"
+    );
+    assert_eq!(escaped.calls, 3, "{escaped:#?}");
+    // Every text is exactly what PostgreSQL keeps.
+    for row in rows {
+        let (_, text) = stored
+            .iter()
+            .find(|(queryid, _)| *queryid == row.queryid)
+            .unwrap_or_else(|| panic!("unknown queryid: {row:#?}"));
+        assert_eq!(&row.query, text);
+    }
+    assert!(
+        rows.iter().any(|row| row.query == "SELECT $1 AS x"),
+        "{rows:#?}"
+    );
+    collector.close().await;
+    admin.close().await.expect("close");
+}
