@@ -564,9 +564,12 @@ async fn query_texts_come_back_as_stored() {
             ..settings()
         },
     );
+    // The second refresh: the first one's monitoring statements are recorded by then.
+    assert_connected(&collector.collect().await);
     let snapshot = collector.collect().await;
     assert_connected(&snapshot);
     let rows = rows(&snapshot);
+    assert_no_own_statements(rows);
     let stored: Vec<(i64, String)> = sqlx::query(
         "SELECT queryid, query FROM pg_stat_statements
          WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())",

@@ -26,7 +26,7 @@
 //! one. Texts from the server (query texts included) are kept as they are; making them safe to
 //! show is the UI's job.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -67,7 +67,7 @@ pub struct QueryCollector {
     url: String,
     settings: QuerySettings,
     link: Option<Link>,
-    deltas: Deltas,
+    statements: StatementState,
 }
 
 /// The open connection and the `statement_timeout` it runs with.
@@ -83,7 +83,7 @@ impl QueryCollector {
             url,
             settings,
             link: None,
-            deltas: Deltas::default(),
+            statements: StatementState::default(),
         }
     }
 
@@ -163,7 +163,7 @@ impl QueryCollector {
         };
 
         let mut lost = None;
-        match statements(conn, limit, &info, &self.settings, &mut self.deltas).await {
+        match statements(conn, limit, &info, &self.settings, &mut self.statements).await {
             Ok(view) => snapshot.statements = view,
             Err(Failure::Lost(reason)) => lost = Some(reason),
             Err(failure) => {
@@ -618,8 +618,9 @@ fn statements_guidance(database: &str, installed: bool) -> String {
     )
 }
 
-/// The statements query for the installed extension version and the chosen sort.
-fn statements_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> String {
+/// The counters of the top statements, without their texts (`pg_stat_statements(false)` does
+/// not read the query text file). `$1`: how many; `$2`: opsdeck's own queryids, left out.
+fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> String {
     // 1.8 (PostgreSQL 13) renamed *_time to *_exec_time; 1.9 added toplevel; 1.11 (17) added
     // stats_since.
     let exec = if version >= (1, 8) {
@@ -645,16 +646,44 @@ fn statements_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> Str
     };
     format!(
         "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel,
-                coalesce(s.query, '') AS query, s.calls, s.total{exec} AS total_ms,
-                s.mean{exec} AS mean_ms, s.max{exec} AS max_ms, s.rows,
-                s.shared_blks_hit, s.shared_blks_read, {since} AS stats_since_ms,
+                s.calls, s.total{exec} AS total_ms, s.mean{exec} AS mean_ms,
+                s.max{exec} AS max_ms, s.rows, s.shared_blks_hit, s.shared_blks_read,
+                {since} AS stats_since_ms,
                 (extract(epoch FROM statement_timestamp()) * 1000)::int8 AS now_ms
-         FROM {schema}.pg_stat_statements s
+         FROM {schema}.pg_stat_statements(false) s
          WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND s.query NOT LIKE '%{MARKER}%'
+           AND (s.queryid IS NULL OR NOT s.queryid = ANY($2))
          ORDER BY {order} DESC, s.queryid
          LIMIT $1"
     )
+}
+
+/// The texts of some statements (this reads the whole query text file). `$1`: queryids.
+fn texts_sql(schema: &str, version: (u32, u32)) -> String {
+    let toplevel = if version >= (1, 9) {
+        "s.toplevel"
+    } else {
+        "true"
+    };
+    format!(
+        "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel, s.query
+         FROM {schema}.pg_stat_statements(true) s
+         WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND s.queryid = ANY($1)"
+    )
+}
+
+/// How often the top statements are read again after their texts showed some of them to be
+/// opsdeck's own.
+const OWN_RETRIES: usize = 3;
+/// What PostgreSQL shows for another user's statement without pg_read_all_stats.
+const HIDDEN_TEXT: &str = "<insufficient privilege>";
+
+/// One statement's counters, its text to be filled in.
+struct Counted {
+    key: Option<StatementKey>,
+    reading: Reading,
+    row: StatementRow,
 }
 
 async fn statements(
@@ -662,49 +691,141 @@ async fn statements(
     limit: Duration,
     info: &Info,
     settings: &QuerySettings,
-    deltas: &mut Deltas,
+    state: &mut StatementState,
 ) -> Result<StatementsView, Failure> {
     let Some(version) = info.pgss_version else {
         return Ok(StatementsView::Unavailable {
             guidance: statements_guidance(&info.database, false),
         });
     };
-    let sql = statements_sql(&info.pgss_schema, version, settings.sort);
-    let top = i64::try_from(settings.top).unwrap_or(i64::MAX);
-    let rows = match fetch(conn, sqlx::query(AssertSqlSafe(sql)).bind(top), limit).await {
-        Ok(rows) => rows,
-        Err(Failure::Server { message, .. }) if message.contains("shared_preload_libraries") => {
-            return Ok(StatementsView::Unavailable {
-                guidance: statements_guidance(&info.database, true),
-            });
-        }
-        Err(failure) => return Err(failure),
+    let unavailable = || StatementsView::Unavailable {
+        guidance: statements_guidance(&info.database, true),
     };
-    let mut statements = Vec::with_capacity(rows.len());
+    let counters = counters_sql(&info.pgss_schema, version, settings.sort);
+    let top = i64::try_from(settings.top).unwrap_or(i64::MAX);
+    state.refresh += 1;
+    let mut attempt = 0;
+    let (counted, now_ms) = loop {
+        attempt += 1;
+        let own: Vec<i64> = state.own.iter().copied().collect();
+        let query = sqlx::query(AssertSqlSafe(counters.clone()))
+            .bind(top)
+            .bind(own);
+        let rows = match fetch(conn, query, limit).await {
+            Ok(rows) => rows,
+            Err(Failure::Server { message, .. })
+                if message.contains("shared_preload_libraries") =>
+            {
+                return Ok(unavailable());
+            }
+            Err(failure) => return Err(failure),
+        };
+        let (counted, now_ms) = read_counters(&rows, settings)?;
+        let missing: Vec<i64> = counted
+            .iter()
+            .filter_map(|counted| counted.key)
+            .filter(|key| !state.texts.contains_key(key))
+            .map(|(queryid, _, _)| queryid)
+            .collect();
+        if missing.is_empty() {
+            break (counted, now_ms);
+        }
+        let query = sqlx::query(AssertSqlSafe(texts_sql(&info.pgss_schema, version))).bind(missing);
+        let texts = match fetch(conn, query, limit).await {
+            Ok(rows) => rows,
+            Err(Failure::Server { message, .. })
+                if message.contains("shared_preload_libraries") =>
+            {
+                return Ok(unavailable());
+            }
+            Err(failure) => return Err(failure),
+        };
+        let mut found_own = false;
+        for row in &texts {
+            let queryid: i64 = get(row, "queryid")?;
+            let key = (
+                queryid,
+                get(row, "userid")?,
+                get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
+            );
+            // No text (the text file could not be read): asked again at the next refresh.
+            let Some(text) = get::<Option<String>>(row, "query")? else {
+                continue;
+            };
+            if text.contains(MARKER) {
+                found_own |= counted.iter().any(|counted| counted.row.queryid == queryid);
+                state.own.insert(queryid);
+            } else {
+                state.texts.insert(key, (text, state.refresh));
+            }
+        }
+        if !found_own || attempt >= OWN_RETRIES {
+            break (counted, now_ms);
+        }
+    };
+
+    state.deltas.begin(now_ms);
+    let mut rows = Vec::with_capacity(counted.len());
+    for Counted {
+        key,
+        reading,
+        mut row,
+    } in counted
+    {
+        let Some(key) = key else {
+            // Without a queryid (another user's statement, no pg_read_all_stats) there is no
+            // telling statements apart: no deltas.
+            row.query = HIDDEN_TEXT.to_owned();
+            rows.push(row);
+            continue;
+        };
+        if state.own.contains(&key.0) {
+            continue;
+        }
+        if let Some((text, used)) = state.texts.get_mut(&key) {
+            row.query.clone_from(text);
+            *used = state.refresh;
+        }
+        let change = state.deltas.observe(key, reading);
+        row.calls_delta = change.calls_delta;
+        row.total_ms_delta = change.total_ms_delta;
+        row.calls_since_start = change.calls_since_start;
+        row.total_ms_since_start = change.total_ms_since_start;
+        row.recent_mean_ms =
+            (change.calls_delta > 0).then(|| change.total_ms_delta / change.calls_delta as f64);
+        rows.push(row);
+    }
+    state.deltas.end();
+    state.prune(settings.top);
+    Ok(StatementsView::Rows { rows })
+}
+
+fn read_counters(
+    rows: &[PgRow],
+    settings: &QuerySettings,
+) -> Result<(Vec<Counted>, Option<i64>), Failure> {
+    let mut counted = Vec::with_capacity(rows.len());
     let mut now_ms = None;
-    for row in &rows {
+    for row in rows {
         now_ms = get(row, "now_ms")?;
         let queryid: Option<i64> = get(row, "queryid")?;
         let userid: i64 = get(row, "userid")?;
         let toplevel: Option<bool> = get(row, "toplevel")?;
         let calls: i64 = get(row, "calls")?;
         let total_ms: f64 = get(row, "total_ms")?;
+        let mean_ms: f64 = get(row, "mean_ms")?;
         let hit: i64 = get(row, "shared_blks_hit")?;
         let read: i64 = get(row, "shared_blks_read")?;
-        let reading = Reading {
-            calls,
-            total_ms,
-            stats_since_ms: get(row, "stats_since_ms")?,
-        };
-        let mean_ms: f64 = get(row, "mean_ms")?;
-        statements.push((
-            // Without a queryid (another user's statement, no pg_read_all_stats) there is no
-            // telling statements apart: no deltas.
-            queryid.map(|queryid| (queryid, userid, toplevel.unwrap_or(true))),
-            reading,
-            StatementRow {
+        counted.push(Counted {
+            key: queryid.map(|queryid| (queryid, userid, toplevel.unwrap_or(true))),
+            reading: Reading {
+                calls,
+                total_ms,
+                stats_since_ms: get(row, "stats_since_ms")?,
+            },
+            row: StatementRow {
                 queryid: queryid.unwrap_or(0),
-                query: get(row, "query")?,
+                query: String::new(),
                 calls,
                 total_ms,
                 mean_ms,
@@ -718,26 +839,37 @@ async fn statements(
                 recent_mean_ms: None,
                 slow: mean_ms > settings.slow_mean_ms,
             },
-        ));
+        });
     }
-    deltas.begin(now_ms);
-    let rows = statements
-        .into_iter()
-        .map(|(key, reading, mut row)| {
-            if let Some(key) = key {
-                let change = deltas.observe(key, reading);
-                row.calls_delta = change.calls_delta;
-                row.total_ms_delta = change.total_ms_delta;
-                row.calls_since_start = change.calls_since_start;
-                row.total_ms_since_start = change.total_ms_since_start;
-                row.recent_mean_ms = (change.calls_delta > 0)
-                    .then(|| change.total_ms_delta / change.calls_delta as f64);
-            }
-            row
-        })
-        .collect();
-    deltas.end();
-    Ok(StatementsView::Rows { rows })
+    Ok((counted, now_ms))
+}
+
+/// What is kept between refreshes for the statements: the readings for deltas, the texts of
+/// the statements shown lately, and the queryids of opsdeck's own statements.
+#[derive(Debug, Default)]
+struct StatementState {
+    refresh: u64,
+    deltas: Deltas,
+    /// Texts by statement, with the refresh they were last shown at.
+    texts: HashMap<StatementKey, (String, u64)>,
+    own: HashSet<i64>,
+}
+
+impl StatementState {
+    /// Keeps the texts small: those shown most recently, a few times the list's length.
+    fn prune(&mut self, top: usize) {
+        let keep = top.saturating_mul(4).max(200);
+        if self.texts.len() > keep {
+            let mut used: Vec<u64> = self.texts.values().map(|(_, used)| *used).collect();
+            used.sort_unstable_by(|a, b| b.cmp(a));
+            let cutoff = used[keep / 2];
+            self.texts.retain(|_, (_, used)| *used > cutoff);
+        }
+        // opsdeck runs a handful of statements; many more means they keep changing shape.
+        if self.own.len() > 1_000 {
+            self.own.clear();
+        }
+    }
 }
 
 /// `(queryid, userid, toplevel)`: one entry of `pg_stat_statements` in this database.
@@ -1265,25 +1397,45 @@ mod tests {
     }
 
     #[test]
-    fn statements_query_follows_the_extension_version() {
-        let new = statements_sql("public", (1, 11), StatementSort::MeanTime);
+    fn statements_queries_follow_the_extension_version() {
+        let new = counters_sql("public", (1, 11), StatementSort::MeanTime);
         assert!(new.starts_with(MARKER), "{new}");
+        assert!(new.contains("pg_stat_statements(false)"), "{new}");
         assert!(new.contains("ORDER BY s.mean_exec_time DESC"), "{new}");
         assert!(new.contains("s.toplevel"), "{new}");
         assert!(new.contains("s.stats_since"), "{new}");
-        let old = statements_sql("\"my schema\"", (1, 7), StatementSort::TotalTime);
+        let old = counters_sql("\"my schema\"", (1, 7), StatementSort::TotalTime);
         assert!(old.contains("ORDER BY s.total_time DESC"), "{old}");
         assert!(
-            old.contains("FROM \"my schema\".pg_stat_statements"),
+            old.contains("FROM \"my schema\".pg_stat_statements(false)"),
             "{old}"
         );
         assert!(!old.contains("s.toplevel"), "{old}");
-        let calls = statements_sql("public", (1, 10), StatementSort::Calls);
+        let calls = counters_sql("public", (1, 10), StatementSort::Calls);
         assert!(calls.contains("ORDER BY s.calls DESC"), "{calls}");
-        let rows = statements_sql("public", (1, 10), StatementSort::Rows);
+        let rows = counters_sql("public", (1, 10), StatementSort::Rows);
         assert!(rows.contains("ORDER BY s.rows DESC"), "{rows}");
+        let texts = texts_sql("public", (1, 10));
+        assert!(texts.starts_with(MARKER), "{texts}");
+        assert!(texts.contains("pg_stat_statements(true)"), "{texts}");
         assert_eq!(parse_extversion("1.10"), (1, 10));
         assert_eq!(parse_extversion("2"), (2, 0));
+    }
+
+    #[test]
+    fn only_recent_texts_are_kept() {
+        let mut state = StatementState::default();
+        for refresh in 1..=10_u64 {
+            state.refresh = refresh;
+            for n in 0..50 {
+                let key = (refresh as i64 * 1_000 + n, 1, true);
+                state.texts.insert(key, (format!("SELECT {n}"), refresh));
+            }
+            state.prune(20);
+        }
+        assert!(state.texts.len() <= 200, "{}", state.texts.len());
+        assert!(state.texts.contains_key(&(10_000, 1, true)));
+        assert!(!state.texts.contains_key(&(1_000, 1, true)));
     }
 
     #[test]
