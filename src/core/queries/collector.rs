@@ -8,10 +8,14 @@
 //! [`MARKER`] comment, so opsdeck's own statements can be left out of `pg_stat_statements`.
 //!
 //! Statements: the top `settings.top` of the current database, sorted and limited by
-//! PostgreSQL (a refresh stays cheap with thousands of statements). Deltas are kept per
-//! `(queryid, userid, toplevel)` for the statements fetched: since the previous reading and since
-//! the first one. Counters that go down (`pg_stat_statements_reset()`, an entry evicted and
-//! recreated, or a new `stats_since` on PostgreSQL 17+) start the statement afresh.
+//! PostgreSQL, read with `pg_stat_statements(false)`, which leaves the query text file alone;
+//! texts are read (`pg_stat_statements(true)` reads the whole file) only for statements not shown
+//! before, and kept for the ones shown lately. So a refresh stays cheap with thousands of
+//! statements. opsdeck's own statements are recognised by the marker in their text and then left
+//! out by queryid. Deltas are kept per `(queryid, userid, toplevel)` for the statements fetched:
+//! since the previous reading and since the first one. Counters that go down
+//! (`pg_stat_statements_reset()`, an entry evicted and recreated, or a new `stats_since` on
+//! PostgreSQL 17+) start the statement afresh.
 //!
 //! Sessions: client backends that are active for longer than `long_query_after`, idle in a
 //! transaction, waiting for a lock, or blocking one, waiting ones first. opsdeck's own sessions
@@ -74,6 +78,9 @@ pub struct QueryCollector {
 struct Link {
     conn: PgConnection,
     timeout_ms: u64,
+    /// pg_stat_statements said it is not loaded: not asked again on this connection (loading it
+    /// takes a restart, which ends the connection), which keeps errors out of the server log.
+    pgss_not_loaded: bool,
 }
 
 impl QueryCollector {
@@ -144,6 +151,7 @@ impl QueryCollector {
             return Err(format!("not connected to {masked}"));
         };
         let conn = &mut link.conn;
+        let not_loaded = &mut link.pgss_not_loaded;
 
         let info = match Info::read(conn, limit).await {
             Ok(info) => info,
@@ -163,7 +171,16 @@ impl QueryCollector {
         };
 
         let mut lost = None;
-        match statements(conn, limit, &info, &self.settings, &mut self.statements).await {
+        match statements(
+            conn,
+            limit,
+            &info,
+            &self.settings,
+            &mut self.statements,
+            not_loaded,
+        )
+        .await
+        {
             Ok(view) => snapshot.statements = view,
             Err(Failure::Lost(reason)) => lost = Some(reason),
             Err(failure) => {
@@ -215,7 +232,11 @@ impl QueryCollector {
     async fn version(&mut self, timeout_ms: u64, limit: Duration) -> Result<String, Failure> {
         if self.link.is_none() {
             let conn = self.connect(timeout_ms).await.map_err(Failure::Connect)?;
-            self.link = Some(Link { conn, timeout_ms });
+            self.link = Some(Link {
+                conn,
+                timeout_ms,
+                pgss_not_loaded: false,
+            });
         }
         let Some(link) = self.link.as_mut() else {
             return Err(Failure::Lost("no connection".into()));
@@ -658,7 +679,8 @@ fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> Strin
     )
 }
 
-/// The texts of some statements (this reads the whole query text file). `$1`: queryids.
+/// The texts of some statements (this reads the whole query text file), and those of opsdeck's
+/// own statements, to leave out from then on. `$1`: queryids.
 fn texts_sql(schema: &str, version: (u32, u32)) -> String {
     let toplevel = if version >= (1, 9) {
         "s.toplevel"
@@ -669,7 +691,7 @@ fn texts_sql(schema: &str, version: (u32, u32)) -> String {
         "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel, s.query
          FROM {schema}.pg_stat_statements(true) s
          WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND s.queryid = ANY($1)"
+           AND (s.queryid = ANY($1) OR s.query LIKE '%{MARKER}%')"
     )
 }
 
@@ -692,6 +714,7 @@ async fn statements(
     info: &Info,
     settings: &QuerySettings,
     state: &mut StatementState,
+    not_loaded: &mut bool,
 ) -> Result<StatementsView, Failure> {
     let Some(version) = info.pgss_version else {
         return Ok(StatementsView::Unavailable {
@@ -701,6 +724,9 @@ async fn statements(
     let unavailable = || StatementsView::Unavailable {
         guidance: statements_guidance(&info.database, true),
     };
+    if *not_loaded {
+        return Ok(unavailable());
+    }
     let counters = counters_sql(&info.pgss_schema, version, settings.sort);
     let top = i64::try_from(settings.top).unwrap_or(i64::MAX);
     state.refresh += 1;
@@ -716,6 +742,7 @@ async fn statements(
             Err(Failure::Server { message, .. })
                 if message.contains("shared_preload_libraries") =>
             {
+                *not_loaded = true;
                 return Ok(unavailable());
             }
             Err(failure) => return Err(failure),
@@ -736,6 +763,7 @@ async fn statements(
             Err(Failure::Server { message, .. })
                 if message.contains("shared_preload_libraries") =>
             {
+                *not_loaded = true;
                 return Ok(unavailable());
             }
             Err(failure) => return Err(failure),

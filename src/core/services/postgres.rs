@@ -32,7 +32,7 @@ pub struct PostgresCheck {
 }
 
 /// The figures, in one round trip. `SHOW server_version` is `current_setting('server_version')`.
-const FIGURES: &str = "SELECT current_setting('server_version') AS version,
+const FIGURES: &str = "/* opsdeck */ SELECT current_setting('server_version') AS version,
        (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
            AS connections,
        current_setting('max_connections')::bigint AS max_connections,
@@ -86,7 +86,7 @@ pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
                 ));
             }
         };
-    let one = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&mut conn);
+    let one = sqlx::query_scalar::<_, i32>("/* opsdeck */ SELECT 1").fetch_one(&mut conn);
     match tokio::time::timeout_at(deadline, one).await {
         Ok(Ok(1)) => {}
         Ok(Ok(other)) => {
