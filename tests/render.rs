@@ -751,6 +751,27 @@ mod queries {
     }
 
     #[test]
+    fn slow_statements_and_stuck_sessions_become_metrics_for_rules() {
+        let metrics = snapshot().metrics();
+        let value = |key: &str| metrics.iter().find(|m| m.key() == key).map(|m| m.value);
+        assert_eq!(value("db.slow_statements:app"), Some(1.0));
+        assert_eq!(value("db.waiting_sessions:app"), Some(1.0));
+        assert_eq!(value("db.idle_in_transaction_sessions:app"), Some(1.0));
+        assert_eq!(value("db.long_running_sessions:app"), Some(1.0));
+        let config = opsdeck::config::Config::parse(
+            "t",
+            "[[rule]]\nmetric = \"db.slow_statements\"\ninstance = \"app\"\nop = \">=\"\nwarn = 1\n",
+        )
+        .expect("a rule on slow statements");
+        let engine = opsdeck::core::checks::RuleEngine::new(config.effective_rules());
+        let slow = metrics
+            .iter()
+            .find(|m| m.name == "db.slow_statements")
+            .unwrap();
+        assert_eq!(engine.evaluate(slow).status, Status::Warn);
+    }
+
+    #[test]
     fn a_missing_extension_shows_how_to_enable_it_and_stale_data_is_marked() {
         let mut state = with_queries();
         let mut missing = snapshot();

@@ -212,6 +212,7 @@ impl TryFrom<String> for MetricName {
         let known: Vec<&str> = METRIC_NAMES
             .iter()
             .chain(crate::core::services::SERVICE_METRICS)
+            .chain(crate::core::queries::QUERY_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {

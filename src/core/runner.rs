@@ -182,6 +182,7 @@ async fn run(
     let rechecks = spawn_checks(settings.services, result_tx);
     let (sort_tx, sort_rx) = tokio::sync::watch::channel(settings.queries.sort);
     let query_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (snapshot_tx, mut snapshots) = mpsc::channel::<Box<QuerySnapshot>>(16);
     for (name, url) in settings.databases {
         let collector = QueryCollector::new(name, url, settings.queries.clone());
         tokio::spawn(watch_database(
@@ -189,9 +190,10 @@ async fn run(
             settings.queries_interval,
             sort_rx.clone(),
             query_refresh.clone(),
-            events.clone(),
+            snapshot_tx.clone(),
         ));
     }
+    drop(snapshot_tx);
     let mut flaps: std::collections::HashMap<String, Flap> = std::collections::HashMap::new();
     let availability = store
         .clone()
@@ -222,6 +224,15 @@ async fn run(
                 // Headless runs have no collector.
                 None => std::future::pending::<()>().await,
             },
+            Some(snapshot) = snapshots.recv() => {
+                // Slow statements and stuck sessions can have rules like any other metric.
+                for change in engine.observe(&snapshot.metrics(), snapshot.taken_at) {
+                    let _ = change_tx.send(change);
+                }
+                if events.send(Event::Queries(snapshot)).await.is_err() {
+                    break;
+                }
+            }
             Some(result) = service_results.recv() => {
                 let Some(spec) = specs.get(&result.name) else { continue };
                 let flap = flaps.entry(result.name.clone()).or_default();
@@ -298,16 +309,12 @@ async fn watch_database(
     interval: Duration,
     mut sort: tokio::sync::watch::Receiver<StatementSort>,
     refresh: std::sync::Arc<tokio::sync::Notify>,
-    events: mpsc::Sender<Event>,
+    snapshots: mpsc::Sender<Box<QuerySnapshot>>,
 ) {
     loop {
         collector.settings_mut().sort = *sort.borrow_and_update();
         let snapshot = collector.collect().await;
-        if events
-            .send(Event::Queries(Box::new(snapshot)))
-            .await
-            .is_err()
-        {
+        if snapshots.send(Box::new(snapshot)).await.is_err() {
             return;
         }
         tokio::select! {

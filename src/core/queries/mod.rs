@@ -177,3 +177,62 @@ pub struct QuerySnapshot {
     /// A connection-level failure (down, wrong password…) with its fix; the rest is then empty.
     pub error: Option<String>,
 }
+
+/// Metrics a database refresh reports (instance = the database name), for rules.
+pub const QUERY_METRICS: &[&str] = &[
+    "db.slow_statements",
+    "db.long_running_sessions",
+    "db.idle_in_transaction_sessions",
+    "db.waiting_sessions",
+    "db.bytes",
+];
+
+impl QuerySnapshot {
+    /// Counts rules can judge: slow statements, problem sessions, database size.
+    pub fn metrics(&self) -> Vec<crate::core::model::Metric> {
+        use crate::core::model::{Metric, Unit};
+        let mut metrics = Vec::new();
+        let name = self.database.as_str();
+        if let StatementsView::Rows { rows } = &self.statements {
+            let slow = rows.iter().filter(|row| row.slow).count();
+            metrics.push(Metric::of(
+                "db.slow_statements",
+                name,
+                slow as f64,
+                Unit::Count,
+            ));
+        }
+        if let Ok(sessions) = &self.sessions {
+            let count = |keep: &dyn Fn(&SessionRow) -> bool| {
+                sessions.iter().filter(|s| keep(s)).count() as f64
+            };
+            metrics.push(Metric::of(
+                "db.long_running_sessions",
+                name,
+                count(&|s| s.long_running),
+                Unit::Count,
+            ));
+            metrics.push(Metric::of(
+                "db.idle_in_transaction_sessions",
+                name,
+                count(&|s| s.idle_in_transaction),
+                Unit::Count,
+            ));
+            metrics.push(Metric::of(
+                "db.waiting_sessions",
+                name,
+                count(&|s| !s.blocked_by.is_empty()),
+                Unit::Count,
+            ));
+        }
+        if let Ok(health) = &self.health {
+            metrics.push(Metric::of(
+                "db.bytes",
+                name,
+                health.database_bytes as f64,
+                Unit::Bytes,
+            ));
+        }
+        metrics
+    }
+}
