@@ -635,3 +635,82 @@ async fn a_server_that_is_down_fails_clearly_with_the_password_masked() {
         );
     }
 }
+
+/// From the queries pane, VACUUM runs on the database being watched (the `database` parameter),
+/// not on the task's own url.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_database_parameter_picks_a_watched_database() {
+    use opsdeck::core::tasks::{Params, Task, TaskInfo, TaskKind};
+    let server = tokio::task::spawn_blocking(|| {
+        let server = support::PgServer::start();
+        server.create_database("app");
+        server
+    })
+    .await
+    .unwrap();
+    let app = server.url_for("app");
+    let mut connection = <sqlx::PgConnection as sqlx::Connection>::connect(&app)
+        .await
+        .unwrap();
+    sqlx::query("CREATE TABLE watched (id int)")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let task = Task {
+        info: TaskInfo {
+            id: "db-vacuum-analyze".into(),
+            title: String::new(),
+            description: String::new(),
+            destructive: true,
+            timeout: Duration::from_secs(60),
+            concurrent: false,
+            params: vec![
+                opsdeck::core::tasks::pg_maintenance::VACUUM_PARAMS[0].clone(),
+                opsdeck::core::tasks::DATABASE_PARAM,
+            ],
+        },
+        kind: TaskKind::VacuumAnalyze(
+            VacuumSettings {
+                url: server.url(),
+                tables: Vec::new(),
+                largest: 10,
+                max_transaction_age: Duration::from_secs(3600),
+            },
+            vec![("app".into(), app.clone())],
+        ),
+    };
+    let params = |pairs: &[(&str, &str)]| -> Params {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    };
+    let plan = task
+        .plan(&params(&[("table", "public.watched"), ("database", "app")]))
+        .await
+        .unwrap();
+    assert!(
+        plan.lines()
+            .iter()
+            .any(|line| line.contains("VACUUM (ANALYZE) public.watched")),
+        "{:?}",
+        plan.lines()
+    );
+    let elsewhere = task.plan(&params(&[("table", "public.watched")])).await;
+    assert!(
+        elsewhere.is_err(),
+        "the task's own database has no such table: {elsewhere:?}"
+    );
+    let unknown = task
+        .plan(&params(&[
+            ("table", "public.watched"),
+            ("database", "nope"),
+        ]))
+        .await
+        .unwrap_err();
+    assert!(
+        unknown.to_string().contains("no [[database]] named `nope`"),
+        "{unknown}"
+    );
+    drop(server);
+}

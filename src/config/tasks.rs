@@ -239,6 +239,15 @@ fn destructive_by_default() -> bool {
     true
 }
 
+/// A task's own parameters plus `database` (a watched database instead of its url).
+fn with_database(params: &[crate::core::tasks::ParamSpec]) -> Vec<crate::core::tasks::ParamSpec> {
+    params
+        .iter()
+        .cloned()
+        .chain(std::iter::once(crate::core::tasks::DATABASE_PARAM))
+        .collect()
+}
+
 /// Names of the built-in tasks, in display order.
 pub const BUILTIN_TASK_IDS: [&str; 6] = [
     "log-rotation",
@@ -356,14 +365,17 @@ impl TasksConfig {
                         "vacuum and analyze the largest tables, one at a time",
                         true,
                         vacuum.timeout.0,
-                        pg_maintenance::VACUUM_PARAMS,
+                        &with_database(pg_maintenance::VACUUM_PARAMS),
                     ),
-                    kind: TaskKind::VacuumAnalyze(VacuumSettings {
-                        url: vacuum.url.clone(),
-                        tables: vacuum.tables.clone(),
-                        largest: vacuum.largest.max(1),
-                        max_transaction_age: vacuum.max_transaction_age.0,
-                    }),
+                    kind: TaskKind::VacuumAnalyze(
+                        VacuumSettings {
+                            url: vacuum.url.clone(),
+                            tables: vacuum.tables.clone(),
+                            largest: vacuum.largest.max(1),
+                            max_transaction_age: vacuum.max_transaction_age.0,
+                        },
+                        databases.to_vec(),
+                    ),
                 },
                 key(&vacuum.key),
             ),
@@ -375,12 +387,15 @@ impl TasksConfig {
                         "REINDEX INDEX CONCURRENTLY the configured indexes",
                         true,
                         reindex.timeout.0,
-                        pg_maintenance::REINDEX_PARAMS,
+                        &with_database(pg_maintenance::REINDEX_PARAMS),
                     ),
-                    kind: TaskKind::Reindex(ReindexSettings {
-                        url: reindex.url.clone(),
-                        indexes: reindex.indexes.clone(),
-                    }),
+                    kind: TaskKind::Reindex(
+                        ReindexSettings {
+                            url: reindex.url.clone(),
+                            indexes: reindex.indexes.clone(),
+                        },
+                        databases.to_vec(),
+                    ),
                 },
                 key(&reindex.key),
             ),

@@ -573,10 +573,14 @@ impl AppState {
                     self.set_notice(&format!("read-only: {task_id} is refused"), Status::Warn);
                     return Vec::new();
                 }
+                let database = self
+                    .current_database()
+                    .map(|db| db.name.clone())
+                    .unwrap_or_default();
                 self.awaiting_plan = Some((task_id.to_owned(), true));
                 vec![Request::PlanTask {
                     task_id: task_id.to_owned(),
-                    params: [(param.to_owned(), name)].into(),
+                    params: [(param.to_owned(), name), ("database".to_owned(), database)].into(),
                 }]
             }
         }

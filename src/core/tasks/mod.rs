@@ -195,14 +195,50 @@ pub struct TaskContext {
     pub cancel: CancellationToken,
 }
 
+/// The `database` parameter of the VACUUM and REINDEX tasks: a watched database (from the
+/// queries pane) instead of the task's own URL. Returns the URL to use and the other parameters.
+fn on_database(
+    default_url: &str,
+    databases: &[(String, String)],
+    params: &Params,
+) -> Result<(String, Params), TaskError> {
+    let mut rest = params.clone();
+    let Some(name) = rest.remove("database") else {
+        return Ok((default_url.to_owned(), rest));
+    };
+    let url = databases
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, url)| url.clone())
+        .ok_or_else(|| TaskError::BadParam {
+            name: "database".into(),
+            message: format!(
+                "no [[database]] named `{name}`; configured: {}",
+                databases
+                    .iter()
+                    .map(|(known, _)| known.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    Ok((url, rest))
+}
+
+/// Lets the VACUUM and REINDEX tasks run on a watched database.
+pub const DATABASE_PARAM: ParamSpec = ParamSpec {
+    name: "database",
+    description: "a watched [[database]] by name, instead of the task's own url",
+};
+
 /// The built-in and configured tasks, each with its settings.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TaskKind {
     LogRotation(logrotate::LogRotationSettings),
     TempCleanup(temp_cleanup::TempCleanupSettings),
     CacheCleanup(cache_cleanup::CacheCleanupSettings),
-    VacuumAnalyze(pg_maintenance::VacuumSettings),
-    Reindex(pg_maintenance::ReindexSettings),
+    /// With the watched databases (name, url), which the `database` parameter picks from.
+    VacuumAnalyze(pg_maintenance::VacuumSettings, Vec<(String, String)>),
+    Reindex(pg_maintenance::ReindexSettings, Vec<(String, String)>),
     SecurityScan(security_scan::SecurityScanSettings),
     Shell(shell::ShellSettings),
     /// "cancel query" / "terminate session" from the queries pane.
@@ -244,10 +280,22 @@ impl Task {
             TaskKind::LogRotation(settings) => logrotate::plan(settings, params).await,
             TaskKind::TempCleanup(settings) => temp_cleanup::plan(settings, params).await,
             TaskKind::CacheCleanup(settings) => cache_cleanup::plan(settings, params).await,
-            TaskKind::VacuumAnalyze(settings) => {
-                pg_maintenance::plan_vacuum(settings, params).await
+            TaskKind::VacuumAnalyze(settings, databases) => {
+                let (url, params) = on_database(&settings.url, databases, params)?;
+                let settings = pg_maintenance::VacuumSettings {
+                    url,
+                    ..settings.clone()
+                };
+                pg_maintenance::plan_vacuum(&settings, &params).await
             }
-            TaskKind::Reindex(settings) => pg_maintenance::plan_reindex(settings, params).await,
+            TaskKind::Reindex(settings, databases) => {
+                let (url, params) = on_database(&settings.url, databases, params)?;
+                let settings = pg_maintenance::ReindexSettings {
+                    url,
+                    ..settings.clone()
+                };
+                pg_maintenance::plan_reindex(&settings, &params).await
+            }
             TaskKind::SecurityScan(settings) => security_scan::plan(settings, params).await,
             TaskKind::Shell(settings) => shell::plan(settings, params).await,
             TaskKind::Session(action, settings) => {
@@ -262,10 +310,30 @@ impl Task {
             TaskKind::LogRotation(settings) => logrotate::run(settings, context).await,
             TaskKind::TempCleanup(settings) => temp_cleanup::run(settings, context).await,
             TaskKind::CacheCleanup(settings) => cache_cleanup::run(settings, context).await,
-            TaskKind::VacuumAnalyze(settings) => {
-                pg_maintenance::run_vacuum(settings, context).await
+            TaskKind::VacuumAnalyze(settings, databases) => {
+                let (url, params) = on_database(&settings.url, databases, &context.params)?;
+                let settings = pg_maintenance::VacuumSettings {
+                    url,
+                    ..settings.clone()
+                };
+                let context = TaskContext {
+                    params,
+                    ..context.clone()
+                };
+                pg_maintenance::run_vacuum(&settings, &context).await
             }
-            TaskKind::Reindex(settings) => pg_maintenance::run_reindex(settings, context).await,
+            TaskKind::Reindex(settings, databases) => {
+                let (url, params) = on_database(&settings.url, databases, &context.params)?;
+                let settings = pg_maintenance::ReindexSettings {
+                    url,
+                    ..settings.clone()
+                };
+                let context = TaskContext {
+                    params,
+                    ..context.clone()
+                };
+                pg_maintenance::run_reindex(&settings, &context).await
+            }
             TaskKind::SecurityScan(settings) => security_scan::run(settings, context).await,
             TaskKind::Shell(settings) => shell::run(settings, context).await,
             TaskKind::Session(action, settings) => {
