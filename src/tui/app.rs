@@ -1077,16 +1077,11 @@ impl AppState {
                 }
                 self.set_last_run(run);
             }
-            Event::TaskRefused {
-                task_id,
-                reason,
-                run,
-            } => {
+            Event::TaskRefused { reason, run, .. } => {
                 self.set_notice(&reason, Status::Warn);
                 if let Some(run) = run {
                     self.set_last_run(run);
                 }
-                let _ = task_id;
             }
             Event::TaskHistory {
                 task_id: None,

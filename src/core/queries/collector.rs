@@ -520,32 +520,9 @@ fn quote_ident(name: &str) -> String {
 
 /// Removes the url's password from a text (a parse error may quote the url).
 fn scrub_password(text: String, url: &str) -> String {
-    match url_password(url) {
+    match crate::core::store::url_password(url) {
         Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
         _ => text,
-    }
-}
-
-/// The password in `scheme://user:password@host/…` or in a `password=` query parameter.
-fn url_password(url: &str) -> Option<&str> {
-    let query_password = || {
-        let (_, query) = url.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            key.eq_ignore_ascii_case("password").then_some(value)
-        })
-    };
-    let Some(scheme_end) = url.find("://") else {
-        return query_password();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) => match userinfo.split_once(':') {
-            Some((_, password)) if !password.is_empty() => Some(password),
-            _ => query_password(),
-        },
-        None => query_password(),
     }
 }
 
@@ -1478,8 +1455,11 @@ mod tests {
             ),
             "bad url postgres://u:***@h"
         );
-        assert_eq!(url_password("postgres://u@h/db?password=pw1"), Some("pw1"));
-        assert_eq!(url_password("postgres://u@h/db"), None);
+        assert_eq!(
+            crate::core::store::url_password("postgres://u@h/db?password=pw1"),
+            Some("pw1")
+        );
+        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let target = printable(&mask_password(&check.url));
-    let secret = url_password(&check.url);
+    let secret = crate::core::store::url_password(&check.url);
     let scrub = |text: String| match secret {
         Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
         _ => text,
@@ -243,35 +243,7 @@ fn connect_error(error: &sqlx::Error) -> String {
 
 /// The server's own message for a database error, else the error; printable.
 fn sql_message(error: &sqlx::Error) -> String {
-    let text = match error.as_database_error() {
-        Some(database) => database.message().to_owned(),
-        None => error.to_string(),
-    };
-    printable(&text)
-}
-
-/// The password in `scheme://user:password@host/…` or in a `password=` query parameter, to
-/// scrub from error texts (Redis urls use it too).
-pub(super) fn url_password(url: &str) -> Option<&str> {
-    let query_password = || {
-        let (_, query) = url.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            key.eq_ignore_ascii_case("password").then_some(value)
-        })
-    };
-    let Some(scheme_end) = url.find("://") else {
-        return query_password();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) => match userinfo.split_once(':') {
-            Some((_, password)) if !password.is_empty() => Some(password),
-            _ => query_password(),
-        },
-        None => query_password(),
-    }
+    printable(&crate::core::store::sql_message(error))
 }
 
 #[cfg(test)]
@@ -323,12 +295,18 @@ mod tests {
 
     #[test]
     fn passwords_are_found_for_scrubbing() {
-        assert_eq!(url_password("postgres://u:s3cret@h/db"), Some("s3cret"));
         assert_eq!(
-            url_password("postgres://u@h/db?password=pw1&x=1"),
+            crate::core::store::url_password("postgres://u:s3cret@h/db"),
+            Some("s3cret")
+        );
+        assert_eq!(
+            crate::core::store::url_password("postgres://u@h/db?password=pw1&x=1"),
             Some("pw1")
         );
-        assert_eq!(url_password("postgres://u@h/db"), None);
-        assert_eq!(url_password("postgres://h:5432/db"), None);
+        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
+        assert_eq!(
+            crate::core::store::url_password("postgres://h:5432/db"),
+            None
+        );
     }
 }

@@ -15,7 +15,6 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, ServerErrorKind};
 
 use super::CheckOutcome;
-use super::postgres::url_password;
 use super::tcp::{format_latency, millis, timed_out, without_os_code};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
@@ -35,7 +34,9 @@ pub async fn check(check: &RedisCheck, timeout: Duration) -> CheckOutcome {
         Ok(client) => client,
         Err(error) => {
             let mut reason = printable(&error.to_string());
-            if let Some(secret) = url_password(&check.url).filter(|secret| secret.len() >= 3) {
+            if let Some(secret) =
+                crate::core::store::url_password(&check.url).filter(|secret| secret.len() >= 3)
+            {
                 reason = reason.replace(secret, "***");
             }
             return CheckOutcome::failed(format!("invalid Redis url {target}: {reason}"));

@@ -616,6 +616,38 @@ fn sqlite_url(path: &Path) -> String {
     url
 }
 
+/// The server's own message for a database error (without sqlx's wrapping), else the error.
+pub fn sql_message(error: &sqlx::Error) -> String {
+    match error.as_database_error() {
+        Some(database) => database.message().to_owned(),
+        None => error.to_string(),
+    }
+}
+
+/// The password in `scheme://user:password@host/…` or in a `password=` query parameter, to
+/// scrub from error texts (Redis urls use it too).
+pub fn url_password(url: &str) -> Option<&str> {
+    let query_password = || {
+        let (_, query) = url.split_once('?')?;
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=')?;
+            key.eq_ignore_ascii_case("password").then_some(value)
+        })
+    };
+    let Some(scheme_end) = url.find("://") else {
+        return query_password();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rsplit_once('@') {
+        Some((userinfo, _)) => match userinfo.split_once(':') {
+            Some((_, password)) if !password.is_empty() => Some(password),
+            _ => query_password(),
+        },
+        None => query_password(),
+    }
+}
+
 /// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`:
 /// secrets are never shown.
 pub fn mask_password(url: &str) -> String {

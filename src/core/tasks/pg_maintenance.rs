@@ -677,7 +677,7 @@ async fn free_room(db: &mut Db, tablespace: Oid) -> Result<Room, TaskError> {
             Err(error) => {
                 return Ok(Room::Unknown(format!(
                     "cannot read data_directory ({}); it needs superuser or pg_read_all_settings",
-                    sql_message(&error)
+                    crate::core::store::sql_message(&error)
                 )));
             }
         }
@@ -826,7 +826,7 @@ impl Db {
                 .map_err(|error| {
                     TaskError::failed(format!(
                         "reading our backend pid on {masked}: {}",
-                        sql_message(&error)
+                        crate::core::store::sql_message(&error)
                     ))
                 })?;
                 let control_options = base.clone().options([("statement_timeout", "5s")]);
@@ -854,7 +854,11 @@ impl Db {
     }
 
     fn failed(&self, what: &str, error: &sqlx::Error) -> TaskError {
-        TaskError::failed(format!("{what} on {}: {}", self.url, sql_message(error)))
+        TaskError::failed(format!(
+            "{what} on {}: {}",
+            self.url,
+            crate::core::store::sql_message(error)
+        ))
     }
 
     async fn rows(&mut self, query: PgQuery, what: &str) -> Result<Vec<PgRow>, TaskError> {
@@ -991,7 +995,7 @@ async fn connect(
     .await?;
     let reason = match attempt {
         Ok(Ok(connection)) => return Ok(connection),
-        Ok(Err(error)) => sql_message(&error),
+        Ok(Err(error)) => crate::core::store::sql_message(&error),
         Err(_) => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
     };
     Err(TaskError::failed(format!(
@@ -1011,14 +1015,8 @@ fn db_url(url: &str) -> String {
     mask_password(url)
 }
 
-fn sql_message(error: &sqlx::Error) -> String {
-    match error.as_database_error() {
-        Some(database) => database.message().to_owned(),
-        None => error.to_string(),
-    }
-}
-
-fn column<T>(row: &PgRow, name: &str) -> Result<T, TaskError>
+/// A column of a catalog reply, or a clear failure naming it.
+pub(super) fn column<T>(row: &PgRow, name: &str) -> Result<T, TaskError>
 where
     T: for<'r> Decode<'r, Postgres> + Type<Postgres>,
 {

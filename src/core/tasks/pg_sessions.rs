@@ -10,10 +10,11 @@ use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgRow, Postgres};
-use sqlx::{ConnectOptions, Connection, Decode, Row, Type};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
+use sqlx::{ConnectOptions, Connection};
 use tokio_util::sync::CancellationToken;
 
+use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 use crate::core::store::mask_password;
 
@@ -472,7 +473,7 @@ impl<'s> Db<'s> {
             Ok(Ok(conn)) => conn,
             failed => {
                 let reason = match failed {
-                    Ok(Err(error)) => sql_message(&error),
+                    Ok(Err(error)) => crate::core::store::sql_message(&error),
                     _ => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
                 };
                 return Err(TaskError::failed(format!(
@@ -490,7 +491,7 @@ impl<'s> Db<'s> {
         let row = reply.map_err(|error| {
             TaskError::failed(format!(
                 "reading our own session on {masked}: {}",
-                sql_message(&error)
+                crate::core::store::sql_message(&error)
             ))
         })?;
         Ok(Db {
@@ -503,7 +504,11 @@ impl<'s> Db<'s> {
     }
 
     fn failed(&self, what: &str, error: &sqlx::Error) -> TaskError {
-        TaskError::failed(format!("{what} on {}: {}", self.url, sql_message(error)))
+        TaskError::failed(format!(
+            "{what} on {}: {}",
+            self.url,
+            crate::core::store::sql_message(error)
+        ))
     }
 
     /// The sessions among `pids` that are current backends, by pid.
@@ -624,24 +629,6 @@ async fn unless_cancelled<T>(
             value = work => Ok(value),
         },
     }
-}
-
-fn sql_message(error: &sqlx::Error) -> String {
-    match error.as_database_error() {
-        Some(database) => database.message().to_owned(),
-        None => error.to_string(),
-    }
-}
-
-fn column<T>(row: &PgRow, name: &str) -> Result<T, TaskError>
-where
-    T: for<'r> Decode<'r, Postgres> + Type<Postgres>,
-{
-    row.try_get(name).map_err(|error| {
-        TaskError::failed(format!(
-            "unexpected reply from the server (column {name}): {error}"
-        ))
-    })
 }
 
 fn count(n: usize, one: &str, many: &str) -> String {

@@ -16,6 +16,32 @@ use crate::tui::layout::Look;
 use crate::tui::panes::pane_block;
 use crate::tui::strings::{self, printable};
 
+/// A failed part of the refresh: a blank heading line, then the error.
+fn failure_lines(error: &str, look: &Look) -> Vec<Line<'static>> {
+    vec![
+        Line::raw(""),
+        Line::styled(printable(error), look.palette.status(Status::Crit)),
+    ]
+}
+
+/// Figures on the left, the query (on one line, escaped) in the width that is left.
+fn query_row(
+    lead: String,
+    style: ratatui::style::Style,
+    query: &str,
+    width: usize,
+    look: &Look,
+) -> Line<'static> {
+    let query_width = width.saturating_sub(strings::width(&lead));
+    Line::from(vec![
+        Span::styled(lead, style),
+        Span::styled(
+            strings::fit(&one_line(query), query_width),
+            look.palette.get(Slot::Text),
+        ),
+    ])
+}
+
 fn one_line(text: &str) -> String {
     printable(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
@@ -97,9 +123,9 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         Some(snapshot) => match &snapshot.error {
             Some(error) => vec![Line::styled(printable(error), palette.status(Status::Crit))],
             None => match state.query_view {
-                QueryView::Statements => statement_lines(state, snapshot, look, width),
+                QueryView::Statements => statement_lines(snapshot, look, width),
                 QueryView::Sessions => session_lines(state, snapshot, look, width),
-                QueryView::Health => health_lines(state, snapshot, look, width),
+                QueryView::Health => health_lines(snapshot, look, width),
             },
         },
     };
@@ -135,12 +161,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
-fn statement_lines(
-    _state: &AppState,
-    snapshot: &QuerySnapshot,
-    look: &Look,
-    width: usize,
-) -> Vec<Line<'static>> {
+fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<Line<'static>> {
     let palette = &look.palette;
     match &snapshot.statements {
         StatementsView::Unavailable { guidance } => std::iter::once(Line::raw(""))
@@ -150,10 +171,7 @@ fn statement_lines(
                     .map(|line| Line::styled(printable(line), palette.status(Status::Warn))),
             )
             .collect(),
-        StatementsView::Failed { error } => vec![
-            Line::raw(""),
-            Line::styled(printable(error), palette.status(Status::Crit)),
-        ],
+        StatementsView::Failed { error } => failure_lines(error, look),
         StatementsView::Rows { rows } => {
             let mut lines = vec![Line::styled(
                 strings::fit(
@@ -186,14 +204,7 @@ fn statement_lines(
                     },
                     hit
                 );
-                let query_width = width.saturating_sub(strings::width(&lead));
-                lines.push(Line::from(vec![
-                    Span::styled(lead, style),
-                    Span::styled(
-                        strings::fit(&one_line(&row.query), query_width),
-                        palette.get(Slot::Text),
-                    ),
-                ]));
+                lines.push(query_row(lead, style, &row.query, width, look));
             }
             if rows.is_empty() {
                 lines.push(Line::styled(
@@ -215,12 +226,7 @@ fn session_lines(
     let palette = &look.palette;
     let sessions = match &snapshot.sessions {
         Ok(sessions) => sessions,
-        Err(error) => {
-            return vec![
-                Line::raw(""),
-                Line::styled(printable(error), palette.status(Status::Crit)),
-            ];
-        }
+        Err(error) => return failure_lines(error, look),
     };
     let mut lines = vec![Line::styled(
         strings::fit(
@@ -269,14 +275,8 @@ fn session_lines(
             seconds(session.transaction_seconds),
             strings::fit(&printable(&waiting), 12)
         );
-        let query_width = width.saturating_sub(strings::width(&lead));
-        lines.push(Line::from(vec![
-            Span::styled(lead, palette.status(level).patch(palette.get(Slot::Text))),
-            Span::styled(
-                strings::fit(&one_line(&session.query), query_width),
-                palette.get(Slot::Text),
-            ),
-        ]));
+        let style = palette.status(level).patch(palette.get(Slot::Text));
+        lines.push(query_row(lead, style, &session.query, width, look));
     }
     if sessions.is_empty() {
         lines.push(Line::styled(
@@ -287,21 +287,11 @@ fn session_lines(
     lines
 }
 
-fn health_lines(
-    _state: &AppState,
-    snapshot: &QuerySnapshot,
-    look: &Look,
-    width: usize,
-) -> Vec<Line<'static>> {
+fn health_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<Line<'static>> {
     let palette = &look.palette;
     let health = match &snapshot.health {
         Ok(health) => health,
-        Err(error) => {
-            return vec![
-                Line::raw(""),
-                Line::styled(printable(error), palette.status(Status::Crit)),
-            ];
-        }
+        Err(error) => return failure_lines(error, look),
     };
     let mut lines = vec![Line::styled(
         strings::fit(
