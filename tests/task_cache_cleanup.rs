@@ -89,6 +89,7 @@ fn context(cancel: CancellationToken) -> (TaskContext, mpsc::UnboundedReceiver<S
         params: Params::new(),
         output: Output::new(sender),
         cancel,
+        store: None,
     };
     (context, receiver)
 }

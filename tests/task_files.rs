@@ -33,6 +33,7 @@ fn task_context(pairs: &[(&str, &str)]) -> (TaskContext, mpsc::UnboundedReceiver
         params: params(pairs),
         output: Output::new(tx),
         cancel: CancellationToken::new(),
+        store: None,
     };
     (context, rx)
 }

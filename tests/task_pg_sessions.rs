@@ -68,6 +68,7 @@ fn task_context(pairs: &[(&str, &str)]) -> (TaskContext, mpsc::UnboundedReceiver
         params: params(pairs),
         output: Output::new(sender),
         cancel: CancellationToken::new(),
+        store: None,
     };
     (context, receiver)
 }

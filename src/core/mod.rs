@@ -4,6 +4,7 @@
 //! headless CLI both sit on top of this module and talk to it only through owned messages
 //! ([`runner::Request`] in, [`runner::Event`] out).
 
+pub mod backups;
 pub mod checks;
 pub mod collectors;
 pub mod model;

@@ -366,6 +366,7 @@ impl TaskManager {
             params,
             output: Output::new(line_tx),
             cancel: cancel.clone(),
+            store: self.store.clone(),
         };
         let running = task.run(&context);
         tokio::pin!(running);

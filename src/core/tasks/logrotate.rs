@@ -221,6 +221,7 @@ pub async fn run(
         params: context.params.clone(),
         output: Output::new(sender),
         cancel: context.cancel.clone(),
+        store: None,
     };
     let env = BTreeMap::from([("LC_ALL".to_owned(), "C".to_owned())]);
     let logrotate = async move {

@@ -193,6 +193,9 @@ pub struct TaskContext {
     pub params: Params,
     pub output: Output,
     pub cancel: CancellationToken,
+    /// Where tasks that keep results (backup verification, restore tests) record them; `None`
+    /// when opsdeck runs without a state store.
+    pub store: Option<crate::core::store::Store>,
 }
 
 /// The `database` parameter of the VACUUM and REINDEX tasks: a watched database (from the
