@@ -95,6 +95,15 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The backup sets: newest backup age, sizes, retention, verification and restore tests
+    /// (exit 0 ok, 1 warn, 2 crit).
+    Backups {
+        /// Only this set (a [[backup]] name); default: all.
+        #[arg(long)]
+        set: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Print or validate the configuration.
     Config {
         #[command(subcommand)]

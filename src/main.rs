@@ -134,6 +134,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     databases: Vec::new(),
                     queries: Default::default(),
                     queries_interval: std::time::Duration::from_secs(5),
+                    backups: Vec::new(),
+                    backups_interval: std::time::Duration::from_secs(60),
                 };
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
@@ -188,6 +190,34 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     0
                 },
             )
+        }
+        Some(Command::Backups { set, format }) => {
+            let (set, format) = (set.clone(), *format);
+            with_store(&cli, paths, |config, store, _| async move {
+                let mut sets = config.backup_set_specs.clone();
+                if sets.is_empty() {
+                    return Err(anyhow!(
+                        "no backup sets configured\n  fix: add a [[backup]] section (opsdeck config default shows one)"
+                    ));
+                }
+                if let Some(wanted) = &set {
+                    let known: Vec<String> = sets.iter().map(|set| set.name.clone()).collect();
+                    sets.retain(|set| set.name == *wanted);
+                    if sets.is_empty() {
+                        return Err(anyhow!(
+                            "no [[backup]] set named `{wanted}`; configured: {}\n  fix: pass one of those to --set",
+                            known.join(", ")
+                        ));
+                    }
+                }
+                let judged =
+                    headless::backups::judge(&sets, Some(&store), &config.effective_rules()).await;
+                match format {
+                    Format::Text => print!("{}", headless::backups::to_text(&judged)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&judged)?),
+                }
+                Ok(headless::backups::exit_code(&judged))
+            })
         }
         None => console(&cli, paths),
     }
@@ -423,6 +453,13 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .collect(),
         config.queries.interval.0,
     );
+    state.set_backup_sets(
+        config
+            .backup_set_specs
+            .iter()
+            .map(|set| set.name.clone())
+            .collect(),
+    );
     state.set_tasks(
         tasks
             .iter()
@@ -438,6 +475,8 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         databases: config.databases(),
         queries: config.queries.settings(),
         queries_interval: config.queries.interval.0,
+        backups: config.backup_set_specs.clone(),
+        backups_interval: config.backups.interval.0,
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {

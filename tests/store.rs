@@ -164,6 +164,8 @@ fn settings() -> RunnerSettings {
         databases: Vec::new(),
         queries: Default::default(),
         queries_interval: Duration::from_secs(5),
+        backups: Vec::new(),
+        backups_interval: std::time::Duration::from_secs(60),
     }
 }
 

@@ -86,6 +86,8 @@ fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) ->
             databases: Vec::new(),
             queries: Default::default(),
             queries_interval: Duration::from_secs(5),
+            backups: Vec::new(),
+            backups_interval: std::time::Duration::from_secs(60),
         },
         Some(store),
     )

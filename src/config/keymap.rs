@@ -198,6 +198,10 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Mark => vec![ch(' ')],
         Action::CancelQuery => vec![ch('x')],
         Action::TerminateSession => vec![ch('X')],
+        Action::VerifyBackup => vec![ch('i')],
+        Action::PruneBackups => vec![ch('p')],
+        Action::RestoreTest => vec![ch('t')],
+        Action::CreateBackup => vec![ch('n')],
     }
 }
 

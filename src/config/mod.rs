@@ -4,6 +4,7 @@
 //! A user file only needs the keys it changes: every section falls back to the defaults, rules
 //! are merged by metric and instance, and key bindings by action.
 
+pub mod backups;
 pub mod diagnostics;
 pub mod keymap;
 pub mod paths;
@@ -49,6 +50,12 @@ pub struct Config {
     pub queries: queries::QueriesConfig,
     #[serde(rename = "database")]
     pub databases: Vec<toml::Spanned<queries::DatabaseConfig>>,
+    pub backups: backups::BackupsConfig,
+    #[serde(rename = "backup")]
+    pub backup_sets: Vec<toml::Spanned<backups::BackupSetConfig>>,
+    /// The backup sets, checked and built while parsing.
+    #[serde(skip)]
+    pub backup_set_specs: Vec<crate::core::backups::BackupSet>,
     /// The services, checked and built while parsing.
     #[serde(skip)]
     pub service_specs: Vec<crate::core::services::ServiceSpec>,
@@ -213,6 +220,7 @@ impl TryFrom<String> for MetricName {
             .iter()
             .chain(crate::core::services::SERVICE_METRICS)
             .chain(crate::core::queries::QUERY_METRICS)
+            .chain(crate::core::backups::status::BACKUP_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -252,6 +260,10 @@ impl TryFrom<String> for OperatorValue {
 
 /// The built-in rules, from the seeds' thresholds: CPU 80/90 % for 5 min, memory 85/95 % for
 /// 3 min, disk 80/90 %.
+/// Dumps, verification of every file and restores of large databases take long; the runner's
+/// cancel still works at any time.
+const BACKUP_TASK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
 pub fn default_rules() -> Vec<Rule> {
     let rule = |metric: &str, warn, crit, minutes: u64| Rule {
         metric: metric.into(),
@@ -267,6 +279,13 @@ pub fn default_rules() -> Vec<Rule> {
         crit: Some(crit),
         ..rule(metric, 0.0, 0.0, 0)
     };
+    // A count or yes/no that is bad from 1 on: warn-only or critical.
+    let flag = |metric: &str, warn_only: bool| Rule {
+        operator: Operator::AtLeast,
+        warn: warn_only.then_some(1.0),
+        crit: (!warn_only).then_some(1.0),
+        ..rule(metric, 0.0, 0.0, 0)
+    };
     vec![
         rule("cpu.used_pct", 80.0, 90.0, 5),
         rule("memory.used_pct", 85.0, 95.0, 3),
@@ -278,6 +297,18 @@ pub fn default_rules() -> Vec<Rule> {
         },
         // The guides renew certificates 30 days before they expire.
         below("service.tls_days_left", Some(30.0), 7.0),
+        flag("backup.stale", false),
+        Rule {
+            operator: Operator::Below,
+            warn: Some(50.0),
+            crit: None,
+            ..rule("backup.size_ratio_pct", 0.0, 0.0, 0)
+        },
+        flag("backup.too_small", false),
+        flag("backup.unencrypted", false),
+        flag("backup.corrupt", false),
+        flag("backup.kind_mismatch", true),
+        flag("backup.restore_test_overdue", true),
     ]
 }
 
@@ -296,6 +327,7 @@ impl Config {
             toml::from_str(source).map_err(|error| ConfigError::from_toml(file, source, &error))?;
         config.validate(file, source)?;
         config.service_specs = services::build_services(&config.services, file, source)?;
+        config.backup_set_specs = backups::build_sets(&config.backup_sets, file, source)?;
         let span = config.general.theme.span();
         config.theme_at =
             (!span.is_empty()).then(|| diagnostics::line_and_column(source, span.start));
@@ -348,7 +380,11 @@ impl Config {
 
     fn validate_commands(&self, file: &str, source: &str) -> Result<(), ConfigError> {
         let keymap = self.keymap();
-        let mut seen: Vec<&str> = tasks::BUILTIN_TASK_IDS.to_vec();
+        let mut seen: Vec<&str> = tasks::BUILTIN_TASK_IDS
+            .iter()
+            .chain(&crate::core::backups::tasks::TASK_IDS)
+            .copied()
+            .collect();
         for spanned in &self.commands {
             let command = spanned.get_ref();
             let at = |message: String, fix: &str| {
@@ -449,7 +485,35 @@ impl Config {
             .iter()
             .map(|spanned| spanned.get_ref().clone())
             .collect();
-        self.tasks.build(&commands, &self.databases(), state_dir)
+        let mut tasks = self.tasks.build(&commands, &self.databases(), state_dir);
+        if !self.backup_set_specs.is_empty() {
+            let settings = crate::core::backups::tasks::BackupTaskSettings {
+                sets: self.backup_set_specs.clone(),
+                tools: self.backup_tools(),
+            };
+            for action in crate::core::backups::tasks::BackupAction::ALL {
+                let task = crate::core::tasks::Task {
+                    info: crate::core::tasks::TaskInfo {
+                        id: action.id().into(),
+                        title: action.title().into(),
+                        description: action.description().into(),
+                        destructive: action.destructive(),
+                        timeout: BACKUP_TASK_TIMEOUT,
+                        // Different sets may be worked on at once; the same set twice is
+                        // harmless for all but prune, which only deletes what is unchanged.
+                        concurrent: true,
+                        params: action.params().to_vec(),
+                    },
+                    kind: crate::core::tasks::TaskKind::Backup(action, settings.clone()),
+                };
+                tasks.push((task, None));
+            }
+        }
+        tasks
+    }
+
+    pub fn backup_tools(&self) -> crate::core::backups::BackupTools {
+        crate::core::backups::BackupTools::new(self.backups.pg_bin_dir.as_deref())
     }
 
     /// Reads `--config FILE` if given, else the XDG config file if it exists, else defaults.

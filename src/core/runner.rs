@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::core::backups::BackupSet;
+use crate::core::backups::status::SetReport;
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
@@ -50,6 +52,8 @@ pub enum Request {
     CheckService { name: String },
     /// Rank statements differently (every watched database refreshes at once).
     SetStatementSort(StatementSort),
+    /// Inventory the backup sets again now (after a backup task ended).
+    RefreshBackups,
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -106,6 +110,12 @@ pub enum Event {
     ServiceAvailability(Vec<(String, Option<f64>, Option<f64>)>),
     /// A refresh of one watched database.
     Queries(Box<QuerySnapshot>),
+    /// Every backup set's report after an inventory round, with the rules' verdicts on their
+    /// metrics.
+    Backups {
+        reports: Vec<SetReport>,
+        evaluations: Vec<Evaluation>,
+    },
 }
 
 pub struct RunnerSettings {
@@ -119,6 +129,8 @@ pub struct RunnerSettings {
     pub databases: Vec<(String, String)>,
     pub queries: QuerySettings,
     pub queries_interval: Duration,
+    pub backups: Vec<BackupSet>,
+    pub backups_interval: Duration,
 }
 
 pub struct RunnerHandle {
@@ -194,6 +206,17 @@ async fn run(
         ));
     }
     drop(snapshot_tx);
+    let backup_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (backup_tx, mut backup_reports) = mpsc::channel::<Vec<SetReport>>(2);
+    if !settings.backups.is_empty() {
+        tokio::spawn(crate::core::backups::watch::watch(
+            settings.backups,
+            settings.backups_interval,
+            store.clone(),
+            backup_refresh.clone(),
+            backup_tx,
+        ));
+    }
     let mut flaps: std::collections::HashMap<String, Flap> = std::collections::HashMap::new();
     let availability = store
         .clone()
@@ -233,6 +256,17 @@ async fn run(
                     break;
                 }
             }
+            Some(reports) = backup_reports.recv() => {
+                let metrics: Vec<Metric> = reports.iter().flat_map(SetReport::metrics).collect();
+                let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+                let taken_at = crate::core::model::now();
+                for change in engine.observe(&metrics, taken_at) {
+                    let _ = change_tx.send(change);
+                }
+                if events.send(Event::Backups { reports, evaluations }).await.is_err() {
+                    break;
+                }
+            }
             Some(result) = service_results.recv() => {
                 let Some(spec) = specs.get(&result.name) else { continue };
                 let flap = flaps.entry(result.name.clone()).or_default();
@@ -266,6 +300,7 @@ async fn run(
                 Some(Request::RefreshNow) => {
                     let _ = command_tx.send(CollectorCommand::RefreshNow);
                     query_refresh.notify_waiters();
+                    backup_refresh.notify_one();
                     tasks.send_history(None).await;
                 }
                 Some(Request::PlanTask { task_id, params }) => {
@@ -276,6 +311,7 @@ async fn run(
                     tasks.start(task_id, params, confirmed);
                 }
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
+                Some(Request::RefreshBackups) => backup_refresh.notify_one(),
                 Some(Request::SetStatementSort(sort)) => {
                     let _ = sort_tx.send(sort);
                 }

@@ -27,6 +27,17 @@ pub fn printable_path(path: &Path) -> String {
     printable(&path.to_string_lossy())
 }
 
+/// `45s`, `12m`, `3h 04m`, `5d 2h`.
+pub fn duration(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        s => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

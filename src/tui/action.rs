@@ -30,10 +30,14 @@ pub enum Action {
     Mark,
     CancelQuery,
     TerminateSession,
+    VerifyBackup,
+    PruneBackups,
+    RestoreTest,
+    CreateBackup,
 }
 
 impl Action {
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 29] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -59,6 +63,10 @@ impl Action {
         Action::Mark,
         Action::CancelQuery,
         Action::TerminateSession,
+        Action::VerifyBackup,
+        Action::PruneBackups,
+        Action::RestoreTest,
+        Action::CreateBackup,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -89,6 +97,10 @@ impl Action {
             Action::Mark => "mark",
             Action::CancelQuery => "cancel_query",
             Action::TerminateSession => "terminate_session",
+            Action::VerifyBackup => "verify_backup",
+            Action::PruneBackups => "prune_backups",
+            Action::RestoreTest => "restore_test",
+            Action::CreateBackup => "create_backup",
         }
     }
 
@@ -127,6 +139,16 @@ impl Action {
             Action::TerminateSession => {
                 "sessions: terminate session (pg_terminate_backend) of the marked or selected ones"
             }
+            Action::VerifyBackup => {
+                "backups: verify every file of the selected set (decompress, list, checksum)"
+            }
+            Action::PruneBackups => {
+                "backups: delete what the selected set's retention allows (shows the files first)"
+            }
+            Action::RestoreTest => {
+                "backups: restore the selected set's newest dump into a throwaway database (asks first)"
+            }
+            Action::CreateBackup => "backups: make a backup of the selected set now (asks first)",
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::keymap::{KeyChord, KeyCode, Keymap};
+use crate::core::backups::tasks::BackupAction;
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun};
@@ -33,15 +34,17 @@ pub enum Pane {
     Resources,
     Services,
     Queries,
+    Backups,
     Alerts,
     Tasks,
 }
 
 impl Pane {
-    const ORDER: [Pane; 5] = [
+    const ORDER: [Pane; 6] = [
         Pane::Resources,
         Pane::Services,
         Pane::Queries,
+        Pane::Backups,
         Pane::Alerts,
         Pane::Tasks,
     ];
@@ -275,6 +278,7 @@ pub struct AppState {
     pub statement_sort: StatementSort,
     pub marked_pids: std::collections::BTreeSet<i32>,
     pub queries_interval: Duration,
+    pub backups: crate::tui::backups::BackupsView,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -322,6 +326,7 @@ impl AppState {
             statement_sort: StatementSort::MeanTime,
             marked_pids: std::collections::BTreeSet::new(),
             queries_interval: Duration::from_secs(5),
+            backups: crate::tui::backups::BackupsView::default(),
             should_quit: false,
             dirty: true,
         }
@@ -337,6 +342,51 @@ impl AppState {
             })
             .collect();
         self.dirty = true;
+    }
+
+    /// The configured backup sets, shown as "scanning…" until their first report.
+    pub fn set_backup_sets(&mut self, names: Vec<String>) {
+        self.backups.configured = names;
+        self.dirty = true;
+    }
+
+    /// Verify, prune, restore-test or back up the selected set.
+    fn backup_action(&mut self, action: BackupAction) -> Vec<Request> {
+        self.focus = Pane::Backups;
+        self.dirty = true;
+        let Some(set) = self
+            .backups
+            .selected_row()
+            .map(|row| row.report.set.clone())
+            .or_else(|| self.backups.configured.first().cloned())
+        else {
+            self.set_notice(
+                "no backup sets configured: add [[backup]] entries to the config",
+                Status::Warn,
+            );
+            return Vec::new();
+        };
+        if action.destructive() && self.host.read_only {
+            self.set_notice(
+                &format!(
+                    "read-only: {} changes the system and is refused",
+                    action.id()
+                ),
+                Status::Warn,
+            );
+            return Vec::new();
+        }
+        let request = crate::tui::backups::request(action, &set, self.now);
+        if request.confirm {
+            self.awaiting_plan = Some((request.task_id.to_owned(), true));
+            self.set_notice(
+                &format!("planning {} of {set}…", request.task_id),
+                Status::Ok,
+            );
+        } else {
+            self.set_notice(&format!("{} of {set} started", request.task_id), Status::Ok);
+        }
+        vec![crate::tui::backups::to_request(&request)]
     }
 
     pub fn set_services(&mut self, services: Vec<(String, &'static str, Duration)>) {
@@ -649,7 +699,15 @@ impl AppState {
     pub fn update(&mut self, msg: Msg) -> Vec<Request> {
         match msg {
             Msg::Key(key) => return self.on_key(key),
-            Msg::Runner(event) => self.on_event(event),
+            Msg::Runner(event) => {
+                // A backup task changed what is on disk or what is known about it.
+                let refresh = matches!(&event, Event::TaskFinished(run)
+                    if crate::core::backups::tasks::TASK_IDS.contains(&run.task_id.as_str()));
+                self.on_event(event);
+                if refresh {
+                    return vec![Request::RefreshBackups];
+                }
+            }
             Msg::Tick(now) => self.on_tick(now),
             Msg::ScrollUp => self.act(Action::Up),
             Msg::ScrollDown => self.act(Action::Down),
@@ -685,6 +743,18 @@ impl AppState {
             ) if !self.show_help => {
                 self.focus = Pane::Queries;
                 self.query_action(action)
+            }
+            Some(Action::VerifyBackup) if !self.show_help => {
+                self.backup_action(BackupAction::Verify)
+            }
+            Some(Action::PruneBackups) if !self.show_help => {
+                self.backup_action(BackupAction::Prune)
+            }
+            Some(Action::RestoreTest) if !self.show_help => {
+                self.backup_action(BackupAction::RestoreTest)
+            }
+            Some(Action::CreateBackup) if !self.show_help => {
+                self.backup_action(BackupAction::Create)
             }
             Some(Action::Sort) if !self.show_help && self.focus == Pane::Queries => {
                 self.query_action(Action::Sort)
@@ -945,7 +1015,11 @@ impl AppState {
             | Action::NextDatabase
             | Action::Mark
             | Action::CancelQuery
-            | Action::TerminateSession => {}
+            | Action::TerminateSession
+            | Action::VerifyBackup
+            | Action::PruneBackups
+            | Action::RestoreTest
+            | Action::CreateBackup => {}
             Action::Up | Action::Down | Action::Top | Action::Bottom
                 if self.focus == Pane::Queries =>
             {
@@ -969,6 +1043,16 @@ impl AppState {
                     _ => last,
                 };
                 self.output_scroll = 0;
+            }
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.focus == Pane::Backups =>
+            {
+                let last = self.backups.configured.len().saturating_sub(1);
+                self.backups
+                    .select(step(self.backups.selected, action, last));
+            }
+            Action::PageUp | Action::PageDown if self.focus == Pane::Backups => {
+                self.backups.scroll_files(action == Action::PageDown);
             }
             Action::PageUp if self.focus == Pane::Tasks => self.output_scroll += 10,
             Action::PageDown if self.focus == Pane::Tasks => {
@@ -1031,6 +1115,10 @@ impl AppState {
                 sample,
                 evaluations,
             } => self.on_resources(*sample, evaluations),
+            Event::Backups {
+                reports,
+                evaluations,
+            } => self.backups.on_reports(reports, &evaluations, self.now),
             Event::AlertsLoaded(alerts) => {
                 self.alerts = alerts;
                 self.sort_alerts();

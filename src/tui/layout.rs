@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::tui::app::{AppState, Pane};
-use crate::tui::panes::{alerts, queries, resources, services, tasks};
+use crate::tui::panes::{alerts, backups, queries, resources, services, tasks};
 use crate::tui::popups::{help, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::{GlyphSet, Palette};
@@ -86,17 +86,20 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         .unwrap_or(u16::MAX)
         + 2;
     let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
+    let backup_rows = backups::wanted_height(state);
     if bottom.width >= 120 {
-        // Two rows of two: services | alerts above, queries | tasks below; the row holding the
-        // focused pane grows.
+        // Two rows of two: services | alerts above, queries | tasks below, backups across the
+        // bottom; the row holding the focused pane grows.
         let upper_rows = service_rows.max(alert_rows);
         let lower_rows = query_rows.max(task_rows);
         let focused_row = match state.focus {
             Pane::Services | Pane::Alerts => Some(0),
             Pane::Queries | Pane::Tasks => Some(1),
+            Pane::Backups => Some(2),
             Pane::Resources => None,
         };
-        let [upper, lower] = stack(bottom, [upper_rows, lower_rows], focused_row);
+        let [upper, lower, backups_area] =
+            stack(bottom, [upper_rows, lower_rows, backup_rows], focused_row);
         let [services_area, alerts_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(upper);
@@ -107,18 +110,32 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         queries::render(state, look, queries_area, frame);
         alerts::render(state, look, alerts_area, frame);
         tasks::render(state, look, tasks_area, frame);
+        backups::render(state, look, backups_area, frame);
         return;
     }
-    let [services_area, queries_area, alerts_area, tasks_area] = stack(
+    let [
+        services_area,
+        queries_area,
+        backups_area,
+        alerts_area,
+        tasks_area,
+    ] = stack(
         bottom,
-        [service_rows, query_rows, alert_rows, task_rows],
+        [service_rows, query_rows, backup_rows, alert_rows, task_rows],
         focus_index(
             state,
-            [Pane::Services, Pane::Queries, Pane::Alerts, Pane::Tasks],
+            [
+                Pane::Services,
+                Pane::Queries,
+                Pane::Backups,
+                Pane::Alerts,
+                Pane::Tasks,
+            ],
         ),
     );
     services::render(state, look, services_area, frame);
     queries::render(state, look, queries_area, frame);
+    backups::render(state, look, backups_area, frame);
     alerts::render(state, look, alerts_area, frame);
     tasks::render(state, look, tasks_area, frame);
 }

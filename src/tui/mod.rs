@@ -5,6 +5,7 @@
 
 pub mod action;
 pub mod app;
+pub mod backups;
 pub mod history;
 pub mod input;
 pub mod layout;

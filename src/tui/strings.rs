@@ -3,7 +3,7 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-pub use crate::core::text::printable;
+pub use crate::core::text::{duration, printable};
 
 pub fn width(text: &str) -> usize {
     UnicodeWidthStr::width(text)
@@ -36,17 +36,6 @@ pub fn pad(text: &str, columns: usize) -> String {
     let cut = fit(text, columns);
     let fill = columns.saturating_sub(width(&cut));
     format!("{cut}{}", " ".repeat(fill))
-}
-
-/// `45s`, `12m`, `3h 04m`, `5d 2h`.
-pub fn duration(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    match seconds {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 => format!("{}m", s / 60),
-        s if s < 86_400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-        s => format!("{}d {}h", s / 86_400, (s % 86_400) / 3600),
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod retention;
 pub mod status;
 pub mod tasks;
 pub mod verify;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -143,10 +144,7 @@ pub enum Freshness {
     MaxAge(Duration),
     /// A backup is expected at every occurrence of this 5-field cron schedule (local time),
     /// and may take `grace` to appear.
-    Schedule {
-        expression: String,
-        grace: Duration,
-    },
+    Schedule { expression: String, grace: Duration },
 }
 
 /// What a prune keeps.
@@ -156,17 +154,18 @@ pub enum Retention {
     Days(u32),
     /// The newest backup of each of the last `daily` days, `weekly` ISO weeks and `monthly`
     /// months that have backups (grandfather-father-son).
-    Calendar { daily: u32, weekly: u32, monthly: u32 },
+    Calendar {
+        daily: u32,
+        weekly: u32,
+        monthly: u32,
+    },
 }
 
 /// How `backup-create` makes a backup of a set.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreateSource {
     /// `pg_dump` of the database at `url`.
-    Postgres {
-        url: String,
-        format: DumpFormat,
-    },
+    Postgres { url: String, format: DumpFormat },
     /// `BGSAVE`, then a copy of the RDB file the server wrote.
     Redis { url: String },
     /// A tar.gz of these paths.

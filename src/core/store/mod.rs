@@ -11,6 +11,8 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
 
+mod backups;
+
 use crate::core::checks::PendingRecord;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
 
@@ -67,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "service results",
         include_str!("../../../migrations/0003_service_results.sql"),
+    ),
+    (
+        4,
+        "backups",
+        include_str!("../../../migrations/0004_backups.sql"),
     ),
 ];
 

@@ -21,6 +21,8 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::core::backups::tasks::{self as backups, BackupAction, BackupTaskSettings};
+
 /// Parameters given to a run (`--param k=v`, or from the UI).
 pub type Params = BTreeMap<String, String>;
 
@@ -249,6 +251,7 @@ pub enum TaskKind {
         pg_sessions::SessionAction,
         pg_sessions::SessionActionSettings,
     ),
+    Backup(BackupAction, BackupTaskSettings),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -304,6 +307,7 @@ impl Task {
             TaskKind::Session(action, settings) => {
                 pg_sessions::plan(*action, settings, params).await
             }
+            TaskKind::Backup(action, settings) => backups::plan(*action, settings, params).await,
         }
     }
 
@@ -342,6 +346,7 @@ impl Task {
             TaskKind::Session(action, settings) => {
                 pg_sessions::run(*action, settings, context).await
             }
+            TaskKind::Backup(action, settings) => backups::run(*action, settings, context).await,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The panes of the console, one module each.
 
 pub mod alerts;
+pub mod backups;
 pub mod queries;
 pub mod resources;
 pub mod services;

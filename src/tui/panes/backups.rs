@@ -1,0 +1,356 @@
+//! The backups pane: one status line per backup set (newest age against its limit, file count,
+//! total size, retention and what a prune would free, last verification, last restore test),
+//! then what is wrong with the selected set and its files, newest first, with their size trend.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::config::theme::Slot;
+use crate::core::backups::VerifyResult;
+use crate::core::backups::status::{FileReport, SetReport};
+use crate::core::checks::rules::format_bytes;
+use crate::core::model::Status;
+use crate::tui::action::Action;
+use crate::tui::app::{AppState, Pane};
+use crate::tui::backups::BackupRow;
+use crate::tui::layout::Look;
+use crate::tui::panes::pane_block;
+use crate::tui::strings::{self, pad, printable};
+
+/// Rows the pane would like: sets, the selected set's findings and up to ten files.
+pub fn wanted_height(state: &AppState) -> u16 {
+    let view = &state.backups;
+    if view.configured.is_empty() {
+        return 3;
+    }
+    let findings = view.selected_row().map_or(0, |row| {
+        row.report.findings.len() + usize::from(row.report.store_problem.is_some())
+    });
+    let files = view
+        .selected_row()
+        .map_or(0, |row| row.report.files.len().min(10) + 1);
+    let rows = 1 + view.configured.len().max(view.rows.len()) + findings + files;
+    u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
+}
+
+pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    let palette = &look.palette;
+    let view = &state.backups;
+    let mut title = vec![Span::styled("Backups", palette.get(Slot::Title))];
+    let worst = view.rows.iter().map(|row| row.level).max();
+    if let Some(level @ (Status::Warn | Status::Crit)) = worst {
+        title.push(Span::styled(
+            format!(" · {} need a look", view.open_problems()),
+            palette.status(level),
+        ));
+    }
+    match view.received_at {
+        Some(at) => title.push(Span::styled(
+            format!(
+                " · scanned {} ago",
+                strings::duration((state.now - at).num_seconds() / 60 * 60)
+            ),
+            palette.get(Slot::Muted),
+        )),
+        None if !view.configured.is_empty() => {
+            title.push(Span::styled(" · scanning…", palette.get(Slot::Muted)))
+        }
+        None => {}
+    }
+    let focused = state.focus == Pane::Backups;
+    let block = pane_block(title, focused, look);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let height = usize::from(inner.height);
+    if height == 0 {
+        return;
+    }
+    if view.configured.is_empty() {
+        frame.render_widget(
+            Paragraph::new(
+                "no backup sets configured: add [[backup]] entries (opsdeck config default shows how)",
+            )
+            .style(palette.get(Slot::Muted)),
+            inner,
+        );
+        return;
+    }
+    let name_width = view
+        .configured
+        .iter()
+        .map(|name| strings::width(name))
+        .max()
+        .unwrap_or(8)
+        .clamp(4, 16);
+    let mut lines = vec![Line::styled(
+        strings::fit(
+            &format!(
+                "{} {:<4} {:>12} {:>5} {:>9} {:<16} {:<10} RESTORE",
+                pad("SET", name_width),
+                "",
+                "NEWEST",
+                "FILES",
+                "SIZE",
+                "KEEP",
+                "VERIFIED"
+            ),
+            width,
+        ),
+        palette.get(Slot::Muted),
+    )];
+    for (index, name) in view.configured.iter().enumerate() {
+        let row = view.rows.iter().find(|row| row.report.set == *name);
+        let mut line = match row {
+            Some(row) => set_line(state, row, name_width, width, look),
+            None => Line::styled(
+                format!("{} scanning…", pad(&printable(name), name_width)),
+                palette.get(Slot::Muted),
+            ),
+        };
+        if focused && index == view.selected {
+            line = line.style(palette.get(Slot::Selection));
+        }
+        lines.push(line);
+    }
+    if let Some(row) = view.selected_row() {
+        for finding in &row.report.findings {
+            lines.push(Line::styled(
+                strings::fit(&format!("  {}", printable(&finding.text)), width),
+                palette.status(row.level_of(finding.metric).max(Status::Warn)),
+            ));
+        }
+        if let Some(problem) = &row.report.store_problem {
+            lines.push(Line::styled(
+                strings::fit(&format!("  store: {}", printable(problem)), width),
+                palette.status(Status::Warn),
+            ));
+        }
+        // The header line of the files, and the key hint when the pane has the focus.
+        let room = height.saturating_sub(lines.len() + 1 + usize::from(focused));
+        if room > 0 && !row.report.files.is_empty() {
+            lines.push(Line::styled(
+                strings::fit(
+                    &format!(
+                        "  {:<11} {:>6} {:>9} {:>6} {:<14} {:<8} FILE",
+                        "TIME", "AGE", "SIZE", "TREND", "KIND", "VERIFY"
+                    ),
+                    width,
+                ),
+                palette.get(Slot::Muted),
+            ));
+            let offset = view
+                .file_offset
+                .min(row.report.files.len().saturating_sub(1));
+            for (index, file) in row.report.files.iter().enumerate().skip(offset).take(room) {
+                lines.push(file_line(state, &row.report, index, file, width, look));
+            }
+        }
+    }
+    if focused && lines.len() < height {
+        lines.push(Line::styled(
+            strings::fit(&keys_hint(state), width),
+            palette.get(Slot::Key),
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn label(level: Status) -> &'static str {
+    match level {
+        Status::Ok => "OK",
+        Status::Unknown => "…",
+        Status::Warn => "WARN",
+        Status::Crit => "CRIT",
+    }
+}
+
+fn set_line(
+    state: &AppState,
+    row: &BackupRow,
+    name_width: usize,
+    width: usize,
+    look: &Look,
+) -> Line<'static> {
+    let palette = &look.palette;
+    let report = &row.report;
+    let newest = match (report.problem.as_ref(), report.newest_age) {
+        (Some(_), _) => "unreadable".to_owned(),
+        (None, None) => "none".to_owned(),
+        (None, Some(age)) => strings::duration(age / 60 * 60),
+    };
+    let keep = if report.expired_files > 0 {
+        format!("{} ({} exp.)", report.retention, report.expired_files)
+    } else {
+        report.retention.clone()
+    };
+    let verified = if report.corrupt > 0 {
+        format!("{} BAD", report.corrupt)
+    } else {
+        report
+            .last_verified
+            .map(|at| {
+                format!(
+                    "{} ago",
+                    strings::duration((state.now - at).num_seconds() / 3600 * 3600)
+                )
+            })
+            .unwrap_or_else(|| "never".into())
+    };
+    let restore = match (&report.last_restore, report.restore_configured) {
+        (_, false) => "-".to_owned(),
+        (None, true) => "never".to_owned(),
+        (Some(test), true) => format!(
+            "{} ago",
+            strings::duration((state.now - test.started_at).num_seconds() / 86_400 * 86_400)
+        ),
+    };
+    let text = format!(
+        "{:>12} {:>5} {:>9} {:<16} ",
+        format!("{newest} /{}", short_limit(&report.freshness)),
+        report.files.len(),
+        format_bytes(report.total_bytes as f64),
+        strings::fit(&keep, 16),
+    );
+    let used = name_width + 1 + 5 + strings::width(&text);
+    let tail = format!("{:<10} {restore}", strings::fit(&verified, 10));
+    Line::from(vec![
+        Span::styled(
+            format!("{} ", pad(&printable(&report.set), name_width)),
+            palette.get(Slot::Text),
+        ),
+        Span::styled(
+            format!("{:<4} ", label(row.level)),
+            palette.status(row.level),
+        ),
+        Span::styled(
+            text,
+            match row.level_of("backup.stale") {
+                level @ (Status::Warn | Status::Crit) => palette.status(level),
+                _ => palette.get(Slot::Text),
+            },
+        ),
+        Span::styled(
+            strings::fit(&tail, width.saturating_sub(used)),
+            palette.get(Slot::Text),
+        ),
+    ])
+}
+
+/// "24h" stays; a schedule shows as "cron".
+fn short_limit(freshness: &str) -> String {
+    if freshness.contains(' ') {
+        "cron".into()
+    } else {
+        freshness.replace(' ', "")
+    }
+}
+
+fn file_line(
+    state: &AppState,
+    report: &SetReport,
+    index: usize,
+    file: &FileReport,
+    width: usize,
+    look: &Look,
+) -> Line<'static> {
+    let palette = &look.palette;
+    let backup = &file.file;
+    let time = backup
+        .time
+        .with_timezone(&look.utc_offset)
+        .format("%m-%d %H:%M")
+        .to_string();
+    let age = strings::duration((state.now - backup.time).num_seconds() / 60 * 60);
+    // Change against the next older file: a sudden drop is the sign of a broken dump.
+    let trend = report
+        .files
+        .get(index + 1)
+        .filter(|older| older.file.size > 0)
+        .map(|older| {
+            let change =
+                (backup.size as f64 - older.file.size as f64) * 100.0 / older.file.size as f64;
+            format!("{change:+.0}%")
+        })
+        .unwrap_or_default();
+    let (verify, verify_level) = match (&file.verification, file.changed_since_verified) {
+        (Some(verification), _) => (
+            verification.result.as_str().to_owned(),
+            match verification.result {
+                VerifyResult::Ok => Status::Ok,
+                VerifyResult::Changed => Status::Warn,
+                VerifyResult::Corrupt | VerifyResult::Error => Status::Crit,
+            },
+        ),
+        (None, true) => ("changed".to_owned(), Status::Warn),
+        (None, false) => ("-".to_owned(), Status::Unknown),
+    };
+    let kind_level = if backup.problem.is_some() {
+        Status::Crit
+    } else if file.kind_ok {
+        Status::Ok
+    } else {
+        Status::Warn
+    };
+    let name = backup
+        .path
+        .file_name()
+        .map(|name| printable(&name.to_string_lossy()))
+        .unwrap_or_default();
+    let mut note = String::new();
+    if let Some(problem) = &backup.problem {
+        note = format!("  {}", printable(problem));
+    } else if file.expired {
+        note = "  (expired)".into();
+    }
+    let head = format!(
+        "  {time:<11} {age:>6} {:>9} {trend:>6} ",
+        format_bytes(backup.size as f64)
+    );
+    let used = strings::width(&head) + 15 + 9;
+    Line::from(vec![
+        Span::styled(
+            head,
+            palette.get(if file.expired {
+                Slot::Muted
+            } else {
+                Slot::Text
+            }),
+        ),
+        Span::styled(
+            format!("{:<14} ", strings::fit(backup.kind.label(), 14)),
+            if kind_level == Status::Ok {
+                palette.get(Slot::Muted)
+            } else {
+                palette.status(kind_level)
+            },
+        ),
+        Span::styled(format!("{verify:<8} "), palette.status(verify_level)),
+        Span::styled(
+            strings::fit(&format!("{name}{note}"), width.saturating_sub(used)),
+            palette.get(Slot::Text),
+        ),
+    ])
+}
+
+/// The keys of the backup actions, shown at the bottom of the focused pane.
+fn keys_hint(state: &AppState) -> String {
+    [
+        (Action::VerifyBackup, "verify"),
+        (Action::PruneBackups, "prune"),
+        (Action::RestoreTest, "restore test"),
+        (Action::CreateBackup, "back up now"),
+    ]
+    .iter()
+    .filter_map(|(action, what)| {
+        state
+            .keymap
+            .keys_for(*action)
+            .first()
+            .map(|key| format!("{key} {what}"))
+    })
+    .collect::<Vec<_>>()
+    .join(" · ")
+}
