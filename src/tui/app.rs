@@ -218,6 +218,8 @@ pub enum Popup {
     Service {
         name: String,
     },
+    /// One backup set: what is wrong, and every file.
+    Backup { set: String, scroll: u16 },
     /// Read-only text, such as a statement's full query.
     Text {
         title: String,
@@ -759,6 +761,13 @@ impl AppState {
             Some(Action::Sort) if !self.show_help && self.focus == Pane::Queries => {
                 self.query_action(Action::Sort)
             }
+            Some(Action::RunTask) if !self.show_help && self.focus == Pane::Backups => {
+                if let Some(set) = self.backups.selected_row().map(|row| row.report.set.clone()) {
+                    self.popup = Some(Popup::Backup { set, scroll: 0 });
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
             Some(Action::RunTask) if !self.show_help && self.focus == Pane::Services => {
                 if let Some(name) = self.selected_service().map(|row| row.name.clone()) {
                     self.popup = Some(Popup::Service { name });
@@ -935,6 +944,29 @@ impl AppState {
                         scroll: 0,
                     });
                 }
+            }
+            (Popup::Backup { scroll, .. }, Action::Up) => *scroll = scroll.saturating_sub(1),
+            (Popup::Backup { scroll, .. }, Action::Down) => *scroll = scroll.saturating_add(1),
+            (Popup::Backup { scroll, .. }, Action::PageUp) => *scroll = scroll.saturating_sub(10),
+            (Popup::Backup { scroll, .. }, Action::PageDown) => {
+                *scroll = scroll.saturating_add(10)
+            }
+            (Popup::Backup { scroll, .. }, Action::Top) => *scroll = 0,
+            (
+                Popup::Backup { .. },
+                action @ (Action::VerifyBackup
+                | Action::PruneBackups
+                | Action::RestoreTest
+                | Action::CreateBackup),
+            ) => {
+                self.popup = None;
+                let backup_action = match action {
+                    Action::VerifyBackup => BackupAction::Verify,
+                    Action::PruneBackups => BackupAction::Prune,
+                    Action::RestoreTest => BackupAction::RestoreTest,
+                    _ => BackupAction::Create,
+                };
+                return self.backup_action(backup_action);
             }
             (Popup::Service { name }, Action::Recheck) => {
                 let name = name.clone();

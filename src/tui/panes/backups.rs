@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use crate::config::theme::Slot;
 use crate::core::backups::VerifyResult;
@@ -158,6 +158,123 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     frame.render_widget(Paragraph::new(lines), inner);
 }
 
+/// The detail popup of one set: its status, what is wrong, and every file.
+pub fn render_detail(
+    state: &AppState,
+    set: &str,
+    scroll: u16,
+    look: &Look,
+    area: Rect,
+    frame: &mut Frame,
+) {
+    let palette = &look.palette;
+    let Some(row) = state.backups.rows.iter().find(|row| row.report.set == set) else {
+        return;
+    };
+    let report = &row.report;
+    let width = area.width.saturating_sub(4).min(110);
+    let inner_width = usize::from(width.saturating_sub(2));
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{} ", label(row.level)), palette.status(row.level)),
+        Span::styled(
+            strings::fit(
+                &format!(
+                    "{} · {} · {} file(s), {} · keep {} ({} expired, {})",
+                    crate::core::text::printable_path(&report.directory),
+                    report.kind.label(),
+                    report.files.len(),
+                    format_bytes(report.total_bytes as f64),
+                    report.retention,
+                    report.expired_files,
+                    format_bytes(report.expired_bytes as f64)
+                ),
+                inner_width.saturating_sub(5),
+            ),
+            palette.get(Slot::Text),
+        ),
+    ])];
+    let restore = match (&report.last_restore, report.restore_configured) {
+        (_, false) => "no restore test configured".to_owned(),
+        (None, true) => "never restore-tested".to_owned(),
+        (Some(test), true) => format!(
+            "last good restore test {} ago: {}",
+            strings::duration((state.now - test.started_at).num_seconds()),
+            printable(&test.message)
+        ),
+    };
+    lines.push(Line::styled(
+        strings::fit(&restore, inner_width),
+        palette.get(Slot::Text),
+    ));
+    if report.findings.is_empty() {
+        lines.push(Line::styled("nothing wrong", palette.status(Status::Ok)));
+    }
+    for finding in &report.findings {
+        lines.push(Line::styled(
+            strings::fit(&printable(&finding.text), inner_width),
+            palette.status(row.level_of(finding.metric).max(Status::Warn)),
+        ));
+    }
+    for path in &report.in_progress {
+        lines.push(Line::styled(
+            strings::fit(
+                &format!(
+                    "being written: {}",
+                    crate::core::text::printable_path(path)
+                ),
+                inner_width,
+            ),
+            palette.get(Slot::Muted),
+        ));
+    }
+    lines.push(Line::styled(
+        strings::fit(
+            &format!(
+                "  {:<11} {:>6} {:>9} {:>6} {:<14} {:<8} FILE",
+                "TIME", "AGE", "SIZE", "TREND", "KIND", "VERIFY"
+            ),
+            inner_width,
+        ),
+        palette.get(Slot::Muted),
+    ));
+    for (index, file) in report.files.iter().enumerate() {
+        lines.push(file_line(state, report, index, file, inner_width, look));
+        if let Some(verification) = &file.verification
+            && verification.result != VerifyResult::Ok
+        {
+            lines.push(Line::styled(
+                strings::fit(
+                    &format!("      {}", printable(&verification.message)),
+                    inner_width,
+                ),
+                palette.status(Status::Warn),
+            ));
+        }
+    }
+    let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(palette.get(Slot::BorderFocused))
+        .title(Span::styled(
+            strings::fit(
+                &format!(" {} · {} ", printable(set), keys_hint(state)),
+                inner_width,
+            ),
+            palette.get(Slot::Title),
+        ));
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(block).scroll((scroll, 0)),
+        popup,
+    );
+}
+
 fn label(level: Status) -> &'static str {
     match level {
         Status::Ok => "OK",
@@ -177,7 +294,7 @@ fn set_line(
     let palette = &look.palette;
     let report = &row.report;
     let newest = match (report.problem.as_ref(), report.newest_age) {
-        (Some(_), _) => "unreadable".to_owned(),
+        (Some(_), _) => "error".to_owned(),
         (None, None) => "none".to_owned(),
         (None, Some(age)) => strings::duration(age / 60 * 60),
     };
@@ -191,21 +308,13 @@ fn set_line(
     } else {
         report
             .last_verified
-            .map(|at| {
-                format!(
-                    "{} ago",
-                    strings::duration((state.now - at).num_seconds() / 3600 * 3600)
-                )
-            })
+            .map(|at| coarse_ago((state.now - at).num_seconds()))
             .unwrap_or_else(|| "never".into())
     };
     let restore = match (&report.last_restore, report.restore_configured) {
         (_, false) => "-".to_owned(),
         (None, true) => "never".to_owned(),
-        (Some(test), true) => format!(
-            "{} ago",
-            strings::duration((state.now - test.started_at).num_seconds() / 86_400 * 86_400)
-        ),
+        (Some(test), true) => coarse_ago((state.now - test.started_at).num_seconds()),
     };
     let text = format!(
         "{:>12} {:>5} {:>9} {:<16} ",
@@ -237,6 +346,15 @@ fn set_line(
             palette.get(Slot::Text),
         ),
     ])
+}
+
+/// Hours are enough for when a set was last verified or restore-tested.
+fn coarse_ago(seconds: i64) -> String {
+    if seconds < 3600 {
+        "<1h ago".into()
+    } else {
+        format!("{} ago", strings::duration(seconds / 3600 * 3600))
+    }
 }
 
 /// "24h" stays; a schedule shows as "cron".
@@ -272,7 +390,12 @@ fn file_line(
         .map(|older| {
             let change =
                 (backup.size as f64 - older.file.size as f64) * 100.0 / older.file.size as f64;
-            format!("{change:+.0}%")
+            // Wider than the column helps nobody: past ten times, say so.
+            if change > 999.0 {
+                ">+999%".to_owned()
+            } else {
+                format!("{change:+.0}%")
+            }
         })
         .unwrap_or_default();
     let (verify, verify_level) = match (&file.verification, file.changed_since_verified) {

@@ -43,6 +43,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         crate::tui::panes::services::render_detail(state, name, look, area, frame);
         return;
     }
+    if let Popup::Backup { set, scroll } = popup {
+        crate::tui::panes::backups::render_detail(state, set, *scroll, look, area, frame);
+        return;
+    }
     let palette = &look.palette;
     let (title, body, scroll): (String, Vec<Line>, u16) = match popup {
         Popup::Plan {
@@ -166,7 +170,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                 *scroll,
             )
         }
-        Popup::Service { .. } => return,
+        Popup::Service { .. } | Popup::Backup { .. } => return,
         Popup::Text { title, lines } => (
             format!(
                 " {} · {} closes ",
