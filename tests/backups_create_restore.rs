@@ -508,6 +508,13 @@ async fn paths_become_a_tar_gz_relative_to_the_root() {
             .any(|line| line.contains("app.sock") && line.starts_with("skipped")),
         "{lines:#?}"
     );
+    // app/data is inside app: archived once.
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.contains("already in the archive")),
+        "{lines:#?}"
+    );
     assert!(
         lines.iter().any(
             |line| line.contains(&backups.display().to_string()) && line.starts_with("skipped")
@@ -549,6 +556,10 @@ async fn paths_become_a_tar_gz_relative_to_the_root() {
             .all(|name| !name.starts_with(relative(&backups)))
     );
     assert!(names.iter().all(|name| !name.ends_with("app.sock")));
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:#?}");
     let a = entries
         .iter()
         .find(|(name, ..)| *name == relative(&app.join("data/a.txt")))

@@ -785,3 +785,223 @@ mod queries {
         assert!(screen.contains("STALE"), "{screen}");
     }
 }
+
+mod backups {
+    use super::*;
+    use opsdeck::core::backups::inventory::Inventory;
+    use opsdeck::core::backups::status::{Known, evaluate_in};
+    use opsdeck::core::backups::{
+        BackupFile, BackupSet, DetectedKind, ExpectedKind, Freshness, Retention, Verification,
+        VerifyResult,
+    };
+    use opsdeck::core::checks::RuleEngine;
+    use opsdeck::core::runner::Request;
+    use opsdeck::tui::app::Pane;
+
+    const KIB: u64 = 1024;
+
+    fn set(name: &str, directory: &str) -> BackupSet {
+        BackupSet {
+            name: name.into(),
+            directory: directory.into(),
+            patterns: Vec::new(),
+            kind: ExpectedKind::PgDumpGzip,
+            freshness: Freshness::MaxAge(Duration::from_secs(24 * 3600)),
+            retention: Retention::Days(30),
+            min_size: 1,
+            encryption_required: false,
+            create: None,
+            prefix: name.into(),
+            restore: None,
+        }
+    }
+
+    fn file(name: &str, hours_ago: i64, size: u64, kind: DetectedKind) -> BackupFile {
+        let time = at(-hours_ago * 3600);
+        BackupFile {
+            path: format!("/backups/pg/{name}").into(),
+            time,
+            time_from_name: true,
+            modified: time,
+            size,
+            kind,
+            problem: None,
+            sidecar: None,
+        }
+    }
+
+    /// Two sets: `pg` with a stale newest dump that shrank, a corrupt file and expired ones,
+    /// and `설정` (Korean name) that is fine.
+    fn backup_state() -> AppState {
+        let mut state = state("PROD");
+        let pg = set("pg", "/backups/pg");
+        let files = vec![
+            file(
+                "db_20261120_210000.sql.gz",
+                30,
+                40 * KIB,
+                DetectedKind::PgDumpPlainGzip,
+            ),
+            file(
+                "db_20261119_210000.sql.gz",
+                54,
+                900 * KIB,
+                DetectedKind::PgDumpPlainGzip,
+            ),
+            file(
+                "db_20261118_210000 \u{1b}[31m.sql.gz",
+                78,
+                7,
+                DetectedKind::Unknown,
+            ),
+            file(
+                "db_20261117_210000.sql.gz",
+                102,
+                880 * KIB,
+                DetectedKind::PgDumpPlainGzip,
+            ),
+            file(
+                "db_20261001_210000.sql.gz",
+                52 * 24,
+                850 * KIB,
+                DetectedKind::PgDumpPlainGzip,
+            ),
+        ];
+        let corrupt = Verification {
+            set: "pg".into(),
+            path: files[2].path.clone(),
+            size: files[2].size,
+            modified: files[2].modified,
+            verified_at: at(-3600),
+            result: VerifyResult::Corrupt,
+            message: "not gzip data".into(),
+            sha256: None,
+            duration_ms: 3,
+        };
+        let pg_report = evaluate_in(
+            &pg,
+            Inventory {
+                set: "pg".into(),
+                files,
+                problem: None,
+                in_progress: Vec::new(),
+                scanned_at: at(-60),
+                took: Duration::from_millis(4),
+            },
+            &Known {
+                verifications: vec![corrupt],
+                last_good_restore: None,
+            },
+            at(0),
+            &Utc,
+        );
+        let config = set("설정", "/backups/설정");
+        let config_report = evaluate_in(
+            &config,
+            Inventory {
+                set: "설정".into(),
+                files: vec![file(
+                    "설정_20261121.tar.gz",
+                    6,
+                    12 * KIB,
+                    DetectedKind::PgDumpPlainGzip,
+                )],
+                problem: None,
+                in_progress: Vec::new(),
+                scanned_at: at(-60),
+                took: Duration::from_millis(1),
+            },
+            &Known::default(),
+            at(0),
+            &Utc,
+        );
+        let engine = RuleEngine::new(opsdeck::config::default_rules());
+        let reports = vec![pg_report, config_report];
+        let evaluations = reports
+            .iter()
+            .flat_map(|report| report.metrics())
+            .map(|metric| engine.evaluate(&metric))
+            .collect();
+        state.set_backup_sets(vec!["pg".into(), "설정".into()]);
+        state.update(Msg::Runner(Event::Backups {
+            reports,
+            evaluations,
+        }));
+        state
+    }
+
+    #[test]
+    fn sets_with_their_problems_and_the_selected_sets_files() {
+        let mut state = backup_state();
+        while state.focus != Pane::Backups {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("CRIT"), "{screen}");
+        assert!(
+            screen.contains("newest backup is 1d 6h old (limit 24h)"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("% of the median"),
+            "the size drop is named: {screen}"
+        );
+        assert!(
+            screen.contains("\\x1b[31m"),
+            "escapes in names are shown escaped: {screen}"
+        );
+        assert!(!screen.contains('\u{1b}'));
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn fits_80x24_with_korean_names_and_opens_the_detail() {
+        let mut state = backup_state();
+        while state.focus != Pane::Backups {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state.update(Msg::Key(KeyChord::parse("down").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        for line in screen.lines() {
+            assert_eq!(line.width(), 80, "every row is 80 columns: {line:?}");
+        }
+        assert!(screen.contains("설정"), "{screen}");
+        state.update(Msg::Key(KeyChord::parse("up").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        let detail = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            detail.contains("52d 0h   850 KiB        pg_dump sql.gz -        expired"),
+            "{detail}"
+        );
+        for line in detail.lines() {
+            assert_eq!(line.width(), 80, "the popup over Korean text: {line:?}");
+        }
+        insta::assert_snapshot!(detail);
+    }
+
+    #[test]
+    fn prune_asks_with_a_fixed_reference_time_and_verify_starts_at_once() {
+        let mut state = backup_state();
+        let requests = state.update(Msg::Key(KeyChord::parse("p").unwrap()));
+        // The console is read-only in these tests: prune is refused before any plan.
+        assert!(requests.is_empty(), "{requests:?}");
+        state.host.read_only = false;
+        let requests = state.update(Msg::Key(KeyChord::parse("p").unwrap()));
+        match &requests[..] {
+            [Request::PlanTask { task_id, params }] => {
+                assert_eq!(task_id, "backup-prune");
+                assert_eq!(params.get("set").map(String::as_str), Some("pg"));
+                assert_eq!(
+                    params.get("as_of"),
+                    Some(&at(0).timestamp_millis().to_string())
+                );
+            }
+            other => panic!("expected a plan request, got {other:?}"),
+        }
+        let requests = state.update(Msg::Key(KeyChord::parse("i").unwrap()));
+        assert!(
+            matches!(&requests[..], [Request::StartTask { task_id, confirmed: false, .. }] if task_id == "backup-verify"),
+            "{requests:?}"
+        );
+    }
+}

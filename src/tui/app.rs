@@ -219,7 +219,10 @@ pub enum Popup {
         name: String,
     },
     /// One backup set: what is wrong, and every file.
-    Backup { set: String, scroll: u16 },
+    Backup {
+        set: String,
+        scroll: u16,
+    },
     /// Read-only text, such as a statement's full query.
     Text {
         title: String,
@@ -344,6 +347,12 @@ impl AppState {
             })
             .collect();
         self.dirty = true;
+    }
+
+    /// Whether a pane is on screen: the backups pane only when backup sets are configured, so
+    /// a console without them keeps its rows for alerts and tasks.
+    pub fn pane_shown(&self, pane: Pane) -> bool {
+        pane != Pane::Backups || !self.backups.configured.is_empty()
     }
 
     /// The configured backup sets, shown as "scanning…" until their first report.
@@ -762,7 +771,11 @@ impl AppState {
                 self.query_action(Action::Sort)
             }
             Some(Action::RunTask) if !self.show_help && self.focus == Pane::Backups => {
-                if let Some(set) = self.backups.selected_row().map(|row| row.report.set.clone()) {
+                if let Some(set) = self
+                    .backups
+                    .selected_row()
+                    .map(|row| row.report.set.clone())
+                {
                     self.popup = Some(Popup::Backup { set, scroll: 0 });
                     self.dirty = true;
                 }
@@ -948,9 +961,7 @@ impl AppState {
             (Popup::Backup { scroll, .. }, Action::Up) => *scroll = scroll.saturating_sub(1),
             (Popup::Backup { scroll, .. }, Action::Down) => *scroll = scroll.saturating_add(1),
             (Popup::Backup { scroll, .. }, Action::PageUp) => *scroll = scroll.saturating_sub(10),
-            (Popup::Backup { scroll, .. }, Action::PageDown) => {
-                *scroll = scroll.saturating_add(10)
-            }
+            (Popup::Backup { scroll, .. }, Action::PageDown) => *scroll = scroll.saturating_add(10),
             (Popup::Backup { scroll, .. }, Action::Top) => *scroll = 0,
             (
                 Popup::Backup { .. },
@@ -1032,8 +1043,13 @@ impl AppState {
                 self.help_scroll = 0;
             }
             Action::Close => self.notice = None,
-            Action::NextPane => self.focus = self.focus.step(true),
-            Action::PrevPane => self.focus = self.focus.step(false),
+            Action::NextPane | Action::PrevPane => {
+                let forward = action == Action::NextPane;
+                self.focus = self.focus.step(forward);
+                if !self.pane_shown(self.focus) {
+                    self.focus = self.focus.step(forward);
+                }
+            }
             Action::Refresh
             | Action::RunTask
             | Action::PlanTask

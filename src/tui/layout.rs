@@ -98,8 +98,12 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
             Pane::Backups => Some(2),
             Pane::Resources => None,
         };
-        let [upper, lower, backups_area] =
-            stack(bottom, [upper_rows, lower_rows, backup_rows], focused_row);
+        let [upper, lower, backups_area] = if state.pane_shown(Pane::Backups) {
+            stack(bottom, [upper_rows, lower_rows, backup_rows], focused_row)
+        } else {
+            let [upper, lower] = stack(bottom, [upper_rows, lower_rows], focused_row);
+            [upper, lower, Rect::default()]
+        };
         let [services_area, alerts_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
                 .areas(upper);
@@ -119,20 +123,32 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         backups_area,
         alerts_area,
         tasks_area,
-    ] = stack(
-        bottom,
-        [service_rows, query_rows, backup_rows, alert_rows, task_rows],
-        focus_index(
-            state,
-            [
-                Pane::Services,
-                Pane::Queries,
-                Pane::Backups,
-                Pane::Alerts,
-                Pane::Tasks,
-            ],
-        ),
-    );
+    ] = if state.pane_shown(Pane::Backups) {
+        stack(
+            bottom,
+            [service_rows, query_rows, backup_rows, alert_rows, task_rows],
+            focus_index(
+                state,
+                [
+                    Pane::Services,
+                    Pane::Queries,
+                    Pane::Backups,
+                    Pane::Alerts,
+                    Pane::Tasks,
+                ],
+            ),
+        )
+    } else {
+        let [services, queries, alerts, tasks] = stack(
+            bottom,
+            [service_rows, query_rows, alert_rows, task_rows],
+            focus_index(
+                state,
+                [Pane::Services, Pane::Queries, Pane::Alerts, Pane::Tasks],
+            ),
+        );
+        [services, queries, Rect::default(), alerts, tasks]
+    };
     services::render(state, look, services_area, frame);
     queries::render(state, look, queries_area, frame);
     backups::render(state, look, backups_area, frame);

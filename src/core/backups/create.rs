@@ -9,7 +9,7 @@
 //! The helpers for running PostgreSQL's client tools ([`Tool`]) and for handling the password in
 //! a PostgreSQL URL are shared with the restore test.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::future::Future;
 use std::io::{self, BufWriter, Read, Write};
@@ -202,11 +202,11 @@ fn missing_directory(directory: &Path) -> String {
     )
 }
 
-pub(super) fn partial_path(target: &Path) -> PathBuf {
+fn partial_path(target: &Path) -> PathBuf {
     with_suffix(target, ".partial")
 }
 
-pub(super) fn sidecar_path(target: &Path) -> PathBuf {
+fn sidecar_path(target: &Path) -> PathBuf {
     with_suffix(target, ".sha256")
 }
 
@@ -378,7 +378,7 @@ fn close_partial(sink: Hashing<BufWriter<File>>) -> io::Result<(String, u64)> {
     Ok((hex(&hasher.finalize()), written.load(Ordering::Relaxed)))
 }
 
-pub(super) fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
@@ -465,9 +465,14 @@ async fn pg_dump(
                 output,
             )?;
             let stdout = tool.take_stdout()?;
+            let token = cancel.clone();
             let compressing = tokio::task::spawn_blocking(move || -> io::Result<(String, u64)> {
                 let mut encoder = GzEncoder::new(sink, Compression::default());
-                let mut source = stdout;
+                // Stops at once on cancel rather than fsyncing a file about to be removed.
+                let mut source = Cancellable {
+                    inner: stdout,
+                    cancel: token,
+                };
                 io::copy(&mut source, &mut encoder)?;
                 close_partial(encoder.finish()?)
             });
@@ -972,7 +977,11 @@ async fn redis_copy(
     // LASTSAVE has whole seconds: a save finishing in the second of the previous one would go
     // unnoticed, so start ours in a later second.
     let mut asked_at = redis.time().await?;
-    while asked_at <= before {
+    // Bounded: with a server clock that went back, a failed save is still told apart by INFO.
+    for _ in 0..20 {
+        if asked_at > before {
+            break;
+        }
         redis.pause(Duration::from_millis(100)).await?;
         asked_at = redis.time().await?;
     }
@@ -1088,6 +1097,8 @@ struct Tally {
     directories: u64,
     links: u64,
     skipped: u64,
+    /// Directories already archived (device, inode): overlapping paths are stored once.
+    seen: HashSet<(u64, u64)>,
 }
 
 async fn archive_paths(
@@ -1145,11 +1156,21 @@ fn archive(
                 path.display()
             )));
         }
-        if let Err(error) = fs::symlink_metadata(path) {
-            return Err(TaskError::failed(format!(
-                "backup path {} cannot be read ({error}); fix [backup.create] paths",
-                path.display()
-            )));
+        match fs::symlink_metadata(path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(TaskError::failed(format!(
+                    "backup path {} does not exist; fix [backup.create] paths",
+                    path.display()
+                )));
+            }
+            Err(error) => {
+                return Err(TaskError::failed(format!(
+                    "backup path {} cannot be read ({error}); fix [backup.create] paths or run \
+                     opsdeck as a user that can read it",
+                    path.display()
+                )));
+            }
         }
     }
     // Backups of a tree that holds the set's own directory would contain every earlier backup.
@@ -1222,8 +1243,16 @@ fn add_entry(
     let mut header = tar::Header::new_gnu();
     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
     if file_type.is_dir() {
-        if own == Some((meta.dev(), meta.ino())) {
+        let id = (meta.dev(), meta.ino());
+        if own == Some(id) {
             skip(tally, &"it is where this set's backups are written");
+            return Ok(());
+        }
+        if !tally.seen.insert(id) {
+            walk.output.line(format!(
+                "{} is already in the archive (the configured paths overlap)",
+                path.display()
+            ));
             return Ok(());
         }
         let children = match fs::read_dir(path) {

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use rustix::fs::{Mode, OFlags};
 
 use crate::core::backups::detect::{self, HEAD_BYTES};
 use crate::core::backups::{BackupFile, BackupSet, DetectedKind, Sidecar, names};
@@ -25,7 +26,7 @@ const PARTIAL_SUFFIX: &[u8] = b".partial";
 /// A `sha256sum` line is under 100 bytes plus the file name; anything much larger is not one.
 const SIDECAR_MAX_BYTES: usize = 64 * 1024;
 
-/// Below this many files to read, threads cost more than they save.
+/// Below this many files per thread, starting threads costs more than it saves.
 const FILES_PER_THREAD: usize = 256;
 const MAX_THREADS: usize = 4;
 
@@ -57,10 +58,12 @@ pub struct KindCache {
     sets: HashMap<String, SetCache>,
 }
 
+/// Keyed by file name within `directory`: cheaper to hash than whole paths.
 #[derive(Debug, Default)]
 struct SetCache {
-    kinds: HashMap<PathBuf, (FileVersion, DetectedKind)>,
-    sidecars: HashMap<PathBuf, (FileVersion, SidecarContent)>,
+    directory: PathBuf,
+    kinds: HashMap<OsString, (FileVersion, DetectedKind)>,
+    sidecars: HashMap<OsString, (FileVersion, SidecarContent)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,59 +110,64 @@ pub fn scan_with_zone<Tz: TimeZone>(
     zone: &Tz,
 ) -> Inventory {
     let started = Instant::now();
-    let scanned_at = Utc::now();
     let mut inventory = Inventory {
         set: set.name.clone(),
         files: Vec::new(),
         problem: None,
         in_progress: Vec::new(),
-        scanned_at,
+        scanned_at: Utc::now(),
         took: Duration::ZERO,
     };
     match list(set) {
         Err(problem) => inventory.problem = Some(problem),
         Ok(listing) => {
-            inventory.problem = listing.problem;
-            inventory.in_progress = listing.in_progress;
-            inventory.in_progress.sort();
-            let previous = cache.sets.remove(&set.name).unwrap_or_default();
-            let (inspected, stat_problem) = inspect_all(&listing.candidates, &previous);
-            let mut next = SetCache::default();
+            let previous = cache
+                .sets
+                .remove(&set.name)
+                .filter(|previous| previous.directory == set.directory)
+                .unwrap_or_default();
+            let (inspected, stat_error) = inspect_all(&listing, &previous);
+            let mut next = SetCache {
+                directory: set.directory.clone(),
+                ..SetCache::default()
+            };
             inventory.files = Vec::with_capacity(inspected.len());
             for Inspected {
+                name,
                 mut file,
                 kind_read,
                 sidecar_read,
             } in inspected
             {
-                if let Some(read) = kind_read {
-                    next.kinds.insert(file.path.clone(), read);
-                }
-                if let Some((path, read)) = sidecar_read {
-                    next.sidecars.insert(path, read);
-                }
-                let name = file.path.file_name().unwrap_or_default().to_string_lossy();
-                if let Some(time) = names::time_from_name(&name, zone) {
+                if let Some(time) = names::time_from_name(&name.to_string_lossy(), zone) {
                     file.time = time;
                     file.time_from_name = true;
+                }
+                if let Some(read) = kind_read {
+                    next.kinds.insert(name, read);
+                }
+                if let Some((sidecar_name, read)) = sidecar_read {
+                    next.sidecars.insert(sidecar_name, read);
                 }
                 inventory.files.push(file);
             }
             cache.sets.insert(set.name.clone(), next);
-            if inventory.problem.is_none()
-                && let Some(error) = stat_problem
-            {
-                inventory.problem = Some(format!(
-                    "cannot read file details in backup directory {}: {error}; give the user \
-                     opsdeck runs as read and search permission (r-x) on it",
-                    set.directory.display()
-                ));
-            }
             inventory.files.sort_by(|left, right| {
                 right
                     .time
                     .cmp(&left.time)
                     .then_with(|| left.path.cmp(&right.path))
+            });
+            inventory.in_progress = listing.in_progress;
+            inventory.in_progress.sort();
+            inventory.problem = listing.problem.or_else(|| {
+                stat_error.map(|error| {
+                    format!(
+                        "cannot read file details in backup directory {}: {error}; give the \
+                         user opsdeck runs as read and search permission (r-x) on it",
+                        set.directory.display()
+                    )
+                })
             });
         }
     }
@@ -169,16 +177,17 @@ pub fn scan_with_zone<Tz: TimeZone>(
 
 /// The directory's entries, sorted out by name only (no file is opened yet).
 struct Listing {
-    /// Regular files (by directory entry type) whose names match the set's patterns, with their
-    /// sidecar's path when there is one.
-    candidates: Vec<(DirEntry, Option<PathBuf>)>,
+    /// The open directory, to open and stat its files by name rather than by whole path.
+    directory: File,
+    /// Regular files (by directory entry type) whose names match the set's patterns, each with
+    /// its sidecar when there is one.
+    candidates: Vec<(DirEntry, Option<DirEntry>)>,
     in_progress: Vec<PathBuf>,
     /// The listing stopped part way.
     problem: Option<String>,
 }
 
 fn list(set: &BackupSet) -> Result<Listing, String> {
-    let directory = &set.directory;
     let patterns = set
         .patterns
         .iter()
@@ -191,22 +200,24 @@ fn list(set: &BackupSet) -> Result<Listing, String> {
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    match fs::metadata(directory) {
+    let directory_path = &set.directory;
+    match fs::metadata(directory_path) {
         Ok(metadata) if !metadata.is_dir() => {
             return Err(format!(
                 "{} is not a directory: point `directory` of backup set `{}` at the directory \
                  that holds its backups",
-                directory.display(),
+                directory_path.display(),
                 set.name
             ));
         }
         Ok(_) => {}
         Err(error) => return Err(directory_problem(set, &error)),
     }
-    let entries = fs::read_dir(directory).map_err(|error| directory_problem(set, &error))?;
+    let directory = File::open(directory_path).map_err(|error| directory_problem(set, &error))?;
+    let entries = fs::read_dir(directory_path).map_err(|error| directory_problem(set, &error))?;
 
     let mut backups = Vec::new();
-    let mut sidecars: HashMap<OsString, PathBuf> = HashMap::new();
+    let mut sidecars: HashMap<OsString, DirEntry> = HashMap::new();
     let mut in_progress = Vec::new();
     let mut problem = None;
     for entry in entries {
@@ -215,7 +226,7 @@ fn list(set: &BackupSet) -> Result<Listing, String> {
             Err(error) => {
                 problem = Some(format!(
                     "listing backup directory {} stopped part way: {error}",
-                    directory.display()
+                    directory_path.display()
                 ));
                 break;
             }
@@ -230,23 +241,21 @@ fn list(set: &BackupSet) -> Result<Listing, String> {
         if name_bytes.ends_with(PARTIAL_SUFFIX) {
             in_progress.push(entry.path());
         } else if let Some(backup_name) = name_bytes.strip_suffix(SIDECAR_SUFFIX) {
-            sidecars.insert(OsStr::from_bytes(backup_name).to_owned(), entry.path());
+            sidecars.insert(OsStr::from_bytes(backup_name).to_owned(), entry);
         } else if patterns.is_empty()
             || patterns
                 .iter()
                 .any(|pattern| pattern.matches(&name.to_string_lossy()))
         {
-            backups.push(entry);
+            backups.push((name, entry));
         }
     }
     let candidates = backups
         .into_iter()
-        .map(|entry| {
-            let sidecar = sidecars.remove(&entry.file_name());
-            (entry, sidecar)
-        })
+        .map(|(name, entry)| (entry, sidecars.remove(&name)))
         .collect();
     Ok(Listing {
+        directory,
         candidates,
         in_progress,
         problem,
@@ -276,31 +285,30 @@ fn directory_problem(set: &BackupSet, error: &io::Error) -> String {
 
 /// One backup file as inspected, with the reads worth remembering for the next scan.
 struct Inspected {
+    name: OsString,
     file: BackupFile,
     kind_read: Option<(FileVersion, DetectedKind)>,
-    sidecar_read: Option<(PathBuf, (FileVersion, SidecarContent))>,
+    sidecar_read: Option<(OsString, (FileVersion, SidecarContent))>,
 }
 
 /// Inspects every candidate, on a few threads when there are many. Files that vanished are left
-/// out; the first error getting a file's metadata (other than vanishing) is returned, since it
-/// says something about the directory's permissions rather than the file.
-fn inspect_all(
-    candidates: &[(DirEntry, Option<PathBuf>)],
-    previous: &SetCache,
-) -> (Vec<Inspected>, Option<io::Error>) {
+/// out. The first error getting a file's metadata (other than its vanishing) is returned: it
+/// says something about the directory's permissions rather than about the file.
+fn inspect_all(listing: &Listing, previous: &SetCache) -> (Vec<Inspected>, Option<io::Error>) {
+    let candidates = &listing.candidates;
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .clamp(1, MAX_THREADS)
+        .min(MAX_THREADS)
         .min(candidates.len() / FILES_PER_THREAD)
         .max(1);
     if threads == 1 {
-        return inspect_chunk(candidates, previous);
+        return inspect_chunk(&listing.directory, candidates, previous);
     }
     let chunk_size = candidates.len().div_ceil(threads);
     let results: Vec<_> = std::thread::scope(|scope| {
         let workers: Vec<_> = candidates
             .chunks(chunk_size)
-            .map(|chunk| scope.spawn(|| inspect_chunk(chunk, previous)))
+            .map(|chunk| scope.spawn(|| inspect_chunk(&listing.directory, chunk, previous)))
             .collect();
         workers
             .into_iter()
@@ -321,14 +329,19 @@ fn inspect_all(
 }
 
 fn inspect_chunk(
-    candidates: &[(DirEntry, Option<PathBuf>)],
+    directory: &File,
+    candidates: &[(DirEntry, Option<DirEntry>)],
     previous: &SetCache,
 ) -> (Vec<Inspected>, Option<io::Error>) {
+    let mut opener = Opener {
+        directory,
+        no_atime: true,
+    };
     let mut inspected = Vec::with_capacity(candidates.len());
     let mut first_error = None;
     let mut head = vec![0u8; HEAD_BYTES];
-    for (entry, sidecar_path) in candidates {
-        match inspect(entry, sidecar_path.as_deref(), previous, &mut head) {
+    for (entry, sidecar) in candidates {
+        match inspect(&mut opener, entry, sidecar.as_ref(), previous, &mut head) {
             Ok(Some(file)) => inspected.push(file),
             Ok(None) => {}
             Err(error) => {
@@ -341,49 +354,37 @@ fn inspect_chunk(
 
 /// `Ok(None)` when the file vanished or stopped being a regular file since the listing.
 fn inspect(
+    opener: &mut Opener,
     entry: &DirEntry,
-    sidecar_path: Option<&Path>,
+    sidecar_entry: Option<&DirEntry>,
     previous: &SetCache,
     head: &mut [u8],
 ) -> io::Result<Option<Inspected>> {
-    let metadata = match entry.metadata() {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(error),
-    };
-    if !metadata.is_file() {
+    let name = entry.file_name();
+    let Some(examined) =
+        opener.examine(entry, &name, previous.kinds.get(&name), |file, size| {
+            read_head(file, size, head).map(|length| detect::detect(&head[..length]))
+        })?
+    else {
         return Ok(None);
-    }
-    let path = entry.path();
-    let version = FileVersion::of(&metadata);
-    let cached_kind = previous
-        .kinds
-        .get(&path)
-        .filter(|(cached, _)| *cached == version)
-        .map(|&(_, kind)| kind);
-    let (kind, problem, kind_read) = match cached_kind {
-        Some(kind) => (kind, None, Some((version, kind))),
-        None => match read_head(&path, version.size, head) {
-            Ok(length) => {
-                let kind = detect::detect(&head[..length]);
-                (kind, None, Some((version, kind)))
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => (
-                DetectedKind::Unknown,
-                Some(format!("cannot read: {error}")),
-                None,
-            ),
-        },
     };
-    let (sidecar, sidecar_read) = match sidecar_path {
-        Some(sidecar_path) => inspect_sidecar(sidecar_path, &entry.file_name(), previous),
+    let version = examined.version;
+    let (kind, problem, kind_read) = match examined.content {
+        Ok(kind) => (kind, None, Some((version, kind))),
+        Err(error) => (
+            DetectedKind::Unknown,
+            Some(format!("cannot read: {error}")),
+            None,
+        ),
+    };
+    let (sidecar, sidecar_read) = match sidecar_entry {
+        Some(sidecar_entry) => inspect_sidecar(opener, sidecar_entry, &name, previous)?,
         None => (None, None),
     };
     let modified = version.modified();
     Ok(Some(Inspected {
         file: BackupFile {
-            path,
+            path: entry.path(),
             time: modified,
             time_from_name: false,
             modified,
@@ -392,19 +393,150 @@ fn inspect(
             problem,
             sidecar,
         },
+        name,
         kind_read,
         sidecar_read,
     }))
 }
 
+type SidecarRead = (OsString, (FileVersion, SidecarContent));
+
+fn inspect_sidecar(
+    opener: &mut Opener,
+    entry: &DirEntry,
+    backup_name: &OsStr,
+    previous: &SetCache,
+) -> io::Result<(Option<Sidecar>, Option<SidecarRead>)> {
+    let name = entry.file_name();
+    let examined = opener.examine(entry, &name, previous.sidecars.get(&name), |file, _| {
+        let mut text = Vec::new();
+        file.take(SIDECAR_MAX_BYTES as u64 + 1)
+            .read_to_end(&mut text)?;
+        Ok(match parse_sidecar(&text, backup_name) {
+            Ok(digest) => SidecarContent {
+                digest: Some(digest),
+                problem: None,
+            },
+            Err(problem) => SidecarContent {
+                digest: None,
+                problem: Some(problem),
+            },
+        })
+    })?;
+    let Some(Examined { version, content }) = examined else {
+        // Vanished or replaced since the listing: as if there were none.
+        return Ok((None, None));
+    };
+    let (shown, read) = match content {
+        Ok(content) => (content.clone(), Some((name, (version, content)))),
+        Err(error) => (
+            SidecarContent {
+                digest: None,
+                problem: Some(format!("cannot read: {error}")),
+            },
+            None,
+        ),
+    };
+    let sidecar = Sidecar {
+        path: entry.path(),
+        digest: shown.digest,
+        problem: shown.problem,
+        bytes: version.size,
+    };
+    Ok((Some(sidecar), read))
+}
+
+/// A file's version and what was made of its content, or the error reading it.
+struct Examined<T> {
+    version: FileVersion,
+    content: io::Result<T>,
+}
+
+/// Opens and stats files by name relative to the directory, which saves a path walk per file.
+struct Opener<'a> {
+    directory: &'a File,
+    /// Reading with `O_NOATIME` keeps a scan from dirtying every file's inode (`relatime` still
+    /// updates atime once a day); only the owner or root may ask for it, so after a refusal the
+    /// plain open is used.
+    no_atime: bool,
+}
+
+impl Opener<'_> {
+    /// The entry's version and what `read` makes of its content, taken from `cached` instead
+    /// when the version is unchanged. `Ok(None)` when the entry vanished or is no longer a
+    /// regular file; `Err` when even its metadata cannot be had.
+    fn examine<T: Clone>(
+        &mut self,
+        entry: &DirEntry,
+        name: &OsStr,
+        cached: Option<&(FileVersion, T)>,
+        read: impl FnOnce(&mut File, u64) -> io::Result<T>,
+    ) -> io::Result<Option<Examined<T>>> {
+        if let Some((cached_version, value)) = cached {
+            let Some(metadata) = regular_file_metadata(entry)? else {
+                return Ok(None);
+            };
+            let version = FileVersion::of(&metadata);
+            if version == *cached_version {
+                return Ok(Some(Examined {
+                    version,
+                    content: Ok(value.clone()),
+                }));
+            }
+        }
+        match self.open(name) {
+            Ok(mut file) => {
+                let metadata = file.metadata()?;
+                if !metadata.is_file() {
+                    return Ok(None);
+                }
+                let version = FileVersion::of(&metadata);
+                let content = read(&mut file, version.size);
+                Ok(Some(Examined { version, content }))
+            }
+            Err(error) if error == rustix::io::Errno::NOENT || error == rustix::io::Errno::LOOP => {
+                Ok(None)
+            }
+            Err(error) => {
+                let Some(metadata) = regular_file_metadata(entry)? else {
+                    return Ok(None);
+                };
+                Ok(Some(Examined {
+                    version: FileVersion::of(&metadata),
+                    content: Err(error.into()),
+                }))
+            }
+        }
+    }
+
+    /// Opens for reading without following a symlink (`ELOOP`) or waiting on a FIFO that
+    /// replaced the file since the listing.
+    fn open(&mut self, name: &OsStr) -> rustix::io::Result<File> {
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+        if self.no_atime {
+            match rustix::fs::openat(self.directory, name, flags | OFlags::NOATIME, Mode::empty()) {
+                Err(rustix::io::Errno::PERM) => self.no_atime = false,
+                opened => return opened.map(File::from),
+            }
+        }
+        rustix::fs::openat(self.directory, name, flags, Mode::empty()).map(File::from)
+    }
+}
+
+/// The entry's own metadata (not a symlink target's); `None` when it vanished or is no longer a
+/// regular file.
+fn regular_file_metadata(entry: &DirEntry) -> io::Result<Option<Metadata>> {
+    match entry.metadata() {
+        Ok(metadata) => Ok(metadata.is_file().then_some(metadata)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
 /// Reads up to `head.len()` bytes, or `size` when smaller, so that a small file takes one
 /// `read` rather than a second one to find the end.
-fn read_head(path: &Path, size: u64, head: &mut [u8]) -> io::Result<usize> {
+fn read_head(file: &mut File, size: u64, head: &mut [u8]) -> io::Result<usize> {
     let wanted = usize::try_from(size).map_or(head.len(), |size| size.min(head.len()));
-    if wanted == 0 {
-        return Ok(0);
-    }
-    let mut file = File::open(path)?;
     let mut filled = 0;
     while filled < wanted {
         match file.read(&mut head[filled..wanted]) {
@@ -415,68 +547,6 @@ fn read_head(path: &Path, size: u64, head: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-type SidecarRead = (PathBuf, (FileVersion, SidecarContent));
-
-fn inspect_sidecar(
-    path: &Path,
-    backup_name: &OsStr,
-    previous: &SetCache,
-) -> (Option<Sidecar>, Option<SidecarRead>) {
-    let metadata = match fs::symlink_metadata(path) {
-        Ok(metadata) if metadata.is_file() => metadata,
-        // Vanished or replaced since the listing: as if there were none.
-        _ => return (None, None),
-    };
-    let version = FileVersion::of(&metadata);
-    let sidecar = |content: &SidecarContent| Sidecar {
-        path: path.to_path_buf(),
-        digest: content.digest.clone(),
-        problem: content.problem.clone(),
-        bytes: version.size,
-    };
-    if let Some((_, content)) = previous
-        .sidecars
-        .get(path)
-        .filter(|(cached, _)| *cached == version)
-    {
-        return (
-            Some(sidecar(content)),
-            Some((path.to_path_buf(), (version, content.clone()))),
-        );
-    }
-    let mut text = Vec::new();
-    let read = File::open(path).and_then(|file| {
-        file.take(SIDECAR_MAX_BYTES as u64 + 1)
-            .read_to_end(&mut text)
-    });
-    match read {
-        Ok(_) => {
-            let content = match parse_sidecar(&text, backup_name) {
-                Ok(digest) => SidecarContent {
-                    digest: Some(digest),
-                    problem: None,
-                },
-                Err(problem) => SidecarContent {
-                    digest: None,
-                    problem: Some(problem),
-                },
-            };
-            (
-                Some(sidecar(&content)),
-                Some((path.to_path_buf(), (version, content))),
-            )
-        }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => (None, None),
-        Err(error) => (
-            Some(sidecar(&SidecarContent {
-                digest: None,
-                problem: Some(format!("cannot read: {error}")),
-            })),
-            None,
-        ),
-    }
 }
 
 /// The lower-case hex digest a sidecar gives for `backup_name`, from `sha256sum` output (text or

@@ -180,18 +180,22 @@ pub async fn restore_test(
         .disable_statement_logging();
 
     let mut admin = connect(&options, &server, &context.cancel).await?;
-    let created = sqlx::raw_sql(AssertSqlSafe(create_statement(database)))
-        .execute(&mut admin)
-        .await;
-    let _ = tokio::time::timeout(Duration::from_secs(1), admin.close()).await;
-    if let Err(error) = created {
-        return Err(TaskError::failed(create_failure(database, &server, &error)));
-    }
+    // Armed before CREATE DATABASE, so that a run abandoned while it is being created still
+    // drops it.
     let mut scratch = Scratch {
         options: options.clone(),
         name: database.to_owned(),
         dropped: false,
     };
+    let created = sqlx::raw_sql(AssertSqlSafe(create_statement(database)))
+        .execute(&mut admin)
+        .await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), admin.close()).await;
+    if let Err(error) = created {
+        // Not ours: a database of that name that existed already must be left alone.
+        scratch.dropped = true;
+        return Err(TaskError::failed(create_failure(database, &server, &error)));
+    }
     output.line(format!("created scratch database {database} on {server}"));
 
     let checked = restore_and_check(
@@ -553,12 +557,12 @@ async fn restore_and_check(
             Err(error) => Err(sql_message(&error)),
         };
         match judged {
-            Ok(value) => {
-                output.line(format!("`{query}`: {value}"));
+            Ok((value, shown)) => {
+                output.line(format!("`{query}`: {shown}"));
                 counts.push((query.clone(), value));
                 if value <= 0 {
                     failures.push(format!(
-                        "sanity query `{query}` returned {value} after restoring {}; it must be \
+                        "sanity query `{query}` returned {shown} after restoring {}; it must be \
                          true or above zero",
                         file.display()
                     ));
@@ -591,9 +595,10 @@ async fn cancellable<T>(
     }
 }
 
-/// A sanity query's value: one row whose first column is a boolean (1 or 0) or a number (cut to
-/// a whole number for the record). Rows come from the simple protocol, so values are text.
-fn judge(rows: &[PgRow]) -> Result<i64, String> {
+/// A sanity query's value, for the record and as shown: one row whose first column is a boolean
+/// (1 or 0) or a number (cut to a whole number for the record). Rows come from the simple
+/// protocol, so values arrive as text.
+fn judge(rows: &[PgRow]) -> Result<(i64, String), String> {
     let [row] = rows else {
         return Err(format!(
             "it returned {} rows; it must return one",
@@ -613,9 +618,13 @@ fn judge(rows: &[PgRow]) -> Result<i64, String> {
         .trim()
         .to_owned();
     match type_name.as_str() {
-        "BOOL" => Ok(i64::from(text == "t" || text == "true")),
+        "BOOL" => {
+            let value = text == "t" || text == "true";
+            Ok((i64::from(value), value.to_string()))
+        }
         "INT2" | "INT4" | "INT8" | "OID" => text
             .parse()
+            .map(|value| (value, text.clone()))
             .map_err(|_| format!("cannot read its {type_name} value `{text}`")),
         "NUMERIC" | "FLOAT4" | "FLOAT8" => {
             let number: f64 = text
@@ -625,11 +634,12 @@ fn judge(rows: &[PgRow]) -> Result<i64, String> {
                 return Err("it returned NaN; it must return true or a number above zero".into());
             }
             // A fraction above zero passes; keep it visible as 1 rather than cutting it to 0.
-            Ok(if number > 0.0 && number < 1.0 {
+            let value = if number > 0.0 && number < 1.0 {
                 1
             } else {
                 number as i64
-            })
+            };
+            Ok((value, text))
         }
         other => Err(format!(
             "it returned a {other}; it must return a boolean or a number (cast it, e.g. \

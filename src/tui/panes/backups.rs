@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::config::theme::Slot;
 use crate::core::backups::VerifyResult;
@@ -22,9 +22,6 @@ use crate::tui::strings::{self, pad, printable};
 /// Rows the pane would like: sets, the selected set's findings and up to ten files.
 pub fn wanted_height(state: &AppState) -> u16 {
     let view = &state.backups;
-    if view.configured.is_empty() {
-        return 3;
-    }
     let findings = view.selected_row().map_or(0, |row| {
         row.report.findings.len() + usize::from(row.report.store_problem.is_some())
     });
@@ -35,7 +32,11 @@ pub fn wanted_height(state: &AppState) -> u16 {
     u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
 }
 
+/// Draws nothing in an empty area: the pane is hidden when no sets are configured.
 pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    if area.is_empty() {
+        return;
+    }
     let palette = &look.palette;
     let view = &state.backups;
     let mut title = vec![Span::styled("Backups", palette.get(Slot::Title))];
@@ -54,10 +55,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             ),
             palette.get(Slot::Muted),
         )),
-        None if !view.configured.is_empty() => {
-            title.push(Span::styled(" · scanning…", palette.get(Slot::Muted)))
-        }
-        None => {}
+        None => title.push(Span::styled(" · scanning…", palette.get(Slot::Muted))),
     }
     let focused = state.focus == Pane::Backups;
     let block = pane_block(title, focused, look);
@@ -66,16 +64,6 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let width = usize::from(inner.width);
     let height = usize::from(inner.height);
     if height == 0 {
-        return;
-    }
-    if view.configured.is_empty() {
-        frame.render_widget(
-            Paragraph::new(
-                "no backup sets configured: add [[backup]] entries (opsdeck config default shows how)",
-            )
-            .style(palette.get(Slot::Muted)),
-            inner,
-        );
         return;
     }
     let name_width = view
@@ -218,10 +206,7 @@ pub fn render_detail(
     for path in &report.in_progress {
         lines.push(Line::styled(
             strings::fit(
-                &format!(
-                    "being written: {}",
-                    crate::core::text::printable_path(path)
-                ),
+                &format!("being written: {}", crate::core::text::printable_path(path)),
                 inner_width,
             ),
             palette.get(Slot::Muted),
@@ -268,7 +253,7 @@ pub fn render_detail(
             ),
             palette.get(Slot::Title),
         ));
-    frame.render_widget(Clear, popup);
+    crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(
         Paragraph::new(lines).block(block).scroll((scroll, 0)),
         popup,
@@ -424,9 +409,9 @@ fn file_line(
         .unwrap_or_default();
     let mut note = String::new();
     if let Some(problem) = &backup.problem {
-        note = format!("  {}", printable(problem));
+        note = format!("{} · ", printable(problem));
     } else if file.expired {
-        note = "  (expired)".into();
+        note = "expired · ".into();
     }
     let head = format!(
         "  {time:<11} {age:>6} {:>9} {trend:>6} ",
@@ -452,7 +437,7 @@ fn file_line(
         ),
         Span::styled(format!("{verify:<8} "), palette.status(verify_level)),
         Span::styled(
-            strings::fit(&format!("{name}{note}"), width.saturating_sub(used)),
+            strings::fit(&format!("{note}{name}"), width.saturating_sub(used)),
             palette.get(Slot::Text),
         ),
     ])

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::config::theme::Slot;
 use crate::core::model::Status;
@@ -268,6 +268,6 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
             format!(" {} ", printable(name)),
             palette.get(Slot::Title),
         ));
-    frame.render_widget(Clear, popup);
+    crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::config::theme::Slot;
 use crate::tui::app::AppState;
@@ -56,7 +56,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             " Help · Esc or ? closes ",
             look.palette.get(Slot::Title),
         ));
-    frame.render_widget(Clear, popup);
+    crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(
         Paragraph::new(body)
             .block(block)

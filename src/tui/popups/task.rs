@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::config::theme::Slot;
 use crate::core::model::Status;
@@ -192,7 +192,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             strings::fit(&title, usize::from(popup_area.width.saturating_sub(2))),
             palette.get(Slot::Title),
         ));
-    frame.render_widget(Clear, popup_area);
+    crate::tui::popups::clear_under(frame, popup_area);
     frame.render_widget(
         Paragraph::new(body).block(block).scroll((scroll, 0)),
         popup_area,
