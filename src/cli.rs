@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,6 +19,9 @@ use clap::{Parser, Subcommand, ValueEnum};
   opsdeck run log-rotation --yes --param force=true
   opsdeck history --task db-vacuum-analyze --format json
   opsdeck queries --db app --top 10 --min-mean-ms 1000
+  opsdeck checklist list           the checklists, whether each is due, and how far along
+  opsdeck checklist tick daily disk-usage --note '/var at 71%'
+  opsdeck checklist export daily > handover.md
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"
 )]
@@ -104,11 +107,103 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// The maintenance checklists: where each run stands, ticking items, signing off, and the
+    /// shift-handover export.
+    Checklist {
+        #[command(subcommand)]
+        action: ChecklistCommand,
+    },
     /// Print or validate the configuration.
     Config {
         #[command(subcommand)]
         action: ConfigCommand,
     },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ChecklistCommand {
+    /// Every checklist with its current period, whether it is due, and its progress (exit 1 when
+    /// a checklist file could not be read; the others are still listed).
+    List {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// One run's items with who ticked or skipped them, and the notes.
+    Show {
+        /// Checklist id, as listed by `opsdeck checklist list`.
+        id: String,
+        #[command(flatten)]
+        run: RunChoice,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Tick an item as done (or skip it with a reason, or reopen it), optionally with a note;
+    /// exit 2 when refused.
+    Tick {
+        /// Checklist id.
+        id: String,
+        /// Item id, as `opsdeck checklist show ID` lists them.
+        item: String,
+        /// Not done on purpose, for this reason.
+        #[arg(long, value_name = "REASON", conflicts_with = "reopen")]
+        skip: Option<String>,
+        /// A note on the item, recorded before the tick (items that need a note need it first).
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// Undo a tick or skip.
+        #[arg(long)]
+        reopen: bool,
+        #[command(flatten)]
+        run: RunChoice,
+    },
+    /// Add a note to an item or to the run as a whole (the handover notes); exit 2 when refused.
+    Note {
+        /// Checklist id.
+        id: String,
+        /// The note, exactly as it should be kept.
+        text: String,
+        /// The item the note is about (default: the run as a whole).
+        #[arg(long)]
+        item: Option<String>,
+        #[command(flatten)]
+        run: RunChoice,
+    },
+    /// Sign off a run whose items are all ticked or skipped; exit 2 when refused.
+    SignOff {
+        /// Checklist id.
+        id: String,
+        /// A closing remark, kept as a note on the run.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        #[command(flatten)]
+        run: RunChoice,
+    },
+    /// The run as a shift-handover document (Markdown) or as JSON with every entry.
+    Export {
+        /// Checklist id.
+        id: String,
+        #[command(flatten)]
+        run: RunChoice,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+    },
+}
+
+/// Which run of a checklist: the current period's unless one of these picks another.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunChoice {
+    /// The run of the period containing this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", conflicts_with = "period")]
+    pub date: Option<String>,
+    /// The run of this period, e.g. 2026-11-22, 2026-W47, 2026-11 or 2026-Q4.
+    #[arg(long, value_name = "PERIOD")]
+    pub period: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    Md,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

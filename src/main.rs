@@ -13,6 +13,7 @@ use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
+use opsdeck::core::checklists::Language;
 use opsdeck::core::checks::Rule;
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::runner::{self, RunnerSettings};
@@ -136,6 +137,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     queries_interval: std::time::Duration::from_secs(5),
                     backups: Vec::new(),
                     backups_interval: std::time::Duration::from_secs(60),
+                    checklists: Vec::new(),
                 };
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
@@ -217,6 +219,30 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     Format::Json => println!("{}", serde_json::to_string_pretty(&judged)?),
                 }
                 Ok(headless::backups::exit_code(&judged))
+            })
+        }
+        Some(Command::Checklist { action }) => {
+            let action = action.clone();
+            with_store(&cli, paths, |config, store, paths| async move {
+                let task_ids = config
+                    .tasks(&state_dir(paths.as_ref()))
+                    .into_iter()
+                    .map(|(task, _)| task.info.id)
+                    .collect();
+                let user_dir = paths
+                    .as_ref()
+                    .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir));
+                let language = Language::choose(Some(config.general.language.as_str()), &|name| {
+                    std::env::var(name).ok()
+                });
+                let session = headless::checklists::Session::load(
+                    user_dir.as_deref(),
+                    task_ids,
+                    language,
+                    username(),
+                    hostname(),
+                );
+                headless::checklists::run(&session, &store, action).await
             })
         }
         None => console(&cli, paths),
@@ -453,6 +479,27 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .collect(),
         config.queries.interval.0,
     );
+    let checklists = headless::checklists::Session::load(
+        paths
+            .as_ref()
+            .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir))
+            .as_deref(),
+        tasks.iter().map(|(task, _)| task.info.id.clone()).collect(),
+        Language::choose(Some(config.general.language.as_str()), &|name| {
+            std::env::var(name).ok()
+        }),
+        username(),
+        hostname(),
+    );
+    state.set_checklists(
+        checklists.checklists.clone(),
+        checklists.language,
+        checklists
+            .load_errors
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    );
     state.set_backup_sets(
         config
             .backup_set_specs
@@ -477,6 +524,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         queries_interval: config.queries.interval.0,
         backups: config.backup_set_specs.clone(),
         backups_interval: config.backups.interval.0,
+        checklists: checklists.checklists.clone(),
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {

@@ -202,6 +202,9 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::PruneBackups => vec![ch('p')],
         Action::RestoreTest => vec![ch('t')],
         Action::CreateBackup => vec![ch('n')],
+        Action::SkipItem => vec![ch('-')],
+        Action::NoteItem => vec![ch('m')],
+        Action::SignOff => vec![ch('O')],
     }
 }
 

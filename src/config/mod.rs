@@ -73,6 +73,8 @@ pub struct GeneralConfig {
     pub theme: toml::Spanned<String>,
     pub glyphs: Glyphs,
     pub mouse: bool,
+    /// Checklist text: "en", "ko", or "auto" (from LANG).
+    pub language: String,
 }
 
 impl Default for GeneralConfig {
@@ -83,6 +85,7 @@ impl Default for GeneralConfig {
             theme: toml::Spanned::new(0..0, "dark".into()),
             glyphs: Glyphs::Auto,
             mouse: false,
+            language: "auto".into(),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! ([`runner::Request`] in, [`runner::Event`] out).
 
 pub mod backups;
+pub mod checklists;
 pub mod checks;
 pub mod collectors;
 pub mod model;

@@ -12,6 +12,8 @@ use tokio::task::JoinHandle;
 
 use crate::core::backups::BackupSet;
 use crate::core::backups::status::SetReport;
+use crate::core::checklists::service::{ChecklistService, EntryRequest};
+use crate::core::checklists::{Checklist, RunState};
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
@@ -54,6 +56,16 @@ pub enum Request {
     SetStatementSort(StatementSort),
     /// Inventory the backup sets again now (after a backup task ended).
     RefreshBackups,
+    /// Record a tick, skip, note or sign-off; answered with [`Event::ChecklistRun`] once stored,
+    /// or [`Event::ChecklistRefused`].
+    ChecklistEntry(EntryRequest),
+    /// Send one run (a past period, or the current one with `None`).
+    LoadChecklistRun {
+        checklist: String,
+        period: Option<String>,
+    },
+    /// Send the past runs of a checklist; answered with [`Event::ChecklistPeriods`].
+    LoadChecklistPeriods { checklist: String },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -116,6 +128,22 @@ pub enum Event {
         reports: Vec<SetReport>,
         evaluations: Vec<Evaluation>,
     },
+    /// The current run of every checklist (at start, every few seconds, and on refresh).
+    ChecklistRuns(Vec<RunState>),
+    /// One run, after an entry was stored in it or when asked for.
+    ChecklistRun(RunState),
+    ChecklistPeriods {
+        checklist: String,
+        periods: Vec<(
+            String,
+            chrono::DateTime<chrono::Utc>,
+            chrono::DateTime<chrono::Utc>,
+        )>,
+    },
+    /// An entry was not recorded, and why.
+    ChecklistRefused(String),
+    /// The rules' verdicts on service and database metrics (checklist items show them live).
+    Judged(Vec<Evaluation>),
 }
 
 pub struct RunnerSettings {
@@ -131,6 +159,8 @@ pub struct RunnerSettings {
     pub queries_interval: Duration,
     pub backups: Vec<BackupSet>,
     pub backups_interval: Duration,
+    /// The checklists (their runs are kept in the store, under the tasks' identity).
+    pub checklists: Vec<Checklist>,
 }
 
 pub struct RunnerHandle {
@@ -164,6 +194,20 @@ async fn run(
     let mut engine = RuleEngine::new(settings.rules);
     if let Some(store) = &store {
         restore(&mut engine, store, &events).await;
+    }
+    let checklists = ChecklistService::new(
+        settings.checklists,
+        store.clone(),
+        settings.tasks.identity.user.clone(),
+        settings.tasks.identity.host.clone(),
+    );
+    let checklist_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
+    if !checklists.is_empty() && store.is_some() {
+        tokio::spawn(watch_checklists(
+            checklists.clone(),
+            checklist_refresh.clone(),
+            events.clone(),
+        ));
     }
     let tasks = TaskManager::new(settings.tasks, store.clone(), events.clone());
     tasks.startup().await;
@@ -249,8 +293,13 @@ async fn run(
             },
             Some(snapshot) = snapshots.recv() => {
                 // Slow statements and stuck sessions can have rules like any other metric.
-                for change in engine.observe(&snapshot.metrics(), snapshot.taken_at) {
+                let metrics = snapshot.metrics();
+                let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+                for change in engine.observe(&metrics, snapshot.taken_at) {
                     let _ = change_tx.send(change);
+                }
+                if events.send(Event::Judged(evaluations)).await.is_err() {
+                    break;
                 }
                 if events.send(Event::Queries(snapshot)).await.is_err() {
                     break;
@@ -276,11 +325,15 @@ async fn run(
                 if state != ServiceState::Unknown {
                     metrics.push(Metric::of("service.up", &result.name, f64::from(u8::from(state == ServiceState::Up)), Unit::Count));
                 }
-                let level = metrics
+                let evaluations: Vec<Evaluation> = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
+                let level = evaluations
                     .iter()
-                    .map(|metric| engine.evaluate(metric).status)
+                    .map(|evaluation| evaluation.status)
                     .max()
                     .unwrap_or(Status::Unknown);
+                if events.send(Event::Judged(evaluations)).await.is_err() {
+                    break;
+                }
                 for change in engine.observe(&metrics, result.checked_at) {
                     let _ = change_tx.send(change);
                 }
@@ -301,6 +354,7 @@ async fn run(
                     let _ = command_tx.send(CollectorCommand::RefreshNow);
                     query_refresh.notify_waiters();
                     backup_refresh.notify_one();
+                    checklist_refresh.notify_one();
                     tasks.send_history(None).await;
                 }
                 Some(Request::PlanTask { task_id, params }) => {
@@ -312,6 +366,36 @@ async fn run(
                 }
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
                 Some(Request::RefreshBackups) => backup_refresh.notify_one(),
+                Some(Request::ChecklistEntry(entry)) => {
+                    let (checklists, events) = (checklists.clone(), events.clone());
+                    tokio::spawn(async move {
+                        let event = match checklists.record(entry).await {
+                            Ok(run) => Event::ChecklistRun(run),
+                            Err(message) => Event::ChecklistRefused(message),
+                        };
+                        let _ = events.send(event).await;
+                    });
+                }
+                Some(Request::LoadChecklistRun { checklist, period }) => {
+                    let (checklists, events) = (checklists.clone(), events.clone());
+                    tokio::spawn(async move {
+                        let event = match checklists.load(&checklist, period.as_deref()).await {
+                            Ok(run) => Event::ChecklistRun(run),
+                            Err(message) => Event::ChecklistRefused(message),
+                        };
+                        let _ = events.send(event).await;
+                    });
+                }
+                Some(Request::LoadChecklistPeriods { checklist }) => {
+                    let (checklists, events) = (checklists.clone(), events.clone());
+                    tokio::spawn(async move {
+                        let event = match checklists.periods(&checklist).await {
+                            Ok(periods) => Event::ChecklistPeriods { checklist, periods },
+                            Err(message) => Event::ChecklistRefused(message),
+                        };
+                        let _ = events.send(event).await;
+                    });
+                }
                 Some(Request::SetStatementSort(sort)) => {
                     let _ = sort_tx.send(sort);
                 }
@@ -357,6 +441,32 @@ async fn watch_database(
             () = tokio::time::sleep(interval) => {}
             () = refresh.notified() => {}
             changed = sort.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+/// How often the checklists' runs are read again, to show what another console ticked.
+const CHECKLISTS_EVERY: Duration = Duration::from_secs(10);
+
+async fn watch_checklists(
+    checklists: ChecklistService,
+    refresh: std::sync::Arc<tokio::sync::Notify>,
+    events: mpsc::Sender<Event>,
+) {
+    loop {
+        let event = match checklists.current().await {
+            Ok(runs) => Event::ChecklistRuns(runs),
+            Err(message) => Event::Warning {
+                source: "checklists",
+                message,
+            },
+        };
+        if events.send(event).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHECKLISTS_EVERY) => {}
+            () = refresh.notified() => {}
         }
     }
 }

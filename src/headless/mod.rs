@@ -3,5 +3,6 @@
 
 pub mod backups;
 pub mod check;
+pub mod checklists;
 pub mod queries;
 pub mod tasks;

@@ -34,10 +34,13 @@ pub enum Action {
     PruneBackups,
     RestoreTest,
     CreateBackup,
+    SkipItem,
+    NoteItem,
+    SignOff,
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 32] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -67,6 +70,9 @@ impl Action {
         Action::PruneBackups,
         Action::RestoreTest,
         Action::CreateBackup,
+        Action::SkipItem,
+        Action::NoteItem,
+        Action::SignOff,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -101,6 +107,9 @@ impl Action {
             Action::PruneBackups => "prune_backups",
             Action::RestoreTest => "restore_test",
             Action::CreateBackup => "create_backup",
+            Action::SkipItem => "skip_item",
+            Action::NoteItem => "note_item",
+            Action::SignOff => "sign_off",
         }
     }
 
@@ -130,9 +139,11 @@ impl Action {
                 "sort: services (worst first, name, slowest) or statements (mean, total, calls, rows)"
             }
             Action::Recheck => "check the selected service again now",
-            Action::NextView => "queries pane: statements, sessions, table health",
+            Action::NextView => {
+                "queries pane: statements, sessions, table health; checklist: one item at a time or the list"
+            }
             Action::NextDatabase => "queries pane: the next watched database",
-            Action::Mark => "sessions: mark or unmark the selected session",
+            Action::Mark => "sessions: mark or unmark the selected session; checklist: done / undo",
             Action::CancelQuery => {
                 "sessions: cancel query (pg_cancel_backend) of the marked or selected ones"
             }
@@ -149,6 +160,9 @@ impl Action {
                 "backups: restore the selected set's newest dump into a throwaway database (asks first)"
             }
             Action::CreateBackup => "backups: make a backup of the selected set now (asks first)",
+            Action::SkipItem => "checklist: skip the item, with a reason",
+            Action::NoteItem => "checklist: add a note to the item (multi-line; Esc saves)",
+            Action::SignOff => "checklist: sign the run off once every item is done or skipped",
         }
     }
 

@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::keymap::{KeyChord, KeyCode, Keymap};
 use crate::core::backups::tasks::BackupAction;
+use crate::core::checklists::service::EntryRequest;
+use crate::core::checklists::{Checklist, EntryKind, Language};
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun};
@@ -18,6 +20,7 @@ use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::action::Action;
+use crate::tui::checklists::{ChecklistsView, NoteEditor, RunPopup};
 use crate::tui::history::History;
 
 /// Who and where: shown in the header.
@@ -35,16 +38,18 @@ pub enum Pane {
     Services,
     Queries,
     Backups,
+    Checklists,
     Alerts,
     Tasks,
 }
 
 impl Pane {
-    const ORDER: [Pane; 6] = [
+    const ORDER: [Pane; 7] = [
         Pane::Resources,
         Pane::Services,
         Pane::Queries,
         Pane::Backups,
+        Pane::Checklists,
         Pane::Alerts,
         Pane::Tasks,
     ];
@@ -223,6 +228,15 @@ pub enum Popup {
         set: String,
         scroll: u16,
     },
+    /// A checklist run: one item at a time, or the list.
+    Checklist(RunPopup),
+    /// Past runs of a checklist, newest first.
+    ChecklistHistory {
+        checklist: String,
+        periods: Vec<(String, DateTime<Utc>, DateTime<Utc>)>,
+        selected: usize,
+        loaded: bool,
+    },
     /// Read-only text, such as a statement's full query.
     Text {
         title: String,
@@ -284,6 +298,9 @@ pub struct AppState {
     pub marked_pids: std::collections::BTreeSet<i32>,
     pub queries_interval: Duration,
     pub backups: crate::tui::backups::BackupsView,
+    pub checklists: ChecklistsView,
+    /// The note or skip-reason editor, when open (it takes every key).
+    pub note_editor: Option<NoteEditor>,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -332,6 +349,8 @@ impl AppState {
             marked_pids: std::collections::BTreeSet::new(),
             queries_interval: Duration::from_secs(5),
             backups: crate::tui::backups::BackupsView::default(),
+            checklists: ChecklistsView::default(),
+            note_editor: None,
             should_quit: false,
             dirty: true,
         }
@@ -353,6 +372,165 @@ impl AppState {
     /// a console without them keeps its rows for alerts and tasks.
     pub fn pane_shown(&self, pane: Pane) -> bool {
         pane != Pane::Backups || !self.backups.configured.is_empty()
+    }
+
+    /// The checklists in `language`, with the files that could not be loaded.
+    pub fn set_checklists(
+        &mut self,
+        definitions: Vec<Checklist>,
+        language: Language,
+        problems: Vec<String>,
+    ) {
+        self.checklists.definitions = definitions;
+        self.checklists.language = Some(language);
+        self.checklists.problems = problems;
+        self.dirty = true;
+    }
+
+    /// Keys while the note editor is open: Esc stores the note (an empty one is dropped).
+    fn edit_note(&mut self, key: KeyChord) -> Vec<Request> {
+        self.dirty = true;
+        if key.code == KeyCode::Esc {
+            let Some(editor) = self.note_editor.take() else {
+                return Vec::new();
+            };
+            return match editor.text() {
+                Some(text) => {
+                    self.set_notice("saving…", Status::Ok);
+                    vec![Request::ChecklistEntry(EntryRequest {
+                        text,
+                        ..editor.target
+                    })]
+                }
+                None => {
+                    self.set_notice("empty: nothing saved", Status::Ok);
+                    Vec::new()
+                }
+            };
+        }
+        if let Some(editor) = self.note_editor.as_mut() {
+            editor.textarea.input(textarea_input(key));
+        }
+        Vec::new()
+    }
+
+    /// Enter, History and sign-off on the checklists pane.
+    fn checklist_pane_action(&mut self, action: Action) -> Vec<Request> {
+        self.dirty = true;
+        let Some(checklist) = self.checklists.selected_checklist().cloned() else {
+            return Vec::new();
+        };
+        match action {
+            Action::History => {
+                self.popup = Some(Popup::ChecklistHistory {
+                    checklist: checklist.id.clone(),
+                    periods: Vec::new(),
+                    selected: 0,
+                    loaded: false,
+                });
+                vec![Request::LoadChecklistPeriods {
+                    checklist: checklist.id,
+                }]
+            }
+            _ => {
+                let run = self.checklists.runs.get(&checklist.id);
+                let first_open = crate::tui::checklists::next_open(
+                    &checklist,
+                    run,
+                    checklist.items.len().saturating_sub(1),
+                );
+                self.popup = Some(Popup::Checklist(RunPopup {
+                    checklist: checklist.id,
+                    period: None,
+                    item: first_open,
+                    walkthrough: true,
+                }));
+                Vec::new()
+            }
+        }
+    }
+
+    /// Keys in the checklist run popup.
+    fn checklist_popup_action(&mut self, mut popup: RunPopup, action: Action) -> Vec<Request> {
+        let Some(checklist) = self.checklists.checklist(&popup.checklist).cloned() else {
+            self.popup = None;
+            return Vec::new();
+        };
+        let last = checklist.items.len().saturating_sub(1);
+        let item = checklist.items.get(popup.item.min(last)).cloned();
+        let run = self
+            .checklists
+            .run_of(&popup.checklist, popup.period.as_deref())
+            .cloned();
+        let mut requests = Vec::new();
+        match action {
+            Action::Close => {
+                self.popup = None;
+                return requests;
+            }
+            Action::Quit => {
+                self.should_quit = true;
+                return requests;
+            }
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                popup.item = step(popup.item, action, last);
+            }
+            Action::NextView => popup.walkthrough = !popup.walkthrough,
+            Action::Mark => {
+                if let Some(item) = &item {
+                    let kind = crate::tui::checklists::toggle_kind(run.as_ref(), item);
+                    requests.push(Request::ChecklistEntry(crate::tui::checklists::entry(
+                        &popup,
+                        Some(item),
+                        kind,
+                        String::new(),
+                    )));
+                    if popup.walkthrough && kind == EntryKind::Tick {
+                        popup.item =
+                            crate::tui::checklists::next_open(&checklist, run.as_ref(), popup.item);
+                    }
+                }
+            }
+            Action::SkipItem | Action::NoteItem => {
+                let kind = if action == Action::SkipItem {
+                    EntryKind::Skip
+                } else {
+                    EntryKind::Note
+                };
+                self.note_editor = Some(NoteEditor::new(crate::tui::checklists::entry(
+                    &popup,
+                    item.as_ref(),
+                    kind,
+                    String::new(),
+                )));
+            }
+            Action::SignOff => {
+                requests.push(Request::ChecklistEntry(crate::tui::checklists::entry(
+                    &popup,
+                    None,
+                    EntryKind::SignOff,
+                    String::new(),
+                )));
+            }
+            Action::RunTask => {
+                if let Some(task_id) = item.as_ref().and_then(|item| item.task.clone()) {
+                    match self.tasks.iter().position(|task| task.info.id == task_id) {
+                        Some(index) => {
+                            self.task_selected = index;
+                            self.popup = None;
+                            return self.task_action(Action::RunTask);
+                        }
+                        None => self.set_notice(
+                            &format!("task {task_id} is not configured here"),
+                            Status::Warn,
+                        ),
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.popup = Some(Popup::Checklist(popup));
+        requests
     }
 
     /// The configured backup sets, shown as "scanning…" until their first report.
@@ -727,6 +905,9 @@ impl AppState {
     }
 
     fn on_key(&mut self, key: KeyChord) -> Vec<Request> {
+        if self.note_editor.is_some() {
+            return self.edit_note(key);
+        }
         if self.filter_editing {
             self.edit_filter(key);
             return Vec::new();
@@ -769,6 +950,11 @@ impl AppState {
             }
             Some(Action::Sort) if !self.show_help && self.focus == Pane::Queries => {
                 self.query_action(Action::Sort)
+            }
+            Some(action @ (Action::RunTask | Action::History))
+                if !self.show_help && self.focus == Pane::Checklists =>
+            {
+                self.checklist_pane_action(action)
             }
             Some(Action::RunTask) if !self.show_help && self.focus == Pane::Backups => {
                 if let Some(set) = self
@@ -925,6 +1111,10 @@ impl AppState {
         let Some(popup) = self.popup.as_mut() else {
             return Vec::new();
         };
+        if let Popup::Checklist(run_popup) = popup {
+            let run_popup = run_popup.clone();
+            return self.checklist_popup_action(run_popup, action);
+        }
         match (popup, action) {
             (_, Action::Quit) => self.should_quit = true,
             (_, Action::Close) => self.popup = None,
@@ -956,6 +1146,38 @@ impl AppState {
                         run: Box::new(run),
                         scroll: 0,
                     });
+                }
+            }
+            (Popup::ChecklistHistory { selected, .. }, Action::Up) => {
+                *selected = selected.saturating_sub(1)
+            }
+            (
+                Popup::ChecklistHistory {
+                    periods, selected, ..
+                },
+                Action::Down,
+            ) => *selected = (*selected + 1).min(periods.len().saturating_sub(1)),
+            (
+                Popup::ChecklistHistory {
+                    checklist,
+                    periods,
+                    selected,
+                    ..
+                },
+                Action::RunTask,
+            ) => {
+                if let Some((period, _, _)) = periods.get(*selected) {
+                    let (checklist, period) = (checklist.clone(), period.clone());
+                    self.popup = Some(Popup::Checklist(RunPopup {
+                        checklist: checklist.clone(),
+                        period: Some(period.clone()),
+                        item: 0,
+                        walkthrough: false,
+                    }));
+                    return vec![Request::LoadChecklistRun {
+                        checklist,
+                        period: Some(period),
+                    }];
                 }
             }
             (Popup::Backup { scroll, .. }, Action::Up) => *scroll = scroll.saturating_sub(1),
@@ -1067,7 +1289,10 @@ impl AppState {
             | Action::VerifyBackup
             | Action::PruneBackups
             | Action::RestoreTest
-            | Action::CreateBackup => {}
+            | Action::CreateBackup
+            | Action::SkipItem
+            | Action::NoteItem
+            | Action::SignOff => {}
             Action::Up | Action::Down | Action::Top | Action::Bottom
                 if self.focus == Pane::Queries =>
             {
@@ -1098,6 +1323,12 @@ impl AppState {
                 let last = self.backups.configured.len().saturating_sub(1);
                 self.backups
                     .select(step(self.backups.selected, action, last));
+            }
+            Action::Up | Action::Down | Action::Top | Action::Bottom
+                if self.focus == Pane::Checklists =>
+            {
+                let last = self.checklists.definitions.len().saturating_sub(1);
+                self.checklists.selected = step(self.checklists.selected, action, last);
             }
             Action::PageUp | Action::PageDown if self.focus == Pane::Backups => {
                 self.backups.scroll_files(action == Action::PageDown);
@@ -1166,7 +1397,33 @@ impl AppState {
             Event::Backups {
                 reports,
                 evaluations,
-            } => self.backups.on_reports(reports, &evaluations, self.now),
+            } => {
+                self.checklists.remember(&evaluations);
+                self.backups.on_reports(reports, &evaluations, self.now)
+            }
+            Event::ChecklistRuns(runs) => self.checklists.on_runs(runs, self.now),
+            Event::ChecklistRun(run) => {
+                self.notice = None;
+                self.checklists.on_run(run)
+            }
+            Event::ChecklistPeriods {
+                checklist,
+                periods: loaded_periods,
+            } => {
+                if let Some(Popup::ChecklistHistory {
+                    checklist: shown,
+                    periods,
+                    loaded,
+                    ..
+                }) = self.popup.as_mut()
+                    && *shown == checklist
+                {
+                    *periods = loaded_periods;
+                    *loaded = true;
+                }
+            }
+            Event::ChecklistRefused(message) => self.set_notice(&message, Status::Warn),
+            Event::Judged(evaluations) => self.checklists.remember(&evaluations),
             Event::AlertsLoaded(alerts) => {
                 self.alerts = alerts;
                 self.sort_alerts();
@@ -1354,6 +1611,7 @@ impl AppState {
     }
 
     fn on_resources(&mut self, sample: ResourceSample, evaluations: Vec<Evaluation>) {
+        self.checklists.remember(&evaluations);
         self.now = self.now.max(sample.taken_at);
         let at = sample.taken_at;
         if let Some(cpu) = sample.cpu_total_pct {
@@ -1381,6 +1639,35 @@ impl AppState {
                 .then(b.opened_at.cmp(&a.opened_at))
         });
         self.alert_selected = self.alert_selected.min(self.alerts.len().saturating_sub(1));
+    }
+}
+
+/// A key as the note editor understands it.
+fn textarea_input(key: KeyChord) -> tui_textarea::Input {
+    use tui_textarea::Key;
+    let code = match key.code {
+        KeyCode::Char(ch) => Key::Char(ch),
+        KeyCode::F(number) => Key::F(number),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab | KeyCode::BackTab => Key::Tab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Delete => Key::Delete,
+        KeyCode::Insert => Key::Null,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+    };
+    tui_textarea::Input {
+        key: code,
+        ctrl: key.ctrl,
+        alt: key.alt,
+        shift: false,
     }
 }
 

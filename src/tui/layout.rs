@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::tui::app::{AppState, Pane};
-use crate::tui::panes::{alerts, backups, queries, resources, services, tasks};
+use crate::tui::panes::{alerts, backups, checklists, queries, resources, services, tasks};
 use crate::tui::popups::{help, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::{GlyphSet, Palette};
@@ -47,6 +47,9 @@ pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
     }
     if state.popup.is_some() {
         task::render(state, look, area, frame);
+    }
+    if let Some(editor) = &state.note_editor {
+        checklists::render_editor(editor, look, area, frame);
     }
     if state.show_help {
         help::render(state, look, area, frame);
@@ -87,6 +90,7 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         + 2;
     let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
     let backup_rows = backups::wanted_height(state);
+    let checklist_rows = checklists::wanted_height(state);
     if bottom.width >= 120 {
         // Two rows of two: services | alerts above, queries | tasks below, backups across the
         // bottom; the row holding the focused pane grows.
@@ -95,14 +99,21 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         let focused_row = match state.focus {
             Pane::Services | Pane::Alerts => Some(0),
             Pane::Queries | Pane::Tasks => Some(1),
-            Pane::Backups => Some(2),
+            Pane::Backups | Pane::Checklists => Some(2),
             Pane::Resources => None,
         };
-        let [upper, lower, backups_area] = if state.pane_shown(Pane::Backups) {
-            stack(bottom, [upper_rows, lower_rows, backup_rows], focused_row)
+        let third_rows = if state.pane_shown(Pane::Backups) {
+            backup_rows.max(checklist_rows)
         } else {
-            let [upper, lower] = stack(bottom, [upper_rows, lower_rows], focused_row);
-            [upper, lower, Rect::default()]
+            checklist_rows
+        };
+        let [upper, lower, third] =
+            stack(bottom, [upper_rows, lower_rows, third_rows], focused_row);
+        let [backups_area, checklists_area] = if state.pane_shown(Pane::Backups) {
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(third)
+        } else {
+            [Rect::default(), third]
         };
         let [services_area, alerts_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
@@ -115,43 +126,73 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         alerts::render(state, look, alerts_area, frame);
         tasks::render(state, look, tasks_area, frame);
         backups::render(state, look, backups_area, frame);
+        checklists::render(state, look, checklists_area, frame);
         return;
     }
     let [
         services_area,
         queries_area,
         backups_area,
+        checklists_area,
         alerts_area,
         tasks_area,
     ] = if state.pane_shown(Pane::Backups) {
         stack(
             bottom,
-            [service_rows, query_rows, backup_rows, alert_rows, task_rows],
+            [
+                service_rows,
+                query_rows,
+                backup_rows,
+                checklist_rows,
+                alert_rows,
+                task_rows,
+            ],
             focus_index(
                 state,
                 [
                     Pane::Services,
                     Pane::Queries,
                     Pane::Backups,
+                    Pane::Checklists,
                     Pane::Alerts,
                     Pane::Tasks,
                 ],
             ),
         )
     } else {
-        let [services, queries, alerts, tasks] = stack(
+        let [services, queries, checklists, alerts, tasks] = stack(
             bottom,
-            [service_rows, query_rows, alert_rows, task_rows],
+            [
+                service_rows,
+                query_rows,
+                checklist_rows,
+                alert_rows,
+                task_rows,
+            ],
             focus_index(
                 state,
-                [Pane::Services, Pane::Queries, Pane::Alerts, Pane::Tasks],
+                [
+                    Pane::Services,
+                    Pane::Queries,
+                    Pane::Checklists,
+                    Pane::Alerts,
+                    Pane::Tasks,
+                ],
             ),
         );
-        [services, queries, Rect::default(), alerts, tasks]
+        [
+            services,
+            queries,
+            Rect::default(),
+            checklists,
+            alerts,
+            tasks,
+        ]
     };
     services::render(state, look, services_area, frame);
     queries::render(state, look, queries_area, frame);
     backups::render(state, look, backups_area, frame);
+    checklists::render(state, look, checklists_area, frame);
     alerts::render(state, look, alerts_area, frame);
     tasks::render(state, look, tasks_area, frame);
 }
@@ -161,14 +202,17 @@ fn focus_index<const N: usize>(state: &AppState, panes: [Pane; N]) -> Option<usi
 }
 
 /// Splits `area` top to bottom among panes that would like `wanted` rows. Each gets at least a
-/// frame and one line (less when there is not even that); the focused pane (or, with none
-/// focused, each in turn) gets what it wants first, and the last pane takes what is left.
+/// frame and one line, or, when there is no room for that, its title bar alone (which still
+/// says what matters: "Alerts · 2 open"); the focused pane (or, with none focused, each in turn)
+/// gets what it wants first, and the last pane takes what is left.
 fn stack<const N: usize>(area: Rect, wanted: [u16; N], focused: Option<usize>) -> [Rect; N] {
-    const MINIMUM: u16 = 3;
+    let frame_and_line = 3;
+    let fits = usize::from(area.height) >= N * usize::from(frame_and_line);
+    let minimum = if fits { frame_and_line } else { 1 };
     let mut heights = [0u16; N];
     let mut left = area.height;
     for height in heights.iter_mut() {
-        *height = MINIMUM.min(left);
+        *height = minimum.min(left);
         left -= *height;
     }
     let order: Vec<usize> = focused

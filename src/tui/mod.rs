@@ -6,6 +6,7 @@
 pub mod action;
 pub mod app;
 pub mod backups;
+pub mod checklists;
 pub mod history;
 pub mod input;
 pub mod layout;

@@ -11,7 +11,7 @@ use std::fs::{self, DirEntry, File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -658,6 +658,7 @@ fn base_name(name: &[u8]) -> &[u8] {
 mod tests {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
 
     use super::*;
     use crate::core::backups::{ExpectedKind, Freshness, Retention};

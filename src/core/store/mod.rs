@@ -12,6 +12,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
 
 mod backups;
+mod checklists;
 
 use crate::core::checks::PendingRecord;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
@@ -74,6 +75,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         4,
         "backups",
         include_str!("../../../migrations/0004_backups.sql"),
+    ),
+    (
+        5,
+        "checklists",
+        include_str!("../../../migrations/0005_checklists.sql"),
     ),
 ];
 

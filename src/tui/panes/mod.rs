@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod backups;
+pub mod checklists;
 pub mod queries;
 pub mod resources;
 pub mod services;

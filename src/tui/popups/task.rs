@@ -43,6 +43,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         crate::tui::panes::services::render_detail(state, name, look, area, frame);
         return;
     }
+    if let Popup::Checklist(run) = popup {
+        crate::tui::panes::checklists::render_run(state, run, look, area, frame);
+        return;
+    }
     if let Popup::Backup { set, scroll } = popup {
         crate::tui::panes::backups::render_detail(state, set, *scroll, look, area, frame);
         return;
@@ -170,7 +174,53 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                 *scroll,
             )
         }
-        Popup::Service { .. } | Popup::Backup { .. } => return,
+        Popup::Service { .. } | Popup::Backup { .. } | Popup::Checklist(_) => return,
+        Popup::ChecklistHistory {
+            checklist,
+            periods,
+            selected,
+            loaded,
+        } => {
+            let mut body: Vec<Line> = periods
+                .iter()
+                .enumerate()
+                .map(|(index, (period, first, last))| {
+                    let line = Line::styled(
+                        format!(
+                            "{period:<12} {} – {}",
+                            first
+                                .with_timezone(&look.utc_offset)
+                                .format("%Y-%m-%d %H:%M"),
+                            last.with_timezone(&look.utc_offset)
+                                .format("%Y-%m-%d %H:%M")
+                        ),
+                        palette.get(Slot::Text),
+                    );
+                    if index == *selected {
+                        line.style(palette.get(Slot::Selection))
+                    } else {
+                        line
+                    }
+                })
+                .collect();
+            if body.is_empty() {
+                body.push(Line::styled(
+                    if *loaded { "no runs yet" } else { "loading…" },
+                    palette.get(Slot::Muted),
+                ));
+            }
+            let offset = u16::try_from(selected.saturating_sub(10)).unwrap_or(0);
+            (
+                format!(
+                    " Past runs of {} · {} opens · {} closes ",
+                    printable(checklist),
+                    keys(state, Action::RunTask),
+                    keys(state, Action::Close)
+                ),
+                body,
+                offset,
+            )
+        }
         Popup::Text { title, lines } => (
             format!(
                 " {} · {} closes ",

@@ -1,0 +1,481 @@
+//! `opsdeck checklist` end to end on the real binary: ticking, skipping, noting, signing off and
+//! the handover export round trip; user text kept exactly and shown escaped; refusals; broken
+//! user checklist files; and two consoles' worth of processes writing the same run at the same
+//! moment, on SQLite and on PostgreSQL, without losing a tick.
+//!
+//! Every run gets its own HOME and XDG directories; the opsdeck processes run with `TZ=UTC` and
+//! an English locale so the export's times and texts are predictable.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::Value;
+use support::PgServer;
+
+const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
+
+/// A user checklist with many items, for the concurrency tests: `a-01`…`a-10` for one console,
+/// `b-01`…`b-10` for the other.
+fn burst_checklist() -> String {
+    let mut text = String::from(
+        "id = \"burst\"\ntitle = { en = \"Burst\" }\nperiod = \"day\"\nschedule = \"0 9 * * *\"\n",
+    );
+    for side in ["a", "b"] {
+        for number in 1..=10 {
+            text.push_str(&format!(
+                "\n[[item]]\nid = \"{side}-{number:02}\"\ntext = {{ en = \"Item {side}{number}\" }}\n"
+            ));
+        }
+    }
+    text
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+
+    fn ok(self) -> Run {
+        assert_eq!(self.code, Some(0), "expected success:\n{}", self.text());
+        self
+    }
+
+    fn refused(self, reason: &str) -> Run {
+        assert_eq!(self.code, Some(2), "expected a refusal:\n{}", self.text());
+        assert!(
+            self.stderr.contains(reason),
+            "the refusal should say `{reason}`:\n{}",
+            self.text()
+        );
+        self
+    }
+}
+
+struct Home {
+    dir: tempfile::TempDir,
+    /// `None`: the SQLite file in the sandbox (`--state`); `Some`: the config names the store.
+    store_url: Option<String>,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["home", "config/opsdeck/checklists", "data", "state"] {
+            std::fs::create_dir_all(dir.path().join(sub)).expect("sandbox dir");
+        }
+        Home {
+            dir,
+            store_url: None,
+        }
+    }
+
+    fn on_postgres(url: String) -> Home {
+        let home = Home::new();
+        std::fs::write(
+            home.dir.path().join("config/opsdeck/config.toml"),
+            format!("[store]\nurl = \"{url}\"\n"),
+        )
+        .expect("write config");
+        Home {
+            store_url: Some(url),
+            ..home
+        }
+    }
+
+    fn checklist_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join("config/opsdeck/checklists").join(name);
+        std::fs::write(&path, text).expect("write checklist file");
+        path
+    }
+
+    fn command(&self, user: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        if self.store_url.is_none() {
+            command
+                .arg("--state")
+                .arg(self.dir.path().join("state/state.db"));
+        }
+        command
+            .arg("checklist")
+            .args(args)
+            .env("HOME", self.dir.path().join("home"))
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .env("XDG_STATE_HOME", self.dir.path().join("state"))
+            .env("USER", user)
+            .env("LOGNAME", user)
+            .env("TZ", "UTC")
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    fn run(&self, user: &str, args: &[&str]) -> Run {
+        Run::from(
+            self.command(user, args)
+                .output()
+                .expect("run opsdeck checklist"),
+        )
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let run = self.run("reader", args).ok();
+        serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", run.text()))
+    }
+}
+
+/// How the export writes a time under `TZ=UTC`.
+fn local(at: &Value) -> String {
+    let at: DateTime<Utc> = serde_json::from_value(at.clone()).expect("a time");
+    at.with_timezone(&FixedOffset::east_opt(0).expect("offset"))
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
+}
+
+fn item_text(export: &Value, id: &str) -> String {
+    export["checklist"]["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|item| item["id"] == id)
+        .and_then(|item| item["text"]["en"].as_str())
+        .unwrap_or_else(|| panic!("no item {id}"))
+        .to_owned()
+}
+
+#[test]
+fn tick_skip_note_sign_off_and_the_export_shows_exactly_that() {
+    let home = Home::new();
+    home.run("alice", &["tick", "daily", "cpu"]).ok();
+    home.run(
+        "alice",
+        &["tick", "daily", "memory", "--note", "swap unused"],
+    )
+    .ok();
+    home.run(
+        "bob",
+        &["tick", "daily", "disk", "--skip", "df hangs on /nfs"],
+    )
+    .ok();
+    home.run("bob", &["note", "daily", "handover: quiet night"])
+        .ok();
+    home.run("alice", &["tick", "daily", "handover"])
+        .refused("add a note first");
+    home.run(
+        "alice",
+        &[
+            "tick",
+            "daily",
+            "handover",
+            "--note",
+            "nothing to hand over",
+        ],
+    )
+    .ok();
+    let open = home
+        .run("carol", &["sign-off", "daily"])
+        .refused("still open");
+    assert!(open.stderr.contains("services"), "{}", open.text());
+    assert!(!open.stderr.contains("cpu"), "{}", open.text());
+    for item in [
+        "services",
+        "databases",
+        "load",
+        "api-performance",
+        "error-logs",
+        "backups",
+        "nightly-maintenance",
+        "alerts-and-access",
+    ] {
+        home.run("alice", &["tick", "daily", item]).ok();
+    }
+    home.run("bob", &["tick", "daily", "cpu", "--reopen"]).ok();
+    home.run("bob", &["tick", "daily", "cpu"]).ok();
+    let signed = home
+        .run("carol", &["sign-off", "daily", "--note", "all green"])
+        .ok();
+    assert!(
+        signed.stdout.contains("signed off by carol (12/12 done)"),
+        "{}",
+        signed.text()
+    );
+
+    let export = home.json(&["export", "daily", "--format", "json"]);
+    let entries = export["run"]["entries"].as_array().expect("entries");
+    let at = |item: &str, kind: &str| {
+        let entry = entries
+            .iter()
+            .rev()
+            .find(|entry| entry["item"] == item && entry["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} of {item}"));
+        local(&entry["at"])
+    };
+    let note_at = |item: Option<&str>| {
+        let entry = entries
+            .iter()
+            .find(|entry| entry["kind"] == "note" && entry["item"].as_str() == item)
+            .expect("note");
+        local(&entry["at"])
+    };
+    let mut expected = String::from("## Items\n\n");
+    for id in [
+        "services",
+        "databases",
+        "cpu",
+        "memory",
+        "disk",
+        "load",
+        "api-performance",
+        "error-logs",
+        "backups",
+        "nightly-maintenance",
+        "alerts-and-access",
+        "handover",
+    ] {
+        let text = item_text(&export, id);
+        let line = match id {
+            "disk" => format!(
+                "- [~] {text} — skipped by bob {}: df hangs on /nfs\n",
+                at(id, "skip")
+            ),
+            "cpu" => format!("- [x] {text} — by bob {}\n", at(id, "tick")),
+            _ => format!("- [x] {text} — by alice {}\n", at(id, "tick")),
+        };
+        expected.push_str(&line);
+        match id {
+            "memory" => expected.push_str(&format!(
+                "  - alice {}: swap unused\n",
+                note_at(Some("memory"))
+            )),
+            "handover" => expected.push_str(&format!(
+                "  - alice {}: nothing to hand over\n",
+                note_at(Some("handover"))
+            )),
+            _ => {}
+        }
+    }
+    let sign_off = entries
+        .iter()
+        .find(|entry| entry["kind"] == "sign_off")
+        .expect("sign-off entry");
+    expected.push_str(&format!(
+        "\n## Notes\n\n- bob {}: handover: quiet night\n- carol {}: all green\n\nSigned off by carol {}.\n",
+        note_at(None),
+        local(&sign_off["at"]),
+        local(&sign_off["at"]),
+    ));
+
+    let markdown = home.run("reader", &["export", "daily"]).ok().stdout;
+    assert!(markdown.starts_with("# Daily checks\n"), "{markdown}");
+    assert!(markdown.contains("- Progress: 12/12\n"), "{markdown}");
+    assert!(markdown.contains("- State: done\n"), "{markdown}");
+    let items = &markdown[markdown.find("## Items").expect("items section")..];
+    assert_eq!(items, expected);
+
+    // 1 + 2 + 1 + 1 + 2 + 8 + 2 + 1 entries, in the order they were made.
+    assert_eq!(entries.len(), 18, "{entries:#?}");
+    assert_eq!(export["progress"]["resolved"], 12);
+    assert_eq!(export["run"]["signed_off"][0], "carol");
+
+    let listed = home.json(&["list", "--format", "json"]);
+    let daily = listed["checklists"]
+        .as_array()
+        .expect("checklists")
+        .iter()
+        .find(|checklist| checklist["id"] == "daily")
+        .expect("daily listed")
+        .clone();
+    assert_eq!(daily["resolved"], 12);
+    assert_eq!(daily["state"], "done");
+
+    // Reopening an item takes the sign-off back.
+    home.run("dave", &["tick", "daily", "load", "--reopen"])
+        .ok();
+    let shown = home.run("reader", &["show", "daily"]).ok().stdout;
+    assert!(shown.contains("Not signed off."), "{shown}");
+    assert!(shown.contains("11/12 done"), "{shown}");
+}
+
+#[test]
+fn user_text_is_stored_exactly_and_shown_escaped() {
+    let home = Home::new();
+    let raw = "line1\nline2\u{1b}[31m";
+    home.run("alice", &["tick", "daily", "cpu", "--note", raw])
+        .ok();
+    home.run("alice", &["tick", "daily", "disk", "--skip", raw])
+        .ok();
+
+    let export = home.json(&["export", "daily", "--format", "json"]);
+    let texts: Vec<&str> = export["run"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["text"].as_str())
+        .filter(|text| !text.is_empty())
+        .collect();
+    assert_eq!(texts, [raw, raw], "JSON carries the text as typed");
+
+    let escaped = "line1\\nline2\\x1b[31m";
+    for args in [&["show", "daily"][..], &["export", "daily"][..]] {
+        let run = home.run("reader", args).ok();
+        assert!(!run.stdout.contains('\u{1b}'), "{}", run.text());
+        assert_eq!(run.stdout.matches(escaped).count(), 2, "{}", run.text());
+    }
+}
+
+#[test]
+fn refused_entries_exit_2_with_the_reason_and_write_nothing() {
+    let home = Home::new();
+    let unknown = home
+        .run("alice", &["tick", "daily", "cpuu"])
+        .refused("has no item `cpuu`");
+    assert!(
+        unknown.stderr.contains("cpu, memory, disk"),
+        "{}",
+        unknown.text()
+    );
+    home.run("alice", &["tick", "daily", "disk", "--skip", " "])
+        .refused("needs a reason");
+    home.run("alice", &["note", "daily", ""])
+        .refused("note is empty");
+    home.run("alice", &["tick", "daily", "handover"])
+        .refused("add a note first");
+    home.run("alice", &["tick", "daily", "cpu", "--reopen"])
+        .refused("nothing to reopen");
+    home.run("alice", &["sign-off", "daily"])
+        .refused("12 items still open");
+    home.run("alice", &["sign-off", "daily", "--note", ""])
+        .refused("--note");
+    home.run("alice", &["tick", "nightly", "cpu"])
+        .refused("no checklist `nightly`");
+    home.run(
+        "alice",
+        &["tick", "daily", "cpu", "--date", "yesterday-ish"],
+    )
+    .refused("--date `yesterday-ish`");
+
+    let export = home.json(&["export", "daily", "--format", "json"]);
+    assert_eq!(export["run"]["entries"], Value::Array(Vec::new()));
+}
+
+#[test]
+fn a_broken_user_checklist_is_reported_with_its_line_and_the_others_still_list() {
+    let home = Home::new();
+    let broken = home.checklist_file(
+        "broken.toml",
+        "id = \"broken\"\ntitle = { en = \"Broken\" }\nperiod = \"fortnight\"\nschedule = \"0 9 * * *\"\n",
+    );
+    home.checklist_file("burst.toml", &burst_checklist());
+
+    let listed = home.run("alice", &["list"]);
+    assert_eq!(listed.code, Some(1), "{}", listed.text());
+    let location = format!("{}:3:", broken.display());
+    assert!(listed.stderr.contains(&location), "{}", listed.text());
+    assert!(listed.stderr.contains("fix:"), "{}", listed.text());
+    for id in ["daily", "weekly", "monthly", "quarterly", "burst"] {
+        assert!(
+            listed
+                .stdout
+                .lines()
+                .any(|line| line.starts_with(&format!("{id} "))),
+            "{id} should still be listed:\n{}",
+            listed.text()
+        );
+    }
+    // The other commands still work, and still point at the broken file.
+    let ticked = home.run("alice", &["tick", "burst", "a-01"]).ok();
+    assert!(ticked.stderr.contains(&location), "{}", ticked.text());
+    home.run("alice", &["show", "broken"])
+        .refused("could not be read");
+}
+
+/// Per round, 20 opsdeck processes started at once, ten per "console", each ticking its own
+/// item of the same run; afterwards every tick must be in the log, once.
+fn concurrent_ticks_all_count(home: &Home) {
+    home.checklist_file("burst.toml", &burst_checklist());
+    // The store exists before the race, as it does for consoles already running.
+    home.run("setup", &["list"]).ok();
+    for round in 1..=3 {
+        let period = format!("2026-01-0{round}");
+        let children: Vec<(String, Child)> = (1..=10)
+            .flat_map(|number| [("a", "alice"), ("b", "bob")].map(|side| (number, side)))
+            .map(|(number, (side, user))| {
+                let item = format!("{side}-{number:02}");
+                let child = home
+                    .command(user, &["tick", "burst", &item, "--period", &period])
+                    .spawn()
+                    .expect("spawn opsdeck");
+                (item, child)
+            })
+            .collect();
+        for (item, child) in children {
+            let run = Run::from(child.wait_with_output().expect("wait for opsdeck"));
+            assert_eq!(run.code, Some(0), "round {round}, {item}:\n{}", run.text());
+        }
+        let export = home.json(&["export", "burst", "--period", &period, "--format", "json"]);
+        let entries = export["run"]["entries"].as_array().expect("entries");
+        assert_eq!(entries.len(), 20, "round {round}: {entries:#?}");
+        assert_eq!(export["progress"]["resolved"], 20, "round {round}");
+        for state in export["run"]["items"].as_array().expect("items") {
+            let expected_user = if state["item"].as_str().is_some_and(|id| id.starts_with('a')) {
+                "alice"
+            } else {
+                "bob"
+            };
+            assert_eq!(state["status"]["state"], "done", "round {round}: {state}");
+            assert_eq!(
+                state["status"]["by"], expected_user,
+                "round {round}: {state}"
+            );
+        }
+    }
+}
+
+#[test]
+fn two_consoles_ticking_the_same_run_at_once_lose_nothing_on_sqlite() {
+    concurrent_ticks_all_count(&Home::new());
+}
+
+#[test]
+fn two_consoles_ticking_the_same_run_at_once_lose_nothing_on_postgres() {
+    let server = PgServer::start();
+    server.create_database("checklists");
+    concurrent_ticks_all_count(&Home::on_postgres(server.url_for("checklists")));
+    // The rows are really in PostgreSQL, not in a SQLite file next to the config.
+    let counted = server
+        .client_command("psql")
+        .args([
+            "-d",
+            "checklists",
+            "-Atc",
+            "SELECT count(*) FROM checklist_entries",
+        ])
+        .output()
+        .expect("psql");
+    assert_eq!(String::from_utf8_lossy(&counted.stdout).trim(), "60");
+}
