@@ -364,7 +364,8 @@ fn refused_entries_exit_2_with_the_reason_and_write_nothing() {
     home.run("alice", &["note", "daily", ""])
         .refused("note is empty");
     home.run("alice", &["tick", "daily", "handover"])
-        .refused("add a note first");
+        .refused("add a note first")
+        .refused("fix: opsdeck checklist tick daily handover --note TEXT");
     home.run("alice", &["tick", "daily", "cpu", "--reopen"])
         .refused("nothing to reopen");
     home.run("alice", &["sign-off", "daily"])

@@ -155,6 +155,7 @@ async fn services_go_down_and_up_with_flap_control_and_notify_once_per_incident(
             queries_interval: Duration::from_secs(5),
             backups: Vec::new(),
             backups_interval: std::time::Duration::from_secs(60),
+            checklists: Vec::new(),
         },
         Some(store.clone()),
     );

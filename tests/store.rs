@@ -166,6 +166,7 @@ fn settings() -> RunnerSettings {
         queries_interval: Duration::from_secs(5),
         backups: Vec::new(),
         backups_interval: std::time::Duration::from_secs(60),
+        checklists: Vec::new(),
     }
 }
 

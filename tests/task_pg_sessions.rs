@@ -544,6 +544,7 @@ async fn the_runner_confirms_audits_and_refuses_in_read_only() {
                 queries_interval: Duration::from_secs(5),
                 backups: Vec::new(),
                 backups_interval: std::time::Duration::from_secs(60),
+                checklists: Vec::new(),
             },
             Some(store),
         )

@@ -88,6 +88,7 @@ fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) ->
             queries_interval: Duration::from_secs(5),
             backups: Vec::new(),
             backups_interval: std::time::Duration::from_secs(60),
+            checklists: Vec::new(),
         },
         Some(store),
     )

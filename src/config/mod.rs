@@ -301,15 +301,15 @@ pub fn default_rules() -> Vec<Rule> {
         // The guides renew certificates 30 days before they expire.
         below("service.tls_days_left", Some(30.0), 7.0),
         flag("backup.stale", false),
+        flag("backup.too_small", false),
+        flag("backup.unencrypted", false),
+        flag("backup.corrupt", false),
         Rule {
             operator: Operator::Below,
             warn: Some(50.0),
             crit: None,
             ..rule("backup.size_ratio_pct", 0.0, 0.0, 0)
         },
-        flag("backup.too_small", false),
-        flag("backup.unencrypted", false),
-        flag("backup.corrupt", false),
         flag("backup.kind_mismatch", true),
         flag("backup.restore_test_overdue", true),
     ]

@@ -431,7 +431,20 @@ async fn record(
     let mut run = run::fold(checklist, &period, &entries);
     let mut new = Vec::with_capacity(planned.len());
     for (kind, item, text) in planned {
-        run::check_entry(checklist, &run, kind, item.as_deref(), &text).map_err(Refused)?;
+        if let Err(message) = run::check_entry(checklist, &run, kind, item.as_deref(), &text) {
+            let hint = match item.as_deref() {
+                Some(item)
+                    if kind == EntryKind::Tick && lacks_required_note(checklist, &run, item) =>
+                {
+                    format!(
+                        "\n  fix: opsdeck checklist tick {} {item} --note TEXT",
+                        checklist.id
+                    )
+                }
+                _ => String::new(),
+            };
+            return Err(Refused(format!("{message}{hint}")).into());
+        }
         let entry = Entry {
             checklist: checklist.id.clone(),
             period: period.clone(),
@@ -472,6 +485,20 @@ async fn record(
         );
     }
     Ok(0)
+}
+
+/// Whether `item` needs a note before its tick and has none yet (the command line can say how
+/// to give both at once).
+fn lacks_required_note(checklist: &Checklist, run: &RunState, item: &str) -> bool {
+    let required = checklist
+        .items
+        .iter()
+        .any(|defined| defined.id == item && defined.note_required);
+    required
+        && run
+            .items
+            .iter()
+            .any(|state| state.item == item && state.notes.is_empty())
 }
 
 async fn export_run(

@@ -368,10 +368,17 @@ impl AppState {
         self.dirty = true;
     }
 
-    /// Whether a pane is on screen: the backups pane only when backup sets are configured, so
-    /// a console without them keeps its rows for alerts and tasks.
+    /// Whether a pane is on screen: the backups pane only when backup sets are configured (and
+    /// the checklists pane only with checklists or checklist file problems), so a console
+    /// without them keeps its rows for alerts and tasks.
     pub fn pane_shown(&self, pane: Pane) -> bool {
-        pane != Pane::Backups || !self.backups.configured.is_empty()
+        match pane {
+            Pane::Backups => !self.backups.configured.is_empty(),
+            Pane::Checklists => {
+                !self.checklists.definitions.is_empty() || !self.checklists.problems.is_empty()
+            }
+            _ => true,
+        }
     }
 
     /// The checklists in `language`, with the files that could not be loaded.
@@ -1268,7 +1275,7 @@ impl AppState {
             Action::NextPane | Action::PrevPane => {
                 let forward = action == Action::NextPane;
                 self.focus = self.focus.step(forward);
-                if !self.pane_shown(self.focus) {
+                while !self.pane_shown(self.focus) {
                     self.focus = self.focus.step(forward);
                 }
             }

@@ -92,8 +92,8 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     let backup_rows = backups::wanted_height(state);
     let checklist_rows = checklists::wanted_height(state);
     if bottom.width >= 120 {
-        // Two rows of two: services | alerts above, queries | tasks below, backups across the
-        // bottom; the row holding the focused pane grows.
+        // Two rows of two: services | alerts above, queries | tasks below, then backups |
+        // checklists; the row holding the focused pane grows.
         let upper_rows = service_rows.max(alert_rows);
         let lower_rows = query_rows.max(task_rows);
         let focused_row = match state.focus {
@@ -102,18 +102,34 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
             Pane::Backups | Pane::Checklists => Some(2),
             Pane::Resources => None,
         };
-        let third_rows = if state.pane_shown(Pane::Backups) {
-            backup_rows.max(checklist_rows)
-        } else {
-            checklist_rows
+        let (show_backups, show_checklists) = (
+            state.pane_shown(Pane::Backups),
+            state.pane_shown(Pane::Checklists),
+        );
+        let third_rows = match (show_backups, show_checklists) {
+            (true, true) => backup_rows.max(checklist_rows),
+            (true, false) => backup_rows,
+            (false, _) => checklist_rows,
         };
-        let [upper, lower, third] =
-            stack(bottom, [upper_rows, lower_rows, third_rows], focused_row);
-        let [backups_area, checklists_area] = if state.pane_shown(Pane::Backups) {
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(third)
+        let rows = if show_backups || show_checklists {
+            stack(
+                bottom,
+                &[upper_rows, lower_rows, third_rows],
+                focused_row,
+                Some(0),
+            )
         } else {
-            [Rect::default(), third]
+            stack(bottom, &[upper_rows, lower_rows], focused_row, Some(0))
+        };
+        let row = |index: usize| rows.get(index).copied().unwrap_or_default();
+        let (upper, lower, third) = (row(0), row(1), row(2));
+        let [backups_area, checklists_area] = match (show_backups, show_checklists) {
+            (true, true) => {
+                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                    .areas(third)
+            }
+            (true, false) => [third, Rect::default()],
+            (false, _) => [Rect::default(), third],
         };
         let [services_area, alerts_area] =
             Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
@@ -129,115 +145,84 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         checklists::render(state, look, checklists_area, frame);
         return;
     }
-    let [
-        services_area,
-        queries_area,
-        backups_area,
-        checklists_area,
-        alerts_area,
-        tasks_area,
-    ] = if state.pane_shown(Pane::Backups) {
-        stack(
-            bottom,
-            [
-                service_rows,
-                query_rows,
-                backup_rows,
-                checklist_rows,
-                alert_rows,
-                task_rows,
-            ],
-            focus_index(
-                state,
-                [
-                    Pane::Services,
-                    Pane::Queries,
-                    Pane::Backups,
-                    Pane::Checklists,
-                    Pane::Alerts,
-                    Pane::Tasks,
-                ],
-            ),
-        )
-    } else {
-        let [services, queries, checklists, alerts, tasks] = stack(
-            bottom,
-            [
-                service_rows,
-                query_rows,
-                checklist_rows,
-                alert_rows,
-                task_rows,
-            ],
-            focus_index(
-                state,
-                [
-                    Pane::Services,
-                    Pane::Queries,
-                    Pane::Checklists,
-                    Pane::Alerts,
-                    Pane::Tasks,
-                ],
-            ),
-        );
-        [
-            services,
-            queries,
-            Rect::default(),
-            checklists,
-            alerts,
-            tasks,
-        ]
-    };
-    services::render(state, look, services_area, frame);
-    queries::render(state, look, queries_area, frame);
-    backups::render(state, look, backups_area, frame);
-    checklists::render(state, look, checklists_area, frame);
-    alerts::render(state, look, alerts_area, frame);
-    tasks::render(state, look, tasks_area, frame);
+    let candidates = [
+        (Pane::Services, service_rows),
+        (Pane::Queries, query_rows),
+        (Pane::Backups, backup_rows),
+        (Pane::Checklists, checklist_rows),
+        (Pane::Alerts, alert_rows),
+        (Pane::Tasks, task_rows),
+    ];
+    let shown: Vec<(Pane, u16)> = candidates
+        .into_iter()
+        .filter(|(pane, _)| state.pane_shown(*pane))
+        .collect();
+    let wanted: Vec<u16> = shown.iter().map(|(_, rows)| *rows).collect();
+    let focused = shown.iter().position(|(pane, _)| *pane == state.focus);
+    let alerts = shown.iter().position(|(pane, _)| *pane == Pane::Alerts);
+    for ((pane, _), area) in shown.iter().zip(stack(bottom, &wanted, focused, alerts)) {
+        render_pane(*pane, state, look, area, frame);
+    }
 }
 
-fn focus_index<const N: usize>(state: &AppState, panes: [Pane; N]) -> Option<usize> {
-    panes.iter().position(|pane| *pane == state.focus)
+fn render_pane(pane: Pane, state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+    match pane {
+        Pane::Resources => resources::render(state, look, area, frame),
+        Pane::Services => services::render(state, look, area, frame),
+        Pane::Queries => queries::render(state, look, area, frame),
+        Pane::Backups => backups::render(state, look, area, frame),
+        Pane::Checklists => checklists::render(state, look, area, frame),
+        Pane::Alerts => alerts::render(state, look, area, frame),
+        Pane::Tasks => tasks::render(state, look, area, frame),
+    }
 }
 
 /// Splits `area` top to bottom among panes that would like `wanted` rows. Each gets at least a
 /// frame and one line, or, when there is no room for that, its title bar alone (which still
 /// says what matters: "Alerts · 2 open"); the focused pane (or, with none focused, each in turn)
-/// gets what it wants first, and the last pane takes what is left.
-fn stack<const N: usize>(area: Rect, wanted: [u16; N], focused: Option<usize>) -> [Rect; N] {
+/// gets what it wants first, then `urgent` (the alerts), and the last pane takes what is left.
+fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: Option<usize>) -> Vec<Rect> {
+    let count = wanted.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let focused = focused.filter(|index| *index < count);
     let frame_and_line = 3;
-    let fits = usize::from(area.height) >= N * usize::from(frame_and_line);
+    let fits = usize::from(area.height) >= count * usize::from(frame_and_line);
     let minimum = if fits { frame_and_line } else { 1 };
-    let mut heights = [0u16; N];
+    let mut heights = vec![0u16; count];
     let mut left = area.height;
     for height in heights.iter_mut() {
         *height = minimum.min(left);
         left -= *height;
     }
+    let urgent = urgent.filter(|index| *index < count && Some(*index) != focused);
     let order: Vec<usize> = focused
         .into_iter()
-        .chain((0..N).filter(|index| Some(*index) != focused))
+        .chain(urgent)
+        .chain((0..count).filter(|index| Some(*index) != focused && Some(*index) != urgent))
         .collect();
     for index in order {
         let extra = wanted[index].saturating_sub(heights[index]).min(left);
         heights[index] += extra;
         left -= extra;
     }
-    let receiver = focused.unwrap_or(N - 1);
+    let receiver = focused.unwrap_or(count - 1);
     heights[receiver] += left;
-    let mut rects = [Rect::default(); N];
     let mut y = area.y;
-    for (rect, height) in rects.iter_mut().zip(heights) {
-        *rect = Rect {
-            x: area.x,
-            y,
-            width: area.width,
-            height,
-        };
-        y += height;
-    }
-    rects
+    heights
+        .into_iter()
+        .map(|height| {
+            let rect = Rect {
+                x: area.x,
+                y,
+                width: area.width,
+                height,
+            };
+            y += height;
+            rect
+        })
+        .collect()
 }
 
 fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {

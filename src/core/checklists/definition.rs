@@ -425,7 +425,10 @@ fn checked_check(
             .unwrap_or_default();
         return Err(at.error(
             offset,
-            format!("check `{text}` names unknown metric `{metric}`"),
+            match instance {
+                Some(_) => format!("check `{text}` names unknown metric `{metric}`"),
+                None => format!("unknown metric `{metric}` in check"),
+            },
             format!("{hint}metrics are: {}", known.metrics.join(", ")),
         ));
     }
