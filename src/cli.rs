@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck history --task db-vacuum-analyze --format json
   opsdeck queries --db app --top 10 --min-mean-ms 1000
   opsdeck checklist list           the checklists, whether each is due, and how far along
-  opsdeck checklist tick daily disk-usage --note '/var at 71%'
+  opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"

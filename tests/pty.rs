@@ -966,3 +966,52 @@ fn a_task_key_runs_it_and_its_output_shows_before_it_finishes() {
     let status = console.wait_exit(EXIT_TIMEOUT);
     assert!(status.success(), "{}", console.describe());
 }
+
+/// Opens the daily checklist in list mode: Tab to the checklists pane (three: backups are
+/// hidden without sets), Enter, `v`.
+fn open_daily_list(console: &mut Console) {
+    console.wait_for_screen("live data", Duration::from_secs(10), |screen| {
+        screen.contains("every 1s")
+    });
+    console.send(b"\t\t\t");
+    console.wait_for_screen(
+        "the checklists pane focused",
+        Duration::from_secs(10),
+        |screen| screen.contains("Daily checks"),
+    );
+    console.send(b"\r");
+    // Walkthrough starts at the first item still open.
+    console.wait_for_screen("the run popup", Duration::from_secs(10), |screen| {
+        screen.contains("done/undo")
+    });
+    console.send(b"v");
+    console.wait_for_screen("the list", Duration::from_secs(10), |screen| {
+        screen.contains("one at a time")
+    });
+}
+
+#[test]
+fn a_tick_survives_kill_9_right_after_it() {
+    let sandbox = Sandbox::new();
+    let mut console = sandbox.console(&[], &[]);
+    console.wait_for_first_frame();
+    open_daily_list(&mut console);
+    console.send(b" ");
+    // The tick is drawn only once the runner has stored it.
+    console.wait_for_screen("the stored tick", Duration::from_secs(10), |screen| {
+        screen.contains("[x]")
+    });
+    send_signal(console.pid(), "KILL");
+    let status = console.wait_exit(EXIT_TIMEOUT);
+    assert!(!status.success(), "killed: {status}");
+
+    let mut again = sandbox.console(&[], &[]);
+    again.wait_for_first_frame();
+    open_daily_list(&mut again);
+    again.wait_for_screen(
+        "the tick after a restart",
+        Duration::from_secs(10),
+        |screen| screen.contains("[x]") && screen.contains("done by"),
+    );
+    again.send(b"\x1bq");
+}

@@ -1005,3 +1005,70 @@ mod backups {
         );
     }
 }
+
+mod checklists {
+    use super::*;
+    use opsdeck::core::checklists::{KnownNames, Language, definition};
+    use opsdeck::core::runner::Request;
+    use opsdeck::tui::app::Pane;
+
+    fn checklist_state(language: Language) -> AppState {
+        let mut state = state("PROD");
+        let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        state.set_checklists(checklists, language, Vec::new());
+        state.host.read_only = false;
+        while state.focus != Pane::Checklists {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state
+    }
+
+    #[test]
+    fn korean_items_stay_aligned_at_80_columns_with_the_live_cpu_value() {
+        let mut state = checklist_state(Language::Ko);
+        let pane = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(pane.contains("일일 점검"), "{pane}");
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("v").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        for line in screen.lines() {
+            assert_eq!(line.width(), 80, "every row is 80 columns: {line:?}");
+        }
+        // The resources sample in `state` has CPU at 60 %, under the 80 % rule.
+        let cpu = screen
+            .lines()
+            .find(|line| line.contains("cpu.used_pct"))
+            .unwrap_or_else(|| panic!("no CPU line: {screen}"));
+        assert!(cpu.contains("60.0 % < 80.0 % ✓"), "{cpu}");
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn space_ticks_through_the_runner_and_notes_open_an_editor() {
+        let mut state = checklist_state(Language::En);
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        let requests = state.update(Msg::Key(KeyChord::parse("space").unwrap()));
+        match &requests[..] {
+            [Request::ChecklistEntry(entry)] => {
+                assert_eq!(entry.checklist, "daily");
+                assert_eq!(entry.kind, opsdeck::core::checklists::EntryKind::Tick);
+                assert_eq!(entry.period, None, "the current period");
+            }
+            other => panic!("expected one entry, got {other:?}"),
+        }
+        state.update(Msg::Key(KeyChord::parse("m").unwrap()));
+        assert!(state.note_editor.is_some());
+        for key in ["a", "enter", "b"] {
+            state.update(Msg::Key(KeyChord::parse(key).unwrap()));
+        }
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("Esc saves"), "{screen}");
+        let requests = state.update(Msg::Key(KeyChord::parse("esc").unwrap()));
+        match &requests[..] {
+            [Request::ChecklistEntry(entry)] => assert_eq!(entry.text, "a\nb"),
+            other => panic!("expected the note, got {other:?}"),
+        }
+        assert!(state.note_editor.is_none());
+    }
+}

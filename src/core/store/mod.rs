@@ -83,6 +83,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// How often opening the store tries to bring the schema up to date.
+const MIGRATION_ATTEMPTS: u64 = 5;
+
 fn migrator() -> Migrator {
     Migrator::with_migrations(
         MIGRATIONS
@@ -179,14 +182,26 @@ impl Store {
             .connect(&url)
             .await
             .map_err(open_error)?;
-        migrator()
-            .run(&pool)
-            .await
-            .map_err(|error| StoreError::Open {
-                location: described.clone(),
-                message: error.to_string(),
-                fix: "the schema could not be brought up to date; see the message above",
-            })?;
+        // SQLite has no migration lock: consoles and cron jobs starting together on a new (or
+        // just upgraded) file race to create the tables, and the losers see "already exists".
+        // Each migration is one transaction, so after the winner commits a retry finds it done.
+        let mut attempt = 1;
+        loop {
+            match migrator().run(&pool).await {
+                Ok(()) => break,
+                Err(_) if attempt < MIGRATION_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                Err(error) => {
+                    return Err(StoreError::Open {
+                        location: described.clone(),
+                        message: error.to_string(),
+                        fix: "the schema could not be brought up to date; see the message above",
+                    });
+                }
+            }
+        }
         Ok(Store {
             pool,
             location: described,

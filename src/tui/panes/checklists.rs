@@ -278,7 +278,11 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
     let width = area.width.saturating_sub(4).min(100);
     let inner_width = usize::from(width.saturating_sub(2));
     let period = run.map_or_else(
-        || popup.period.clone().unwrap_or_default(),
+        || {
+            popup.period.clone().unwrap_or_else(|| {
+                schedule::period_key(checklist.period, state.now, &look.utc_offset)
+            })
+        },
         |run| run.period.clone(),
     );
     let (resolved, total) = run.map_or((0, checklist.items.len()), RunState::progress);
