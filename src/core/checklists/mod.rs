@@ -160,7 +160,10 @@ pub struct Entry {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ItemStatus {
     Open,
-    Done { by: String, at: DateTime<Utc> },
+    Done {
+        by: String,
+        at: DateTime<Utc>,
+    },
     Skipped {
         by: String,
         at: DateTime<Utc>,
