@@ -5,7 +5,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::core::backups::VerifyResult;
@@ -237,22 +237,12 @@ pub fn render_detail(
         }
     }
     let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
+    let popup = crate::tui::popups::centered(area, width, height);
+    let block = crate::tui::popups::popup_block(
+        &format!(" {} · {} ", printable(set), keys_hint(state)),
         width,
-        height,
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(palette.get(Slot::BorderFocused))
-        .title(Span::styled(
-            strings::fit(
-                &format!(" {} · {} ", printable(set), keys_hint(state)),
-                inner_width,
-            ),
-            palette.get(Slot::Title),
-        ));
+        look,
+    );
     crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(
         Paragraph::new(lines).block(block).scroll((scroll, 0)),

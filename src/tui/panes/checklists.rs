@@ -376,22 +376,12 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
         strings::fit(&hint, inner_width),
         palette.get(Slot::Key),
     ));
-    let popup_area = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
+    let popup_area = crate::tui::popups::centered(area, width, height);
+    let block = crate::tui::popups::popup_block(
+        &format!(" {} ", printable(checklist.title.get(view.language()))),
         width,
-        height,
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(palette.get(Slot::BorderFocused))
-        .title(Span::styled(
-            strings::fit(
-                &format!(" {} ", printable(checklist.title.get(view.language()))),
-                inner_width,
-            ),
-            palette.get(Slot::Title),
-        ));
+        look,
+    );
     crate::tui::popups::clear_under(frame, popup_area);
     frame.render_widget(Paragraph::new(shown).block(block), popup_area);
 }

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::core::model::Status;
@@ -255,19 +255,8 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
         palette.get(Slot::Key),
     ));
     let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(palette.get(Slot::BorderFocused))
-        .title(Span::styled(
-            format!(" {} ", printable(name)),
-            palette.get(Slot::Title),
-        ));
+    let popup = crate::tui::popups::centered(area, width, height);
+    let block = crate::tui::popups::popup_block(&format!(" {} ", printable(name)), width, look);
     crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

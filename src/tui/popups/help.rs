@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::tui::app::AppState;
@@ -43,19 +43,8 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let body = lines(state, look);
     let width = area.width.saturating_sub(4).min(76);
     let height = (u16::try_from(body.len()).unwrap_or(u16::MAX) + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(look.palette.get(Slot::BorderFocused))
-        .title(Span::styled(
-            " Help · Esc or ? closes ",
-            look.palette.get(Slot::Title),
-        ));
+    let popup = crate::tui::popups::centered(area, width, height);
+    let block = crate::tui::popups::popup_block(" Help · Esc or ? closes ", width, look);
     crate::tui::popups::clear_under(frame, popup);
     frame.render_widget(
         Paragraph::new(body)

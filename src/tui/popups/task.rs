@@ -3,8 +3,8 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
 use crate::core::model::Status;
@@ -12,7 +12,7 @@ use crate::tui::action::Action;
 use crate::tui::app::{AppState, Popup};
 use crate::tui::layout::Look;
 use crate::tui::panes::tasks::run_status_text;
-use crate::tui::strings::{self, printable};
+use crate::tui::strings::printable;
 
 fn keys(state: &AppState, action: Action) -> String {
     state
@@ -22,17 +22,6 @@ fn keys(state: &AppState, action: Action) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("/")
-}
-
-fn centered(area: Rect, wanted_height: usize) -> Rect {
-    let width = area.width.saturating_sub(4).min(100);
-    let height = (u16::try_from(wanted_height).unwrap_or(u16::MAX)).min(area.height);
-    Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    }
 }
 
 pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
@@ -234,14 +223,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             0,
         ),
     };
-    let popup_area = centered(area, body.len() + 2);
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(palette.get(Slot::BorderFocused))
-        .title(Span::styled(
-            strings::fit(&title, usize::from(popup_area.width.saturating_sub(2))),
-            palette.get(Slot::Title),
-        ));
+    let width = area.width.saturating_sub(4).min(100);
+    let height = u16::try_from(body.len() + 2).unwrap_or(u16::MAX);
+    let popup_area = crate::tui::popups::centered(area, width, height);
+    let block = crate::tui::popups::popup_block(&title, width, look);
     crate::tui::popups::clear_under(frame, popup_area);
     frame.render_widget(
         Paragraph::new(body).block(block).scroll((scroll, 0)),
