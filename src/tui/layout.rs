@@ -85,9 +85,13 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     }
     let service_rows = u16::try_from(state.services.len().max(1) + 1).unwrap_or(u16::MAX) + 2;
     let query_rows = if state.databases.is_empty() { 3 } else { 14 };
-    let alert_rows = u16::try_from(state.alerts.len().max(state.rules_summary.len() + 1))
-        .unwrap_or(u16::MAX)
-        + 2;
+    // With no alerts the pane lists the rules instead, which is nice to have, not needed.
+    let alert_lines = if state.alerts.is_empty() {
+        state.rules_summary.len() + 1
+    } else {
+        state.alerts.len()
+    };
+    let alert_rows = u16::try_from(alert_lines).unwrap_or(u16::MAX) + 2;
     let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
     let backup_rows = backups::wanted_height(state);
     let checklist_rows = checklists::wanted_height(state);
@@ -112,14 +116,15 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
             (false, _) => checklist_rows,
         };
         let rows = if show_backups || show_checklists {
+            // The short third row (backups, checklists) before the tasks' and queries' room.
             stack(
                 bottom,
                 &[upper_rows, lower_rows, third_rows],
                 focused_row,
-                Some(0),
+                &[0, 2],
             )
         } else {
-            stack(bottom, &[upper_rows, lower_rows], focused_row, Some(0))
+            stack(bottom, &[upper_rows, lower_rows], focused_row, &[0])
         };
         let row = |index: usize| rows.get(index).copied().unwrap_or_default();
         let (upper, lower, third) = (row(0), row(1), row(2));
@@ -159,8 +164,12 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
         .collect();
     let wanted: Vec<u16> = shown.iter().map(|(_, rows)| *rows).collect();
     let focused = shown.iter().position(|(pane, _)| *pane == state.focus);
-    let alerts = shown.iter().position(|(pane, _)| *pane == Pane::Alerts);
-    for ((pane, _), area) in shown.iter().zip(stack(bottom, &wanted, focused, alerts)) {
+    let alerts: Vec<usize> = shown
+        .iter()
+        .position(|(pane, _)| *pane == Pane::Alerts)
+        .into_iter()
+        .collect();
+    for ((pane, _), area) in shown.iter().zip(stack(bottom, &wanted, focused, &alerts)) {
         render_pane(*pane, state, look, area, frame);
     }
 }
@@ -180,8 +189,9 @@ fn render_pane(pane: Pane, state: &AppState, look: &Look, area: Rect, frame: &mu
 /// Splits `area` top to bottom among panes that would like `wanted` rows. Each gets at least a
 /// frame and one line, or, when there is no room for that, its title bar alone (which still
 /// says what matters: "Alerts · 2 open"); the focused pane (or, with none focused, each in turn)
-/// gets what it wants first, then `urgent` (the alerts), and the last pane takes what is left.
-fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: Option<usize>) -> Vec<Rect> {
+/// gets what it wants first, then the `urgent` ones (the alerts) in order, then the others; the
+/// last pane takes what is left.
+fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: &[usize]) -> Vec<Rect> {
     let count = wanted.len();
     if count == 0 {
         return Vec::new();
@@ -196,12 +206,12 @@ fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: Option<usiz
         *height = minimum.min(left);
         left -= *height;
     }
-    let urgent = urgent.filter(|index| *index < count && Some(*index) != focused);
-    let order: Vec<usize> = focused
-        .into_iter()
-        .chain(urgent)
-        .chain((0..count).filter(|index| Some(*index) != focused && Some(*index) != urgent))
-        .collect();
+    let mut order: Vec<usize> = focused.into_iter().collect();
+    for index in urgent.iter().copied().chain(0..count) {
+        if index < count && !order.contains(&index) {
+            order.push(index);
+        }
+    }
     for index in order {
         let extra = wanted[index].saturating_sub(heights[index]).min(left);
         heights[index] += extra;
