@@ -13,7 +13,6 @@ use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
-use opsdeck::core::checklists::Language;
 use opsdeck::core::checks::Rule;
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::runner::{self, RunnerSettings};
@@ -232,9 +231,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 let user_dir = paths
                     .as_ref()
                     .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir));
-                let language = Language::choose(Some(config.general.language.as_str()), &|name| {
-                    std::env::var(name).ok()
-                });
+                let language = config
+                    .general
+                    .language
+                    .resolve(&|name| std::env::var(name).ok());
                 let session = headless::checklists::Session::load(
                     user_dir.as_deref(),
                     task_ids,
@@ -485,9 +485,10 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir))
             .as_deref(),
         tasks.iter().map(|(task, _)| task.info.id.clone()).collect(),
-        Language::choose(Some(config.general.language.as_str()), &|name| {
-            std::env::var(name).ok()
-        }),
+        config
+            .general
+            .language
+            .resolve(&|name| std::env::var(name).ok()),
         username(),
         hostname(),
     );

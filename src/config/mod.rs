@@ -74,7 +74,30 @@ pub struct GeneralConfig {
     pub glyphs: Glyphs,
     pub mouse: bool,
     /// Checklist text: "en", "ko", or "auto" (from LANG).
-    pub language: String,
+    pub language: LanguageSetting,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LanguageSetting {
+    Auto,
+    En,
+    Ko,
+}
+
+impl LanguageSetting {
+    /// The language to show, asking the locale (`env`) when this is `auto`.
+    pub fn resolve(
+        self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> crate::core::checklists::Language {
+        let configured = match self {
+            LanguageSetting::Auto => None,
+            LanguageSetting::En => Some("en"),
+            LanguageSetting::Ko => Some("ko"),
+        };
+        crate::core::checklists::Language::choose(configured, env)
+    }
 }
 
 impl Default for GeneralConfig {
@@ -85,7 +108,7 @@ impl Default for GeneralConfig {
             theme: toml::Spanned::new(0..0, "dark".into()),
             glyphs: Glyphs::Auto,
             mouse: false,
-            language: "auto".into(),
+            language: LanguageSetting::Auto,
         }
     }
 }
