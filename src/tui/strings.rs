@@ -38,6 +38,16 @@ pub fn pad(text: &str, columns: usize) -> String {
     format!("{cut}{}", " ".repeat(fill))
 }
 
+/// Minute resolution: a per-second counter on every row would redraw the whole column every
+/// second, which is most of the bandwidth over SSH.
+pub fn minutes(seconds: i64) -> String {
+    if seconds < 60 {
+        "<1m".into()
+    } else {
+        duration(seconds / 60 * 60)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -51,7 +51,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         Some(at) => title.push(Span::styled(
             format!(
                 " · scanned {} ago",
-                strings::duration((state.now - at).num_seconds() / 60 * 60)
+                strings::minutes((state.now - at).num_seconds())
             ),
             palette.get(Slot::Muted),
         )),
@@ -271,7 +271,7 @@ fn set_line(
     let newest = match (report.problem.as_ref(), report.newest_age) {
         (Some(_), _) => "error".to_owned(),
         (None, None) => "none".to_owned(),
-        (None, Some(age)) => strings::duration(age / 60 * 60),
+        (None, Some(age)) => strings::minutes(age),
     };
     let keep = if report.expired_files > 0 {
         format!("{} ({} exp.)", report.retention, report.expired_files)
@@ -356,7 +356,7 @@ fn file_line(
         .with_timezone(&look.utc_offset)
         .format("%m-%d %H:%M")
         .to_string();
-    let age = strings::duration((state.now - backup.time).num_seconds() / 60 * 60);
+    let age = strings::minutes((state.now - backup.time).num_seconds());
     // Change against the next older file: a sudden drop is the sign of a broken dump.
     let trend = report
         .files

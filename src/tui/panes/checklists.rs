@@ -64,8 +64,18 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             palette.status(Status::Crit),
         ));
     }
-    if view.received_at.is_none() && !view.definitions.is_empty() {
-        title.push(Span::styled(" · loading…", palette.get(Slot::Muted)));
+    match view.received_at {
+        Some(at) => title.push(Span::styled(
+            format!(
+                " · read {} ago",
+                strings::minutes((state.now - at).num_seconds())
+            ),
+            palette.get(Slot::Muted),
+        )),
+        None if !view.definitions.is_empty() => {
+            title.push(Span::styled(" · loading…", palette.get(Slot::Muted)))
+        }
+        None => {}
     }
     let focused = state.focus == Pane::Checklists;
     let block = pane_block(title, focused, look);

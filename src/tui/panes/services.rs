@@ -41,16 +41,6 @@ fn latency_text(row: &ServiceRow) -> String {
     }
 }
 
-/// Minute resolution: a per-second counter on every row would redraw the whole column every
-/// second, which is most of the bandwidth over SSH.
-fn checked_ago(seconds: i64) -> String {
-    if seconds < 60 {
-        "<1m".into()
-    } else {
-        strings::duration(seconds / 60 * 60)
-    }
-}
-
 fn availability_text(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |pct| format!("{pct:.2}%"))
 }
@@ -131,7 +121,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         let ago = row
             .last
             .as_ref()
-            .map(|(at, _)| checked_ago((state.now - *at).num_seconds()))
+            .map(|(at, _)| strings::minutes((state.now - *at).num_seconds()))
             .unwrap_or_else(|| "-".into());
         let detail = row
             .last
