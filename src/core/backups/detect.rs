@@ -111,8 +111,9 @@ fn is_resp_array(head: &[u8]) -> bool {
     digits > 0 && rest[digits..].starts_with(b"\r\n")
 }
 
-/// Whether the file starts with an OpenPGP packet that begins an encrypted message (or a
-/// compressed one, which is how `gpg` output can start too). Many binary formats start with a
+/// Whether the file starts with an OpenPGP packet that begins an encrypted message. A compressed
+/// data packet does not count: `gpg --sign` output starts with one and is readable by anyone,
+/// so a set that requires encryption must not accept it. Many binary formats start with a
 /// byte that has bit 7 set, so where a packet has a version or algorithm octet, that is checked
 /// as well.
 fn is_openpgp_packet(head: &[u8]) -> bool {
@@ -133,8 +134,6 @@ fn is_openpgp_packet(head: &[u8]) -> bool {
         1 => matches!(first_body_octet, Some(3 | 6)),
         // Symmetric-key encrypted session key: versions 4, 5 (draft AEAD) or 6.
         3 => matches!(first_body_octet, Some(4..=6)),
-        // Compressed data: algorithm uncompressed, ZIP, ZLIB or BZip2.
-        8 => matches!(first_body_octet, Some(0..=3)),
         // Symmetrically encrypted data: the body is ciphertext from its first octet.
         9 => true,
         // Symmetrically encrypted integrity-protected data: version 1 or 2.
@@ -269,8 +268,8 @@ mod tests {
         assert_eq!(detect(b"\x8c\x0d\x04\x09\x03\x08"), DetectedKind::Gpg);
         // New-format SKESK, version 6, two-octet length.
         assert_eq!(detect(b"\xc3\xc0\x10\x06\x21"), DetectedKind::Gpg);
-        // Compressed data (ZLIB), old format, indeterminate length.
-        assert_eq!(detect(b"\xa3\x02\x78\x9c"), DetectedKind::Gpg);
+        // Compressed data (ZLIB), old format: signed, not encrypted.
+        assert_eq!(detect(b"\xa3\x02\x78\x9c"), DetectedKind::Unknown);
         // Symmetrically encrypted data, new format.
         assert_eq!(detect(b"\xc9\x20\xaa\xbb"), DetectedKind::Gpg);
         // SEIPD version 1 with a partial body length; AEAD (OCB) version 1 with a 5-octet length.
