@@ -446,7 +446,7 @@ async fn watch_database(
 }
 
 /// How often the checklists' runs are read again, to show what another console ticked.
-const CHECKLISTS_EVERY: Duration = Duration::from_secs(10);
+pub const CHECKLISTS_EVERY: Duration = Duration::from_secs(10);
 
 async fn watch_checklists(
     checklists: ChecklistService,

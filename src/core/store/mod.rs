@@ -175,6 +175,9 @@ impl Store {
                     if connection.backend_name() == "SQLite" {
                         connection.execute("PRAGMA journal_mode = WAL").await?;
                         connection.execute("PRAGMA busy_timeout = 5000").await?;
+                        // The default 2 MB page cache would be a sixth of the console's memory;
+                        // the state file is small and read a few times a minute.
+                        connection.execute("PRAGMA cache_size = -256").await?;
                     }
                     Ok(())
                 })

@@ -10,6 +10,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use crate::config::theme::Slot;
 use crate::core::checklists::{Checklist, DueState, ItemState, ItemStatus, RunState, schedule};
 use crate::core::model::Status;
+use crate::core::runner::CHECKLISTS_EVERY;
 use crate::tui::action::Action;
 use crate::tui::app::{AppState, Pane};
 use crate::tui::checklists::{NoteEditor, RunPopup};
@@ -17,6 +18,9 @@ use crate::tui::layout::Look;
 use crate::tui::panes::pane_block;
 use crate::tui::strings::{self, pad, printable};
 use crate::tui::widgets::bar::bar;
+
+/// Three missed reads.
+const STALE_AFTER_READS: u64 = 3;
 
 /// Rows the pane would like: one per checklist, plus file problems.
 pub fn wanted_height(state: &AppState) -> u16 {
@@ -64,18 +68,26 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             palette.status(Status::Crit),
         ));
     }
+    // Like the gauges: the refresh interval while reads keep coming (so the first read changes
+    // nothing on screen), the age of the last one once they stop.
     match view.received_at {
-        Some(at) => title.push(Span::styled(
-            format!(
-                " · read {} ago",
-                strings::minutes((state.now - at).num_seconds())
-            ),
+        Some(at)
+            if (state.now - at).num_seconds()
+                > i64::try_from(CHECKLISTS_EVERY.as_secs() * STALE_AFTER_READS)
+                    .unwrap_or(i64::MAX) =>
+        {
+            title.push(Span::styled(
+                format!(
+                    " · STALE, read {} ago",
+                    strings::minutes((state.now - at).num_seconds())
+                ),
+                palette.status(Status::Warn),
+            ))
+        }
+        _ => title.push(Span::styled(
+            format!(" · every {}s", CHECKLISTS_EVERY.as_secs()),
             palette.get(Slot::Muted),
         )),
-        None if !view.definitions.is_empty() => {
-            title.push(Span::styled(" · loading…", palette.get(Slot::Muted)))
-        }
-        None => {}
     }
     let focused = state.focus == Pane::Checklists;
     let block = pane_block(title, focused, look);
