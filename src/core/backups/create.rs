@@ -24,8 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Local};
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use redis::FromRedisValue;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use super::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
 use crate::core::store::{mask_password, url_password};
+use crate::core::tasks::redis_link::{self, Connected, scrub};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 
 /// A progress line this often while a backup is being written.
@@ -42,9 +43,6 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 const BGSAVE_POLL: Duration = Duration::from_millis(200);
 /// How long a tool's process group gets to exit after SIGTERM before SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(500);
-/// Time allowed to connect to Redis, and for any one Redis command.
-const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How far the RDB's mtime may be before the save we asked for (mtime has whole seconds, and
 /// the server's clock is read over the wire).
 const RDB_CLOCK_SLACK: i64 = 2;
@@ -830,49 +828,17 @@ struct Redis {
 
 impl Redis {
     async fn connect(url: &str, cancel: &CancellationToken) -> Result<Redis, TaskError> {
-        let target = mask_password(url);
-        let client = redis::Client::open(url).map_err(|error| {
-            TaskError::failed(format!(
-                "`{target}` is not a usable Redis URL ({error}): check [backup.create] url"
-            ))
-        })?;
-        let secret = client
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .filter(|password| !password.is_empty())
-            .map(str::to_owned);
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
-            .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
-        let connecting = tokio::time::timeout(
-            REDIS_CONNECT_TIMEOUT,
-            client.get_multiplexed_async_connection_with_config(&config),
-        );
-        let connected = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Err(TaskError::Cancelled),
-            connected = connecting => connected,
-        };
-        let reason = match connected {
-            Ok(Ok(con)) => {
-                return Ok(Redis {
-                    con,
-                    target,
-                    secret,
-                    cancel: cancel.clone(),
-                });
-            }
-            Ok(Err(error)) => error.to_string(),
-            Err(_) => format!("no answer within {}s", REDIS_CONNECT_TIMEOUT.as_secs()),
-        };
-        Err(TaskError::failed(scrub(
-            &format!(
-                "cannot connect to Redis at {target}: {reason}; is redis-server running? check \
-                 [backup.create] url (host, port, password)"
-            ),
-            secret.as_deref(),
-        )))
+        let Connected {
+            con,
+            target,
+            secret,
+        } = redis_link::connect(url, "[backup.create] url", cancel).await?;
+        Ok(Redis {
+            con,
+            target,
+            secret,
+            cancel: cancel.clone(),
+        })
     }
 
     /// A command's reply; a Redis error comes back as `Ok(Err(text))` for the caller to judge.
@@ -955,14 +921,6 @@ impl Redis {
             () = self.cancel.cancelled() => Err(TaskError::Cancelled),
             () = tokio::time::sleep(delay) => Ok(()),
         }
-    }
-}
-
-/// Removes the password from a message, should a library error ever quote it.
-fn scrub(message: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if secret.len() >= 3 => message.replace(secret, "***"),
-        _ => message.to_owned(),
     }
 }
 

@@ -23,12 +23,12 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, FromRedisValue, RedisError, RedisResult};
+use redis::{FromRedisValue, RedisError, RedisResult};
 use tokio_util::sync::CancellationToken;
 
 use super::{Output, ParamSpec, Params, Plan, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
-use crate::core::store::mask_password;
+use crate::core::tasks::redis_link::{self, Connected, RESPONSE_TIMEOUT, scrub};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachePattern {
@@ -49,10 +49,6 @@ pub struct CacheCleanupSettings {
 
 pub const PARAMS: &[ParamSpec] = &[];
 
-/// Time allowed to connect, authenticate and get an answer to PING.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed for any one command or pipeline once connected.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// A progress line every this many keys of one pattern.
 const PROGRESS_EVERY: u64 = 10_000;
 /// Where the settings live, for error messages.
@@ -301,50 +297,11 @@ impl Session {
         settings: &CacheCleanupSettings,
         cancel: CancellationToken,
     ) -> Result<Session, TaskError> {
-        let target = mask_password(&settings.url);
-        let client = redis::Client::open(settings.url.as_str()).map_err(|error| {
-            TaskError::failed(format!(
-                "`{target}` is not a usable Redis URL ({error}): check {CONFIG_HINT}"
-            ))
-        })?;
-        let secret = client
-            .get_connection_info()
-            .redis_settings()
-            .password()
-            .filter(|password| !password.is_empty())
-            .map(str::to_owned);
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connecting = async {
-            let mut con = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            redis::cmd("PING").query_async::<String>(&mut con).await?;
-            Ok::<_, RedisError>(con)
-        };
-        let connected = tokio::select! {
-            biased;
-            () = cancel.cancelled() => return Err(TaskError::Cancelled),
-            connected = tokio::time::timeout(CONNECT_TIMEOUT, connecting) => connected,
-        };
-        let con = match connected {
-            Ok(Ok(con)) => con,
-            Ok(Err(error)) => {
-                return Err(TaskError::failed(scrub(
-                    &connect_error(&target, &error),
-                    secret.as_deref(),
-                )));
-            }
-            Err(_elapsed) => {
-                return Err(TaskError::failed(format!(
-                    "cannot connect to Redis at {target}: no answer within {}s; is redis-server \
-                     running and reachable? check {CONFIG_HINT}",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
-
+        let Connected {
+            con,
+            target,
+            secret,
+        } = redis_link::connect(&settings.url, CONFIG_HINT, &cancel).await?;
         let mut session = Session {
             con,
             target,
@@ -758,29 +715,6 @@ impl Session {
     }
 }
 
-/// The message for a Redis that cannot be reached or logged into.
-fn connect_error(target: &str, error: &RedisError) -> String {
-    let login_refused = error.kind() == ErrorKind::AuthenticationFailed
-        || matches!(error.code(), Some("NOAUTH" | "WRONGPASS"));
-    if login_refused {
-        format!(
-            "Redis at {target} rejected the login ({error}): check the user and password in \
-             {CONFIG_HINT}"
-        )
-    } else if error.is_timeout() {
-        format!(
-            "cannot connect to Redis at {target}: no answer within {}s; is redis-server running \
-             and reachable? check {CONFIG_HINT}",
-            CONNECT_TIMEOUT.as_secs()
-        )
-    } else {
-        format!(
-            "cannot connect to Redis at {target}: {error}; is redis-server running? check \
-             {CONFIG_HINT}"
-        )
-    }
-}
-
 fn is_connection_problem(error: &RedisError) -> bool {
     error.is_io_error()
         || error.is_connection_dropped()
@@ -817,14 +751,6 @@ fn memory_usage(reply: &RedisResult<Option<i64>>) -> u64 {
     match reply {
         Ok(Some(bytes)) => (*bytes).max(0) as u64,
         _ => 0,
-    }
-}
-
-/// Removes the password from a message, should a library error ever quote it.
-fn scrub(message: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if secret.len() >= 3 => message.replace(secret, "***"),
-        _ => message.to_owned(),
     }
 }
 

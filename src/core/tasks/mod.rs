@@ -8,6 +8,7 @@ pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
 pub mod process;
+pub mod redis_link;
 pub mod security_scan;
 pub mod shell;
 pub mod temp_cleanup;
