@@ -272,21 +272,31 @@ fn item_lines(
         ItemStatus::Open => {}
     }
     if let Some(item_state) = item_state {
-        for (by, at, text) in &item_state.notes {
-            lines.push(Line::styled(
-                strings::fit(
-                    &format!(
-                        "{indent}note {}: {}",
-                        who(state, look, by, *at),
-                        printable(text)
-                    ),
-                    width,
-                ),
-                palette.get(Slot::Text),
-            ));
-        }
+        lines.extend(
+            item_state
+                .notes
+                .iter()
+                .map(|note| note_line(state, look, &format!("{indent}note"), note, width)),
+        );
     }
     lines
+}
+
+/// A note as "note alice 09:12: text", with the text escaped.
+fn note_line(
+    state: &AppState,
+    look: &Look,
+    label: &str,
+    (by, at, text): &(String, chrono::DateTime<chrono::Utc>, String),
+    width: usize,
+) -> Line<'static> {
+    Line::styled(
+        strings::fit(
+            &format!("{label} {}: {}", who(state, look, by, *at), printable(text)),
+            width,
+        ),
+        look.palette.get(Slot::Text),
+    )
 }
 
 /// The run popup: a checklist's run, walkthrough or list.
@@ -362,19 +372,11 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
         }
     }
     if let Some(run) = run {
-        for (by, at, text) in &run.notes {
-            lines.push(Line::styled(
-                strings::fit(
-                    &format!(
-                        "run note {}: {}",
-                        who(state, look, by, *at),
-                        printable(text)
-                    ),
-                    inner_width,
-                ),
-                palette.get(Slot::Text),
-            ));
-        }
+        lines.extend(
+            run.notes
+                .iter()
+                .map(|note| note_line(state, look, "run note", note, inner_width)),
+        );
     }
     let hint = format!(
         "{} done/undo · {} skip · {} note · {} sign off · {} {} · Esc closes",
