@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::core::backups::BackupSet;
-use crate::core::backups::inventory::{self, KindCache};
-use crate::core::backups::status::{self, Known, SetReport};
+use crate::core::backups::inventory::KindCache;
+use crate::core::backups::status::SetReport;
+use crate::core::backups::watch;
 use crate::core::checks::rules::format_bytes;
 use crate::core::checks::{Evaluation, Rule, RuleEngine};
 use crate::core::model::Status;
@@ -26,36 +27,9 @@ pub async fn judge(sets: &[BackupSet], store: Option<&Store>, rules: &[Rule]) ->
     let engine = RuleEngine::new(rules.to_vec());
     let mut judged = Vec::with_capacity(sets.len());
     for set in sets {
-        let mut known = Known::default();
-        let mut store_problem = None;
-        if let Some(store) = store {
-            match (
-                store.latest_verifications(&set.name).await,
-                store.last_good_restore_test(&set.name).await,
-            ) {
-                (Ok(verifications), Ok(last_good_restore)) => {
-                    known = Known {
-                        verifications,
-                        last_good_restore,
-                    }
-                }
-                (Err(error), _) | (_, Err(error)) => store_problem = Some(error.to_string()),
-            }
-        }
-        let owned = set.clone();
-        let inventory = match tokio::task::spawn_blocking(move || {
-            inventory::scan(&owned, &mut KindCache::default())
-        })
-        .await
-        {
-            Ok(inventory) => inventory,
-            Err(error) => {
-                tracing::error!("inventory of {} failed: {error}", set.name);
-                continue;
-            }
+        let Some(report) = watch::report(set, &mut KindCache::default(), store).await else {
+            continue;
         };
-        let mut report = status::evaluate(set, inventory, &known, crate::core::model::now());
-        report.store_problem = store_problem;
         let evaluations: Vec<Evaluation> = report
             .metrics()
             .iter()

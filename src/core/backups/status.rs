@@ -4,7 +4,7 @@
 //! last good restore test. The result feeds the rules as `backup.*` metrics, like every other
 //! measurement, so alerts and `opsdeck backups` judge sets the same way.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -121,10 +121,11 @@ pub fn evaluate_in<Tz: TimeZone>(
     now: DateTime<Utc>,
     zone: &Tz,
 ) -> SetReport {
-    let expired: Vec<PathBuf> =
+    // A set; looked up once per file, and a set may hold 100,000 of them.
+    let expired: HashSet<&PathBuf> =
         super::retention::expired(&inventory.files, &set.retention, now, zone)
             .into_iter()
-            .map(|file| file.path.clone())
+            .map(|file| &file.path)
             .collect();
     let by_path: HashMap<&PathBuf, &Verification> = known
         .verifications

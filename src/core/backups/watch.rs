@@ -28,21 +28,9 @@ pub async fn watch(
     loop {
         let mut round = Vec::with_capacity(sets.len());
         for (set, cache) in sets.iter().zip(caches.iter_mut()) {
-            let (known, store_problem) = known(store.as_ref(), &set.name).await;
-            let owned_set = set.clone();
-            let mut owned_cache = std::mem::take(cache);
-            let scanned = tokio::task::spawn_blocking(move || {
-                let inventory = inventory::scan(&owned_set, &mut owned_cache);
-                (inventory, owned_cache)
-            })
-            .await;
-            let Ok((inventory, used_cache)) = scanned else {
-                continue;
-            };
-            *cache = used_cache;
-            let mut report = status::evaluate(set, inventory, &known, crate::core::model::now());
-            report.store_problem = store_problem;
-            round.push(report);
+            if let Some(report) = report(set, cache, store.as_ref()).await {
+                round.push(report);
+            }
         }
         if reports.send(round).await.is_err() {
             return;
@@ -52,6 +40,29 @@ pub async fn watch(
             () = refresh.notified() => {}
         }
     }
+}
+
+/// One set judged now: its inventory on a blocking thread (reusing `cache`) and what the store
+/// knows of its verifications and restore tests. `None` when the inventory thread died.
+pub async fn report(
+    set: &BackupSet,
+    cache: &mut KindCache,
+    store: Option<&Store>,
+) -> Option<SetReport> {
+    let (known, store_problem) = known(store, &set.name).await;
+    let owned_set = set.clone();
+    let mut owned_cache = std::mem::take(cache);
+    let (inventory, used_cache) = tokio::task::spawn_blocking(move || {
+        let inventory = inventory::scan(&owned_set, &mut owned_cache);
+        (inventory, owned_cache)
+    })
+    .await
+    .map_err(|error| tracing::error!("inventory of {} failed: {error}", set.name))
+    .ok()?;
+    *cache = used_cache;
+    let mut report = status::evaluate(set, inventory, &known, crate::core::model::now());
+    report.store_problem = store_problem;
+    Some(report)
 }
 
 async fn known(store: Option<&Store>, set: &str) -> (Known, Option<String>) {

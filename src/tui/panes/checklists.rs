@@ -55,12 +55,15 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     let view = &state.checklists;
     let language = view.language();
     let mut title = vec![Span::styled("Checklists", palette.get(Slot::Title))];
-    let overdue = view
+    // Each is a cron search: once per checklist and frame.
+    let due_states: Vec<DueState> = view
         .definitions
         .iter()
-        .filter(|checklist| {
-            view.due_state(checklist, state.now, &look.utc_offset) == DueState::Overdue
-        })
+        .map(|checklist| view.due_state(checklist, state.now, &look.utc_offset))
+        .collect();
+    let overdue = due_states
+        .iter()
+        .filter(|due| **due == DueState::Overdue)
         .count();
     if overdue > 0 {
         title.push(Span::styled(
@@ -108,8 +111,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         .max()
         .unwrap_or(10)
         .clamp(8, 24);
-    for (index, checklist) in view.definitions.iter().enumerate() {
-        let due = view.due_state(checklist, state.now, &look.utc_offset);
+    for (index, (checklist, &due)) in view.definitions.iter().zip(&due_states).enumerate() {
         let run = view.runs.get(&checklist.id);
         let (resolved, total) = run.map_or((0, checklist.items.len()), RunState::progress);
         let due_at = schedule::due_at(checklist, state.now, &look.utc_offset)
