@@ -395,3 +395,66 @@ directory = "{}/does-not-exist"
         unknown.text()
     );
 }
+
+/// A small real `.tar.gz` holding one file.
+fn tar_gz(content: &[u8]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    builder
+        .append_data(&mut header, "data.txt", content)
+        .expect("tar entry");
+    let tar = builder.into_inner().expect("tar");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &tar).expect("gzip");
+    encoder.finish().expect("gzip end")
+}
+
+#[test]
+fn a_newer_backup_that_failed_verification_does_not_keep_the_set_fresh() {
+    let dir = tempfile::tempdir().expect("dir");
+    let good = tar_gz(&[b'x'; 64 * 1024]);
+    aged_file(&dir.path().join("files-good.tar.gz"), &good, 30 * HOUR);
+    // Cut short: a gzip stream that ends in the middle.
+    aged_file(
+        &dir.path().join("files-cut.tar.gz"),
+        &good[..good.len() / 2],
+        HOUR,
+    );
+    let home = Home::new(&format!(
+        r#"
+[[backup]]
+name = "files"
+directory = "{}"
+kind = "tar_gz"
+"#,
+        dir.path().display()
+    ));
+    // Before verification nothing is known to be bad: the newer file counts.
+    let (code, report) = home.json(&["backups", "--format", "json"]);
+    assert_eq!(code, Some(0), "{report:#}");
+    let verified = home.run(&["run", "backup-verify", "--param", "set=files"]);
+    assert_ne!(verified.code, Some(0), "{}", verified.text());
+    assert!(verified.stdout.contains("CORRUPT"), "{}", verified.text());
+
+    let (code, report) = home.json(&["backups", "--format", "json"]);
+    assert_eq!(
+        code,
+        Some(2),
+        "the newest good backup is 30 h old: {report:#}"
+    );
+    let judged = &set_report(&report, "files")["report"];
+    assert_eq!(judged["stale"], true, "{judged:#}");
+    assert_eq!(judged["newer_corrupt"], 1, "{judged:#}");
+    let age = judged["newest_age"].as_i64().expect("age");
+    assert!((30 * 3600 - 60..=30 * 3600 + 60).contains(&age), "{age}");
+    let text = home.run(&["backups"]);
+    assert!(
+        text.stdout
+            .contains("newest good backup 1d 6h ago (limit 24h), 1 newer failed verification"),
+        "{}",
+        text.text()
+    );
+}

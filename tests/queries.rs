@@ -13,6 +13,7 @@ use opsdeck::core::queries::collector::QueryCollector;
 use opsdeck::core::queries::{
     QuerySettings, QuerySnapshot, StatementRow, StatementSort, StatementsView,
 };
+use opsdeck::core::tasks::pg_sessions::{self, SessionAction, SessionActionSettings};
 use sqlx::{Connection, PgConnection, Row};
 use support::PgServer;
 
@@ -266,86 +267,136 @@ async fn slow_statements_come_first_with_their_deltas() {
     collector.close().await;
 }
 
+/// Waits until the server reports `pid` waiting for a lock.
+async fn wait_for_lock(watcher: &mut PgConnection, pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let wait: Option<String> =
+            sqlx::query_scalar("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1")
+                .bind(pid)
+                .fetch_optional(&mut *watcher)
+                .await
+                .expect("pg_stat_activity")
+                .flatten();
+        if wait.as_deref() == Some("Lock") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "pid {pid} never waited for a lock"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A statement on its own connection that will wait for a lock: the connection's pid and the
+/// task that runs it (closing the connection after).
+async fn waiting_statement(
+    url: &str,
+    sql: &'static str,
+) -> (i32, tokio::task::JoinHandle<Result<(), sqlx::Error>>) {
+    let mut conn = connect(url).await;
+    let pid = backend_pid(&mut conn).await;
+    let task = tokio::spawn(async move {
+        sqlx::raw_sql(sql).execute(&mut conn).await?;
+        conn.close().await
+    });
+    (pid, task)
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn a_blocked_session_names_its_blocker() {
+async fn a_lock_chain_lists_the_root_blocker_first_with_its_waiters() {
     let server = Arc::new(start().await);
     pgbench_database(&server, "app", true).await;
     let url = server.url_for("app");
 
+    // holder: a transaction left open with an exclusive lock; reader: waits for it; writer:
+    // wants the same lock and queues behind both.
     let mut holder = connect(&url).await;
     let holder_pid = backend_pid(&mut holder).await;
     sqlx::raw_sql("BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE;")
         .execute(&mut holder)
         .await
         .expect("LOCK TABLE");
-
-    let mut waiter = connect(&url).await;
-    let waiter_pid = backend_pid(&mut waiter).await;
-    let waiting = tokio::spawn(async move {
-        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM pgbench_accounts")
-            .fetch_one(&mut waiter)
-            .await
-            .expect("count(*)");
-        waiter.close().await.expect("close");
-        count
-    });
-
-    // Wait until the server reports it waiting.
     let mut watcher = connect(&url).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let wait: Option<String> =
-            sqlx::query_scalar("SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1")
-                .bind(waiter_pid)
-                .fetch_optional(&mut watcher)
-                .await
-                .expect("pg_stat_activity")
-                .flatten();
-        if wait.as_deref() == Some("Lock") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the waiter never waited");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (reader_pid, reader) =
+        waiting_statement(&url, "SELECT count(*) FROM pgbench_accounts").await;
+    wait_for_lock(&mut watcher, reader_pid).await;
+    let (writer_pid, writer) = waiting_statement(
+        &url,
+        "BEGIN; LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE; COMMIT;",
+    )
+    .await;
+    wait_for_lock(&mut watcher, writer_pid).await;
 
     let mut collector = QueryCollector::new("app".into(), url.clone(), settings());
     let snapshot = collector.collect().await;
     assert_connected(&snapshot);
     let sessions = snapshot.sessions.as_ref().expect("sessions");
-    let waiter_row = sessions
-        .iter()
-        .find(|session| session.pid == waiter_pid)
-        .unwrap_or_else(|| panic!("the waiting session is missing: {sessions:#?}"));
-    assert!(
-        waiter_row.blocked_by.contains(&holder_pid),
-        "{waiter_row:#?}"
-    );
+    let pids: Vec<i32> = sessions.iter().map(|session| session.pid).collect();
+    // Neither the watcher (idle) nor opsdeck's own connection is listed.
+    assert_eq!(pids.len(), 3, "{sessions:#?}");
     assert_eq!(
-        waiter_row.wait_event.as_deref(),
-        Some("Lock: relation"),
-        "{waiter_row:#?}"
+        pids[0], holder_pid,
+        "the root blocker comes first: {sessions:#?}"
     );
-    assert_eq!(waiter_row.state, "active");
-    assert!(waiter_row.query.contains("count(*)"), "{waiter_row:#?}");
-    assert_eq!(waiter_row.database, "app");
-    assert_eq!(waiter_row.user, "postgres");
-    assert_eq!(waiter_row.client, "127.0.0.1");
-    assert!(!waiter_row.long_running, "{waiter_row:#?}");
-    let holder_row = sessions
-        .iter()
-        .find(|session| session.pid == holder_pid)
-        .unwrap_or_else(|| panic!("the blocker is missing: {sessions:#?}"));
+    let holder_row = &sessions[0];
+    assert!(holder_row.blocking, "{holder_row:#?}");
+    assert_eq!(holder_row.waiting_on_it, 2, "{holder_row:#?}");
+    assert_eq!(holder_row.depth, 0);
     assert!(holder_row.idle_in_transaction, "{holder_row:#?}");
     assert_eq!(holder_row.state, "idle in transaction");
     assert!(holder_row.blocked_by.is_empty(), "{holder_row:#?}");
     assert!(holder_row.transaction_seconds.is_some(), "{holder_row:#?}");
-    let position = |pid| sessions.iter().position(|session| session.pid == pid);
+    for pid in [reader_pid, writer_pid] {
+        let row = sessions
+            .iter()
+            .find(|session| session.pid == pid)
+            .unwrap_or_else(|| panic!("pid {pid} is missing: {sessions:#?}"));
+        assert!(row.blocked_by.contains(&holder_pid), "{row:#?}");
+        assert!(row.depth >= 1, "waiters sit under their blocker: {row:#?}");
+        assert_eq!(
+            row.wait_event.as_deref(),
+            Some("Lock: relation"),
+            "{row:#?}"
+        );
+        assert_eq!(row.database, "app");
+        assert_eq!(row.user, "postgres");
+        assert_eq!(row.client, "127.0.0.1");
+        assert!(!row.long_running, "{row:#?}");
+    }
+    let reader_row = sessions
+        .iter()
+        .find(|s| s.pid == reader_pid)
+        .expect("reader");
+    assert_eq!(reader_row.state, "active");
+    assert!(reader_row.query.contains("count(*)"), "{reader_row:#?}");
+    // The JSON a script reads marks the blocker too.
+    let json = serde_json::to_value(&snapshot).expect("json");
+    assert_eq!(json["sessions"]["Ok"][0]["pid"], holder_pid, "{json:#}");
+    assert_eq!(json["sessions"]["Ok"][0]["blocking"], true, "{json:#}");
+    assert_eq!(json["sessions"]["Ok"][0]["waiting_on_it"], 2, "{json:#}");
+
+    // Terminating the blocker says how many sessions wait on it.
+    let plan = pg_sessions::plan(
+        SessionAction::Terminate,
+        &SessionActionSettings {
+            databases: vec![("app".into(), url.clone())],
+        },
+        &[("pids".to_owned(), holder_pid.to_string())].into(),
+    )
+    .await
+    .expect("plan");
+    let lines = plan.lines().join("\n");
+    let mut waiters = [reader_pid, writer_pid];
+    waiters.sort_unstable();
     assert!(
-        position(waiter_pid) < position(holder_pid),
-        "waiting sessions come first: {sessions:#?}"
+        lines.contains(&format!(
+            "pid {holder_pid} BLOCKS 2 sessions: {}, {}",
+            waiters[0], waiters[1]
+        )),
+        "{lines}"
     );
-    // Neither the watcher (idle) nor opsdeck itself is listed.
-    assert_eq!(sessions.len(), 2, "{sessions:#?}");
 
     // The locked table does not stall the health view: it is sized from its estimate.
     let health = snapshot.health.as_ref().expect("health");
@@ -366,17 +417,151 @@ async fn a_blocked_session_names_its_blocker() {
         .execute(&mut holder)
         .await
         .expect("ROLLBACK");
-    let count = tokio::time::timeout(Duration::from_secs(10), waiting)
-        .await
-        .expect("the waiter finishes once the lock is gone")
-        .expect("waiter task");
-    assert_eq!(count, 100_000);
-
+    for waiter in [reader, writer] {
+        tokio::time::timeout(Duration::from_secs(10), waiter)
+            .await
+            .expect("the waiters finish once the lock is gone")
+            .expect("waiter task")
+            .expect("waiter statement");
+    }
     let calm = collector.collect().await;
     assert_connected(&calm);
     assert_eq!(calm.sessions, Ok(Vec::new()), "{calm:#?}");
     holder.close().await.expect("close");
     watcher.close().await.expect("close");
+    collector.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_and_aborted_transactions_are_aged_from_when_they_went_idle() {
+    let server = Arc::new(start().await);
+    pgbench_database(&server, "app", false).await;
+    let url = server.url_for("app");
+
+    // Its last statement ran 1.5 s, and it has been idle since.
+    let mut idle = connect(&url).await;
+    let idle_pid = backend_pid(&mut idle).await;
+    sqlx::raw_sql("BEGIN; SELECT pg_sleep(1.5);")
+        .execute(&mut idle)
+        .await
+        .expect("BEGIN");
+    // An error inside a transaction: `idle in transaction (aborted)`, and no xact_start.
+    let mut aborted = connect(&url).await;
+    let aborted_pid = backend_pid(&mut aborted).await;
+    sqlx::raw_sql("BEGIN")
+        .execute(&mut aborted)
+        .await
+        .expect("BEGIN");
+    assert!(
+        sqlx::raw_sql("SELECT 1/0")
+            .execute(&mut aborted)
+            .await
+            .is_err(),
+        "division by zero fails"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let mut collector = QueryCollector::new("app".into(), url.clone(), settings());
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    let sessions = snapshot.sessions.as_ref().expect("sessions");
+    let find = |pid: i32| {
+        sessions
+            .iter()
+            .find(|session| session.pid == pid)
+            .unwrap_or_else(|| panic!("pid {pid} is missing: {sessions:#?}"))
+    };
+    let idle_row = find(idle_pid);
+    let query_age = idle_row.query_seconds.expect("query age");
+    let idle_age = idle_row.age_in_state().expect("idle age");
+    assert!(query_age >= 2.5, "{idle_row:#?}");
+    assert!(
+        (1.0..query_age - 1.0).contains(&idle_age),
+        "idle since the sleep ended, not since it started: {idle_row:#?}"
+    );
+    assert_eq!(idle_row.short_state(), "idle in xact");
+
+    let aborted_row = find(aborted_pid);
+    assert_eq!(aborted_row.state, "idle in transaction (aborted)");
+    assert_eq!(aborted_row.short_state(), "aborted xact");
+    assert!(aborted_row.idle_in_transaction, "{aborted_row:#?}");
+    let age = aborted_row.transaction_seconds.expect("transaction age");
+    assert!(
+        age >= 1.0,
+        "an aborted transaction is not 0 s old: {aborted_row:#?}"
+    );
+    idle.close().await.expect("close");
+    aborted.close().await.expect("close");
+    collector.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_statement_by_another_user_or_nested_is_its_own_row() {
+    let server = Arc::new(start().await);
+    pgbench_database(&server, "app", true).await;
+    let url = server.url_for("app");
+    let mut admin = connect(&url).await;
+    sqlx::raw_sql(
+        "CREATE ROLE reporter LOGIN;
+         GRANT SELECT ON pgbench_branches TO reporter;
+         CREATE FUNCTION branch_count() RETURNS bigint LANGUAGE plpgsql AS
+           $$ DECLARE n bigint;
+              BEGIN EXECUTE 'SELECT count(*) FROM pgbench_branches' INTO n; RETURN n; END $$;
+         GRANT EXECUTE ON FUNCTION branch_count() TO reporter;
+         SET pg_stat_statements.track = 'all';",
+    )
+    .execute(&mut admin)
+    .await
+    .expect("setup");
+    for _ in 0..3 {
+        sqlx::raw_sql("SELECT count(*) FROM pgbench_branches")
+            .execute(&mut admin)
+            .await
+            .expect("as postgres");
+        sqlx::raw_sql("SELECT branch_count()")
+            .execute(&mut admin)
+            .await
+            .expect("nested");
+    }
+    let reporter_url = url.replacen("postgres@", "reporter@", 1);
+    assert_ne!(reporter_url, url, "the URL names the user: {url}");
+    let mut reporter = connect(&reporter_url).await;
+    for _ in 0..2 {
+        sqlx::raw_sql("SELECT count(*) FROM pgbench_branches")
+            .execute(&mut reporter)
+            .await
+            .expect("as reporter");
+    }
+
+    let mut collector = QueryCollector::new(
+        "app".into(),
+        url.clone(),
+        QuerySettings {
+            top: 100,
+            sort: StatementSort::Calls,
+            ..settings()
+        },
+    );
+    let snapshot = collector.collect().await;
+    assert_connected(&snapshot);
+    let mut same: Vec<(String, Option<bool>, i64)> = rows(&snapshot)
+        .iter()
+        .filter(|row| row.query == "SELECT count(*) FROM pgbench_branches")
+        .map(|row| (row.user.clone(), row.toplevel, row.calls))
+        .collect();
+    same.sort();
+    assert_eq!(
+        same,
+        [
+            ("postgres".to_owned(), Some(false), 3),
+            ("postgres".to_owned(), Some(true), 3),
+            ("reporter".to_owned(), Some(true), 2),
+        ],
+        "{:#?}",
+        rows(&snapshot)
+    );
+    reporter.close().await.expect("close");
+    admin.close().await.expect("close");
     collector.close().await;
 }
 
@@ -616,4 +801,132 @@ async fn query_texts_come_back_as_stored() {
     }
     collector.close().await;
     admin.close().await.expect("close");
+}
+
+/// The binary with `config` and a sandboxed home, not waiting for it.
+fn opsdeck(home: &std::path::Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    command
+        .arg("--config")
+        .arg(home.join("opsdeck.toml"))
+        .arg("--state")
+        .arg(home.join("state.db"))
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vacuum_task_waiting_on_a_lock_is_shown_as_opsdecks_own() {
+    let server = Arc::new(start().await);
+    pgbench_database(&server, "app", false).await;
+    let url = server.url_for("app");
+    let home = tempfile::tempdir().expect("home");
+    std::fs::write(
+        home.path().join("opsdeck.toml"),
+        format!(
+            r#"
+[tasks.db-vacuum-analyze]
+url = "{url}"
+tables = ["public.pgbench_accounts"]
+
+[[database]]
+name = "app"
+url = "{url}"
+"#
+        ),
+    )
+    .expect("config");
+
+    // The lock a running VACUUM, ANALYZE or CREATE INDEX CONCURRENTLY holds: the task's plan
+    // (which reads sizes) goes through, its VACUUM waits.
+    let mut holder = connect(&url).await;
+    let holder_pid = backend_pid(&mut holder).await;
+    sqlx::raw_sql("BEGIN; LOCK TABLE pgbench_accounts IN SHARE UPDATE EXCLUSIVE MODE;")
+        .execute(&mut holder)
+        .await
+        .expect("LOCK TABLE");
+    let vacuum = opsdeck(home.path(), &["run", "db-vacuum-analyze", "--yes"])
+        .spawn()
+        .expect("start opsdeck run");
+    let mut watcher = connect(&url).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let task_pid: i32 = loop {
+        let found: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity
+             WHERE query LIKE 'VACUUM%' AND wait_event_type = 'Lock'",
+        )
+        .fetch_optional(&mut watcher)
+        .await
+        .expect("pg_stat_activity");
+        if let Some(pid) = found {
+            break pid;
+        }
+        assert!(Instant::now() < deadline, "the VACUUM never waited");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    let home_path = home.path().to_path_buf();
+    let listed = blocking(move || {
+        opsdeck(&home_path, &["queries", "--format", "json"])
+            .output()
+            .expect("opsdeck queries")
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let sessions = json[0]["sessions"]["Ok"].as_array().expect("sessions");
+    let task = sessions
+        .iter()
+        .find(|session| session["pid"] == task_pid)
+        .unwrap_or_else(|| panic!("the task's VACUUM is hidden: {json:#}"));
+    assert_eq!(task["opsdeck_task"], true, "{task:#}");
+    assert_eq!(task["application"], "opsdeck-task", "{task:#}");
+    assert_eq!(
+        task["blocked_by"],
+        serde_json::json!([holder_pid]),
+        "{task:#}"
+    );
+    assert!(
+        task["query"]
+            .as_str()
+            .is_some_and(|q| q.starts_with("VACUUM")),
+        "{task:#}"
+    );
+    // The monitoring connection itself is not listed.
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["application"] != "opsdeck-monitor"),
+        "{json:#}"
+    );
+    assert_eq!(
+        sessions[0]["pid"], holder_pid,
+        "the blocker first: {json:#}"
+    );
+
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .expect("ROLLBACK");
+    let finished = blocking(move || vacuum.wait_with_output().expect("opsdeck run")).await;
+    assert!(
+        finished.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&finished.stdout),
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    holder.close().await.expect("close");
+    watcher.close().await.expect("close");
 }

@@ -582,6 +582,8 @@ mod queries {
     fn statement(queryid: i64, query: &str, mean_ms: f64, calls: i64) -> StatementRow {
         StatementRow {
             queryid,
+            user: "app".into(),
+            toplevel: Some(true),
             query: query.into(),
             calls,
             total_ms: mean_ms * calls as f64,
@@ -604,14 +606,19 @@ mod queries {
             database: "app".into(),
             user: "alice".into(),
             application: "psql".into(),
+            opsdeck_task: false,
             client: "10.0.0.9".into(),
             state: state.into(),
             wait_event: (!blocked_by.is_empty()).then(|| "Lock: relation".into()),
             query_seconds: Some(61.0),
             transaction_seconds: Some(75.0),
+            state_seconds: Some(58.0),
             query: query.into(),
             idle_in_transaction: state == "idle in transaction",
             long_running: state == "active",
+            blocking: pid == 4141,
+            waiting_on_it: 0,
+            depth: 0,
             blocked_by,
         }
     }
@@ -634,7 +641,7 @@ mod queries {
                     ),
                 ],
             },
-            sessions: Ok(vec![
+            sessions: Ok(opsdeck::core::queries::lock_tree(vec![
                 session(
                     4242,
                     "active",
@@ -647,7 +654,7 @@ mod queries {
                     Vec::new(),
                     "LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE",
                 ),
-            ]),
+            ])),
             health: Ok(TableHealth {
                 database_bytes: 23 * 1024 * 1024,
                 largest_tables: vec![TableRow {
@@ -939,7 +946,7 @@ mod backups {
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
         assert!(screen.contains("CRIT"), "{screen}");
         assert!(
-            screen.contains("newest backup is 1d 6h old (limit 24h)"),
+            screen.contains("newest good backup is 1d 6h old (limit 24h)"),
             "{screen}"
         );
         assert!(

@@ -427,11 +427,11 @@ fn reindex_refuses_when_the_disk_is_too_full() {
     );
 }
 
-/// Statements our sessions (application_name `opsdeck`) are running: (pid, query).
+/// Statements our task sessions (application_name `opsdeck-task`) are running: (pid, query).
 async fn running(conn: &mut PgConnection) -> Vec<(i32, String)> {
     sqlx::query_as(
         "SELECT pid, query FROM pg_stat_activity
-         WHERE application_name = 'opsdeck' AND state = 'active'",
+         WHERE application_name = 'opsdeck-task' AND state = 'active'",
     )
     .fetch_all(conn)
     .await

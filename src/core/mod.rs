@@ -4,6 +4,14 @@
 //! headless CLI both sit on top of this module and talk to it only through owned messages
 //! ([`runner::Request`] in, [`runner::Event`] out).
 
+/// The `application_name` of the connections opsdeck watches PostgreSQL with (queries pane,
+/// service checks): the sessions view leaves them out, since they are the watcher itself.
+pub const MONITOR_APPLICATION: &str = "opsdeck-monitor";
+/// The `application_name` of opsdeck's task sessions (VACUUM, REINDEX, restore tests, session
+/// signals): shown like any other session, marked as opsdeck's, since a task waiting on a lock
+/// is exactly what an engineer needs to see.
+pub const TASK_APPLICATION: &str = "opsdeck-task";
+
 pub mod backups;
 pub mod checklists;
 pub mod checks;

@@ -63,8 +63,19 @@ pub fn to_text(judged: &[JudgedSet]) -> String {
     for set in judged {
         let report = &set.report;
         let newest = match report.newest_age {
-            Some(age) => format!("newest {} ago (limit {})", duration(age), report.freshness),
+            Some(age) => format!(
+                "newest good backup {} ago (limit {})",
+                duration(age),
+                report.freshness
+            ),
+            None if report.newer_corrupt > 0 => {
+                format!("no good backup (limit {})", report.freshness)
+            }
             None => format!("no backups (limit {})", report.freshness),
+        };
+        let newest = match report.newer_corrupt {
+            0 => newest,
+            count => format!("{newest}, {count} newer failed verification"),
         };
         let _ = writeln!(
             out,

@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::core::checks::{Evaluation, Rule, RuleEngine, rules::format_value};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use crate::core::collectors::{CollectError, Collector};
-use crate::core::model::{Metric, Status};
-use crate::core::services::ServiceSpec;
+use crate::core::model::{Metric, Status, Unit};
 use crate::core::services::scheduler::CONCURRENT_CHECKS;
+use crate::core::services::{CheckOutcome, ServiceSpec};
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -25,11 +25,15 @@ pub struct CheckReport {
 pub struct CheckLine {
     pub id: String,
     pub status: Status,
+    /// The metric whose rule decided the status (for a service, the worst of its metrics).
+    pub metric: Option<String>,
     pub value: Option<f64>,
     pub display: String,
     pub op: Option<&'static str>,
     pub warn: Option<f64>,
     pub crit: Option<f64>,
+    /// Why the status is not ok: `service.redis_evicted_keys 3448 > 1`.
+    pub reason: Option<String>,
     pub detail: Option<String>,
 }
 
@@ -38,11 +42,13 @@ impl CheckLine {
         CheckLine {
             id: evaluation.metric.key(),
             status: evaluation.status,
+            metric: Some(evaluation.metric.name.to_owned()),
             value: Some(evaluation.metric.value),
             display: format_value(evaluation.metric.value, evaluation.metric.unit),
             op: evaluation.operator.map(|op| op.symbol()),
             warn: evaluation.warn,
             crit: evaluation.crit,
+            reason: evaluation.reason(),
             detail: None,
         }
     }
@@ -66,20 +72,24 @@ pub fn check_resources(
     checks.extend(sample.unreadable_filesystems().map(|fs| CheckLine {
         id: format!("disk.used_pct:{}", fs.path),
         status: Status::Unknown,
+        metric: Some("disk.used_pct".to_owned()),
         value: None,
         display: "-".into(),
         op: None,
         warn: None,
         crit: None,
+        reason: None,
         detail: fs.error.clone(),
     }));
     Ok(checks)
 }
 
-/// Checks every service once, all at the same time (bounded), and judges them: a failed check
-/// is critical (there is no flap control in a single pass), otherwise the rules decide.
+/// Checks every service once, all at the same time (bounded), and judges its metrics and
+/// `service.up` (1 when the check succeeded) by the rules, as the console does (without flap
+/// control: a single pass has one result). Each line names the metric that decided it.
 pub async fn check_services(specs: &[ServiceSpec], rules: &[Rule]) -> Vec<CheckLine> {
     let engine = RuleEngine::new(rules.to_vec());
+    crate::core::services::prepare(specs).await;
     let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS));
     let mut running = tokio::task::JoinSet::new();
     for (index, spec) in specs.iter().cloned().enumerate() {
@@ -98,42 +108,72 @@ pub async fn check_services(specs: &[ServiceSpec], rules: &[Rule]) -> Vec<CheckL
     results.sort_by_key(|(index, _, _)| *index);
     results
         .into_iter()
-        .map(|(_, outcome, spec)| {
-            let metrics: Vec<Metric> = outcome
-                .metrics
-                .iter()
-                .map(|(name, value, unit)| Metric::of(name, &spec.name, *value, *unit))
-                .collect();
-            let status = if outcome.ok {
-                metrics
-                    .iter()
-                    .map(|metric| engine.evaluate(metric).status)
-                    .max()
-                    .unwrap_or(Status::Ok)
+        .map(|(_, outcome, spec)| service_line(&engine, &spec, &outcome))
+        .collect()
+}
+
+fn service_line(engine: &RuleEngine, spec: &ServiceSpec, outcome: &CheckOutcome) -> CheckLine {
+    let mut metrics: Vec<Metric> = vec![Metric::of(
+        "service.up",
+        &spec.name,
+        f64::from(u8::from(outcome.ok)),
+        Unit::Count,
+    )];
+    metrics.extend(
+        outcome
+            .metrics
+            .iter()
+            .map(|(name, value, unit)| Metric::of(name, &spec.name, *value, *unit)),
+    );
+    let evaluations: Vec<Evaluation> = metrics
+        .iter()
+        .map(|metric| engine.evaluate(metric))
+        .collect();
+    // The worst evaluation decides (the first of equals, `service.up` leading); a service
+    // within every limit is shown by its latency.
+    let worst = evaluations
+        .iter()
+        .reduce(|worst, next| {
+            if next.status > worst.status {
+                next
             } else {
-                Status::Crit
-            };
-            CheckLine {
-                id: format!("service:{}", spec.name),
-                status,
-                value: outcome
-                    .latency
-                    .map(|latency| latency.as_secs_f64() * 1000.0),
-                display: outcome.latency.map_or_else(
-                    || "-".to_owned(),
-                    |latency| format!("{} ms", latency.as_millis()),
-                ),
-                op: None,
-                warn: None,
-                crit: None,
-                detail: Some(crate::core::text::printable(&format!(
-                    "{}: {}",
-                    spec.check.kind(),
-                    outcome.detail
-                ))),
+                worst
             }
         })
-        .collect()
+        .filter(|worst| worst.status != Status::Ok)
+        .or_else(|| {
+            evaluations
+                .iter()
+                .find(|evaluation| evaluation.metric.name == "service.latency_ms")
+        });
+    let mut line = match worst {
+        Some(evaluation) => CheckLine::from_evaluation(evaluation.clone()),
+        None => CheckLine {
+            id: String::new(),
+            status: Status::Ok,
+            metric: None,
+            value: None,
+            display: "-".to_owned(),
+            op: None,
+            warn: None,
+            crit: None,
+            reason: None,
+            detail: None,
+        },
+    };
+    if line.metric.as_deref() == Some("service.latency_ms") {
+        line.display = outcome.latency.map_or_else(
+            || "-".to_owned(),
+            |latency| format!("{} ms", latency.as_millis()),
+        );
+    }
+    line.id = format!("service:{}", spec.name);
+    line.detail = Some(crate::core::text::printable(&format!(
+        "{}: {}",
+        spec.check.kind(),
+        outcome.detail
+    )));
+    line
 }
 
 impl CheckReport {
@@ -188,6 +228,11 @@ impl CheckReport {
                         .join(", ")
                 }
                 _ => String::new(),
+            };
+            let limits = match (&line.reason, limits.is_empty()) {
+                (Some(reason), true) => reason.clone(),
+                (Some(reason), false) => format!("{reason} ({limits})"),
+                (None, _) => limits,
             };
             let detail = line
                 .detail

@@ -50,21 +50,27 @@ pub fn to_text(snapshots: &[QuerySnapshot]) -> String {
             StatementsView::Rows { rows } => {
                 let _ = writeln!(
                     out,
-                    "{:>8} {:>10} {:>10} {:>10} {:>8}  QUERY",
-                    "CALLS", "MEAN ms", "MAX ms", "TOTAL ms", "ROWS"
+                    "{:>8} {:>10} {:>10} {:>10} {:>8}  {:<12} QUERY",
+                    "CALLS", "MEAN ms", "MAX ms", "TOTAL ms", "ROWS", "USER"
                 );
                 for row in rows {
                     let query: String =
                         printable(&row.query.split_whitespace().collect::<Vec<_>>().join(" "));
                     let _ = writeln!(
                         out,
-                        "{:>8} {:>10.1} {:>10.1} {:>10.0} {:>8}  {}{}",
+                        "{:>8} {:>10.1} {:>10.1} {:>10.0} {:>8}  {:<12} {}{}{}",
                         row.calls,
                         row.mean_ms,
                         row.max_ms,
                         row.total_ms,
                         row.rows,
+                        printable(&row.user),
                         if row.slow { "SLOW " } else { "" },
+                        if row.toplevel == Some(false) {
+                            "(nested) "
+                        } else {
+                            ""
+                        },
                         query
                     );
                 }
@@ -82,17 +88,28 @@ pub fn to_text(snapshots: &[QuerySnapshot]) -> String {
                 for session in sessions {
                     let _ = writeln!(
                         out,
-                        "  pid {} {} {} {}{} {}",
+                        "  {}pid {} {} {} {}{}{}{} {}",
+                        "  ".repeat(session.depth),
                         session.pid,
                         printable(&session.user),
                         session.state,
                         session
-                            .query_seconds
+                            .age_in_state()
                             .map_or_else(String::new, |s| format!("{s:.0}s ")),
+                        if session.blocking {
+                            format!("BLOCKING {} ", session.waiting_on_it)
+                        } else {
+                            String::new()
+                        },
                         if session.blocked_by.is_empty() {
                             String::new()
                         } else {
-                            format!("blocked by {:?}", session.blocked_by)
+                            format!("blocked by {:?} ", session.blocked_by)
+                        },
+                        if session.opsdeck_task {
+                            "[opsdeck task] "
+                        } else {
+                            ""
                         },
                         printable(
                             &session

@@ -775,6 +775,15 @@ impl AppState {
                         "since last refresh: {} calls, {:.0} ms · since opsdeck started: {} calls, {:.0} ms",
                         row.calls_delta, row.total_ms_delta, row.calls_since_start, row.total_ms_since_start
                     ));
+                    lines.push(format!(
+                        "user {} · {}",
+                        row.user,
+                        match row.toplevel {
+                            Some(true) => "top level (run by a client)",
+                            Some(false) => "nested (run inside a function or procedure)",
+                            None => "top level or nested: not told by this server",
+                        }
+                    ));
                     lines.push(String::new());
                     lines.extend(row.query.lines().map(str::to_owned));
                     self.popup = Some(Popup::Text {
@@ -797,9 +806,27 @@ impl AppState {
                         session.state,
                         session.client
                     )];
+                    if session.opsdeck_task {
+                        lines.push("one of opsdeck's own task sessions".to_owned());
+                    }
+                    if session.blocking {
+                        lines.push(format!(
+                            "BLOCKING: {} session(s) wait on it",
+                            session.waiting_on_it
+                        ));
+                    }
                     if !session.blocked_by.is_empty() {
                         lines.push(format!("blocked by {:?}", session.blocked_by));
                     }
+                    let age = |value: Option<f64>| {
+                        value.map_or_else(|| "-".to_owned(), |s| format!("{s:.0} s"))
+                    };
+                    lines.push(format!(
+                        "statement {} · transaction {} · in this state {}",
+                        age(session.query_seconds),
+                        age(session.transaction_seconds),
+                        age(session.state_seconds)
+                    ));
                     lines.push(String::new());
                     lines.extend(session.query.lines().map(str::to_owned));
                     self.popup = Some(Popup::Text {

@@ -139,7 +139,8 @@ pub fn scan_with_zone<Tz: TimeZone>(
                 sidecar_read,
             } in inspected
             {
-                if let Some(time) = names::time_from_name(&name.to_string_lossy(), zone) {
+                if let Some(time) = names::time_of_backup(&name.to_string_lossy(), file.time, zone)
+                {
                     file.time = time;
                     file.time_from_name = true;
                 }
@@ -791,6 +792,39 @@ mod tests {
         assert!(!notes.time_from_name);
         assert_eq!(notes.time, notes.modified);
         assert_eq!(notes.modified.to_rfc3339(), "2025-11-21T12:00:00+00:00");
+    }
+
+    #[test]
+    fn a_date_only_name_written_late_that_day_is_as_old_as_its_mtime() {
+        use chrono::TimeZone;
+        let directory = tempfile::tempdir().unwrap();
+        let dir = directory.path();
+        let seoul = chrono::FixedOffset::east_opt(9 * 3600).unwrap();
+        let written = seoul.with_ymd_and_hms(2026, 12, 1, 23, 30, 0).unwrap();
+        let path = write(dir, "redis-2026-12-01.rdb", b"REDIS0011\xfa");
+        File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(written.into())
+            .unwrap();
+        let mut set = set_in(dir, &[]);
+        set.kind = ExpectedKind::RedisRdb;
+
+        let inventory = scan_with_zone(&set, &mut KindCache::default(), &seoul);
+        let file = file_named(&inventory, "redis-2026-12-01.rdb");
+        assert_eq!(file.time, written.with_timezone(&Utc));
+        // At 00:30 the next day it is an hour old, and a 24 h RPO holds.
+        let half_past_midnight = seoul.with_ymd_and_hms(2026, 12, 2, 0, 30, 0).unwrap();
+        let report = crate::core::backups::status::evaluate_in(
+            &set,
+            inventory,
+            &crate::core::backups::status::Known::default(),
+            half_past_midnight.with_timezone(&Utc),
+            &seoul,
+        );
+        assert_eq!(report.newest_age, Some(3600));
+        assert!(!report.stale, "{:?}", report.findings);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Timestamps in backup file names: backup scripts name files after `date +%Y%m%d_%H%M%S` and
 //! similar, and that time is when the backup was made, which the mtime stops being as soon as a
-//! file is copied or restored from elsewhere.
+//! file is copied or restored from elsewhere. A name with a date but no time of day
+//! (`redis-2026-12-01.rdb`) says only the day: the mtime gives the time when it falls on that
+//! day, so a backup written at 23:30 is not taken for one made at midnight.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
@@ -14,7 +16,32 @@ const YEARS: std::ops::RangeInclusive<i32> = 1970..=2999;
 /// must be a digit run of its own (`db_123456789012.sql` holds no date), and a time that does
 /// not exist (invalid, or skipped by a daylight-saving change) makes the scan move on. A local
 /// time that occurs twice (clocks going back) is taken as the earlier one.
+/// A name with only a date counts from midnight of that date.
 pub fn time_from_name<Tz: TimeZone>(name: &str, zone: &Tz) -> Option<DateTime<Utc>> {
+    stamp_in_name(name, zone).map(|stamp| stamp.time)
+}
+
+/// When the backup was made: the name's timestamp, except that a name with a date and no time
+/// of day yields to `modified` (the mtime) when that falls on the same local date. `None` means
+/// the mtime is the best answer.
+pub fn time_of_backup<Tz: TimeZone>(
+    name: &str,
+    modified: DateTime<Utc>,
+    zone: &Tz,
+) -> Option<DateTime<Utc>> {
+    let stamp = stamp_in_name(name, zone)?;
+    let same_day = stamp.date_only
+        && modified.with_timezone(zone).date_naive() == stamp.time.with_timezone(zone).date_naive();
+    (!same_day).then_some(stamp.time)
+}
+
+/// A timestamp found in a name, and whether the name gave only its date.
+struct NameStamp {
+    time: DateTime<Utc>,
+    date_only: bool,
+}
+
+fn stamp_in_name<Tz: TimeZone>(name: &str, zone: &Tz) -> Option<NameStamp> {
     let bytes = name.as_bytes();
     (0..bytes.len())
         .filter(|&start| {
@@ -24,19 +51,23 @@ pub fn time_from_name<Tz: TimeZone>(name: &str, zone: &Tz) -> Option<DateTime<Ut
 }
 
 /// The timestamp whose year starts a digit run at `start`, if one does.
-fn stamp_at<Tz: TimeZone>(bytes: &[u8], start: usize, zone: &Tz) -> Option<DateTime<Utc>> {
+fn stamp_at<Tz: TimeZone>(bytes: &[u8], start: usize, zone: &Tz) -> Option<NameStamp> {
     let candidate = match digit_run(bytes, start) {
         14 => compact_date_time_fused(bytes, start),
         8 => compact_date_time(bytes, start),
         4 => separated_date_time(bytes, start),
         _ => None,
     }?;
-    candidate.resolve(zone)
+    Some(NameStamp {
+        time: candidate.resolve(zone)?,
+        date_only: candidate.date_only,
+    })
 }
 
 /// A date and time found in a name, with where it ends so that a `Z` after it can be seen.
 struct Candidate<'a> {
     local: NaiveDateTime,
+    date_only: bool,
     bytes: &'a [u8],
     end: usize,
 }
@@ -63,6 +94,7 @@ fn compact_date_time_fused(bytes: &[u8], start: usize) -> Option<Candidate<'_>> 
     let time = compact_time(&bytes[start + 8..start + 14])?;
     Some(Candidate {
         local: date.and_time(time),
+        date_only: false,
         bytes,
         end: start + 14,
     })
@@ -106,9 +138,11 @@ fn with_time_or_midnight(
     time: Option<(NaiveTime, usize)>,
     after_date: usize,
 ) -> Candidate<'_> {
+    let date_only = time.is_none();
     let (time, end) = time.unwrap_or((NaiveTime::MIN, after_date));
     Candidate {
         local: date.and_time(time),
+        date_only,
         bytes,
         end,
     }
@@ -428,5 +462,31 @@ mod tests {
             time_from_name("db_20250701_120000.sql", &CentralEurope),
             Some(utc("2025-07-01T10:00:00Z"))
         );
+    }
+
+    #[test]
+    fn a_date_only_name_takes_the_time_of_day_from_an_mtime_that_day() {
+        let seoul = FixedOffset::east_opt(9 * 3600).unwrap();
+        // Written at 23:30 Seoul time on the day its name gives.
+        let late_that_day = utc("2026-12-01T14:30:00Z");
+        assert_eq!(
+            time_of_backup("redis-2026-12-01.rdb", late_that_day, &seoul),
+            None
+        );
+        assert_eq!(
+            time_of_backup("backup_20261201.sql.gz", late_that_day, &seoul),
+            None
+        );
+        // Copied two days later: the name's date is all there is, from midnight.
+        assert_eq!(
+            time_of_backup("redis-2026-12-01.rdb", utc("2026-12-03T01:00:00Z"), &seoul),
+            Some(utc("2026-11-30T15:00:00Z"))
+        );
+        // A time of day in the name wins over any mtime.
+        assert_eq!(
+            time_of_backup("db_20261201_030000.sql", late_that_day, &seoul),
+            Some(utc("2026-11-30T18:00:00Z"))
+        );
+        assert_eq!(time_of_backup("notes.txt", late_that_day, &seoul), None);
     }
 }

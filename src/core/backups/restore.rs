@@ -176,7 +176,7 @@ pub async fn restore_test(
                 "cannot use the restore URL {server}: {error}\n  fix: check {CONFIG_HINT}"
             ))
         })?
-        .application_name("opsdeck")
+        .application_name(crate::core::TASK_APPLICATION)
         .disable_statement_logging();
 
     let mut admin = connect(&options, &server, &context.cancel).await?;

@@ -50,6 +50,15 @@ pub struct FileReport {
     pub kind_ok: bool,
 }
 
+impl FileReport {
+    /// Verified, and found damaged, in this very version.
+    pub fn known_bad(&self) -> bool {
+        self.verification
+            .as_ref()
+            .is_some_and(|verification| verification.result == super::VerifyResult::Corrupt)
+    }
+}
+
 /// Something about a set worth a line on screen, tied to the metric whose rule judges it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
@@ -72,8 +81,11 @@ pub struct SetReport {
     /// Backups being written right now (`*.partial`).
     pub in_progress: Vec<PathBuf>,
     pub total_bytes: u64,
-    /// Seconds since the newest backup's time.
+    /// Seconds since the newest good backup's time: the newest one not known to be bad
+    /// (verified ok, or not verified yet). Freshness is judged on it.
     pub newest_age: Option<i64>,
+    /// Backups newer than that one which failed verification.
+    pub newer_corrupt: usize,
     /// The freshness rule in words, e.g. "24h" or "0 3 * * * + 1h".
     pub freshness: String,
     pub stale: bool,
@@ -155,10 +167,17 @@ pub fn evaluate_in<Tz: TimeZone>(
         });
     }
     let newest = inventory.files.first();
-    let newest_age = newest.map(|file| (now - file.time).num_seconds());
-    let (stale, freshness) = freshness_of(set, newest, now, zone);
+    // A dump that failed verification restores nothing: it must not keep the set fresh.
+    let newer_corrupt = files.iter().take_while(|report| report.known_bad()).count();
+    let newest_good = files.get(newer_corrupt).map(|report| &report.file);
+    let newest_age = newest_good.map(|file| (now - file.time).num_seconds());
+    let (stale, freshness) = freshness_of(set, newest_good, now, zone);
     if inventory.problem.is_none() {
-        match (newest, stale) {
+        match (newest_good, stale) {
+            (None, _) if newer_corrupt > 0 => findings.push(Finding {
+                metric: "backup.stale",
+                text: format!("no good backup: all {newer_corrupt} failed verification"),
+            }),
             (None, _) => findings.push(Finding {
                 metric: "backup.stale",
                 text: format!(
@@ -174,8 +193,12 @@ pub fn evaluate_in<Tz: TimeZone>(
             (Some(file), true) => findings.push(Finding {
                 metric: "backup.stale",
                 text: format!(
-                    "newest backup is {} old (limit {freshness})",
-                    crate::core::text::duration((now - file.time).num_seconds())
+                    "newest good backup is {} old (limit {freshness}){}",
+                    crate::core::text::duration((now - file.time).num_seconds()),
+                    match newer_corrupt {
+                        0 => String::new(),
+                        count => format!("; {count} newer failed verification"),
+                    }
                 ),
             }),
             (Some(_), false) => {}
@@ -242,15 +265,7 @@ pub fn evaluate_in<Tz: TimeZone>(
             text: format!("{count} file(s) not encrypted; this set requires encryption"),
         });
     }
-    let corrupt = files
-        .iter()
-        .filter(|report| {
-            report
-                .verification
-                .as_ref()
-                .is_some_and(|verification| verification.result == super::VerifyResult::Corrupt)
-        })
-        .count();
+    let corrupt = files.iter().filter(|report| report.known_bad()).count();
     if corrupt > 0 {
         findings.push(Finding {
             metric: "backup.corrupt",
@@ -301,6 +316,7 @@ pub fn evaluate_in<Tz: TimeZone>(
         in_progress: inventory.in_progress.clone(),
         files,
         newest_age,
+        newer_corrupt,
         freshness,
         stale,
         size_ratio_pct,

@@ -118,6 +118,26 @@ pub struct Evaluation {
     pub crit: Option<f64>,
 }
 
+impl Evaluation {
+    /// What made a non-ok status, in one line: `service.redis_evicted_keys 3448 > 1`. `None`
+    /// while the value is within its limits.
+    pub fn reason(&self) -> Option<String> {
+        let operator = self.operator?;
+        let limit = match self.status {
+            Status::Crit => self.crit.or(self.warn),
+            Status::Warn => self.warn,
+            Status::Ok | Status::Unknown => None,
+        }?;
+        Some(format!(
+            "{} {} {} {}",
+            self.metric.name,
+            format_value(self.metric.value, self.metric.unit),
+            operator.symbol(),
+            format_value(limit, self.metric.unit)
+        ))
+    }
+}
+
 /// What the store keeps about a condition that holds but has not yet opened an alert, so that a
 /// restart does not reset the clock of a `for` duration.
 #[derive(Debug, Clone, PartialEq)]

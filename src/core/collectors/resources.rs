@@ -219,22 +219,14 @@ impl ResourceCollector {
 
     fn filesystems(&mut self) -> Vec<FilesystemUsage> {
         if !self.settings.filesystems.is_empty() {
-            return self
-                .settings
-                .filesystems
-                .iter()
-                .map(|path| filesystem_usage(path))
-                .collect();
+            return usage_once_per_filesystem(&self.settings.filesystems);
         }
         if self.samples_since_mount_refresh >= MOUNT_LIST_REFRESH_EVERY {
             self.mount_points = real_mount_points();
             self.samples_since_mount_refresh = 0;
         }
         self.samples_since_mount_refresh += 1;
-        self.mount_points
-            .iter()
-            .map(|path| filesystem_usage(path))
-            .collect()
+        usage_once_per_filesystem(&self.mount_points)
     }
 
     fn network_rates(&mut self) -> Vec<NetworkRate> {
@@ -331,6 +323,21 @@ fn real_mount_points() -> Vec<PathBuf> {
     mounts
 }
 
+/// The usage of each path's filesystem, listed once under the first path on it: `/var` and
+/// `/var/log` on one disk are one gauge and one alert, not two that move together. Paths that
+/// cannot be read are all kept, each with its error.
+fn usage_once_per_filesystem(paths: &[PathBuf]) -> Vec<FilesystemUsage> {
+    let mut seen = std::collections::HashSet::new();
+    paths
+        .iter()
+        .filter(|path| match rustix::fs::stat(path.as_path()) {
+            Ok(stat) => seen.insert(stat.st_dev),
+            Err(_) => true,
+        })
+        .map(|path| filesystem_usage(path))
+        .collect()
+}
+
 fn filesystem_usage(path: &Path) -> FilesystemUsage {
     let display = path.display().to_string();
     match rustix::fs::statvfs(path) {
@@ -377,6 +384,30 @@ fn count_processes() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_paths_on_one_filesystem_are_listed_once() {
+        let directory = tempfile::tempdir().unwrap();
+        let inner = directory.path().join("logs");
+        std::fs::create_dir(&inner).unwrap();
+        let listed = usage_once_per_filesystem(&[
+            directory.path().to_path_buf(),
+            inner,
+            PathBuf::from("/proc"),
+            PathBuf::from("/nonexistent/a"),
+            PathBuf::from("/nonexistent/b"),
+        ]);
+        let paths: Vec<&str> = listed.iter().map(|fs| fs.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                directory.path().to_str().unwrap(),
+                "/proc",
+                "/nonexistent/a",
+                "/nonexistent/b"
+            ]
+        );
+    }
 
     #[test]
     fn a_missing_configured_path_is_reported_not_fatal() {

@@ -2,7 +2,7 @@
 //! readings to compute deltas.
 //!
 //! One connection is kept between refreshes (and made again when it breaks). It identifies
-//! itself as `application_name = 'opsdeck'`, and every query runs under the configured
+//! itself as [`MONITOR_APPLICATION`](crate::core::MONITOR_APPLICATION), and every query runs under the configured
 //! `statement_timeout` (plus a short `lock_timeout`), with a client-side deadline on top for a
 //! server that stops answering altogether. Every monitoring query starts with the
 //! [`MARKER`] comment, so opsdeck's own statements can be left out of `pg_stat_statements`.
@@ -49,7 +49,6 @@ use crate::core::store::mask_password;
 /// The comment every monitoring query starts with; statements containing it are not listed.
 pub const MARKER: &str = "/* opsdeck */";
 
-const APPLICATION_NAME: &str = "opsdeck";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much longer than `statement_timeout` the client waits for an answer before it gives the
 /// connection up (the server should have cancelled the statement by then).
@@ -285,7 +284,7 @@ impl QueryCollector {
             .to_owned();
         let user = options.get_username().to_owned();
         let options = options
-            .application_name(APPLICATION_NAME)
+            .application_name(crate::core::MONITOR_APPLICATION)
             .options([
                 ("statement_timeout", timeout_ms),
                 ("lock_timeout", lock_timeout_ms(timeout_ms)),
@@ -629,7 +628,7 @@ fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> Strin
     let toplevel = if version >= (1, 9) {
         "s.toplevel"
     } else {
-        "true"
+        "NULL::bool"
     };
     let since = if version >= (1, 11) {
         "(extract(epoch FROM s.stats_since) * 1000)::int8"
@@ -644,7 +643,7 @@ fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> Strin
     };
     format!(
         "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel,
-                s.calls, s.total{exec} AS total_ms, s.mean{exec} AS mean_ms,
+                coalesce(pg_get_userbyid(s.userid)::text, '') AS username, s.calls, s.total{exec} AS total_ms, s.mean{exec} AS mean_ms,
                 s.max{exec} AS max_ms, s.rows, s.shared_blks_hit, s.shared_blks_read,
                 {since} AS stats_since_ms,
                 (extract(epoch FROM statement_timestamp()) * 1000)::int8 AS now_ms
@@ -830,6 +829,8 @@ fn read_counters(
             },
             row: StatementRow {
                 queryid: queryid.unwrap_or(0),
+                user: get(row, "username")?,
+                toplevel,
                 query: String::new(),
                 calls,
                 total_ms,
@@ -1024,10 +1025,14 @@ impl Deltas {
 
 /// Client backends worth a look: active longer than `$1` seconds, idle in a transaction,
 /// waiting for a lock, or blocking one. `pg_blocking_pids` is only asked about sessions waiting
-/// for a lock (it takes the lock manager's locks).
+/// for a lock (it takes the lock manager's locks). `$2`: the application name of opsdeck's own
+/// monitoring connections, the only sessions left out (task sessions are shown).
+///
+/// Ages: a transaction's from `xact_start`, which an aborted transaction no longer has (then
+/// from `state_change`, when it went idle); the time in the current state from `state_change`.
 const SESSIONS: &str = "/* opsdeck */ WITH a AS (
     SELECT pid, datname, usename, application_name, client_addr, state, wait_event_type,
-           wait_event, query_start, xact_start, query,
+           wait_event, query_start, xact_start, state_change, query,
            CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid)
                 ELSE '{}'::int4[] END AS blocked_by
     FROM pg_stat_activity
@@ -1052,14 +1057,18 @@ SELECT pid, coalesce(datname::text, '') AS database, coalesce(usename::text, '')
             THEN wait_event_type || ': ' || coalesce(wait_event, '?') END AS wait_event,
        greatest(extract(epoch FROM statement_timestamp() - query_start), 0)::float8
            AS query_seconds,
-       greatest(extract(epoch FROM statement_timestamp() - xact_start), 0)::float8
+       greatest(extract(epoch FROM statement_timestamp() - coalesce(
+           xact_start,
+           CASE WHEN idle_in_transaction THEN state_change END)), 0)::float8
            AS transaction_seconds,
-       coalesce(query, '') AS query, blocked_by, long_running, idle_in_transaction
+       greatest(extract(epoch FROM statement_timestamp() - state_change), 0)::float8
+           AS state_seconds,
+       coalesce(query, '') AS query, blocked_by, blocking, long_running, idle_in_transaction
 FROM b
 WHERE blocking
-   OR (application_name IS DISTINCT FROM 'opsdeck'
+   OR (application_name IS DISTINCT FROM $2
        AND (long_running OR idle_in_transaction OR waiting))
-ORDER BY waiting DESC, xact_start NULLS LAST, pid";
+ORDER BY waiting DESC, coalesce(xact_start, state_change) NULLS LAST, pid";
 
 async fn sessions(
     conn: &mut PgConnection,
@@ -1079,29 +1088,39 @@ async fn sessions(
     }
     let rows = fetch(
         conn,
-        sqlx::query(SESSIONS).bind(settings.long_query_after.as_secs_f64()),
+        sqlx::query(SESSIONS)
+            .bind(settings.long_query_after.as_secs_f64())
+            .bind(crate::core::MONITOR_APPLICATION),
         limit,
     )
     .await?;
-    rows.iter()
+    let sessions = rows
+        .iter()
         .map(|row| {
+            let application: String = get(row, "application")?;
             Ok(SessionRow {
                 pid: get(row, "pid")?,
                 database: get(row, "database")?,
                 user: get(row, "username")?,
-                application: get(row, "application")?,
+                opsdeck_task: application == crate::core::TASK_APPLICATION,
+                application,
                 client: get(row, "client")?,
                 state: get(row, "state")?,
                 wait_event: get(row, "wait_event")?,
                 query_seconds: get(row, "query_seconds")?,
                 transaction_seconds: get(row, "transaction_seconds")?,
+                state_seconds: get(row, "state_seconds")?,
                 query: get(row, "query")?,
                 blocked_by: get::<Option<Vec<i32>>>(row, "blocked_by")?.unwrap_or_default(),
+                blocking: get(row, "blocking")?,
+                waiting_on_it: 0,
+                depth: 0,
                 long_running: get(row, "long_running")?,
                 idle_in_transaction: get(row, "idle_in_transaction")?,
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, Failure>>()?;
+    Ok(crate::core::queries::lock_tree(sessions))
 }
 
 // ---------------------------------------------------------------------------

@@ -68,6 +68,11 @@ impl Default for QuerySettings {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatementRow {
     pub queryid: i64,
+    /// The role that ran it: the same text under two users is two rows.
+    pub user: String,
+    /// Run by a client (`true`) or nested inside a function or procedure (`false`); `None`
+    /// where the server does not tell (pg_stat_statements before 1.9, PostgreSQL 13).
+    pub toplevel: Option<bool>,
     /// The normalised text, as PostgreSQL keeps it (show it through `printable`).
     pub query: String,
     pub calls: i64,
@@ -111,16 +116,136 @@ pub struct SessionRow {
     pub database: String,
     pub user: String,
     pub application: String,
+    /// One of opsdeck's own task sessions (VACUUM, REINDEX, restore test…).
+    pub opsdeck_task: bool,
     pub client: String,
     pub state: String,
     pub wait_event: Option<String>,
+    /// Since the current (or last) statement started.
     pub query_seconds: Option<f64>,
+    /// Since the transaction started; for an aborted transaction, which PostgreSQL no longer
+    /// dates, since it went idle.
     pub transaction_seconds: Option<f64>,
+    /// Since the session entered its current state (`state_change`): how long it has been idle
+    /// in its transaction.
+    pub state_seconds: Option<f64>,
     pub query: String,
     /// `pg_blocking_pids(pid)`.
     pub blocked_by: Vec<i32>,
+    /// Other sessions wait for a lock it holds.
+    pub blocking: bool,
+    /// How many listed sessions wait on it, directly or through others.
+    pub waiting_on_it: usize,
+    /// Its place in the lock tree: 0 for a root blocker or a session outside any tree, 1 for
+    /// one waiting on a root, and so on.
+    pub depth: usize,
     pub long_running: bool,
     pub idle_in_transaction: bool,
+}
+
+impl SessionRow {
+    /// `active`, `idle in xact`, `aborted xact`…: the state in few enough columns for a table
+    /// (`idle in transaction (aborted)` would be cut before the word that matters).
+    pub fn short_state(&self) -> &str {
+        match self.state.as_str() {
+            "idle in transaction" => "idle in xact",
+            "idle in transaction (aborted)" => "aborted xact",
+            "fastpath function call" => "fastpath",
+            state => state,
+        }
+    }
+
+    /// How long it has been in its state: an active session's statement age, otherwise the
+    /// time since its state changed.
+    pub fn age_in_state(&self) -> Option<f64> {
+        if self.state == "active" {
+            self.query_seconds
+        } else {
+            self.state_seconds
+        }
+    }
+}
+
+/// Orders sessions as lock trees: each root blocker (blocking others, waiting on nobody) first,
+/// followed by the sessions waiting on it, depth first; then everything else in the order given.
+/// Fills in `waiting_on_it` and `depth`.
+pub fn lock_tree(sessions: Vec<SessionRow>) -> Vec<SessionRow> {
+    use std::collections::{BTreeMap, HashSet};
+    let listed: HashSet<i32> = sessions.iter().map(|session| session.pid).collect();
+    let mut waiters: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+    for (index, session) in sessions.iter().enumerate() {
+        for blocker in &session.blocked_by {
+            waiters.entry(*blocker).or_default().push(index);
+        }
+    }
+    let is_root = |session: &SessionRow| {
+        waiters.contains_key(&session.pid)
+            && !session.blocked_by.iter().any(|pid| listed.contains(pid))
+    };
+    let mut roots: Vec<usize> = (0..sessions.len())
+        .filter(|&index| is_root(&sessions[index]))
+        .collect();
+    // A cycle has no root; PostgreSQL breaks deadlocks within a second, so its members are
+    // simply listed as they come.
+    roots.sort_by(|&a, &b| {
+        let age = |index: usize| sessions[index].transaction_seconds.unwrap_or(0.0);
+        age(b).total_cmp(&age(a))
+    });
+    let mut order: Vec<(usize, usize)> = Vec::with_capacity(sessions.len());
+    let mut placed = vec![false; sessions.len()];
+    for root in roots {
+        let mut stack = vec![(root, 0)];
+        while let Some((index, depth)) = stack.pop() {
+            // Waiting on several listed blockers: shown once, under the first one placed.
+            if std::mem::replace(&mut placed[index], true) {
+                continue;
+            }
+            order.push((index, depth));
+            for &child in waiters
+                .get(&sessions[index].pid)
+                .into_iter()
+                .flatten()
+                .rev()
+            {
+                stack.push((child, depth + 1));
+            }
+        }
+    }
+    for (index, done) in placed.iter().enumerate() {
+        if !done {
+            order.push((index, 0));
+        }
+    }
+    let counts: Vec<usize> = (0..sessions.len())
+        .map(|index| transitive_waiters(&sessions, &waiters, index))
+        .collect();
+    let mut slots: Vec<Option<SessionRow>> = sessions.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(index, depth)| {
+            let mut session = slots[index].take()?;
+            session.depth = depth;
+            session.waiting_on_it = counts[index];
+            Some(session)
+        })
+        .collect()
+}
+
+fn transitive_waiters(
+    sessions: &[SessionRow],
+    waiters: &std::collections::BTreeMap<i32, Vec<usize>>,
+    from: usize,
+) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![from];
+    while let Some(index) = stack.pop() {
+        for &child in waiters.get(&sessions[index].pid).into_iter().flatten() {
+            if child != from && seen.insert(child) {
+                stack.push(child);
+            }
+        }
+    }
+    seen.len()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -236,6 +236,12 @@ fn build_request(check: &HttpCheck, timeout: Duration) -> Result<reqwest::Reques
         .timeout(timeout))
 }
 
+/// The shared client for `verify_tls` built ahead of the checks (see [`super::prepare`]); a
+/// failure shows again, with its reason, in the first check.
+pub(super) fn prepare(verify_tls: bool) {
+    let _ = client(verify_tls);
+}
+
 /// The shared client for `verify_tls`, built on first use.
 fn client(verify_tls: bool) -> Result<&'static reqwest::Client, String> {
     static CLIENTS: [OnceLock<reqwest::Client>; 2] = [OnceLock::new(), OnceLock::new()];

@@ -67,6 +67,47 @@ impl CheckOutcome {
     }
 }
 
+/// Does once, before any check's clock starts, the setup the checks share and would otherwise do
+/// inside the first check's measured time: seeding the TLS library's random generator (AWS-LC
+/// gathers CPU jitter entropy on first use, some 50 ms of busy CPU) and building the HTTP clients
+/// (loading the system's root certificates). On the console's single-threaded runtime that work
+/// would also stall every other check whose clock is running, so it goes to a blocking thread.
+pub async fn prepare(specs: &[ServiceSpec]) {
+    let mut clients = Vec::new();
+    let mut tls = false;
+    for spec in specs {
+        match &spec.check {
+            ServiceCheck::Http(check) => {
+                clients.push(check.verify_tls);
+                tls |= check.url.trim().to_ascii_lowercase().starts_with("https:");
+            }
+            ServiceCheck::Tls(check) => {
+                tls |= matches!(check.target, tls::TlsTarget::Endpoint { .. })
+            }
+            // Either may negotiate TLS with the server (sslmode, rediss://).
+            ServiceCheck::Postgres(_) => tls = true,
+            ServiceCheck::Redis(check) => tls |= check.url.starts_with("rediss:"),
+            _ => {}
+        }
+    }
+    clients.sort_unstable();
+    clients.dedup();
+    if clients.is_empty() && !tls {
+        return;
+    }
+    let prepared = tokio::task::spawn_blocking(move || {
+        if tls {
+            tls::prepare();
+        }
+        for verify_tls in clients {
+            http::prepare(verify_tls);
+        }
+    });
+    if let Err(error) = prepared.await {
+        tracing::warn!("preparing the service checks failed: {error}");
+    }
+}
+
 /// Metrics a service check can report (rules name them with the service as instance).
 pub const SERVICE_METRICS: &[&str] = &[
     "service.up",

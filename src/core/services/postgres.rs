@@ -66,7 +66,7 @@ pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
         }
     };
     let options = options
-        .application_name("opsdeck")
+        .application_name(crate::core::MONITOR_APPLICATION)
         .options([("statement_timeout", timeout.as_millis().max(1))])
         .disable_statement_logging();
 

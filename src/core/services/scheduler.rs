@@ -27,11 +27,18 @@ pub fn spawn_checks(
 ) -> HashMap<String, Arc<Notify>> {
     let limit = Arc::new(Semaphore::new(CONCURRENT_CHECKS));
     let mut rechecks = HashMap::new();
-    for spec in specs {
+    let mut loops = Vec::with_capacity(specs.len());
+    for spec in &specs {
         let recheck = Arc::new(Notify::new());
         rechecks.insert(spec.name.clone(), recheck.clone());
-        tokio::spawn(check_loop(spec, limit.clone(), recheck, results.clone()));
+        loops.push(recheck);
     }
+    tokio::spawn(async move {
+        super::prepare(&specs).await;
+        for (spec, recheck) in specs.into_iter().zip(loops) {
+            tokio::spawn(check_loop(spec, limit.clone(), recheck, results.clone()));
+        }
+    });
     rechecks
 }
 

@@ -124,6 +124,16 @@ async fn handshake(
     Ok((leaf, latency))
 }
 
+/// The shared client configuration, and the random generator seeded (see
+/// [`super::prepare`]); a failure shows again, with its reason, in the first check.
+pub(super) fn prepare() {
+    if let Ok(config) = client_config() {
+        let mut seed = [0_u8; 16];
+        // Only the seeding matters; the bytes are thrown away.
+        let _ = config.crypto_provider().secure_random.fill(&mut seed);
+    }
+}
+
 /// One client configuration for all endpoint checks, on aws-lc-rs without a process default.
 fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
@@ -355,6 +365,17 @@ fn day(timestamp: i64) -> String {
         .unwrap_or_else(|| "?".to_owned())
 }
 
+/// Under two days in hours (`41 h`, `under an hour`), else in whole days, rounded.
+fn time_span(seconds: i64) -> String {
+    if seconds < 2 * SECS_PER_DAY {
+        return match seconds / 3600 {
+            0 => "under an hour".to_owned(),
+            hours => format!("{hours} h"),
+        };
+    }
+    days((seconds as f64 / SECS_PER_DAY as f64).round() as i64)
+}
+
 fn days(n: i64) -> String {
     if n == 1 {
         "1 day".to_owned()
@@ -371,23 +392,16 @@ fn expiry_outcome(
     crit_days: u32,
 ) -> CheckOutcome {
     let seconds_left = info.not_after - now;
-    let days_left = seconds_left.div_euclid(SECS_PER_DAY);
+    // Rounded as the expiry instant implies: 4.99 days is 5 days (what `openssl x509 -enddate`
+    // leads a person to count), not 4.
+    let days_left = (seconds_left as f64 / SECS_PER_DAY as f64).round() as i64;
     let until = day(info.not_after);
     let names = format!("{}, issuer {}", info.subject, info.issuer);
     let (ok, mut detail) = if seconds_left < 0 {
-        let ago = (-seconds_left).div_euclid(SECS_PER_DAY);
-        let when = if ago == 0 {
-            "less than a day".to_owned()
-        } else {
-            days(ago)
-        };
+        let when = time_span(-seconds_left);
         (false, format!("expired {when} ago ({until}), {names}"))
     } else {
-        let when = if days_left == 0 {
-            "under a day".to_owned()
-        } else {
-            days(days_left)
-        };
+        let when = time_span(seconds_left);
         let detail = match expiry_status(days_left, warn_days, crit_days) {
             Status::Ok => format!("valid until {until} ({when} left), {names}"),
             _ => format!("expires in {when} ({until}), {names}"),
@@ -450,7 +464,38 @@ mod tests {
             "{}",
             expired.detail
         );
-        assert_eq!(expired.metrics[0].1, -4.0);
+        assert_eq!(expired.metrics[0].1, -3.0);
+    }
+
+    #[test]
+    fn days_are_rounded_and_the_last_two_are_hours() {
+        let now = 1_790_000_000;
+        // 4.99 days: openssl's end date implies 5 days, not 4.
+        let almost_five = expiry_outcome(&info(now + 5 * SECS_PER_DAY - 900), now, 30, 7);
+        assert!(
+            almost_five.detail.starts_with("expires in 5 days ("),
+            "{}",
+            almost_five.detail
+        );
+        assert_eq!(almost_five.metrics[0].1, 5.0);
+        let hours = expiry_outcome(&info(now + 41 * 3600 + 120), now, 30, 7);
+        assert!(
+            hours.detail.starts_with("expires in 41 h ("),
+            "{}",
+            hours.detail
+        );
+        let minutes = expiry_outcome(&info(now + 600), now, 30, 7);
+        assert!(
+            minutes.detail.starts_with("expires in under an hour ("),
+            "{}",
+            minutes.detail
+        );
+        let just_expired = expiry_outcome(&info(now - 5 * 3600), now, 30, 7);
+        assert!(
+            just_expired.detail.starts_with("expired 5 h ago"),
+            "{}",
+            just_expired.detail
+        );
     }
 
     #[test]

@@ -804,7 +804,7 @@ impl Db {
                     "cannot use the database URL {masked}: {error}\n  fix: check [tasks.{task}] url"
                 ))
             })?
-            .application_name("opsdeck")
+            .application_name(crate::core::TASK_APPLICATION)
             .disable_statement_logging();
         let host = match base.get_socket() {
             Some(socket) => socket.display().to_string(),

@@ -5,7 +5,7 @@
 //! task's own connection, is refused before anything is signalled. The run signals the pids one
 //! by one (stopping between them when cancelled) and reports each one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -105,6 +105,7 @@ pub async fn plan(
     let pids = pids(params)?;
     let mut db = Db::open(database, None).await?;
     let sessions = db.sessions(&pids, None).await?;
+    let lock_waits = db.lock_waits().await?;
     let mut plan = Plan::default();
     let mut refusals = Vec::new();
     for &pid in &pids {
@@ -127,6 +128,15 @@ pub async fn plan(
         };
         plan.steps
             .push(Plan::note(format!("  {}", session.describe())));
+        let waiting = waiting_on(pid, &lock_waits);
+        if !waiting.is_empty() {
+            let listed: Vec<String> = waiting.iter().map(ToString::to_string).collect();
+            plan.steps.push(Plan::note(format!(
+                "  pid {pid} BLOCKS {}: {} (they go on once its transaction ends)",
+                count(waiting.len(), "session", "sessions"),
+                listed.join(", ")
+            )));
+        }
         plan.warnings.extend(session.warnings(action, &db.user));
     }
     plan.refusal = (!refusals.is_empty()).then(|| refusals.join("; "));
@@ -422,6 +432,20 @@ fn age(seconds: f64) -> String {
     }
 }
 
+/// The sessions waiting on `blocker`, directly or behind another waiter, in pid order.
+fn waiting_on(blocker: i32, lock_waits: &[(i32, Vec<i32>)]) -> Vec<i32> {
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![blocker];
+    while let Some(pid) = frontier.pop() {
+        for (waiter, blockers) in lock_waits {
+            if *waiter != blocker && blockers.contains(&pid) && found.insert(*waiter) {
+                frontier.push(*waiter);
+            }
+        }
+    }
+    found.into_iter().collect()
+}
+
 /// At most [`QUERY_CHARS`] characters, with `…` when cut.
 fn shorten(query: &str) -> String {
     let query = query.trim();
@@ -461,7 +485,7 @@ impl<'s> Db<'s> {
                     "cannot use the URL {masked} of database `{name}`: {error}\n  fix: {fix}"
                 ))
             })?
-            .application_name("opsdeck")
+            .application_name(crate::core::TASK_APPLICATION)
             .disable_statement_logging()
             .options([("statement_timeout", STATEMENT_TIMEOUT)]);
         let attempt = unless_cancelled(
@@ -509,6 +533,17 @@ impl<'s> Db<'s> {
             self.url,
             crate::core::store::sql_message(error)
         ))
+    }
+
+    /// Every session waiting for a lock, with the pids it waits on.
+    async fn lock_waits(&mut self) -> Result<Vec<(i32, Vec<i32>)>, TaskError> {
+        let reply = sqlx::query_as::<_, (i32, Vec<i32>)>(
+            "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity
+             WHERE wait_event_type = 'Lock'",
+        )
+        .fetch_all(&mut self.conn)
+        .await;
+        reply.map_err(|error| self.failed("looking up lock waits", &error))
     }
 
     /// The sessions among `pids` that are current backends, by pid.

@@ -1,6 +1,6 @@
-//! The backups pane: one status line per backup set (newest age against its limit, file count,
-//! total size, retention and what a prune would free, last verification, last restore test),
-//! then what is wrong with the selected set and its files, newest first, with their size trend.
+//! The backups pane: one status line per backup set (the newest good backup's age against its
+//! limit, file count, total size, retention and what a prune would free, last verification, last
+//! restore test), then what is wrong with the selected set and its files, newest first, with their size trend.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -79,7 +79,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                 "{} {:<4} {:>12} {:>5} {:>9} {:<16} {:<10} RESTORE",
                 pad("SET", name_width),
                 "",
-                "NEWEST",
+                "NEWEST GOOD",
                 "FILES",
                 "SIZE",
                 "KEEP",

@@ -176,8 +176,8 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
             let mut lines = vec![Line::styled(
                 strings::fit(
                     &format!(
-                        "{:>8} {:>10} {:>10} {:>9} {:>8}  QUERY",
-                        "CALLS", "MEAN ms", "TOTAL ms", "+CALLS", "HIT %"
+                        "{:>8} {:>10} {:>10} {:>9} {:>6} {:<8} QUERY",
+                        "CALLS", "MEAN ms", "TOTAL ms", "+CALLS", "HIT %", "USER"
                     ),
                     width,
                 ),
@@ -193,7 +193,7 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
                     .hit_ratio_pct
                     .map_or_else(|| "-".into(), |pct| format!("{pct:.1}"));
                 let lead = format!(
-                    "{:>8} {:>10.1} {:>10.0} {:>9} {:>8}  ",
+                    "{:>8} {:>10.1} {:>10.0} {:>9} {:>6} {:<8} ",
                     row.calls,
                     row.mean_ms,
                     row.total_ms,
@@ -202,9 +202,15 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
                     } else {
                         String::new()
                     },
-                    hit
+                    hit,
+                    strings::fit(&printable(&row.user), 8)
                 );
-                lines.push(query_row(lead, style, &row.query, width, look));
+                let query = if row.toplevel == Some(false) {
+                    format!("(nested) {}", row.query)
+                } else {
+                    row.query.clone()
+                };
+                lines.push(query_row(lead, style, &query, width, look));
             }
             if rows.is_empty() {
                 lines.push(Line::styled(
@@ -231,8 +237,8 @@ fn session_lines(
     let mut lines = vec![Line::styled(
         strings::fit(
             &format!(
-                "  {:>7} {:<10} {:<14} {:>7} {:>7} {:<12} QUERY",
-                "PID", "USER", "STATE", "QUERY", "XACT", "WAITING"
+                "  {:<9} {:<10} {:<12} {:>7} {:>7} {:<12} QUERY",
+                "PID", "USER", "STATE", "AGE", "XACT", "WAITING"
             ),
             width,
         ),
@@ -241,7 +247,9 @@ fn session_lines(
     for session in sessions {
         let seconds =
             |value: Option<f64>| value.map_or_else(|| "-".into(), |s| strings::duration(s as i64));
-        let waiting = if session.blocked_by.is_empty() {
+        let waiting = if session.blocking {
+            format!("BLOCKS {}", session.waiting_on_it)
+        } else if session.blocked_by.is_empty() {
             session.wait_event.clone().unwrap_or_default()
         } else {
             format!(
@@ -254,10 +262,11 @@ fn session_lines(
                     .join(",")
             )
         };
-        let level = if !session.blocked_by.is_empty() || session.idle_in_transaction {
-            Status::Warn
-        } else if session.long_running {
+        // The root blocker is the session to act on: the most urgent colour.
+        let level = if session.blocking || session.long_running {
             Status::Crit
+        } else if !session.blocked_by.is_empty() || session.idle_in_transaction {
+            Status::Warn
         } else {
             Status::Ok
         };
@@ -266,17 +275,24 @@ fn session_lines(
         } else {
             "  "
         };
+        // Waiters are indented under what they wait on.
+        let pid = format!("{}{}", " ".repeat(session.depth.min(3)), session.pid);
         let lead = format!(
-            "{mark}{:>7} {:<10} {:<14} {:>7} {:>7} {:<12} ",
-            session.pid,
+            "{mark}{:<9} {:<10} {:<12} {:>7} {:>7} {:<12} ",
+            pid,
             strings::fit(&printable(&session.user), 10),
-            strings::fit(&session.state, 14),
-            seconds(session.query_seconds),
+            strings::fit(session.short_state(), 12),
+            seconds(session.age_in_state()),
             seconds(session.transaction_seconds),
             strings::fit(&printable(&waiting), 12)
         );
         let style = palette.status(level).patch(palette.get(Slot::Text));
-        lines.push(query_row(lead, style, &session.query, width, look));
+        let query = if session.opsdeck_task {
+            format!("[opsdeck task] {}", session.query)
+        } else {
+            session.query.clone()
+        };
+        lines.push(query_row(lead, style, &query, width, look));
     }
     if sessions.is_empty() {
         lines.push(Line::styled(

@@ -192,6 +192,42 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
             palette.get(Slot::Text),
         ),
     ];
+    // Every figure the rules judge, with its limit when it breaks one: the evicted keys of a
+    // Redis are worth seeing before an alert opens on them.
+    if let Some((_, outcome)) = &row.last {
+        let mut line: Vec<Span> = vec![Span::styled("figures  ", palette.get(Slot::Muted))];
+        let mut used = 9;
+        for (metric, value, unit) in &outcome.metrics {
+            let key = crate::core::model::series_key(metric, Some(name));
+            let judged = state.checklists.evaluations.get(&key);
+            let status = judged.map_or(Status::Ok, |evaluation| evaluation.status);
+            let text = judged
+                .and_then(crate::core::checks::Evaluation::reason)
+                .unwrap_or_else(|| {
+                    format!(
+                        "{metric} {}",
+                        crate::core::checks::rules::format_value(*value, *unit)
+                    )
+                });
+            let text = format!("{} ", text.trim_start_matches("service."));
+            let text_width = strings::width(&text);
+            if used + text_width > inner_width && line.len() > 1 {
+                lines.push(Line::from(std::mem::take(&mut line)));
+                line.push(Span::raw(" ".repeat(9)));
+                used = 9;
+            }
+            used += text_width;
+            let style = if status == Status::Ok {
+                palette.get(Slot::Text)
+            } else {
+                palette.status(status)
+            };
+            line.push(Span::styled(text, style));
+        }
+        if line.len() > 1 {
+            lines.push(Line::from(line));
+        }
+    }
     match &row.last_error {
         Some((at, error)) => lines.push(Line::styled(
             strings::fit(
