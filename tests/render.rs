@@ -654,6 +654,17 @@ mod queries {
                     Vec::new(),
                     "LOCK TABLE pgbench_accounts IN ACCESS EXCLUSIVE MODE",
                 ),
+                SessionRow {
+                    application: "opsdeck-task".into(),
+                    opsdeck_task: true,
+                    long_running: false,
+                    ..session(
+                        4343,
+                        "active",
+                        vec![4141],
+                        "VACUUM (ANALYZE) public.pgbench_accounts",
+                    )
+                },
             ])),
             health: Ok(TableHealth {
                 database_bytes: 23 * 1024 * 1024,
@@ -711,7 +722,18 @@ mod queries {
         let mut state = with_queries();
         state.update(Msg::Key(KeyChord::parse("v").unwrap()));
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        insta::assert_snapshot!(screen);
         assert!(screen.contains("by 4141"), "{screen}");
+        // The root blocker leads, with how many wait on it; opsdeck's own VACUUM is marked.
+        let row = |pid: &str| {
+            screen
+                .lines()
+                .position(|line| line.contains(pid))
+                .unwrap_or_else(|| panic!("{pid} missing:\n{screen}"))
+        };
+        assert!(row("4141") < row("4242") && row("4141") < row("4343"), "{screen}");
+        assert!(screen.contains("BLOCKS 2"), "{screen}");
+        assert!(screen.contains("[opsdeck] V"), "{screen}");
         state.update(Msg::Key(KeyChord::parse("space").unwrap()));
         state.update(Msg::Key(KeyChord::parse("j").unwrap()));
         state.update(Msg::Key(KeyChord::parse("space").unwrap()));
@@ -762,7 +784,7 @@ mod queries {
         let metrics = snapshot().metrics();
         let value = |key: &str| metrics.iter().find(|m| m.key() == key).map(|m| m.value);
         assert_eq!(value("db.slow_statements:app"), Some(1.0));
-        assert_eq!(value("db.waiting_sessions:app"), Some(1.0));
+        assert_eq!(value("db.waiting_sessions:app"), Some(2.0));
         assert_eq!(value("db.idle_in_transaction_sessions:app"), Some(1.0));
         assert_eq!(value("db.long_running_sessions:app"), Some(1.0));
         let config = opsdeck::config::Config::parse(

@@ -42,6 +42,15 @@ fn query_row(
     ])
 }
 
+/// Counts in at most seven columns: `1234567`, then `12.3M`, `4.56G`.
+fn compact_count(count: i64) -> String {
+    match count {
+        ..10_000_000 => count.to_string(),
+        ..1_000_000_000 => format!("{:.1}M", count as f64 / 1e6),
+        _ => format!("{:.2}G", count as f64 / 1e9),
+    }
+}
+
 fn one_line(text: &str) -> String {
     printable(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
@@ -176,7 +185,7 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
             let mut lines = vec![Line::styled(
                 strings::fit(
                     &format!(
-                        "{:>8} {:>10} {:>10} {:>9} {:>6} {:<8} QUERY",
+                        "{:>7} {:>9} {:>9} {:>6} {:>5} {:<8} QUERY",
                         "CALLS", "MEAN ms", "TOTAL ms", "+CALLS", "HIT %", "USER"
                     ),
                     width,
@@ -193,12 +202,12 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
                     .hit_ratio_pct
                     .map_or_else(|| "-".into(), |pct| format!("{pct:.1}"));
                 let lead = format!(
-                    "{:>8} {:>10.1} {:>10.0} {:>9} {:>6} {:<8} ",
-                    row.calls,
+                    "{:>7} {:>9.1} {:>9.0} {:>6} {:>5} {:<8} ",
+                    compact_count(row.calls),
                     row.mean_ms,
                     row.total_ms,
                     if row.calls_delta > 0 {
-                        format!("+{}", row.calls_delta)
+                        format!("+{}", compact_count(row.calls_delta))
                     } else {
                         String::new()
                     },
@@ -237,7 +246,7 @@ fn session_lines(
     let mut lines = vec![Line::styled(
         strings::fit(
             &format!(
-                "  {:<9} {:<10} {:<12} {:>7} {:>7} {:<12} QUERY",
+                "  {:<8} {:<8} {:<12} {:>6} {:>6} {:<10} QUERY",
                 "PID", "USER", "STATE", "AGE", "XACT", "WAITING"
             ),
             width,
@@ -278,17 +287,17 @@ fn session_lines(
         // Waiters are indented under what they wait on.
         let pid = format!("{}{}", " ".repeat(session.depth.min(3)), session.pid);
         let lead = format!(
-            "{mark}{:<9} {:<10} {:<12} {:>7} {:>7} {:<12} ",
+            "{mark}{:<8} {:<8} {:<12} {:>6} {:>6} {:<10} ",
             pid,
-            strings::fit(&printable(&session.user), 10),
+            strings::fit(&printable(&session.user), 8),
             strings::fit(session.short_state(), 12),
             seconds(session.age_in_state()),
             seconds(session.transaction_seconds),
-            strings::fit(&printable(&waiting), 12)
+            strings::fit(&printable(&waiting), 10)
         );
         let style = palette.status(level).patch(palette.get(Slot::Text));
         let query = if session.opsdeck_task {
-            format!("[opsdeck task] {}", session.query)
+            format!("[opsdeck] {}", session.query)
         } else {
             session.query.clone()
         };
