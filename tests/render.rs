@@ -731,7 +731,10 @@ mod queries {
                 .position(|line| line.contains(pid))
                 .unwrap_or_else(|| panic!("{pid} missing:\n{screen}"))
         };
-        assert!(row("4141") < row("4242") && row("4141") < row("4343"), "{screen}");
+        assert!(
+            row("4141") < row("4242") && row("4141") < row("4343"),
+            "{screen}"
+        );
         assert!(screen.contains("BLOCKS 2"), "{screen}");
         assert!(screen.contains("[opsdeck] V"), "{screen}");
         state.update(Msg::Key(KeyChord::parse("space").unwrap()));

@@ -44,10 +44,12 @@ fn query_row(
 
 /// Counts in at most seven columns: `1234567`, then `12.3M`, `4.56G`.
 fn compact_count(count: i64) -> String {
-    match count {
-        ..10_000_000 => count.to_string(),
-        ..1_000_000_000 => format!("{:.1}M", count as f64 / 1e6),
-        _ => format!("{:.2}G", count as f64 / 1e9),
+    if count < 10_000_000 {
+        count.to_string()
+    } else if count < 1_000_000_000 {
+        format!("{:.1}M", count as f64 / 1e6)
+    } else {
+        format!("{:.2}G", count as f64 / 1e9)
     }
 }
 
