@@ -438,6 +438,13 @@ kind = "tar_gz"
     let verified = home.run(&["run", "backup-verify", "--param", "set=files"]);
     assert_ne!(verified.code, Some(0), "{}", verified.text());
     assert!(verified.stdout.contains("CORRUPT"), "{}", verified.text());
+    // The plan says what the verification does: custom dumps are read whole, not listed.
+    let said = verified.text();
+    assert!(
+        said.contains("read whole by pg_restore --file=/dev/null"),
+        "{said}"
+    );
+    assert!(!said.contains("pg_restore --list"), "{said}");
 
     let (code, report) = home.json(&["backups", "--format", "json"]);
     assert_eq!(

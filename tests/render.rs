@@ -570,6 +570,54 @@ mod services {
             .collect();
         assert_eq!(names, ["orders-db", "인증서", "api"]);
     }
+
+    #[test]
+    fn the_detail_shows_every_figure_the_rules_judge_with_the_limit_broken() {
+        use opsdeck::core::checks::{Evaluation, Operator};
+        use opsdeck::core::services::CheckOutcome;
+        use opsdeck::core::services::flap::ServiceState;
+        let mut state = state("");
+        state.set_services(vec![("cache".into(), "redis", Duration::from_secs(30))]);
+        let metrics = vec![
+            ("service.latency_ms", 0.4, Unit::Count),
+            ("service.redis_memory_pct", 99.6, Unit::Percent),
+            ("service.redis_hit_ratio_pct", 71.0, Unit::Percent),
+            ("service.redis_evicted_keys", 3448.0, Unit::Count),
+        ];
+        let judged: Vec<Evaluation> = metrics
+            .iter()
+            .map(|(name, value, unit)| {
+                let breaks = *name == "service.redis_evicted_keys";
+                Evaluation {
+                    metric: Metric::of(name, "cache", *value, *unit),
+                    status: if breaks { Status::Warn } else { Status::Ok },
+                    operator: breaks.then_some(Operator::Above),
+                    warn: breaks.then_some(1.0),
+                    crit: None,
+                }
+            })
+            .collect();
+        state.update(Msg::Runner(Event::Judged(judged)));
+        state.update(Msg::Runner(Event::ServiceChecked {
+            name: "cache".into(),
+            state: ServiceState::Up,
+            level: Status::Warn,
+            checked_at: at(-5),
+            outcome: CheckOutcome {
+                ok: true,
+                latency: Some(Duration::from_micros(400)),
+                detail: "PONG in 0 ms, 99.6 % of maxmemory".into(),
+                metrics,
+            },
+        }));
+        state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("redis_evicted_keys 3448 > 1"), "{screen}");
+        assert!(screen.contains("redis_memory_pct 99.6 %"), "{screen}");
+        assert!(screen.contains("redis_hit_ratio_pct 71.0 %"), "{screen}");
+    }
 }
 
 mod queries {

@@ -209,7 +209,8 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
                         crate::core::checks::rules::format_value(*value, *unit)
                     )
                 });
-            let text = format!("{} ", text.trim_start_matches("service."));
+            let separator = if line.len() > 1 { "· " } else { "" };
+            let text = format!("{separator}{} ", text.trim_start_matches("service."));
             let text_width = strings::width(&text);
             if used + text_width > inner_width && line.len() > 1 {
                 lines.push(Line::from(std::mem::take(&mut line)));
