@@ -22,7 +22,7 @@ use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{CheckReport, check_resources, check_services};
 use opsdeck::tui::app::{AppState, HostInfo};
-use opsdeck::tui::layout::Look;
+use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
 fn main() -> ExitCode {

@@ -15,7 +15,8 @@ use opsdeck::core::collectors::resources::{
 use opsdeck::core::model::{Alert, Metric, Status, Unit};
 use opsdeck::core::runner::Event;
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
-use opsdeck::tui::layout::{Look, view};
+use opsdeck::tui::layout::view;
+use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -285,13 +286,34 @@ fn help_overlay_lists_every_binding() {
     state.update(Msg::Key(KeyChord::parse("?").unwrap()));
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 40));
     insta::assert_snapshot!(screen);
-    for action in opsdeck::tui::action::Action::ALL {
+    // Grouped by pane it is longer than a screen: every binding is there on a tall one.
+    let tall = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 90));
+    for action in opsdeck::config::action::Action::ALL {
         assert!(
-            screen.contains(action.name()),
+            tall.contains(&format!(" {} ", action.name())),
             "help lacks {}",
             action.name()
         );
     }
+    for section in [
+        "Everywhere",
+        "Services",
+        "Queries",
+        "Backups",
+        "Checklist run",
+        "Tasks",
+    ] {
+        assert!(
+            tall.contains(section),
+            "help lacks the {section} section:\n{tall}"
+        );
+    }
+    // Pane prose is gone from the general descriptions.
+    assert!(!tall.contains("queries pane:"), "{tall}");
+    // It scrolls.
+    state.update(Msg::Key(KeyChord::parse("pagedown").unwrap()));
+    let scrolled = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 40));
+    assert_ne!(scrolled, screen);
 }
 
 #[test]
@@ -510,7 +532,7 @@ mod tasks {
         assert!(
             matches!(&requests[..], [opsdeck::core::runner::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")
         );
-        assert!(state.popup.is_none());
+        assert!(state.modal.is_none());
     }
 
     #[test]
@@ -1138,7 +1160,10 @@ mod checklists {
             other => panic!("expected one entry, got {other:?}"),
         }
         state.update(Msg::Key(KeyChord::parse("m").unwrap()));
-        assert!(state.note_editor.is_some());
+        assert!(matches!(
+            state.modal,
+            Some(opsdeck::tui::modal::Modal::Note { .. })
+        ));
         for key in ["a", "enter", "b"] {
             state.update(Msg::Key(KeyChord::parse(key).unwrap()));
         }
@@ -1149,6 +1174,9 @@ mod checklists {
             [Request::ChecklistEntry(entry)] => assert_eq!(entry.text, "a\nb"),
             other => panic!("expected the note, got {other:?}"),
         }
-        assert!(state.note_editor.is_none());
+        assert!(!matches!(
+            state.modal,
+            Some(opsdeck::tui::modal::Modal::Note { .. })
+        ));
     }
 }

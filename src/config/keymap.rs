@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::config::FIX_SEPARATOR;
-use crate::tui::action::Action;
+use crate::config::action::Action;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyCode {
@@ -203,6 +203,8 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::RestoreTest => vec![ch('t')],
         Action::CreateBackup => vec![ch('n')],
         Action::SkipItem => vec![ch('-')],
+        Action::Zoom => vec![ch('z')],
+        Action::Palette => vec![ch(':')],
         Action::NoteItem => vec![ch('m')],
         Action::SignOff => vec![ch('O')],
     }

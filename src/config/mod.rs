@@ -4,6 +4,7 @@
 //! A user file only needs the keys it changes: every section falls back to the defaults, rules
 //! are merged by metric and instance, and key bindings by action.
 
+pub mod action;
 pub mod backups;
 pub mod diagnostics;
 pub mod keymap;
@@ -24,10 +25,10 @@ pub use diagnostics::{ConfigError, FIX_SEPARATOR};
 use keymap::{KeyList, Keymap};
 use theme::{Theme, load_theme};
 
+use crate::config::action::Action;
 use crate::core::checks::{Operator, Rule};
 use crate::core::collectors::resources::{METRIC_NAMES, ResourceSettings};
 use crate::core::store::StoreLocation;
-use crate::tui::action::Action;
 
 /// The documented default configuration, printed by `opsdeck config default`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml");

@@ -1,27 +1,22 @@
 //! The screen: header, panes, footer and popups, sized to whatever the terminal offers. There is
 //! no minimum size: panes shrink to summaries when space is short.
 
-use chrono::FixedOffset;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
-use crate::tui::app::{AppState, Pane};
-use crate::tui::panes::{alerts, backups, checklists, queries, resources, services, tasks};
-use crate::tui::popups::{help, task};
+use crate::tui::app::AppState;
+use crate::tui::modal::Modal;
+use crate::tui::panes::alerts::AlertsPane;
+use crate::tui::panes::resources::ResourcesPane;
+use crate::tui::panes::{Component, Pane};
+use crate::tui::popups::{help, palette, task};
 use crate::tui::strings::{self, printable};
-use crate::tui::style::{GlyphSet, Palette};
-
-/// How things look: theme styles, glyphs and the local time zone.
-#[derive(Debug, Clone)]
-pub struct Look {
-    pub palette: Palette,
-    pub glyphs: GlyphSet,
-    pub utc_offset: FixedOffset,
-}
+use crate::tui::style::Look;
 
 pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
     let area = frame.area();
@@ -45,167 +40,96 @@ pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
             footer,
         );
     }
-    if state.popup.is_some() {
-        task::render(state, look, area, frame);
+    match &state.modal {
+        Some(Modal::Help { scroll }) => help::render(state, *scroll, look, area, frame),
+        Some(Modal::Popup(popup)) => task::render(state, popup, look, area, frame),
+        Some(Modal::Note { editor, under }) => {
+            task::render(state, under, look, area, frame);
+            crate::tui::panes::checklists::render_editor(editor, look, area, frame);
+        }
+        Some(Modal::Palette(input)) => palette::render(state, input, look, area, frame),
+        Some(Modal::Filter) | None => {}
     }
-    if let Some(editor) = &state.note_editor {
-        checklists::render_editor(editor, look, area, frame);
+}
+
+/// Draws `pane` in `area`: in its frame when there is room for one, else as its summary line.
+fn draw(state: &AppState, pane: &dyn Component, look: &Look, area: Rect, frame: &mut Frame) {
+    if area.is_empty() {
+        return;
     }
-    if state.show_help {
-        help::render(state, look, area, frame);
+    let view = state.view(look, pane.id());
+    if area.height >= 3 {
+        pane.render(&view, area, frame);
+    } else {
+        pane.render_summary(&view, Rect { height: 1, ..area }, frame);
     }
 }
 
 fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
-    const MIN_ALERTS_HEIGHT: u16 = 5;
+    let shown: Vec<&dyn Component> = state
+        .panes
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|pane| pane.shown())
+        .collect();
+    if state.zoomed
+        && let Some(pane) = shown.iter().find(|pane| pane.id() == state.focus)
+    {
+        draw(state, *pane, look, body, frame);
+        return;
+    }
+    let Some((resources, others)) = shown.split_first() else {
+        return;
+    };
     if body.height < 8 {
-        // Too short for bordered panes: one summary line, then alert lines.
+        // Too short for frames: the gauges' summary, then alert lines.
         let [summary, rest] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
-        resources::render_summary(state, look, summary, frame);
-        alerts::render_lines(state, look, rest, frame);
+        resources.render_summary(&state.view(look, resources.id()), summary, frame);
+        if let Some(alerts) = state.pane::<AlertsPane>() {
+            alerts.render_lines(&state.view(look, Pane::Alerts), rest, frame);
+        }
         return;
     }
-    // On a short screen, working in the alerts or tasks pane shrinks the gauges to one line.
-    let compact = state.focus != Pane::Resources && body.height < 45;
-    let wanted = if compact {
-        3
-    } else {
-        resources::wanted_height(state, body.width.saturating_sub(2)) + 2
-    };
-    let resources_height = wanted
-        .min(body.height.saturating_sub(MIN_ALERTS_HEIGHT * 2))
-        .max(3);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Length(resources_height), Constraint::Min(0)]).areas(body);
-    if compact {
-        resources::render_compact(state, look, top, frame);
-    } else {
-        resources::render(state, look, top, frame);
-    }
-    let service_rows = u16::try_from(state.services.len().max(1) + 1).unwrap_or(u16::MAX) + 2;
-    let query_rows = if state.databases.is_empty() { 3 } else { 14 };
-    // With no alerts the pane lists the rules instead, which is nice to have, not needed.
-    let alert_lines = if state.alerts.is_empty() {
-        state.rules_summary.len() + 1
-    } else {
-        state.alerts.len()
-    };
-    let alert_rows = u16::try_from(alert_lines).unwrap_or(u16::MAX) + 2;
-    let task_rows = u16::try_from(state.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2;
-    let backup_rows = backups::wanted_height(state);
-    let checklist_rows = checklists::wanted_height(state);
-    if bottom.width >= 120 {
-        // Two rows of two: services | alerts above, queries | tasks below, then backups |
-        // checklists; the row holding the focused pane grows.
-        let upper_rows = service_rows.max(alert_rows);
-        let lower_rows = query_rows.max(task_rows);
-        let focused_row = match state.focus {
-            Pane::Services | Pane::Alerts => Some(0),
-            Pane::Queries | Pane::Tasks => Some(1),
-            Pane::Backups | Pane::Checklists => Some(2),
-            Pane::Resources => None,
-        };
-        let (show_backups, show_checklists) = (
-            state.pane_shown(Pane::Backups),
-            state.pane_shown(Pane::Checklists),
-        );
-        let third_rows = match (show_backups, show_checklists) {
-            (true, true) => backup_rows.max(checklist_rows),
-            (true, false) => backup_rows,
-            (false, _) => checklist_rows,
-        };
-        let rows = if show_backups || show_checklists {
-            // The short third row (backups, checklists) before the tasks' and queries' room.
-            stack(
-                bottom,
-                &[upper_rows, lower_rows, third_rows],
-                focused_row,
-                &[0, 2],
-            )
-        } else {
-            stack(bottom, &[upper_rows, lower_rows], focused_row, &[0])
-        };
-        let row = |index: usize| rows.get(index).copied().unwrap_or_default();
-        let (upper, lower, third) = (row(0), row(1), row(2));
-        let [backups_area, checklists_area] = match (show_backups, show_checklists) {
-            (true, true) => {
-                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                    .areas(third)
-            }
-            (true, false) => [third, Rect::default()],
-            (false, _) => [Rect::default(), third],
-        };
-        let [services_area, alerts_area] =
-            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .areas(upper);
-        let [queries_area, tasks_area] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(lower);
-        services::render(state, look, services_area, frame);
-        queries::render(state, look, queries_area, frame);
-        alerts::render(state, look, alerts_area, frame);
-        tasks::render(state, look, tasks_area, frame);
-        backups::render(state, look, backups_area, frame);
-        checklists::render(state, look, checklists_area, frame);
+    let wanted =
+        |pane: &dyn Component, width: u16| pane.wanted_height(&state.view(look, pane.id()), width);
+    if body.width >= 120 {
+        render_wide(state, look, body, frame, *resources, others);
         return;
     }
-    let candidates = [
-        (Pane::Services, service_rows),
-        (Pane::Queries, query_rows),
-        (Pane::Backups, backup_rows),
-        (Pane::Checklists, checklist_rows),
-        (Pane::Alerts, alert_rows),
-        (Pane::Tasks, task_rows),
-    ];
-    let shown: Vec<(Pane, u16)> = candidates
-        .into_iter()
-        .filter(|(pane, _)| state.pane_shown(*pane))
-        .collect();
-    let wanted: Vec<u16> = shown.iter().map(|(_, rows)| *rows).collect();
-    let focused = shown.iter().position(|(pane, _)| *pane == state.focus);
-    let alerts: Vec<usize> = shown
+    let heights: Vec<u16> = shown.iter().map(|pane| wanted(*pane, body.width)).collect();
+    let focused = shown.iter().position(|pane| pane.id() == state.focus);
+    let urgent: Vec<usize> = shown
         .iter()
-        .position(|(pane, _)| *pane == Pane::Alerts)
+        .position(|pane| pane.id() == Pane::Alerts)
         .into_iter()
         .collect();
-    for ((pane, _), area) in shown.iter().zip(stack(bottom, &wanted, focused, &alerts)) {
-        render_pane(*pane, state, look, area, frame);
+    for (pane, area) in shown.iter().zip(split(
+        body,
+        &arrange(body.height, &heights, focused, &urgent),
+    )) {
+        draw(state, *pane, look, area, frame);
     }
 }
 
-fn render_pane(pane: Pane, state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    match pane {
-        Pane::Resources => resources::render(state, look, area, frame),
-        Pane::Services => services::render(state, look, area, frame),
-        Pane::Queries => queries::render(state, look, area, frame),
-        Pane::Backups => backups::render(state, look, area, frame),
-        Pane::Checklists => checklists::render(state, look, area, frame),
-        Pane::Alerts => alerts::render(state, look, area, frame),
-        Pane::Tasks => tasks::render(state, look, area, frame),
-    }
-}
-
-/// Splits `area` top to bottom among panes that would like `wanted` rows. Each gets at least a
-/// frame and one line, or, when there is no room for that, its title bar alone (which still
-/// says what matters: "Alerts · 2 open"); the focused pane (or, with none focused, each in turn)
-/// gets what it wants first, then the `urgent` ones (the alerts) in order, then the others; the
-/// last pane takes what is left.
-fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: &[usize]) -> Vec<Rect> {
+/// Heights for panes stacked in `total` rows: each has at least its summary line; the focused
+/// pane gets the rows it wants first, then the `urgent` ones (the alerts), then the others in
+/// order, each either folded to its line or with its frame and at least one row; what is left
+/// goes to the focused pane (the last one, with none focused). On a short screen that leaves
+/// the focused pane whole and the others one line each.
+fn arrange(total: u16, wanted: &[u16], focused: Option<usize>, urgent: &[usize]) -> Vec<u16> {
     let count = wanted.len();
     if count == 0 {
         return Vec::new();
     }
-    let focused = focused.filter(|index| *index < count);
-    let frame_and_line = 3;
-    let fits = usize::from(area.height) >= count * usize::from(frame_and_line);
-    let minimum = if fits { frame_and_line } else { 1 };
-    let mut heights = vec![0u16; count];
-    let mut left = area.height;
-    for height in heights.iter_mut() {
-        *height = minimum.min(left);
-        left -= *height;
+    if usize::from(total) < count {
+        return (0..count)
+            .map(|index| u16::from(index < usize::from(total)))
+            .collect();
     }
+    let focused = focused.filter(|index| *index < count);
+    let mut heights = vec![1u16; count];
+    let mut left = total - u16::try_from(count).unwrap_or(u16::MAX);
     let mut order: Vec<usize> = focused.into_iter().collect();
     for index in urgent.iter().copied().chain(0..count) {
         if index < count && !order.contains(&index) {
@@ -213,26 +137,110 @@ fn stack(area: Rect, wanted: &[u16], focused: Option<usize>, urgent: &[usize]) -
         }
     }
     for index in order {
-        let extra = wanted[index].saturating_sub(heights[index]).min(left);
-        heights[index] += extra;
-        left -= extra;
+        let give = wanted[index].saturating_sub(1).min(left);
+        // A frame needs three rows; fewer than that stay a summary line.
+        if give >= 2 {
+            heights[index] += give;
+            left -= give;
+        }
     }
-    let receiver = focused.unwrap_or(count - 1);
-    heights[receiver] += left;
+    heights[focused.unwrap_or(count - 1)] += left;
+    heights
+}
+
+/// `area` cut top to bottom into rows of `heights`.
+fn split(area: Rect, heights: &[u16]) -> Vec<Rect> {
     let mut y = area.y;
     heights
-        .into_iter()
+        .iter()
         .map(|height| {
             let rect = Rect {
                 x: area.x,
                 y,
                 width: area.width,
-                height,
+                height: (*height).min(area.bottom().saturating_sub(y)),
             };
-            y += height;
+            y += rect.height;
             rect
         })
         .collect()
+}
+
+/// A row of the wide layout: a pane on the left, one on the right.
+type WideRow<'a> = (Option<&'a dyn Component>, Option<&'a dyn Component>);
+
+/// Wide screens: the gauges across the top, then the panes two by two, left column beside right
+/// column in screen order; the row holding the focused pane grows.
+fn render_wide(
+    state: &AppState,
+    look: &Look,
+    body: Rect,
+    frame: &mut Frame,
+    resources: &dyn Component,
+    others: &[&dyn Component],
+) {
+    const MIN_ALERTS_HEIGHT: u16 = 5;
+    let view = state.view(look, resources.id());
+    // On a short screen, working in another pane shrinks the gauges to one line in a frame.
+    let compact = state.focus != resources.id() && body.height < 45;
+    let wanted = if compact {
+        3
+    } else {
+        resources.wanted_height(&view, body.width)
+    };
+    let resources_height = wanted
+        .min(body.height.saturating_sub(MIN_ALERTS_HEIGHT * 2))
+        .max(3);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Length(resources_height), Constraint::Min(0)]).areas(body);
+    match state.pane::<ResourcesPane>() {
+        Some(pane) if compact => pane.render_compact(&view, top, frame),
+        _ => resources.render(&view, top, frame),
+    }
+    let column = |side: usize| -> Vec<&dyn Component> {
+        others
+            .iter()
+            .copied()
+            .filter(|pane| pane.column() == side)
+            .collect()
+    };
+    let (left, right) = (column(0), column(1));
+    let rows: Vec<WideRow> = (0..left.len().max(right.len()))
+        .map(|index| (left.get(index).copied(), right.get(index).copied()))
+        .collect();
+    let height_of = |pane: Option<&dyn Component>| {
+        pane.map_or(0, |pane| {
+            pane.wanted_height(&state.view(look, pane.id()), bottom.width / 2)
+        })
+    };
+    let wanted: Vec<u16> = rows
+        .iter()
+        .map(|(left, right)| height_of(*left).max(height_of(*right)))
+        .collect();
+    let holds = |pane: Option<&dyn Component>| pane.is_some_and(|pane| pane.id() == state.focus);
+    let focused_row = rows
+        .iter()
+        .position(|(left, right)| holds(*left) || holds(*right));
+    // The first row, then the short rows below the second (backups, checklists) before the
+    // second row's tasks and queries, which take all they get.
+    let urgent: Vec<usize> = (0..rows.len()).filter(|index| *index != 1).collect();
+    let heights = arrange(bottom.height, &wanted, focused_row, &urgent);
+    for ((left, right), area) in rows.iter().zip(split(bottom, &heights)) {
+        match (left, right) {
+            (Some(left), Some(right)) => {
+                let split = left.wide_share();
+                let [left_area, right_area] = Layout::horizontal([
+                    Constraint::Percentage(split),
+                    Constraint::Percentage(100 - split),
+                ])
+                .areas(area);
+                draw(state, *left, look, left_area, frame);
+                draw(state, *right, look, right_area, frame);
+            }
+            (Some(only), None) | (None, Some(only)) => draw(state, *only, look, area, frame),
+            (None, None) => {}
+        }
+    }
 }
 
 fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
@@ -260,8 +268,8 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
         ));
     }
     let uptime = state
-        .resources
-        .as_ref()
+        .pane::<ResourcesPane>()
+        .and_then(|pane| pane.resources.as_ref())
         .map(|view| {
             format!(
                 " up {}",
@@ -285,16 +293,29 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
     right_align(spans, clock, look.palette.get(Slot::Muted), width)
 }
 
+/// The keys that matter now: help, the focused pane's commands, then the rest that work
+/// everywhere (cut from the right when the notice needs the room).
 fn footer_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
     let key_style = look.palette.get(Slot::Key);
     let muted = look.palette.get(Slot::Muted);
     let mut spans = Vec::new();
-    for (action, keys) in state.keymap.bindings() {
-        let (Some(hint), Some(key)) = (action.hint(), keys.first()) else {
-            continue;
-        };
-        spans.push(Span::styled(format!(" {key}"), key_style));
-        spans.push(Span::styled(format!(" {hint} "), muted));
+    let mut hint = |action: Action, label: &str| {
+        if let Some(key) = state.keymap.keys_for(action).first() {
+            spans.push(Span::styled(format!(" {key}"), key_style));
+            spans.push(Span::styled(format!(" {label} "), muted));
+        }
+    };
+    hint(Action::Help, "help");
+    let focused = state.panes.iter().find(|pane| pane.id() == state.focus);
+    for command in focused.map_or(&[][..], |pane| pane.commands()) {
+        if let Some(label) = command.hint {
+            hint(command.action, label);
+        }
+    }
+    for action in Action::ALL {
+        if let (true, Some(label)) = (action != Action::Help, action.hint()) {
+            hint(action, label);
+        }
     }
     match &state.notice {
         Some(notice) => right_align(

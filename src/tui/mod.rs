@@ -3,13 +3,11 @@
 //! resulting requests to the runner, and draws only when something changed. It never awaits
 //! I/O other than those event sources.
 
-pub mod action;
 pub mod app;
-pub mod backups;
-pub mod checklists;
 pub mod history;
 pub mod input;
 pub mod layout;
+pub mod modal;
 pub mod panes;
 pub mod popups;
 pub mod strings;
@@ -28,7 +26,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::core::runner::{Event, Request, RunnerHandle};
 use app::{AppState, Msg};
-use layout::Look;
+use style::Look;
 use terminal::{SyncBackend, TerminalGuard};
 
 /// Why the console stopped; the process exit code follows from it.

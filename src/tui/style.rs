@@ -153,3 +153,11 @@ mod tests {
         assert_eq!(glyphs_for(Glyphs::Auto, &|_: &str| None), UNICODE_GLYPHS);
     }
 }
+
+/// How things look: theme styles, glyphs and the local time zone.
+#[derive(Debug, Clone)]
+pub struct Look {
+    pub palette: Palette,
+    pub glyphs: GlyphSet,
+    pub utc_offset: chrono::FixedOffset,
+}

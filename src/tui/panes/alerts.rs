@@ -1,50 +1,228 @@
 //! The alerts area: open alerts first, then those resolved in the last 24 hours, each with its
-//! level, start time, duration, peak and limit; store problems are shown here in place.
+//! level, start time, duration, peak and limit; store and notification problems are shown here
+//! in place.
 
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_value;
 use crate::core::model::{Alert, Status};
-use crate::tui::app::{AppState, Pane};
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::runner::Event;
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, pane_block,
+};
 use crate::tui::strings::{self, printable};
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let open = state.open_alert_count();
-    let mut title = vec![Span::styled("Alerts", look.palette.get(Slot::Title))];
-    let note = if open > 0 {
-        Span::styled(format!(" · {open} open"), look.palette.status(Status::Crit))
-    } else {
-        Span::styled(" · none open", look.palette.get(Slot::Muted))
-    };
-    title.push(note);
-    let block = pane_block(title, state.focus == Pane::Alerts, look);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    render_lines(state, look, inner, frame);
+#[derive(Debug, Clone, Default)]
+pub struct AlertsPane {
+    /// Open alerts first (newest first), then resolved ones (newest first).
+    pub alerts: Vec<Alert>,
+    pub selected: usize,
+    /// The rules in force, listed while there are no alerts.
+    pub rules_summary: Vec<String>,
+    pub store_problem: Option<Problem>,
 }
 
-fn alert_line(
-    alert: &Alert,
-    state: &AppState,
-    look: &Look,
-    width: usize,
-    selected: bool,
-) -> Line<'static> {
+const COMMANDS: &[Command] = &[
+    command(Action::Up, None, "select the previous alert"),
+    command(Action::Down, None, "select the next alert"),
+    command(Action::PageUp, None, "ten alerts up"),
+    command(Action::PageDown, None, "ten alerts down"),
+];
+
+impl AlertsPane {
+    pub fn open_count(&self) -> usize {
+        self.alerts.iter().filter(|alert| alert.is_open()).count()
+    }
+
+    fn sort(&mut self) {
+        self.alerts.sort_by(|a, b| {
+            b.is_open()
+                .cmp(&a.is_open())
+                .then(b.opened_at.cmp(&a.opened_at))
+        });
+        self.selected = self.selected.min(self.alerts.len().saturating_sub(1));
+    }
+
+    /// Moves the selection; any pane's Up/Down that it does not use lands here.
+    pub fn scroll(&mut self, action: Action) {
+        let last = self.alerts.len().saturating_sub(1);
+        self.selected = match action {
+            Action::Up => self.selected.saturating_sub(1),
+            Action::Down => (self.selected + 1).min(last),
+            Action::PageUp => self.selected.saturating_sub(10),
+            Action::PageDown => (self.selected + 10).min(last),
+            Action::Top => 0,
+            _ => last,
+        };
+    }
+
+    /// The alert rows (and any store problem) without a frame, for the pane and for tiny
+    /// screens.
+    pub fn render_lines(&self, view: &View, area: Rect, frame: &mut Frame) {
+        let look = view.look;
+        let width = usize::from(area.width);
+        let height = usize::from(area.height);
+        let mut lines = Vec::new();
+        if let Some(problem) = &self.store_problem {
+            lines.push(Line::styled(
+                strings::fit(
+                    &format!("state store: {}", printable(&problem.message)),
+                    width,
+                ),
+                look.palette.status(Status::Crit),
+            ));
+        }
+        if self.alerts.is_empty() {
+            lines.push(Line::styled(
+                "No alerts in the last 24 hours. Rules:",
+                look.palette.get(Slot::Muted),
+            ));
+            lines.extend(self.rules_summary.iter().map(|rule| {
+                Line::styled(
+                    strings::fit(&format!("  {rule}"), width),
+                    look.palette.get(Slot::Muted),
+                )
+            }));
+        } else {
+            let room = height.saturating_sub(lines.len()).max(1);
+            let offset = self.selected.saturating_sub(room - 1);
+            lines.extend(self.alerts.iter().enumerate().skip(offset).take(room).map(
+                |(index, alert)| {
+                    alert_line(alert, view, width, view.focused && index == self.selected)
+                },
+            ));
+        }
+        lines.truncate(height);
+        frame.render_widget(Paragraph::new(lines), area);
+    }
+}
+
+impl Component for AlertsPane {
+    fn id(&self) -> Pane {
+        Pane::Alerts
+    }
+
+    fn title(&self) -> &'static str {
+        "Alerts"
+    }
+
+    fn column(&self) -> usize {
+        1
+    }
+
+    fn summary(&self, _view: &View) -> Summary {
+        let open = self.open_count();
+        let level = self
+            .alerts
+            .iter()
+            .filter(|alert| alert.is_open())
+            .map(|alert| alert.level)
+            .max()
+            .unwrap_or(Status::Ok);
+        let mut text = match open {
+            0 => "Alerts none open".to_owned(),
+            open => format!("Alerts {open} open"),
+        };
+        if self.store_problem.is_some() {
+            text.push_str(" · store problem");
+        }
+        Summary {
+            text,
+            level: if self.store_problem.is_some() {
+                Status::Crit
+            } else {
+                level
+            },
+        }
+    }
+
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        // With no alerts the pane lists the rules instead, which is nice to have, not needed.
+        let lines = if self.alerts.is_empty() {
+            self.rules_summary.len() + 1
+        } else {
+            self.alerts.len()
+        };
+        u16::try_from(lines).unwrap_or(u16::MAX) + 2
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, _ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => {
+                self.scroll(action);
+                Handled::Yes(Vec::new())
+            }
+            _ => Handled::No,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, now: DateTime<Utc>) {
+        match event {
+            Event::AlertsLoaded(alerts) => {
+                self.alerts = alerts.clone();
+                self.sort();
+            }
+            Event::AlertChanged(alert) => {
+                match self.alerts.iter_mut().find(|known| known.id == alert.id) {
+                    Some(known) => *known = alert.clone(),
+                    None => self.alerts.push(alert.clone()),
+                }
+                self.sort();
+            }
+            // Store and notification problems concern alerts; they are shown here.
+            Event::Warning { source, message } if *source == "store" || *source == "notify" => {
+                self.store_problem = Some(Problem {
+                    message: message.clone(),
+                    at: now,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        let look = view.look;
+        let open = self.open_count();
+        let mut title = vec![Span::styled("Alerts", look.palette.get(Slot::Title))];
+        let note = if open > 0 {
+            Span::styled(format!(" · {open} open"), look.palette.status(Status::Crit))
+        } else {
+            Span::styled(" · none open", look.palette.get(Slot::Muted))
+        };
+        title.push(note);
+        let block = pane_block(title, view.focused, look);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        self.render_lines(view, inner, frame);
+    }
+}
+
+fn alert_line(alert: &Alert, view: &View, width: usize, selected: bool) -> Line<'static> {
+    let look = view.look;
     let palette = &look.palette;
     let started = alert.opened_at.with_timezone(&look.utc_offset);
-    let same_day = started.date_naive() == state.now.with_timezone(&look.utc_offset).date_naive();
+    let same_day = started.date_naive() == view.now.with_timezone(&look.utc_offset).date_naive();
     let when = if same_day {
         started.format("%H:%M").to_string()
     } else {
         started.format("%m-%d %H:%M").to_string()
     };
-    let duration = strings::duration(alert.duration(state.now).num_seconds());
+    let duration = strings::duration(alert.duration(view.now).num_seconds());
     let (state_text, level_style) = if alert.is_open() {
         (
             format!("since {when} ({duration})"),
@@ -85,49 +263,4 @@ fn alert_line(
         line = line.style(palette.get(Slot::Selection));
     }
     line
-}
-
-/// The alert rows (and any store problem) without a frame, for the pane and for tiny screens.
-pub fn render_lines(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let width = usize::from(area.width);
-    let height = usize::from(area.height);
-    let mut lines = Vec::new();
-    if let Some(problem) = &state.store_problem {
-        lines.push(Line::styled(
-            strings::fit(
-                &format!("state store: {}", printable(&problem.message)),
-                width,
-            ),
-            look.palette.status(Status::Crit),
-        ));
-    }
-    if state.alerts.is_empty() {
-        lines.push(Line::styled(
-            "No alerts in the last 24 hours. Rules:",
-            look.palette.get(Slot::Muted),
-        ));
-        lines.extend(state.rules_summary.iter().map(|rule| {
-            Line::styled(
-                strings::fit(&format!("  {rule}"), width),
-                look.palette.get(Slot::Muted),
-            )
-        }));
-    } else {
-        let room = height.saturating_sub(lines.len()).max(1);
-        let offset = state.alert_selected.saturating_sub(room - 1);
-        let focused = state.focus == Pane::Alerts;
-        lines.extend(state.alerts.iter().enumerate().skip(offset).take(room).map(
-            |(index, alert)| {
-                alert_line(
-                    alert,
-                    state,
-                    look,
-                    width,
-                    focused && index == state.alert_selected,
-                )
-            },
-        ));
-    }
-    lines.truncate(height);
-    frame.render_widget(Paragraph::new(lines), area);
 }

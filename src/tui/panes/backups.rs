@@ -2,43 +2,315 @@
 //! limit, file count, total size, retention and what a prune would free, last verification, last
 //! restore test), then what is wrong with the selected set and its files, newest first, with their size trend.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
+use crate::config::keymap::Keymap;
 use crate::config::theme::Slot;
 use crate::core::backups::VerifyResult;
 use crate::core::backups::status::{FileReport, SetReport};
+use crate::core::backups::tasks::BackupAction;
+use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Status;
-use crate::tui::action::Action;
-use crate::tui::app::{AppState, Pane};
-use crate::tui::backups::BackupRow;
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::runner::{Event, Request};
+use crate::core::tasks::Params;
+use crate::tui::modal::Popup;
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
+};
 use crate::tui::strings::{self, pad, printable};
+use crate::tui::style::Look;
 
-/// Rows the pane would like: sets, the selected set's findings and up to ten files.
-pub fn wanted_height(state: &AppState) -> u16 {
-    let view = &state.backups;
-    let findings = view.selected_row().map_or(0, |row| {
-        row.report.findings.len() + usize::from(row.report.store_problem.is_some())
-    });
-    let files = view
-        .selected_row()
-        .map_or(0, |row| row.report.files.len().min(10) + 1);
-    let rows = 1 + view.configured.len().max(view.rows.len()) + findings + files;
-    u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
+/// One set as shown: its report and how the rules judge each of its metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupRow {
+    pub report: SetReport,
+    pub levels: HashMap<&'static str, Status>,
+    pub level: Status,
+}
+
+impl BackupRow {
+    /// The level of one metric of this set (`Ok` when it has no rule or was not reported).
+    pub fn level_of(&self, metric: &str) -> Status {
+        self.levels.get(metric).copied().unwrap_or(Status::Ok)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BackupsPane {
+    /// Names of the configured sets, in config order, known before the first report.
+    pub configured: Vec<String>,
+    pub rows: Vec<BackupRow>,
+    pub selected: usize,
+    /// Files scrolled past in the selected set's file list.
+    pub file_offset: usize,
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+const COMMANDS: &[Command] = &[
+    command(
+        Action::RunTask,
+        Some("detail"),
+        "every file of the selected set, with its verification",
+    ),
+    command(
+        Action::VerifyBackup,
+        Some("verify"),
+        "verify every file of the selected set (decompress, list, checksum)",
+    ),
+    command(
+        Action::PruneBackups,
+        Some("prune"),
+        "delete what the selected set's retention allows (shows the files first)",
+    ),
+    command(
+        Action::RestoreTest,
+        Some("restore test"),
+        "restore the newest dump into a throwaway database (asks first)",
+    ),
+    command(
+        Action::CreateBackup,
+        Some("back up"),
+        "make a backup of the selected set now (asks first)",
+    ),
+    command(Action::PageUp, None, "scroll the selected set's files up"),
+    command(
+        Action::PageDown,
+        None,
+        "scroll the selected set's files down",
+    ),
+];
+
+impl BackupsPane {
+    fn on_reports(
+        &mut self,
+        reports: &[SetReport],
+        evaluations: &[Evaluation],
+        now: DateTime<Utc>,
+    ) {
+        self.rows = reports
+            .iter()
+            .map(|report| {
+                let levels: HashMap<&'static str, Status> = evaluations
+                    .iter()
+                    .filter(|evaluation| {
+                        evaluation.metric.instance.as_deref() == Some(report.set.as_str())
+                    })
+                    .map(|evaluation| (evaluation.metric.name, evaluation.status))
+                    .collect();
+                let level = levels.values().copied().max().unwrap_or(Status::Ok);
+                BackupRow {
+                    report: report.clone(),
+                    levels,
+                    level,
+                }
+            })
+            .collect();
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+        self.received_at = Some(now);
+    }
+
+    pub fn selected_row(&self) -> Option<&BackupRow> {
+        self.rows.get(self.selected)
+    }
+
+    pub fn select(&mut self, selected: usize) {
+        if selected != self.selected {
+            self.file_offset = 0;
+        }
+        self.selected = selected.min(self.rows.len().saturating_sub(1));
+    }
+
+    fn scroll_files(&mut self, down: bool) {
+        let files = self.selected_row().map_or(0, |row| row.report.files.len());
+        self.file_offset = if down {
+            (self.file_offset + 10).min(files.saturating_sub(1))
+        } else {
+            self.file_offset.saturating_sub(10)
+        };
+    }
+
+    fn open_problems(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|row| row.level >= Status::Warn)
+            .count()
+    }
+
+    /// Verify, prune, restore-test or back up the selected set: verify starts at once, the
+    /// others after their plan is shown and confirmed.
+    pub fn backup_action(&mut self, action: BackupAction, ctx: &mut Ctx) -> Vec<Request> {
+        let Some(set) = self
+            .selected_row()
+            .map(|row| row.report.set.clone())
+            .or_else(|| self.configured.first().cloned())
+        else {
+            ctx.notice(
+                "no backup sets configured: add [[backup]] entries to the config",
+                Status::Warn,
+            );
+            return Vec::new();
+        };
+        if action.destructive() && ctx.read_only {
+            ctx.notice(
+                &format!(
+                    "read-only: {} changes the system and is refused",
+                    action.id()
+                ),
+                Status::Warn,
+            );
+            return Vec::new();
+        }
+        let mut params = Params::from([("set".to_owned(), set.clone())]);
+        if action == BackupAction::Prune {
+            // The run judges retention at the same instant as the plan on screen, so it
+            // deletes exactly the files that were confirmed.
+            params.insert("as_of".into(), ctx.now.timestamp_millis().to_string());
+        }
+        let task_id = action.id();
+        if action.destructive() {
+            ctx.notice(&format!("planning {task_id} of {set}…"), Status::Ok);
+            vec![ctx.plan(task_id, params, true)]
+        } else {
+            ctx.notice(&format!("{task_id} of {set} started"), Status::Ok);
+            vec![Request::StartTask {
+                task_id: task_id.into(),
+                params,
+                confirmed: false,
+            }]
+        }
+    }
+}
+
+/// The backup task an action key starts.
+pub fn backup_action_of(action: Action) -> Option<BackupAction> {
+    match action {
+        Action::VerifyBackup => Some(BackupAction::Verify),
+        Action::PruneBackups => Some(BackupAction::Prune),
+        Action::RestoreTest => Some(BackupAction::RestoreTest),
+        Action::CreateBackup => Some(BackupAction::Create),
+        _ => None,
+    }
+}
+
+impl Component for BackupsPane {
+    fn id(&self) -> Pane {
+        Pane::Backups
+    }
+
+    fn title(&self) -> &'static str {
+        "Backups"
+    }
+
+    /// Only with sets configured, so a console without them keeps its rows.
+    fn shown(&self) -> bool {
+        !self.configured.is_empty()
+    }
+
+    fn summary(&self, _view: &View) -> Summary {
+        let level = self
+            .rows
+            .iter()
+            .map(|row| row.level)
+            .max()
+            .unwrap_or(Status::Unknown);
+        let text = match (self.received_at, self.open_problems()) {
+            (None, _) => "Backups scanning…".to_owned(),
+            (Some(_), 0) => format!("Backups ok ({} sets)", self.configured.len()),
+            (Some(_), problems) => format!("Backups {problems} need a look"),
+        };
+        Summary { text, level }
+    }
+
+    /// Sets, the selected set's findings and up to ten files.
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        let findings = self.selected_row().map_or(0, |row| {
+            row.report.findings.len() + usize::from(row.report.store_problem.is_some())
+        });
+        let files = self
+            .selected_row()
+            .map_or(0, |row| row.report.files.len().min(10) + 1);
+        let rows = 1 + self.configured.len().max(self.rows.len()) + findings + files;
+        u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        if let Some(backup) = backup_action_of(action) {
+            return Handled::Yes(self.backup_action(backup, ctx));
+        }
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.configured.len().saturating_sub(1);
+                self.select(step(self.selected, action, last));
+            }
+            Action::PageUp | Action::PageDown => self.scroll_files(action == Action::PageDown),
+            Action::RunTask => {
+                if let Some(set) = self.selected_row().map(|row| row.report.set.clone()) {
+                    ctx.open(Popup::Backup { set, scroll: 0 });
+                }
+            }
+            _ => return Handled::No,
+        }
+        Handled::Yes(Vec::new())
+    }
+
+    fn apply(&mut self, event: &Event, now: DateTime<Utc>) {
+        if let Event::Backups {
+            reports,
+            evaluations,
+        } = event
+        {
+            self.on_reports(reports, evaluations, now);
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        self.configured
+            .iter()
+            .map(|set| PaletteEntry {
+                pane: Pane::Backups,
+                kind: "backup set",
+                label: set.clone(),
+                key: set.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if let Some(index) = self.rows.iter().position(|row| row.report.set == key) {
+            self.select(index);
+            ctx.open(Popup::Backup {
+                set: key.to_owned(),
+                scroll: 0,
+            });
+        }
+        Vec::new()
+    }
 }
 
 /// Draws nothing in an empty area: the pane is hidden when no sets are configured.
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+fn render(pane: &BackupsPane, shown: &View, area: Rect, frame: &mut Frame) {
     if area.is_empty() {
         return;
     }
+    let look = shown.look;
     let palette = &look.palette;
-    let view = &state.backups;
+    let view = pane;
     let mut title = vec![Span::styled("Backups", palette.get(Slot::Title))];
     let worst = view.rows.iter().map(|row| row.level).max();
     if let Some(level @ (Status::Warn | Status::Crit)) = worst {
@@ -51,13 +323,13 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         Some(at) => title.push(Span::styled(
             format!(
                 " · scanned {} ago",
-                strings::minutes((state.now - at).num_seconds())
+                strings::minutes((shown.now - at).num_seconds())
             ),
             palette.get(Slot::Muted),
         )),
         None => title.push(Span::styled(" · scanning…", palette.get(Slot::Muted))),
     }
-    let focused = state.focus == Pane::Backups;
+    let focused = shown.focused;
     let block = pane_block(title, focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -92,7 +364,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     for (index, name) in view.configured.iter().enumerate() {
         let row = view.rows.iter().find(|row| row.report.set == *name);
         let mut line = match row {
-            Some(row) => set_line(state, row, name_width, width, look),
+            Some(row) => set_line(shown, row, name_width, width, look),
             None => Line::styled(
                 format!("{} scanning…", pad(&printable(name), name_width)),
                 palette.get(Slot::Muted),
@@ -133,13 +405,13 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                 .file_offset
                 .min(row.report.files.len().saturating_sub(1));
             for (index, file) in row.report.files.iter().enumerate().skip(offset).take(room) {
-                lines.push(file_line(state, &row.report, index, file, width, look));
+                lines.push(file_line(shown, &row.report, index, file, width, look));
             }
         }
     }
     if focused && lines.len() < height {
         lines.push(Line::styled(
-            strings::fit(&keys_hint(state), width),
+            strings::fit(&keys_hint(shown.keymap), width),
             palette.get(Slot::Key),
         ));
     }
@@ -148,15 +420,16 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
 
 /// The detail popup of one set: its status, what is wrong, and every file.
 pub fn render_detail(
-    state: &AppState,
+    pane: &BackupsPane,
+    view: &View,
     set: &str,
     scroll: u16,
-    look: &Look,
     area: Rect,
     frame: &mut Frame,
 ) {
+    let look = view.look;
     let palette = &look.palette;
-    let Some(row) = state.backups.rows.iter().find(|row| row.report.set == set) else {
+    let Some(row) = pane.rows.iter().find(|row| row.report.set == set) else {
         return;
     };
     let report = &row.report;
@@ -186,7 +459,7 @@ pub fn render_detail(
         (None, true) => "never restore-tested".to_owned(),
         (Some(test), true) => format!(
             "last good restore test {} ago: {}",
-            strings::duration((state.now - test.started_at).num_seconds()),
+            strings::duration((view.now - test.started_at).num_seconds()),
             printable(&test.message)
         ),
     };
@@ -223,7 +496,7 @@ pub fn render_detail(
         palette.get(Slot::Muted),
     ));
     for (index, file) in report.files.iter().enumerate() {
-        lines.push(file_line(state, report, index, file, inner_width, look));
+        lines.push(file_line(view, report, index, file, inner_width, look));
         if let Some(verification) = &file.verification
             && verification.result != VerifyResult::Ok
         {
@@ -237,13 +510,13 @@ pub fn render_detail(
         }
     }
     let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
-    let popup = crate::tui::popups::centered(area, width, height);
-    let block = crate::tui::popups::popup_block(
-        &format!(" {} · {} ", printable(set), keys_hint(state)),
+    let popup = crate::tui::widgets::popup::centered(area, width, height);
+    let block = crate::tui::widgets::popup::frame(
+        &format!(" {} · {} ", printable(set), keys_hint(view.keymap)),
         width,
         look,
     );
-    crate::tui::popups::clear_under(frame, popup);
+    crate::tui::widgets::popup::clear_under(frame, popup);
     frame.render_widget(
         Paragraph::new(lines).block(block).scroll((scroll, 0)),
         popup,
@@ -260,7 +533,7 @@ fn label(level: Status) -> &'static str {
 }
 
 fn set_line(
-    state: &AppState,
+    view: &View,
     row: &BackupRow,
     name_width: usize,
     width: usize,
@@ -283,13 +556,13 @@ fn set_line(
     } else {
         report
             .last_verified
-            .map(|at| coarse_ago((state.now - at).num_seconds()))
+            .map(|at| coarse_ago((view.now - at).num_seconds()))
             .unwrap_or_else(|| "never".into())
     };
     let restore = match (&report.last_restore, report.restore_configured) {
         (_, false) => "-".to_owned(),
         (None, true) => "never".to_owned(),
-        (Some(test), true) => coarse_ago((state.now - test.started_at).num_seconds()),
+        (Some(test), true) => coarse_ago((view.now - test.started_at).num_seconds()),
     };
     let text = format!(
         "{:>12} {:>5} {:>9} {:<16} ",
@@ -342,7 +615,7 @@ fn short_limit(freshness: &str) -> String {
 }
 
 fn file_line(
-    state: &AppState,
+    view: &View,
     report: &SetReport,
     index: usize,
     file: &FileReport,
@@ -356,7 +629,7 @@ fn file_line(
         .with_timezone(&look.utc_offset)
         .format("%m-%d %H:%M")
         .to_string();
-    let age = strings::minutes((state.now - backup.time).num_seconds());
+    let age = strings::minutes((view.now - backup.time).num_seconds());
     // Change against the next older file: a sudden drop is the sign of a broken dump.
     let trend = report
         .files
@@ -434,7 +707,7 @@ fn file_line(
 }
 
 /// The keys of the backup actions, shown at the bottom of the focused pane.
-fn keys_hint(state: &AppState) -> String {
+fn keys_hint(keymap: &Keymap) -> String {
     [
         (Action::VerifyBackup, "verify"),
         (Action::PruneBackups, "prune"),
@@ -443,8 +716,7 @@ fn keys_hint(state: &AppState) -> String {
     ]
     .iter()
     .filter_map(|(action, what)| {
-        state
-            .keymap
+        keymap
             .keys_for(*action)
             .first()
             .map(|key| format!("{key} {what}"))

@@ -1,33 +1,400 @@
 //! The checklists pane: every checklist with its due state and progress; the run popup (one
 //! item at a time in walkthrough mode, or the whole list) with live checks, tasks, skips and
-//! notes; the list of past runs; and the note editor.
+//! notes; the list of past runs; and the note editor. Definitions are in the chosen language,
+//! each run as stored (a tick shows once the runner has written it), and items linked to a
+//! metric show the rules' live verdict.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, TimeZone, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
-use crate::core::checklists::{Checklist, DueState, ItemState, ItemStatus, RunState, schedule};
+use crate::core::checklists::service::EntryRequest;
+use crate::core::checklists::{
+    CheckRef, Checklist, DueState, EntryKind, Item, ItemState, ItemStatus, Language, RunState,
+    schedule,
+};
+use crate::core::checks::Evaluation;
+use crate::core::checks::rules::format_value;
 use crate::core::model::Status;
-use crate::core::runner::CHECKLISTS_EVERY;
-use crate::tui::action::Action;
-use crate::tui::app::{AppState, Pane};
-use crate::tui::checklists::{NoteEditor, RunPopup};
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::runner::{CHECKLISTS_EVERY, Event, Request};
+use crate::tui::modal::{NoteEditor, Popup, RunPopup};
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
+};
 use crate::tui::strings::{self, pad, printable};
+use crate::tui::style::Look;
 use crate::tui::widgets::bar::bar;
+
+#[derive(Debug, Clone, Default)]
+pub struct ChecklistsPane {
+    pub definitions: Vec<Checklist>,
+    pub language: Option<Language>,
+    /// Checklist files that could not be loaded, as `file:line: message; fix: …`.
+    pub problems: Vec<String>,
+    /// The current period's run of each checklist, by id.
+    pub runs: HashMap<String, RunState>,
+    /// A past run being looked at.
+    pub viewing: Option<RunState>,
+    pub selected: usize,
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+impl ChecklistsPane {
+    pub fn language(&self) -> Language {
+        self.language.unwrap_or(Language::En)
+    }
+
+    pub fn selected_checklist(&self) -> Option<&Checklist> {
+        self.definitions.get(self.selected)
+    }
+
+    pub fn checklist(&self, id: &str) -> Option<&Checklist> {
+        self.definitions.iter().find(|checklist| checklist.id == id)
+    }
+
+    /// The run shown for a checklist: the past run being viewed, else the current one.
+    pub fn run_of(&self, id: &str, period: Option<&str>) -> Option<&RunState> {
+        match period {
+            Some(period) => self
+                .viewing
+                .as_ref()
+                .filter(|run| run.checklist == id && run.period == period),
+            None => self.runs.get(id),
+        }
+    }
+
+    pub fn set(&mut self, definitions: Vec<Checklist>, language: Language, problems: Vec<String>) {
+        self.definitions = definitions;
+        self.language = Some(language);
+        self.problems = problems;
+    }
+
+    pub fn on_run(&mut self, run: RunState) {
+        let current = self
+            .runs
+            .get(&run.checklist)
+            .is_none_or(|known| known.period == run.period);
+        if let Some(viewing) = &self.viewing
+            && viewing.checklist == run.checklist
+            && viewing.period == run.period
+        {
+            self.viewing = Some(run.clone());
+        }
+        if current {
+            self.runs.insert(run.checklist.clone(), run);
+        }
+    }
+
+    pub fn on_runs(&mut self, runs: &[RunState], now: DateTime<Utc>) {
+        for run in runs {
+            self.runs.insert(run.checklist.clone(), run.clone());
+        }
+        self.received_at = Some(now);
+    }
+
+    /// Where a checklist stands now.
+    pub fn due_state<Tz: TimeZone>(
+        &self,
+        checklist: &Checklist,
+        now: DateTime<Utc>,
+        zone: &Tz,
+    ) -> DueState {
+        let run = self
+            .runs
+            .get(&checklist.id)
+            .filter(|run| run.period == schedule::period_key(checklist.period, now, zone));
+        schedule::due_state(
+            checklist,
+            run.filter(|run| run.started_at.is_some()),
+            now,
+            zone,
+        )
+    }
+
+    /// The live evidence for an item linked to a metric, e.g. "cpu.used_pct 37.0 % < 80 %",
+    /// with the rules' verdict; `None` before the metric has been seen.
+    pub fn evidence(
+        judged: &HashMap<String, Evaluation>,
+        check: &CheckRef,
+    ) -> Option<(String, Status)> {
+        let evaluation = match &check.instance {
+            Some(instance) => judged.get(&crate::core::model::series_key(
+                &check.metric,
+                Some(instance),
+            )),
+            None => judged
+                .values()
+                .filter(|evaluation| evaluation.metric.name == check.metric)
+                .max_by(|a, b| {
+                    a.status
+                        .cmp(&b.status)
+                        .then(a.metric.value.total_cmp(&b.metric.value))
+                }),
+        }?;
+        let value = format_value(evaluation.metric.value, evaluation.metric.unit);
+        let subject = match &evaluation.metric.instance {
+            Some(instance) => format!("{} {instance}", evaluation.metric.name),
+            None => evaluation.metric.name.to_owned(),
+        };
+        let limit = match evaluation.status {
+            Status::Crit => evaluation.crit.or(evaluation.warn),
+            _ => evaluation.warn.or(evaluation.crit),
+        };
+        let text = match limit {
+            Some(limit) => {
+                // A broken rule is shown as the rule says it (`1 >= 1`); a kept one by how far
+                // it is from the limit (`37 % < 80 %`).
+                let sign = match (evaluation.status, evaluation.operator) {
+                    (Status::Warn | Status::Crit, Some(operator)) => operator.symbol(),
+                    _ => match evaluation.metric.value.partial_cmp(&limit) {
+                        Some(std::cmp::Ordering::Less) => "<",
+                        Some(std::cmp::Ordering::Greater) => ">",
+                        _ => "=",
+                    },
+                };
+                format!(
+                    "{subject} {value} {sign} {}",
+                    format_value(limit, evaluation.metric.unit)
+                )
+            }
+            None => format!("{subject} {value}"),
+        };
+        Some((crate::core::text::printable(&text), evaluation.status))
+    }
+}
+
+const COMMANDS: &[Command] = &[
+    command(
+        Action::RunTask,
+        Some("open"),
+        "open the selected checklist's run (one item at a time)",
+    ),
+    command(
+        Action::History,
+        Some("past runs"),
+        "past runs of the selected checklist",
+    ),
+    command(Action::Up, None, "select the previous checklist"),
+    command(Action::Down, None, "select the next checklist"),
+];
+
+/// The run popup's keys, for the help.
+pub const RUN_COMMANDS: &[Command] = &[
+    command(Action::Mark, None, "checklist run: done / undo the item"),
+    command(
+        Action::SkipItem,
+        None,
+        "checklist run: skip the item, with a reason",
+    ),
+    command(
+        Action::NoteItem,
+        None,
+        "checklist run: add a note to the item (multi-line; Esc saves)",
+    ),
+    command(
+        Action::SignOff,
+        None,
+        "checklist run: sign off once every item is done or skipped",
+    ),
+    command(
+        Action::NextView,
+        None,
+        "checklist run: one item at a time, or the whole list",
+    ),
+    command(Action::RunTask, None, "checklist run: run the item's task"),
+];
+
+impl ChecklistsPane {
+    /// Opens the run of `checklist` at its first open item.
+    fn open_run(&self, checklist: &Checklist, ctx: &mut Ctx) {
+        let run = self.runs.get(&checklist.id);
+        let first_open = next_open(checklist, run, checklist.items.len().saturating_sub(1));
+        ctx.open(Popup::Checklist(RunPopup {
+            checklist: checklist.id.clone(),
+            period: None,
+            item: first_open,
+            walkthrough: true,
+        }));
+    }
+
+    fn due_states(&self, view: &View) -> Vec<DueState> {
+        // Each is a cron search: once per checklist and frame.
+        self.definitions
+            .iter()
+            .map(|checklist| self.due_state(checklist, view.now, &view.look.utc_offset))
+            .collect()
+    }
+}
+
+impl Component for ChecklistsPane {
+    fn id(&self) -> Pane {
+        Pane::Checklists
+    }
+
+    fn title(&self) -> &'static str {
+        "Checklists"
+    }
+
+    fn column(&self) -> usize {
+        1
+    }
+
+    /// Only with checklists, or checklist files with mistakes to show.
+    fn shown(&self) -> bool {
+        !self.definitions.is_empty() || !self.problems.is_empty()
+    }
+
+    fn summary(&self, view: &View) -> Summary {
+        let due = self.due_states(view);
+        let count = |wanted: DueState| due.iter().filter(|state| **state == wanted).count();
+        let (overdue, now_due) = (count(DueState::Overdue), count(DueState::Due));
+        let mut parts = Vec::new();
+        if overdue > 0 {
+            parts.push(format!("{overdue} overdue"));
+        }
+        if now_due > 0 {
+            parts.push(format!("{now_due} due"));
+        }
+        if !self.problems.is_empty() {
+            parts.push(format!("{} file problem(s)", self.problems.len()));
+        }
+        if parts.is_empty() {
+            parts.push(format!("{}/{} done", count(DueState::Done), due.len()));
+        }
+        Summary {
+            text: format!("Checklists {}", parts.join(" · ")),
+            level: due
+                .iter()
+                .copied()
+                .map(due_level)
+                .max()
+                .unwrap_or(Status::Ok),
+        }
+    }
+
+    /// One row per checklist, plus file problems.
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        let rows = self.definitions.len().max(1) + self.problems.len();
+        u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.definitions.len().saturating_sub(1);
+                self.selected = step(self.selected, action, last);
+                Handled::Yes(Vec::new())
+            }
+            Action::RunTask => {
+                if let Some(checklist) = self.selected_checklist() {
+                    self.open_run(checklist, ctx);
+                }
+                Handled::Yes(Vec::new())
+            }
+            Action::History => {
+                let Some(checklist) = self.selected_checklist() else {
+                    return Handled::Yes(Vec::new());
+                };
+                let id = checklist.id.clone();
+                ctx.open(Popup::ChecklistHistory {
+                    checklist: id.clone(),
+                    periods: Vec::new(),
+                    selected: 0,
+                    loaded: false,
+                });
+                Handled::Yes(vec![Request::LoadChecklistPeriods { checklist: id }])
+            }
+            _ => Handled::No,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, now: DateTime<Utc>) {
+        match event {
+            Event::ChecklistRuns(runs) => self.on_runs(runs, now),
+            Event::ChecklistRun(run) => self.on_run(run.clone()),
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        let language = self.language();
+        self.definitions
+            .iter()
+            .map(|checklist| PaletteEntry {
+                pane: Pane::Checklists,
+                kind: "checklist",
+                label: format!("{} ({})", checklist.title.get(language), checklist.id),
+                key: checklist.id.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if let Some(index) = self
+            .definitions
+            .iter()
+            .position(|checklist| checklist.id == key)
+        {
+            self.selected = index;
+            let checklist = self.definitions[index].clone();
+            self.open_run(&checklist, ctx);
+        }
+        Vec::new()
+    }
+}
+
+/// The request that records `kind` on the popup's item.
+pub fn entry(popup: &RunPopup, item: Option<&Item>, kind: EntryKind, text: String) -> EntryRequest {
+    EntryRequest {
+        checklist: popup.checklist.clone(),
+        period: popup.period.clone(),
+        item: item.map(|item| item.id.clone()),
+        kind,
+        text,
+    }
+}
+
+/// Tick an open item; reopen a done or skipped one.
+pub fn toggle_kind(run: Option<&RunState>, item: &Item) -> EntryKind {
+    let open = run
+        .and_then(|run| run.items.iter().find(|state| state.item == item.id))
+        .is_none_or(|state| state.status == ItemStatus::Open);
+    if open {
+        EntryKind::Tick
+    } else {
+        EntryKind::Reopen
+    }
+}
+
+/// The next item still open after `from`, wrapping; `from` itself when none is.
+pub fn next_open(checklist: &Checklist, run: Option<&RunState>, from: usize) -> usize {
+    let count = checklist.items.len();
+    (1..=count)
+        .map(|step| (from + step) % count.max(1))
+        .find(|index| {
+            let item = &checklist.items[*index];
+            run.and_then(|run| run.items.iter().find(|state| state.item == item.id))
+                .is_none_or(|state| state.status == ItemStatus::Open)
+        })
+        .unwrap_or(from)
+}
 
 /// Three missed reads.
 const STALE_AFTER_READS: u64 = 3;
-
-/// Rows the pane would like: one per checklist, plus file problems.
-pub fn wanted_height(state: &AppState) -> u16 {
-    let view = &state.checklists;
-    let rows = view.definitions.len().max(1) + view.problems.len();
-    u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
-}
 
 pub fn due_level(due: DueState) -> Status {
     match due {
@@ -38,29 +405,24 @@ pub fn due_level(due: DueState) -> Status {
     }
 }
 
-fn keys(state: &AppState, action: Action) -> String {
-    state
-        .keymap
+fn keys(view: &View, action: Action) -> String {
+    view.keymap
         .keys_for(action)
         .first()
         .map(ToString::to_string)
         .unwrap_or_else(|| "(unbound)".into())
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+fn render(pane: &ChecklistsPane, shown: &View, area: Rect, frame: &mut Frame) {
     if area.is_empty() {
         return;
     }
+    let look = shown.look;
     let palette = &look.palette;
-    let view = &state.checklists;
+    let view = pane;
     let language = view.language();
     let mut title = vec![Span::styled("Checklists", palette.get(Slot::Title))];
-    // Each is a cron search: once per checklist and frame.
-    let due_states: Vec<DueState> = view
-        .definitions
-        .iter()
-        .map(|checklist| view.due_state(checklist, state.now, &look.utc_offset))
-        .collect();
+    let due_states = pane.due_states(shown);
     let overdue = due_states
         .iter()
         .filter(|due| **due == DueState::Overdue)
@@ -75,14 +437,14 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     // nothing on screen), the age of the last one once they stop.
     match view.received_at {
         Some(at)
-            if (state.now - at).num_seconds()
+            if (shown.now - at).num_seconds()
                 > i64::try_from(CHECKLISTS_EVERY.as_secs() * STALE_AFTER_READS)
                     .unwrap_or(i64::MAX) =>
         {
             title.push(Span::styled(
                 format!(
                     " · STALE, read {} ago",
-                    strings::minutes((state.now - at).num_seconds())
+                    strings::minutes((shown.now - at).num_seconds())
                 ),
                 palette.status(Status::Warn),
             ))
@@ -92,7 +454,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             palette.get(Slot::Muted),
         )),
     }
-    let focused = state.focus == Pane::Checklists;
+    let focused = shown.focused;
     let block = pane_block(title, focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -114,7 +476,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     for (index, (checklist, &due)) in view.definitions.iter().zip(&due_states).enumerate() {
         let run = view.runs.get(&checklist.id);
         let (resolved, total) = run.map_or((0, checklist.items.len()), RunState::progress);
-        let due_at = schedule::due_at(checklist, state.now, &look.utc_offset)
+        let due_at = schedule::due_at(checklist, shown.now, &look.utc_offset)
             .with_timezone(&look.utc_offset);
         let when = match checklist.period {
             crate::core::checklists::Period::Day => due_at.format("%H:%M").to_string(),
@@ -180,9 +542,10 @@ fn status_mark(status: &ItemStatus) -> (&'static str, Status) {
     }
 }
 
-fn who(state: &AppState, look: &Look, by: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+fn who(view: &View, by: &str, at: DateTime<Utc>) -> String {
+    let look = view.look;
     let when = at.with_timezone(&look.utc_offset);
-    let today = state.now.with_timezone(&look.utc_offset).date_naive() == when.date_naive();
+    let today = view.now.with_timezone(&look.utc_offset).date_naive() == when.date_naive();
     let format = if today { "%H:%M" } else { "%m-%d %H:%M" };
     format!("{} {}", printable(by), when.format(format))
 }
@@ -190,16 +553,16 @@ fn who(state: &AppState, look: &Look, by: &str, at: chrono::DateTime<chrono::Utc
 /// One item's lines: mark, text, live check, who and when, notes; the selected one also says
 /// how to run its task.
 fn item_lines(
-    state: &AppState,
-    look: &Look,
+    pane: &ChecklistsPane,
+    view: &View,
     checklist: &Checklist,
     index: usize,
     item_state: Option<&ItemState>,
     selected: bool,
     width: usize,
 ) -> Vec<Line<'static>> {
+    let look = view.look;
     let palette = &look.palette;
-    let view = &state.checklists;
     let item = &checklist.items[index];
     let status = item_state.map_or(ItemStatus::Open, |state| state.status.clone());
     let (mark, level) = status_mark(&status);
@@ -207,7 +570,7 @@ fn item_lines(
         Span::styled(format!("{mark} "), palette.status(level)),
         Span::styled(
             strings::fit(
-                &printable(item.text.get(view.language())),
+                &printable(item.text.get(pane.language())),
                 width.saturating_sub(4),
             ),
             palette.get(Slot::Text),
@@ -223,7 +586,7 @@ fn item_lines(
     let mut lines = vec![line];
     let indent = "    ";
     if let Some(check) = &item.check {
-        let (text, level) = view.evidence(check).unwrap_or_else(|| {
+        let (text, level) = ChecklistsPane::evidence(view.judged, check).unwrap_or_else(|| {
             (
                 format!("{} not measured yet", check.metric),
                 Status::Unknown,
@@ -245,7 +608,7 @@ fn item_lines(
             strings::fit(
                 &format!(
                     "{indent}task {task}: {} runs it",
-                    keys(state, Action::RunTask)
+                    keys(view, Action::RunTask)
                 ),
                 width,
             ),
@@ -254,17 +617,14 @@ fn item_lines(
     }
     match &status {
         ItemStatus::Done { by, at } => lines.push(Line::styled(
-            strings::fit(
-                &format!("{indent}done by {}", who(state, look, by, *at)),
-                width,
-            ),
+            strings::fit(&format!("{indent}done by {}", who(view, by, *at)), width),
             palette.get(Slot::Muted),
         )),
         ItemStatus::Skipped { by, at, reason } => lines.push(Line::styled(
             strings::fit(
                 &format!(
                     "{indent}skipped by {}: {}",
-                    who(state, look, by, *at),
+                    who(view, by, *at),
                     printable(reason)
                 ),
                 width,
@@ -278,7 +638,7 @@ fn item_lines(
             item_state
                 .notes
                 .iter()
-                .map(|note| note_line(state, look, &format!("{indent}note"), note, width)),
+                .map(|note| note_line(view, &format!("{indent}note"), note, width)),
         );
     }
     lines
@@ -286,15 +646,15 @@ fn item_lines(
 
 /// A note as "note alice 09:12: text", with the text escaped.
 fn note_line(
-    state: &AppState,
-    look: &Look,
+    view: &View,
     label: &str,
-    (by, at, text): &(String, chrono::DateTime<chrono::Utc>, String),
+    (by, at, text): &(String, DateTime<Utc>, String),
     width: usize,
 ) -> Line<'static> {
+    let look = view.look;
     Line::styled(
         strings::fit(
-            &format!("{label} {}: {}", who(state, look, by, *at), printable(text)),
+            &format!("{label} {}: {}", who(view, by, *at), printable(text)),
             width,
         ),
         look.palette.get(Slot::Text),
@@ -302,19 +662,25 @@ fn note_line(
 }
 
 /// The run popup: a checklist's run, walkthrough or list.
-pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, frame: &mut Frame) {
+pub fn render_run(
+    pane: &ChecklistsPane,
+    view: &View,
+    popup: &RunPopup,
+    area: Rect,
+    frame: &mut Frame,
+) {
+    let look = view.look;
     let palette = &look.palette;
-    let view = &state.checklists;
-    let Some(checklist) = view.checklist(&popup.checklist) else {
+    let Some(checklist) = pane.checklist(&popup.checklist) else {
         return;
     };
-    let run = view.run_of(&popup.checklist, popup.period.as_deref());
+    let run = pane.run_of(&popup.checklist, popup.period.as_deref());
     let width = area.width.saturating_sub(4).min(100);
     let inner_width = usize::from(width.saturating_sub(2));
     let period = run.map_or_else(
         || {
             popup.period.clone().unwrap_or_else(|| {
-                schedule::period_key(checklist.period, state.now, &look.utc_offset)
+                schedule::period_key(checklist.period, view.now, &look.utc_offset)
             })
         },
         |run| run.period.clone(),
@@ -326,7 +692,7 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
                 "{} · {resolved}/{total} done{}",
                 period,
                 run.and_then(|run| run.signed_off.as_ref())
-                    .map(|(by, at)| format!(" · signed off by {}", who(state, look, by, *at)))
+                    .map(|(by, at)| format!(" · signed off by {}", who(view, by, *at)))
                     .unwrap_or_default()
             ),
             inner_width,
@@ -349,8 +715,8 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
             palette.get(Slot::Title),
         ));
         lines.extend(item_lines(
-            state,
-            look,
+            pane,
+            view,
             checklist,
             selected,
             state_of(selected),
@@ -363,8 +729,8 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
                 selected_line = lines.len();
             }
             lines.extend(item_lines(
-                state,
-                look,
+                pane,
+                view,
                 checklist,
                 index,
                 state_of(index),
@@ -377,16 +743,16 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
         lines.extend(
             run.notes
                 .iter()
-                .map(|note| note_line(state, look, "run note", note, inner_width)),
+                .map(|note| note_line(view, "run note", note, inner_width)),
         );
     }
     let hint = format!(
         "{} done/undo · {} skip · {} note · {} sign off · {} {} · Esc closes",
-        keys(state, Action::Mark),
-        keys(state, Action::SkipItem),
-        keys(state, Action::NoteItem),
-        keys(state, Action::SignOff),
-        keys(state, Action::NextView),
+        keys(view, Action::Mark),
+        keys(view, Action::SkipItem),
+        keys(view, Action::NoteItem),
+        keys(view, Action::SignOff),
+        keys(view, Action::NextView),
         if popup.walkthrough {
             "list"
         } else {
@@ -402,13 +768,13 @@ pub fn render_run(state: &AppState, popup: &RunPopup, look: &Look, area: Rect, f
         strings::fit(&hint, inner_width),
         palette.get(Slot::Key),
     ));
-    let popup_area = crate::tui::popups::centered(area, width, height);
-    let block = crate::tui::popups::popup_block(
-        &format!(" {} ", printable(checklist.title.get(view.language()))),
+    let popup_area = crate::tui::widgets::popup::centered(area, width, height);
+    let block = crate::tui::widgets::popup::frame(
+        &format!(" {} ", printable(checklist.title.get(pane.language()))),
         width,
         look,
     );
-    crate::tui::popups::clear_under(frame, popup_area);
+    crate::tui::widgets::popup::clear_under(frame, popup_area);
     frame.render_widget(Paragraph::new(shown).block(block), popup_area);
 }
 
@@ -437,6 +803,6 @@ pub fn render_editor(editor: &NoteEditor, look: &Look, area: Rect, frame: &mut F
                 palette.get(Slot::Title),
             )),
     );
-    crate::tui::popups::clear_under(frame, popup);
+    crate::tui::widgets::popup::clear_under(frame, popup);
     frame.render_widget(&textarea, popup);
 }

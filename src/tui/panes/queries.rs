@@ -1,20 +1,501 @@
 //! The queries pane: for the selected database, the slowest statements (with what changed since
 //! the last refresh), the sessions hurting it now (long-running, idle in transaction, waiting
-//! and their blockers), and table health. Query texts are shown escaped.
+//! and their blockers, as lock trees), and table health. Query texts are shown escaped. Enter
+//! opens a statement's text or offers VACUUM ANALYZE / REINDEX; `x`/`X` cancel or terminate the
+//! marked or selected sessions, after their plan is shown.
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Status;
-use crate::core::queries::{QuerySnapshot, StatementsView};
-use crate::tui::app::{AppState, Pane, QueryView};
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::queries::{QuerySnapshot, StatementSort, StatementsView};
+use crate::core::runner::{Event, Request};
+use crate::core::tasks::Params;
+use crate::tui::modal::Popup;
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
+};
 use crate::tui::strings::{self, printable};
+use crate::tui::style::Look;
+
+/// What the pane shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum QueryView {
+    #[default]
+    Statements,
+    Sessions,
+    Health,
+}
+
+impl QueryView {
+    fn next(self) -> QueryView {
+        match self {
+            QueryView::Statements => QueryView::Sessions,
+            QueryView::Sessions => QueryView::Health,
+            QueryView::Health => QueryView::Statements,
+        }
+    }
+}
+
+/// A watched database and its latest refresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryDatabase {
+    pub name: String,
+    pub snapshot: Option<QuerySnapshot>,
+}
+
+/// Something the health view can act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthTarget {
+    Table(String),
+    Index(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct QueriesPane {
+    pub databases: Vec<QueryDatabase>,
+    /// The database shown.
+    pub database: usize,
+    pub view: QueryView,
+    pub selected: usize,
+    pub sort: StatementSort,
+    pub marked_pids: BTreeSet<i32>,
+    /// How often the databases are read, for staleness.
+    pub interval: Duration,
+}
+
+impl Default for QueriesPane {
+    fn default() -> Self {
+        QueriesPane {
+            databases: Vec::new(),
+            database: 0,
+            view: QueryView::Statements,
+            selected: 0,
+            sort: StatementSort::MeanTime,
+            marked_pids: BTreeSet::new(),
+            interval: Duration::from_secs(5),
+        }
+    }
+}
+
+const COMMANDS: &[Command] = &[
+    command(
+        Action::RunTask,
+        Some("open"),
+        "a statement's full text; on a table or index, VACUUM ANALYZE or REINDEX (asks first)",
+    ),
+    command(
+        Action::NextView,
+        Some("view"),
+        "statements, sessions, table health",
+    ),
+    command(
+        Action::NextDatabase,
+        Some("database"),
+        "the next watched database",
+    ),
+    command(
+        Action::Sort,
+        Some("sort"),
+        "statements by mean time, total time, calls or rows",
+    ),
+    command(
+        Action::Mark,
+        Some("mark"),
+        "sessions: mark or unmark the selected session",
+    ),
+    command(
+        Action::CancelQuery,
+        Some("cancel query"),
+        "sessions: cancel the query of the marked or selected ones (pg_cancel_backend; asks first)",
+    ),
+    command(
+        Action::TerminateSession,
+        Some("terminate"),
+        "sessions: terminate the marked or selected ones (pg_terminate_backend; asks first)",
+    ),
+];
+
+impl QueriesPane {
+    pub fn set(&mut self, names: Vec<String>, interval: Duration) {
+        self.databases = names
+            .into_iter()
+            .map(|name| QueryDatabase {
+                name,
+                snapshot: None,
+            })
+            .collect();
+        self.interval = interval;
+    }
+
+    pub fn current_database(&self) -> Option<&QueryDatabase> {
+        self.databases.get(self.database)
+    }
+
+    /// Rows of the current view, for selection bounds.
+    pub fn rows(&self) -> usize {
+        let Some(snapshot) = self.current_database().and_then(|db| db.snapshot.as_ref()) else {
+            return 0;
+        };
+        match self.view {
+            QueryView::Statements => match &snapshot.statements {
+                StatementsView::Rows { rows } => rows.len(),
+                _ => 0,
+            },
+            QueryView::Sessions => snapshot.sessions.as_ref().map_or(0, Vec::len),
+            QueryView::Health => self.health_targets().len(),
+        }
+    }
+
+    /// The health view's rows that a task can act on: largest tables, then unused indexes,
+    /// then largest indexes.
+    pub fn health_targets(&self) -> Vec<HealthTarget> {
+        let Some(Ok(health)) = self
+            .current_database()
+            .and_then(|db| db.snapshot.as_ref())
+            .map(|snapshot| snapshot.health.as_ref())
+        else {
+            return Vec::new();
+        };
+        health
+            .largest_tables
+            .iter()
+            .map(|table| HealthTarget::Table(table.name.clone()))
+            .chain(
+                health
+                    .unused_indexes
+                    .iter()
+                    .map(|index| HealthTarget::Index(index.name.clone())),
+            )
+            .chain(
+                health
+                    .largest_indexes
+                    .iter()
+                    .map(|index| HealthTarget::Index(index.name.clone())),
+            )
+            .collect()
+    }
+
+    fn selected_pids(&self) -> Vec<i32> {
+        if !self.marked_pids.is_empty() {
+            return self.marked_pids.iter().copied().collect();
+        }
+        self.current_database()
+            .and_then(|db| db.snapshot.as_ref())
+            .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+            .and_then(|sessions| sessions.get(self.selected))
+            .map(|session| vec![session.pid])
+            .unwrap_or_default()
+    }
+
+    fn query_action(&mut self, action: Action, ctx: &mut Ctx) -> Vec<Request> {
+        match action {
+            Action::NextView => {
+                self.view = self.view.next();
+                self.selected = 0;
+                Vec::new()
+            }
+            Action::NextDatabase => {
+                if !self.databases.is_empty() {
+                    self.database = (self.database + 1) % self.databases.len();
+                }
+                self.selected = 0;
+                self.marked_pids.clear();
+                Vec::new()
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.selected = 0;
+                let label = self.sort.label();
+                ctx.notice(&format!("statements by {label}"), Status::Ok);
+                vec![Request::SetStatementSort(self.sort)]
+            }
+            Action::Mark => {
+                if let Some(pid) = self
+                    .current_database()
+                    .and_then(|db| db.snapshot.as_ref())
+                    .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+                    .and_then(|sessions| sessions.get(self.selected))
+                    .map(|session| session.pid)
+                    && !self.marked_pids.remove(&pid)
+                {
+                    self.marked_pids.insert(pid);
+                }
+                Vec::new()
+            }
+            Action::CancelQuery | Action::TerminateSession => {
+                let task_id = if action == Action::CancelQuery {
+                    "pg-cancel-query"
+                } else {
+                    "pg-terminate-session"
+                };
+                let pids = self.selected_pids();
+                let Some(database) = self.current_database().map(|db| db.name.clone()) else {
+                    return Vec::new();
+                };
+                if pids.is_empty() || self.view != QueryView::Sessions {
+                    ctx.notice(
+                        "select or mark sessions in the sessions view (v) first",
+                        Status::Warn,
+                    );
+                    return Vec::new();
+                }
+                if ctx.read_only {
+                    ctx.notice(&format!("read-only: {task_id} is refused"), Status::Warn);
+                    return Vec::new();
+                }
+                let pids: Vec<String> = pids.iter().map(ToString::to_string).collect();
+                let params: Params = [
+                    ("database".to_owned(), database),
+                    ("pids".to_owned(), pids.join(",")),
+                ]
+                .into();
+                vec![ctx.plan(task_id, params, true)]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Enter in the queries pane: a statement's full text, or the maintenance task for a
+    /// table or index.
+    fn open_selected(&mut self, ctx: &mut Ctx) -> Vec<Request> {
+        let Some(snapshot) = self.current_database().and_then(|db| db.snapshot.clone()) else {
+            return Vec::new();
+        };
+        match self.view {
+            QueryView::Statements => {
+                if let StatementsView::Rows { rows } = &snapshot.statements
+                    && let Some(row) = rows.get(self.selected)
+                {
+                    let mut lines = vec![format!(
+                        "{} calls · mean {:.1} ms · max {:.1} ms · total {:.0} ms · {} rows · hit ratio {}",
+                        row.calls,
+                        row.mean_ms,
+                        row.max_ms,
+                        row.total_ms,
+                        row.rows,
+                        row.hit_ratio_pct
+                            .map_or_else(|| "-".into(), |pct| format!("{pct:.1} %"))
+                    )];
+                    lines.push(format!(
+                        "since last refresh: {} calls, {:.0} ms · since opsdeck started: {} calls, {:.0} ms",
+                        row.calls_delta, row.total_ms_delta, row.calls_since_start, row.total_ms_since_start
+                    ));
+                    lines.push(format!(
+                        "user {} · {}",
+                        row.user,
+                        match row.toplevel {
+                            Some(true) => "top level (run by a client)",
+                            Some(false) => "nested (run inside a function or procedure)",
+                            None => "top level or nested: not told by this server",
+                        }
+                    ));
+                    lines.push(String::new());
+                    lines.extend(row.query.lines().map(str::to_owned));
+                    ctx.open(Popup::Text {
+                        title: format!("statement {}", row.queryid),
+                        lines,
+                    });
+                }
+                Vec::new()
+            }
+            QueryView::Sessions => {
+                if let Ok(sessions) = &snapshot.sessions
+                    && let Some(session) = sessions.get(self.selected)
+                {
+                    let mut lines = vec![format!(
+                        "pid {} · {} on {} · {} · {} · from {}",
+                        session.pid,
+                        session.user,
+                        session.database,
+                        session.application,
+                        session.state,
+                        session.client
+                    )];
+                    if session.opsdeck_task {
+                        lines.push("one of opsdeck's own task sessions".to_owned());
+                    }
+                    if session.blocking {
+                        lines.push(format!(
+                            "BLOCKING: {} session(s) wait on it",
+                            session.waiting_on_it
+                        ));
+                    }
+                    if !session.blocked_by.is_empty() {
+                        lines.push(format!("blocked by {:?}", session.blocked_by));
+                    }
+                    let age = |value: Option<f64>| {
+                        value.map_or_else(|| "-".to_owned(), |s| format!("{s:.0} s"))
+                    };
+                    lines.push(format!(
+                        "statement {} · transaction {} · in this state {}",
+                        age(session.query_seconds),
+                        age(session.transaction_seconds),
+                        age(session.state_seconds)
+                    ));
+                    lines.push(String::new());
+                    lines.extend(session.query.lines().map(str::to_owned));
+                    ctx.open(Popup::Text {
+                        title: format!("session {}", session.pid),
+                        lines,
+                    });
+                }
+                Vec::new()
+            }
+            QueryView::Health => {
+                let (task_id, param, name) = match self.health_targets().get(self.selected) {
+                    Some(HealthTarget::Table(name)) => ("db-vacuum-analyze", "table", name.clone()),
+                    Some(HealthTarget::Index(name)) => ("db-reindex", "index", name.clone()),
+                    None => return Vec::new(),
+                };
+                if ctx.read_only {
+                    ctx.notice(&format!("read-only: {task_id} is refused"), Status::Warn);
+                    return Vec::new();
+                }
+                let database = self
+                    .current_database()
+                    .map(|db| db.name.clone())
+                    .unwrap_or_default();
+                let params = [(param.to_owned(), name), ("database".to_owned(), database)].into();
+                vec![ctx.plan(task_id, params, true)]
+            }
+        }
+    }
+}
+
+impl Component for QueriesPane {
+    fn id(&self) -> Pane {
+        Pane::Queries
+    }
+
+    fn title(&self) -> &'static str {
+        "Queries"
+    }
+
+    fn summary(&self, _view: &View) -> Summary {
+        let Some(database) = self.current_database() else {
+            return Summary {
+                text: "Queries no databases watched".to_owned(),
+                level: Status::Ok,
+            };
+        };
+        let Some(snapshot) = &database.snapshot else {
+            return Summary {
+                text: format!("Queries {} connecting…", database.name),
+                level: Status::Unknown,
+            };
+        };
+        if snapshot.error.is_some() {
+            return Summary {
+                text: format!("Queries {} unreachable", database.name),
+                level: Status::Crit,
+            };
+        }
+        let slow = match &snapshot.statements {
+            StatementsView::Rows { rows } => rows.iter().filter(|row| row.slow).count(),
+            _ => 0,
+        };
+        let sessions = snapshot.sessions.as_ref().map_or(0, Vec::len);
+        let blocked = snapshot.sessions.as_ref().map_or(0, |sessions| {
+            sessions.iter().filter(|s| !s.blocked_by.is_empty()).count()
+        });
+        let mut text = format!(
+            "Queries {} · {slow} slow · {sessions} sessions",
+            database.name
+        );
+        if blocked > 0 {
+            text.push_str(&format!(" · {blocked} waiting"));
+        }
+        let level = if blocked > 0 || slow > 0 {
+            Status::Warn
+        } else {
+            Status::Ok
+        };
+        Summary { text, level }
+    }
+
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        if self.databases.is_empty() { 3 } else { 14 }
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.rows().saturating_sub(1);
+                self.selected = step(self.selected, action, last);
+                Handled::Yes(Vec::new())
+            }
+            Action::RunTask => Handled::Yes(self.open_selected(ctx)),
+            Action::NextView
+            | Action::NextDatabase
+            | Action::Sort
+            | Action::Mark
+            | Action::CancelQuery
+            | Action::TerminateSession => Handled::Yes(self.query_action(action, ctx)),
+            _ => Handled::No,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, _now: DateTime<Utc>) {
+        let Event::Queries(snapshot) = event else {
+            return;
+        };
+        if let Some(database) = self
+            .databases
+            .iter_mut()
+            .find(|db| db.name == snapshot.database)
+        {
+            database.snapshot = Some(snapshot.as_ref().clone());
+        }
+        // Sessions come and go: forget marks on pids no longer listed.
+        let listed: Vec<i32> = self
+            .current_database()
+            .and_then(|db| db.snapshot.as_ref())
+            .and_then(|snapshot| snapshot.sessions.as_ref().ok())
+            .map(|sessions| sessions.iter().map(|session| session.pid).collect())
+            .unwrap_or_default();
+        self.marked_pids.retain(|pid| listed.contains(pid));
+        self.selected = self.selected.min(self.rows().saturating_sub(1));
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        self.databases
+            .iter()
+            .map(|database| PaletteEntry {
+                pane: Pane::Queries,
+                kind: "database",
+                label: database.name.clone(),
+                key: database.name.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, _ctx: &mut Ctx) -> Vec<Request> {
+        if let Some(index) = self.databases.iter().position(|db| db.name == key) {
+            self.database = index;
+            self.selected = 0;
+            self.marked_pids.clear();
+        }
+        Vec::new()
+    }
+}
 
 /// A failed part of the refresh: a blank heading line, then the error.
 fn failure_lines(error: &str, look: &Look) -> Vec<Line<'static>> {
@@ -57,24 +538,25 @@ fn one_line(text: &str) -> String {
     printable(&text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+fn render(pane: &QueriesPane, shown: &View, area: Rect, frame: &mut Frame) {
+    let look = shown.look;
     let palette = &look.palette;
     let mut title = vec![Span::styled("Queries", palette.get(Slot::Title))];
-    let database = state.current_database();
+    let database = pane.current_database();
     if let Some(database) = database {
         title.push(Span::styled(
             format!(
                 " · {} ({}/{})",
                 printable(&database.name),
-                state.database_selected + 1,
-                state.databases.len()
+                pane.database + 1,
+                pane.databases.len()
             ),
             palette.get(Slot::Text),
         ));
         if let Some(snapshot) = &database.snapshot {
-            let age = state.now - snapshot.taken_at;
-            let limit = chrono::TimeDelta::from_std(state.queries_interval * 3)
-                .unwrap_or(chrono::TimeDelta::MAX);
+            let age = shown.now - snapshot.taken_at;
+            let limit =
+                chrono::TimeDelta::from_std(pane.interval * 3).unwrap_or(chrono::TimeDelta::MAX);
             if age > limit {
                 title.push(Span::styled(
                     format!(" · STALE {}", strings::duration(age.num_seconds())),
@@ -88,7 +570,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             }
         }
     }
-    let block = pane_block(title, state.focus == Pane::Queries, look);
+    let block = pane_block(title, shown.focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
@@ -107,7 +589,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         return;
     };
     let tab = |view: QueryView, label: &str| {
-        let style = if state.query_view == view {
+        let style = if pane.view == view {
             palette.get(Slot::Selection)
         } else {
             palette.get(Slot::Muted)
@@ -119,10 +601,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         tab(QueryView::Sessions, "sessions"),
         tab(QueryView::Health, "health"),
         Span::styled(
-            match state.query_view {
-                QueryView::Statements => format!("  by {}", state.statement_sort.label()),
-                QueryView::Sessions if !state.marked_pids.is_empty() => {
-                    format!("  {} marked", state.marked_pids.len())
+            match pane.view {
+                QueryView::Statements => format!("  by {}", pane.sort.label()),
+                QueryView::Sessions if !pane.marked_pids.is_empty() => {
+                    format!("  {} marked", pane.marked_pids.len())
                 }
                 _ => String::new(),
             },
@@ -133,15 +615,15 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         None => vec![Line::styled("connecting…", palette.get(Slot::Muted))],
         Some(snapshot) => match &snapshot.error {
             Some(error) => vec![Line::styled(printable(error), palette.status(Status::Crit))],
-            None => match state.query_view {
+            None => match pane.view {
                 QueryView::Statements => statement_lines(snapshot, look, width),
-                QueryView::Sessions => session_lines(state, snapshot, look, width),
+                QueryView::Sessions => session_lines(pane, snapshot, look, width),
                 QueryView::Health => health_lines(snapshot, look, width),
             },
         },
     };
     let room = height.saturating_sub(2);
-    let offset = state.query_selected.saturating_sub(room.saturating_sub(1));
+    let offset = pane.selected.saturating_sub(room.saturating_sub(1));
     let (heading, body) = match rows.split_first() {
         Some((heading, body))
             if database
@@ -162,7 +644,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             .skip(offset)
             .take(room)
             .map(|(index, line)| {
-                if index == state.query_selected && state.focus == Pane::Queries {
+                if index == pane.selected && shown.focused {
                     line.style(palette.get(Slot::Selection))
                 } else {
                     line
@@ -235,7 +717,7 @@ fn statement_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<L
 }
 
 fn session_lines(
-    state: &AppState,
+    pane: &QueriesPane,
     snapshot: &QuerySnapshot,
     look: &Look,
     width: usize,
@@ -281,7 +763,7 @@ fn session_lines(
         } else {
             Status::Ok
         };
-        let mark = if state.marked_pids.contains(&session.pid) {
+        let mark = if pane.marked_pids.contains(&session.pid) {
             "* "
         } else {
             "  "

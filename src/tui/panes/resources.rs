@@ -1,21 +1,181 @@
 //! The resources pane: CPU (total and per core), memory, swap, filesystems and network, each a
-//! row with a bar, a ten-minute sparkline and details; collapses to fewer rows when short.
+//! row with a bar, a ten-minute sparkline and details; collapses to fewer rows when short, and
+//! to one line (CPU, memory, the fullest filesystem, load) when collapsed.
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
+use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::Status;
-use crate::tui::app::{AppState, Pane, ResourceView};
-use crate::tui::history::WINDOW_SECONDS;
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::runner::Event;
+use crate::tui::history::{History, WINDOW_SECONDS};
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, Pane, Problem, Summary, View, pane_block,
+};
 use crate::tui::strings::{self, pad, printable};
+use crate::tui::style::Look;
 use crate::tui::widgets::{bar::bar, sparkline::sparkline};
+
+/// The latest resources sample with its judgement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceView {
+    pub sample: ResourceSample,
+    pub statuses: HashMap<String, Status>,
+}
+
+impl ResourceView {
+    pub fn status(&self, key: &str) -> Status {
+        self.statuses.get(key).copied().unwrap_or(Status::Ok)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourcesPane {
+    pub resources: Option<ResourceView>,
+    pub history: History,
+    pub problem: Option<Problem>,
+    /// How often the gauges are sampled.
+    pub interval: Duration,
+}
+
+impl Default for ResourcesPane {
+    fn default() -> Self {
+        ResourcesPane {
+            resources: None,
+            history: History::default(),
+            problem: None,
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+impl ResourcesPane {
+    /// When the data is older than three intervals, how old it is.
+    pub fn stale_for(&self, now: DateTime<Utc>) -> Option<chrono::TimeDelta> {
+        let taken = self.resources.as_ref()?.sample.taken_at;
+        let age = now - taken;
+        let limit =
+            chrono::TimeDelta::from_std(self.interval * 3).unwrap_or(chrono::TimeDelta::MAX);
+        (age > limit.max(chrono::TimeDelta::seconds(3))).then_some(age)
+    }
+
+    fn on_sample(&mut self, sample: &ResourceSample, evaluations: &[Evaluation]) {
+        let at = sample.taken_at;
+        if let Some(cpu) = sample.cpu_total_pct {
+            self.history.record("cpu", at, cpu);
+        }
+        self.history.record("memory", at, sample.memory.used_pct());
+        for net in &sample.networks {
+            if let (Some(rx), Some(tx)) = (net.rx_bytes_per_s, net.tx_bytes_per_s) {
+                self.history
+                    .record(&format!("net:{}", net.interface), at, rx + tx);
+            }
+        }
+        let statuses = evaluations
+            .iter()
+            .map(|evaluation| (evaluation.metric.key(), evaluation.status))
+            .collect();
+        self.resources = Some(ResourceView {
+            sample: sample.clone(),
+            statuses,
+        });
+        self.problem = None;
+    }
+
+    /// The pane reduced to its one-line summary, in its frame.
+    pub fn render_compact(&self, view: &View, area: Rect, frame: &mut Frame) {
+        let block = pane_block(title(self, view), false, view.look);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        self.render_summary(view, inner, frame);
+    }
+}
+
+impl Component for ResourcesPane {
+    fn id(&self) -> Pane {
+        Pane::Resources
+    }
+
+    fn title(&self) -> &'static str {
+        "Resources"
+    }
+
+    fn summary(&self, view: &View) -> Summary {
+        match &self.resources {
+            None => Summary {
+                text: "Resources collecting…".to_owned(),
+                level: Status::Unknown,
+            },
+            Some(resources) => Summary {
+                text: summary_spans(self, resources, view)
+                    .iter()
+                    .map(|span| span.content.as_ref())
+                    .collect(),
+                level: resources
+                    .statuses
+                    .values()
+                    .copied()
+                    .max()
+                    .unwrap_or(Status::Ok),
+            },
+        }
+    }
+
+    fn render_summary(&self, view: &View, area: Rect, frame: &mut Frame) {
+        let Some(resources) = &self.resources else {
+            frame.render_widget(
+                Paragraph::new("collecting…").style(view.look.palette.get(Slot::Muted)),
+                area,
+            );
+            return;
+        };
+        let mut spans = vec![Span::styled("─ ", view.look.palette.get(Slot::Border))];
+        spans.extend(summary_spans(self, resources, view));
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+
+    fn wanted_height(&self, _view: &View, width: u16) -> u16 {
+        wanted_height(self, width.saturating_sub(2)) + 2
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        &[]
+    }
+
+    fn handle(&mut self, _action: Action, _ctx: &mut Ctx) -> Handled {
+        Handled::No
+    }
+
+    fn apply(&mut self, event: &Event, now: DateTime<Utc>) {
+        match event {
+            Event::Resources {
+                sample,
+                evaluations,
+            } => self.on_sample(sample, evaluations),
+            Event::Warning { source, message } if *source != "store" && *source != "notify" => {
+                self.problem = Some(Problem {
+                    message: message.clone(),
+                    at: now,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+}
 
 const CORE_CELL: usize = 14;
 const PCT_WIDTH: usize = 4;
@@ -69,9 +229,9 @@ fn core_rows(sample: &ResourceSample, width: usize, label: usize) -> usize {
     sample.cpu_per_core_pct.len().div_ceil(per_row)
 }
 
-/// Rows the pane would like, for the layout to size it.
-pub fn wanted_height(state: &AppState, width: u16) -> u16 {
-    let Some(view) = &state.resources else {
+/// Rows the pane would like inside its frame.
+fn wanted_height(pane: &ResourcesPane, width: u16) -> u16 {
+    let Some(view) = &pane.resources else {
         return 2;
     };
     let columns = Columns::for_width(usize::from(width), view);
@@ -80,20 +240,21 @@ pub fn wanted_height(state: &AppState, width: u16) -> u16 {
         + core_rows(sample, usize::from(width), columns.label)
         + sample.filesystems.len()
         + sample.networks.len()
-        + usize::from(state.resources_problem.is_some());
+        + usize::from(pane.problem.is_some());
     u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
-fn title(state: &AppState, look: &Look) -> Vec<Span<'static>> {
+fn title(pane: &ResourcesPane, view: &View) -> Vec<Span<'static>> {
+    let look = view.look;
     let mut spans = vec![Span::styled("Resources", look.palette.get(Slot::Title))];
-    let note = match (&state.resources, state.resources_stale_for()) {
+    let note = match (&pane.resources, pane.stale_for(view.now)) {
         (None, _) => Span::styled(" · collecting…", look.palette.get(Slot::Muted)),
         (Some(_), Some(age)) => Span::styled(
             format!(" · STALE {}", strings::duration(age.num_seconds())),
             look.palette.status(Status::Warn),
         ),
         (Some(_), None) => Span::styled(
-            format!(" · every {}", humantime::format_duration(state.interval)),
+            format!(" · every {}", humantime::format_duration(pane.interval)),
             look.palette.get(Slot::Muted),
         ),
     };
@@ -101,19 +262,20 @@ fn title(state: &AppState, look: &Look) -> Vec<Span<'static>> {
     spans
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let block = pane_block(title(state, look), state.focus == Pane::Resources, look);
+fn render(pane: &ResourcesPane, view: &View, area: Rect, frame: &mut Frame) {
+    let look = view.look;
+    let block = pane_block(title(pane, view), view.focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let lines = match &state.resources {
-        Some(view) => rows(state, view, look, inner),
+    let lines = match &pane.resources {
+        Some(resources) => rows(pane, view, resources, inner),
         None => vec![Line::styled(
             "waiting for the first sample…",
             look.palette.get(Slot::Muted),
         )],
     };
     let mut lines = lines;
-    if let Some(problem) = &state.resources_problem {
+    if let Some(problem) = &pane.problem {
         lines.insert(
             0,
             Line::styled(
@@ -177,7 +339,8 @@ fn gauge_line(row: GaugeRow, columns: &Columns, look: &Look) -> Line<'static> {
     Line::from(spans)
 }
 
-fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<Line<'static>> {
+fn rows(pane: &ResourcesPane, shown: &View, view: &ResourceView, area: Rect) -> Vec<Line<'static>> {
+    let look = shown.look;
     let width = usize::from(area.width);
     let height = usize::from(area.height);
     let columns = Columns::for_width(width, view);
@@ -187,10 +350,9 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
         if columns.spark == 0 {
             return None;
         }
-        let buckets =
-            state
-                .history
-                .buckets(key, state.now, columns.bucket_seconds(), columns.spark);
+        let buckets = pane
+            .history
+            .buckets(key, shown.now, columns.bucket_seconds(), columns.spark);
         let max = scale.unwrap_or_else(|| buckets.iter().flatten().fold(0.0_f64, |a, b| a.max(*b)));
         Some(sparkline(
             &buckets,
@@ -328,7 +490,7 @@ fn rows(state: &AppState, view: &ResourceView, look: &Look, area: Rect) -> Vec<L
     );
 
     // Fill the rows in order of importance, then show them in their natural order.
-    let mut budget = height.saturating_sub(usize::from(state.resources_problem.is_some()));
+    let mut budget = height.saturating_sub(usize::from(pane.problem.is_some()));
     let mut take = |wanted: usize, all_or_nothing: bool| {
         let granted = if all_or_nothing && wanted > budget {
             0
@@ -394,23 +556,9 @@ fn core_lines(
         .collect()
 }
 
-/// The pane reduced to its one-line summary, in its frame.
-pub fn render_compact(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let block = pane_block(title(state, look), false, look);
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
-    render_summary(state, look, inner, frame);
-}
-
-/// One line for very small terminals: CPU, memory, the fullest filesystem and load.
-pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let Some(view) = &state.resources else {
-        frame.render_widget(
-            Paragraph::new("collecting…").style(look.palette.get(Slot::Muted)),
-            area,
-        );
-        return;
-    };
+/// CPU, memory, the fullest filesystem and load, coloured by the rules.
+fn summary_spans(pane: &ResourcesPane, view: &ResourceView, shown: &View) -> Vec<Span<'static>> {
+    let look = shown.look;
     let sample = &view.sample;
     let palette = &look.palette;
     let mut spans = vec![
@@ -440,8 +588,8 @@ pub fn render_summary(state: &AppState, look: &Look, area: Rect, frame: &mut Fra
         format!("  load {:.2}", sample.load.one),
         palette.get(Slot::Muted),
     ));
-    if state.resources_stale_for().is_some() {
+    if pane.stale_for(shown.now).is_some() {
         spans.push(Span::styled("  STALE", palette.status(Status::Warn)));
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    spans
 }

@@ -1,19 +1,332 @@
 //! The services pane: every configured service with its status, latency, detail, how long ago
 //! it was checked and its availability over 24 hours; filter and sort; the detail popup.
 
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
+use crate::config::keymap::{KeyChord, KeyCode};
 use crate::config::theme::Slot;
 use crate::core::model::Status;
+use crate::core::runner::{Event, Request};
+use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
-use crate::tui::app::{AppState, Pane, ServiceRow, ServiceSort};
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::tui::modal::{Modal, Popup};
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
+};
 use crate::tui::strings::{self, pad, printable};
 use crate::tui::widgets::sparkline::sparkline;
+
+/// A service as listed in the services pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub interval: Duration,
+    pub state: ServiceState,
+    pub level: Status,
+    pub last: Option<(DateTime<Utc>, CheckOutcome)>,
+    /// Recent results, oldest first: when, ok, latency in ms.
+    pub recent: VecDeque<(DateTime<Utc>, bool, Option<f64>)>,
+    pub last_error: Option<(DateTime<Utc>, String)>,
+    pub availability_24h: Option<f64>,
+    pub availability_7d: Option<f64>,
+}
+
+/// Results kept per service on screen (the store keeps eight days).
+const SCREEN_RESULTS_PER_SERVICE: usize = 120;
+
+/// How the services table is ordered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServiceSort {
+    #[default]
+    Configured,
+    WorstFirst,
+    Name,
+    SlowestFirst,
+}
+
+impl ServiceSort {
+    fn next(self) -> ServiceSort {
+        match self {
+            ServiceSort::Configured => ServiceSort::WorstFirst,
+            ServiceSort::WorstFirst => ServiceSort::Name,
+            ServiceSort::Name => ServiceSort::SlowestFirst,
+            ServiceSort::SlowestFirst => ServiceSort::Configured,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ServiceSort::Configured => "as configured",
+            ServiceSort::WorstFirst => "worst first",
+            ServiceSort::Name => "by name",
+            ServiceSort::SlowestFirst => "slowest first",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ServicesPane {
+    pub rows: Vec<ServiceRow>,
+    pub selected: usize,
+    pub filter: String,
+    /// The filter is being typed (the console holds the keys in [`Modal::Filter`]).
+    pub filter_editing: bool,
+    pub sort: ServiceSort,
+}
+
+const COMMANDS: &[Command] = &[
+    command(
+        Action::RunTask,
+        Some("detail"),
+        "open the selected service's detail",
+    ),
+    command(
+        Action::Recheck,
+        Some("check now"),
+        "check the selected service again now",
+    ),
+    command(
+        Action::Filter,
+        Some("filter"),
+        "filter by name, kind or detail (Enter or Esc ends)",
+    ),
+    command(
+        Action::Sort,
+        Some("sort"),
+        "sort: as configured, worst first, by name, slowest first",
+    ),
+    command(Action::Up, None, "select the previous service"),
+    command(Action::Down, None, "select the next service"),
+];
+
+impl ServicesPane {
+    pub fn set(&mut self, services: Vec<(String, &'static str, Duration)>) {
+        self.rows = services
+            .into_iter()
+            .map(|(name, kind, interval)| ServiceRow {
+                name,
+                kind,
+                interval,
+                state: ServiceState::Unknown,
+                level: Status::Unknown,
+                last: None,
+                recent: VecDeque::new(),
+                last_error: None,
+                availability_24h: None,
+                availability_7d: None,
+            })
+            .collect();
+    }
+
+    /// The services the table shows, filtered and sorted.
+    pub fn visible(&self) -> Vec<&ServiceRow> {
+        let filter = self.filter.to_lowercase();
+        let mut rows: Vec<&ServiceRow> =
+            self.rows
+                .iter()
+                .filter(|row| {
+                    filter.is_empty()
+                        || row.name.to_lowercase().contains(&filter)
+                        || row.kind.contains(&filter)
+                        || row.last.as_ref().is_some_and(|(_, outcome)| {
+                            outcome.detail.to_lowercase().contains(&filter)
+                        })
+                })
+                .collect();
+        let latency = |row: &ServiceRow| {
+            row.last
+                .as_ref()
+                .and_then(|(_, outcome)| outcome.latency)
+                .unwrap_or_default()
+        };
+        match self.sort {
+            ServiceSort::Configured => {}
+            ServiceSort::WorstFirst => rows.sort_by_key(|row| std::cmp::Reverse(row.level)),
+            ServiceSort::Name => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+            ServiceSort::SlowestFirst => rows.sort_by_key(|row| std::cmp::Reverse(latency(row))),
+        }
+        rows
+    }
+
+    pub fn selected_row(&self) -> Option<&ServiceRow> {
+        self.visible().get(self.selected).copied()
+    }
+
+    /// A key while the filter is typed; `false` once typing ends (Enter or Esc).
+    pub fn edit_filter(&mut self, key: KeyChord) -> bool {
+        self.selected = 0;
+        match key.code {
+            KeyCode::Enter | KeyCode::Esc => {
+                self.filter_editing = false;
+                return false;
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char(ch) if !key.ctrl && !key.alt => self.filter.push(ch),
+            _ => {}
+        }
+        true
+    }
+
+    fn down_count(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|row| row.state == ServiceState::Down)
+            .count()
+    }
+}
+
+impl Component for ServicesPane {
+    fn id(&self) -> Pane {
+        Pane::Services
+    }
+
+    fn title(&self) -> &'static str {
+        "Services"
+    }
+
+    fn summary(&self, _view: &View) -> Summary {
+        let down = self.down_count();
+        let worst = self.rows.iter().map(level).max().unwrap_or(Status::Ok);
+        let text = match (self.rows.len(), down) {
+            (0, _) => "Services none configured".to_owned(),
+            (total, 0) => match worst {
+                Status::Warn | Status::Crit => format!("Services {total} · some warn"),
+                _ => format!("Services {total} up"),
+            },
+            (total, down) => format!("Services {down} down/{total}"),
+        };
+        Summary { text, level: worst }
+    }
+
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        u16::try_from(self.rows.len().max(1) + 1).unwrap_or(u16::MAX) + 2
+    }
+
+    fn wide_share(&self) -> u16 {
+        50
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.visible().len().saturating_sub(1);
+                self.selected = step(self.selected, action, last);
+            }
+            Action::RunTask => {
+                if let Some(name) = self.selected_row().map(|row| row.name.clone()) {
+                    ctx.open(Popup::Service { name });
+                }
+            }
+            Action::Recheck => {
+                let Some(name) = self.selected_row().map(|row| row.name.clone()) else {
+                    return Handled::Yes(Vec::new());
+                };
+                ctx.notice(&format!("checking {name}…"), Status::Ok);
+                return Handled::Yes(vec![Request::CheckService { name }]);
+            }
+            Action::Filter => {
+                self.filter_editing = true;
+                *ctx.modal = Some(Modal::Filter);
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.selected = 0;
+                ctx.notice(
+                    &format!("services sorted {}", self.sort.label()),
+                    Status::Ok,
+                );
+            }
+            _ => return Handled::No,
+        }
+        Handled::Yes(Vec::new())
+    }
+
+    fn apply(&mut self, event: &Event, _now: DateTime<Utc>) {
+        match event {
+            Event::ServiceChecked {
+                name,
+                state,
+                level,
+                checked_at,
+                outcome,
+            } => {
+                let Some(row) = self.rows.iter_mut().find(|row| row.name == *name) else {
+                    return;
+                };
+                row.state = *state;
+                row.level = if *state == ServiceState::Down {
+                    Status::Crit
+                } else {
+                    *level
+                };
+                let latency = outcome
+                    .latency
+                    .map(|latency| latency.as_secs_f64() * 1000.0);
+                row.recent.push_back((*checked_at, outcome.ok, latency));
+                if row.recent.len() > SCREEN_RESULTS_PER_SERVICE {
+                    row.recent.pop_front();
+                }
+                if !outcome.ok {
+                    row.last_error = Some((*checked_at, outcome.detail.clone()));
+                }
+                row.last = Some((*checked_at, outcome.clone()));
+            }
+            Event::ServiceAvailability(figures) => {
+                for (name, day, week) in figures {
+                    if let Some(row) = self.rows.iter_mut().find(|row| row.name == *name) {
+                        row.availability_24h = *day;
+                        row.availability_7d = *week;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        self.rows
+            .iter()
+            .map(|row| PaletteEntry {
+                pane: Pane::Services,
+                kind: "service",
+                label: format!("{} ({})", row.name, row.kind),
+                key: row.name.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if !self.visible().iter().any(|row| row.name == key) {
+            self.filter.clear();
+        }
+        if let Some(index) = self.visible().iter().position(|row| row.name == key) {
+            self.selected = index;
+            ctx.open(Popup::Service {
+                name: key.to_owned(),
+            });
+        }
+        Vec::new()
+    }
+}
 
 fn status_label(row: &ServiceRow) -> &'static str {
     match (row.state, row.level) {
@@ -45,14 +358,11 @@ fn availability_text(value: Option<f64>) -> String {
     value.map_or_else(|| "-".into(), |pct| format!("{pct:.2}%"))
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+fn render(pane: &ServicesPane, view: &View, area: Rect, frame: &mut Frame) {
+    let look = view.look;
     let palette = &look.palette;
-    let rows = state.visible_services();
-    let down = state
-        .services
-        .iter()
-        .filter(|row| row.state == ServiceState::Down)
-        .count();
+    let rows = pane.visible();
+    let down = pane.down_count();
     let mut title = vec![Span::styled("Services", palette.get(Slot::Title))];
     if down > 0 {
         title.push(Span::styled(
@@ -60,20 +370,20 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             palette.status(Status::Crit),
         ));
     }
-    if !state.service_filter.is_empty() || state.filter_editing {
-        let cursor = if state.filter_editing { "▏" } else { "" };
+    if !pane.filter.is_empty() || pane.filter_editing {
+        let cursor = if pane.filter_editing { "▏" } else { "" };
         title.push(Span::styled(
-            format!(" · filter: {}{cursor}", printable(&state.service_filter)),
+            format!(" · filter: {}{cursor}", printable(&pane.filter)),
             palette.get(Slot::Key),
         ));
     }
-    if state.service_sort != ServiceSort::Configured {
+    if pane.sort != ServiceSort::Configured {
         title.push(Span::styled(
-            format!(" · {}", state.service_sort.label()),
+            format!(" · {}", pane.sort.label()),
             palette.get(Slot::Muted),
         ));
     }
-    let block = pane_block(title, state.focus == Pane::Services, look);
+    let block = pane_block(title, view.focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
@@ -81,7 +391,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     if height == 0 {
         return;
     }
-    if state.services.is_empty() {
+    if pane.rows.is_empty() {
         frame.render_widget(
             Paragraph::new("no services configured: add [[service]] entries (opsdeck config default shows how)")
                 .style(palette.get(Slot::Muted)),
@@ -114,14 +424,12 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         palette.get(Slot::Muted),
     )];
     let room = height - 1;
-    let offset = state
-        .service_selected
-        .saturating_sub(room.saturating_sub(1));
+    let offset = pane.selected.saturating_sub(room.saturating_sub(1));
     for (index, row) in rows.iter().enumerate().skip(offset).take(room) {
         let ago = row
             .last
             .as_ref()
-            .map(|(at, _)| strings::minutes((state.now - *at).num_seconds()))
+            .map(|(at, _)| strings::minutes((view.now - *at).num_seconds()))
             .unwrap_or_else(|| "-".into());
         let detail = row
             .last
@@ -148,7 +456,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             ),
             Span::styled(strings::fit(&detail, detail_width), palette.get(Slot::Text)),
         ]);
-        if index == state.service_selected && state.focus == Pane::Services {
+        if index == pane.selected && view.focused {
             line = line.style(palette.get(Slot::Selection));
         }
         lines.push(line);
@@ -157,9 +465,10 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
 }
 
 /// The detail view of one service.
-pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, frame: &mut Frame) {
+pub fn render_detail(pane: &ServicesPane, view: &View, name: &str, area: Rect, frame: &mut Frame) {
+    let look = view.look;
     let palette = &look.palette;
-    let Some(row) = state.services.iter().find(|row| row.name == name) else {
+    let Some(row) = pane.rows.iter().find(|row| row.name == name) else {
         return;
     };
     let width = area.width.saturating_sub(4).min(100);
@@ -199,7 +508,7 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
         let mut used = 9;
         for (metric, value, unit) in &outcome.metrics {
             let key = crate::core::model::series_key(metric, Some(name));
-            let judged = state.checklists.evaluations.get(&key);
+            let judged = view.judged.get(&key);
             let status = judged.map_or(Status::Ok, |evaluation| evaluation.status);
             let text = judged
                 .and_then(crate::core::checks::Evaluation::reason)
@@ -234,7 +543,7 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
             strings::fit(
                 &format!(
                     "last error {} ago: {}",
-                    strings::duration((state.now - *at).num_seconds()),
+                    strings::duration((view.now - *at).num_seconds()),
                     printable(error)
                 ),
                 inner_width,
@@ -271,19 +580,17 @@ pub fn render_detail(state: &AppState, name: &str, look: &Look, area: Rect, fram
             palette.status(if *ok { Status::Ok } else { Status::Crit }),
         ));
     }
-    let recheck: Vec<String> = state
-        .keymap
-        .keys_for(crate::tui::action::Action::Recheck)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     lines.push(Line::styled(
-        format!("{} checks again now · Esc closes", recheck.join("/")),
+        format!(
+            "{} checks again now · {} closes",
+            view.keys(Action::Recheck),
+            view.keys(Action::Close)
+        ),
         palette.get(Slot::Key),
     ));
     let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
-    let popup = crate::tui::popups::centered(area, width, height);
-    let block = crate::tui::popups::popup_block(&format!(" {} ", printable(name)), width, look);
-    crate::tui::popups::clear_under(frame, popup);
+    let popup = crate::tui::widgets::popup::centered(area, width, height);
+    let block = crate::tui::widgets::popup::frame(&format!(" {} ", printable(name)), width, look);
+    crate::tui::widgets::popup::clear_under(frame, popup);
     frame.render_widget(Paragraph::new(lines).block(block), popup);
 }

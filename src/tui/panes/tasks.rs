@@ -1,26 +1,358 @@
 //! The tasks pane: every task with its key, a destructive mark and its last run (when, who,
 //! status, duration); below, the output of the selected task's newest run, following the tail.
+//! Enter runs the selected task (a destructive one only after its plan is shown and confirmed),
+//! `d` shows the plan, `c` cancels, `h` lists past runs.
 
+use std::collections::{HashMap, VecDeque};
+
+use chrono::{DateTime, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
+use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
-use crate::core::model::{RunStatus, TaskRun};
-use crate::tui::app::{AppState, Pane};
-use crate::tui::layout::Look;
-use crate::tui::panes::pane_block;
+use crate::core::model::{RunStatus, Status, TaskRun};
+use crate::core::runner::{Event, Request};
+use crate::core::tasks::{Params, TaskInfo};
+use crate::tui::modal::Popup;
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block,
+};
 use crate::tui::strings::{self, pad, printable};
+use crate::tui::style::Look;
+
+/// A task as listed in the tasks pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskRow {
+    pub info: TaskInfo,
+    pub key: Option<KeyChord>,
+    /// The newest run (running or finished), from the audit log or this session.
+    pub last: Option<TaskRun>,
+}
+
+/// A run seen in this session, with its output so far.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunView {
+    pub run: TaskRun,
+    pub lines: VecDeque<String>,
+}
+
+/// Output lines kept per run on screen; the audit log and log file keep more.
+const SCREEN_LINES_PER_RUN: usize = 5_000;
+
+#[derive(Debug, Clone, Default)]
+pub struct TasksPane {
+    pub tasks: Vec<TaskRow>,
+    pub selected: usize,
+    pub runs: HashMap<String, RunView>,
+    /// Lines scrolled up from the end of the output; 0 follows the tail.
+    pub output_scroll: usize,
+}
+
+const COMMANDS: &[Command] = &[
+    command(
+        Action::RunTask,
+        Some("run"),
+        "run the selected task (asks first if it changes anything)",
+    ),
+    command(
+        Action::PlanTask,
+        Some("plan"),
+        "show what the selected task would do (dry run)",
+    ),
+    command(
+        Action::CancelTask,
+        Some("cancel"),
+        "cancel the selected task's run",
+    ),
+    command(
+        Action::History,
+        Some("history"),
+        "past runs of the selected task, with their output",
+    ),
+    command(Action::PageUp, None, "scroll the output up"),
+    command(Action::PageDown, None, "scroll the output down"),
+];
+
+impl TasksPane {
+    pub fn set(&mut self, tasks: Vec<(TaskInfo, Option<KeyChord>)>) {
+        self.tasks = tasks
+            .into_iter()
+            .map(|(info, key)| TaskRow {
+                info,
+                key,
+                last: None,
+            })
+            .collect();
+    }
+
+    pub fn selected_task(&self) -> Option<&TaskRow> {
+        self.tasks.get(self.selected)
+    }
+
+    /// Selects the task bound to `key` (its own hotkey, usable from any pane).
+    pub fn select_key(&mut self, key: KeyChord) -> bool {
+        self.select_where(|task| task.key == Some(key))
+    }
+
+    pub fn select_id(&mut self, task_id: &str) -> bool {
+        self.select_where(|task| task.info.id == task_id)
+    }
+
+    fn select_where(&mut self, found: impl Fn(&TaskRow) -> bool) -> bool {
+        match self.tasks.iter().position(found) {
+            Some(index) => {
+                self.selected = index;
+                self.output_scroll = 0;
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn any_running(&self) -> bool {
+        self.running_count() > 0
+    }
+
+    fn running_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|task| {
+                task.last
+                    .as_ref()
+                    .is_some_and(|run| run.status == RunStatus::Running)
+            })
+            .count()
+    }
+
+    /// The run whose output the pane shows: the selected task's newest run.
+    pub fn shown_run(&self) -> Option<(&TaskRun, Vec<&str>)> {
+        let last = self.selected_task()?.last.as_ref()?;
+        match self.runs.get(&last.id) {
+            Some(view) => Some((&view.run, view.lines.iter().map(String::as_str).collect())),
+            None => Some((last, last.output.lines().collect())),
+        }
+    }
+
+    /// Keeps a task's newest run, whichever way it arrived (history, start, finish).
+    fn set_last_run(&mut self, run: TaskRun) {
+        if let Some(row) = self.tasks.iter_mut().find(|row| row.info.id == run.task_id) {
+            let newer = row
+                .last
+                .as_ref()
+                .is_none_or(|last| last.id == run.id || last.started_at <= run.started_at);
+            if newer {
+                row.last = Some(run);
+            }
+        }
+    }
+
+    /// Run, plan, cancel or list the runs of the selected task.
+    pub fn task_action(&mut self, action: Action, ctx: &mut Ctx) -> Vec<Request> {
+        let Some(task) = self.selected_task() else {
+            ctx.notice("no tasks configured", Status::Warn);
+            return Vec::new();
+        };
+        let task_id = task.info.id.clone();
+        let destructive = task.info.destructive;
+        let running = task
+            .last
+            .as_ref()
+            .filter(|run| run.status == RunStatus::Running)
+            .map(|run| run.id.clone());
+        match action {
+            Action::RunTask if destructive && ctx.read_only => {
+                ctx.notice(
+                    &format!("read-only: {task_id} changes the system and is refused"),
+                    Status::Warn,
+                );
+                Vec::new()
+            }
+            Action::RunTask if destructive => {
+                ctx.notice(&format!("planning {task_id}…"), Status::Ok);
+                vec![ctx.plan(&task_id, Params::new(), true)]
+            }
+            Action::RunTask => vec![Request::StartTask {
+                task_id,
+                params: Params::new(),
+                confirmed: false,
+            }],
+            Action::PlanTask => {
+                ctx.notice(&format!("planning {task_id}…"), Status::Ok);
+                vec![ctx.plan(&task_id, Params::new(), false)]
+            }
+            Action::CancelTask => match running {
+                Some(run_id) => {
+                    ctx.notice(&format!("cancelling {task_id}…"), Status::Warn);
+                    vec![Request::CancelRun { run_id }]
+                }
+                None => {
+                    ctx.notice(&format!("{task_id} is not running"), Status::Ok);
+                    Vec::new()
+                }
+            },
+            _ => {
+                ctx.open(Popup::History {
+                    task_id: task_id.clone(),
+                    runs: Vec::new(),
+                    selected: 0,
+                    loaded: false,
+                });
+                vec![Request::LoadHistory {
+                    task_id: Some(task_id),
+                }]
+            }
+        }
+    }
+}
+
+impl Component for TasksPane {
+    fn id(&self) -> Pane {
+        Pane::Tasks
+    }
+
+    fn title(&self) -> &'static str {
+        "Tasks"
+    }
+
+    fn column(&self) -> usize {
+        1
+    }
+
+    fn summary(&self, _view: &View) -> Summary {
+        let running = self.running_count();
+        let failed = self
+            .tasks
+            .iter()
+            .filter(|task| {
+                task.last
+                    .as_ref()
+                    .is_some_and(|run| run.status.health() == Status::Crit)
+            })
+            .count();
+        let text = match (self.tasks.len(), running, failed) {
+            (0, _, _) => "Tasks none configured".to_owned(),
+            (_, 0, 0) => format!("Tasks {} · none running", self.tasks.len()),
+            (_, running, 0) => format!("Tasks {running} running"),
+            (_, 0, failed) => format!("Tasks {failed} failed last run"),
+            (_, running, failed) => format!("Tasks {running} running · {failed} failed"),
+        };
+        let level = if failed > 0 {
+            Status::Crit
+        } else if running > 0 {
+            Status::Warn
+        } else {
+            Status::Ok
+        };
+        Summary { text, level }
+    }
+
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        u16::try_from(self.tasks.len() * 2 + 2).unwrap_or(u16::MAX) + 2
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.tasks.len().saturating_sub(1);
+                self.selected = crate::tui::panes::step(self.selected, action, last);
+                self.output_scroll = 0;
+                Handled::Yes(Vec::new())
+            }
+            Action::PageUp => {
+                self.output_scroll += 10;
+                Handled::Yes(Vec::new())
+            }
+            Action::PageDown => {
+                self.output_scroll = self.output_scroll.saturating_sub(10);
+                Handled::Yes(Vec::new())
+            }
+            Action::RunTask | Action::PlanTask | Action::CancelTask | Action::History => {
+                Handled::Yes(self.task_action(action, ctx))
+            }
+            _ => Handled::No,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, _now: DateTime<Utc>) {
+        match event {
+            Event::TaskStarted(run) => {
+                self.runs.insert(
+                    run.id.clone(),
+                    RunView {
+                        run: run.clone(),
+                        lines: VecDeque::new(),
+                    },
+                );
+                self.set_last_run(run.clone());
+            }
+            Event::TaskOutput { run_id, line } => {
+                if let Some(view) = self.runs.get_mut(run_id) {
+                    view.lines.push_back(line.clone());
+                    if view.lines.len() > SCREEN_LINES_PER_RUN {
+                        view.lines.pop_front();
+                    }
+                }
+            }
+            Event::TaskFinished(run) => {
+                if let Some(view) = self.runs.get_mut(&run.id) {
+                    view.run = run.clone();
+                }
+                self.set_last_run(run.clone());
+            }
+            Event::TaskRefused { run: Some(run), .. } => self.set_last_run(run.clone()),
+            Event::TaskHistory {
+                task_id: None,
+                runs,
+            } => {
+                for run in runs.iter().rev() {
+                    self.set_last_run(run.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        render(self, view, area, frame);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        self.tasks
+            .iter()
+            .map(|task| PaletteEntry {
+                pane: Pane::Tasks,
+                kind: "task",
+                label: format!("{} — {}", task.info.id, task.info.title),
+                key: task.info.id.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if self.select_id(key) {
+            self.task_action(Action::RunTask, ctx)
+        } else {
+            Vec::new()
+        }
+    }
+}
 
 /// `succeeded 14:02 by oncall (3s)`, or `running 12s`.
-pub fn run_status_text(run: &TaskRun, state: &AppState, look: &Look) -> String {
-    let seconds = run.duration(state.now).num_seconds();
+pub fn run_status_text(run: &TaskRun, now: DateTime<Utc>, look: &Look) -> String {
+    let seconds = run.duration(now).num_seconds();
     if run.status == RunStatus::Running {
         return format!("running {}", strings::duration(seconds));
     }
     let when = run.started_at.with_timezone(&look.utc_offset);
-    let when = if when.date_naive() == state.now.with_timezone(&look.utc_offset).date_naive() {
+    let when = if when.date_naive() == now.with_timezone(&look.utc_offset).date_naive() {
         when.format("%H:%M").to_string()
     } else {
         when.format("%m-%d %H:%M").to_string()
@@ -33,33 +365,26 @@ pub fn run_status_text(run: &TaskRun, state: &AppState, look: &Look) -> String {
     )
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
+fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
+    let look = view.look;
     let palette = &look.palette;
-    let running = state
-        .tasks
-        .iter()
-        .filter(|task| {
-            task.last
-                .as_ref()
-                .is_some_and(|run| run.status == RunStatus::Running)
-        })
-        .count();
+    let running = pane.running_count();
     let mut title = vec![Span::styled("Tasks", palette.get(Slot::Title))];
     if running > 0 {
         title.push(Span::styled(
             format!(" · {running} running"),
-            palette.status(crate::core::model::Status::Warn),
+            palette.status(Status::Warn),
         ));
     }
-    if state.host.read_only {
+    if view.read_only {
         title.push(Span::styled(" · read-only", palette.get(Slot::Muted)));
     }
-    let block = pane_block(title, state.focus == Pane::Tasks, look);
+    let block = pane_block(title, view.focused, look);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
     let height = usize::from(inner.height);
-    if state.tasks.is_empty() || height == 0 {
+    if pane.tasks.is_empty() || height == 0 {
         frame.render_widget(
             Paragraph::new("no tasks configured").style(palette.get(Slot::Muted)),
             inner,
@@ -68,9 +393,9 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     }
 
     // The list gets what it needs up to half the pane; the output gets the rest.
-    let list_rows = state.tasks.len().min((height / 2).max(1));
-    let offset = state.task_selected.saturating_sub(list_rows - 1);
-    let id_width = state
+    let list_rows = pane.tasks.len().min((height / 2).max(1));
+    let offset = pane.selected.saturating_sub(list_rows - 1);
+    let id_width = pane
         .tasks
         .iter()
         .map(|t| strings::width(&t.info.id))
@@ -78,12 +403,12 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
         .unwrap_or(8)
         .min(20);
     let mut lines = Vec::with_capacity(height);
-    for (index, task) in state.tasks.iter().enumerate().skip(offset).take(list_rows) {
+    for (index, task) in pane.tasks.iter().enumerate().skip(offset).take(list_rows) {
         let key = task.key.map(|key| key.to_string()).unwrap_or_default();
         let mark = if task.info.destructive { "!" } else { " " };
         let (status_text, status_style) = match &task.last {
             Some(run) => (
-                run_status_text(run, state, look),
+                run_status_text(run, view.now, look),
                 palette.status(run.status.health()),
             ),
             None => ("never run".to_owned(), palette.get(Slot::Muted)),
@@ -97,7 +422,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             Span::raw("  "),
             Span::styled(strings::fit(&status_text, width), status_style),
         ]);
-        if index == state.task_selected && state.focus == Pane::Tasks {
+        if index == pane.selected && view.focused {
             line = line.style(palette.get(Slot::Selection));
         }
         lines.push(line);
@@ -105,7 +430,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
 
     let output_rows = height - lines.len();
     if output_rows > 0 {
-        match state.shown_run() {
+        match pane.shown_run() {
             Some((run, output)) => {
                 let heading = format!(
                     "── {} · {}{} ",
@@ -114,8 +439,8 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                         .as_deref()
                         .map(printable)
                         .unwrap_or_else(|| run.status.as_str().to_owned()),
-                    if state.output_scroll > 0 {
-                        format!(" · scrolled {}", state.output_scroll)
+                    if pane.output_scroll > 0 {
+                        format!(" · scrolled {}", pane.output_scroll)
                     } else {
                         String::new()
                     }
@@ -125,7 +450,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                     palette.get(Slot::Muted),
                 ));
                 let room = output_rows - 1;
-                let end = output.len().saturating_sub(state.output_scroll);
+                let end = output.len().saturating_sub(pane.output_scroll);
                 let start = end.saturating_sub(room);
                 lines.extend(output[start..end].iter().map(|line| {
                     Line::styled(
@@ -136,7 +461,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             }
             None => lines.push(Line::styled(
                 strings::fit(
-                    &state
+                    &pane
                         .selected_task()
                         .map(|task| format!("{}: {}", task.info.id, task.info.description))
                         .unwrap_or_default(),

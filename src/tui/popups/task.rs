@@ -6,13 +6,17 @@ use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
+use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::model::Status;
-use crate::tui::action::Action;
-use crate::tui::app::{AppState, Popup};
-use crate::tui::layout::Look;
+use crate::tui::app::{AppState, Pane};
+use crate::tui::modal::Popup;
+use crate::tui::panes::backups::BackupsPane;
+use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::services::ServicesPane;
 use crate::tui::panes::tasks::run_status_text;
 use crate::tui::strings::printable;
+use crate::tui::style::Look;
 
 fn keys(state: &AppState, action: Action) -> String {
     state
@@ -24,21 +28,30 @@ fn keys(state: &AppState, action: Action) -> String {
         .join("/")
 }
 
-pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
-    let Some(popup) = &state.popup else {
-        return;
-    };
-    if let Popup::Service { name } = popup {
-        crate::tui::panes::services::render_detail(state, name, look, area, frame);
-        return;
-    }
-    if let Popup::Checklist(run) = popup {
-        crate::tui::panes::checklists::render_run(state, run, look, area, frame);
-        return;
-    }
-    if let Popup::Backup { set, scroll } = popup {
-        crate::tui::panes::backups::render_detail(state, set, *scroll, look, area, frame);
-        return;
+pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &mut Frame) {
+    match popup {
+        Popup::Service { name } => {
+            if let Some(pane) = state.pane::<ServicesPane>() {
+                let view = state.view(look, Pane::Services);
+                crate::tui::panes::services::render_detail(pane, &view, name, area, frame);
+            }
+            return;
+        }
+        Popup::Checklist(run) => {
+            if let Some(pane) = state.pane::<ChecklistsPane>() {
+                let view = state.view(look, Pane::Checklists);
+                crate::tui::panes::checklists::render_run(pane, &view, run, area, frame);
+            }
+            return;
+        }
+        Popup::Backup { set, scroll } => {
+            if let Some(pane) = state.pane::<BackupsPane>() {
+                let view = state.view(look, Pane::Backups);
+                crate::tui::panes::backups::render_detail(pane, &view, set, *scroll, area, frame);
+            }
+            return;
+        }
+        _ => {}
     }
     let palette = &look.palette;
     let (title, body, scroll): (String, Vec<Line>, u16) = match popup {
@@ -101,7 +114,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
                     .map(|(index, run)| {
                         let text = format!(
                             "{}  {}",
-                            run_status_text(run, state, look),
+                            run_status_text(run, state.now, look),
                             run.summary.as_deref().map(printable).unwrap_or_default()
                         );
                         let line = Line::styled(text, palette.status(run.status.health()));
@@ -130,7 +143,7 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
             let mut body = vec![Line::styled(
                 format!(
                     "{} · params {:?} · {}{}",
-                    run_status_text(run, state, look),
+                    run_status_text(run, state.now, look),
                     run.params,
                     run.summary.as_deref().map(printable).unwrap_or_default(),
                     run.client
@@ -225,9 +238,9 @@ pub fn render(state: &AppState, look: &Look, area: Rect, frame: &mut Frame) {
     };
     let width = area.width.saturating_sub(4).min(100);
     let height = u16::try_from(body.len() + 2).unwrap_or(u16::MAX);
-    let popup_area = crate::tui::popups::centered(area, width, height);
-    let block = crate::tui::popups::popup_block(&title, width, look);
-    crate::tui::popups::clear_under(frame, popup_area);
+    let popup_area = crate::tui::widgets::popup::centered(area, width, height);
+    let block = crate::tui::widgets::popup::frame(&title, width, look);
+    crate::tui::widgets::popup::clear_under(frame, popup_area);
     frame.render_widget(
         Paragraph::new(body).block(block).scroll((scroll, 0)),
         popup_area,

@@ -1,4 +1,6 @@
-//! What a key means. The names are the ones used in the `[keys]` section of the config.
+//! What a key means. The names are the ones used in the `[keys]` section of the config; what an
+//! action does in a given pane is that pane's to say (its commands), so the descriptions here are
+//! the general meaning, shown for the keys that work everywhere.
 
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +39,12 @@ pub enum Action {
     SkipItem,
     NoteItem,
     SignOff,
+    Zoom,
+    Palette,
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 34] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -73,6 +77,8 @@ impl Action {
         Action::SkipItem,
         Action::NoteItem,
         Action::SignOff,
+        Action::Zoom,
+        Action::Palette,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -110,6 +116,8 @@ impl Action {
             Action::SkipItem => "skip_item",
             Action::NoteItem => "note_item",
             Action::SignOff => "sign_off",
+            Action::Zoom => "zoom",
+            Action::Palette => "palette",
         }
     }
 
@@ -127,43 +135,46 @@ impl Action {
             Action::Top => "go to the first row",
             Action::Bottom => "go to the last row",
             Action::Close => "close the popup",
-            Action::RunTask => {
-                "run the selected task (asks first if it changes anything), or open the selected service"
-            }
+            Action::RunTask => "open or run the selected row",
             Action::PlanTask => "show what the selected task would do (dry run)",
             Action::CancelTask => "cancel the selected task's run",
-            Action::History => "past runs of the selected task, with their output",
+            Action::History => "past runs of the selected row",
             Action::Confirm => "confirm the action shown in the popup",
-            Action::Filter => "filter the services by name, kind or detail (Enter or Esc ends)",
-            Action::Sort => {
-                "sort: services (worst first, name, slowest) or statements (mean, total, calls, rows)"
-            }
-            Action::Recheck => "check the selected service again now",
-            Action::NextView => {
-                "queries pane: statements, sessions, table health; checklist: one item at a time or the list"
-            }
-            Action::NextDatabase => "queries pane: the next watched database",
-            Action::Mark => "sessions: mark or unmark the selected session; checklist: done / undo",
-            Action::CancelQuery => {
-                "sessions: cancel query (pg_cancel_backend) of the marked or selected ones"
-            }
-            Action::TerminateSession => {
-                "sessions: terminate session (pg_terminate_backend) of the marked or selected ones"
-            }
-            Action::VerifyBackup => {
-                "backups: verify every file of the selected set (decompress, list, checksum)"
-            }
-            Action::PruneBackups => {
-                "backups: delete what the selected set's retention allows (shows the files first)"
-            }
+            Action::Filter => "filter the rows",
+            Action::Sort => "change the order of the rows",
+            Action::Recheck => "check the selected row again now",
+            Action::NextView => "the pane's next view",
+            Action::NextDatabase => "the next watched database",
+            Action::Mark => "mark or unmark the selected row",
+            Action::CancelQuery => "cancel the query of the marked or selected sessions",
+            Action::TerminateSession => "terminate the marked or selected sessions",
+            Action::VerifyBackup => "verify every file of the selected backup set",
+            Action::PruneBackups => "delete what the selected set's retention allows",
             Action::RestoreTest => {
-                "backups: restore the selected set's newest dump into a throwaway database (asks first)"
+                "restore the selected set's newest dump into a throwaway database"
             }
-            Action::CreateBackup => "backups: make a backup of the selected set now (asks first)",
-            Action::SkipItem => "checklist: skip the item, with a reason",
-            Action::NoteItem => "checklist: add a note to the item (multi-line; Esc saves)",
-            Action::SignOff => "checklist: sign the run off once every item is done or skipped",
+            Action::CreateBackup => "make a backup of the selected set now",
+            Action::SkipItem => "skip the checklist item, with a reason",
+            Action::NoteItem => "add a note to the checklist item",
+            Action::SignOff => "sign the checklist run off",
+            Action::Zoom => "zoom the focused pane to the whole screen, and back",
+            Action::Palette => "command palette: jump to a pane, task, checklist, service…",
         }
+    }
+
+    /// Keys that mean the same in every pane (the rest are the focused pane's commands).
+    pub fn is_global(self) -> bool {
+        matches!(
+            self,
+            Action::Quit
+                | Action::Help
+                | Action::Refresh
+                | Action::NextPane
+                | Action::PrevPane
+                | Action::Close
+                | Action::Zoom
+                | Action::Palette
+        )
     }
 
     /// Short label for the footer; `None` keeps the action out of the footer.
@@ -173,10 +184,8 @@ impl Action {
             Action::Help => Some("help"),
             Action::Refresh => Some("refresh"),
             Action::NextPane => Some("pane"),
-            Action::RunTask => Some("run"),
-            Action::PlanTask => Some("plan"),
-            Action::CancelTask => Some("cancel"),
-            Action::History => Some("history"),
+            Action::Zoom => Some("zoom"),
+            Action::Palette => Some("go to"),
             _ => None,
         }
     }

@@ -1,0 +1,91 @@
+//! The command palette (`:`, as in k9s): what was typed, and the panes, tasks, checklists,
+//! databases, backup sets and services it matches, fuzzily, best first. Each pane offers its own
+//! entries ([`crate::tui::panes::Component::palette`]).
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::config::theme::Slot;
+use crate::tui::app::AppState;
+use crate::tui::modal::PaletteInput;
+use crate::tui::panes::PaletteEntry;
+use crate::tui::strings::{self, pad, printable};
+use crate::tui::style::Look;
+
+/// How many matches are listed at most.
+const SHOWN: usize = 12;
+
+/// An entry with the text it is matched on: its label and what kind it is.
+struct Candidate {
+    entry: PaletteEntry,
+    haystack: String,
+}
+
+impl AsRef<str> for Candidate {
+    fn as_ref(&self) -> &str {
+        &self.haystack
+    }
+}
+
+/// The entries matching `query`, best first; all of them, in order, for an empty query.
+pub fn matches(entries: Vec<PaletteEntry>, query: &str) -> Vec<PaletteEntry> {
+    let candidates = entries.into_iter().map(|entry| Candidate {
+        haystack: format!("{} {}", entry.label, entry.kind),
+        entry,
+    });
+    let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
+    // The matcher's buffers are sized for long file paths; the palette is open seconds at a time.
+    let mut matcher = Matcher::new(Config::DEFAULT);
+    pattern
+        .match_list(candidates, &mut matcher)
+        .into_iter()
+        .map(|(candidate, _)| candidate.entry)
+        .collect()
+}
+
+pub fn render(state: &AppState, input: &PaletteInput, look: &Look, area: Rect, frame: &mut Frame) {
+    let palette = &look.palette;
+    let found = state.palette_matches(&input.query);
+    let width = area.width.saturating_sub(4).min(72);
+    let inner_width = usize::from(width.saturating_sub(2));
+    let mut lines = vec![Line::from(vec![
+        Span::styled(": ", palette.get(Slot::Key)),
+        Span::styled(
+            format!("{}▏", printable(&input.query)),
+            palette.get(Slot::Text),
+        ),
+    ])];
+    let first = input.selected.saturating_sub(SHOWN - 1);
+    for (index, entry) in found.iter().enumerate().skip(first).take(SHOWN) {
+        let text = format!("{} {}", pad(entry.kind, 10), printable(&entry.label));
+        let mut line = Line::styled(strings::fit(&text, inner_width), palette.get(Slot::Text));
+        if index == input.selected {
+            line = line.style(palette.get(Slot::Selection));
+        }
+        lines.push(line);
+    }
+    if found.is_empty() {
+        lines.push(Line::styled("nothing matches", palette.get(Slot::Muted)));
+    }
+    lines.push(Line::styled(
+        "Enter goes there (a task asks first if it changes anything) · Esc closes",
+        palette.get(Slot::Muted),
+    ));
+    let height = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
+    let popup = crate::tui::widgets::popup::centered(area, width, height);
+    let block = crate::tui::widgets::popup::frame(
+        &format!(
+            " Go to · {} of {} ",
+            found.len(),
+            state.palette_entries().len()
+        ),
+        width,
+        look,
+    );
+    crate::tui::widgets::popup::clear_under(frame, popup);
+    frame.render_widget(Paragraph::new(lines).block(block), popup);
+}
