@@ -424,6 +424,17 @@ mod tasks {
 
     fn state_with_tasks() -> AppState {
         let mut state = state("PROD");
+        add_tasks(&mut state);
+        for _ in 0..4 {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        state.update(Msg::Tick(at(0)));
+        state
+    }
+
+    /// Three tasks, one succeeded an hour ago, one running with output.
+    pub(super) fn add_tasks(state: &mut AppState) {
         state.set_tasks(vec![
             (
                 info("log-rotation", "Rotate logs", true),
@@ -457,12 +468,6 @@ mod tasks {
                 line: line.into(),
             }));
         }
-        for _ in 0..4 {
-            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
-        }
-        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
-        state.update(Msg::Tick(at(0)));
-        state
     }
 
     #[test]
@@ -693,7 +698,7 @@ mod queries {
         }
     }
 
-    fn snapshot() -> QuerySnapshot {
+    pub(super) fn snapshot() -> QuerySnapshot {
         QuerySnapshot {
             database: "app".into(),
             taken_at: at(-1),
@@ -936,6 +941,12 @@ mod backups {
     /// and `설정` (Korean name) that is fine.
     fn backup_state() -> AppState {
         let mut state = state("PROD");
+        add_backups(&mut state);
+        state
+    }
+
+    /// Two sets: `pg` with a stale newest dump, a corrupt file and a stray kind; `설정` fine.
+    pub(super) fn add_backups(state: &mut AppState) {
         let pg = set("pg", "/backups/pg");
         let files = vec![
             file(
@@ -1029,7 +1040,6 @@ mod backups {
             reports,
             evaluations,
         }));
-        state
     }
 
     #[test]
@@ -1178,5 +1188,187 @@ mod checklists {
             state.modal,
             Some(opsdeck::tui::modal::Modal::Note { .. })
         ));
+    }
+}
+
+/// At 80×24 with every pane configured, each pane in turn has the focus: it shows its real rows,
+/// and the others fold to their one-line summaries.
+mod every_pane_at_80x24 {
+    use super::*;
+    use opsdeck::core::checklists::{KnownNames, Language, definition};
+    use opsdeck::tui::app::Pane;
+
+    fn full_state() -> AppState {
+        let mut state = state("PROD");
+        tasks::add_tasks(&mut state);
+        state.set_databases(vec!["app".into()], Duration::from_secs(5));
+        state.update(Msg::Runner(Event::Queries(Box::new(queries::snapshot()))));
+        backups::add_backups(&mut state);
+        let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        state.set_checklists(checklists, Language::En, Vec::new());
+        state.update(Msg::Tick(at(0)));
+        state
+    }
+
+    fn focused(pane: Pane) -> String {
+        let mut state = full_state();
+        while state.focus != pane {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        for line in screen.lines() {
+            assert_eq!(line.width(), 80, "misaligned: {line}");
+        }
+        screen
+    }
+
+    /// The one-line summaries of every pane but `except`; the open alert stays in sight.
+    fn assert_folded(screen: &str, except: &str) {
+        for summary in [
+            "─ CPU 60%  MEM 62%",
+            "─ Services 1 down/3",
+            "─ Queries app · 1 slow · 3 sessions · 2 waiting",
+            "─ Backups 1 need a look",
+            "─ Checklists",
+            "─ Tasks 1 running",
+        ] {
+            if !summary.contains(except) {
+                assert!(screen.contains(summary), "no `{summary}`:\n{screen}");
+            }
+        }
+        assert!(
+            screen.contains("CRIT disk.used_pct /data/백업  since 01:58"),
+            "the open alert is in sight:\n{screen}"
+        );
+    }
+
+    #[test]
+    fn resources() {
+        let screen = focused(Pane::Resources);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("SWAP"), "{screen}");
+        assert!(screen.contains("eth0"), "{screen}");
+        assert_folded(&screen, "CPU");
+    }
+
+    #[test]
+    fn services() {
+        let screen = focused(Pane::Services);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("orders-db postgres DOWN"), "{screen}");
+        assert!(screen.contains("인증서"), "{screen}");
+        assert_folded(&screen, "Services");
+        assert!(
+            screen.contains("Enter detail"),
+            "the footer has its keys:\n{screen}"
+        );
+    }
+
+    #[test]
+    fn queries() {
+        let screen = focused(Pane::Queries);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("SELECT pg_sleep($1)"), "{screen}");
+        assert!(screen.contains("UPDATE pgbench_acco"), "{screen}");
+        assert_folded(&screen, "Queries");
+        assert!(screen.contains("v view"), "{screen}");
+    }
+
+    #[test]
+    fn backups() {
+        let screen = focused(Pane::Backups);
+        insta::assert_snapshot!(screen);
+        assert!(
+            screen.contains("newest good backup is 1d 6h old"),
+            "{screen}"
+        );
+        assert!(screen.contains("db_20261120_210"), "{screen}");
+        assert_folded(&screen, "Backups");
+    }
+
+    #[test]
+    fn checklists() {
+        let screen = focused(Pane::Checklists);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("Daily checks"), "{screen}");
+        assert!(screen.contains("Weekly"), "{screen}");
+        assert_folded(&screen, "Checklists");
+    }
+
+    #[test]
+    fn alerts() {
+        let screen = focused(Pane::Alerts);
+        insta::assert_snapshot!(screen);
+        assert!(
+            screen.contains("ok   cpu.used_pct  01:00, lasted 20m"),
+            "{screen}"
+        );
+        assert_folded(&screen, "Alerts");
+    }
+
+    #[test]
+    fn tasks() {
+        let screen = focused(Pane::Tasks);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("log-rotation"), "{screen}");
+        assert!(screen.contains("rotating log /var/log/app.log"), "{screen}");
+        assert_folded(&screen, "Tasks");
+    }
+
+    #[test]
+    fn zoom_gives_the_focused_pane_the_whole_screen() {
+        let mut state = full_state();
+        while state.focus != Pane::Queries {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state.update(Msg::Key(KeyChord::parse("z").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        insta::assert_snapshot!(screen);
+        assert!(!screen.contains("─ Services"), "{screen}");
+        assert!(
+            screen
+                .lines()
+                .nth(1)
+                .is_some_and(|line| line.contains("Queries")),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn the_palette_lists_what_it_can_jump_to_and_filters_as_you_type() {
+        let mut state = full_state();
+        state.host.read_only = false;
+        state.update(Msg::Key(KeyChord::parse(":").unwrap()));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        for kind in [
+            "pane",
+            "service",
+            "database",
+            "backup set",
+            "checklist",
+            "task",
+        ] {
+            assert!(
+                state
+                    .palette_entries()
+                    .iter()
+                    .any(|entry| entry.kind == kind),
+                "{kind}"
+            );
+        }
+        assert!(screen.contains("Go to"), "{screen}");
+        for ch in "logrot".chars() {
+            state.update(Msg::Key(KeyChord::parse(&ch.to_string()).unwrap()));
+        }
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        insta::assert_snapshot!(screen);
+        // A destructive task goes through its plan and confirmation, as from the tasks pane.
+        let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        assert_eq!(state.focus, Pane::Tasks);
+        assert!(
+            matches!(&requests[..], [opsdeck::core::runner::Request::PlanTask { task_id, .. }] if task_id == "log-rotation"),
+            "{requests:?}"
+        );
     }
 }

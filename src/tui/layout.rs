@@ -101,7 +101,7 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     let focused = shown.iter().position(|pane| pane.id() == state.focus);
     let urgent: Vec<usize> = shown
         .iter()
-        .position(|pane| pane.id() == Pane::Alerts)
+        .position(|pane| pane.id() == Pane::Alerts && state.open_alert_count() > 0)
         .into_iter()
         .collect();
     for (pane, area) in shown.iter().zip(split(
@@ -112,11 +112,11 @@ fn render_body(state: &AppState, look: &Look, body: Rect, frame: &mut Frame) {
     }
 }
 
-/// Heights for panes stacked in `total` rows: each has at least its summary line; the focused
-/// pane gets the rows it wants first, then the `urgent` ones (the alerts), then the others in
-/// order, each either folded to its line or with its frame and at least one row; what is left
-/// goes to the focused pane (the last one, with none focused). On a short screen that leaves
-/// the focused pane whole and the others one line each.
+/// Heights for panes stacked in `total` rows. When all fit, each gets what it wants and the
+/// focused pane (the last one, with none focused) the rest. When they do not, every pane but the
+/// focused one and the `urgent` ones (the alerts, while any is open) folds to its summary line,
+/// the urgent ones get the rows they want (an open alert is never out of sight), and the
+/// focused pane gets the rest.
 fn arrange(total: u16, wanted: &[u16], focused: Option<usize>, urgent: &[usize]) -> Vec<u16> {
     let count = wanted.len();
     if count == 0 {
@@ -127,16 +127,23 @@ fn arrange(total: u16, wanted: &[u16], focused: Option<usize>, urgent: &[usize])
             .map(|index| u16::from(index < usize::from(total)))
             .collect();
     }
-    let focused = focused.filter(|index| *index < count);
+    let receiver = focused.filter(|index| *index < count).unwrap_or(count - 1);
+    let sum: u32 = wanted.iter().map(|rows| u32::from(*rows)).sum();
+    if sum <= u32::from(total) {
+        let mut heights = wanted.to_vec();
+        heights[receiver] += total - u16::try_from(sum).unwrap_or(total);
+        return heights;
+    }
     let mut heights = vec![1u16; count];
     let mut left = total - u16::try_from(count).unwrap_or(u16::MAX);
-    let mut order: Vec<usize> = focused.into_iter().collect();
-    for index in urgent.iter().copied().chain(0..count) {
-        if index < count && !order.contains(&index) {
-            order.push(index);
-        }
-    }
-    for index in order {
+    // The focused pane keeps a frame and a line before an alert may take the rest.
+    let reserved = 2.min(left);
+    left -= reserved;
+    heights[receiver] += reserved;
+    for &index in urgent
+        .iter()
+        .filter(|index| **index < count && **index != receiver)
+    {
         let give = wanted[index].saturating_sub(1).min(left);
         // A frame needs three rows; fewer than that stay a summary line.
         if give >= 2 {
@@ -144,7 +151,7 @@ fn arrange(total: u16, wanted: &[u16], focused: Option<usize>, urgent: &[usize])
             left -= give;
         }
     }
-    heights[focused.unwrap_or(count - 1)] += left;
+    heights[receiver] += left;
     heights
 }
 
@@ -221,9 +228,13 @@ fn render_wide(
     let focused_row = rows
         .iter()
         .position(|(left, right)| holds(*left) || holds(*right));
-    // The first row, then the short rows below the second (backups, checklists) before the
-    // second row's tasks and queries, which take all they get.
-    let urgent: Vec<usize> = (0..rows.len()).filter(|index| *index != 1).collect();
+    let urgent: Vec<usize> = rows
+        .iter()
+        .position(|(_, right)| {
+            right.is_some_and(|pane| pane.id() == Pane::Alerts) && state.open_alert_count() > 0
+        })
+        .into_iter()
+        .collect();
     let heights = arrange(bottom.height, &wanted, focused_row, &urgent);
     for ((left, right), area) in rows.iter().zip(split(bottom, &heights)) {
         match (left, right) {
