@@ -162,6 +162,19 @@ impl Action {
         }
     }
 
+    /// Moves a selection: every pane with rows has them; in the gauges they move the alerts'.
+    pub fn is_selection(self) -> bool {
+        matches!(
+            self,
+            Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+        )
+    }
+
     /// Keys that mean the same in every pane (the rest are the focused pane's commands).
     pub fn is_global(self) -> bool {
         matches!(

@@ -229,7 +229,6 @@ impl AppState {
             panes,
             now,
             host,
-            keymap,
             notice,
             modal,
             awaiting_plan,
@@ -239,7 +238,6 @@ impl AppState {
         let mut ctx = Ctx {
             now: *now,
             read_only: host.read_only,
-            keymap,
             notice,
             modal,
             awaiting_plan,
@@ -336,16 +334,7 @@ impl AppState {
         {
             return requests;
         }
-        let navigation = matches!(
-            action,
-            Action::Up
-                | Action::Down
-                | Action::PageUp
-                | Action::PageDown
-                | Action::Top
-                | Action::Bottom
-        );
-        let owner = if navigation {
+        let owner = if action.is_selection() {
             Some(Pane::Alerts)
         } else {
             let listing: Vec<Pane> = self
@@ -382,7 +371,7 @@ impl AppState {
     }
 
     fn set_notice(&mut self, text: &str, level: Status) {
-        self.with_ctx(self.focus, |_, ctx| ctx.notice(text, level));
+        self.notice = Some(Notice::new(text, level, self.now));
         self.dirty = true;
     }
 

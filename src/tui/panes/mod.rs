@@ -143,12 +143,21 @@ pub struct Notice {
 
 const NOTICE_TIME: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
+impl Notice {
+    pub fn new(text: &str, level: Status, now: DateTime<Utc>) -> Notice {
+        Notice {
+            text: text.to_owned(),
+            level,
+            until: now + NOTICE_TIME,
+        }
+    }
+}
+
 /// What a pane may change outside itself while it handles an action: the notice, the modal, the
 /// plan it waits for.
 pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     pub read_only: bool,
-    pub keymap: &'a Keymap,
     pub notice: &'a mut Option<Notice>,
     pub modal: &'a mut Option<Modal>,
     /// A plan asked for, and whether it is to be confirmed and run once it arrives.
@@ -157,11 +166,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn notice(&mut self, text: &str, level: Status) {
-        *self.notice = Some(Notice {
-            text: text.to_owned(),
-            level,
-            until: self.now + NOTICE_TIME,
-        });
+        *self.notice = Some(Notice::new(text, level, self.now));
     }
 
     pub fn open(&mut self, popup: Popup) {

@@ -15,16 +15,6 @@ use crate::tui::panes::checklists::RUN_COMMANDS;
 use crate::tui::strings::pad;
 use crate::tui::style::Look;
 
-/// Moving the selection works in every pane that has rows; in the gauges it moves the alerts'.
-const SELECTION: [Action; 6] = [
-    Action::Up,
-    Action::Down,
-    Action::PageUp,
-    Action::PageDown,
-    Action::Top,
-    Action::Bottom,
-];
-
 fn binding(keymap: &Keymap, action: Action, description: &str, look: &Look) -> Line<'static> {
     let keys = keymap.keys_for(action);
     let keys_text = if keys.is_empty() {
@@ -59,7 +49,7 @@ fn pane_section(
     // Selection moves are listed once, under "Everywhere".
     let own: Vec<&Command> = commands
         .iter()
-        .filter(|command| !SELECTION.contains(&command.action))
+        .filter(|command| !command.action.is_selection())
         .collect();
     if own.is_empty() {
         return;
@@ -75,7 +65,7 @@ pub fn lines(state: &AppState, look: &Look) -> Vec<Line<'static>> {
     let keymap = &state.keymap;
     let mut lines = vec![section("Everywhere", look)];
     for action in Action::ALL {
-        if action.is_global() || SELECTION.contains(&action) {
+        if action.is_global() || action.is_selection() {
             lines.push(binding(keymap, action, action.description(), look));
         }
     }
