@@ -2,6 +2,9 @@
 //! `restore-test` and `backup-prune`, and `opsdeck backups`, on the real binary against a
 //! throwaway PostgreSQL and its real `pg_dump`, `pg_restore` and `psql`.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::fs::OpenOptions;

@@ -5,6 +5,9 @@
 //! of a restore, a Redis BGSAVE copy, a tar.gz of a directory tree, a missing backup directory,
 //! and plans that never show a password.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::fs;
@@ -13,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{Local, TimeZone, Utc};
-use opsdeck::core::backups::create::{self, target_path};
-use opsdeck::core::backups::restore::{self, scratch_database};
 use opsdeck::core::backups::{
     BackupFile, BackupSet, BackupTools, CreateSource, DetectedKind, DumpFormat, ExpectedKind,
     Freshness, RestoreSettings, RestoreTest, Retention,
 };
+use opsdeck::core::tasks::backups::create::{self, target_path};
+use opsdeck::core::tasks::backups::restore::{self, scratch_database};
 use opsdeck::core::tasks::{Output, Plan, TaskContext, TaskError};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;

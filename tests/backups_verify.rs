@@ -2,6 +2,9 @@
 //! gzipped and a custom-format dump of a throwaway cluster verify as good with the cluster's own
 //! `pg_restore`, and truncated copies, garbage and a wrong `.sha256` sidecar are caught.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -14,11 +17,11 @@ use std::time::Duration;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use opsdeck::core::backups::inventory::{self, KindCache};
-use opsdeck::core::backups::verify::{VerifyOutcome, verify_file};
 use opsdeck::core::backups::{
     BackupFile, BackupSet, BackupTools, DetectedKind, ExpectedKind, Freshness, Retention,
     VerifyResult,
 };
+use opsdeck::core::tasks::backups::verify::{VerifyOutcome, verify_file};
 use support::PgServer;
 use tokio_util::sync::CancellationToken;
 

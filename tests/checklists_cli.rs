@@ -6,6 +6,9 @@
 //! Every run gets its own HOME and XDG directories; the opsdeck processes run with `TZ=UTC` and
 //! an English locale so the export's times and texts are predictable.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::path::PathBuf;

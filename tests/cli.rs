@@ -6,6 +6,9 @@
 //! directory, so the real home is never read or written, and a failed run can be checked for
 //! having left no file behind.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

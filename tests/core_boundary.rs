@@ -1,6 +1,9 @@
 //! `src/core` must stay free of terminal code so the headless CLI and future front ends can use
 //! it: no ratatui, no crossterm, no `crate::tui`.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::path::Path;
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

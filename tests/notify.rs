@@ -1,6 +1,9 @@
 //! Alert notifications against receivers started here: a hand-written HTTP server standing in
 //! for Slack and generic webhooks, and a hand-written SMTP server standing in for a mail relay.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

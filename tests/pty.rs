@@ -5,6 +5,9 @@
 //! Every run gets its own XDG directories (and HOME) inside a temporary directory. Every wait has
 //! a deadline, and the child is killed when a test fails (see `Console`'s `Drop`).
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

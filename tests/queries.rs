@@ -3,6 +3,9 @@
 //! blockers, a database without the extension, a server that goes away, a role without
 //! pg_monitor, and query texts with control characters.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::process::Command;

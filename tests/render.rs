@@ -1,6 +1,9 @@
 //! Rendering of the whole console with ratatui's TestBackend: fixed data, fixed clock, snapshots
 //! at 80×24 and 120×40, a tiny terminal, NO_COLOR (mono), ASCII glyphs and Korean text.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -13,7 +16,7 @@ use opsdeck::core::collectors::resources::{
     FilesystemUsage, LoadAverage, NetworkRate, ResourceSample, Usage,
 };
 use opsdeck::core::model::{Alert, Metric, Status, Unit};
-use opsdeck::core::runner::Event;
+use opsdeck::core::protocol::Event;
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::layout::view;
 use opsdeck::tui::style::Look;
@@ -500,7 +503,7 @@ mod tasks {
         state.update(Msg::Key(KeyChord::parse("k").unwrap()));
         let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
         assert!(
-            matches!(&requests[..], [opsdeck::core::runner::Request::PlanTask { task_id, .. }] if task_id == "log-rotation")
+            matches!(&requests[..], [opsdeck::core::protocol::Request::PlanTask { task_id, .. }] if task_id == "log-rotation")
         );
         let plan = Plan {
             steps: vec![
@@ -535,7 +538,7 @@ mod tasks {
         assert!(screen.contains("'/tmp/old file.tmp'") || screen.contains("/tmp/old file.tmp"));
         let requests = state.update(Msg::Key(KeyChord::parse("y").unwrap()));
         assert!(
-            matches!(&requests[..], [opsdeck::core::runner::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")
+            matches!(&requests[..], [opsdeck::core::protocol::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")
         );
         assert!(state.modal.is_none());
     }
@@ -579,7 +582,7 @@ mod services {
         let requests = state.update(Msg::Key(KeyChord::parse("e").unwrap()));
         assert_eq!(
             requests,
-            vec![opsdeck::core::runner::Request::CheckService {
+            vec![opsdeck::core::protocol::Request::CheckService {
                 name: "orders-db".into()
             }]
         );
@@ -649,10 +652,10 @@ mod services {
 
 mod queries {
     use super::*;
+    use opsdeck::core::protocol::Request;
     use opsdeck::core::queries::{
         IndexRow, QuerySnapshot, SessionRow, StatementRow, StatementsView, TableHealth, TableRow,
     };
-    use opsdeck::core::runner::Request;
 
     fn statement(queryid: i64, query: &str, mean_ms: f64, calls: i64) -> StatementRow {
         StatementRow {
@@ -902,7 +905,7 @@ mod backups {
         VerifyResult,
     };
     use opsdeck::core::checks::RuleEngine;
-    use opsdeck::core::runner::Request;
+    use opsdeck::core::protocol::Request;
     use opsdeck::tui::app::Pane;
 
     const KIB: u64 = 1024;
@@ -1121,7 +1124,7 @@ mod backups {
 mod checklists {
     use super::*;
     use opsdeck::core::checklists::{KnownNames, Language, definition};
-    use opsdeck::core::runner::Request;
+    use opsdeck::core::protocol::Request;
     use opsdeck::tui::app::Pane;
 
     fn checklist_state(language: Language) -> AppState {
@@ -1367,7 +1370,7 @@ mod every_pane_at_80x24 {
         let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
         assert_eq!(state.focus, Pane::Tasks);
         assert!(
-            matches!(&requests[..], [opsdeck::core::runner::Request::PlanTask { task_id, .. }] if task_id == "log-rotation"),
+            matches!(&requests[..], [opsdeck::core::protocol::Request::PlanTask { task_id, .. }] if task_id == "log-rotation"),
             "{requests:?}"
         );
     }

@@ -2,6 +2,9 @@
 //! and come back, systemd as this host has it (or has not), processes spawned by the test and
 //! commands that succeed, fail, are missing or hang.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::fs;

@@ -3,6 +3,9 @@
 //! certificate from the `openssl` command line tool, closed ports and unresolvable names; and
 //! `opsdeck check` on the real binary with those servers and a throwaway Redis.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;

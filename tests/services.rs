@@ -3,13 +3,17 @@
 //! checks and up after two good ones; the alert opens and resolves once, and a local webhook
 //! receiver gets exactly one "opened" and one "resolved" message; results land in the store.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opsdeck::core::notify::NotifySettings;
-use opsdeck::core::runner::{self, Event, Request, RunnerHandle, RunnerSettings};
+use opsdeck::core::protocol::{Event, Request};
+use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::services::flap::ServiceState;
 use opsdeck::core::services::postgres::PostgresCheck;
 use opsdeck::core::services::redis::RedisCheck;

@@ -1,6 +1,9 @@
 //! Service configuration mistakes through the real binary: each names the file, line and
 //! column, says what is wrong and how to fix it, and exits non-zero.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,6 +1,9 @@
 //! The state store on SQLite and on a real throwaway PostgreSQL: the same schema and queries,
 //! alerts and pending rule state surviving a reopen, and clear errors for bad locations.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::Duration;
@@ -9,7 +12,8 @@ use chrono::{TimeZone, Utc};
 use opsdeck::core::checks::{Operator, PendingRecord, Rule};
 use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::model::{Alert, Status, Unit};
-use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
+use opsdeck::core::protocol::{Event, Request};
+use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 

@@ -1,6 +1,9 @@
 //! Smoke tests for `tests/support`: the throwaway PostgreSQL and Redis
 //! servers really start, serve, stop, restart and clean up after panics.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::{Arc, Mutex};

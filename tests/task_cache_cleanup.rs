@@ -3,6 +3,9 @@
 //! never with KEYS or FLUSHALL, LFU policies skip idle deletion, a Redis that is down gives a
 //! clear failure and cancellation stops a run within a second.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

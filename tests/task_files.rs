@@ -3,6 +3,9 @@
 //! findings) and `log-rotation` (a real logrotate run, the plan's argv and dry run, a missing
 //! program).
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::os::unix::fs::{PermissionsExt, symlink};

@@ -3,6 +3,9 @@
 //! swapping in a valid new index, the free-disk refusal, cancellation that reaches the server,
 //! and clear failures for unknown names and a server that is down.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};

@@ -3,6 +3,9 @@
 //! from `pg_stat_activity`, plans that describe the sessions and refuse unknown pids, the missing
 //! permission with its GRANT, and clear failures for bad parameters and a server that is down.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant};
@@ -495,7 +498,8 @@ async fn a_server_that_is_down_fails_clearly_with_the_password_masked() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runner_confirms_audits_and_refuses_in_read_only() {
     use opsdeck::core::model::RunStatus;
-    use opsdeck::core::runner::{self, Event, Request, RunnerSettings};
+    use opsdeck::core::protocol::{Event, Request};
+    use opsdeck::core::runner::{self, RunnerSettings};
     use opsdeck::core::store::{Store, StoreLocation};
     use opsdeck::core::tasks::execution::{Identity, TaskSettings};
     use opsdeck::core::tasks::{Task, TaskInfo, TaskKind};

@@ -3,13 +3,17 @@
 //! one run at a time, missing programs, and an audit row for every run — on SQLite and on a
 //! throwaway PostgreSQL. Also the binary: a run killed with opsdeck shows as interrupted.
 
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use opsdeck::core::model::{RunStatus, TaskRun};
-use opsdeck::core::runner::{self, Event, Request, RunnerHandle, RunnerSettings};
+use opsdeck::core::protocol::{Event, Request};
+use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 use opsdeck::core::tasks::shell::ShellSettings;

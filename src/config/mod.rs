@@ -409,7 +409,7 @@ impl Config {
         let keymap = self.keymap();
         let mut seen: Vec<&str> = tasks::BUILTIN_TASK_IDS
             .iter()
-            .chain(&crate::core::backups::tasks::TASK_IDS)
+            .chain(&crate::core::tasks::backups::TASK_IDS)
             .copied()
             .collect();
         for spanned in &self.commands {
@@ -514,11 +514,11 @@ impl Config {
             .collect();
         let mut tasks = self.tasks.build(&commands, &self.databases(), state_dir);
         if !self.backup_set_specs.is_empty() {
-            let settings = crate::core::backups::tasks::BackupTaskSettings {
+            let settings = crate::core::tasks::backups::BackupTaskSettings {
                 sets: self.backup_set_specs.clone(),
                 tools: self.backup_tools(),
             };
-            for action in crate::core::backups::tasks::BackupAction::ALL {
+            for action in crate::core::tasks::backups::BackupAction::ALL {
                 let task = crate::core::tasks::Task {
                     info: crate::core::tasks::TaskInfo {
                         id: action.id().into(),

@@ -2,7 +2,7 @@
 //!
 //! Nothing under `core` may import ratatui or crossterm (a test enforces it): the TUI and the
 //! headless CLI both sit on top of this module and talk to it only through owned messages
-//! ([`runner::Request`] in, [`runner::Event`] out).
+//! ([`protocol::Request`] in, [`protocol::Event`] out).
 
 /// The `application_name` of the connections opsdeck watches PostgreSQL with (queries pane,
 /// service checks): the sessions view leaves them out, since they are the watcher itself.
@@ -18,6 +18,7 @@ pub mod checks;
 pub mod collectors;
 pub mod model;
 pub mod notify;
+pub mod protocol;
 pub mod queries;
 pub mod runner;
 pub mod services;

@@ -12,139 +12,26 @@ use tokio::task::JoinHandle;
 
 use crate::core::backups::BackupSet;
 use crate::core::backups::status::SetReport;
-use crate::core::checklists::service::{ChecklistService, EntryRequest};
-use crate::core::checklists::{Checklist, RunState};
+use crate::core::checklists::Checklist;
+use crate::core::checklists::service::ChecklistService;
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
-use crate::core::model::{Alert, Metric, Status, TaskRun, Unit};
+use crate::core::model::{Alert, Metric, Status, Unit};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
+use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, StatementSort};
+use crate::core::services::ServiceSpec;
 use crate::core::services::flap::{Flap, ServiceState};
 use crate::core::services::scheduler::{ServiceResult, spawn_checks};
-use crate::core::services::{CheckOutcome, ServiceSpec};
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
 use crate::core::tasks::execution::{TaskManager, TaskSettings};
-use crate::core::tasks::{Params, Plan};
 
 /// How far back the alerts area looks when it starts.
 const RECENT_ALERTS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 const RECENT_ALERTS_LIMIT: i64 = 200;
-
-/// UI (or headless command) to runner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
-    /// Sample every collector now instead of waiting for its next tick.
-    RefreshNow,
-    /// Work out what a task would do (a dry run); answered with [`Event::TaskPlanned`].
-    PlanTask { task_id: String, params: Params },
-    /// Run a task. Destructive tasks need `confirmed` and are refused in read-only mode.
-    StartTask {
-        task_id: String,
-        params: Params,
-        confirmed: bool,
-    },
-    /// Stop a run (process group SIGTERM then SIGKILL, or pg_cancel_backend).
-    CancelRun { run_id: String },
-    /// Send the audit history, of one task or of all; answered with [`Event::TaskHistory`].
-    LoadHistory { task_id: Option<String> },
-    /// Check one service now instead of waiting for its interval.
-    CheckService { name: String },
-    /// Rank statements differently (every watched database refreshes at once).
-    SetStatementSort(StatementSort),
-    /// Inventory the backup sets again now (after a backup task ended).
-    RefreshBackups,
-    /// Record a tick, skip, note or sign-off; answered with [`Event::ChecklistRun`] once stored,
-    /// or [`Event::ChecklistRefused`].
-    ChecklistEntry(EntryRequest),
-    /// Send one run (a past period, or the current one with `None`).
-    LoadChecklistRun {
-        checklist: String,
-        period: Option<String>,
-    },
-    /// Send the past runs of a checklist; answered with [`Event::ChecklistPeriods`].
-    LoadChecklistPeriods { checklist: String },
-    /// Cancel running tasks, wait for them to be recorded, and stop.
-    Shutdown,
-}
-
-/// Runner to whoever listens.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    Resources {
-        sample: Box<ResourceSample>,
-        evaluations: Vec<Evaluation>,
-    },
-    /// Open alerts and those resolved recently, read from the store at start.
-    AlertsLoaded(Vec<Alert>),
-    /// An alert opened, escalated, reached a new peak or resolved. Sent after it was stored.
-    AlertChanged(Alert),
-    /// Something went wrong that the user should see in place (collector or store failure).
-    Warning {
-        source: &'static str,
-        message: String,
-    },
-    TaskPlanned {
-        task_id: String,
-        params: Params,
-        plan: Result<Plan, String>,
-    },
-    /// A run began; its audit record is already stored.
-    TaskStarted(TaskRun),
-    TaskOutput {
-        run_id: String,
-        line: String,
-    },
-    /// A run ended (any status); its audit record is already updated.
-    TaskFinished(TaskRun),
-    /// A run was not started; `run` is its audit record when one was written.
-    TaskRefused {
-        task_id: String,
-        reason: String,
-        run: Option<TaskRun>,
-    },
-    TaskHistory {
-        task_id: Option<String>,
-        runs: Vec<TaskRun>,
-    },
-    /// A service was checked; `state` is after flap control.
-    ServiceChecked {
-        name: String,
-        state: ServiceState,
-        /// The worst level the rules give the service's metrics right now.
-        level: Status,
-        checked_at: chrono::DateTime<chrono::Utc>,
-        outcome: CheckOutcome,
-    },
-    /// Availability in percent over 24 hours and 7 days, per service, from the store.
-    ServiceAvailability(Vec<(String, Option<f64>, Option<f64>)>),
-    /// A refresh of one watched database.
-    Queries(Box<QuerySnapshot>),
-    /// Every backup set's report after an inventory round, with the rules' verdicts on their
-    /// metrics.
-    Backups {
-        reports: Vec<SetReport>,
-        evaluations: Vec<Evaluation>,
-    },
-    /// The current run of every checklist (at start, every few seconds, and on refresh).
-    ChecklistRuns(Vec<RunState>),
-    /// One run, after an entry was stored in it or when asked for.
-    ChecklistRun(RunState),
-    ChecklistPeriods {
-        checklist: String,
-        periods: Vec<(
-            String,
-            chrono::DateTime<chrono::Utc>,
-            chrono::DateTime<chrono::Utc>,
-        )>,
-    },
-    /// An entry was not recorded, and why.
-    ChecklistRefused(String),
-    /// The rules' verdicts on service and database metrics (checklist items show them live).
-    Judged(Vec<Evaluation>),
-}
 
 pub struct RunnerSettings {
     /// `None` for headless task runs, which need no gauges.

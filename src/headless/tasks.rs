@@ -7,7 +7,8 @@ use std::io::Write as _;
 use serde::Serialize;
 
 use crate::core::model::{RunStatus, TaskRun};
-use crate::core::runner::{Event, Request, RunnerHandle};
+use crate::core::protocol::{Event, Request};
+use crate::core::runner::RunnerHandle;
 use crate::core::tasks::{Params, Task};
 
 /// Exit status of `opsdeck run` for a finished run.

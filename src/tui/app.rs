@@ -18,7 +18,7 @@ use crate::config::keymap::{KeyChord, KeyCode, Keymap};
 use crate::core::checklists::{Checklist, EntryKind, Language};
 use crate::core::checks::Evaluation;
 use crate::core::model::Status;
-use crate::core::runner::{Event, Request};
+use crate::core::protocol::{Event, Request};
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::modal::{Modal, NoteEditor, PaletteInput, Popup, RunPopup};
 use crate::tui::panes::alerts::AlertsPane;
@@ -206,7 +206,7 @@ impl AppState {
             Msg::Runner(event) => {
                 // A backup task changed what is on disk or what is known about it.
                 let refresh = matches!(&event, Event::TaskFinished(run)
-                    if crate::core::backups::tasks::TASK_IDS.contains(&run.task_id.as_str()));
+                    if crate::core::tasks::backups::TASK_IDS.contains(&run.task_id.as_str()));
                 self.on_event(event);
                 if refresh {
                     return vec![Request::RefreshBackups];

@@ -24,7 +24,8 @@ use futures_util::StreamExt;
 use ratatui::Terminal;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::core::runner::{Event, Request, RunnerHandle};
+use crate::core::protocol::{Event, Request};
+use crate::core::runner::RunnerHandle;
 use app::{AppState, Msg};
 use style::Look;
 use terminal::{SyncBackend, TerminalGuard};

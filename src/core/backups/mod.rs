@@ -1,19 +1,16 @@
 //! Backups: the configured backup sets, what is on disk for each (the inventory), how each set
 //! stands against its freshness, size, retention, encryption and restore-test rules, and the
-//! backup tasks (create, verify, prune, restore test).
+//! backup tasks' shared types. The tasks themselves (create, verify, prune, restore test) live in
+//! [`crate::core::tasks::backups`]: this module is the read side.
 //!
 //! Everything here works on plain files and processes; the store keeps verification and
 //! restore-test results, which the status evaluation takes as input.
 
-pub mod create;
 pub mod detect;
 pub mod inventory;
 pub mod names;
-pub mod restore;
 pub mod retention;
 pub mod status;
-pub mod tasks;
-pub mod verify;
 pub mod watch;
 
 use std::path::PathBuf;

@@ -459,7 +459,7 @@ fn checked_task(
     if origin == Origin::Builtin {
         return Ok(None);
     }
-    if crate::core::backups::tasks::TASK_IDS.contains(&text.as_str()) {
+    if crate::core::tasks::backups::TASK_IDS.contains(&text.as_str()) {
         return Err(at.error(
             offset,
             format!("task `{text}` is not available: backup tasks need a backup set"),
@@ -561,7 +561,7 @@ mod tests {
             .chain(crate::core::backups::status::BACKUP_METRICS);
         let tasks = crate::config::tasks::BUILTIN_TASK_IDS
             .iter()
-            .chain(crate::core::backups::tasks::TASK_IDS.iter());
+            .chain(crate::core::tasks::backups::TASK_IDS.iter());
         KnownNames {
             metrics: metrics.map(|name| (*name).to_owned()).collect(),
             tasks: tasks.map(|name| (*name).to_owned()).collect(),

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Output, Params, Task, TaskContext, TaskError};
 use crate::core::model::{RunStatus, TaskRun, new_id, now};
-use crate::core::runner::Event;
+use crate::core::protocol::Event;
 use crate::core::store::Store;
 
 /// How much output the audit record keeps; the log file keeps everything.

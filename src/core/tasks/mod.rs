@@ -2,6 +2,7 @@
 //! runs), and how it runs with streamed output and cancellation. The runner adds the rest:
 //! confirmation, read-only refusal, timeouts, one run at a time, and the audit log.
 
+pub mod backups;
 pub mod cache_cleanup;
 pub mod execution;
 pub mod logrotate;
@@ -22,7 +23,7 @@ use thiserror::Error;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::backups::tasks::{self as backups, BackupAction, BackupTaskSettings};
+use backups::{BackupAction, BackupTaskSettings};
 
 /// Parameters given to a run (`--param k=v`, or from the UI).
 pub type Params = BTreeMap<String, String>;

@@ -12,7 +12,7 @@ use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_value;
 use crate::core::model::{Alert, Status};
-use crate::core::runner::Event;
+use crate::core::protocol::Event;
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, pane_block,
 };

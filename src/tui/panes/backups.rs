@@ -15,12 +15,12 @@ use crate::config::keymap::Keymap;
 use crate::config::theme::Slot;
 use crate::core::backups::VerifyResult;
 use crate::core::backups::status::{FileReport, SetReport};
-use crate::core::backups::tasks::BackupAction;
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Status;
-use crate::core::runner::{Event, Request};
+use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
+use crate::core::tasks::backups::BackupAction;
 use crate::tui::modal::Popup;
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,

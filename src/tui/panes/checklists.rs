@@ -22,7 +22,8 @@ use crate::core::checklists::{
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_value;
 use crate::core::model::Status;
-use crate::core::runner::{CHECKLISTS_EVERY, Event, Request};
+use crate::core::protocol::{Event, Request};
+use crate::core::runner::CHECKLISTS_EVERY;
 use crate::tui::modal::{NoteEditor, Popup, RunPopup};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,

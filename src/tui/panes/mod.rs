@@ -27,7 +27,7 @@ use crate::config::keymap::Keymap;
 use crate::config::theme::Slot;
 use crate::core::checks::Evaluation;
 use crate::core::model::Status;
-use crate::core::runner::{Event, Request};
+use crate::core::protocol::{Event, Request};
 use crate::tui::modal::{Modal, Popup};
 use crate::tui::style::Look;
 

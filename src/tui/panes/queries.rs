@@ -17,8 +17,8 @@ use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Status;
+use crate::core::protocol::{Event, Request};
 use crate::core::queries::{QuerySnapshot, StatementSort, StatementsView};
-use crate::core::runner::{Event, Request};
 use crate::core::tasks::Params;
 use crate::tui::modal::Popup;
 use crate::tui::panes::{

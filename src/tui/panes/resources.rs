@@ -17,7 +17,7 @@ use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::model::Status;
-use crate::core::runner::Event;
+use crate::core::protocol::Event;
 use crate::tui::history::{History, WINDOW_SECONDS};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, pane_block,

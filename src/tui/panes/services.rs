@@ -14,7 +14,7 @@ use crate::config::action::Action;
 use crate::config::keymap::{KeyChord, KeyCode};
 use crate::config::theme::Slot;
 use crate::core::model::Status;
-use crate::core::runner::{Event, Request};
+use crate::core::protocol::{Event, Request};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
 use crate::tui::modal::{Modal, Popup};

@@ -15,7 +15,7 @@ use crate::config::action::Action;
 use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
 use crate::core::model::{RunStatus, Status, TaskRun};
-use crate::core::runner::{Event, Request};
+use crate::core::protocol::{Event, Request};
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::modal::Popup;
 use crate::tui::panes::{

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use super::{BackupFile, BackupTools, DetectedKind, ExpectedKind, VerifyResult};
+use crate::core::backups::{BackupFile, BackupTools, DetectedKind, ExpectedKind, VerifyResult};
 use crate::core::checks::rules::format_bytes;
 use crate::core::tasks::TaskError;
 use crate::core::text::{printable, printable_path};

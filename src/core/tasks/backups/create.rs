@@ -31,7 +31,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio_util::sync::CancellationToken;
 
-use super::{BackupSet, BackupTools, CreateSource, DumpFormat};
+use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
 use crate::core::store::{mask_password, url_password};
 use crate::core::tasks::redis_link::{self, Connected, scrub};

@@ -11,8 +11,15 @@ use std::time::{Instant, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 
-use super::inventory::{self, Inventory, KindCache};
-use super::{BackupFile, BackupSet, BackupTools, DetectedKind, Verification, VerifyResult};
+pub mod create;
+pub mod restore;
+pub mod verify;
+
+use crate::core::backups::inventory::{self, Inventory, KindCache};
+use crate::core::backups::{
+    BackupFile, BackupSet, BackupTools, DetectedKind, Retention, Verification, VerifyResult,
+    retention,
+};
 use crate::core::checks::rules::format_bytes;
 use crate::core::tasks::{
     ParamSpec, Params, Plan, PlanStep, PlannedFile, TaskContext, TaskError, TaskSummary,
@@ -253,9 +260,9 @@ pub async fn plan(
                 )));
             };
             let file = restore_candidate(set, params).await?;
-            let database = super::restore::scratch_database(set, crate::core::model::now());
+            let database = restore::scratch_database(set, crate::core::model::now());
             Ok(Plan {
-                steps: super::restore::plan_steps(set, restore, &settings.tools, &file, &database),
+                steps: restore::plan_steps(set, restore, &settings.tools, &file, &database),
                 ..Plan::default()
             })
         }
@@ -282,9 +289,9 @@ fn plan_create(set: &BackupSet, tools: &BackupTools) -> Result<Plan, TaskError> 
             printable_path(&set.directory)
         )));
     }
-    let target = super::create::target_path(set, source, chrono::Local::now());
+    let target = create::target_path(set, source, chrono::Local::now());
     Ok(Plan {
-        steps: super::create::plan_steps(set, source, tools, &target),
+        steps: create::plan_steps(set, source, tools, &target),
         ..Plan::default()
     })
 }
@@ -296,7 +303,7 @@ async fn prune_selection(
 ) -> Result<(Inventory, Vec<BackupFile>), TaskError> {
     let inventory = scan_listed(set).await?;
     let expired: Vec<BackupFile> =
-        super::retention::expired(&inventory.files, &set.retention, as_of, &chrono::Local)
+        retention::expired(&inventory.files, &set.retention, as_of, &chrono::Local)
             .into_iter()
             .cloned()
             .collect();
@@ -349,8 +356,8 @@ fn prune_plan(
             Plan::note(format!(
                 "retention {} judged at {}: keeps {kept} file(s), always the newest",
                 match set.retention {
-                    super::Retention::Days(days) => format!("keep {days} days"),
-                    super::Retention::Calendar {
+                    Retention::Days(days) => format!("keep {days} days"),
+                    Retention::Calendar {
                         daily,
                         weekly,
                         monthly,
@@ -413,8 +420,8 @@ async fn run_create(
     let Some(source) = &set.create else {
         return Err(TaskError::failed("no [backup.create] section"));
     };
-    let target = super::create::target_path(set, source, chrono::Local::now());
-    let (path, bytes) = super::create::create(set, source, tools, &target, context).await?;
+    let target = create::target_path(set, source, chrono::Local::now());
+    let (path, bytes) = create::create(set, source, tools, &target, context).await?;
     Ok(TaskSummary {
         exit_code: Some(0),
         summary: format!(
@@ -461,8 +468,7 @@ async fn run_verify(
                         format_bytes(file.size as f64)
                     ));
                 };
-                let outcome =
-                    super::verify::verify_file(&file, expected, &tools, &mut progress, &cancel);
+                let outcome = verify::verify_file(&file, expected, &tools, &mut progress, &cancel);
                 (outcome, file)
             })
             .await
@@ -617,14 +623,14 @@ async fn run_restore_test(
         )));
     };
     let file = restore_candidate(set, &context.params).await?;
-    let database = super::restore::scratch_database(set, crate::core::model::now());
+    let database = restore::scratch_database(set, crate::core::model::now());
     context.output.line(format!(
         "restoring {} ({}, {} old) into {database}",
         file_name(&file.path),
         format_bytes(file.size as f64),
         crate::core::text::duration((crate::core::model::now() - file.time).num_seconds())
     ));
-    let test = super::restore::restore_test(set, restore, tools, &file, &database, context).await?;
+    let test = restore::restore_test(set, restore, tools, &file, &database, context).await?;
     if let Some(store) = &context.store
         && let Err(error) = store.insert_restore_test(&test).await
     {

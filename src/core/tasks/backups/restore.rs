@@ -21,7 +21,7 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
 use tokio_util::sync::CancellationToken;
 
 use super::create::{Tool, remove_query_params, split_password};
-use super::{
+use crate::core::backups::{
     BackupFile, BackupSet, BackupTools, DetectedKind, ExpectedKind, RestoreSettings, RestoreTest,
 };
 use crate::core::checks::rules::format_bytes;
