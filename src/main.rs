@@ -14,10 +14,10 @@ use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
 use opsdeck::core::checks::Rule;
+use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
-use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{CheckReport, check_resources, check_services};
@@ -263,7 +263,7 @@ where
     runtime.block_on(async {
         let store = Store::open(&location).await?;
         // The audit log must not show a run of a dead process as still running.
-        opsdeck::core::tasks::execution::mark_interrupted(&store, &hostname()).await?;
+        opsdeck::core::execution::mark_interrupted(&store, &hostname()).await?;
         body(loaded.config, store, paths).await
     })
 }

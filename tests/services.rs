@@ -11,6 +11,7 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
@@ -19,7 +20,6 @@ use opsdeck::core::services::postgres::PostgresCheck;
 use opsdeck::core::services::redis::RedisCheck;
 use opsdeck::core::services::{ServiceCheck, ServiceSpec};
 use opsdeck::core::store::{Store, StoreLocation};
-use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A webhook receiver on loopback that records every JSON body it is sent.

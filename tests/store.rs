@@ -11,11 +11,11 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use opsdeck::core::checks::{Operator, PendingRecord, Rule};
 use opsdeck::core::collectors::resources::ResourceSettings;
+use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
-use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 
 fn alert(id: &str, opened: i64) -> Alert {
     Alert {

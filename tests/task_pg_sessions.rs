@@ -497,11 +497,11 @@ async fn a_server_that_is_down_fails_clearly_with_the_password_masked() {
 /// is audited with its exact SQL, and leaves the session alive.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_runner_confirms_audits_and_refuses_in_read_only() {
+    use opsdeck::core::execution::{Identity, TaskSettings};
     use opsdeck::core::model::RunStatus;
     use opsdeck::core::protocol::{Event, Request};
     use opsdeck::core::runner::{self, RunnerSettings};
     use opsdeck::core::store::{Store, StoreLocation};
-    use opsdeck::core::tasks::execution::{Identity, TaskSettings};
     use opsdeck::core::tasks::{Task, TaskInfo, TaskKind};
 
     let (server, url) = server_with_app().await;

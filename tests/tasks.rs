@@ -11,11 +11,11 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::{RunStatus, TaskRun};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
-use opsdeck::core::tasks::execution::{Identity, TaskSettings};
 use opsdeck::core::tasks::shell::ShellSettings;
 use opsdeck::core::tasks::{Params, Task, TaskInfo, TaskKind};
 

@@ -16,6 +16,7 @@ pub mod backups;
 pub mod checklists;
 pub mod checks;
 pub mod collectors;
+pub mod execution;
 pub mod model;
 pub mod notify;
 pub mod protocol;

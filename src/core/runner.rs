@@ -17,6 +17,7 @@ use crate::core::checklists::service::ChecklistService;
 use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
 use crate::core::collectors::Collector;
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
+use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::model::{Alert, Metric, Status, Unit};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
@@ -27,7 +28,6 @@ use crate::core::services::flap::{Flap, ServiceState};
 use crate::core::services::scheduler::{ServiceResult, spawn_checks};
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
-use crate::core::tasks::execution::{TaskManager, TaskSettings};
 
 /// How far back the alerts area looks when it starts.
 const RECENT_ALERTS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);

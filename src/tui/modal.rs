@@ -5,9 +5,12 @@
 use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
 
+use crate::config::action::Action;
+use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::model::TaskRun;
+use crate::core::protocol::Event;
 use crate::core::tasks::Params;
 
 #[derive(Debug, Clone)]
@@ -24,6 +27,58 @@ pub enum Modal {
         editor: Box<NoteEditor>,
         under: Box<Popup>,
     },
+}
+
+impl Modal {
+    /// Fills a popup that was waiting for what the runner now sends (a task's runs, a
+    /// checklist's past periods); anything else leaves the modal as it is.
+    pub fn apply(&mut self, event: &Event) {
+        match (self, event) {
+            (
+                Modal::Popup(Popup::History {
+                    task_id: shown,
+                    runs: listed,
+                    loaded,
+                    ..
+                }),
+                Event::TaskHistory {
+                    task_id: Some(task_id),
+                    runs,
+                },
+            ) if shown == task_id => {
+                listed.clone_from(runs);
+                *loaded = true;
+            }
+            (
+                Modal::Popup(Popup::ChecklistHistory {
+                    checklist: shown,
+                    periods,
+                    loaded,
+                    ..
+                }),
+                Event::ChecklistPeriods {
+                    checklist,
+                    periods: loaded_periods,
+                },
+            ) if shown == checklist => {
+                periods.clone_from(loaded_periods);
+                *loaded = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// How far a scroll moves for an action; `None` when the action does not scroll.
+pub fn scrolled(scroll: u16, action: Action) -> Option<u16> {
+    match action {
+        Action::Up => Some(scroll.saturating_sub(1)),
+        Action::Down => Some(scroll.saturating_add(1)),
+        Action::PageUp => Some(scroll.saturating_sub(10)),
+        Action::PageDown => Some(scroll.saturating_add(10)),
+        Action::Top => Some(0),
+        _ => None,
+    }
 }
 
 /// What has been typed into the command palette, and the highlighted match.
@@ -78,6 +133,39 @@ pub enum Popup {
     },
 }
 
+impl Popup {
+    /// Moves the selection or the scroll of a list or text popup; whether the action did.
+    pub fn navigate(&mut self, action: Action) -> bool {
+        let moved_in = |selected: &mut usize, len: usize| match action {
+            Action::Up => {
+                *selected = selected.saturating_sub(1);
+                true
+            }
+            Action::Down => {
+                *selected = (*selected + 1).min(len.saturating_sub(1));
+                true
+            }
+            _ => false,
+        };
+        match self {
+            Popup::History { runs, selected, .. } => moved_in(selected, runs.len()),
+            Popup::ChecklistHistory {
+                periods, selected, ..
+            } => moved_in(selected, periods.len()),
+            Popup::Backup { scroll, .. } | Popup::RunOutput { scroll, .. } => {
+                match scrolled(*scroll, action) {
+                    Some(moved) => {
+                        *scroll = moved;
+                        true
+                    }
+                    None => false,
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
 /// What the checklist popup shows: the current run, or a past one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunPopup {
@@ -111,5 +199,34 @@ impl NoteEditor {
     pub fn text(&self) -> Option<String> {
         let text = self.textarea.lines().join("\n");
         (!text.trim().is_empty()).then_some(text)
+    }
+}
+
+/// A key as the note editor understands it.
+pub fn textarea_input(key: KeyChord) -> tui_textarea::Input {
+    use tui_textarea::Key;
+    let code = match key.code {
+        KeyCode::Char(ch) => Key::Char(ch),
+        KeyCode::F(number) => Key::F(number),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab | KeyCode::BackTab => Key::Tab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Delete => Key::Delete,
+        KeyCode::Insert => Key::Null,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+    };
+    tui_textarea::Input {
+        key: code,
+        ctrl: key.ctrl,
+        alt: key.alt,
+        shift: false,
     }
 }

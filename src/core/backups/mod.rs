@@ -9,6 +9,7 @@
 pub mod detect;
 pub mod inventory;
 pub mod names;
+mod records;
 pub mod retention;
 pub mod status;
 pub mod watch;

@@ -5,6 +5,7 @@
 
 pub mod definition;
 pub mod export;
+mod records;
 pub mod run;
 pub mod schedule;
 pub mod service;

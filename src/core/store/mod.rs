@@ -1,6 +1,10 @@
 //! The state store: alerts and pending rule state, on SQLite by default or on a shared
 //! PostgreSQL. One schema and one set of queries serve both (through sqlx's `Any` driver),
 //! with times stored as Unix milliseconds.
+//!
+//! The store owns the connection, the schema and the alert, rule and task-run records; each
+//! domain keeps the queries for its own records beside its types (`backups::records`,
+//! `checklists::records`), so the store imports no domain and the domains import the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,9 +14,6 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
-
-mod backups;
-mod checklists;
 
 use crate::core::checks::PendingRecord;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
@@ -115,7 +116,7 @@ pub struct ServiceResultRow {
 
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    pub(crate) pool: AnyPool,
     location: String,
 }
 
@@ -211,7 +212,7 @@ impl Store {
         })
     }
 
-    fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
+    pub(crate) fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
         |reason| StoreError::Query {
             location: self.location.clone(),
             reason,
@@ -604,7 +605,7 @@ fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
     })
 }
 
-fn from_millis(millis: i64) -> DateTime<Utc> {
+pub(crate) fn from_millis(millis: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(millis)
         .single()
         .unwrap_or(DateTime::<Utc>::MIN_UTC)

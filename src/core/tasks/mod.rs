@@ -4,7 +4,6 @@
 
 pub mod backups;
 pub mod cache_cleanup;
-pub mod execution;
 pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;

@@ -1,9 +1,7 @@
-//! The command palette (`:`, as in k9s): what was typed, and the panes, tasks, checklists,
-//! databases, backup sets and services it matches, fuzzily, best first. Each pane offers its own
-//! entries ([`crate::tui::panes::Component::palette`]).
+//! The command palette's popup (`:`, as in k9s): what was typed, and the panes, tasks,
+//! checklists, databases, backup sets and services it matches, best first (the matching is the
+//! console's, in `tui::app::palette`).
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -12,40 +10,11 @@ use ratatui::widgets::Paragraph;
 use crate::config::theme::Slot;
 use crate::tui::app::AppState;
 use crate::tui::modal::PaletteInput;
-use crate::tui::panes::PaletteEntry;
 use crate::tui::strings::{self, pad, printable};
 use crate::tui::style::Look;
 
 /// How many matches are listed at most.
 const SHOWN: usize = 12;
-
-/// An entry with the text it is matched on: its label and what kind it is.
-struct Candidate {
-    entry: PaletteEntry,
-    haystack: String,
-}
-
-impl AsRef<str> for Candidate {
-    fn as_ref(&self) -> &str {
-        &self.haystack
-    }
-}
-
-/// The entries matching `query`, best first; all of them, in order, for an empty query.
-pub fn matches(entries: Vec<PaletteEntry>, query: &str) -> Vec<PaletteEntry> {
-    let candidates = entries.into_iter().map(|entry| Candidate {
-        haystack: format!("{} {}", entry.label, entry.kind),
-        entry,
-    });
-    let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
-    // The matcher's buffers are sized for long file paths; the palette is open seconds at a time.
-    let mut matcher = Matcher::new(Config::DEFAULT);
-    pattern
-        .match_list(candidates, &mut matcher)
-        .into_iter()
-        .map(|(candidate, _)| candidate.entry)
-        .collect()
-}
 
 pub fn render(state: &AppState, input: &PaletteInput, look: &Look, area: Rect, frame: &mut Frame) {
     let palette = &look.palette;

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, from_millis};
-use crate::core::backups::{RestoreTest, Verification, VerifyResult};
+use super::{RestoreTest, Verification, VerifyResult};
+use crate::core::store::{Store, StoreError, from_millis};
 
 /// Verifications kept per file: enough to see a file go bad, not a history of every week.
 const VERIFICATIONS_KEPT_PER_FILE: i64 = 10;

@@ -12,10 +12,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Output, Params, Task, TaskContext, TaskError};
 use crate::core::model::{RunStatus, TaskRun, new_id, now};
 use crate::core::protocol::Event;
 use crate::core::store::Store;
+use crate::core::tasks::{Output, Params, Task, TaskContext, TaskError};
 
 /// How much output the audit record keeps; the log file keeps everything.
 pub const OUTPUT_TAIL_BYTES: usize = 64 * 1024;

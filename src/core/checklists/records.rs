@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, from_millis};
-use crate::core::checklists::{Entry, EntryKind};
+use super::{Entry, EntryKind};
+use crate::core::store::{Store, StoreError, from_millis};
 
 impl Store {
     pub async fn append_checklist_entry(&self, entry: &Entry) -> Result<(), StoreError> {
