@@ -804,8 +804,7 @@ fn a_refusing_postgres_store_fails_cleanly_without_showing_the_password() {
     }
 }
 
-/// src bug: `mask_password` only masks the `user:password@` form; a password given as a query
-/// parameter (`?password=…`, which sqlx accepts) is printed in full.
+/// sqlx also takes the password as a query parameter (`?password=…`).
 #[test]
 fn a_password_in_the_query_string_is_masked_too() {
     let sandbox = Sandbox::new();
@@ -846,8 +845,8 @@ fn a_state_home_below_a_regular_file_fails_cleanly() {
     );
 }
 
-/// src bug: the state-directory error repeats the OS error at the end of its `fix:` line
-/// (anyhow's `{:#}` appends the `#[source]` that the message already contains).
+/// The OS error is said once, in the message (anyhow's `{:#}` would append the `#[source]` the
+/// message already contains).
 #[test]
 fn the_state_directory_fix_line_is_only_a_fix() {
     let sandbox = Sandbox::new();
