@@ -535,7 +535,11 @@ mod tasks {
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 30));
         insta::assert_snapshot!(screen);
         assert!(screen.contains("run: logrotate -v /etc/logrotate.d/app"));
-        assert!(screen.contains("'/tmp/old file.tmp'") || screen.contains("/tmp/old file.tmp"));
+        // One file a line, as it is (no quotes), its size apart: a space in a name is plain.
+        assert!(
+            screen.contains("  /tmp/old file.tmp  (2.00 KiB)"),
+            "{screen}"
+        );
         let requests = state.update(Msg::Key(KeyChord::parse("y").unwrap()));
         assert!(
             matches!(&requests[..], [opsdeck::core::protocol::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")

@@ -1,7 +1,8 @@
 //! The task runner end to end (shell tasks, real processes, real store): streaming output,
 //! cancellation within a second, timeouts, read-only and confirmation refusals at the runner,
 //! one run at a time, missing programs, and an audit row for every run — on SQLite and on a
-//! throwaway PostgreSQL. Also the binary: a run killed with opsdeck shows as interrupted.
+//! throwaway PostgreSQL. Also the binary: a run killed with opsdeck shows as interrupted, with
+//! the output saved before. A run's processes are found by its own process group, never by name.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -44,7 +45,7 @@ fn tasks() -> Vec<Task> {
     vec![
         shell_task(
             "sleepy",
-            "echo started; sleep 60; echo never",
+            "echo started in group $$; sleep 60; echo never",
             false,
             minute,
         ),
@@ -135,6 +136,43 @@ async fn finished(runner: &mut RunnerHandle, task_id: &str) -> TaskRun {
     .await
 }
 
+/// The group a task's shell reports with `echo started in group $$`: the runner starts each
+/// run in a process group of its own, led by the shell.
+fn started_in_group(line: &str) -> Option<i32> {
+    line.strip_prefix("started in group ")?.parse().ok()
+}
+
+/// The live processes of a process group, as `pid (name) state`, read from /proc. A run's
+/// processes are told apart by their group, whatever other tests run at the same time. Zombies
+/// are left out: they have ended and only wait to be reaped.
+fn live_members(group: i32) -> Vec<String> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap() {
+        let Ok(entry) = entry else { continue };
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        // Gone since the listing: not a member any more.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid pgrp ...`; comm may itself contain spaces and parentheses.
+        let Some((pid_and_name, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
+            members.push(format!("{pid_and_name}) {}", fields[0]));
+        }
+    }
+    members
+}
+
 async fn sqlite_store(dir: &tempfile::TempDir) -> Store {
     Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
         .await
@@ -189,11 +227,15 @@ async fn cancelling_a_running_sleep_ends_it_within_a_second() {
     let store = sqlite_store(&dir).await;
     let mut runner = start(store.clone(), false, None);
     start_task(&runner, "sleepy", false);
-    let run_id = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
-        Event::TaskOutput { run_id, line } if line == "started" => Some(run_id),
+    let (run_id, group) = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
+        Event::TaskOutput { run_id, line } => started_in_group(&line).map(|group| (run_id, group)),
         _ => None,
     })
     .await;
+    assert!(
+        !live_members(group).is_empty(),
+        "no process in group {group}"
+    );
     let asked = Instant::now();
     runner.requests.send(Request::CancelRun { run_id }).unwrap();
     let run = finished(&mut runner, "sleepy").await;
@@ -207,17 +249,13 @@ async fn cancelling_a_running_sleep_ends_it_within_a_second() {
         store.runs(Some("sleepy"), 1).await.unwrap()[0].status,
         RunStatus::Cancelled
     );
-    // The whole process group is gone, not only the shell.
-    let survivors = std::process::Command::new("pgrep")
-        .args(["-f", "sleep 60; echo never"])
-        .output();
-    if let Ok(output) = survivors {
-        assert!(
-            output.stdout.is_empty(),
-            "left behind: {}",
-            String::from_utf8_lossy(&output.stdout)
-        );
+    // The whole process group is gone within the second, not only the shell.
+    let mut survivors = live_members(group);
+    while !survivors.is_empty() && asked.elapsed() < Duration::from_secs(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        survivors = live_members(group);
     }
+    assert!(survivors.is_empty(), "left behind: {survivors:?}");
 }
 
 #[tokio::test]
@@ -392,7 +430,7 @@ fn a_run_killed_with_opsdeck_shows_as_interrupted_afterwards() {
     let config = home.path().join("config.toml");
     std::fs::write(
         &config,
-        "[[task]]\nid = \"sleepy\"\nargv = [\"sh\", \"-c\", \"echo started; sleep 30\"]\ndestructive = false\n",
+        "[[task]]\nid = \"sleepy\"\nargv = [\"sh\", \"-c\", \"echo started in group $$; sleep 30\"]\ndestructive = false\n",
     )
     .unwrap();
     let state = home.path().join("state.db");
@@ -417,23 +455,51 @@ fn a_run_killed_with_opsdeck_shows_as_interrupted_afterwards() {
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut first).unwrap();
-    assert_eq!(first.trim(), "started");
+    let group = started_in_group(first.trim());
+    let history = || -> Result<Vec<TaskRun>, String> {
+        let output = command(&["history", "--task", "sleepy", "--format", "json"])
+            .output()
+            .map_err(|error| error.to_string())?;
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        serde_json::from_slice(&output.stdout).map_err(|error| error.to_string())
+    };
+    // The output is saved every few seconds while the run goes on; what was saved before the
+    // crash must survive it. Nothing here may panic before opsdeck and the task are killed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut saved = Ok(Vec::new());
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        saved = history();
+        let done = saved.as_ref().map_or(true, |runs| {
+            runs.first()
+                .is_some_and(|run| run.output.contains("started in group"))
+        });
+        if done {
+            break;
+        }
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-
-    let output = command(&["history", "--task", "sleepy", "--format", "json"])
-        .output()
-        .unwrap();
+    // The task outlives the opsdeck that was killed; its group goes too.
+    if let Some(group) = group {
+        let _ = rustix::process::kill_process_group(
+            rustix::process::Pid::from_raw(group).unwrap(),
+            rustix::process::Signal::KILL,
+        );
+    }
+    let group = group.unwrap_or_else(|| panic!("first line: {first:?}"));
+    let saved = saved.unwrap();
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        saved
+            .first()
+            .is_some_and(|run| run.output.contains("started in group")),
+        "the output was not saved within 10 s: {saved:?}"
     );
-    let runs: Vec<TaskRun> = serde_json::from_slice(&output.stdout).unwrap();
+
+    let runs = history().unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Interrupted);
-    assert!(runs[0].output.contains("started") || runs[0].output.is_empty());
-    let _ = std::process::Command::new("pkill")
-        .args(["-f", "echo started; sleep 30"])
-        .status();
+    assert_eq!(runs[0].output, format!("started in group {group}\n"));
 }

@@ -686,6 +686,39 @@ mod tests {
         scan_with_zone(set, cache, &Utc)
     }
 
+    /// `nobody` on Debian and most systems; the kernel needs no account behind it.
+    const UNPRIVILEGED: u32 = 65534;
+
+    /// Runs `work` as a user permissions apply to. Permissions do not stop root, and CI runs the
+    /// tests as root: then `work` runs on a thread whose own credentials are dropped to
+    /// [`UNPRIVILEGED`] (Linux keeps credentials per thread, so the rest of the test binary stays
+    /// root). Otherwise it runs as the current user. The paths it reads must let that user in.
+    fn as_unprivileged<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    if rustix::process::geteuid().is_root() {
+                        let gid = rustix::process::Gid::from_raw(UNPRIVILEGED);
+                        let uid = rustix::process::Uid::from_raw(UNPRIVILEGED);
+                        rustix::thread::set_thread_groups(&[]).unwrap();
+                        rustix::thread::set_thread_res_gid(gid, gid, gid).unwrap();
+                        rustix::thread::set_thread_res_uid(uid, uid, uid).unwrap();
+                    }
+                    assert!(!rustix::process::geteuid().is_root());
+                    work()
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    /// A temporary directory [`as_unprivileged`] can list (`tempdir` makes it owner-only).
+    fn tempdir_others_may_enter() -> tempfile::TempDir {
+        let directory = tempfile::tempdir().unwrap();
+        fs::set_permissions(directory.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        directory
+    }
+
     fn gzip(content: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(content).unwrap();
@@ -1000,15 +1033,12 @@ mod tests {
 
     #[test]
     fn unreadable_directory_is_a_problem() {
-        if rustix::process::geteuid().is_root() {
-            // Permissions do not stop root.
-            return;
-        }
-        let directory = tempfile::tempdir().unwrap();
+        let directory = tempdir_others_may_enter();
         let locked = directory.path().join("locked");
         fs::create_dir(&locked).unwrap();
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
-        let inventory = scan_utc(&set_in(&locked, &[]), &mut KindCache::default());
+        let inventory =
+            as_unprivileged(|| scan_utc(&set_in(&locked, &[]), &mut KindCache::default()));
         fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
         let problem = inventory.problem.unwrap();
         assert!(
@@ -1020,21 +1050,20 @@ mod tests {
 
     #[test]
     fn unreadable_file_keeps_its_metadata() {
-        let directory = tempfile::tempdir().unwrap();
+        let directory = tempdir_others_may_enter();
         let path = write(directory.path(), "db_20251120.sql.gz", &pg_dump_gzip());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
-        let inventory = scan_utc(&set_in(directory.path(), &[]), &mut KindCache::default());
+        let inventory =
+            as_unprivileged(|| scan_utc(&set_in(directory.path(), &[]), &mut KindCache::default()));
+        assert_eq!(inventory.problem, None);
         let file = &inventory.files[0];
         assert_eq!(file.size, pg_dump_gzip().len() as u64);
         assert!(file.time_from_name);
-        if rustix::process::geteuid().is_root() {
-            // Permissions do not stop root: the file is read.
-            assert_eq!(file.kind, DetectedKind::PgDumpPlainGzip);
-        } else {
-            assert_eq!(file.kind, DetectedKind::Unknown);
-            let problem = file.problem.as_deref().unwrap();
-            assert!(problem.starts_with("cannot read: "), "{problem}");
-        }
+        assert_eq!(file.kind, DetectedKind::Unknown);
+        assert_eq!(
+            file.problem.as_deref(),
+            Some("cannot read: Permission denied (os error 13)")
+        );
     }
 
     #[test]
@@ -1160,18 +1189,15 @@ mod tests {
 
     #[test]
     fn unreadable_files_are_not_cached() {
-        if rustix::process::geteuid().is_root() {
-            // Permissions do not stop root.
-            return;
-        }
-        let directory = tempfile::tempdir().unwrap();
+        let directory = tempdir_others_may_enter();
         let path = write(directory.path(), "db.dump", b"PGDMP");
         fs::set_permissions(&path, fs::Permissions::from_mode(0o000)).unwrap();
         let set = set_in(directory.path(), &[]);
         let mut cache = KindCache::default();
-        assert!(scan_utc(&set, &mut cache).files[0].problem.is_some());
+        let unreadable = as_unprivileged(|| scan_utc(&set, &mut cache));
+        assert!(unreadable.files[0].problem.is_some());
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        let inventory = scan_utc(&set, &mut cache);
+        let inventory = as_unprivileged(|| scan_utc(&set, &mut cache));
         assert_eq!(inventory.files[0].problem, None);
         assert_eq!(inventory.files[0].kind, DetectedKind::PgDumpCustom);
     }

@@ -44,6 +44,7 @@ use super::{
     StatementsView, TableHealth, TableRow,
 };
 use crate::core::services::tcp::describe_io_error;
+use crate::core::sql;
 use crate::core::store::mask_password;
 
 /// The comment every monitoring query starts with; statements containing it are not listed.
@@ -255,7 +256,7 @@ impl QueryCollector {
         }
         let rows = fetch(
             &mut link.conn,
-            sqlx::query("/* opsdeck */ SHOW server_version"),
+            sqlx::query(sql::QUERIES_SERVER_VERSION),
             limit,
         )
         .await?;
@@ -544,21 +545,7 @@ struct Info {
 
 impl Info {
     async fn read(conn: &mut PgConnection, limit: Duration) -> Result<Info, Failure> {
-        let rows = fetch(
-            conn,
-            sqlx::query(
-                "/* opsdeck */ SELECT current_database()::text AS database,
-                        quote_ident(current_user) AS grantee,
-                        pg_has_role('pg_read_all_stats', 'USAGE') AS can_read_stats,
-                        e.extversion AS pgss_version,
-                        quote_ident(n.nspname) AS pgss_schema
-                 FROM (SELECT 1) AS one
-                 LEFT JOIN pg_extension e ON e.extname = 'pg_stat_statements'
-                 LEFT JOIN pg_namespace n ON n.oid = e.extnamespace",
-            ),
-            limit,
-        )
-        .await?;
+        let rows = fetch(conn, sqlx::query(sql::QUERIES_INFO), limit).await?;
         let Some(row) = rows.first() else {
             return Err(Failure::Decode("no row".into()));
         };
@@ -615,8 +602,9 @@ fn statements_guidance(database: &str, installed: bool) -> String {
     )
 }
 
-/// The counters of the top statements, without their texts (`pg_stat_statements(false)` does
-/// not read the query text file). `$1`: how many; `$2`: opsdeck's own queryids, left out.
+/// The counters of the top statements, without their texts ([`sql::QUERIES_STATEMENT_COUNTERS`]).
+/// Filled here because the schema, the column names that differ by extension version and the
+/// sort column cannot be bind parameters.
 fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> String {
     // 1.8 (PostgreSQL 13) renamed *_time to *_exec_time; 1.9 added toplevel; 1.11 (17) added
     // stats_since.
@@ -641,33 +629,30 @@ fn counters_sql(schema: &str, version: (u32, u32), sort: StatementSort) -> Strin
         StatementSort::Calls => "s.calls".to_owned(),
         StatementSort::Rows => "s.rows".to_owned(),
     };
-    format!(
-        "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel,
-                coalesce(pg_get_userbyid(s.userid)::text, '') AS username, s.calls, s.total{exec} AS total_ms, s.mean{exec} AS mean_ms,
-                s.max{exec} AS max_ms, s.rows, s.shared_blks_hit, s.shared_blks_read,
-                {since} AS stats_since_ms,
-                (extract(epoch FROM statement_timestamp()) * 1000)::int8 AS now_ms
-         FROM {schema}.pg_stat_statements(false) s
-         WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND (s.queryid IS NULL OR NOT s.queryid = ANY($2))
-         ORDER BY {order} DESC, s.queryid
-         LIMIT $1"
+    sql::fill(
+        sql::QUERIES_STATEMENT_COUNTERS,
+        &[
+            ("schema", schema),
+            ("exec", exec),
+            ("toplevel", toplevel),
+            ("since", since),
+            ("order", &order),
+        ],
     )
 }
 
-/// The texts of some statements (this reads the whole query text file), and those of opsdeck's
-/// own statements, to leave out from then on. `$1`: queryids.
+/// The texts of some statements, and those of opsdeck's own statements
+/// ([`sql::QUERIES_STATEMENT_TEXTS`]). Filled here because the schema and the `toplevel` column,
+/// which older extension versions lack, cannot be bind parameters.
 fn texts_sql(schema: &str, version: (u32, u32)) -> String {
     let toplevel = if version >= (1, 9) {
         "s.toplevel"
     } else {
         "true"
     };
-    format!(
-        "{MARKER} SELECT s.queryid, s.userid::int8 AS userid, {toplevel} AS toplevel, s.query
-         FROM {schema}.pg_stat_statements(true) s
-         WHERE s.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-           AND (s.queryid = ANY($1) OR s.query LIKE '%{MARKER}%')"
+    sql::fill(
+        sql::QUERIES_STATEMENT_TEXTS,
+        &[("schema", schema), ("toplevel", toplevel)],
     )
 }
 
@@ -1023,53 +1008,6 @@ impl Deltas {
 // Sessions
 // ---------------------------------------------------------------------------
 
-/// Client backends worth a look: active longer than `$1` seconds, idle in a transaction,
-/// waiting for a lock, or blocking one. `pg_blocking_pids` is only asked about sessions waiting
-/// for a lock (it takes the lock manager's locks). `$2`: the application name of opsdeck's own
-/// monitoring connections, the only sessions left out (task sessions are shown).
-///
-/// Ages: a transaction's from `xact_start`, which an aborted transaction no longer has (then
-/// from `state_change`, when it went idle); the time in the current state from `state_change`.
-const SESSIONS: &str = "/* opsdeck */ WITH a AS (
-    SELECT pid, datname, usename, application_name, client_addr, state, wait_event_type,
-           wait_event, query_start, xact_start, state_change, query,
-           CASE WHEN wait_event_type = 'Lock' THEN pg_blocking_pids(pid)
-                ELSE '{}'::int4[] END AS blocked_by
-    FROM pg_stat_activity
-    WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
-), blockers AS (
-    SELECT DISTINCT unnest(blocked_by) AS pid FROM a
-), b AS (
-    SELECT a.*,
-           coalesce(state = 'active'
-                    AND query_start < statement_timestamp() - make_interval(secs => $1), false)
-               AS long_running,
-           coalesce(state LIKE 'idle in transaction%', false) AS idle_in_transaction,
-           coalesce(wait_event_type = 'Lock' OR cardinality(blocked_by) > 0, false) AS waiting,
-           pid IN (SELECT pid FROM blockers) AS blocking
-    FROM a
-)
-SELECT pid, coalesce(datname::text, '') AS database, coalesce(usename::text, '') AS username,
-       coalesce(application_name, '') AS application,
-       coalesce(host(client_addr), 'local') AS client,
-       coalesce(state, '') AS state,
-       CASE WHEN wait_event_type IS NOT NULL
-            THEN wait_event_type || ': ' || coalesce(wait_event, '?') END AS wait_event,
-       greatest(extract(epoch FROM statement_timestamp() - query_start), 0)::float8
-           AS query_seconds,
-       greatest(extract(epoch FROM statement_timestamp() - coalesce(
-           xact_start,
-           CASE WHEN idle_in_transaction THEN state_change END)), 0)::float8
-           AS transaction_seconds,
-       greatest(extract(epoch FROM statement_timestamp() - state_change), 0)::float8
-           AS state_seconds,
-       coalesce(query, '') AS query, blocked_by, blocking, long_running, idle_in_transaction
-FROM b
-WHERE blocking
-   OR (application_name IS DISTINCT FROM $2
-       AND (long_running OR idle_in_transaction OR waiting))
-ORDER BY waiting DESC, coalesce(xact_start, state_change) NULLS LAST, pid";
-
 async fn sessions(
     conn: &mut PgConnection,
     limit: Duration,
@@ -1088,7 +1026,7 @@ async fn sessions(
     }
     let rows = fetch(
         conn,
-        sqlx::query(SESSIONS)
+        sqlx::query(sql::QUERIES_SESSIONS)
             .bind(settings.long_query_after.as_secs_f64())
             .bind(crate::core::MONITOR_APPLICATION),
         limit,
@@ -1127,90 +1065,20 @@ async fn sessions(
 // Health
 // ---------------------------------------------------------------------------
 
-/// Relations someone holds or waits for in ACCESS EXCLUSIVE mode: sizing them would wait.
-const LOCKED: &str =
-    "/* opsdeck */ SELECT coalesce(array_agg(DISTINCT relation::int8), '{}') AS oids
-FROM pg_locks
-WHERE locktype = 'relation' AND mode = 'AccessExclusiveLock'
-  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
-
-const DATABASE_SIZE: &str = "/* opsdeck */ SELECT pg_database_size(current_database()) AS bytes";
-
-/// `$1`: locked relations (sized from relpages); `$2`: how many.
-const LARGEST_TABLES: &str = "/* opsdeck */ WITH t AS (
-    SELECT s.relid, format('%I.%I', s.schemaname, s.relname) AS name, c.relpages,
-           c.reltoastrelid, s.n_live_tup, s.n_dead_tup, s.last_vacuum, s.last_autovacuum,
-           s.last_analyze, s.last_autoanalyze,
-           (s.relid::int8 = ANY($1) OR c.reltoastrelid::int8 = ANY($1)
-            OR EXISTS (SELECT 1 FROM pg_index i
-                       WHERE i.indrelid IN (s.relid, c.reltoastrelid)
-                         AND i.indexrelid::int8 = ANY($1))) AS busy
-    FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-)
-SELECT name,
-       CASE WHEN busy THEN
-           (relpages::int8
-            + coalesce((SELECT relpages FROM pg_class WHERE oid = reltoastrelid), 0)
-            + coalesce((SELECT sum(ic.relpages) FROM pg_index i
-                        JOIN pg_class ic ON ic.oid = i.indexrelid
-                        WHERE i.indrelid = t.relid), 0))::int8
-           * current_setting('block_size')::int8
-       ELSE coalesce(pg_total_relation_size(relid), 0) END AS total_bytes,
-       coalesce(n_live_tup, 0) AS live_tuples, coalesce(n_dead_tup, 0) AS dead_tuples,
-       (extract(epoch FROM last_vacuum) * 1000)::int8 AS last_vacuum,
-       (extract(epoch FROM last_autovacuum) * 1000)::int8 AS last_autovacuum,
-       (extract(epoch FROM last_analyze) * 1000)::int8 AS last_analyze,
-       (extract(epoch FROM last_autoanalyze) * 1000)::int8 AS last_autoanalyze
-FROM t
-ORDER BY total_bytes DESC, name
-LIMIT $2";
-
-/// `$1`: locked relations; `$2`: how many; `$3`: only unused ones (never scanned, not backing
-/// a unique, primary key or exclusion constraint).
-const INDEXES: &str = "/* opsdeck */ SELECT format('%I.%I', s.schemaname, s.indexrelname) AS name,
-       format('%I.%I', s.schemaname, s.relname) AS table_name,
-       CASE WHEN s.indexrelid::int8 = ANY($1) OR s.relid::int8 = ANY($1)
-            THEN c.relpages::int8 * current_setting('block_size')::int8
-            ELSE coalesce(pg_relation_size(s.indexrelid), 0) END AS bytes,
-       coalesce(s.idx_scan, 0) AS scans
-FROM pg_stat_user_indexes s
-JOIN pg_class c ON c.oid = s.indexrelid
-JOIN pg_index i ON i.indexrelid = s.indexrelid
-WHERE NOT $3
-   OR (s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion)
-ORDER BY bytes DESC, name
-LIMIT $2";
-
-const PROGRESS: &str = "/* opsdeck */ SELECT pid, 'VACUUM' AS command,
-       coalesce(relid::regclass::text, '?') AS relation, coalesce(phase, '?') AS phase,
-       CASE WHEN heap_blks_total > 0
-            THEN heap_blks_scanned * 100.0 / heap_blks_total END::float8 AS percent
-FROM pg_stat_progress_vacuum
-WHERE datname = current_database()
-UNION ALL
-SELECT pid, coalesce(command, 'CREATE INDEX') AS command,
-       coalesce(CASE WHEN index_relid <> 0 THEN index_relid::regclass::text END,
-                relid::regclass::text, '?') AS relation,
-       coalesce(phase, '?') AS phase,
-       CASE WHEN blocks_total > 0 THEN blocks_done * 100.0 / blocks_total END::float8 AS percent
-FROM pg_stat_progress_create_index
-WHERE datname = current_database()
-ORDER BY pid";
-
 async fn health(conn: &mut PgConnection, limit: Duration) -> Result<TableHealth, Failure> {
-    let locked = fetch(conn, sqlx::query(LOCKED), limit).await?;
+    let locked = fetch(conn, sqlx::query(sql::QUERIES_LOCKED_RELATIONS), limit).await?;
     let locked: Vec<i64> = match locked.first() {
         Some(row) => get::<Option<Vec<i64>>>(row, "oids")?.unwrap_or_default(),
         None => Vec::new(),
     };
-    let size = fetch(conn, sqlx::query(DATABASE_SIZE), limit).await?;
+    let size = fetch(conn, sqlx::query(sql::QUERIES_DATABASE_SIZE), limit).await?;
     let database_bytes = match size.first() {
         Some(row) => get::<Option<i64>>(row, "bytes")?.unwrap_or(0),
         None => 0,
     };
     let tables = fetch(
         conn,
-        sqlx::query(LARGEST_TABLES)
+        sqlx::query(sql::QUERIES_LARGEST_TABLES)
             .bind(locked.clone())
             .bind(HEALTH_ROWS),
         limit,
@@ -1233,7 +1101,7 @@ async fn health(conn: &mut PgConnection, limit: Duration) -> Result<TableHealth,
         .collect::<Result<Vec<_>, Failure>>()?;
     let largest_indexes = indexes(conn, limit, &locked, false).await?;
     let unused_indexes = indexes(conn, limit, &locked, true).await?;
-    let progress = fetch(conn, sqlx::query(PROGRESS), limit).await?;
+    let progress = fetch(conn, sqlx::query(sql::QUERIES_PROGRESS), limit).await?;
     let progress = progress
         .iter()
         .map(|row| {
@@ -1263,7 +1131,7 @@ async fn indexes(
 ) -> Result<Vec<IndexRow>, Failure> {
     let rows = fetch(
         conn,
-        sqlx::query(INDEXES)
+        sqlx::query(sql::QUERIES_INDEXES)
             .bind(locked.to_vec())
             .bind(HEALTH_ROWS)
             .bind(unused),
@@ -1483,15 +1351,21 @@ mod tests {
 
     #[test]
     fn every_monitoring_query_is_marked() {
-        for sql in [
-            SESSIONS,
-            LOCKED,
-            DATABASE_SIZE,
-            LARGEST_TABLES,
-            INDEXES,
-            PROGRESS,
+        for statement in [
+            sql::QUERIES_SERVER_VERSION,
+            sql::QUERIES_INFO,
+            sql::QUERIES_STATEMENT_COUNTERS,
+            sql::QUERIES_STATEMENT_TEXTS,
+            sql::QUERIES_SESSIONS,
+            sql::QUERIES_LOCKED_RELATIONS,
+            sql::QUERIES_DATABASE_SIZE,
+            sql::QUERIES_LARGEST_TABLES,
+            sql::QUERIES_INDEXES,
+            sql::QUERIES_PROGRESS,
+            sql::SERVICE_POSTGRES_ALIVE,
+            sql::SERVICE_POSTGRES_FIGURES,
         ] {
-            assert!(sql.starts_with(MARKER), "{sql}");
+            assert!(statement.starts_with(MARKER), "{statement}");
         }
     }
 }

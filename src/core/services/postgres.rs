@@ -23,6 +23,7 @@ use super::CheckOutcome;
 use super::tcp::{describe_io_error, format_latency, millis, timed_out};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
+use crate::core::sql;
 use crate::core::store::mask_password;
 use crate::core::text::printable;
 
@@ -30,19 +31,6 @@ use crate::core::text::printable;
 pub struct PostgresCheck {
     pub url: String,
 }
-
-/// The figures, in one round trip. `SHOW server_version` is `current_setting('server_version')`.
-const FIGURES: &str = "/* opsdeck */ SELECT current_setting('server_version') AS version,
-       (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')
-           AS connections,
-       current_setting('max_connections')::bigint AS max_connections,
-       pg_database_size(current_database()) AS database_bytes,
-       CASE WHEN pg_is_in_recovery() THEN
-           CASE WHEN pg_last_wal_receive_lsn() IS NOT NULL
-                     AND pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-                ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)
-           END::float8
-       END AS lag_s";
 
 /// Time allowed to close the connection politely, in the background.
 const CLOSE_BUDGET: Duration = Duration::from_secs(1);
@@ -86,7 +74,7 @@ pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
                 ));
             }
         };
-    let one = sqlx::query_scalar::<_, i32>("/* opsdeck */ SELECT 1").fetch_one(&mut conn);
+    let one = sqlx::query_scalar::<_, i32>(sql::SERVICE_POSTGRES_ALIVE).fetch_one(&mut conn);
     match tokio::time::timeout_at(deadline, one).await {
         Ok(Ok(1)) => {}
         Ok(Ok(other)) => {
@@ -106,11 +94,14 @@ pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
         }
     }
     let latency = started.elapsed();
-    let figures = tokio::time::timeout_at(deadline, sqlx::query(FIGURES).fetch_one(&mut conn))
-        .await
-        .map_err(|_| timed_out(timeout))
-        .and_then(|reply| reply.map_err(|error| scrub(sql_message(&error))))
-        .and_then(|row| Figures::from_row(&row));
+    let figures = tokio::time::timeout_at(
+        deadline,
+        sqlx::query(sql::SERVICE_POSTGRES_FIGURES).fetch_one(&mut conn),
+    )
+    .await
+    .map_err(|_| timed_out(timeout))
+    .and_then(|reply| reply.map_err(|error| scrub(sql_message(&error))))
+    .and_then(|row| Figures::from_row(&row));
     let mut outcome = match figures {
         Ok(figures) => figures.outcome(),
         Err(reason) => CheckOutcome {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sql;
 use crate::core::store::mask_password;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -128,10 +129,7 @@ pub async fn run_vacuum(
     }
     let stats = db
         .row(
-            sqlx::query(
-                "SELECT to_regprocedure('pg_stat_force_next_flush()') IS NOT NULL AS force_flush,
-                        current_setting('track_counts') = 'on' AS track_counts",
-            ),
+            sqlx::query(sql::MAINTENANCE_STATISTICS_SETTINGS),
             "checking the statistics settings",
         )
         .await?;
@@ -171,7 +169,7 @@ pub async fn run_vacuum(
         db.raw("RESET statement_timeout", "restoring the statement timeout")
             .await?;
         if force_flush {
-            db.raw("SELECT pg_stat_force_next_flush()", "flushing statistics")
+            db.raw(sql::MAINTENANCE_FLUSH_STATISTICS, "flushing statistics")
                 .await?;
         }
         let (after, settled) =
@@ -206,8 +204,10 @@ pub async fn run_vacuum(
     })
 }
 
+/// Filled in Rust because a table name cannot be a bind parameter; `table` comes quoted by the
+/// server (`format('%I.%I')`).
 fn vacuum_statement(table: &str) -> String {
-    format!("VACUUM (ANALYZE) {table}")
+    sql::fill(sql::MAINTENANCE_VACUUM, &[("table", table)])
 }
 
 /// The tables to vacuum: the `table` parameter, else the configured list, else the largest.
@@ -235,13 +235,7 @@ async fn vacuum_targets(
     let largest = i64::try_from(settings.largest).unwrap_or(i64::MAX);
     let rows = db
         .rows(
-            sqlx::query(
-                "SELECT relid AS oid, format('%I.%I', schemaname, relname) AS name
-                 FROM pg_stat_user_tables
-                 ORDER BY pg_total_relation_size(relid) DESC, 2
-                 LIMIT $1",
-            )
-            .bind(largest),
+            sqlx::query(sql::MAINTENANCE_LARGEST_TABLES).bind(largest),
             "listing the largest tables",
         )
         .await?;
@@ -266,15 +260,7 @@ struct TableFigures {
 async fn table_figures(db: &mut Db, table: &Relation) -> Result<TableFigures, TaskError> {
     let row = db
         .optional(
-            sqlx::query(
-                "SELECT pg_total_relation_size(c.oid) AS bytes,
-                        coalesce(s.n_dead_tup, 0) AS dead,
-                        coalesce(s.n_live_tup, 0) AS live,
-                        coalesce(s.vacuum_count, 0) AS vacuums
-                 FROM pg_class c LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
-                 WHERE c.oid = $1",
-            )
-            .bind(table.oid),
+            sqlx::query(sql::MAINTENANCE_TABLE_FIGURES).bind(table.oid),
             &format!("reading the size and dead tuples of {}", table.name),
         )
         .await?;
@@ -302,7 +288,7 @@ async fn settled_figures(
 ) -> Result<(TableFigures, bool), TaskError> {
     let deadline = Instant::now() + STATS_WAIT;
     loop {
-        db.raw("SELECT pg_stat_clear_snapshot()", "refreshing statistics")
+        db.raw(sql::MAINTENANCE_CLEAR_SNAPSHOT, "refreshing statistics")
             .await?;
         let figures = table_figures(db, table).await?;
         let settled = figures.vacuums > vacuums_before;
@@ -320,22 +306,7 @@ async fn settled_figures(
 async fn long_transactions(db: &mut Db, max_age: Duration) -> Result<Vec<String>, TaskError> {
     let rows = db
         .rows(
-            sqlx::query(
-                r"SELECT pid,
-                         coalesce(usename::text, '?') AS usename,
-                         coalesce(state, '?') AS state,
-                         extract(epoch FROM clock_timestamp() - xact_start)::float8 AS age,
-                         left(regexp_replace(coalesce(query, ''), '\s+', ' ', 'g'), 80) AS query
-                  FROM pg_stat_activity
-                  WHERE xact_start IS NOT NULL
-                    AND state <> 'idle'
-                    AND pid <> pg_backend_pid()
-                    AND backend_type IS DISTINCT FROM 'autovacuum worker'
-                    AND datname = current_database()
-                    AND clock_timestamp() - xact_start > make_interval(secs => $1)
-                  ORDER BY xact_start",
-            )
-            .bind(max_age.as_secs_f64()),
+            sqlx::query(sql::MAINTENANCE_LONG_TRANSACTIONS).bind(max_age.as_secs_f64()),
             "looking for long-running transactions",
         )
         .await?;
@@ -492,8 +463,10 @@ pub fn refusal_for(index: &str, index_bytes: u64, free_bytes: u64, place: &str) 
     })
 }
 
+/// Filled in Rust because an index name cannot be a bind parameter; `index` comes quoted by the
+/// server (`format('%I.%I')`).
 fn reindex_statement(index: &str) -> String {
-    format!("REINDEX INDEX CONCURRENTLY {index}")
+    sql::fill(sql::MAINTENANCE_REINDEX, &[("index", index)])
 }
 
 /// The indexes asked for: the `index` parameter, else the configured list.
@@ -598,24 +571,7 @@ struct IndexDetails {
 async fn index_details(db: &mut Db, index: &Relation) -> Result<IndexDetails, TaskError> {
     let row = db
         .optional(
-            sqlx::query(
-                "SELECT CASE WHEN c.relkind = 'I'
-                             THEN (SELECT coalesce(sum(pg_relation_size(t.relid)), 0)
-                                   FROM pg_partition_tree(c.oid) t WHERE t.isleaf)::int8
-                             ELSE pg_relation_size(c.oid) END AS bytes,
-                        CASE WHEN c.relkind = 'I'
-                             THEN (SELECT coalesce(max(pg_relation_size(t.relid)), 0)
-                                   FROM pg_partition_tree(c.oid) t WHERE t.isleaf)::int8
-                             ELSE pg_relation_size(c.oid) END AS needed,
-                        CASE WHEN c.reltablespace = 0 THEN d.dattablespace
-                             ELSE c.reltablespace END AS tablespace,
-                        i.indisvalid AS valid
-                 FROM pg_class c
-                 JOIN pg_index i ON i.indexrelid = c.oid
-                 JOIN pg_database d ON d.datname = current_database()
-                 WHERE c.oid = $1",
-            )
-            .bind(index.oid),
+            sqlx::query(sql::MAINTENANCE_INDEX_DETAILS).bind(index.oid),
             &format!("reading the size of {}", index.name),
         )
         .await?;
@@ -651,11 +607,7 @@ async fn free_room(db: &mut Db, tablespace: Oid) -> Result<Room, TaskError> {
     }
     let row = db
         .optional(
-            sqlx::query(
-                "SELECT spcname::text AS name, pg_tablespace_location(oid) AS location
-                 FROM pg_tablespace WHERE oid = $1",
-            )
-            .bind(tablespace),
+            sqlx::query(sql::MAINTENANCE_TABLESPACE).bind(tablespace),
             "reading the tablespace",
         )
         .await?;
@@ -668,9 +620,7 @@ async fn free_room(db: &mut Db, tablespace: Oid) -> Result<Room, TaskError> {
     };
     let place = if location.is_empty() {
         let reply = db
-            .try_row(sqlx::query(
-                "SELECT current_setting('data_directory') AS dir",
-            ))
+            .try_row(sqlx::query(sql::MAINTENANCE_DATA_DIRECTORY))
             .await?;
         match reply {
             Ok(row) => column::<String>(&row, "dir")?,
@@ -721,12 +671,7 @@ async fn resolve(
 ) -> Result<Relation, TaskError> {
     let row = db
         .optional(
-            sqlx::query(
-                "SELECT c.oid, format('%I.%I', n.nspname, c.relname) AS name, c.relkind::text AS kind
-                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                 WHERE c.oid = to_regclass($1)",
-            )
-            .bind(given.to_owned()),
+            sqlx::query(sql::MAINTENANCE_RESOLVE_RELATION).bind(given.to_owned()),
             &format!("looking up {noun} `{given}`"),
         )
         .await?;

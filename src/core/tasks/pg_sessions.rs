@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
+use crate::core::sql;
 use crate::core::store::mask_password;
 
 /// The databases the queries pane watches, as (name, url); the first is the default.
@@ -58,8 +59,8 @@ impl SessionAction {
     /// The statement as run, with the pid bound.
     fn call(self) -> &'static str {
         match self {
-            SessionAction::Cancel => "SELECT pg_cancel_backend($1)",
-            SessionAction::Terminate => "SELECT pg_terminate_backend($1)",
+            SessionAction::Cancel => sql::SESSIONS_CANCEL,
+            SessionAction::Terminate => sql::SESSIONS_TERMINATE,
         }
     }
 
@@ -506,12 +507,8 @@ impl<'s> Db<'s> {
                 )));
             }
         };
-        let reply = unless_cancelled(
-            cancel,
-            sqlx::query("SELECT pg_backend_pid() AS pid, quote_ident(current_user) AS usr")
-                .fetch_one(&mut conn),
-        )
-        .await?;
+        let reply =
+            unless_cancelled(cancel, sqlx::query(sql::SESSIONS_OWN).fetch_one(&mut conn)).await?;
         let row = reply.map_err(|error| {
             TaskError::failed(format!(
                 "reading our own session on {masked}: {}",
@@ -537,12 +534,9 @@ impl<'s> Db<'s> {
 
     /// Every session waiting for a lock, with the pids it waits on.
     async fn lock_waits(&mut self) -> Result<Vec<(i32, Vec<i32>)>, TaskError> {
-        let reply = sqlx::query_as::<_, (i32, Vec<i32>)>(
-            "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity
-             WHERE wait_event_type = 'Lock'",
-        )
-        .fetch_all(&mut self.conn)
-        .await;
+        let reply = sqlx::query_as::<_, (i32, Vec<i32>)>(sql::SESSIONS_LOCK_WAITS)
+            .fetch_all(&mut self.conn)
+            .await;
         reply.map_err(|error| self.failed("looking up lock waits", &error))
     }
 
@@ -552,32 +546,7 @@ impl<'s> Db<'s> {
         pids: &[i32],
         cancel: Option<&CancellationToken>,
     ) -> Result<BTreeMap<i32, Session>, TaskError> {
-        let query = sqlx::query(
-            r"SELECT a.pid,
-                     coalesce(a.usename::text, '') AS usename,
-                     coalesce(a.application_name, '') AS application,
-                     coalesce(a.datname::text, '') AS datname,
-                     coalesce(a.state, '') AS state,
-                     coalesce(a.backend_type, '') AS backend_type,
-                     left(regexp_replace(coalesce(a.query, ''), '\s+', ' ', 'g'), 1000) AS query,
-                     coalesce(extract(epoch FROM clock_timestamp() - coalesce(
-                         CASE WHEN a.state = 'active' THEN a.query_start ELSE a.state_change END,
-                         a.backend_start))::float8, 0) AS age,
-                     CASE
-                       WHEN a.usesysid IS NULL THEN ''
-                       WHEN r.rolsuper
-                            AND NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
-                         THEN 'superuser'
-                       WHEN pg_has_role(current_user, a.usesysid, 'USAGE')
-                            OR pg_has_role(current_user, 'pg_signal_backend', 'USAGE')
-                         THEN ''
-                       ELSE 'role'
-                     END AS barrier
-              FROM pg_stat_activity a
-              LEFT JOIN pg_roles r ON r.oid = a.usesysid
-              WHERE a.pid = ANY($1)",
-        )
-        .bind(pids.to_vec());
+        let query = sqlx::query(sql::SESSIONS_LOOKUP).bind(pids.to_vec());
         let reply = unless_cancelled(cancel, query.fetch_all(&mut self.conn)).await?;
         let rows = reply.map_err(|error| self.failed("looking up the sessions", &error))?;
         let mut sessions = BTreeMap::new();
@@ -603,12 +572,10 @@ impl<'s> Db<'s> {
     async fn wait_gone(&mut self, pid: i32, cancel: &CancellationToken) -> Result<bool, TaskError> {
         let deadline = Instant::now() + TERMINATE_WAIT;
         loop {
-            let reply = sqlx::query_scalar::<_, bool>(
-                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = $1)",
-            )
-            .bind(pid)
-            .fetch_one(&mut self.conn)
-            .await;
+            let reply = sqlx::query_scalar::<_, bool>(sql::SESSIONS_EXISTS)
+                .bind(pid)
+                .fetch_one(&mut self.conn)
+                .await;
             let present = reply.map_err(|error| {
                 self.failed(&format!("checking that pid {pid} has ended"), &error)
             })?;

@@ -25,6 +25,7 @@ use crate::core::backups::{
     BackupFile, BackupSet, BackupTools, DetectedKind, ExpectedKind, RestoreSettings, RestoreTest,
 };
 use crate::core::checks::rules::format_bytes;
+use crate::core::sql;
 use crate::core::store::{mask_password, sql_message};
 use crate::core::tasks::{Plan, PlanStep, TaskContext, TaskError};
 
@@ -326,15 +327,17 @@ fn quote_identifier(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+// The statements below are filled in Rust because database and table names cannot be bind
+// parameters; each name is quoted here.
+
 fn create_statement(database: &str) -> String {
-    format!("CREATE DATABASE {}", quote_identifier(database))
+    let database = quote_identifier(database);
+    sql::fill(sql::RESTORE_CREATE_DATABASE, &[("database", &database)])
 }
 
 fn drop_statement(database: &str) -> String {
-    format!(
-        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-        quote_identifier(database)
-    )
+    let database = quote_identifier(database);
+    sql::fill(sql::RESTORE_DROP_DATABASE, &[("database", &database)])
 }
 
 /// `SELECT count(*)` of a configured table, `schema.table` or a bare name (found on the search
@@ -344,7 +347,7 @@ fn count_statement(table: &str) -> String {
         Some((schema, name)) => format!("{}.{}", quote_identifier(schema), quote_identifier(name)),
         None => quote_identifier(table),
     };
-    format!("SELECT count(*) FROM {quoted}")
+    sql::fill(sql::RESTORE_COUNT_ROWS, &[("table", &quoted)])
 }
 
 fn create_failure(database: &str, server: &str, error: &sqlx::Error) -> String {
