@@ -326,17 +326,20 @@ impl AppState {
         self.focus = shown[next % len];
     }
 
-    /// The focused pane's action; else the pane that lists it: the alerts for a selection move
-    /// (the gauges have none), the one pane with that command for the rest.
+    /// The focused pane's action; else the pane that lists it: the one pane with that command,
+    /// which takes the focus. A selection move the focused pane has no list for (the gauges)
+    /// scrolls the alerts and leaves the focus where it is: focusing the alerts would shrink the
+    /// gauges and redraw the whole screen for one line's move.
     fn route(&mut self, action: Action) -> Vec<Request> {
         if let Some(Handled::Yes(requests)) =
             self.with_ctx(self.focus, |pane, ctx| pane.handle(action, ctx))
         {
             return requests;
         }
-        let owner = if action.is_selection() {
-            Some(Pane::Alerts)
-        } else {
+        if action.is_selection() {
+            return self.run_in(Pane::Alerts, action);
+        }
+        let owner = {
             let listing: Vec<Pane> = self
                 .panes
                 .iter()

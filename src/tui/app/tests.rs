@@ -118,23 +118,27 @@ fn alert_changes_replace_by_id_and_open_alerts_sort_first() {
 }
 
 #[test]
-fn selection_moves_focus_to_alerts_and_stays_in_range() {
+fn selection_keys_on_the_gauges_scroll_the_alerts_and_keep_the_focus() {
     let mut state = app(Keymap::default());
     state.update(Msg::Runner(Event::AlertsLoaded(vec![
         alert("a", -1, None),
         alert("b", -2, None),
     ])));
     state.update(key("G"));
-    assert_eq!(state.focus, Pane::Alerts);
+    assert_eq!(state.focus, Pane::Resources);
     assert_eq!(alerts(&state).selected, 1);
     state.update(key("j"));
     assert_eq!(alerts(&state).selected, 1);
     state.update(key("g"));
     assert_eq!(alerts(&state).selected, 0);
-    state.update(key("tab"));
-    assert_eq!(state.focus, Pane::Tasks);
-    state.update(key("tab"));
     assert_eq!(state.focus, Pane::Resources);
+    state.update(key("shift-tab"));
+    assert_eq!(state.focus, Pane::Tasks);
+    state.update(key("shift-tab"));
+    assert_eq!(state.focus, Pane::Alerts);
+    state.update(key("j"));
+    assert_eq!(alerts(&state).selected, 1);
+    assert_eq!(state.focus, Pane::Alerts);
 }
 
 #[test]
