@@ -104,9 +104,9 @@ impl From<Result<Vec<RunState>, String>> for Collected {
 impl Sample for Collected {
     fn metrics(&self) -> Vec<Metric> {
         match self {
-            Collected::Resources(Ok(sample)) => Sample::metrics(sample),
+            Collected::Resources(Ok(sample)) => sample.metrics(),
             Collected::Service(result) => result.metrics(),
-            Collected::Queries(snapshot) => Sample::metrics(snapshot.as_ref()),
+            Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
             Collected::Resources(Err(_)) | Collected::Checklists(_) => Vec::new(),
         }
