@@ -321,6 +321,34 @@ mod tests {
             .expect("no panic");
     }
 
+    /// The runtime of `#[tokio::test]` has one thread: a collector blocking it would stop the
+    /// timer below too.
+    #[tokio::test]
+    async fn a_stalled_blocking_collector_does_not_hold_up_the_runtime() {
+        struct Stalled;
+        impl BlockingCollector for Stalled {
+            type Sample = ();
+            fn interval(&self) -> Duration {
+                Duration::from_secs(60)
+            }
+            fn collect(&mut self) {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        let (sender, _samples) = mpsc::channel::<()>(1);
+        let cancel = CancellationToken::new();
+        tokio::spawn(drive(
+            OffThread::new("stalled", Stalled),
+            Control::new(&cancel),
+            sender,
+        ));
+        let started = Instant::now();
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(started.elapsed() < Duration::from_millis(500));
+        cancel.cancel();
+    }
+
     #[tokio::test]
     async fn once_takes_a_second_reading_while_the_collector_warms_up() {
         struct Warming(u32);

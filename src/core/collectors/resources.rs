@@ -436,6 +436,35 @@ mod tests {
         assert_eq!(usage.total_bytes, 0);
     }
 
+    #[tokio::test]
+    async fn driven_the_second_reading_follows_the_first_after_the_priming_delay() {
+        use crate::core::collectors::{Control, OffThread, drive};
+        let collector = ResourceCollector::new(ResourceSettings {
+            interval: Duration::from_secs(60),
+            filesystems: vec![PathBuf::from("/")],
+            interfaces: Vec::new(),
+        })
+        .expect("collector");
+        let (sender, mut samples) = tokio::sync::mpsc::channel(4);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let started = tokio::time::Instant::now();
+        tokio::spawn(drive::<_, Result<ResourceSample, CollectError>>(
+            OffThread::new("resources", collector),
+            Control::new(&cancel),
+            sender,
+        ));
+        let first = samples.recv().await.expect("first").expect("sample");
+        assert!(first.cpu_total_pct.is_none());
+        let second = tokio::time::timeout(Duration::from_secs(10), samples.recv())
+            .await
+            .expect("the second reading long before the 60 s interval")
+            .expect("second")
+            .expect("sample");
+        assert!(second.cpu_total_pct.is_some());
+        assert!(started.elapsed() >= PRIMING_DELAY);
+        cancel.cancel();
+    }
+
     #[test]
     fn second_sample_has_cpu_and_network_rates() {
         let mut collector = ResourceCollector::new(ResourceSettings {
