@@ -26,7 +26,7 @@ use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::services::ServiceSpec;
-use crate::core::services::scheduler::{self, Passes, ServiceResult};
+use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
 use crate::core::tasks::execution::{TaskManager, TaskSettings};
@@ -336,17 +336,21 @@ fn start_services(drives: &mut Drives, specs: Vec<ServiceSpec>) {
     if specs.is_empty() {
         return;
     }
-    let controls: Vec<Control> = specs.iter().map(|_| Control::new(&drives.cancel)).collect();
-    for (spec, control) in specs.iter().zip(&controls) {
-        drives.services.insert(spec.name.clone(), control.clone());
-    }
+    let driven: Vec<(ServiceCollector, Control)> =
+        scheduler::collectors(specs.clone(), Passes::Running)
+            .into_iter()
+            .map(|collector| {
+                let control = Control::new(&drives.cancel);
+                drives
+                    .services
+                    .insert(collector.id().to_owned(), control.clone());
+                (collector, control)
+            })
+            .collect();
     let samples = drives.samples.clone();
     tokio::spawn(async move {
         crate::core::services::prepare(&specs).await;
-        for (collector, control) in scheduler::collectors(specs, Passes::Running)
-            .into_iter()
-            .zip(controls)
-        {
+        for (collector, control) in driven {
             tokio::spawn(drive(collector, control, samples.clone()));
         }
     });
