@@ -1,13 +1,15 @@
-//! How long one sweep of 500 HTTP services on loopback takes through the real scheduler
-//! (bounded concurrency), against a small HTTP server started here. Target: within 1 s.
+//! How long one sweep of 500 HTTP services on loopback takes through the real service
+//! collectors (bounded concurrency), against a small HTTP server started here. Target: within
+//! 1 s.
 //!
 //!   cargo bench --bench service_sweep
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use opsdeck::core::collectors;
 use opsdeck::core::services::http::HttpCheck;
-use opsdeck::core::services::scheduler::spawn_checks;
+use opsdeck::core::services::scheduler::{self, Passes};
 use opsdeck::core::services::{ServiceCheck, ServiceSpec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -63,17 +65,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     }),
                 })
                 .collect();
-            let (sender, mut results) = tokio::sync::mpsc::channel(1024);
+            opsdeck::core::services::prepare(&specs).await;
             let started = Instant::now();
-            let _rechecks = spawn_checks(specs, sender);
-            let mut ok = 0;
-            for _ in 0..SERVICES {
-                match results.recv().await {
-                    Some(result) if result.outcome.ok => ok += 1,
-                    Some(_) => {}
-                    None => break,
-                }
-            }
+            let results =
+                collectors::once_each(scheduler::collectors(specs, Passes::Running)).await;
+            let ok = results.iter().filter(|result| result.outcome.ok).count();
             let elapsed = started.elapsed();
             println!(
                 "{{\"sweep\": {sweep}, \"services\": {SERVICES}, \"ok\": {ok}, \"ms\": {:.1}}}",

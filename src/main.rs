@@ -13,7 +13,7 @@ use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
-use opsdeck::core::checks::Rule;
+use opsdeck::core::checks::{Judge, Rule};
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::runner::{self, RunnerSettings};
@@ -59,18 +59,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Check { format, only }) => {
             let loaded = load_config(&cli, paths.as_ref())?;
             let config = &loaded.config;
-            let rules = config.effective_rules();
-            let mut checks = Vec::new();
-            if matches!(only, None | Some(CheckGroup::Resources)) {
-                checks.extend(check_resources(config.resource_settings(), &rules)?);
-            }
-            if matches!(only, None | Some(CheckGroup::Services)) && !config.service_specs.is_empty()
-            {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                checks.extend(runtime.block_on(check_services(&config.service_specs, &rules)));
-            }
+            let judge = Judge::new(config.effective_rules());
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let checks = runtime.block_on(async {
+                let mut checks = Vec::new();
+                if matches!(only, None | Some(CheckGroup::Resources)) {
+                    checks.extend(check_resources(config.resource_settings(), &judge).await?);
+                }
+                if matches!(only, None | Some(CheckGroup::Services)) {
+                    checks.extend(check_services(&config.service_specs, &judge).await);
+                }
+                Ok::<_, anyhow::Error>(checks)
+            })?;
             let report = CheckReport::new(hostname(), checks);
             match format {
                 Format::Text => print!("{}", report.to_text()),

@@ -443,6 +443,33 @@ fn check_with_all_rules_off_is_ok() {
     assert_eq!(out.code, Some(0));
 }
 
+/// A single pass has no history: one failed check is down (and `service.up` critical) even
+/// with `down_after = 3`, where the console would wait for three failures in a row.
+#[test]
+fn check_counts_one_failed_service_check_as_down() {
+    let sandbox = Sandbox::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = sandbox.write(
+        "refused.toml",
+        &format!(
+            "[[service]]\nname = \"gone\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{port}\"\ndown_after = 3\n"
+        ),
+    );
+    let (report, out) = check_json(
+        &sandbox,
+        &["--config", config.to_str().unwrap(), "--only", "services"],
+    );
+    let line = find_check(&report, "service:gone");
+    assert_eq!(line["status"], "crit", "{}", out.describe());
+    assert_eq!(line["metric"], "service.up", "{line}");
+    assert_eq!(line["value"], 0.0, "{line}");
+    assert_eq!(out.code, Some(2));
+}
+
 #[test]
 fn check_reports_a_missing_filesystem_as_unknown() {
     let sandbox = Sandbox::new();

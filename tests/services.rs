@@ -2,12 +2,15 @@
 //! Redis go down mid-test and come back; flap control marks them down only after three failed
 //! checks and up after two good ones; the alert opens and resolves once, and a local webhook
 //! receiver gets exactly one "opened" and one "resolved" message; results land in the store.
+//! The scheduler never runs more than its 64 checks at once, against a slow local server.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
 
 mod support;
 
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,8 +19,10 @@ use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::services::flap::ServiceState;
+use opsdeck::core::services::http::HttpCheck;
 use opsdeck::core::services::postgres::PostgresCheck;
 use opsdeck::core::services::redis::RedisCheck;
+use opsdeck::core::services::scheduler::CONCURRENT_CHECKS;
 use opsdeck::core::services::{ServiceCheck, ServiceSpec};
 use opsdeck::core::store::{Store, StoreLocation};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -82,6 +87,33 @@ fn spec(name: &str, check: ServiceCheck) -> ServiceSpec {
     }
 }
 
+/// A read-only runner watching `services` with the built-in rules.
+fn settings(services: Vec<ServiceSpec>, notify: NotifySettings) -> RunnerSettings {
+    RunnerSettings {
+        resources: None,
+        rules: opsdeck::config::default_rules(),
+        tasks: TaskSettings {
+            tasks: Vec::new(),
+            read_only: true,
+            identity: Identity {
+                user: "tester".into(),
+                client: None,
+                host: "test-host".into(),
+                pid: std::process::id(),
+            },
+            runs_dir: None,
+        },
+        services,
+        notify,
+        databases: Vec::new(),
+        queries: Default::default(),
+        queries_interval: Duration::from_secs(5),
+        backups: Vec::new(),
+        backups_interval: Duration::from_secs(60),
+        checklists: Vec::new(),
+    }
+}
+
 async fn next_state(
     runner: &mut RunnerHandle,
     service: &str,
@@ -122,47 +154,23 @@ async fn services_go_down_and_up_with_flap_control_and_notify_once_per_incident(
     let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
         .await
         .unwrap();
-    let rules = opsdeck::config::default_rules();
-    let mut runner = runner::spawn(
-        RunnerSettings {
-            resources: None,
-            rules,
-            tasks: TaskSettings {
-                tasks: Vec::new(),
-                read_only: true,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
-            },
-            services: vec![
-                spec(
-                    "db",
-                    ServiceCheck::Postgres(PostgresCheck { url: pg.url() }),
-                ),
-                spec(
-                    "cache",
-                    ServiceCheck::Redis(RedisCheck { url: redis.url() }),
-                ),
-            ],
-            notify: NotifySettings {
-                webhooks: vec![hook],
-                min_interval: Duration::from_secs(600),
-                host: "test-host".into(),
-                ..NotifySettings::default()
-            },
-            databases: Vec::new(),
-            queries: Default::default(),
-            queries_interval: Duration::from_secs(5),
-            backups: Vec::new(),
-            backups_interval: std::time::Duration::from_secs(60),
-            checklists: Vec::new(),
-        },
-        Some(store.clone()),
-    );
+    let services = vec![
+        spec(
+            "db",
+            ServiceCheck::Postgres(PostgresCheck { url: pg.url() }),
+        ),
+        spec(
+            "cache",
+            ServiceCheck::Redis(RedisCheck { url: redis.url() }),
+        ),
+    ];
+    let notify = NotifySettings {
+        webhooks: vec![hook],
+        min_interval: Duration::from_secs(600),
+        host: "test-host".into(),
+        ..NotifySettings::default()
+    };
+    let mut runner = runner::spawn(settings(services, notify), Some(store.clone()));
 
     next_state(&mut runner, "db", ServiceState::Up, Duration::from_secs(20)).await;
     next_state(
@@ -276,4 +284,86 @@ async fn services_go_down_and_up_with_flap_control_and_notify_once_per_incident(
     );
     drop(pg);
     drop(redis);
+}
+
+/// An HTTP server on loopback that holds every request for `hold` before answering, and
+/// records the most requests it ever held at once.
+async fn slow_server(hold: Duration) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let seen = most.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (in_flight, most) = (in_flight.clone(), most.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(read) => request.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                tokio::time::sleep(hold).await;
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let _ = stream
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    });
+    (address, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_more_than_64_checks_run_at_once_and_every_service_is_checked() {
+    const SERVICES: usize = 100;
+    let hold = Duration::from_millis(1500);
+    let (address, most) = slow_server(hold).await;
+    let services = (0..SERVICES)
+        .map(|index| ServiceSpec {
+            interval: Duration::from_secs(3600),
+            timeout: Duration::from_secs(20),
+            ..spec(
+                &format!("slow-{index}"),
+                ServiceCheck::Http(HttpCheck {
+                    url: format!("http://{address}/health/{index}"),
+                    method: "GET".into(),
+                    expect_status: vec![200],
+                    body_contains: None,
+                    json_equals: None,
+                    max_latency: None,
+                    headers: BTreeMap::new(),
+                    verify_tls: true,
+                }),
+            )
+        })
+        .collect();
+    let started = tokio::time::Instant::now();
+    let mut runner = runner::spawn(settings(services, NotifySettings::default()), None);
+    let mut checked = std::collections::HashMap::new();
+    while checked.len() < SERVICES {
+        let event =
+            tokio::time::timeout_at(started + Duration::from_secs(30), runner.events.recv())
+                .await
+                .unwrap_or_else(|_| panic!("only {} of {SERVICES} checked in 30 s", checked.len()))
+                .unwrap();
+        if let Event::ServiceChecked { name, outcome, .. } = event {
+            checked.insert(name, outcome);
+        }
+    }
+    let elapsed = started.elapsed();
+    runner.requests.send(Request::Shutdown).unwrap();
+    let failed: Vec<_> = checked.iter().filter(|(_, outcome)| !outcome.ok).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    // The limit is reached (the checks do run side by side) and never passed.
+    assert_eq!(most.load(Ordering::SeqCst), CONCURRENT_CHECKS);
+    // 100 checks of 1.5 s with 64 at a time take two rounds.
+    assert!(elapsed >= hold * 2, "all checked in {elapsed:?}");
 }

@@ -34,8 +34,6 @@ pub enum Request {
     CheckService { name: String },
     /// Rank statements differently (every watched database refreshes at once).
     SetStatementSort(StatementSort),
-    /// Inventory the backup sets again now (after a backup task ended).
-    RefreshBackups,
     /// Record a tick, skip, note or sign-off; answered with [`Event::ChecklistRun`] once stored,
     /// or [`Event::ChecklistRefused`].
     ChecklistEntry(EntryRequest),

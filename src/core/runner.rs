@@ -1,37 +1,43 @@
-//! The runner: drives collectors on their own threads, judges every sample with the rules,
-//! persists alert changes, and tells whoever listens (TUI or headless) through owned [`Event`]s.
+//! The runner: drives every collector through the one collector loop, judges every sample with
+//! the one judge, persists alert changes, and tells whoever listens (TUI or headless) through
+//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends.
 //!
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
 
-use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::BackupSet;
-use crate::core::backups::status::SetReport;
-use crate::core::checklists::Checklist;
+use crate::core::backups::watch::{BackupCollector, BackupRound};
 use crate::core::checklists::service::ChecklistService;
-use crate::core::checks::{Change, Evaluation, Rule, RuleEngine};
-use crate::core::collectors::Collector;
+use crate::core::checklists::{Checklist, RunState};
+use crate::core::checks::{Change, Evaluation, Judge, Rule};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
+use crate::core::collectors::{CollectError, Collector, Control, OffThread, Sample, drive};
 use crate::core::execution::{TaskManager, TaskSettings};
-use crate::core::model::{Alert, Metric, Status, Unit};
+use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
-use crate::core::queries::{QuerySettings, QuerySnapshot, StatementSort};
+use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::services::ServiceSpec;
-use crate::core::services::flap::{Flap, ServiceState};
-use crate::core::services::scheduler::{ServiceResult, spawn_checks};
+use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
+
+pub use crate::core::checklists::service::CHECKLISTS_EVERY;
 
 /// How far back the alerts area looks when it starts.
 const RECENT_ALERTS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 const RECENT_ALERTS_LIMIT: i64 = 200;
+/// Room for one sweep of many services before a collector waits for the runner.
+const SAMPLES_QUEUED: usize = 1024;
 
 pub struct RunnerSettings {
     /// `None` for headless task runs, which need no gauges.
@@ -56,8 +62,96 @@ pub struct RunnerHandle {
     pub task: JoinHandle<()>,
 }
 
-enum CollectorCommand {
-    RefreshNow,
+/// A sample from any collector, as the runner receives them all on one channel.
+enum Collected {
+    Resources(Result<ResourceSample, CollectError>),
+    Service(ServiceResult),
+    Queries(Box<QuerySnapshot>),
+    Backups(BackupRound),
+    Checklists(Result<Vec<RunState>, String>),
+}
+
+impl From<Result<ResourceSample, CollectError>> for Collected {
+    fn from(sample: Result<ResourceSample, CollectError>) -> Self {
+        Collected::Resources(sample)
+    }
+}
+
+impl From<ServiceResult> for Collected {
+    fn from(result: ServiceResult) -> Self {
+        Collected::Service(result)
+    }
+}
+
+impl From<Box<QuerySnapshot>> for Collected {
+    fn from(snapshot: Box<QuerySnapshot>) -> Self {
+        Collected::Queries(snapshot)
+    }
+}
+
+impl From<BackupRound> for Collected {
+    fn from(round: BackupRound) -> Self {
+        Collected::Backups(round)
+    }
+}
+
+impl From<Result<Vec<RunState>, String>> for Collected {
+    fn from(runs: Result<Vec<RunState>, String>) -> Self {
+        Collected::Checklists(runs)
+    }
+}
+
+impl Sample for Collected {
+    fn metrics(&self) -> Vec<Metric> {
+        match self {
+            Collected::Resources(Ok(sample)) => sample.metrics(),
+            Collected::Service(result) => result.metrics(),
+            Collected::Queries(snapshot) => snapshot.metrics(),
+            Collected::Backups(round) => round.metrics(),
+            Collected::Resources(Err(_)) | Collected::Checklists(_) => Vec::new(),
+        }
+    }
+
+    fn taken_at(&self) -> DateTime<Utc> {
+        match self {
+            Collected::Resources(Ok(sample)) => sample.taken_at,
+            Collected::Service(result) => result.checked_at,
+            Collected::Queries(snapshot) => snapshot.taken_at,
+            Collected::Backups(round) => round.taken_at,
+            Collected::Resources(Err(_)) | Collected::Checklists(_) => crate::core::model::now(),
+        }
+    }
+}
+
+/// The driven collectors, to refresh on request and stop with the runner.
+struct Drives {
+    cancel: CancellationToken,
+    samples: mpsc::Sender<Collected>,
+    /// Refreshed by [`Request::RefreshNow`] (services keep their own intervals).
+    refreshed: Vec<Control>,
+    databases: Vec<Control>,
+    backups: Option<Control>,
+    services: HashMap<String, Control>,
+}
+
+impl Drives {
+    fn start<C>(&mut self, collector: C) -> Control
+    where
+        C: Collector,
+        Collected: From<C::Sample>,
+    {
+        let control = Control::new(&self.cancel);
+        tokio::spawn(drive(collector, control.clone(), self.samples.clone()));
+        control
+    }
+
+    fn refresh_now(&self) {
+        self.refreshed
+            .iter()
+            .chain(&self.databases)
+            .chain(&self.backups)
+            .for_each(Control::refresh_now);
+    }
 }
 
 /// Starts the runner on the current tokio runtime.
@@ -78,34 +172,59 @@ async fn run(
     mut requests: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut engine = RuleEngine::new(settings.rules);
+    let mut judge = Judge::new(settings.rules);
     if let Some(store) = &store {
-        restore(&mut engine, store, &events).await;
+        restore(&mut judge, store, &events).await;
     }
+    let (sample_tx, mut samples) = mpsc::channel::<Collected>(SAMPLES_QUEUED);
+    let mut drives = Drives {
+        cancel: CancellationToken::new(),
+        samples: sample_tx,
+        refreshed: Vec::new(),
+        databases: Vec::new(),
+        backups: None,
+        services: HashMap::new(),
+    };
     let checklists = ChecklistService::new(
         settings.checklists,
         store.clone(),
         settings.tasks.identity.user.clone(),
         settings.tasks.identity.host.clone(),
     );
-    let checklist_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
     if !checklists.is_empty() && store.is_some() {
-        tokio::spawn(watch_checklists(
-            checklists.clone(),
-            checklist_refresh.clone(),
-            events.clone(),
-        ));
+        let control = drives.start(checklists.clone());
+        drives.refreshed.push(control);
     }
-    let tasks = TaskManager::new(settings.tasks, store.clone(), events.clone());
+    if !settings.backups.is_empty() {
+        let collector =
+            BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
+        drives.backups = Some(drives.start(collector));
+    }
+    // Task events pass by the runner, which refreshes the backups when a backup task ends.
+    let (task_tx, task_events) = mpsc::channel(256);
+    tokio::spawn(forward_task_events(
+        task_events,
+        events.clone(),
+        drives.backups.clone(),
+    ));
+    let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
     tasks.startup().await;
-    let (sample_tx, mut samples) = mpsc::channel::<Result<ResourceSample, String>>(4);
-    let (command_tx, command_rx) = std_mpsc::channel();
     if let Some(resources) = settings.resources {
-        std::thread::Builder::new()
-            .name("collector-resources".into())
-            .spawn(move || drive_resources(resources, sample_tx, command_rx))
-            .map_err(|error| tracing::error!("cannot start the resources collector: {error}"))
-            .ok();
+        // Building the collector reads /proc, so it is done off the async threads too.
+        match tokio::task::spawn_blocking(move || ResourceCollector::new(resources)).await {
+            Ok(Ok(collector)) => {
+                let control = drives.start(OffThread::new("resources", collector));
+                drives.refreshed.push(control);
+            }
+            Ok(Err(error)) => {
+                let warning = Event::Warning {
+                    source: "resources",
+                    message: error.to_string(),
+                };
+                let _ = events.send(warning).await;
+            }
+            Err(error) => tracing::error!("cannot start the resources collector: {error}"),
+        }
     }
     // Writes go through their own task so a slow or hung store delays alerts, never samples.
     let notifier = Notifier::new(settings.notify);
@@ -114,134 +233,35 @@ async fn run(
         .then(|| spawn_notifier(notifier, events.clone()));
     let (change_tx, change_rx) = mpsc::unbounded_channel();
     let writer = tokio::spawn(persist(store.clone(), change_rx, events.clone(), notices));
-    let (result_tx, mut service_results) = mpsc::channel::<ServiceResult>(1024);
     let (row_tx, row_rx) = mpsc::unbounded_channel();
     let result_writer = tokio::spawn(write_service_results(store.clone(), row_rx, events.clone()));
-    let specs: std::collections::HashMap<String, ServiceSpec> = settings
-        .services
-        .iter()
-        .map(|spec| (spec.name.clone(), spec.clone()))
-        .collect();
-    let rechecks = spawn_checks(settings.services, result_tx);
-    let (sort_tx, sort_rx) = tokio::sync::watch::channel(settings.queries.sort);
-    let query_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
-    let (snapshot_tx, mut snapshots) = mpsc::channel::<Box<QuerySnapshot>>(16);
-    for (name, url) in settings.databases {
-        let collector = QueryCollector::new(name, url, settings.queries.clone());
-        tokio::spawn(watch_database(
-            collector,
-            settings.queries_interval,
-            sort_rx.clone(),
-            query_refresh.clone(),
-            snapshot_tx.clone(),
-        ));
-    }
-    drop(snapshot_tx);
-    let backup_refresh = std::sync::Arc::new(tokio::sync::Notify::new());
-    let (backup_tx, mut backup_reports) = mpsc::channel::<Vec<SetReport>>(2);
-    if !settings.backups.is_empty() {
-        tokio::spawn(crate::core::backups::watch::watch(
-            settings.backups,
-            settings.backups_interval,
-            store.clone(),
-            backup_refresh.clone(),
-            backup_tx,
-        ));
-    }
-    let mut flaps: std::collections::HashMap<String, Flap> = std::collections::HashMap::new();
     let availability = store
         .clone()
-        .filter(|_| !specs.is_empty())
+        .filter(|_| !settings.services.is_empty())
         .map(|store| tokio::spawn(report_availability(store, events.clone())));
+    start_services(&mut drives, settings.services);
+    let (sort_tx, sort_rx) = tokio::sync::watch::channel(settings.queries.sort);
+    for (name, url) in settings.databases {
+        let collector = QueryCollector::new(name, url, settings.queries.clone());
+        let watched = WatchedDatabase::new(collector, settings.queries_interval, sort_rx.clone());
+        let control = drives.start(watched);
+        drives.databases.push(control);
+    }
 
     loop {
         tokio::select! {
-            sample = samples.recv() => match sample {
-                Some(Ok(sample)) => {
-                    let metrics = sample.metrics();
-                    let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
-                    let taken_at = sample.taken_at;
-                    let update = Event::Resources { sample: Box::new(sample), evaluations };
-                    if events.send(update).await.is_err() {
-                        break;
-                    }
-                    for change in engine.observe(&metrics, taken_at) {
-                        let _ = change_tx.send(change);
-                    }
-                }
-                Some(Err(message)) => {
-                    let warning = Event::Warning { source: "resources", message };
-                    if events.send(warning).await.is_err() {
-                        break;
-                    }
-                }
-                // Headless runs have no collector.
-                None => std::future::pending::<()>().await,
-            },
-            Some(snapshot) = snapshots.recv() => {
-                // Slow statements and stuck sessions can have rules like any other metric.
-                let metrics = snapshot.metrics();
-                let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
-                for change in engine.observe(&metrics, snapshot.taken_at) {
+            Some(collected) = samples.recv() => {
+                let verdict = judge.judge(&collected);
+                for change in verdict.changes {
                     let _ = change_tx.send(change);
                 }
-                if events.send(Event::Judged(evaluations)).await.is_err() {
-                    break;
-                }
-                if events.send(Event::Queries(snapshot)).await.is_err() {
-                    break;
-                }
-            }
-            Some(reports) = backup_reports.recv() => {
-                let metrics: Vec<Metric> = reports.iter().flat_map(SetReport::metrics).collect();
-                let evaluations = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
-                let taken_at = crate::core::model::now();
-                for change in engine.observe(&metrics, taken_at) {
-                    let _ = change_tx.send(change);
-                }
-                if events.send(Event::Backups { reports, evaluations }).await.is_err() {
-                    break;
-                }
-            }
-            Some(result) = service_results.recv() => {
-                let Some(spec) = specs.get(&result.name) else { continue };
-                let flap = flaps.entry(result.name.clone()).or_default();
-                let state = flap.record(result.outcome.ok, spec.down_after, spec.up_after);
-                // `service.up` follows flap control, so one failed check opens nothing.
-                let mut metrics: Vec<Metric> = result.outcome.metrics.iter().map(|(name, value, unit)| Metric::of(name, &result.name, *value, *unit)).collect();
-                if state != ServiceState::Unknown {
-                    metrics.push(Metric::of("service.up", &result.name, f64::from(u8::from(state == ServiceState::Up)), Unit::Count));
-                }
-                let evaluations: Vec<Evaluation> = metrics.iter().map(|metric| engine.evaluate(metric)).collect();
-                let level = evaluations
-                    .iter()
-                    .map(|evaluation| evaluation.status)
-                    .max()
-                    .unwrap_or(Status::Unknown);
-                if events.send(Event::Judged(evaluations)).await.is_err() {
-                    break;
-                }
-                for change in engine.observe(&metrics, result.checked_at) {
-                    let _ = change_tx.send(change);
-                }
-                let _ = row_tx.send(ServiceResultRow {
-                    service: result.name.clone(),
-                    checked_at: result.checked_at,
-                    ok: result.outcome.ok,
-                    latency_ms: result.outcome.latency.map(|latency| latency.as_secs_f64() * 1000.0),
-                    detail: result.outcome.detail.clone(),
-                });
-                let event = Event::ServiceChecked { name: result.name, state, level, checked_at: result.checked_at, outcome: result.outcome };
-                if events.send(event).await.is_err() {
+                if !deliver(collected, verdict.evaluations, &events, &row_tx).await {
                     break;
                 }
             }
             request = requests.recv() => match request {
                 Some(Request::RefreshNow) => {
-                    let _ = command_tx.send(CollectorCommand::RefreshNow);
-                    query_refresh.notify_waiters();
-                    backup_refresh.notify_one();
-                    checklist_refresh.notify_one();
+                    drives.refresh_now();
                     tasks.send_history(None).await;
                 }
                 Some(Request::PlanTask { task_id, params }) => {
@@ -252,7 +272,6 @@ async fn run(
                     tasks.start(task_id, params, confirmed);
                 }
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
-                Some(Request::RefreshBackups) => backup_refresh.notify_one(),
                 Some(Request::ChecklistEntry(entry)) => {
                     let (checklists, events) = (checklists.clone(), events.clone());
                     tokio::spawn(async move {
@@ -285,10 +304,11 @@ async fn run(
                 }
                 Some(Request::SetStatementSort(sort)) => {
                     let _ = sort_tx.send(sort);
+                    drives.databases.iter().for_each(Control::refresh_now);
                 }
                 Some(Request::CheckService { name }) => {
-                    if let Some(recheck) = rechecks.get(&name) {
-                        recheck.notify_one();
+                    if let Some(control) = drives.services.get(&name) {
+                        control.refresh_now();
                     }
                 }
                 Some(Request::LoadHistory { task_id }) => {
@@ -299,6 +319,7 @@ async fn run(
             },
         }
     }
+    drives.cancel.cancel();
     tasks.shutdown().await;
     if let Some(availability) = availability {
         availability.abort();
@@ -309,51 +330,112 @@ async fn run(
     let _ = writer.await;
 }
 
-/// Refreshes one database's statements, sessions and health on its interval, at once when
-/// asked, and when the statement ranking changes. Stops when nobody listens.
-async fn watch_database(
-    mut collector: QueryCollector,
-    interval: Duration,
-    mut sort: tokio::sync::watch::Receiver<StatementSort>,
-    refresh: std::sync::Arc<tokio::sync::Notify>,
-    snapshots: mpsc::Sender<Box<QuerySnapshot>>,
-) {
-    loop {
-        collector.settings_mut().sort = *sort.borrow_and_update();
-        let snapshot = collector.collect().await;
-        if snapshots.send(Box::new(snapshot)).await.is_err() {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = refresh.notified() => {}
-            changed = sort.changed() => if changed.is_err() { return },
-        }
+/// Starts every service's loop once the checks' shared setup is done (before any check's clock
+/// starts); their controls exist at once, so a re-check asked meanwhile is not lost.
+fn start_services(drives: &mut Drives, specs: Vec<ServiceSpec>) {
+    if specs.is_empty() {
+        return;
     }
+    let driven: Vec<(ServiceCollector, Control)> =
+        scheduler::collectors(specs.clone(), Passes::Running)
+            .into_iter()
+            .map(|collector| {
+                let control = Control::new(&drives.cancel);
+                drives
+                    .services
+                    .insert(collector.id().to_owned(), control.clone());
+                (collector, control)
+            })
+            .collect();
+    let samples = drives.samples.clone();
+    tokio::spawn(async move {
+        crate::core::services::prepare(&specs).await;
+        for (collector, control) in driven {
+            tokio::spawn(drive(collector, control, samples.clone()));
+        }
+    });
 }
 
-/// How often the checklists' runs are read again, to show what another console ticked.
-pub const CHECKLISTS_EVERY: Duration = Duration::from_secs(10);
-
-async fn watch_checklists(
-    checklists: ChecklistService,
-    refresh: std::sync::Arc<tokio::sync::Notify>,
-    events: mpsc::Sender<Event>,
-) {
-    loop {
-        let event = match checklists.current().await {
-            Ok(runs) => Event::ChecklistRuns(runs),
-            Err(message) => Event::Warning {
-                source: "checklists",
-                message,
-            },
-        };
-        if events.send(event).await.is_err() {
-            return;
+/// Tells whoever listens what a judged sample shows; `false` once nobody listens.
+async fn deliver(
+    collected: Collected,
+    evaluations: Vec<Evaluation>,
+    events: &mpsc::Sender<Event>,
+    rows: &mpsc::UnboundedSender<ServiceResultRow>,
+) -> bool {
+    let updates = match collected {
+        Collected::Resources(Ok(sample)) => vec![Event::Resources {
+            sample: Box::new(sample),
+            evaluations,
+        }],
+        Collected::Resources(Err(error)) => vec![Event::Warning {
+            source: "resources",
+            message: error.to_string(),
+        }],
+        // Slow statements and stuck sessions can have rules like any other metric.
+        Collected::Queries(snapshot) => {
+            vec![Event::Judged(evaluations), Event::Queries(snapshot)]
         }
-        tokio::select! {
-            () = tokio::time::sleep(CHECKLISTS_EVERY) => {}
-            () = refresh.notified() => {}
+        Collected::Backups(round) => vec![Event::Backups {
+            reports: round.reports,
+            evaluations,
+        }],
+        Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
+        Collected::Checklists(Err(message)) => vec![Event::Warning {
+            source: "checklists",
+            message,
+        }],
+        Collected::Service(result) => {
+            let level = evaluations
+                .iter()
+                .map(|evaluation| evaluation.status)
+                .max()
+                .unwrap_or(Status::Unknown);
+            let _ = rows.send(ServiceResultRow {
+                service: result.name.clone(),
+                checked_at: result.checked_at,
+                ok: result.outcome.ok,
+                latency_ms: result
+                    .outcome
+                    .latency
+                    .map(|latency| latency.as_secs_f64() * 1000.0),
+                detail: result.outcome.detail.clone(),
+            });
+            vec![
+                Event::Judged(evaluations),
+                Event::ServiceChecked {
+                    name: result.name,
+                    state: result.state,
+                    level,
+                    checked_at: result.checked_at,
+                    outcome: result.outcome,
+                },
+            ]
+        }
+    };
+    for update in updates {
+        if events.send(update).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Passes the tasks' events on; when a backup task ends, what is on disk or known about the
+/// backups changed, so their inventory is refreshed before the end is announced.
+async fn forward_task_events(
+    mut from: mpsc::Receiver<Event>,
+    to: mpsc::Sender<Event>,
+    backups: Option<Control>,
+) {
+    while let Some(event) = from.recv().await {
+        if let (Event::TaskFinished(run), Some(backups)) = (&event, &backups)
+            && crate::core::tasks::backups::TASK_IDS.contains(&run.task_id.as_str())
+        {
+            backups.refresh_now();
+        }
+        if to.send(event).await.is_err() {
+            return;
         }
     }
 }
@@ -458,7 +540,7 @@ fn spawn_notifier(
 /// How long reading the remembered state may take before the console goes on without it.
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(5);
 
-async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<Event>) {
+async fn restore(judge: &mut Judge, store: &Store, events: &mpsc::Sender<Event>) {
     let now = crate::core::model::now();
     let loaded = async {
         let pending = store.pending().await?;
@@ -470,7 +552,7 @@ async fn restore(engine: &mut RuleEngine, store: &Store, events: &mpsc::Sender<E
     };
     let warning = match tokio::time::timeout(RESTORE_TIMEOUT, loaded).await {
         Ok(Ok((pending, open, recent))) => {
-            engine.restore(pending, open, now);
+            judge.restore(pending, open, now);
             let _ = events.send(Event::AlertsLoaded(recent)).await;
             return;
         }
@@ -556,40 +638,5 @@ async fn persist(
     }
     if let Some(store) = store {
         store.close().await;
-    }
-}
-
-/// The first reading has no CPU usage (it needs two); take the second one soon after so the
-/// console is complete within a fraction of a second.
-const PRIMING_DELAY: Duration = Duration::from_millis(250);
-
-fn drive_resources(
-    settings: ResourceSettings,
-    samples: mpsc::Sender<Result<ResourceSample, String>>,
-    commands: std_mpsc::Receiver<CollectorCommand>,
-) {
-    let mut collector = match ResourceCollector::new(settings) {
-        Ok(collector) => collector,
-        Err(error) => {
-            let _ = samples.blocking_send(Err(error.to_string()));
-            return;
-        }
-    };
-    let interval = collector.interval();
-    let mut next_delay = PRIMING_DELAY.min(interval);
-    loop {
-        let started = Instant::now();
-        let result = collector.collect().map_err(|error| error.to_string());
-        // A full channel means the runner is behind: skip this sample rather than queue stale ones.
-        match samples.try_send(result) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
-            Err(mpsc::error::TrySendError::Closed(_)) => return,
-        }
-        let wait = next_delay.saturating_sub(started.elapsed());
-        next_delay = interval;
-        match commands.recv_timeout(wait) {
-            Ok(CollectorCommand::RefreshNow) | Err(std_mpsc::RecvTimeoutError::Timeout) => {}
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-        }
     }
 }

@@ -1,17 +1,19 @@
-//! `opsdeck check`: one pass of the collectors and rules, printed as a report, with the
-//! Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown).
+//! `opsdeck check`: one pass of the console's collectors (resources and services), judged by
+//! the console's judge, printed as a report with the Nagios exit convention (0 ok, 1 warn,
+//! 2 crit, 3 unknown). A single pass has no history, so flap control counts its one result:
+//! a failed check is down at once, where the console waits for `down_after` failures in a row.
 
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::core::checks::{Evaluation, Rule, RuleEngine, rules::format_value};
+use crate::core::checks::{Evaluation, Judge, rules::format_value};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSettings};
-use crate::core::collectors::{CollectError, Collector};
-use crate::core::model::{Metric, Status, Unit};
-use crate::core::services::scheduler::CONCURRENT_CHECKS;
-use crate::core::services::{CheckOutcome, ServiceSpec};
+use crate::core::collectors::{self, CollectError, OffThread};
+use crate::core::model::Status;
+use crate::core::services::ServiceSpec;
+use crate::core::services::scheduler::{self, Passes, ServiceResult};
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -54,20 +56,19 @@ impl CheckLine {
     }
 }
 
-/// Samples the resources twice (CPU and network rates need two readings) and judges them.
-pub fn check_resources(
+/// One complete sample of the resources (CPU and network rates need two readings), judged.
+pub async fn check_resources(
     settings: ResourceSettings,
-    rules: &[Rule],
+    judge: &Judge,
 ) -> Result<Vec<CheckLine>, CollectError> {
-    let mut collector = ResourceCollector::new(settings)?;
-    collector.collect()?;
-    std::thread::sleep(std::time::Duration::from_millis(500));
-    let sample = collector.collect()?;
-    let engine = RuleEngine::new(rules.to_vec());
-    let mut checks: Vec<CheckLine> = sample
-        .metrics()
+    let mut collector = OffThread::new("resources", ResourceCollector::new(settings)?);
+    let sample = collectors::once(&mut collector)
+        .await
+        .ok_or(CollectError::Stopped("resources"))??;
+    let mut checks: Vec<CheckLine> = judge
+        .evaluate(&sample)
         .into_iter()
-        .map(|metric| CheckLine::from_evaluation(engine.evaluate(&metric)))
+        .map(CheckLine::from_evaluation)
         .collect();
     checks.extend(sample.unreadable_filesystems().map(|fs| CheckLine {
         id: format!("disk.used_pct:{}", fs.path),
@@ -84,51 +85,28 @@ pub fn check_resources(
     Ok(checks)
 }
 
-/// Checks every service once, all at the same time (bounded), and judges its metrics and
-/// `service.up` (1 when the check succeeded) by the rules, as the console does (without flap
-/// control: a single pass has one result). Each line names the metric that decided it.
-pub async fn check_services(specs: &[ServiceSpec], rules: &[Rule]) -> Vec<CheckLine> {
-    let engine = RuleEngine::new(rules.to_vec());
+/// Checks every service once through the console's service collectors (bounded concurrency,
+/// flap control for a single pass) and judges each result. Each line names the metric that
+/// decided it.
+pub async fn check_services(specs: &[ServiceSpec], judge: &Judge) -> Vec<CheckLine> {
     crate::core::services::prepare(specs).await;
-    let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_CHECKS));
-    let mut running = tokio::task::JoinSet::new();
-    for (index, spec) in specs.iter().cloned().enumerate() {
-        let limit = limit.clone();
-        running.spawn(async move {
-            let _permit = limit.acquire().await;
-            (index, spec.check.run(spec.timeout).await, spec)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(joined) = running.join_next().await {
-        if let Ok(result) = joined {
-            results.push(result);
-        }
-    }
-    results.sort_by_key(|(index, _, _)| *index);
-    results
+    let collectors = scheduler::collectors(specs.to_vec(), Passes::Single);
+    collectors::once_each(collectors)
+        .await
         .into_iter()
-        .map(|(_, outcome, spec)| service_line(&engine, &spec, &outcome))
+        .filter_map(|result| {
+            let spec = specs.iter().find(|spec| spec.name == result.name)?;
+            Some(service_line(spec, &result, judge.evaluate(&result)))
+        })
         .collect()
 }
 
-fn service_line(engine: &RuleEngine, spec: &ServiceSpec, outcome: &CheckOutcome) -> CheckLine {
-    let mut metrics: Vec<Metric> = vec![Metric::of(
-        "service.up",
-        &spec.name,
-        f64::from(u8::from(outcome.ok)),
-        Unit::Count,
-    )];
-    metrics.extend(
-        outcome
-            .metrics
-            .iter()
-            .map(|(name, value, unit)| Metric::of(name, &spec.name, *value, *unit)),
-    );
-    let evaluations: Vec<Evaluation> = metrics
-        .iter()
-        .map(|metric| engine.evaluate(metric))
-        .collect();
+fn service_line(
+    spec: &ServiceSpec,
+    result: &ServiceResult,
+    evaluations: Vec<Evaluation>,
+) -> CheckLine {
+    let outcome = &result.outcome;
     // The worst evaluation decides (the first of equals, `service.up` leading); a service
     // within every limit is shown by its latency.
     let worst = evaluations

@@ -1,44 +1,80 @@
-//! Keeps the backup sets' reports current for the runner: every set is inventoried on the
-//! interval and whenever asked (after a backup task, or a refresh key), on blocking threads so a
-//! slow disk or a directory of 100,000 files never holds up the other collectors or the UI.
+//! The backup sets as one collector: every set is inventoried on the interval and whenever
+//! asked (after a backup task, or a refresh key), on blocking threads so a slow disk or a
+//! directory of 100,000 files never holds up the other collectors or the UI.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Notify, mpsc};
+use chrono::{DateTime, Utc};
 
 use super::BackupSet;
 use super::inventory::{self, KindCache};
 use super::status::{self, Known, SetReport};
+use crate::core::collectors::{Collector, Sample};
+use crate::core::model::Metric;
 use crate::core::store::Store;
 
 /// How long reading a set's verifications and restore tests may take before the report goes
 /// out without them.
 const STORE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Sends a report of every set after each round; stops when nobody listens.
-pub async fn watch(
+/// Every set's report after one inventory round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupRound {
+    pub reports: Vec<SetReport>,
+    pub taken_at: DateTime<Utc>,
+}
+
+impl Sample for BackupRound {
+    fn metrics(&self) -> Vec<Metric> {
+        self.reports.iter().flat_map(SetReport::metrics).collect()
+    }
+
+    fn taken_at(&self) -> DateTime<Utc> {
+        self.taken_at
+    }
+}
+
+/// Inventories every set each round, reusing what it learnt of their files' kinds.
+pub struct BackupCollector {
     sets: Vec<BackupSet>,
+    caches: Vec<KindCache>,
     interval: Duration,
     store: Option<Store>,
-    refresh: Arc<Notify>,
-    reports: mpsc::Sender<Vec<SetReport>>,
-) {
-    let mut caches: Vec<KindCache> = sets.iter().map(|_| KindCache::default()).collect();
-    loop {
-        let mut round = Vec::with_capacity(sets.len());
-        for (set, cache) in sets.iter().zip(caches.iter_mut()) {
-            if let Some(report) = report(set, cache, store.as_ref()).await {
-                round.push(report);
+}
+
+impl BackupCollector {
+    pub fn new(sets: Vec<BackupSet>, interval: Duration, store: Option<Store>) -> Self {
+        BackupCollector {
+            caches: sets.iter().map(|_| KindCache::default()).collect(),
+            sets,
+            interval,
+            store,
+        }
+    }
+}
+
+impl Collector for BackupCollector {
+    type Sample = BackupRound;
+
+    fn id(&self) -> &str {
+        "backups"
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn collect(&mut self) -> Option<BackupRound> {
+        let mut reports = Vec::with_capacity(self.sets.len());
+        for (set, cache) in self.sets.iter().zip(self.caches.iter_mut()) {
+            if let Some(report) = report(set, cache, self.store.as_ref()).await {
+                reports.push(report);
             }
         }
-        if reports.send(round).await.is_err() {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(interval) => {}
-            () = refresh.notified() => {}
-        }
+        Some(BackupRound {
+            reports,
+            taken_at: crate::core::model::now(),
+        })
     }
 }
 

@@ -1,13 +1,20 @@
 //! Checklist runs for the runner: reading the current run of every checklist, and recording an
 //! entry (tick, skip, note, sign-off) in the store before anyone is told it happened. The log is
-//! append-only, so two consoles ticking the same run at once both keep their ticks.
+//! append-only, so two consoles ticking the same run at once both keep their ticks. As a
+//! collector it reads every current run again on an interval, to show what another console
+//! ticked.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use super::{Checklist, Entry, EntryKind, RunState, run, schedule};
+use crate::core::collectors::Collector;
 use crate::core::store::Store;
+
+/// How often the checklists' runs are read again.
+pub const CHECKLISTS_EVERY: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct ChecklistService {
@@ -127,5 +134,22 @@ impl ChecklistService {
             .await
             .map_err(|error| error.to_string())?;
         self.load(&request.checklist, Some(&before.period)).await
+    }
+}
+
+impl Collector for ChecklistService {
+    /// The current run of every checklist, or why they could not be read.
+    type Sample = Result<Vec<RunState>, String>;
+
+    fn id(&self) -> &str {
+        "checklists"
+    }
+
+    fn interval(&self) -> Duration {
+        CHECKLISTS_EVERY
+    }
+
+    async fn collect(&mut self) -> Option<Self::Sample> {
+        Some(self.current().await)
     }
 }

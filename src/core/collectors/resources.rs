@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sysinfo::{CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, System};
 
-use super::{CollectError, Collector};
+use super::{BlockingCollector, CollectError, Sample};
 use crate::core::model::{Metric, Unit};
 
 /// What to watch; built from the `[resources]` config section.
@@ -167,6 +167,16 @@ impl ResourceSample {
     }
 }
 
+impl Sample for ResourceSample {
+    fn metrics(&self) -> Vec<Metric> {
+        ResourceSample::metrics(self)
+    }
+
+    fn taken_at(&self) -> DateTime<Utc> {
+        self.taken_at
+    }
+}
+
 /// Every metric name a rule may refer to.
 pub const METRIC_NAMES: &[&str] = &[
     "cpu.used_pct",
@@ -194,7 +204,8 @@ pub struct ResourceCollector {
     networks: Networks,
     last_network_refresh: Instant,
     first_network_refresh: bool,
-    cpu_primed: bool,
+    /// Readings taken so far (counted up to 2: CPU usage needs two).
+    readings: u8,
     mount_points: Vec<PathBuf>,
     samples_since_mount_refresh: u32,
 }
@@ -211,7 +222,7 @@ impl ResourceCollector {
             networks,
             last_network_refresh: Instant::now(),
             first_network_refresh: true,
-            cpu_primed: false,
+            readings: 0,
             mount_points: Vec::new(),
             samples_since_mount_refresh: MOUNT_LIST_REFRESH_EVERY,
         })
@@ -260,11 +271,19 @@ impl ResourceCollector {
     }
 }
 
-impl Collector for ResourceCollector {
-    type Output = ResourceSample;
+/// The first reading has no CPU usage (it needs two); the second one follows this soon after
+/// so the console is complete within a fraction of a second.
+pub const PRIMING_DELAY: Duration = Duration::from_millis(250);
+
+impl BlockingCollector for ResourceCollector {
+    type Sample = Result<ResourceSample, CollectError>;
 
     fn interval(&self) -> Duration {
         self.settings.interval
+    }
+
+    fn warm_up(&self) -> Option<Duration> {
+        (self.readings == 1).then(|| PRIMING_DELAY.min(self.settings.interval))
     }
 
     fn collect(&mut self) -> Result<ResourceSample, CollectError> {
@@ -272,7 +291,8 @@ impl Collector for ResourceCollector {
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_usage());
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram().with_swap());
-        let primed = std::mem::replace(&mut self.cpu_primed, true);
+        let primed = self.readings > 0;
+        self.readings = self.readings.saturating_add(1).min(2);
         let cpu_total_pct = primed.then(|| f64::from(self.system.global_cpu_usage()));
         let cpu_per_core_pct = self
             .system
@@ -414,6 +434,35 @@ mod tests {
         let usage = filesystem_usage(Path::new("/definitely/not/here"));
         assert!(usage.error.is_some());
         assert_eq!(usage.total_bytes, 0);
+    }
+
+    #[tokio::test]
+    async fn driven_the_second_reading_follows_the_first_after_the_priming_delay() {
+        use crate::core::collectors::{Control, OffThread, drive};
+        let collector = ResourceCollector::new(ResourceSettings {
+            interval: Duration::from_secs(60),
+            filesystems: vec![PathBuf::from("/")],
+            interfaces: Vec::new(),
+        })
+        .expect("collector");
+        let (sender, mut samples) = tokio::sync::mpsc::channel(4);
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let started = tokio::time::Instant::now();
+        tokio::spawn(drive::<_, Result<ResourceSample, CollectError>>(
+            OffThread::new("resources", collector),
+            Control::new(&cancel),
+            sender,
+        ));
+        let first = samples.recv().await.expect("first").expect("sample");
+        assert!(first.cpu_total_pct.is_none());
+        let second = tokio::time::timeout(Duration::from_secs(10), samples.recv())
+            .await
+            .expect("the second reading long before the 60 s interval")
+            .expect("second")
+            .expect("sample");
+        assert!(second.cpu_total_pct.is_some());
+        assert!(started.elapsed() >= PRIMING_DELAY);
+        cancel.cancel();
     }
 
     #[test]

@@ -9,6 +9,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use tokio::sync::watch;
+
+use crate::core::collectors::{Collector, Sample};
+use crate::core::model::{Metric, Unit};
+use collector::QueryCollector;
 
 /// How statements are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -314,8 +319,7 @@ pub const QUERY_METRICS: &[&str] = &[
 
 impl QuerySnapshot {
     /// Counts rules can judge: slow statements, problem sessions, database size.
-    pub fn metrics(&self) -> Vec<crate::core::model::Metric> {
-        use crate::core::model::{Metric, Unit};
+    pub fn metrics(&self) -> Vec<Metric> {
         let mut metrics = Vec::new();
         let name = self.database.as_str();
         if let StatementsView::Rows { rows } = &self.statements {
@@ -359,5 +363,54 @@ impl QuerySnapshot {
             ));
         }
         metrics
+    }
+}
+
+impl Sample for QuerySnapshot {
+    fn metrics(&self) -> Vec<Metric> {
+        QuerySnapshot::metrics(self)
+    }
+
+    fn taken_at(&self) -> DateTime<Utc> {
+        self.taken_at
+    }
+}
+
+/// One watched database as a collector: its refreshes follow the statement ranking chosen in
+/// the console (the runner refreshes it at once when the ranking changes).
+pub struct WatchedDatabase {
+    collector: QueryCollector,
+    interval: Duration,
+    sort: watch::Receiver<StatementSort>,
+}
+
+impl WatchedDatabase {
+    pub fn new(
+        collector: QueryCollector,
+        interval: Duration,
+        sort: watch::Receiver<StatementSort>,
+    ) -> Self {
+        WatchedDatabase {
+            collector,
+            interval,
+            sort,
+        }
+    }
+}
+
+impl Collector for WatchedDatabase {
+    type Sample = Box<QuerySnapshot>;
+
+    fn id(&self) -> &str {
+        &self.collector.name
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn collect(&mut self) -> Option<Box<QuerySnapshot>> {
+        self.collector.settings_mut().sort = *self.sort.borrow_and_update();
+        Some(Box::new(self.collector.collect().await))
     }
 }

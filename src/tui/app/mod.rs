@@ -203,15 +203,7 @@ impl AppState {
                 self.dirty = true;
                 return self.on_key(key);
             }
-            Msg::Runner(event) => {
-                // A backup task changed what is on disk or what is known about it.
-                let refresh = matches!(&event, Event::TaskFinished(run)
-                    if crate::core::tasks::backups::TASK_IDS.contains(&run.task_id.as_str()));
-                self.on_event(event);
-                if refresh {
-                    return vec![Request::RefreshBackups];
-                }
-            }
+            Msg::Runner(event) => self.on_event(event),
             Msg::Tick(now) => self.on_tick(now),
             Msg::ScrollUp => return self.act(Action::Up),
             Msg::ScrollDown => return self.act(Action::Down),

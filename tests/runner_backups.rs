@@ -1,0 +1,140 @@
+//! The runner keeps the backups pane current by itself: when a backup task ends, the next
+//! inventory round comes at once (the interval here is an hour) and shows the new file, with no
+//! request from the UI.
+
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use opsdeck::config::Config;
+use opsdeck::core::execution::{Identity, TaskSettings};
+use opsdeck::core::model::RunStatus;
+use opsdeck::core::notify::NotifySettings;
+use opsdeck::core::protocol::{Event, Request};
+use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
+use opsdeck::core::store::{Store, StoreLocation};
+
+/// The next event `wanted` picks, within 20 s.
+async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let event = tokio::time::timeout_at(deadline, runner.events.recv())
+            .await
+            .expect("the event within 20 s")
+            .expect("runner alive");
+        if let Some(found) = wanted(event) {
+            return found;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_backup_task_refreshes_the_backups_without_being_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&backups).unwrap();
+    std::fs::write(data.join("a.txt"), "alpha").unwrap();
+    let text = format!(
+        r#"
+[backups]
+interval = "1h"
+
+[[backup]]
+name = "files"
+directory = "{backups}"
+kind = "tar_gz"
+
+[backup.create]
+source = "paths"
+paths = ["{data}"]
+"#,
+        backups = backups.display(),
+        data = data.display()
+    );
+    let config = Config::parse("opsdeck.toml", &text).unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let mut runner = runner::spawn(
+        RunnerSettings {
+            resources: None,
+            rules: config.effective_rules(),
+            tasks: TaskSettings {
+                tasks: config
+                    .tasks(&dir.path().join("state"))
+                    .into_iter()
+                    .map(|(task, _)| task)
+                    .collect(),
+                read_only: false,
+                identity: Identity {
+                    user: "tester".into(),
+                    client: None,
+                    host: "test-host".into(),
+                    pid: std::process::id(),
+                },
+                runs_dir: None,
+            },
+            services: Vec::new(),
+            notify: NotifySettings::default(),
+            databases: Vec::new(),
+            queries: Default::default(),
+            queries_interval: Duration::from_secs(5),
+            backups: config.backup_set_specs.clone(),
+            backups_interval: config.backups.interval.0,
+            checklists: Vec::new(),
+        },
+        Some(store),
+    );
+
+    let files = |event: Event| match event {
+        Event::Backups { reports, .. } => Some(
+            reports
+                .into_iter()
+                .flat_map(|report| report.files)
+                .map(|file| file.file.path)
+                .collect::<Vec<_>>(),
+        ),
+        _ => None,
+    };
+    assert_eq!(
+        next(&mut runner, files).await,
+        Vec::<std::path::PathBuf>::new()
+    );
+
+    runner
+        .requests
+        .send(Request::StartTask {
+            task_id: "backup-create".into(),
+            params: [("set".to_owned(), "files".to_owned())].into(),
+            confirmed: true,
+        })
+        .unwrap();
+    // The end of the task and the refreshed round may arrive in either order.
+    let (mut finished, mut listed) = (None, None);
+    while finished.is_none() || listed.is_none() {
+        match next(&mut runner, Some).await {
+            Event::TaskFinished(run) => finished = Some(run),
+            Event::TaskRefused { reason, .. } => panic!("refused: {reason}"),
+            event => {
+                if let Some(files) = files(event).filter(|files| !files.is_empty()) {
+                    listed = Some(files);
+                }
+            }
+        }
+    }
+    let (run, listed) = (finished.unwrap(), listed.unwrap());
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    let made: Vec<_> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "gz"))
+        .collect();
+    assert_eq!(made.len(), 1, "one archive made: {made:?}");
+    // Nothing was asked of the runner since the task started, and the hour has not passed.
+    assert_eq!(listed, made);
+    runner.requests.send(Request::Shutdown).unwrap();
+    let _ = runner.task.await;
+}
