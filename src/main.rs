@@ -14,14 +14,17 @@ use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
 use opsdeck::config::{Config, DEFAULT_CONFIG, LoadedConfig};
 use opsdeck::core::checks::{Judge, Rule};
+use opsdeck::core::collectors::BlockingCollector;
+use opsdeck::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::notify::NotifySettings;
-use opsdeck::core::runner::{self, RunnerSettings};
+use opsdeck::core::protocol::Event;
+use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{CheckReport, check_resources, check_services};
-use opsdeck::tui::app::{AppState, HostInfo};
+use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
@@ -516,8 +519,9 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|(task, key)| (task.info.clone(), *key))
             .collect(),
     );
+    let resources = read_gauges_first(config.resource_settings(), &rules, &mut state);
     let settings = RunnerSettings {
-        resources: Some(config.resource_settings()),
+        resources: Some(resources),
         rules,
         tasks: task_settings(tasks, read_only, paths.as_ref()),
         services: config.service_specs.clone(),
@@ -538,4 +542,44 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
     };
     let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
     Ok(exit.code())
+}
+
+/// How long the console waits for its first reading of the gauges before drawing without them
+/// (statvfs on a stalled NFS mount can block for minutes; the runner then reports it in place).
+const FIRST_READING_WAIT: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// Reads the local figures (CPU since boot, memory, swap, filesystems, load, uptime) before the
+/// first frame, so the first frame already holds them and no repaint follows it; the runner
+/// takes over the collector for the next reading, one interval later.
+fn read_gauges_first(
+    settings: ResourceSettings,
+    rules: &[Rule],
+    state: &mut AppState,
+) -> Resources {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let owned = settings.clone();
+    let reader = std::thread::Builder::new()
+        .name("first-reading".into())
+        .spawn(move || {
+            let read = ResourceCollector::new(owned).and_then(|mut collector| {
+                let sample = collector.collect()?;
+                Ok((collector, sample))
+            });
+            let _ = sender.send(read);
+        });
+    let read = reader
+        .ok()
+        .and_then(|_| receiver.recv_timeout(FIRST_READING_WAIT).ok());
+    match read {
+        Some(Ok((collector, sample))) => {
+            let evaluations = Judge::new(rules.to_vec()).evaluate(&sample);
+            state.update(Msg::Runner(Event::Resources {
+                sample: Box::new(sample),
+                evaluations,
+            }));
+            Resources::Primed(Box::new(collector))
+        }
+        // Late or failed: the runner reads them itself and shows a failure in place.
+        _ => Resources::Settings(settings),
+    }
 }

@@ -17,7 +17,7 @@ use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::Status;
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::{Event, Request};
-use opsdeck::core::runner::{self, RunnerSettings};
+use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::services::flap::ServiceState;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -146,7 +146,7 @@ crit = 1
         .collect();
     let mut runner = runner::spawn(
         RunnerSettings {
-            resources: Some(config.resource_settings()),
+            resources: Some(Resources::Settings(config.resource_settings())),
             rules: config.effective_rules(),
             tasks: TaskSettings {
                 tasks: Vec::new(),

@@ -37,6 +37,7 @@ fn sample(taken_at: DateTime<Utc>, cpu: f64) -> ResourceSample {
     ResourceSample {
         taken_at,
         cpu_total_pct: Some(cpu),
+        cpu_since_boot: false,
         cpu_per_core_pct: vec![cpu + 10.0, cpu - 10.0, 97.0, 3.0],
         memory: Usage {
             total_bytes: 16 * GIB,

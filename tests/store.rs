@@ -14,7 +14,7 @@ use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
-use opsdeck::core::runner::{self, RunnerSettings};
+use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 
 fn alert(id: &str, opened: i64) -> Alert {
@@ -146,11 +146,11 @@ fn always_warn_rule() -> Rule {
 
 fn settings() -> RunnerSettings {
     RunnerSettings {
-        resources: Some(ResourceSettings {
+        resources: Some(Resources::Settings(ResourceSettings {
             interval: Duration::from_millis(200),
             filesystems: vec!["/".into()],
             interfaces: vec![],
-        }),
+        })),
         rules: vec![always_warn_rule()],
         tasks: TaskSettings {
             tasks: Vec::new(),

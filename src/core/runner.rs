@@ -19,7 +19,9 @@ use crate::core::checklists::service::ChecklistService;
 use crate::core::checklists::{Checklist, RunState};
 use crate::core::checks::{Change, Evaluation, Judge, Rule};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
-use crate::core::collectors::{CollectError, Collector, Control, OffThread, Sample, drive};
+use crate::core::collectors::{
+    CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
+};
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
@@ -39,9 +41,18 @@ const RECENT_ALERTS_LIMIT: i64 = 200;
 /// Room for one sweep of many services before a collector waits for the runner.
 const SAMPLES_QUEUED: usize = 1024;
 
+/// Where the runner's gauges come from.
+pub enum Resources {
+    /// A collector that already took its first sample (the console reads the gauges before its
+    /// first frame): the runner takes its next sample one interval later.
+    Primed(Box<ResourceCollector>),
+    /// The runner builds the collector and samples at once.
+    Settings(ResourceSettings),
+}
+
 pub struct RunnerSettings {
     /// `None` for headless task runs, which need no gauges.
-    pub resources: Option<ResourceSettings>,
+    pub resources: Option<Resources>,
     pub rules: Vec<Rule>,
     pub tasks: TaskSettings,
     pub services: Vec<ServiceSpec>,
@@ -209,7 +220,15 @@ async fn run(
     ));
     let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
     tasks.startup().await;
-    if let Some(resources) = settings.resources {
+    if let Some(Resources::Primed(collector)) = settings.resources {
+        let control = Control::new(&drives.cancel);
+        tokio::spawn(drive_after_first(
+            OffThread::new("resources", *collector),
+            control.clone(),
+            drives.samples.clone(),
+        ));
+        drives.refreshed.push(control);
+    } else if let Some(Resources::Settings(resources)) = settings.resources {
         // Building the collector reads /proc, so it is done off the async threads too.
         match tokio::task::spawn_blocking(move || ResourceCollector::new(resources)).await {
             Ok(Ok(collector)) => {

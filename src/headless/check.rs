@@ -61,7 +61,10 @@ pub async fn check_resources(
     settings: ResourceSettings,
     judge: &Judge,
 ) -> Result<Vec<CheckLine>, CollectError> {
-    let mut collector = OffThread::new("resources", ResourceCollector::new(settings)?);
+    let mut collector = OffThread::new(
+        "resources",
+        ResourceCollector::new(settings)?.measuring_now(),
+    );
     let sample = collectors::once(&mut collector)
         .await
         .ok_or(CollectError::Stopped("resources"))??;

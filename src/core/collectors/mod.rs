@@ -174,6 +174,24 @@ where
     }
 }
 
+/// [`drive`] for a collector whose first sample was already taken and shown (the console reads
+/// the gauges before its first frame): its next sample is due one interval later, or when
+/// refreshed, so the screen is not redrawn right after it appeared.
+pub async fn drive_after_first<C, S>(collector: C, control: Control, samples: mpsc::Sender<S>)
+where
+    C: Collector,
+    S: From<C::Sample> + Send + 'static,
+{
+    let next = Instant::now() + collector.interval();
+    tokio::select! {
+        () = control.cancel.cancelled() => return,
+        () = samples.closed() => return,
+        () = tokio::time::sleep_until(next) => {}
+        () = control.refresh.notified() => {}
+    }
+    drive(collector, control, samples).await;
+}
+
 /// The first tick after `now` on the schedule that started at `started`.
 fn next_tick(started: Instant, interval: Duration, now: Instant) -> Instant {
     // A zero interval would spin; a millisecond is as often as anything here makes sense.

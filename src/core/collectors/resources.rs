@@ -25,8 +25,13 @@ pub struct ResourceSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceSample {
     pub taken_at: DateTime<Utc>,
-    /// `None` on the very first sample: CPU usage needs two readings.
+    /// `None` only when the kernel's counters cannot be read.
     pub cpu_total_pct: Option<f64>,
+    /// The CPU figures are the averages since boot: the first sample of a console, taken
+    /// before there is a previous reading to compare with, so its first frame holds real
+    /// values; the next sample, one interval later, measures that interval.
+    #[serde(default)]
+    pub cpu_since_boot: bool,
     pub cpu_per_core_pct: Vec<f64>,
     pub memory: Usage,
     pub swap: Usage,
@@ -206,6 +211,9 @@ pub struct ResourceCollector {
     first_network_refresh: bool,
     /// Readings taken so far (counted up to 2: CPU usage needs two).
     readings: u8,
+    /// Whether the first sample waits for a second reading (one-shot checks measure now)
+    /// instead of taking the since-boot averages (the console's first frame).
+    second_reading_first: bool,
     mount_points: Vec<PathBuf>,
     samples_since_mount_refresh: u32,
 }
@@ -223,9 +231,17 @@ impl ResourceCollector {
             last_network_refresh: Instant::now(),
             first_network_refresh: true,
             readings: 0,
+            second_reading_first: false,
             mount_points: Vec::new(),
             samples_since_mount_refresh: MOUNT_LIST_REFRESH_EVERY,
         })
+    }
+
+    /// A collector whose first complete sample measures the moment (a second reading after
+    /// [`PRIMING_DELAY`]) rather than the averages since boot: for one-shot checks.
+    pub fn measuring_now(mut self) -> Self {
+        self.second_reading_first = true;
+        self
     }
 
     fn filesystems(&mut self) -> Vec<FilesystemUsage> {
@@ -271,8 +287,7 @@ impl ResourceCollector {
     }
 }
 
-/// The first reading has no CPU usage (it needs two); the second one follows this soon after
-/// so the console is complete within a fraction of a second.
+/// How long a one-shot check waits between its two CPU readings.
 pub const PRIMING_DELAY: Duration = Duration::from_millis(250);
 
 impl BlockingCollector for ResourceCollector {
@@ -283,7 +298,8 @@ impl BlockingCollector for ResourceCollector {
     }
 
     fn warm_up(&self) -> Option<Duration> {
-        (self.readings == 1).then(|| PRIMING_DELAY.min(self.settings.interval))
+        (self.second_reading_first && self.readings == 1)
+            .then(|| PRIMING_DELAY.min(self.settings.interval))
     }
 
     fn collect(&mut self) -> Result<ResourceSample, CollectError> {
@@ -293,13 +309,22 @@ impl BlockingCollector for ResourceCollector {
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram().with_swap());
         let primed = self.readings > 0;
         self.readings = self.readings.saturating_add(1).min(2);
-        let cpu_total_pct = primed.then(|| f64::from(self.system.global_cpu_usage()));
-        let cpu_per_core_pct = self
-            .system
-            .cpus()
-            .iter()
-            .map(|cpu| if primed { f64::from(cpu.usage()) } else { 0.0 })
-            .collect();
+        let since_boot = (!primed && !self.second_reading_first)
+            .then(|| std::fs::read_to_string("/proc/stat").ok())
+            .flatten()
+            .map(|text| cpu_since_boot(&text));
+        let (cpu_total_pct, cpu_per_core_pct) = match &since_boot {
+            Some((total, cores)) => (*total, cores.clone()),
+            None if primed => (
+                Some(f64::from(self.system.global_cpu_usage())),
+                self.system
+                    .cpus()
+                    .iter()
+                    .map(|cpu| f64::from(cpu.usage()))
+                    .collect(),
+            ),
+            None => (None, vec![0.0; self.system.cpus().len()]),
+        };
         let load = System::load_average()
             .map(|load| LoadAverage {
                 one: load.one,
@@ -310,6 +335,7 @@ impl BlockingCollector for ResourceCollector {
         Ok(ResourceSample {
             taken_at: crate::core::model::now(),
             cpu_total_pct,
+            cpu_since_boot: since_boot.is_some(),
             cpu_per_core_pct,
             memory: Usage {
                 total_bytes: self.system.total_memory(),
@@ -326,6 +352,31 @@ impl BlockingCollector for ResourceCollector {
             uptime_secs: System::uptime().unwrap_or(0),
         })
     }
+}
+
+/// CPU busy percentages since boot from `/proc/stat`, overall and per core: busy is every
+/// field but idle and iowait (guest time is already inside user and nice).
+fn cpu_since_boot(stat: &str) -> (Option<f64>, Vec<f64>) {
+    let busy_pct = |fields: &[u64]| -> Option<f64> {
+        let total: u64 = fields.iter().take(8).sum();
+        let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+        (total > 0).then(|| (total - idle.min(total)) as f64 * 100.0 / total as f64)
+    };
+    let mut total = None;
+    let mut cores = Vec::new();
+    for line in stat.lines() {
+        let mut words = line.split_whitespace();
+        let Some(name) = words.next().filter(|name| name.starts_with("cpu")) else {
+            continue;
+        };
+        let fields: Vec<u64> = words.filter_map(|word| word.parse().ok()).collect();
+        if name == "cpu" {
+            total = busy_pct(&fields);
+        } else {
+            cores.push(busy_pct(&fields).unwrap_or(0.0));
+        }
+    }
+    (total, cores)
 }
 
 /// Mount points of real filesystems (sysinfo leaves out proc, sysfs, tmpfs, cgroup and friends),
@@ -436,33 +487,47 @@ mod tests {
         assert_eq!(usage.total_bytes, 0);
     }
 
-    #[tokio::test]
-    async fn driven_the_second_reading_follows_the_first_after_the_priming_delay() {
-        use crate::core::collectors::{Control, OffThread, drive};
-        let collector = ResourceCollector::new(ResourceSettings {
+    #[test]
+    fn cpu_since_boot_counts_everything_but_idle_and_iowait() {
+        let stat = "cpu  100 0 50 800 50 0 0 0 0 0\ncpu0 60 0 20 100 20 0 0 0 0 0\ncpu1 40 0 30 700 30 0 0 0 0 0\nintr 5\n";
+        let (total, cores) = cpu_since_boot(stat);
+        assert_eq!(total, Some(15.0));
+        assert_eq!(cores, vec![40.0, 8.75]);
+        assert_eq!(cpu_since_boot("intr 5\n"), (None, Vec::new()));
+    }
+
+    #[test]
+    fn the_first_sample_holds_cpu_since_boot_and_the_next_measures_the_interval() {
+        let mut collector = ResourceCollector::new(ResourceSettings {
             interval: Duration::from_secs(60),
             filesystems: vec![PathBuf::from("/")],
             interfaces: Vec::new(),
         })
         .expect("collector");
-        let (sender, mut samples) = tokio::sync::mpsc::channel(4);
-        let cancel = tokio_util::sync::CancellationToken::new();
-        let started = tokio::time::Instant::now();
-        tokio::spawn(drive::<_, Result<ResourceSample, CollectError>>(
-            OffThread::new("resources", collector),
-            Control::new(&cancel),
-            sender,
-        ));
-        let first = samples.recv().await.expect("first").expect("sample");
-        assert!(first.cpu_total_pct.is_none());
-        let second = tokio::time::timeout(Duration::from_secs(10), samples.recv())
-            .await
-            .expect("the second reading long before the 60 s interval")
-            .expect("second")
-            .expect("sample");
+        assert_eq!(collector.warm_up(), None, "no second reading to wait for");
+        let first = collector.collect().expect("first sample");
+        assert!(first.cpu_since_boot);
+        let cpu = first.cpu_total_pct.expect("cpu in the first sample");
+        assert!((0.0..=100.0).contains(&cpu));
+        assert_eq!(first.cpu_per_core_pct.len(), collector.system.cpus().len());
+        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
+        let second = collector.collect().expect("second sample");
+        assert!(!second.cpu_since_boot);
         assert!(second.cpu_total_pct.is_some());
-        assert!(started.elapsed() >= PRIMING_DELAY);
-        cancel.cancel();
+    }
+
+    #[test]
+    fn a_one_shot_check_waits_for_a_second_reading() {
+        let mut collector = ResourceCollector::new(ResourceSettings {
+            interval: Duration::from_secs(60),
+            filesystems: vec![PathBuf::from("/")],
+            interfaces: Vec::new(),
+        })
+        .expect("collector")
+        .measuring_now();
+        let first = collector.collect().expect("first sample");
+        assert!(first.cpu_total_pct.is_none() && !first.cpu_since_boot);
+        assert_eq!(collector.warm_up(), Some(PRIMING_DELAY));
     }
 
     #[test]
@@ -474,7 +539,12 @@ mod tests {
         })
         .expect("collector");
         let first = collector.collect().expect("first sample");
-        assert!(first.cpu_total_pct.is_none());
+        assert!(
+            first
+                .networks
+                .iter()
+                .all(|net| net.rx_bytes_per_s.is_none())
+        );
         std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
         let second = collector.collect().expect("second sample");
         let cpu = second.cpu_total_pct.expect("cpu after two readings");
