@@ -22,6 +22,7 @@ pub mod protocol;
 pub mod queries;
 pub mod runner;
 pub mod services;
+pub mod sources;
 pub mod store;
 pub mod tasks;
 pub mod text;

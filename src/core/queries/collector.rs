@@ -44,7 +44,7 @@ use super::{
     StatementsView, TableHealth, TableRow,
 };
 use crate::core::services::tcp::describe_io_error;
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::{mask_url, scrub_url_password};
 
 /// The comment every monitoring query starts with; statements containing it are not listed.
 pub const MARKER: &str = "/* opsdeck */";
@@ -128,7 +128,7 @@ impl QueryCollector {
 
     /// Fills the snapshot; `Err` is a connection-level failure with its fix.
     async fn refresh(&mut self, snapshot: &mut QuerySnapshot) -> Result<(), String> {
-        let masked = mask_password(&self.url);
+        let masked = mask_url(&self.url);
         let timeout_ms = timeout_ms(self.settings.statement_timeout);
         let limit = Duration::from_millis(timeout_ms) + CLIENT_GRACE;
 
@@ -268,8 +268,8 @@ impl QueryCollector {
     }
 
     async fn connect(&self, timeout_ms: u64) -> Result<PgConnection, String> {
-        let masked = mask_password(&self.url);
-        let scrub = |text: String| scrub_password(text, &self.url);
+        let masked = mask_url(&self.url);
+        let scrub = |text: String| scrub_url_password(&text, &self.url);
         let options = match PgConnectOptions::from_str(&self.url) {
             Ok(options) => options,
             Err(error) => {
@@ -514,14 +514,6 @@ fn quote_ident(name: &str) -> String {
         name.to_owned()
     } else {
         format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
-/// Removes the url's password from a text (a parse error may quote the url).
-fn scrub_password(text: String, url: &str) -> String {
-    match crate::core::store::url_password(url) {
-        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
-        _ => text,
     }
 }
 
@@ -1463,22 +1455,10 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_and_passwords() {
+    fn identifiers_are_quoted() {
         assert_eq!(quote_ident("plain"), "plain");
         assert_eq!(quote_ident("Mixed"), "\"Mixed\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(
-            scrub_password(
-                "bad url postgres://u:s3cret@h".into(),
-                "postgres://u:s3cret@h/db"
-            ),
-            "bad url postgres://u:***@h"
-        );
-        assert_eq!(
-            crate::core::store::url_password("postgres://u@h/db?password=pw1"),
-            Some("pw1")
-        );
-        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::CheckOutcome;
 use super::tcp::{describe_io_error, format_latency, millis, timed_out};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::{mask_url, scrub_url_password};
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -50,12 +50,8 @@ const CLOSE_BUDGET: Duration = Duration::from_secs(1);
 pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let target = printable(&mask_password(&check.url));
-    let secret = crate::core::store::url_password(&check.url);
-    let scrub = |text: String| match secret {
-        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
-        _ => text,
-    };
+    let target = printable(&mask_url(&check.url));
+    let scrub = |text: String| scrub_url_password(&text, &check.url);
     let options = match PgConnectOptions::from_str(&check.url) {
         Ok(options) => options,
         Err(error) => {
@@ -291,22 +287,5 @@ mod tests {
         );
         assert_eq!(format_lag(0.0), "0 s");
         assert_eq!(format_lag(303.0), "5m 3s");
-    }
-
-    #[test]
-    fn passwords_are_found_for_scrubbing() {
-        assert_eq!(
-            crate::core::store::url_password("postgres://u:s3cret@h/db"),
-            Some("s3cret")
-        );
-        assert_eq!(
-            crate::core::store::url_password("postgres://u@h/db?password=pw1&x=1"),
-            Some("pw1")
-        );
-        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
-        assert_eq!(
-            crate::core::store::url_password("postgres://h:5432/db"),
-            None
-        );
     }
 }

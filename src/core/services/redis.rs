@@ -18,7 +18,7 @@ use super::CheckOutcome;
 use super::tcp::{format_latency, millis, timed_out, without_os_code};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::{mask_url, scrub, scrub_url_password};
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,16 +29,11 @@ pub struct RedisCheck {
 pub async fn check(check: &RedisCheck, timeout: Duration) -> CheckOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let target = printable(&mask_password(&check.url));
+    let target = printable(&mask_url(&check.url));
     let client = match redis::Client::open(check.url.as_str()) {
         Ok(client) => client,
         Err(error) => {
-            let mut reason = printable(&error.to_string());
-            if let Some(secret) =
-                crate::core::store::url_password(&check.url).filter(|secret| secret.len() >= 3)
-            {
-                reason = reason.replace(secret, "***");
-            }
+            let reason = scrub_url_password(&printable(&error.to_string()), &check.url);
             return CheckOutcome::failed(format!("invalid Redis url {target}: {reason}"));
         }
     };
@@ -46,12 +41,8 @@ pub async fn check(check: &RedisCheck, timeout: Duration) -> CheckOutcome {
         .get_connection_info()
         .redis_settings()
         .password()
-        .filter(|password| password.len() >= 3)
         .map(str::to_owned);
-    let scrub = |text: String| match &secret {
-        Some(secret) => text.replace(secret.as_str(), "***"),
-        None => text,
-    };
+    let scrub = |text: String| scrub(&text, secret.as_slice());
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(timeout))
         .set_response_timeout(Some(timeout));

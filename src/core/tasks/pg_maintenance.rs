@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::mask_url;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VacuumSettings {
@@ -1012,7 +1012,7 @@ fn server_is_local(options: &PgConnectOptions) -> bool {
 }
 
 fn db_url(url: &str) -> String {
-    mask_password(url)
+    mask_url(url)
 }
 
 /// A column of a catalog reply, or a clear failure naming it.

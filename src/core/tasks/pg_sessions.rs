@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::mask_url;
 
 /// The databases the queries pane watches, as (name, url); the first is the default.
 #[derive(Debug, Clone, PartialEq)]
@@ -477,7 +477,7 @@ impl<'s> Db<'s> {
         cancel: Option<&CancellationToken>,
     ) -> Result<Db<'s>, TaskError> {
         let Database { name, url } = database;
-        let masked = mask_password(url);
+        let masked = mask_url(url);
         let fix = format!("check the url of the [[database]] named `{name}`");
         let options = PgConnectOptions::from_str(url)
             .map_err(|error| {

@@ -8,7 +8,7 @@ use redis::{AsyncConnectionConfig, ErrorKind, RedisError};
 use tokio_util::sync::CancellationToken;
 
 use super::TaskError;
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::{mask_url, scrub};
 
 /// How long connecting (and the first PING) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -30,7 +30,7 @@ pub async fn connect(
     config_hint: &str,
     cancel: &CancellationToken,
 ) -> Result<Connected, TaskError> {
-    let target = mask_password(url);
+    let target = mask_url(url);
     let client = redis::Client::open(url).map_err(|error| {
         TaskError::failed(format!(
             "`{target}` is not a usable Redis URL ({error}): check {config_hint}"
@@ -65,7 +65,7 @@ pub async fn connect(
         }),
         Ok(Err(error)) => Err(TaskError::failed(scrub(
             &connect_error(&target, &error, config_hint),
-            secret.as_deref(),
+            secret.as_slice(),
         ))),
         Err(_elapsed) => Err(TaskError::failed(format!(
             "cannot connect to Redis at {target}: no answer within {}s; is redis-server running \
@@ -95,13 +95,5 @@ fn connect_error(target: &str, error: &RedisError, config_hint: &str) -> String 
             "cannot connect to Redis at {target}: {error}; is redis-server running? check \
              {config_hint}"
         )
-    }
-}
-
-/// Removes the password from a message, should a library error ever quote it.
-pub fn scrub(message: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if secret.len() >= 3 => message.replace(secret, "***"),
-        _ => message.to_owned(),
     }
 }

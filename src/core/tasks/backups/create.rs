@@ -33,8 +33,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
-use crate::core::store::{mask_password, url_password};
-use crate::core::tasks::redis_link::{self, Connected, scrub};
+use crate::core::sources::secrets::{mask_url, scrub, url_password};
+use crate::core::tasks::redis_link::{self, Connected};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 
 /// A progress line this often while a backup is being written.
@@ -108,7 +108,7 @@ pub fn plan_steps(
             steps.push(Plan::note(format!(
                 "on Redis at {}: LASTSAVE, BGSAVE (or wait for a save already in progress), \
                  LASTSAVE every {} ms until the save completes, CONFIG GET dir and dbfilename",
-                mask_password(url),
+                mask_url(url),
                 BGSAVE_POLL.as_millis()
             )));
             steps.push(Plan::note(format!(
@@ -439,12 +439,12 @@ async fn pg_dump(
     let database = sqlx::postgres::PgConnectOptions::from_str(url)
         .ok()
         .and_then(|options| options.get_database().map(str::to_owned))
-        .unwrap_or_else(|| mask_password(url));
+        .unwrap_or_else(|| mask_url(url));
     let output = &context.output;
     let cancel = &context.cancel;
     output.line(format!(
         "pg_dump of {database} ({}) into {}",
-        mask_password(url),
+        mask_url(url),
         partial.display()
     ));
     let args = pg_dump_args(format, &bare, partial);
@@ -851,7 +851,7 @@ impl Redis {
             () = self.cancel.cancelled() => return Err(TaskError::Cancelled),
             reply = command.query_async::<T>(&mut self.con) => reply,
         };
-        Ok(reply.map_err(|error| scrub(&error.to_string(), self.secret.as_deref())))
+        Ok(reply.map_err(|error| scrub(&error.to_string(), self.secret.as_slice())))
     }
 
     async fn ask<T: FromRedisValue>(

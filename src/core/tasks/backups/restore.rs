@@ -25,7 +25,8 @@ use crate::core::backups::{
     BackupFile, BackupSet, BackupTools, DetectedKind, ExpectedKind, RestoreSettings, RestoreTest,
 };
 use crate::core::checks::rules::format_bytes;
-use crate::core::store::{mask_password, sql_message};
+use crate::core::sources::secrets::mask_url;
+use crate::core::store::sql_message;
 use crate::core::tasks::{Plan, PlanStep, TaskContext, TaskError};
 
 const SCRATCH_PREFIX: &str = "opsdeck_restore_";
@@ -67,9 +68,9 @@ pub fn plan_steps(
     file: &BackupFile,
     database: &str,
 ) -> Vec<PlanStep> {
-    let server = mask_password(&settings.url);
+    let server = mask_url(&settings.url);
     let scratch_url = with_database(&settings.url, database);
-    let scratch = mask_password(&scratch_url);
+    let scratch = mask_url(&scratch_url);
     let (bare, password) = split_password(&scratch_url);
     let mut steps = vec![PlanStep::Sql {
         database: server.clone(),
@@ -169,7 +170,7 @@ pub async fn restore_test(
         ));
     }
     let output = &context.output;
-    let server = mask_password(&settings.url);
+    let server = mask_url(&settings.url);
     let options = PgConnectOptions::from_str(&settings.url)
         .map_err(|error| {
             TaskError::failed(format!(
@@ -517,7 +518,7 @@ async fn restore_and_check(
         took.as_secs_f64()
     ));
 
-    let masked = mask_password(scratch_url);
+    let masked = mask_url(scratch_url);
     let mut conn = connect(scratch_options, &masked, &context.cancel).await?;
     let mut counts = Vec::new();
     let mut failures = Vec::new();
@@ -662,7 +663,7 @@ async fn restore(
     output.line(format!(
         "restoring {} into {} with {}",
         file.display(),
-        mask_password(scratch_url),
+        mask_url(scratch_url),
         program.display()
     ));
     let tool_name = program
