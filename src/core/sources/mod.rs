@@ -3,4 +3,5 @@
 //! and tasks connect, spawn and mask through here, so timeouts, cancellation and messages
 //! behave the same everywhere.
 
+pub mod process;
 pub mod secrets;

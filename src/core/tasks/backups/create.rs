@@ -28,11 +28,12 @@ use redis::FromRedisValue;
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources::process::{Process, SpawnError, not_found};
 use crate::core::sources::secrets::{mask_url, scrub, url_password};
 use crate::core::tasks::redis_link::{self, Connected};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
@@ -41,8 +42,6 @@ use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How often `LASTSAVE` is asked while a `BGSAVE` runs.
 const BGSAVE_POLL: Duration = Duration::from_millis(200);
-/// How long a tool's process group gets to exit after SIGTERM before SIGKILL.
-const TERM_GRACE: Duration = Duration::from_millis(500);
 /// How far the RDB's mtime may be before the save we asked for (mtime has whole seconds, and
 /// the server's clock is read over the wire).
 const RDB_CLOCK_SLACK: i64 = 2;
@@ -634,8 +633,7 @@ fn percent_decode(text: &str) -> String {
 /// and the first lines kept for the error message.
 pub(super) struct Tool {
     name: String,
-    child: Child,
-    group: Option<rustix::process::Pid>,
+    process: Process,
     stderr: Option<tokio::task::JoinHandle<Vec<String>>>,
 }
 
@@ -696,38 +694,40 @@ impl Tool {
             .args(args)
             .stdin(stdin)
             .stdout(stdout)
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         if let Some(password) = password {
             command.env("PGPASSWORD", password);
         }
-        let mut child = command.spawn().map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => TaskError::failed(format!(
-                "`{}` was not found: install the PostgreSQL client tools (the server's major \
-                 version or newer) or set [backups] pg_bin_dir",
-                program.display()
+        let mut process = Process::spawn(&mut command).map_err(|error| match error {
+            SpawnError::NotFound(program) => TaskError::failed(not_found(
+                &program,
+                Some(
+                    "set [backups] pg_bin_dir to PostgreSQL's bin directory (the server's major \
+                     version or newer)",
+                ),
             )),
-            _ => TaskError::failed(format!("cannot start `{}`: {error}", program.display())),
+            error => TaskError::failed(error.to_string()),
         })?;
-        let group = child
-            .id()
-            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
-        let stderr = child
+        let stderr = process
+            .child()
             .stderr
             .take()
             .map(|stream| tokio::spawn(collect_lines(stream, output.clone())));
         Ok(Tool {
             name,
-            child,
-            group,
+            process,
             stderr,
         })
     }
 
     /// The tool's stdout as a blocking file, for a copy on a blocking thread.
     pub(super) fn take_stdout(&mut self) -> Result<File, TaskError> {
-        let stdout = self.child.stdout.take().ok_or_else(|| self.no_pipe())?;
+        let stdout = self
+            .process
+            .child()
+            .stdout
+            .take()
+            .ok_or_else(|| self.no_pipe())?;
         let fd = stdout
             .into_owned_fd()
             .map_err(|error| self.pipe_error(&error))?;
@@ -736,7 +736,12 @@ impl Tool {
 
     /// The tool's stdin as a blocking file, for feeding it from a blocking thread.
     pub(super) fn take_stdin(&mut self) -> Result<File, TaskError> {
-        let stdin = self.child.stdin.take().ok_or_else(|| self.no_pipe())?;
+        let stdin = self
+            .process
+            .child()
+            .stdin
+            .take()
+            .ok_or_else(|| self.no_pipe())?;
         let fd = stdin
             .into_owned_fd()
             .map_err(|error| self.pipe_error(&error))?;
@@ -758,11 +763,11 @@ impl Tool {
         cancel: &CancellationToken,
     ) -> Result<Finished, TaskError> {
         let status = tokio::select! {
-            status = self.child.wait() => status.map_err(|error| {
+            status = self.process.wait() => status.map_err(|error| {
                 TaskError::failed(format!("waiting for {}: {error}", self.name))
             })?,
             () = cancel.cancelled() => {
-                self.stop().await;
+                self.process.stop().await;
                 return Err(TaskError::Cancelled);
             }
         };
@@ -775,19 +780,6 @@ impl Tool {
             None => Vec::new(),
         };
         Ok(Finished { status, stderr })
-    }
-
-    async fn stop(&mut self) {
-        if let Some(group) = self.group {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-            if tokio::time::timeout(TERM_GRACE, self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-        }
-        let _ = self.child.kill().await;
     }
 }
 
