@@ -4,4 +4,5 @@
 //! behave the same everywhere.
 
 pub mod process;
+pub mod redis;
 pub mod secrets;

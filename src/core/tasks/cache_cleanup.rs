@@ -28,8 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Output, ParamSpec, Params, Plan, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources;
+use crate::core::sources::redis::{Link, TASK_LIMITS};
 use crate::core::sources::secrets::scrub;
-use crate::core::tasks::redis_link::{self, Connected, RESPONSE_TIMEOUT};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachePattern {
@@ -298,11 +299,11 @@ impl Session {
         settings: &CacheCleanupSettings,
         cancel: CancellationToken,
     ) -> Result<Session, TaskError> {
-        let Connected {
+        let Link {
             con,
             target,
             secret,
-        } = redis_link::connect(&settings.url, CONFIG_HINT, &cancel).await?;
+        } = sources::redis::connect(&settings.url, CONFIG_HINT, TASK_LIMITS, &cancel).await?;
         let mut session = Session {
             con,
             target,
@@ -459,7 +460,7 @@ impl Session {
         let message = if error.is_timeout() {
             format!(
                 "Redis at {target} did not answer {what} within {}s",
-                RESPONSE_TIMEOUT.as_secs()
+                TASK_LIMITS.response.as_secs()
             )
         } else if is_connection_problem(error) {
             format!(

@@ -9,7 +9,6 @@ pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
 pub mod process;
-pub mod redis_link;
 pub mod security_scan;
 pub mod shell;
 pub mod temp_cleanup;
@@ -171,6 +170,15 @@ pub enum TaskError {
 impl TaskError {
     pub fn failed(message: impl Into<String>) -> TaskError {
         TaskError::Failed(message.into())
+    }
+}
+
+impl From<crate::core::sources::redis::LinkError> for TaskError {
+    fn from(error: crate::core::sources::redis::LinkError) -> TaskError {
+        match error {
+            crate::core::sources::redis::LinkError::Failed(message) => TaskError::Failed(message),
+            crate::core::sources::redis::LinkError::Cancelled => TaskError::Cancelled,
+        }
     }
 }
 

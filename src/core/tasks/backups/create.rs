@@ -33,9 +33,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources;
 use crate::core::sources::process::{Process, SpawnError, not_found};
+use crate::core::sources::redis::{Link, TASK_LIMITS};
 use crate::core::sources::secrets::{mask_url, scrub, url_password};
-use crate::core::tasks::redis_link::{self, Connected};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 
 /// A progress line this often while a backup is being written.
@@ -820,11 +821,11 @@ struct Redis {
 
 impl Redis {
     async fn connect(url: &str, cancel: &CancellationToken) -> Result<Redis, TaskError> {
-        let Connected {
+        let Link {
             con,
             target,
             secret,
-        } = redis_link::connect(url, "[backup.create] url", cancel).await?;
+        } = sources::redis::connect(url, "[backup.create] url", TASK_LIMITS, cancel).await?;
         Ok(Redis {
             con,
             target,
