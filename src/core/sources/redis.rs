@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, ServerErrorKind};
-use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
+use super::SourceError;
 use crate::core::services::tcp::{timed_out, without_os_code};
 use crate::core::sources::secrets::{mask_url, scrub, scrub_url_password};
 use crate::core::text::printable;
@@ -45,15 +45,6 @@ impl Link {
     }
 }
 
-#[derive(Debug, Error, PartialEq)]
-pub enum LinkError {
-    /// The whole line: what failed, at which (masked) URL, and the fix.
-    #[error("{0}")]
-    Failed(String),
-    #[error("cancelled")]
-    Cancelled,
-}
-
 /// Connects to `url` and PINGs it; `config_hint` names where the URL is configured (for the
 /// fix in messages). Cancelling `cancel` gives up at once.
 pub async fn connect(
@@ -61,10 +52,10 @@ pub async fn connect(
     config_hint: &str,
     limits: Limits,
     cancel: &CancellationToken,
-) -> Result<Link, LinkError> {
+) -> Result<Link, SourceError> {
     let target = printable(&mask_url(url));
     let client = redis::Client::open(url).map_err(|error| {
-        LinkError::Failed(format!(
+        SourceError::Failed(format!(
             "invalid Redis url {target}: {}; check {config_hint}",
             scrub_url_password(&printable(&error.to_string()), url)
         ))
@@ -86,7 +77,7 @@ pub async fn connect(
     };
     let connected = tokio::select! {
         biased;
-        () = cancel.cancelled() => return Err(LinkError::Cancelled),
+        () = cancel.cancelled() => return Err(SourceError::Cancelled),
         connected = tokio::time::timeout(limits.connect, connecting) => connected,
     };
     let reason = match connected {
@@ -101,7 +92,7 @@ pub async fn connect(
         Ok(Err(error)) => describe_error(&error, limits.connect, config_hint),
         Err(_elapsed) => unreachable_reason(&timed_out(limits.connect), config_hint),
     };
-    Err(LinkError::Failed(scrub(
+    Err(SourceError::Failed(scrub(
         &format!("cannot connect to Redis at {target}: {reason}"),
         secret.as_slice(),
     )))

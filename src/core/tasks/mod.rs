@@ -24,6 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use backups::{BackupAction, BackupTaskSettings};
 
+use crate::core::sources::SourceError;
+
 /// Parameters given to a run (`--param k=v`, or from the UI).
 pub type Params = BTreeMap<String, String>;
 
@@ -173,11 +175,11 @@ impl TaskError {
     }
 }
 
-impl From<crate::core::sources::redis::LinkError> for TaskError {
-    fn from(error: crate::core::sources::redis::LinkError) -> TaskError {
+impl From<SourceError> for TaskError {
+    fn from(error: SourceError) -> TaskError {
         match error {
-            crate::core::sources::redis::LinkError::Failed(message) => TaskError::Failed(message),
-            crate::core::sources::redis::LinkError::Cancelled => TaskError::Cancelled,
+            SourceError::Failed(message) => TaskError::Failed(message),
+            SourceError::Cancelled => TaskError::Cancelled,
         }
     }
 }
