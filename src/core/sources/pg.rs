@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::SourceError;
 use crate::core::services::tcp::{describe_io_error, timed_out};
-use crate::core::sources::secrets::{mask_url, scrub_url_password};
+use crate::core::sources::secrets::{mask_url, scrub_url_password, url_password};
 use crate::core::text::printable;
 
 /// How long connecting may take unless the caller has a tighter budget.
@@ -231,6 +231,117 @@ pub fn quote_ident(name: &str) -> String {
     }
 }
 
+/// The database `url` names (its path or `dbname=`), as the server would read it.
+pub fn database_name(url: &str) -> Option<String> {
+    PgConnectOptions::from_str(url)
+        .ok()?
+        .get_database()
+        .map(str::to_owned)
+}
+
+/// `url` without its password, and the password (percent-decoded) for `PGPASSWORD`: passwords
+/// on a command line are visible to every user of the host in `ps`.
+pub fn split_password(url: &str) -> (String, Option<String>) {
+    let password = url_password(url).map(percent_decode);
+    let Some(scheme_end) = url.find("://") else {
+        return (url.to_owned(), password);
+    };
+    let start = scheme_end + 3;
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let bare = format!("{}{authority}{}", &url[..start], &rest[authority_end..]);
+    (remove_query_params(&bare, &["password"]), password)
+}
+
+/// Drops the named `key=value` pairs from a URL's query string.
+fn remove_query_params(url: &str, keys: &[&str]) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (query, None),
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
+            !pair.is_empty() && !keys.iter().any(|drop| key.eq_ignore_ascii_case(drop))
+        })
+        .collect();
+    let mut result = base.to_owned();
+    if !kept.is_empty() {
+        result.push('?');
+        result.push_str(&kept.join("&"));
+    }
+    if let Some(fragment) = fragment {
+        result.push('#');
+        result.push_str(fragment);
+    }
+    result
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(byte) = bytes
+                .get(index + 1..index + 3)
+                .and_then(|pair| std::str::from_utf8(pair).ok())
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        {
+            decoded.push(byte);
+            index += 3;
+        } else {
+            decoded.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
+/// `url` pointing at `database` instead of its own database.
+pub fn with_database(url: &str, database: &str) -> String {
+    let url = remove_query_params(url, &["dbname"]);
+    let Some(scheme_end) = url.find("://") else {
+        return url;
+    };
+    let start = scheme_end + 3;
+    let rest = &url[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let after = &rest[authority_end..];
+    let tail = if after.starts_with('/') {
+        &after[after.find(['?', '#']).unwrap_or(after.len())..]
+    } else {
+        after
+    };
+    let encoded: String = database
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'~') {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect();
+    format!(
+        "{}{}/{encoded}{tail}",
+        &url[..start],
+        &rest[..authority_end]
+    )
+}
+
 /// What it takes to stop a statement on a connection from outside: the connection's backend
 /// pid and a second connection to call `pg_cancel_backend` from.
 pub struct Canceller {
@@ -356,6 +467,41 @@ mod tests {
         assert!(message.starts_with("invalid PostgreSQL url postgres://u:***@h:notaport/db: "));
         assert!(message.ends_with("; check [x] url"), "{message}");
         assert!(!message.contains("s3cret"), "{message}");
+    }
+
+    #[test]
+    fn the_password_leaves_the_url() {
+        assert_eq!(
+            split_password("postgres://app:s%40cret@db:5432/shop?sslmode=require"),
+            (
+                "postgres://app@db:5432/shop?sslmode=require".to_owned(),
+                Some("s@cret".to_owned())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://app@db/shop?password=x&sslmode=disable"),
+            (
+                "postgres://app@db/shop?sslmode=disable".to_owned(),
+                Some("x".to_owned())
+            )
+        );
+        assert_eq!(
+            split_password("postgres://db/shop"),
+            ("postgres://db/shop".to_owned(), None)
+        );
+    }
+
+    #[test]
+    fn urls_point_at_the_scratch_database() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5/app?sslmode=require", "x_1"),
+            "postgres://u:p@h:5/x_1?sslmode=require"
+        );
+        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
+        assert_eq!(
+            with_database("postgres://h/?dbname=a&sslmode=disable", "x"),
+            "postgres://h/x?sslmode=disable"
+        );
     }
 
     #[test]

@@ -647,11 +647,3 @@ fn sqlite_url(path: &Path) -> String {
     url.push_str("?mode=rwc");
     url
 }
-
-/// The server's own message for a database error (without sqlx's wrapping), else the error.
-pub fn sql_message(error: &sqlx::Error) -> String {
-    match error.as_database_error() {
-        Some(database) => database.message().to_owned(),
-        None => error.to_string(),
-    }
-}

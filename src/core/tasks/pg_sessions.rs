@@ -7,16 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgDatabaseError};
 use tokio_util::sync::CancellationToken;
 
 use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
-use crate::core::sources::secrets::mask_url;
+use crate::core::sources::pg::{Limits, Server, sql_message};
 
 /// The databases the queries pane watches, as (name, url); the first is the default.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,9 +82,8 @@ pub const PARAMS: &[ParamSpec] = &[
     },
 ];
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every statement of the task is quick; a server that does not answer in time is an error.
-const STATEMENT_TIMEOUT: &str = "5s";
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a session's statement the plan shows.
 const QUERY_CHARS: usize = 200;
 /// How long a run waits for a terminated session to leave `pg_stat_activity`.
@@ -477,35 +475,15 @@ impl<'s> Db<'s> {
         cancel: Option<&CancellationToken>,
     ) -> Result<Db<'s>, TaskError> {
         let Database { name, url } = database;
-        let masked = mask_url(url);
-        let fix = format!("check the url of the [[database]] named `{name}`");
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|error| {
-                TaskError::failed(format!(
-                    "cannot use the URL {masked} of database `{name}`: {error}\n  fix: {fix}"
-                ))
-            })?
-            .application_name(crate::core::TASK_APPLICATION)
-            .disable_statement_logging()
-            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
-        let attempt = unless_cancelled(
-            cancel,
-            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)),
-        )
-        .await?;
-        let mut conn = match attempt {
-            Ok(Ok(conn)) => conn,
-            failed => {
-                let reason = match failed {
-                    Ok(Err(error)) => crate::core::store::sql_message(&error),
-                    _ => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                };
-                return Err(TaskError::failed(format!(
-                    "cannot connect to {masked} (database `{name}`): {reason}\n  fix: is \
-                     PostgreSQL running? {fix} (host, port, user, password, database)"
-                )));
-            }
-        };
+        let server = Server::new(
+            url,
+            crate::core::TASK_APPLICATION,
+            &format!("the url of the [[database]] named `{name}`"),
+        )?;
+        let masked = server.shown().to_owned();
+        let mut conn = server
+            .connect(Limits::statement(STATEMENT_TIMEOUT), cancel)
+            .await?;
         let reply = unless_cancelled(
             cancel,
             sqlx::query("SELECT pg_backend_pid() AS pid, quote_ident(current_user) AS usr")
@@ -515,7 +493,7 @@ impl<'s> Db<'s> {
         let row = reply.map_err(|error| {
             TaskError::failed(format!(
                 "reading our own session on {masked}: {}",
-                crate::core::store::sql_message(&error)
+                sql_message(&error)
             ))
         })?;
         Ok(Db {
@@ -528,11 +506,7 @@ impl<'s> Db<'s> {
     }
 
     fn failed(&self, what: &str, error: &sqlx::Error) -> TaskError {
-        TaskError::failed(format!(
-            "{what} on {}: {}",
-            self.url,
-            crate::core::store::sql_message(error)
-        ))
+        TaskError::failed(format!("{what} on {}: {}", self.url, sql_message(error)))
     }
 
     /// Every session waiting for a lock, with the pids it waits on.

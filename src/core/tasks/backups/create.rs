@@ -16,7 +16,6 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -34,9 +33,10 @@ use tokio_util::sync::CancellationToken;
 use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
 use crate::core::sources;
+use crate::core::sources::pg::{database_name, split_password};
 use crate::core::sources::process::{Process, SpawnError, not_found};
 use crate::core::sources::redis::{Link, TASK_LIMITS};
-use crate::core::sources::secrets::{mask_url, scrub, url_password};
+use crate::core::sources::secrets::{mask_url, scrub};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 
 /// A progress line this often while a backup is being written.
@@ -436,10 +436,7 @@ async fn pg_dump(
     context: &TaskContext,
 ) -> Result<(String, u64), TaskError> {
     let (bare, password) = split_password(url);
-    let database = sqlx::postgres::PgConnectOptions::from_str(url)
-        .ok()
-        .and_then(|options| options.get_database().map(str::to_owned))
-        .unwrap_or_else(|| mask_url(url));
+    let database = database_name(url).unwrap_or_else(|| mask_url(url));
     let output = &context.output;
     let cancel = &context.cancel;
     output.line(format!(
@@ -557,77 +554,6 @@ fn hash_file(path: &Path, cancel: CancellationToken) -> io::Result<(String, u64)
     }
     file.sync_all()?;
     Ok((hex(&hasher.finalize()), size))
-}
-
-/// `url` without its password, and the password (percent-decoded) for `PGPASSWORD`: passwords
-/// on a command line are visible to every user of the host in `ps`.
-pub(super) fn split_password(url: &str) -> (String, Option<String>) {
-    let password = url_password(url).map(percent_decode);
-    let Some(scheme_end) = url.find("://") else {
-        return (url.to_owned(), password);
-    };
-    let start = scheme_end + 3;
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let bare = format!("{}{authority}{}", &url[..start], &rest[authority_end..]);
-    (remove_query_params(&bare, &["password"]), password)
-}
-
-/// Drops the named `key=value` pairs from a URL's query string.
-pub(super) fn remove_query_params(url: &str, keys: &[&str]) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((query, fragment)) => (query, Some(fragment)),
-        None => (query, None),
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
-            !pair.is_empty() && !keys.iter().any(|drop| key.eq_ignore_ascii_case(drop))
-        })
-        .collect();
-    let mut result = base.to_owned();
-    if !kept.is_empty() {
-        result.push('?');
-        result.push_str(&kept.join("&"));
-    }
-    if let Some(fragment) = fragment {
-        result.push('#');
-        result.push_str(fragment);
-    }
-    result
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(byte) = bytes
-                .get(index + 1..index + 3)
-                .and_then(|pair| std::str::from_utf8(pair).ok())
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        {
-            decoded.push(byte);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
 }
 
 /// A PostgreSQL client tool running in its own process group, its stderr streamed to the output
@@ -1302,28 +1228,6 @@ impl<R: Read> Read for Exactly<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_password_leaves_the_url() {
-        assert_eq!(
-            split_password("postgres://app:s%40cret@db:5432/shop?sslmode=require"),
-            (
-                "postgres://app@db:5432/shop?sslmode=require".to_owned(),
-                Some("s@cret".to_owned())
-            )
-        );
-        assert_eq!(
-            split_password("postgres://app@db/shop?password=x&sslmode=disable"),
-            (
-                "postgres://app@db/shop?sslmode=disable".to_owned(),
-                Some("x".to_owned())
-            )
-        );
-        assert_eq!(
-            split_password("postgres://db/shop"),
-            ("postgres://db/shop".to_owned(), None)
-        );
-    }
 
     #[test]
     fn shrinking_content_is_padded_and_growing_content_cut() {
