@@ -13,7 +13,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-use tokio_util::sync::CancellationToken;
 
 use super::CheckOutcome;
 use super::tcp::{format_latency, millis, timed_out};
@@ -37,9 +36,7 @@ pub async fn check(check: &RedisCheck, timeout: Duration) -> CheckOutcome {
         connect: timeout,
         response: timeout,
     };
-    // A check is never cancelled half-way: the scheduler drops it whole.
-    let never = CancellationToken::new();
-    let mut link = match sources::redis::connect(&check.url, CONFIG_HINT, limits, &never).await {
+    let mut link = match sources::redis::connect(&check.url, CONFIG_HINT, limits, None).await {
         Ok(link) => link,
         Err(error) => return CheckOutcome::failed(error.to_string()),
     };

@@ -8,7 +8,10 @@ pub mod process;
 pub mod redis;
 pub mod secrets;
 
+use std::future::Future;
+
 use thiserror::Error;
+use tokio_util::sync::CancellationToken;
 
 /// Why an outside thing could not be used: the whole line (what failed, where, with the
 /// secret masked, and the fix), or the caller's cancellation.
@@ -18,4 +21,20 @@ pub enum SourceError {
     Failed(String),
     #[error("cancelled")]
     Cancelled,
+}
+
+/// Awaits `work` unless `cancel` fires first (the work is then dropped: whatever it had asked of
+/// the outside thing is abandoned, not stopped there).
+pub async fn unless_cancelled<T>(
+    cancel: Option<&CancellationToken>,
+    work: impl Future<Output = T>,
+) -> Result<T, SourceError> {
+    match cancel {
+        None => Ok(work.await),
+        Some(token) => tokio::select! {
+            biased;
+            () = token.cancelled() => Err(SourceError::Cancelled),
+            value = work => Ok(value),
+        },
+    }
 }

@@ -15,7 +15,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::SourceError;
+use super::{SourceError, unless_cancelled};
 use crate::core::services::tcp::{describe_io_error, timed_out};
 use crate::core::sources::secrets::{mask_url, scrub_url_password, url_password};
 use crate::core::text::printable;
@@ -114,15 +114,11 @@ impl Server {
             session.push(("lock_timeout", millis(lock)));
         }
         let options = self.options.clone().options(session);
-        let connecting = tokio::time::timeout(limits.connect, PgConnection::connect_with(&options));
-        let attempt = match cancel {
-            None => connecting.await,
-            Some(token) => tokio::select! {
-                biased;
-                () = token.cancelled() => return Err(SourceError::Cancelled),
-                attempt = connecting => attempt,
-            },
-        };
+        let attempt = unless_cancelled(
+            cancel,
+            tokio::time::timeout(limits.connect, PgConnection::connect_with(&options)),
+        )
+        .await?;
         let reason = match attempt {
             Ok(Ok(conn)) => return Ok(conn),
             Ok(Err(error)) => self.connect_reason(&error),
@@ -366,11 +362,11 @@ impl Canceller {
         conn: &mut PgConnection,
         token: &CancellationToken,
     ) -> Result<Canceller, SourceError> {
-        let pid = tokio::select! {
-            biased;
-            () = token.cancelled() => return Err(SourceError::Cancelled),
-            pid = sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(conn) => pid,
-        }
+        let pid = unless_cancelled(
+            Some(token),
+            sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(conn),
+        )
+        .await?
         .map_err(|error| {
             SourceError::Failed(format!(
                 "reading our backend pid on {}: {}",

@@ -9,7 +9,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, ErrorKind, RedisError, ServerErrorKind};
 use tokio_util::sync::CancellationToken;
 
-use super::SourceError;
+use super::{SourceError, unless_cancelled};
 use crate::core::services::tcp::{timed_out, without_os_code};
 use crate::core::sources::secrets::{mask_url, scrub, scrub_url_password};
 use crate::core::text::printable;
@@ -51,7 +51,7 @@ pub async fn connect(
     url: &str,
     config_hint: &str,
     limits: Limits,
-    cancel: &CancellationToken,
+    cancel: Option<&CancellationToken>,
 ) -> Result<Link, SourceError> {
     let target = printable(&mask_url(url));
     let client = redis::Client::open(url).map_err(|error| {
@@ -75,11 +75,8 @@ pub async fn connect(
         let pong = redis::cmd("PING").query_async::<String>(&mut con).await?;
         Ok::<_, RedisError>((con, pong))
     };
-    let connected = tokio::select! {
-        biased;
-        () = cancel.cancelled() => return Err(SourceError::Cancelled),
-        connected = tokio::time::timeout(limits.connect, connecting) => connected,
-    };
+    let connected =
+        unless_cancelled(cancel, tokio::time::timeout(limits.connect, connecting)).await?;
     let reason = match connected {
         Ok(Ok((con, pong))) if pong == "PONG" => {
             return Ok(Link {

@@ -303,7 +303,7 @@ impl Session {
             con,
             target,
             secret,
-        } = sources::redis::connect(&settings.url, CONFIG_HINT, TASK_LIMITS, &cancel).await?;
+        } = sources::redis::connect(&settings.url, CONFIG_HINT, TASK_LIMITS, Some(&cancel)).await?;
         let mut session = Session {
             con,
             target,

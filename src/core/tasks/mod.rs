@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use backups::{BackupAction, BackupTaskSettings};
 
 use crate::core::sources::SourceError;
+use crate::core::sources::secrets::redact;
 
 /// Parameters given to a run (`--param k=v`, or from the UI).
 pub type Params = BTreeMap<String, String>;
@@ -170,8 +171,9 @@ pub enum TaskError {
 }
 
 impl TaskError {
+    /// A failure; anything in it shaped like a secret is masked ([`redact`]).
     pub fn failed(message: impl Into<String>) -> TaskError {
-        TaskError::Failed(message.into())
+        TaskError::Failed(redact(&message.into()))
     }
 }
 
@@ -195,8 +197,10 @@ impl Output {
         Output { sender }
     }
 
+    /// Sends a line on; anything in it shaped like a secret (a program may print a URL with its
+    /// password) is masked first ([`redact`]), since output is shown, logged and stored.
     pub fn line(&self, text: impl Into<String>) {
-        let _ = self.sender.send(text.into());
+        let _ = self.sender.send(redact(&text.into()));
     }
 }
 

@@ -6,7 +6,6 @@
 //! by one (stopping between them when cancelled) and reports each one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use sqlx::Connection;
@@ -16,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 use crate::core::sources::pg::{Limits, Server, sql_message};
+use crate::core::sources::unless_cancelled;
 
 /// The databases the queries pane watches, as (name, url); the first is the default.
 #[derive(Debug, Clone, PartialEq)]
@@ -622,21 +622,6 @@ impl<'s> Db<'s> {
 
     async fn close(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.close()).await;
-    }
-}
-
-/// Awaits `work` unless the token fires first (the work is then dropped).
-async fn unless_cancelled<T>(
-    token: Option<&CancellationToken>,
-    work: impl Future<Output = T>,
-) -> Result<T, TaskError> {
-    match token {
-        None => Ok(work.await),
-        Some(token) => tokio::select! {
-            biased;
-            () = token.cancelled() => Err(TaskError::Cancelled),
-            value = work => Ok(value),
-        },
     }
 }
 

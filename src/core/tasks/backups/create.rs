@@ -751,7 +751,7 @@ impl Redis {
             con,
             target,
             secret,
-        } = sources::redis::connect(url, "[backup.create] url", TASK_LIMITS, cancel).await?;
+        } = sources::redis::connect(url, "[backup.create] url", TASK_LIMITS, Some(cancel)).await?;
         Ok(Redis {
             con,
             target,

@@ -26,6 +26,7 @@ use crate::core::backups::{
 use crate::core::checks::rules::format_bytes;
 use crate::core::sources::pg::{Limits, Server, split_password, sql_message, with_database};
 use crate::core::sources::secrets::mask_url;
+use crate::core::sources::unless_cancelled;
 use crate::core::tasks::{Plan, PlanStep, TaskContext, TaskError};
 
 const SCRATCH_PREFIX: &str = "opsdeck_restore_";
@@ -458,8 +459,9 @@ async fn restore_and_check(
     let mut failures = Vec::new();
     for table in &settings.tables {
         let statement = count_statement(table);
-        let counted = cancellable(
-            &context.cancel,
+        // On cancel the connection is abandoned; the forced DROP ends its session.
+        let counted = unless_cancelled(
+            Some(&context.cancel),
             sqlx::query_scalar::<_, i64>(AssertSqlSafe(statement.clone())).fetch_one(&mut conn),
         )
         .await?;
@@ -482,8 +484,8 @@ async fn restore_and_check(
         }
     }
     for query in &settings.queries {
-        let rows = cancellable(
-            &context.cancel,
+        let rows = unless_cancelled(
+            Some(&context.cancel),
             sqlx::raw_sql(AssertSqlSafe(query.clone())).fetch_all(&mut conn),
         )
         .await?;
@@ -515,19 +517,6 @@ async fn restore_and_check(
         failures,
         took,
     })
-}
-
-/// Awaits a statement unless the run is cancelled first (the connection is then abandoned; the
-/// forced drop ends its session).
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, TaskError> {
-    tokio::select! {
-        biased;
-        () = cancel.cancelled() => Err(TaskError::Cancelled),
-        value = work => Ok(value),
-    }
 }
 
 /// A sanity query's value, for the record and as shown: one row whose first column is a boolean
