@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{SourceError, unless_cancelled};
 use crate::core::services::tcp::{describe_io_error, timed_out};
-use crate::core::sources::secrets::{mask_url, scrub_url_password, url_password};
+use crate::core::sources::secrets::{mask_url, scrub, scrub_url_password, url_password};
 use crate::core::text::printable;
 
 /// How long connecting may take unless the caller has a tighter budget.
@@ -52,8 +52,8 @@ impl Limits {
         }
     }
 
-    /// [`CONNECT_TIMEOUT`] and the server's own timeouts.
-    pub const NONE: Limits = Limits {
+    /// [`CONNECT_TIMEOUT`] and the server's own statement and lock timeouts.
+    pub const CONNECT_ONLY: Limits = Limits {
         connect: CONNECT_TIMEOUT,
         statement: None,
         lock: None,
@@ -62,10 +62,12 @@ impl Limits {
 
 /// A server (and database) as configured: its connect options, its URL as shown, and where it
 /// is configured, for the fix in messages.
-#[derive(Debug, Clone)]
+/// Not `Debug`: the options hold the password.
+#[derive(Clone)]
 pub struct Server {
     options: PgConnectOptions,
-    url: String,
+    /// The URL's password, scrubbed from every message as a second line of defence.
+    secret: Option<String>,
     shown: String,
     config_hint: String,
 }
@@ -85,7 +87,7 @@ impl Server {
             options: options
                 .application_name(application)
                 .disable_statement_logging(),
-            url: url.to_owned(),
+            secret: url_password(url).map(str::to_owned),
             shown,
             config_hint: config_hint.to_owned(),
         })
@@ -128,9 +130,9 @@ impl Server {
                 self.config_hint
             ),
         };
-        Err(SourceError::Failed(scrub_url_password(
+        Err(SourceError::Failed(scrub(
             &format!("cannot connect to {}: {reason}", self.shown),
-            &self.url,
+            self.secret.as_slice(),
         )))
     }
 
@@ -456,9 +458,10 @@ mod tests {
 
     #[test]
     fn unusable_urls_are_named_masked() {
-        let error = Server::new("postgres://u:s3cret@h:notaport/db", "t", "[x] url").unwrap_err();
-        let SourceError::Failed(message) = error else {
-            panic!("{error:?}")
+        let Err(SourceError::Failed(message)) =
+            Server::new("postgres://u:s3cret@h:notaport/db", "t", "[x] url")
+        else {
+            panic!("the url was accepted")
         };
         assert!(message.starts_with("invalid PostgreSQL url postgres://u:***@h:notaport/db: "));
         assert!(message.ends_with("; check [x] url"), "{message}");

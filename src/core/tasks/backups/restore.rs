@@ -175,7 +175,7 @@ pub async fn restore_test(
     let server = admin_server.shown().to_owned();
 
     let mut admin = admin_server
-        .connect(Limits::NONE, Some(&context.cancel))
+        .connect(Limits::CONNECT_ONLY, Some(&context.cancel))
         .await?;
     // Armed before CREATE DATABASE, so that a run abandoned while it is being created still
     // drops it.
@@ -405,7 +405,7 @@ impl Drop for Scratch {
 /// gone or busy by the time this runs, and cancellation must not stop it.
 async fn drop_database(server: &Server, name: &str) -> Result<(), String> {
     let mut conn = server
-        .connect(Limits::NONE, None)
+        .connect(Limits::CONNECT_ONLY, None)
         .await
         .map_err(|error| error.to_string())?;
     let dropped = tokio::time::timeout(
@@ -454,7 +454,9 @@ async fn restore_and_check(
         took.as_secs_f64()
     ));
 
-    let mut conn = scratch.connect(Limits::NONE, Some(&context.cancel)).await?;
+    let mut conn = scratch
+        .connect(Limits::CONNECT_ONLY, Some(&context.cancel))
+        .await?;
     let mut counts = Vec::new();
     let mut failures = Vec::new();
     for table in &settings.tables {
