@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use opsdeck::core::queries::collector::QueryCollector;
 use opsdeck::core::queries::{QuerySettings, StatementsView};
-use opsdeck::core::store::mask_password;
+use opsdeck::core::sources::secrets::mask_url;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -45,7 +45,7 @@ fn how_to_run(url: &str, why: &str) {
          \x20     -c shared_preload_libraries=pg_stat_statements &\n\
          \x20 DATABASE_URL=postgres://postgres@127.0.0.1:5499/postgres cargo bench --bench \
          queries_refresh",
-        mask_password(url)
+        mask_url(url)
     );
 }
 

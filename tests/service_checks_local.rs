@@ -463,7 +463,10 @@ async fn command_exit_status_decides() {
 
     let missing = run_command(&["/no/such"], TIMEOUT).await;
     assert!(!missing.ok, "{missing:?}");
-    assert_eq!(missing.detail, "`/no/such` not found");
+    assert_eq!(
+        missing.detail,
+        "`/no/such` was not found: install it or give its full path"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -593,7 +593,8 @@ async fn log_rotation_without_logrotate_gives_the_install_hint() {
 
     let (context, _rx) = task_context(&[]);
     let result = logrotate::run(&settings, &context).await;
-    let hint = "logrotate is not installed: apt-get install logrotate (or set [tasks.log-rotation] program)";
+    let hint = "`/nonexistent/logrotate` was not found: install it with `apt-get install \
+                logrotate` or set [tasks.log-rotation] program";
     assert_eq!(result, Err(TaskError::Failed(hint.into())));
 
     let plan = logrotate::plan(&settings, &params(&[]))

@@ -151,7 +151,7 @@ impl TryFrom<String> for StoreUrl {
         }
         Err(format!(
             "unsupported store URL `{}`{FIX_SEPARATOR}use sqlite:///path/to/state.db or postgres://user@host/db (or leave it empty for the default SQLite file)",
-            crate::core::store::mask_password(&url)
+            crate::core::sources::secrets::mask_url(&url)
         ))
     }
 }

@@ -151,7 +151,7 @@ impl ServiceConfig {
                         at,
                         format!(
                             "malformed URL `{}`: {error}",
-                            crate::core::store::mask_password(&url)
+                            crate::core::sources::secrets::mask_url(&url)
                         ),
                         "write a full URL such as http://127.0.0.1:8080/health".to_owned(),
                     )

@@ -23,6 +23,7 @@ pub mod protocol;
 pub mod queries;
 pub mod runner;
 pub mod services;
+pub mod sources;
 pub mod sql;
 pub mod store;
 pub mod tasks;

@@ -18,7 +18,9 @@ use tokio::task::JoinSet;
 
 use crate::core::checks::rules::format_value;
 use crate::core::model::{Alert, Status};
-use crate::core::store::mask_password;
+use crate::core::sources::secrets::{
+    mask_slack_url, mask_webhook_url, redact, scrub, slack_url_secrets, webhook_url_secrets,
+};
 
 /// How long one delivery (one webhook POST, one email) may take before it counts as failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,7 +141,7 @@ impl Notifier {
             let index = labels.len();
             labels.push((
                 format!("slack webhook {}", mask_slack_url(url)),
-                vec![url_secret(url)],
+                slack_url_secrets(url),
             ));
             let (client, target, payload) = (client.clone(), url.clone(), slack_payload(&message));
             deliveries.spawn(async move {
@@ -153,7 +155,7 @@ impl Notifier {
                 let index = labels.len();
                 labels.push((
                     format!("webhook {}", mask_webhook_url(url)),
-                    secrets_of_webhook(url),
+                    webhook_url_secrets(url),
                 ));
                 let (client, target, payload) = (client.clone(), url.clone(), payload.clone());
                 deliveries.spawn(async move {
@@ -200,7 +202,7 @@ impl Notifier {
                     .iter()
                     .fold(reason, |line, (_, secrets)| scrub(&line, secrets)),
             };
-            failures.push(line);
+            failures.push(redact(&line));
         }
         failures
     }
@@ -492,102 +494,9 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     line
 }
 
-/// Replaces every secret that might have slipped into a line.
-fn scrub(line: &str, secrets: &[String]) -> String {
-    let mut line = line.to_owned();
-    for secret in secrets {
-        if secret.len() > 1 {
-            line = line.replace(secret.as_str(), "***");
-        }
-    }
-    line
-}
-
-/// Where the host part of a URL ends: `(scheme://authority, rest)`.
-fn split_after_host(url: &str) -> Option<(&str, &str)> {
-    let authority_start = url.find("://")? + 3;
-    let end = url[authority_start..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |offset| authority_start + offset);
-    Some((&url[..end], &url[end..]))
-}
-
-/// The secret part of a Slack webhook URL: everything after the host.
-fn url_secret(url: &str) -> String {
-    match split_after_host(url) {
-        Some((_, rest)) => rest.trim_start_matches('/').to_owned(),
-        None => url.to_owned(),
-    }
-}
-
-/// `https://hooks.slack.com/services/T0/B0/secret` → `https://hooks.slack.com/***`.
-pub fn mask_slack_url(url: &str) -> String {
-    match split_after_host(url) {
-        Some((base, "")) => mask_password(base),
-        Some((base, _)) => format!("{}/***", mask_password(base)),
-        None => "***".to_owned(),
-    }
-}
-
-/// `https://user:pw@example.com/hook?token=x` → `https://user:***@example.com/hook?***`.
-pub fn mask_webhook_url(url: &str) -> String {
-    let masked = mask_password(url);
-    match masked.split_once('?') {
-        Some((base, _)) => format!("{base}?***"),
-        None => masked,
-    }
-}
-
-/// The parts of a generic webhook URL that are hidden in failure lines.
-fn secrets_of_webhook(url: &str) -> Vec<String> {
-    let mut secrets = Vec::new();
-    if let Some((_, query)) = url.split_once('?') {
-        secrets.push(query.to_owned());
-        for pair in query.split('&') {
-            if let Some((_, value)) = pair.split_once('=') {
-                secrets.push(value.to_owned());
-            }
-        }
-    }
-    if let Some((base, _)) = split_after_host(url)
-        && let Some((_, authority)) = base.split_once("://")
-        && let Some((userinfo, _)) = authority.rsplit_once('@')
-        && let Some((_, password)) = userinfo.split_once(':')
-    {
-        secrets.push(password.to_owned());
-    }
-    secrets.retain(|secret| secret.len() >= 4);
-    secrets
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn slack_urls_lose_everything_after_the_host() {
-        assert_eq!(
-            mask_slack_url("https://hooks.slack.com/services/T000/B000/XXXXSECRET"),
-            "https://hooks.slack.com/***"
-        );
-        assert_eq!(
-            mask_slack_url("https://hooks.slack.com"),
-            "https://hooks.slack.com"
-        );
-        assert_eq!(mask_slack_url("not a url"), "***");
-    }
-
-    #[test]
-    fn webhook_urls_lose_passwords_and_queries() {
-        assert_eq!(
-            mask_webhook_url("https://bot:hunter2@example.com/hook?token=abc&x=1"),
-            "https://bot:***@example.com/hook?***"
-        );
-        assert_eq!(
-            mask_webhook_url("http://127.0.0.1:9/in"),
-            "http://127.0.0.1:9/in"
-        );
-    }
 
     #[test]
     fn durations_are_short() {

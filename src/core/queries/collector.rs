@@ -31,26 +31,27 @@
 //! show is the UI's job.
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
+use sqlx::postgres::{PgArguments, PgConnection, PgRow, Postgres};
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Decode, Row, Type};
+use sqlx::{AssertSqlSafe, Connection, Decode, Row, Type};
 
 use super::{
     IndexRow, ProgressRow, QuerySettings, QuerySnapshot, SessionRow, StatementRow, StatementSort,
     StatementsView, TableHealth, TableRow,
 };
-use crate::core::services::tcp::describe_io_error;
+use crate::core::sources::failure::describe_io_error;
+use crate::core::sources::pg::{CONNECT_TIMEOUT, Limits, Server, quote_ident};
+use crate::core::sources::secrets::mask_url;
 use crate::core::sql;
-use crate::core::store::mask_password;
 
 /// The comment every monitoring query starts with; statements containing it are not listed.
 pub const MARKER: &str = "/* opsdeck */";
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Where the URL is configured, for the fix in messages.
+const CONFIG_HINT: &str = "[[database]] url";
 /// How much longer than `statement_timeout` the client waits for an answer before it gives the
 /// connection up (the server should have cancelled the statement by then).
 const CLIENT_GRACE: Duration = Duration::from_secs(2);
@@ -129,7 +130,7 @@ impl QueryCollector {
 
     /// Fills the snapshot; `Err` is a connection-level failure with its fix.
     async fn refresh(&mut self, snapshot: &mut QuerySnapshot) -> Result<(), String> {
-        let masked = mask_password(&self.url);
+        let masked = mask_url(&self.url);
         let timeout_ms = timeout_ms(self.settings.statement_timeout);
         let limit = Duration::from_millis(timeout_ms) + CLIENT_GRACE;
 
@@ -269,39 +270,17 @@ impl QueryCollector {
     }
 
     async fn connect(&self, timeout_ms: u64) -> Result<PgConnection, String> {
-        let masked = mask_password(&self.url);
-        let scrub = |text: String| scrub_password(text, &self.url);
-        let options = match PgConnectOptions::from_str(&self.url) {
-            Ok(options) => options,
-            Err(error) => {
-                return Err(scrub(format!(
-                    "cannot use the database url {masked}: {error}; check [[database]] url"
-                )));
-            }
+        let server = Server::new(&self.url, crate::core::MONITOR_APPLICATION, CONFIG_HINT)
+            .map_err(|error| error.to_string())?;
+        let limits = Limits {
+            connect: CONNECT_TIMEOUT,
+            statement: Some(Duration::from_millis(timeout_ms)),
+            lock: Some(Duration::from_millis(lock_timeout_ms(timeout_ms))),
         };
-        let database = options
-            .get_database()
-            .unwrap_or(options.get_username())
-            .to_owned();
-        let user = options.get_username().to_owned();
-        let options = options
-            .application_name(crate::core::MONITOR_APPLICATION)
-            .options([
-                ("statement_timeout", timeout_ms),
-                ("lock_timeout", lock_timeout_ms(timeout_ms)),
-            ])
-            .disable_statement_logging();
-        let attempt =
-            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await;
-        let reason = match attempt {
-            Ok(Ok(conn)) => return Ok(conn),
-            Ok(Err(error)) => connect_error(&error, &database, &user),
-            Err(_) => format!(
-                "no answer within {} s; is PostgreSQL running and reachable? check [[database]] url",
-                CONNECT_TIMEOUT.as_secs()
-            ),
-        };
-        Err(scrub(format!("cannot connect to {masked}: {reason}")))
+        server
+            .connect(limits, None)
+            .await
+            .map_err(|error| error.to_string())
     }
 
     /// The snapshot error for a failure before anything was read; the connection is dropped.
@@ -443,87 +422,6 @@ fn timeout_ms_of(duration: Duration) -> u64 {
 
 fn millis_to_time(millis: Option<i64>) -> Option<DateTime<Utc>> {
     millis.and_then(DateTime::from_timestamp_millis)
-}
-
-// ---------------------------------------------------------------------------
-// Connecting
-// ---------------------------------------------------------------------------
-
-/// Why a connection could not be made, with what to do about it.
-fn connect_error(error: &sqlx::Error, database: &str, user: &str) -> String {
-    match error {
-        sqlx::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => format!(
-                "{}; is PostgreSQL running? check [[database]] url",
-                describe_io_error(io)
-            ),
-            _ => format!(
-                "{}; is PostgreSQL running and reachable? check [[database]] url",
-                describe_io_error(io)
-            ),
-        },
-        sqlx::Error::Tls(tls) => format!("TLS failed: {tls}; check sslmode in [[database]] url"),
-        sqlx::Error::Configuration(config) => {
-            format!("invalid url: {config}; check [[database]] url")
-        }
-        _ => {
-            let Some(server) = error.as_database_error() else {
-                return format!("{error}; is PostgreSQL running? check [[database]] url");
-            };
-            let message = server.message();
-            let user = quote_ident(user);
-            match server.code().unwrap_or_default().as_ref() {
-                // invalid_password
-                "28P01" => format!("{message}; check the password in [[database]] url"),
-                // invalid_authorization_specification: no pg_hba.conf entry, unknown role…
-                "28000" => {
-                    format!("{message}; check the user in [[database]] url and pg_hba.conf")
-                }
-                // invalid_catalog_name
-                "3D000" => format!(
-                    "{message}; check the database name in [[database]] url (or create the \
-                     database)"
-                ),
-                // insufficient_privilege: no CONNECT on the database
-                "42501" => format!(
-                    "{message}; fix: GRANT CONNECT ON DATABASE {} TO {user}; and, to see \
-                     every session and statistic, GRANT pg_monitor TO {user};",
-                    quote_ident(database)
-                ),
-                // too_many_connections
-                "53300" => {
-                    format!("{message}; the server has no free connection slots (max_connections)")
-                }
-                // cannot_connect_now
-                "57P03" => format!("{message}; the server is starting up or shutting down"),
-                _ => message.to_owned(),
-            }
-        }
-    }
-}
-
-/// An identifier as SQL wants it: as is when it is a plain lower-case name, quoted otherwise.
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|first| first.is_ascii_lowercase() || first == '_')
-        && name
-            .chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_' || ch == '$');
-    if plain {
-        name.to_owned()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
-/// Removes the url's password from a text (a parse error may quote the url).
-fn scrub_password(text: String, url: &str) -> String {
-    match crate::core::store::url_password(url) {
-        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
-        _ => text,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1328,25 +1226,6 @@ mod tests {
         assert!(state.texts.len() <= 200, "{}", state.texts.len());
         assert!(state.texts.contains_key(&(10_000, 1, true)));
         assert!(!state.texts.contains_key(&(1_000, 1, true)));
-    }
-
-    #[test]
-    fn identifiers_and_passwords() {
-        assert_eq!(quote_ident("plain"), "plain");
-        assert_eq!(quote_ident("Mixed"), "\"Mixed\"");
-        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
-        assert_eq!(
-            scrub_password(
-                "bad url postgres://u:s3cret@h".into(),
-                "postgres://u:s3cret@h/db"
-            ),
-            "bad url postgres://u:***@h"
-        );
-        assert_eq!(
-            crate::core::store::url_password("postgres://u@h/db?password=pw1"),
-            Some("pw1")
-        );
-        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
     }
 
     #[test]

@@ -11,17 +11,18 @@
 
 use std::io;
 use std::os::unix::process::ExitStatusExt;
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 use tokio::net::unix::pipe;
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 use super::CheckOutcome;
-use super::tcp::{millis, timed_out, without_os_code};
+use super::tcp::millis;
 use crate::core::model::Unit;
+use crate::core::sources::failure::{timed_out, without_os_code};
+use crate::core::sources::process::{Process, SpawnError, not_found};
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -91,11 +92,11 @@ pub(crate) enum RunFailure {
 }
 
 impl RunFailure {
-    /// A short line for the table: "`prog` not found", "timed out after 5s"…
+    /// A line for the table: "`prog` was not found: install it …", "timed out after 5s"…
     pub fn describe(&self, timeout: Duration) -> String {
         match self {
             RunFailure::Empty => "no command given".to_owned(),
-            RunFailure::NotFound(program) => format!("`{}` not found", printable(program)),
+            RunFailure::NotFound(program) => not_found(program, None),
             RunFailure::CannotStart(program, error) => format!(
                 "cannot start `{}`: {}",
                 printable(program),
@@ -122,22 +123,13 @@ pub(crate) async fn run(argv: &[String], timeout: Duration) -> Result<Finished, 
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::from(writer))
-        .stderr(Stdio::from(writer_too))
-        .process_group(0)
-        .kill_on_drop(true);
-    let spawned = command.spawn();
+        .stderr(Stdio::from(writer_too));
+    let spawned = Process::spawn(&mut command);
     // The command holds our copies of the write end: without dropping it the pipe never ends.
     drop(command);
-    let mut child = spawned.map_err(|error| match error.kind() {
-        // A script whose interpreter (`#!`) is missing gives the same error as a missing program.
-        io::ErrorKind::NotFound if program.contains('/') && Path::new(program).is_file() => {
-            cannot_start(io::Error::new(
-                io::ErrorKind::NotFound,
-                "its interpreter was not found",
-            ))
-        }
-        io::ErrorKind::NotFound => RunFailure::NotFound(program.clone()),
-        _ => cannot_start(error),
+    let mut process = spawned.map_err(|error| match error {
+        SpawnError::NotFound(_) => RunFailure::NotFound(program.clone()),
+        SpawnError::CannotStart(_, error) => cannot_start(error),
     })?;
 
     let mut output = Vec::new();
@@ -148,15 +140,15 @@ pub(crate) async fn run(argv: &[String], timeout: Duration) -> Result<Finished, 
         let status = loop {
             tokio::select! {
                 () = &mut reading, if !reading_done => reading_done = true,
-                status = child.wait() => match status {
+                status = process.wait() => match status {
                     Ok(status) => break status,
                     Err(error) => {
-                        kill_group(&mut child).await;
+                        process.kill().await;
                         return Err(cannot_start(error));
                     }
                 },
                 () = tokio::time::sleep_until(deadline) => {
-                    kill_group(&mut child).await;
+                    process.kill().await;
                     return Err(RunFailure::TimedOut);
                 }
             }
@@ -186,17 +178,6 @@ async fn read_capped(reader: &mut pipe::Receiver, output: &mut Vec<u8>) {
             }
         }
     }
-}
-
-/// SIGKILL to the child's process group (whatever it started too), then reaps the child.
-async fn kill_group(child: &mut Child) {
-    if let Some(group) = child
-        .id()
-        .and_then(|pid| rustix::process::Pid::from_raw(pid as i32))
-    {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    }
-    let _ = child.kill().await;
 }
 
 /// The first line with something on it, made printable and cut to [`DETAIL_CHARS`] characters.
@@ -234,10 +215,6 @@ mod tests {
     #[test]
     fn failures_read_well() {
         let timeout = Duration::from_secs(5);
-        assert_eq!(
-            RunFailure::NotFound("/no/such".into()).describe(timeout),
-            "`/no/such` not found"
-        );
         assert_eq!(RunFailure::TimedOut.describe(timeout), "timed out after 5s");
         assert_eq!(RunFailure::Empty.describe(timeout), "no command given");
     }

@@ -13,10 +13,11 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use super::CheckOutcome;
-use super::tcp::{describe_io_error, format_latency, millis, timed_out, without_os_code};
+use super::tcp::{format_latency, millis};
 use super::tls::describe_rustls_error;
 use crate::core::model::Unit;
-use crate::core::store::mask_password;
+use crate::core::sources::failure::{describe_io_error, timed_out, without_os_code};
+use crate::core::sources::secrets::mask_url;
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,7 +209,7 @@ fn status_text(status: StatusCode) -> String {
 }
 
 fn build_request(check: &HttpCheck, timeout: Duration) -> Result<reqwest::RequestBuilder, String> {
-    let shown_url = || printable(&mask_password(&check.url));
+    let shown_url = || printable(&mask_url(&check.url));
     let url = Url::parse(check.url.trim())
         .map_err(|error| format!("invalid URL {}: {error}", shown_url()))?;
     if !matches!(url.scheme(), "http" | "https") {

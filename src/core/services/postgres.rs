@@ -13,19 +13,23 @@
 //!
 //! URLs in details have their password masked; server messages are made printable.
 
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::postgres::PgRow;
+use sqlx::{Connection, Row};
 
 use super::CheckOutcome;
-use super::tcp::{describe_io_error, format_latency, millis, timed_out};
+use super::tcp::{format_latency, millis};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
+use crate::core::sources::failure::timed_out;
+use crate::core::sources::pg::{self, Limits, Server};
+use crate::core::sources::secrets::scrub_url_password;
 use crate::core::sql;
-use crate::core::store::mask_password;
 use crate::core::text::printable;
+
+/// Where a check's URL is configured, for the fix in messages.
+const CONFIG_HINT: &str = "the service url";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostgresCheck {
@@ -38,42 +42,21 @@ const CLOSE_BUDGET: Duration = Duration::from_secs(1);
 pub async fn check(check: &PostgresCheck, timeout: Duration) -> CheckOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let target = printable(&mask_password(&check.url));
-    let secret = crate::core::store::url_password(&check.url);
-    let scrub = |text: String| match secret {
-        Some(secret) if secret.len() >= 3 => text.replace(secret, "***"),
-        _ => text,
+    let server = match Server::new(&check.url, crate::core::MONITOR_APPLICATION, CONFIG_HINT) {
+        Ok(server) => server,
+        Err(error) => return CheckOutcome::failed(error.to_string()),
     };
-    let options = match PgConnectOptions::from_str(&check.url) {
-        Ok(options) => options,
-        Err(error) => {
-            return CheckOutcome::failed(scrub(format!(
-                "invalid PostgreSQL url {target}: {}",
-                printable(&error.to_string())
-            )));
-        }
+    let target = server.shown();
+    let scrub = |text: String| scrub_url_password(&text, &check.url);
+    let limits = Limits {
+        connect: timeout,
+        statement: Some(timeout),
+        lock: None,
     };
-    let options = options
-        .application_name(crate::core::MONITOR_APPLICATION)
-        .options([("statement_timeout", timeout.as_millis().max(1))])
-        .disable_statement_logging();
-
-    let mut conn =
-        match tokio::time::timeout_at(deadline, PgConnection::connect_with(&options)).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => {
-                return CheckOutcome::failed(scrub(format!(
-                    "cannot connect to {target}: {}",
-                    connect_error(&error)
-                )));
-            }
-            Err(_) => {
-                return CheckOutcome::failed(format!(
-                    "cannot connect to {target}: {}; is PostgreSQL running and reachable?",
-                    timed_out(timeout)
-                ));
-            }
-        };
+    let mut conn = match server.connect(limits, None).await {
+        Ok(conn) => conn,
+        Err(error) => return CheckOutcome::failed(error.to_string()),
+    };
     let one = sqlx::query_scalar::<_, i32>(sql::SERVICE_POSTGRES_ALIVE).fetch_one(&mut conn);
     match tokio::time::timeout_at(deadline, one).await {
         Ok(Ok(1)) => {}
@@ -195,46 +178,9 @@ fn format_lag(seconds: f64) -> String {
     }
 }
 
-/// Why a connection could not be made, with what to do about it.
-fn connect_error(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Io(io) => match io.kind() {
-            std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::NotFound => {
-                format!("{}; is PostgreSQL running?", describe_io_error(io))
-            }
-            _ => format!(
-                "{}; is PostgreSQL running and reachable?",
-                describe_io_error(io)
-            ),
-        },
-        sqlx::Error::Tls(tls) => format!("TLS failed: {}", printable(&tls.to_string())),
-        sqlx::Error::Configuration(config) => {
-            format!("invalid url: {}", printable(&config.to_string()))
-        }
-        _ => {
-            let message = sql_message(error);
-            let code = error
-                .as_database_error()
-                .and_then(|database| database.code())
-                .unwrap_or_default();
-            match code.as_ref() {
-                // invalid_password
-                "28P01" => format!("{message}: check the password in the service url"),
-                // invalid_authorization_specification: no pg_hba.conf entry, unknown role…
-                "28000" => {
-                    format!("{message}: check the user in the service url and pg_hba.conf")
-                }
-                // invalid_catalog_name
-                "3D000" => format!("{message}: check the database name in the service url"),
-                _ => message,
-            }
-        }
-    }
-}
-
 /// The server's own message for a database error, else the error; printable.
 fn sql_message(error: &sqlx::Error) -> String {
-    printable(&crate::core::store::sql_message(error))
+    printable(&pg::sql_message(error))
 }
 
 #[cfg(test)]
@@ -282,22 +228,5 @@ mod tests {
         );
         assert_eq!(format_lag(0.0), "0 s");
         assert_eq!(format_lag(303.0), "5m 3s");
-    }
-
-    #[test]
-    fn passwords_are_found_for_scrubbing() {
-        assert_eq!(
-            crate::core::store::url_password("postgres://u:s3cret@h/db"),
-            Some("s3cret")
-        );
-        assert_eq!(
-            crate::core::store::url_password("postgres://u@h/db?password=pw1&x=1"),
-            Some("pw1")
-        );
-        assert_eq!(crate::core::store::url_password("postgres://u@h/db"), None);
-        assert_eq!(
-            crate::core::store::url_password("postgres://h:5432/db"),
-            None
-        );
     }
 }

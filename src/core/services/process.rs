@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::CheckOutcome;
-use super::tcp::timed_out;
 use crate::core::model::Unit;
+use crate::core::sources::failure::timed_out;
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]

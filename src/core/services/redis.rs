@@ -7,101 +7,48 @@
 //! last RDB save or AOF write leaves the service up but leads the detail (`last RDB save
 //! FAILED, …`), for rules and the table to judge.
 //!
-//! URLs in details have their password masked; server texts are made printable.
+//! Connecting is [`sources::redis::connect`]'s: URLs in details have their password masked;
+//! server texts are made printable.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, ErrorKind, RedisError, ServerErrorKind};
 
 use super::CheckOutcome;
-use super::tcp::{format_latency, millis, timed_out, without_os_code};
+use super::tcp::{format_latency, millis};
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Unit;
-use crate::core::store::mask_password;
-use crate::core::text::printable;
+use crate::core::sources;
+use crate::core::sources::failure::timed_out;
+use crate::core::sources::redis::{Limits, describe_error};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedisCheck {
     pub url: String,
 }
 
+/// Where a check's URL is configured, for the fix in messages.
+const CONFIG_HINT: &str = "the service url";
+
 pub async fn check(check: &RedisCheck, timeout: Duration) -> CheckOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
-    let target = printable(&mask_password(&check.url));
-    let client = match redis::Client::open(check.url.as_str()) {
-        Ok(client) => client,
-        Err(error) => {
-            let mut reason = printable(&error.to_string());
-            if let Some(secret) =
-                crate::core::store::url_password(&check.url).filter(|secret| secret.len() >= 3)
-            {
-                reason = reason.replace(secret, "***");
-            }
-            return CheckOutcome::failed(format!("invalid Redis url {target}: {reason}"));
-        }
+    let limits = Limits {
+        connect: timeout,
+        response: timeout,
     };
-    let secret = client
-        .get_connection_info()
-        .redis_settings()
-        .password()
-        .filter(|password| password.len() >= 3)
-        .map(str::to_owned);
-    let scrub = |text: String| match &secret {
-        Some(secret) => text.replace(secret.as_str(), "***"),
-        None => text,
+    let mut link = match sources::redis::connect(&check.url, CONFIG_HINT, limits, None).await {
+        Ok(link) => link,
+        Err(error) => return CheckOutcome::failed(error.to_string()),
     };
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(timeout))
-        .set_response_timeout(Some(timeout));
-
-    let connect = client.get_multiplexed_async_connection_with_config(&config);
-    let mut con = match tokio::time::timeout_at(deadline, connect).await {
-        Ok(Ok(con)) => con,
-        Ok(Err(error)) => {
-            return CheckOutcome::failed(scrub(format!(
-                "cannot connect to {target}: {}",
-                describe_error(&error, timeout)
-            )));
-        }
-        Err(_) => {
-            return CheckOutcome::failed(format!(
-                "cannot connect to {target}: {}; is redis-server running and reachable?",
-                timed_out(timeout)
-            ));
-        }
-    };
-    let ping = redis::cmd("PING");
-    match tokio::time::timeout_at(deadline, ping.query_async::<String>(&mut con)).await {
-        Ok(Ok(pong)) if pong == "PONG" => {}
-        Ok(Ok(other)) => {
-            return CheckOutcome::failed(format!(
-                "{target}: PING answered \"{}\"",
-                printable(&other)
-            ));
-        }
-        Ok(Err(error)) => {
-            return CheckOutcome::failed(scrub(format!(
-                "{target}: PING failed: {}",
-                describe_error(&error, timeout)
-            )));
-        }
-        Err(_) => {
-            return CheckOutcome::failed(format!(
-                "{target}: connected, but PING {}",
-                timed_out(timeout)
-            ));
-        }
-    }
     let latency = started.elapsed();
     let pong = format!("PONG in {}", format_latency(latency));
-    let mut outcome = match info(&mut con, deadline, timeout).await {
+    let mut outcome = match info(&mut link.con, deadline, timeout).await {
         Ok(text) => Info::parse(&text).outcome(&pong, unix_now()),
         Err(reason) => CheckOutcome {
             ok: true,
             latency: None,
-            detail: format!("{pong}; INFO unavailable: {}", scrub(reason)),
+            detail: format!("{pong}; INFO unavailable: {}", link.scrub(&reason)),
             metrics: Vec::new(),
         },
     };
@@ -121,39 +68,9 @@ async fn info(
     let info = redis::cmd("INFO");
     match tokio::time::timeout_at(deadline, info.query_async::<String>(con)).await {
         Ok(Ok(text)) => Ok(text),
-        Ok(Err(error)) => Err(describe_error(&error, timeout)),
+        Ok(Err(error)) => Err(describe_error(&error, timeout, CONFIG_HINT)),
         Err(_) => Err(timed_out(timeout)),
     }
-}
-
-/// A Redis error as a short line with what to do about it.
-fn describe_error(error: &RedisError, timeout: Duration) -> String {
-    let code = error.code();
-    if error.kind() == ErrorKind::AuthenticationFailed || code == Some("WRONGPASS") {
-        return "the server rejected the login: check the password in the service url".to_owned();
-    }
-    if code == Some("NOAUTH") {
-        return "the server needs a password: check the password in the service url".to_owned();
-    }
-    if error.kind() == ErrorKind::Server(ServerErrorKind::BusyLoading) {
-        return "Redis is loading its data set into memory".to_owned();
-    }
-    if error.is_connection_refusal() {
-        return "connection refused; is redis-server running?".to_owned();
-    }
-    if error.is_timeout() {
-        return format!(
-            "{}; is redis-server running and reachable?",
-            timed_out(timeout)
-        );
-    }
-    if error.is_io_error() || error.is_connection_dropped() {
-        return format!(
-            "{}; is redis-server running and reachable?",
-            without_os_code(&error.to_string())
-        );
-    }
-    printable(&error.to_string())
 }
 
 fn unix_now() -> i64 {

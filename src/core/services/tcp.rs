@@ -10,6 +10,7 @@ use tokio::net::TcpStream;
 
 use super::CheckOutcome;
 use crate::core::model::Unit;
+use crate::core::sources::failure::{describe_io_error, timed_out};
 use crate::core::text::printable;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,51 +74,6 @@ pub(crate) fn host_part(address: &str) -> &str {
     host.trim_start_matches('[').trim_end_matches(']')
 }
 
-/// A socket error as a short line: `connection refused`, `host unreachable`…
-pub(crate) fn describe_io_error(error: &io::Error) -> String {
-    use io::ErrorKind::*;
-    let text = match error.kind() {
-        ConnectionRefused => "connection refused",
-        ConnectionReset => "connection reset by peer",
-        ConnectionAborted => "connection aborted",
-        HostUnreachable => "host unreachable",
-        NetworkUnreachable => "network unreachable",
-        NetworkDown => "network down",
-        AddrNotAvailable => "address not available",
-        PermissionDenied => "permission denied",
-        TimedOut => "timed out",
-        UnexpectedEof => "connection closed by peer",
-        BrokenPipe => "connection closed by peer",
-        _ => return without_os_code(&error.to_string()),
-    };
-    text.to_owned()
-}
-
-/// `No such file or directory (os error 2)` → `no such file or directory`.
-pub(crate) fn without_os_code(text: &str) -> String {
-    let text = match text.rfind(" (os error ") {
-        Some(at) if text.ends_with(')') => &text[..at],
-        _ => text,
-    };
-    let mut chars = text.chars();
-    let lowered = match chars.next() {
-        // Lower-case only a capitalised word, not an acronym such as `TLS`.
-        Some(first) if first.is_uppercase() && chars.next().is_some_and(char::is_lowercase) => {
-            first
-                .to_lowercase()
-                .chain(text[first.len_utf8()..].chars())
-                .collect()
-        }
-        _ => text.to_owned(),
-    };
-    printable(&lowered)
-}
-
-/// `timed out after 5s`.
-pub(crate) fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", humantime::format_duration(timeout))
-}
-
 /// Milliseconds with fractions, for `service.latency_ms`.
 pub(crate) fn millis(latency: Duration) -> f64 {
     latency.as_secs_f64() * 1000.0
@@ -153,14 +109,5 @@ mod tests {
         assert_eq!(host_part("db.example.com:5432"), "db.example.com");
         assert_eq!(host_part("[::1]:443"), "::1");
         assert_eq!(host_part("no-port"), "no-port");
-    }
-
-    #[test]
-    fn os_codes_are_dropped() {
-        assert_eq!(
-            without_os_code("No such file or directory (os error 2)"),
-            "no such file or directory"
-        );
-        assert_eq!(without_os_code("TLS failed"), "TLS failed");
     }
 }

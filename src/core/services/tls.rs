@@ -18,8 +18,9 @@ use tokio::io::AsyncWriteExt;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Name};
 
 use super::CheckOutcome;
-use super::tcp::{self, describe_io_error, format_latency, millis, timed_out};
+use super::tcp::{self, format_latency, millis};
 use crate::core::model::{Status, Unit};
+use crate::core::sources::failure::{describe_io_error, timed_out, without_os_code};
 use crate::core::text::{printable, printable_path};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -319,7 +320,7 @@ async fn read_small_file(path: &Path) -> Result<Vec<u8>, String> {
 }
 
 fn describe_file_error(error: &std::io::Error) -> String {
-    tcp::without_os_code(&error.to_string())
+    without_os_code(&error.to_string())
 }
 
 /// The first certificate of a PEM file (other blocks, keys included, are skipped), or the whole

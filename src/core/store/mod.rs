@@ -17,6 +17,7 @@ use thiserror::Error;
 
 use crate::core::checks::PendingRecord;
 use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
+use crate::core::sources::secrets::mask_url;
 
 /// Where the state lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +31,7 @@ impl StoreLocation {
     pub fn describe(&self) -> String {
         match self {
             StoreLocation::Sqlite(path) => path.display().to_string(),
-            StoreLocation::Postgres(url) => mask_password(url),
+            StoreLocation::Postgres(url) => mask_url(url),
         }
     }
 }
@@ -646,97 +647,4 @@ fn sqlite_url(path: &Path) -> String {
     }
     url.push_str("?mode=rwc");
     url
-}
-
-/// The server's own message for a database error (without sqlx's wrapping), else the error.
-pub fn sql_message(error: &sqlx::Error) -> String {
-    match error.as_database_error() {
-        Some(database) => database.message().to_owned(),
-        None => error.to_string(),
-    }
-}
-
-/// The password in `scheme://user:password@host/…` or in a `password=` query parameter, to
-/// scrub from error texts (Redis urls use it too).
-pub fn url_password(url: &str) -> Option<&str> {
-    let query_password = || {
-        let (_, query) = url.split_once('?')?;
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=')?;
-            key.eq_ignore_ascii_case("password").then_some(value)
-        })
-    };
-    let Some(scheme_end) = url.find("://") else {
-        return query_password();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
-    match authority.rsplit_once('@') {
-        Some((userinfo, _)) => match userinfo.split_once(':') {
-            Some((_, password)) if !password.is_empty() => Some(password),
-            _ => query_password(),
-        },
-        None => query_password(),
-    }
-}
-
-/// `postgres://user:secret@host/db?password=x` → `postgres://user:***@host/db?password=***`:
-/// secrets are never shown.
-pub fn mask_password(url: &str) -> String {
-    let masked = mask_userinfo_password(url);
-    let Some((base, query)) = masked.split_once('?') else {
-        return masked;
-    };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{base}?{}", query.join("&"))
-}
-
-fn mask_userinfo_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &url[authority_start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    match userinfo.find(':') {
-        Some(colon) => format!(
-            "{}{}:***{}",
-            &url[..authority_start],
-            &userinfo[..colon],
-            &url[authority_start + at..]
-        ),
-        None => url.to_owned(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("postgres://ops:s3cr3t@db.example:5432/opsdeck"),
-            "postgres://ops:***@db.example:5432/opsdeck"
-        );
-        assert_eq!(
-            mask_password("postgres://ops@db/opsdeck"),
-            "postgres://ops@db/opsdeck"
-        );
-        assert_eq!(
-            mask_password("postgres://db/x?user=a&password=hunter2&sslmode=require"),
-            "postgres://db/x?user=a&password=***&sslmode=require"
-        );
-    }
 }

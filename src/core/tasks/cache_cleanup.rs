@@ -28,7 +28,9 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Output, ParamSpec, Params, Plan, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
-use crate::core::tasks::redis_link::{self, Connected, RESPONSE_TIMEOUT, scrub};
+use crate::core::sources;
+use crate::core::sources::redis::{Link, TASK_LIMITS};
+use crate::core::sources::secrets::scrub;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CachePattern {
@@ -297,11 +299,11 @@ impl Session {
         settings: &CacheCleanupSettings,
         cancel: CancellationToken,
     ) -> Result<Session, TaskError> {
-        let Connected {
+        let Link {
             con,
             target,
             secret,
-        } = redis_link::connect(&settings.url, CONFIG_HINT, &cancel).await?;
+        } = sources::redis::connect(&settings.url, CONFIG_HINT, TASK_LIMITS, Some(&cancel)).await?;
         let mut session = Session {
             con,
             target,
@@ -458,7 +460,7 @@ impl Session {
         let message = if error.is_timeout() {
             format!(
                 "Redis at {target} did not answer {what} within {}s",
-                RESPONSE_TIMEOUT.as_secs()
+                TASK_LIMITS.response.as_secs()
             )
         } else if is_connection_problem(error) {
             format!(
@@ -482,7 +484,7 @@ impl Session {
                 _ => format!("Redis at {target}: {what} failed: {error}"),
             }
         };
-        TaskError::failed(scrub(&message, self.secret.as_deref()))
+        TaskError::failed(scrub(&message, self.secret.as_slice()))
     }
 
     /// SCANs one pattern to the end, handling (or, in a dry run, counting) every key that does
@@ -930,15 +932,6 @@ mod tests {
         assert_eq!(count(1, "key"), "1 key");
         assert_eq!(count(0, "key"), "0 keys");
         assert_eq!(count(12, "idle key"), "12 idle keys");
-    }
-
-    #[test]
-    fn secrets_are_scrubbed() {
-        assert_eq!(
-            scrub("auth hunter2 failed", Some("hunter2")),
-            "auth *** failed"
-        );
-        assert_eq!(scrub("nothing here", None), "nothing here");
     }
 
     #[test]

@@ -19,6 +19,7 @@ use tokio::sync::mpsc;
 
 use super::process::run_streaming;
 use super::{Output, ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
+use crate::core::sources::process::{Process, SpawnError, not_found};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRotationSettings {
@@ -41,8 +42,8 @@ pub const PARAMS: &[ParamSpec] = &[ParamSpec {
 
 const NOTHING_TO_ROTATE: &str =
     "nothing to rotate: set [tasks.log-rotation] config = FILE or paths = [...]";
-const NOT_INSTALLED: &str =
-    "logrotate is not installed: apt-get install logrotate (or set [tasks.log-rotation] program)";
+/// The other fix when logrotate is not found.
+const PROGRAM_SETTING: &str = "set [tasks.log-rotation] program";
 /// The generated config, in the work directory.
 const GENERATED_CONFIG: &str = "logrotate.conf";
 const DEFAULT_STATE: &str = "logrotate.state";
@@ -174,7 +175,7 @@ pub async fn plan(settings: &LogRotationSettings, params: &Params) -> Result<Pla
         cwd: None,
     });
     if invocation.program.is_none() {
-        warnings.push(NOT_INSTALLED.into());
+        warnings.push(not_found(&settings.program, Some(PROGRAM_SETTING)));
         return Ok(Plan {
             steps,
             warnings,
@@ -210,7 +211,10 @@ pub async fn run(
 ) -> Result<TaskSummary, TaskError> {
     let invocation = Invocation::new(settings, &context.params)?;
     if invocation.program.is_none() {
-        return Err(TaskError::failed(NOT_INSTALLED));
+        return Err(TaskError::failed(not_found(
+            &settings.program,
+            Some(PROGRAM_SETTING),
+        )));
     }
     invocation.prepare(settings).await?;
     let argv = invocation.argv(settings, "-v");
@@ -240,7 +244,7 @@ pub async fn run(
     let (status, rotation) = tokio::join!(logrotate, collect);
     let status = status.map_err(|error| match error {
         TaskError::Failed(message) if message.contains("was not found") => {
-            TaskError::failed(NOT_INSTALLED)
+            TaskError::failed(not_found(&settings.program, Some(PROGRAM_SETTING)))
         }
         other => other,
     })?;
@@ -346,24 +350,26 @@ fn find_program(program: &str) -> Option<PathBuf> {
 /// Runs logrotate in debug mode (changes nothing) and returns its output.
 async fn dry_run(argv: &[String]) -> Result<String, String> {
     let (program, args) = argv.split_first().ok_or("empty command")?;
-    let child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|error| match error.kind() {
-            std::io::ErrorKind::NotFound => NOT_INSTALLED.to_owned(),
-            _ => format!("dry run: cannot start {program}: {error}"),
-        })?;
-    let output = tokio::time::timeout(DRY_RUN_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| {
-            format!("dry run (logrotate -d) took longer than {DRY_RUN_TIMEOUT:?}; stopped")
-        })?
-        .map_err(|error| format!("dry run: {error}"))?;
+        .stderr(Stdio::piped());
+    let mut process = Process::spawn(&mut command).map_err(|error| match error {
+        SpawnError::NotFound(_) => not_found(program, Some(PROGRAM_SETTING)),
+        error => format!("dry run: {error}"),
+    })?;
+    let output = match tokio::time::timeout(DRY_RUN_TIMEOUT, process.output()).await {
+        Ok(output) => output.map_err(|error| format!("dry run: {error}"))?,
+        Err(_) => {
+            process.kill().await;
+            return Err(format!(
+                "dry run (logrotate -d) took longer than {DRY_RUN_TIMEOUT:?}; stopped"
+            ));
+        }
+    };
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push('\n');
     text.push_str(&String::from_utf8_lossy(&output.stderr));

@@ -8,7 +8,6 @@ pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
 pub mod process;
-pub mod redis_link;
 pub mod security_scan;
 pub mod shell;
 pub mod temp_cleanup;
@@ -23,6 +22,9 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use backups::{BackupAction, BackupTaskSettings};
+
+use crate::core::sources::SourceError;
+use crate::core::sources::secrets::redact;
 
 /// Parameters given to a run (`--param k=v`, or from the UI).
 pub type Params = BTreeMap<String, String>;
@@ -168,8 +170,18 @@ pub enum TaskError {
 }
 
 impl TaskError {
+    /// A failure; anything in it shaped like a secret is masked ([`redact`]).
     pub fn failed(message: impl Into<String>) -> TaskError {
-        TaskError::Failed(message.into())
+        TaskError::Failed(redact(&message.into()))
+    }
+}
+
+impl From<SourceError> for TaskError {
+    fn from(error: SourceError) -> TaskError {
+        match error {
+            SourceError::Failed(message) => TaskError::Failed(message),
+            SourceError::Cancelled => TaskError::Cancelled,
+        }
     }
 }
 
@@ -184,8 +196,10 @@ impl Output {
         Output { sender }
     }
 
+    /// Sends a line on; anything in it shaped like a secret (a program may print a URL with its
+    /// password) is masked first ([`redact`]), since output is shown, logged and stored.
     pub fn line(&self, text: impl Into<String>) {
-        let _ = self.sender.send(text.into());
+        let _ = self.sender.send(redact(&text.into()));
     }
 }
 

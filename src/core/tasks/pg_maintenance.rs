@@ -3,20 +3,19 @@
 //! pre-flight. Cancellation reaches the server through `pg_cancel_backend`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::types::Oid;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgRow, Postgres};
 use sqlx::query::Query;
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Decode, Row, SqlSafeStr, Type};
+use sqlx::{AssertSqlSafe, Connection, Decode, Row, SqlSafeStr, Type};
 use tokio_util::sync::CancellationToken;
 
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources::pg::{Canceller, Limits, Server, sql_message, watch};
+use crate::core::sources::secrets::mask_url;
 use crate::core::sql;
-use crate::core::store::mask_password;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VacuumSettings {
@@ -47,18 +46,10 @@ pub const REINDEX_PARAMS: &[ParamSpec] = &[ParamSpec {
 
 const VACUUM_TASK: &str = "db-vacuum-analyze";
 const REINDEX_TASK: &str = "db-reindex";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// `statement_timeout` for catalog and statistics queries, set for the session when it connects.
 /// VACUUM and REINDEX run without one (`SET statement_timeout = 0`, then `RESET`).
-const CATALOG_TIMEOUT: &str = "30s";
+const CATALOG_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long a cancelled statement gets to end after `pg_cancel_backend` (the task has 1 s).
-const CANCEL_BUDGET: Duration = Duration::from_millis(700);
-/// How long the connection then gets to report itself idle again.
-const SETTLE_BUDGET: Duration = Duration::from_millis(150);
-/// How often `pg_cancel_backend` is repeated while the statement has not ended (a cancel that
-/// reaches the backend just before it reads the statement is ignored).
-const CANCEL_RETRY: Duration = Duration::from_millis(150);
 /// How long to wait for a VACUUM to show up in the statistics views.
 const STATS_WAIT: Duration = Duration::from_secs(2);
 const STATS_POLL: Duration = Duration::from_millis(50);
@@ -627,7 +618,7 @@ async fn free_room(db: &mut Db, tablespace: Oid) -> Result<Room, TaskError> {
             Err(error) => {
                 return Ok(Room::Unknown(format!(
                     "cannot read data_directory ({}); it needs superuser or pg_read_all_settings",
-                    crate::core::store::sql_message(&error)
+                    sql_message(&error)
                 )));
             }
         }
@@ -720,20 +711,12 @@ fn relkind_name(kind: &str) -> &'static str {
 /// statement on it from outside.
 struct Db {
     conn: PgConnection,
-    guard: Option<Guard>,
+    canceller: Option<Canceller>,
     /// The URL with any password masked, for messages and plan steps.
     url: String,
     host: String,
     /// Whether the server runs on this host (so its disks can be looked at).
     local: bool,
-}
-
-struct Guard {
-    /// Our backend on the server.
-    pid: i32,
-    /// A second connection that cancels statements on the first.
-    control: PgConnection,
-    token: CancellationToken,
 }
 
 impl Db {
@@ -742,79 +725,54 @@ impl Db {
         task: &str,
         cancel: Option<&CancellationToken>,
     ) -> Result<Db, TaskError> {
-        let masked = db_url(url);
-        let base = PgConnectOptions::from_str(url)
-            .map_err(|error| {
-                TaskError::failed(format!(
-                    "cannot use the database URL {masked}: {error}\n  fix: check [tasks.{task}] url"
-                ))
-            })?
-            .application_name(crate::core::TASK_APPLICATION)
-            .disable_statement_logging();
-        let host = match base.get_socket() {
+        let server = Server::new(
+            url,
+            crate::core::TASK_APPLICATION,
+            &format!("[tasks.{task}] url"),
+        )?;
+        let options = server.options();
+        let host = match options.get_socket() {
             Some(socket) => socket.display().to_string(),
-            None => base.get_host().to_owned(),
+            None => options.get_host().to_owned(),
         };
-        let local = server_is_local(&base);
-        let main = base
-            .clone()
-            .options([("statement_timeout", CATALOG_TIMEOUT)]);
-        let mut conn = connect(&main, &masked, task, cancel).await?;
-        let guard = match cancel {
+        let local = server_is_local(options);
+        let mut conn = server
+            .connect(Limits::statement(CATALOG_TIMEOUT), cancel)
+            .await?;
+        let canceller = match cancel {
             None => None,
-            Some(token) => {
-                let pid = unless_cancelled(
-                    Some(token),
-                    sqlx::query_scalar::<_, i32>("SELECT pg_backend_pid()").fetch_one(&mut conn),
-                )
-                .await?
-                .map_err(|error| {
-                    TaskError::failed(format!(
-                        "reading our backend pid on {masked}: {}",
-                        crate::core::store::sql_message(&error)
-                    ))
-                })?;
-                let control_options = base.clone().options([("statement_timeout", "5s")]);
-                let control = connect(&control_options, &masked, task, cancel).await?;
-                Some(Guard {
-                    pid,
-                    control,
-                    token: token.clone(),
-                })
-            }
+            Some(token) => Some(Canceller::new(&server, &mut conn, token).await?),
         };
         Ok(Db {
             conn,
-            guard,
-            url: masked,
+            canceller,
+            url: server.shown().to_owned(),
             host,
             local,
         })
     }
 
     fn cancelled(&self) -> bool {
-        self.guard
-            .as_ref()
-            .is_some_and(|guard| guard.token.is_cancelled())
+        self.canceller.as_ref().is_some_and(Canceller::is_cancelled)
     }
 
     fn failed(&self, what: &str, error: &sqlx::Error) -> TaskError {
-        TaskError::failed(format!(
-            "{what} on {}: {}",
-            self.url,
-            crate::core::store::sql_message(error)
-        ))
+        TaskError::failed(format!("{what} on {}: {}", self.url, sql_message(error)))
     }
 
     async fn rows(&mut self, query: PgQuery, what: &str) -> Result<Vec<PgRow>, TaskError> {
-        let watched = watch(self.guard.as_mut(), query.fetch_all(&mut self.conn)).await;
-        let reply = self.settle(watched).await?;
+        let watched = watch(self.canceller.as_mut(), query.fetch_all(&mut self.conn)).await;
+        let reply = watched.settle(&mut self.conn).await?;
         reply.map_err(|error| self.failed(what, &error))
     }
 
     async fn optional(&mut self, query: PgQuery, what: &str) -> Result<Option<PgRow>, TaskError> {
-        let watched = watch(self.guard.as_mut(), query.fetch_optional(&mut self.conn)).await;
-        let reply = self.settle(watched).await?;
+        let watched = watch(
+            self.canceller.as_mut(),
+            query.fetch_optional(&mut self.conn),
+        )
+        .await;
+        let reply = watched.settle(&mut self.conn).await?;
         reply.map_err(|error| self.failed(what, &error))
     }
 
@@ -825,128 +783,30 @@ impl Db {
 
     /// One row, with a server error left to the caller; only cancellation is an `Err`.
     async fn try_row(&mut self, query: PgQuery) -> Result<Result<PgRow, sqlx::Error>, TaskError> {
-        let watched = watch(self.guard.as_mut(), query.fetch_one(&mut self.conn)).await;
-        self.settle(watched).await
+        let watched = watch(self.canceller.as_mut(), query.fetch_one(&mut self.conn)).await;
+        Ok(watched.settle(&mut self.conn).await?)
     }
 
     /// A statement without parameters (simple protocol: VACUUM, REINDEX, SET).
     async fn raw(&mut self, sql: impl SqlSafeStr, what: &str) -> Result<(), TaskError> {
         let watched = watch(
-            self.guard.as_mut(),
+            self.canceller.as_mut(),
             sqlx::raw_sql(sql).execute(&mut self.conn),
         )
         .await;
-        let reply = self.settle(watched).await?;
+        let reply = watched.settle(&mut self.conn).await?;
         reply.map(|_| ()).map_err(|error| self.failed(what, &error))
     }
 
-    /// The statement's reply, or `Cancelled`. The error for a cancelled statement reaches us
-    /// before the server has finished cleaning up after it; waiting for its ReadyForQuery means
-    /// the backend is idle again by the time the run reports that it was cancelled.
-    async fn settle<T>(
-        &mut self,
-        watched: Watched<T>,
-    ) -> Result<Result<T, sqlx::Error>, TaskError> {
-        match watched {
-            Watched::Done(reply) => Ok(reply),
-            Watched::Cancelled { ended } => {
-                if ended {
-                    let _ = tokio::time::timeout(SETTLE_BUDGET, self.conn.ping()).await;
-                }
-                Err(TaskError::Cancelled)
-            }
-        }
-    }
-
     async fn close(self) {
-        let Db { conn, guard, .. } = self;
+        let Db {
+            conn, canceller, ..
+        } = self;
         let _ = tokio::time::timeout(Duration::from_secs(1), conn.close()).await;
-        if let Some(guard) = guard {
-            let _ = tokio::time::timeout(Duration::from_secs(1), guard.control.close()).await;
+        if let Some(canceller) = canceller {
+            canceller.close().await;
         }
     }
-}
-
-/// How a statement watched for cancellation ended.
-enum Watched<T> {
-    Done(Result<T, sqlx::Error>),
-    /// The token fired; `ended` says whether the statement ended within the budget.
-    Cancelled {
-        ended: bool,
-    },
-}
-
-/// Runs a statement; when the token fires first, asks the server to cancel it
-/// (`pg_cancel_backend` from the control connection) and waits briefly for it to end. Without a
-/// guard (plans) the statement simply runs.
-async fn watch<T>(
-    guard: Option<&mut Guard>,
-    statement: impl Future<Output = Result<T, sqlx::Error>>,
-) -> Watched<T> {
-    let Some(guard) = guard else {
-        return Watched::Done(statement.await);
-    };
-    let mut statement = std::pin::pin!(statement);
-    tokio::select! {
-        biased;
-        reply = &mut statement => return Watched::Done(reply),
-        () = guard.token.cancelled() => {}
-    }
-    let deadline = Instant::now() + CANCEL_BUDGET;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Watched::Cancelled { ended: false };
-        }
-        let ask = sqlx::query("SELECT pg_cancel_backend($1)")
-            .bind(guard.pid)
-            .execute(&mut guard.control);
-        let _ = tokio::time::timeout(left, ask).await;
-        let left = deadline.saturating_duration_since(Instant::now());
-        if tokio::time::timeout(left.min(CANCEL_RETRY), &mut statement)
-            .await
-            .is_ok()
-        {
-            return Watched::Cancelled { ended: true };
-        }
-    }
-}
-
-/// Awaits `work` unless the token fires first (the work is then dropped).
-async fn unless_cancelled<T>(
-    token: Option<&CancellationToken>,
-    work: impl Future<Output = T>,
-) -> Result<T, TaskError> {
-    match token {
-        None => Ok(work.await),
-        Some(token) => tokio::select! {
-            biased;
-            () = token.cancelled() => Err(TaskError::Cancelled),
-            value = work => Ok(value),
-        },
-    }
-}
-
-async fn connect(
-    options: &PgConnectOptions,
-    masked: &str,
-    task: &str,
-    cancel: Option<&CancellationToken>,
-) -> Result<PgConnection, TaskError> {
-    let attempt = unless_cancelled(
-        cancel,
-        tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)),
-    )
-    .await?;
-    let reason = match attempt {
-        Ok(Ok(connection)) => return Ok(connection),
-        Ok(Err(error)) => crate::core::store::sql_message(&error),
-        Err(_) => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-    };
-    Err(TaskError::failed(format!(
-        "cannot connect to {masked}: {reason}\n  fix: is PostgreSQL running? check [tasks.{task}] \
-         url (host, port, user, password, database)"
-    )))
 }
 
 fn server_is_local(options: &PgConnectOptions) -> bool {
@@ -957,7 +817,7 @@ fn server_is_local(options: &PgConnectOptions) -> bool {
 }
 
 fn db_url(url: &str) -> String {
-    mask_password(url)
+    mask_url(url)
 }
 
 /// A column of a catalog reply, or a clear failure naming it.
@@ -1054,7 +914,7 @@ mod tests {
 
     #[test]
     fn local_servers_are_recognised() {
-        let local = |url: &str| server_is_local(&PgConnectOptions::from_str(url).unwrap());
+        let local = |url: &str| server_is_local(&std::str::FromStr::from_str(url).unwrap());
         assert!(local("postgres://u@127.0.0.1:5432/db"));
         assert!(local("postgres://u@localhost/db"));
         assert!(local("postgres://u@[::1]:5432/db"));

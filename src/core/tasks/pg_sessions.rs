@@ -6,18 +6,17 @@
 //! by one (stopping between them when cancelled) and reports each one.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError};
-use sqlx::{ConnectOptions, Connection};
+use sqlx::Connection;
+use sqlx::postgres::{PgConnection, PgDatabaseError};
 use tokio_util::sync::CancellationToken;
 
 use super::pg_maintenance::column;
 use super::{ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
+use crate::core::sources::pg::{Limits, Server, sql_message};
+use crate::core::sources::unless_cancelled;
 use crate::core::sql;
-use crate::core::store::mask_password;
 
 /// The databases the queries pane watches, as (name, url); the first is the default.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,9 +83,8 @@ pub const PARAMS: &[ParamSpec] = &[
     },
 ];
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every statement of the task is quick; a server that does not answer in time is an error.
-const STATEMENT_TIMEOUT: &str = "5s";
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a session's statement the plan shows.
 const QUERY_CHARS: usize = 200;
 /// How long a run waits for a terminated session to leave `pg_stat_activity`.
@@ -478,41 +476,21 @@ impl<'s> Db<'s> {
         cancel: Option<&CancellationToken>,
     ) -> Result<Db<'s>, TaskError> {
         let Database { name, url } = database;
-        let masked = mask_password(url);
-        let fix = format!("check the url of the [[database]] named `{name}`");
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|error| {
-                TaskError::failed(format!(
-                    "cannot use the URL {masked} of database `{name}`: {error}\n  fix: {fix}"
-                ))
-            })?
-            .application_name(crate::core::TASK_APPLICATION)
-            .disable_statement_logging()
-            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
-        let attempt = unless_cancelled(
-            cancel,
-            tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)),
-        )
-        .await?;
-        let mut conn = match attempt {
-            Ok(Ok(conn)) => conn,
-            failed => {
-                let reason = match failed {
-                    Ok(Err(error)) => crate::core::store::sql_message(&error),
-                    _ => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                };
-                return Err(TaskError::failed(format!(
-                    "cannot connect to {masked} (database `{name}`): {reason}\n  fix: is \
-                     PostgreSQL running? {fix} (host, port, user, password, database)"
-                )));
-            }
-        };
+        let server = Server::new(
+            url,
+            crate::core::TASK_APPLICATION,
+            &format!("the url of the [[database]] named `{name}`"),
+        )?;
+        let masked = server.shown().to_owned();
+        let mut conn = server
+            .connect(Limits::statement(STATEMENT_TIMEOUT), cancel)
+            .await?;
         let reply =
             unless_cancelled(cancel, sqlx::query(sql::SESSIONS_OWN).fetch_one(&mut conn)).await?;
         let row = reply.map_err(|error| {
             TaskError::failed(format!(
                 "reading our own session on {masked}: {}",
-                crate::core::store::sql_message(&error)
+                sql_message(&error)
             ))
         })?;
         Ok(Db {
@@ -525,11 +503,7 @@ impl<'s> Db<'s> {
     }
 
     fn failed(&self, what: &str, error: &sqlx::Error) -> TaskError {
-        TaskError::failed(format!(
-            "{what} on {}: {}",
-            self.url,
-            crate::core::store::sql_message(error)
-        ))
+        TaskError::failed(format!("{what} on {}: {}", self.url, sql_message(error)))
     }
 
     /// Every session waiting for a lock, with the pids it waits on.
@@ -615,21 +589,6 @@ impl<'s> Db<'s> {
 
     async fn close(self) {
         let _ = tokio::time::timeout(Duration::from_secs(1), self.conn.close()).await;
-    }
-}
-
-/// Awaits `work` unless the token fires first (the work is then dropped).
-async fn unless_cancelled<T>(
-    token: Option<&CancellationToken>,
-    work: impl Future<Output = T>,
-) -> Result<T, TaskError> {
-    match token {
-        None => Ok(work.await),
-        Some(token) => tokio::select! {
-            biased;
-            () = token.cancelled() => Err(TaskError::Cancelled),
-            value = work => Ok(value),
-        },
     }
 }
 

@@ -1,18 +1,15 @@
-//! Running a program for a task: in its own process group, output streamed line by line, and
-//! cancellation that stops the whole group within a second (SIGTERM, then SIGKILL).
+//! Running a program for a task with its output streamed line by line to the run's output;
+//! cancellation stops its whole process group ([`Process::stop`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
 use super::{Output, TaskContext, TaskError};
-
-/// How long a cancelled process group gets to exit after SIGTERM before SIGKILL.
-const TERM_GRACE: Duration = Duration::from_millis(500);
+use crate::core::sources::process::{Process, SpawnError, not_found};
 
 /// Runs `argv` and returns its exit status; `Err(Cancelled)` if the context was cancelled.
 pub async fn run_streaming(
@@ -30,23 +27,19 @@ pub async fn run_streaming(
         .envs(env)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+        .stderr(Stdio::piped());
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
     }
-    let mut child = command.spawn().map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => TaskError::failed(format!(
-            "`{program}` was not found{}: install it or give its full path",
-            cwd.map(|dir| format!(" (working directory {})", dir.display()))
-                .unwrap_or_default()
+    let mut process = Process::spawn(&mut command).map_err(|error| match (error, cwd) {
+        (SpawnError::NotFound(_), Some(dir)) => TaskError::failed(format!(
+            "{} (working directory {})",
+            not_found(program, None),
+            dir.display()
         )),
-        _ => TaskError::failed(format!("cannot start `{program}`: {error}")),
+        (error, _) => TaskError::failed(error.to_string()),
     })?;
-    let group = child
-        .id()
-        .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
+    let child = process.child();
     let stdout = child
         .stdout
         .take()
@@ -68,16 +61,10 @@ pub async fn run_streaming(
     tokio::select! {
         status = async {
             (&mut readers).await;
-            child.wait().await
+            process.wait().await
         } => status.map_err(|error| TaskError::failed(format!("waiting for `{program}`: {error}"))),
         () = context.cancel.cancelled() => {
-            if let Some(group) = group {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-                if tokio::time::timeout(TERM_GRACE, child.wait()).await.is_err() {
-                    let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-                }
-            }
-            let _ = child.kill().await;
+            process.stop().await;
             Err(TaskError::Cancelled)
         }
     }

@@ -67,3 +67,37 @@ pub async fn run(
         summary,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::core::tasks::Output;
+
+    #[tokio::test]
+    async fn secrets_a_command_prints_are_masked_in_its_output() {
+        let settings = ShellSettings {
+            argv: vec![
+                "echo".into(),
+                "dumping postgres://ops:hunter2@db/app with Authorization: Bearer abc.def".into(),
+            ],
+            shell: false,
+            env: BTreeMap::new(),
+            cwd: None,
+        };
+        let (sender, mut lines) = mpsc::unbounded_channel();
+        let context = TaskContext {
+            params: Params::new(),
+            output: Output::new(sender),
+            cancel: CancellationToken::new(),
+            store: None,
+        };
+        run(&settings, &context).await.unwrap();
+        assert_eq!(
+            lines.recv().await.unwrap(),
+            "dumping postgres://ops:***@db/app with Authorization: Bearer ***"
+        );
+    }
+}

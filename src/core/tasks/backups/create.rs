@@ -16,7 +16,6 @@ use std::io::{self, BufWriter, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -28,21 +27,22 @@ use redis::FromRedisValue;
 use redis::aio::MultiplexedConnection;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::{BackupSet, BackupTools, CreateSource, DumpFormat};
 use crate::core::checks::rules::format_bytes;
-use crate::core::store::{mask_password, url_password};
-use crate::core::tasks::redis_link::{self, Connected, scrub};
+use crate::core::sources;
+use crate::core::sources::pg::{database_name, split_password};
+use crate::core::sources::process::{Process, SpawnError, not_found};
+use crate::core::sources::redis::{Link, TASK_LIMITS};
+use crate::core::sources::secrets::{mask_url, scrub};
 use crate::core::tasks::{Output, Plan, PlanStep, TaskContext, TaskError};
 
 /// A progress line this often while a backup is being written.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// How often `LASTSAVE` is asked while a `BGSAVE` runs.
 const BGSAVE_POLL: Duration = Duration::from_millis(200);
-/// How long a tool's process group gets to exit after SIGTERM before SIGKILL.
-const TERM_GRACE: Duration = Duration::from_millis(500);
 /// How far the RDB's mtime may be before the save we asked for (mtime has whole seconds, and
 /// the server's clock is read over the wire).
 const RDB_CLOCK_SLACK: i64 = 2;
@@ -108,7 +108,7 @@ pub fn plan_steps(
             steps.push(Plan::note(format!(
                 "on Redis at {}: LASTSAVE, BGSAVE (or wait for a save already in progress), \
                  LASTSAVE every {} ms until the save completes, CONFIG GET dir and dbfilename",
-                mask_password(url),
+                mask_url(url),
                 BGSAVE_POLL.as_millis()
             )));
             steps.push(Plan::note(format!(
@@ -436,15 +436,12 @@ async fn pg_dump(
     context: &TaskContext,
 ) -> Result<(String, u64), TaskError> {
     let (bare, password) = split_password(url);
-    let database = sqlx::postgres::PgConnectOptions::from_str(url)
-        .ok()
-        .and_then(|options| options.get_database().map(str::to_owned))
-        .unwrap_or_else(|| mask_password(url));
+    let database = database_name(url).unwrap_or_else(|| mask_url(url));
     let output = &context.output;
     let cancel = &context.cancel;
     output.line(format!(
         "pg_dump of {database} ({}) into {}",
-        mask_password(url),
+        mask_url(url),
         partial.display()
     ));
     let args = pg_dump_args(format, &bare, partial);
@@ -559,83 +556,11 @@ fn hash_file(path: &Path, cancel: CancellationToken) -> io::Result<(String, u64)
     Ok((hex(&hasher.finalize()), size))
 }
 
-/// `url` without its password, and the password (percent-decoded) for `PGPASSWORD`: passwords
-/// on a command line are visible to every user of the host in `ps`.
-pub(super) fn split_password(url: &str) -> (String, Option<String>) {
-    let password = url_password(url).map(percent_decode);
-    let Some(scheme_end) = url.find("://") else {
-        return (url.to_owned(), password);
-    };
-    let start = scheme_end + 3;
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}@{host}"),
-            None => authority.to_owned(),
-        },
-        None => authority.to_owned(),
-    };
-    let bare = format!("{}{authority}{}", &url[..start], &rest[authority_end..]);
-    (remove_query_params(&bare, &["password"]), password)
-}
-
-/// Drops the named `key=value` pairs from a URL's query string.
-pub(super) fn remove_query_params(url: &str, keys: &[&str]) -> String {
-    let Some((base, query)) = url.split_once('?') else {
-        return url.to_owned();
-    };
-    let (query, fragment) = match query.split_once('#') {
-        Some((query, fragment)) => (query, Some(fragment)),
-        None => (query, None),
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split_once('=').map_or(*pair, |(key, _)| key);
-            !pair.is_empty() && !keys.iter().any(|drop| key.eq_ignore_ascii_case(drop))
-        })
-        .collect();
-    let mut result = base.to_owned();
-    if !kept.is_empty() {
-        result.push('?');
-        result.push_str(&kept.join("&"));
-    }
-    if let Some(fragment) = fragment {
-        result.push('#');
-        result.push_str(fragment);
-    }
-    result
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(byte) = bytes
-                .get(index + 1..index + 3)
-                .and_then(|pair| std::str::from_utf8(pair).ok())
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        {
-            decoded.push(byte);
-            index += 3;
-        } else {
-            decoded.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&decoded).into_owned()
-}
-
 /// A PostgreSQL client tool running in its own process group, its stderr streamed to the output
 /// and the first lines kept for the error message.
 pub(super) struct Tool {
     name: String,
-    child: Child,
-    group: Option<rustix::process::Pid>,
+    process: Process,
     stderr: Option<tokio::task::JoinHandle<Vec<String>>>,
 }
 
@@ -696,38 +621,40 @@ impl Tool {
             .args(args)
             .stdin(stdin)
             .stdout(stdout)
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         if let Some(password) = password {
             command.env("PGPASSWORD", password);
         }
-        let mut child = command.spawn().map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => TaskError::failed(format!(
-                "`{}` was not found: install the PostgreSQL client tools (the server's major \
-                 version or newer) or set [backups] pg_bin_dir",
-                program.display()
+        let mut process = Process::spawn(&mut command).map_err(|error| match error {
+            SpawnError::NotFound(program) => TaskError::failed(not_found(
+                &program,
+                Some(
+                    "set [backups] pg_bin_dir to PostgreSQL's bin directory (the server's major \
+                     version or newer)",
+                ),
             )),
-            _ => TaskError::failed(format!("cannot start `{}`: {error}", program.display())),
+            error => TaskError::failed(error.to_string()),
         })?;
-        let group = child
-            .id()
-            .and_then(|pid| rustix::process::Pid::from_raw(pid as i32));
-        let stderr = child
+        let stderr = process
+            .child()
             .stderr
             .take()
             .map(|stream| tokio::spawn(collect_lines(stream, output.clone())));
         Ok(Tool {
             name,
-            child,
-            group,
+            process,
             stderr,
         })
     }
 
     /// The tool's stdout as a blocking file, for a copy on a blocking thread.
     pub(super) fn take_stdout(&mut self) -> Result<File, TaskError> {
-        let stdout = self.child.stdout.take().ok_or_else(|| self.no_pipe())?;
+        let stdout = self
+            .process
+            .child()
+            .stdout
+            .take()
+            .ok_or_else(|| self.no_pipe())?;
         let fd = stdout
             .into_owned_fd()
             .map_err(|error| self.pipe_error(&error))?;
@@ -736,7 +663,12 @@ impl Tool {
 
     /// The tool's stdin as a blocking file, for feeding it from a blocking thread.
     pub(super) fn take_stdin(&mut self) -> Result<File, TaskError> {
-        let stdin = self.child.stdin.take().ok_or_else(|| self.no_pipe())?;
+        let stdin = self
+            .process
+            .child()
+            .stdin
+            .take()
+            .ok_or_else(|| self.no_pipe())?;
         let fd = stdin
             .into_owned_fd()
             .map_err(|error| self.pipe_error(&error))?;
@@ -758,11 +690,11 @@ impl Tool {
         cancel: &CancellationToken,
     ) -> Result<Finished, TaskError> {
         let status = tokio::select! {
-            status = self.child.wait() => status.map_err(|error| {
+            status = self.process.wait() => status.map_err(|error| {
                 TaskError::failed(format!("waiting for {}: {error}", self.name))
             })?,
             () = cancel.cancelled() => {
-                self.stop().await;
+                self.process.stop().await;
                 return Err(TaskError::Cancelled);
             }
         };
@@ -775,19 +707,6 @@ impl Tool {
             None => Vec::new(),
         };
         Ok(Finished { status, stderr })
-    }
-
-    async fn stop(&mut self) {
-        if let Some(group) = self.group {
-            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::TERM);
-            if tokio::time::timeout(TERM_GRACE, self.child.wait())
-                .await
-                .is_err()
-            {
-                let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-            }
-        }
-        let _ = self.child.kill().await;
     }
 }
 
@@ -828,11 +747,11 @@ struct Redis {
 
 impl Redis {
     async fn connect(url: &str, cancel: &CancellationToken) -> Result<Redis, TaskError> {
-        let Connected {
+        let Link {
             con,
             target,
             secret,
-        } = redis_link::connect(url, "[backup.create] url", cancel).await?;
+        } = sources::redis::connect(url, "[backup.create] url", TASK_LIMITS, Some(cancel)).await?;
         Ok(Redis {
             con,
             target,
@@ -851,7 +770,7 @@ impl Redis {
             () = self.cancel.cancelled() => return Err(TaskError::Cancelled),
             reply = command.query_async::<T>(&mut self.con) => reply,
         };
-        Ok(reply.map_err(|error| scrub(&error.to_string(), self.secret.as_deref())))
+        Ok(reply.map_err(|error| scrub(&error.to_string(), self.secret.as_slice())))
     }
 
     async fn ask<T: FromRedisValue>(
@@ -1309,28 +1228,6 @@ impl<R: Read> Read for Exactly<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_password_leaves_the_url() {
-        assert_eq!(
-            split_password("postgres://app:s%40cret@db:5432/shop?sslmode=require"),
-            (
-                "postgres://app@db:5432/shop?sslmode=require".to_owned(),
-                Some("s@cret".to_owned())
-            )
-        );
-        assert_eq!(
-            split_password("postgres://app@db/shop?password=x&sslmode=disable"),
-            (
-                "postgres://app@db/shop?sslmode=disable".to_owned(),
-                Some("x".to_owned())
-            )
-        );
-        assert_eq!(
-            split_password("postgres://db/shop"),
-            ("postgres://db/shop".to_owned(), None)
-        );
-    }
 
     #[test]
     fn shrinking_content_is_padded_and_growing_content_cut() {

@@ -11,29 +11,29 @@
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use flate2::read::MultiGzDecoder;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row, TypeInfo, ValueRef};
+use sqlx::postgres::PgRow;
+use sqlx::{AssertSqlSafe, Connection, Row, TypeInfo, ValueRef};
 use tokio_util::sync::CancellationToken;
 
-use super::create::{Tool, remove_query_params, split_password};
+use super::create::Tool;
 use crate::core::backups::{
     BackupFile, BackupSet, BackupTools, DetectedKind, ExpectedKind, RestoreSettings, RestoreTest,
 };
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources::pg::{Limits, Server, split_password, sql_message, with_database};
+use crate::core::sources::secrets::mask_url;
+use crate::core::sources::unless_cancelled;
 use crate::core::sql;
-use crate::core::store::{mask_password, sql_message};
 use crate::core::tasks::{Plan, PlanStep, TaskContext, TaskError};
 
 const SCRATCH_PREFIX: &str = "opsdeck_restore_";
 /// PostgreSQL truncates identifiers longer than this many bytes.
 const MAX_IDENTIFIER: usize = 63;
 const STAMP_FORMAT: &str = "%Y%m%d%H%M%S";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Dropping a large restored database deletes many files; give it time.
 const DROP_TIMEOUT: Duration = Duration::from_secs(120);
 const CONFIG_HINT: &str = "[backup.restore] url";
@@ -68,9 +68,9 @@ pub fn plan_steps(
     file: &BackupFile,
     database: &str,
 ) -> Vec<PlanStep> {
-    let server = mask_password(&settings.url);
+    let server = mask_url(&settings.url);
     let scratch_url = with_database(&settings.url, database);
-    let scratch = mask_password(&scratch_url);
+    let scratch = mask_url(&scratch_url);
     let (bare, password) = split_password(&scratch_url);
     let mut steps = vec![PlanStep::Sql {
         database: server.clone(),
@@ -170,21 +170,18 @@ pub async fn restore_test(
         ));
     }
     let output = &context.output;
-    let server = mask_password(&settings.url);
-    let options = PgConnectOptions::from_str(&settings.url)
-        .map_err(|error| {
-            TaskError::failed(format!(
-                "cannot use the restore URL {server}: {error}\n  fix: check {CONFIG_HINT}"
-            ))
-        })?
-        .application_name(crate::core::TASK_APPLICATION)
-        .disable_statement_logging();
+    let admin_server = Server::new(&settings.url, crate::core::TASK_APPLICATION, CONFIG_HINT)?;
+    let scratch_url = with_database(&settings.url, database);
+    let scratch_server = Server::new(&scratch_url, crate::core::TASK_APPLICATION, CONFIG_HINT)?;
+    let server = admin_server.shown().to_owned();
 
-    let mut admin = connect(&options, &server, &context.cancel).await?;
+    let mut admin = admin_server
+        .connect(Limits::CONNECT_ONLY, Some(&context.cancel))
+        .await?;
     // Armed before CREATE DATABASE, so that a run abandoned while it is being created still
     // drops it.
     let mut scratch = Scratch {
-        options: options.clone(),
+        server: admin_server,
         name: database.to_owned(),
         dropped: false,
     };
@@ -204,8 +201,8 @@ pub async fn restore_test(
         settings,
         tools,
         &file.path,
-        &options.clone().database(database),
-        &with_database(&settings.url, database),
+        &scratch_server,
+        &scratch_url,
         context,
     )
     .await;
@@ -370,70 +367,17 @@ fn create_failure(database: &str, server: &str, error: &sqlx::Error) -> String {
     )
 }
 
-/// `url` pointing at `database` instead of its own database.
-fn with_database(url: &str, database: &str) -> String {
-    let url = remove_query_params(url, &["dbname"]);
-    let Some(scheme_end) = url.find("://") else {
-        return url;
-    };
-    let start = scheme_end + 3;
-    let rest = &url[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let after = &rest[authority_end..];
-    let tail = if after.starts_with('/') {
-        &after[after.find(['?', '#']).unwrap_or(after.len())..]
-    } else {
-        after
-    };
-    let encoded: String = database
-        .bytes()
-        .map(|byte| {
-            if byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.' | b'~') {
-                char::from(byte).to_string()
-            } else {
-                format!("%{byte:02X}")
-            }
-        })
-        .collect();
-    format!(
-        "{}{}/{encoded}{tail}",
-        &url[..start],
-        &rest[..authority_end]
-    )
-}
-
-async fn connect(
-    options: &PgConnectOptions,
-    masked: &str,
-    cancel: &CancellationToken,
-) -> Result<PgConnection, TaskError> {
-    let attempt = tokio::select! {
-        biased;
-        () = cancel.cancelled() => return Err(TaskError::Cancelled),
-        attempt = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)) => attempt,
-    };
-    let reason = match attempt {
-        Ok(Ok(connection)) => return Ok(connection),
-        Ok(Err(error)) => sql_message(&error),
-        Err(_) => format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-    };
-    Err(TaskError::failed(format!(
-        "cannot connect to {masked}: {reason}\n  fix: is PostgreSQL running? check {CONFIG_HINT} \
-         (host, port, user, password, database)"
-    )))
-}
-
 /// The scratch database, dropped by a detached task if the run's future goes away before
 /// [`Scratch::drop_now`] has finished.
 struct Scratch {
-    options: PgConnectOptions,
+    server: Server,
     name: String,
     dropped: bool,
 }
 
 impl Scratch {
     async fn drop_now(&mut self) -> Result<(), String> {
-        let result = drop_database(&self.options, &self.name).await;
+        let result = drop_database(&self.server, &self.name).await;
         self.dropped = true;
         result
     }
@@ -445,10 +389,10 @@ impl Drop for Scratch {
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let options = self.options.clone();
+            let server = self.server.clone();
             let name = self.name.clone();
             runtime.spawn(async move {
-                if let Err(error) = drop_database(&options, &name).await {
+                if let Err(error) = drop_database(&server, &name).await {
                     tracing::error!(
                         "the scratch database {name} of an abandoned restore test could not be \
                          dropped ({error}); drop it by hand: {}",
@@ -462,18 +406,11 @@ impl Drop for Scratch {
 
 /// `DROP DATABASE … WITH (FORCE)` over a fresh connection: the run's own connections may be
 /// gone or busy by the time this runs, and cancellation must not stop it.
-async fn drop_database(options: &PgConnectOptions, name: &str) -> Result<(), String> {
-    let mut conn =
-        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(options)).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(error)) => return Err(format!("cannot connect: {}", sql_message(&error))),
-            Err(_) => {
-                return Err(format!(
-                    "cannot connect: no answer within {} s",
-                    CONNECT_TIMEOUT.as_secs()
-                ));
-            }
-        };
+async fn drop_database(server: &Server, name: &str) -> Result<(), String> {
+    let mut conn = server
+        .connect(Limits::CONNECT_ONLY, None)
+        .await
+        .map_err(|error| error.to_string())?;
     let dropped = tokio::time::timeout(
         DROP_TIMEOUT,
         sqlx::raw_sql(AssertSqlSafe(drop_statement(name))).execute(&mut conn),
@@ -499,7 +436,7 @@ async fn restore_and_check(
     settings: &RestoreSettings,
     tools: &BackupTools,
     file: &Path,
-    scratch_options: &PgConnectOptions,
+    scratch: &Server,
     scratch_url: &str,
     context: &TaskContext,
 ) -> Result<Checked, TaskError> {
@@ -520,14 +457,16 @@ async fn restore_and_check(
         took.as_secs_f64()
     ));
 
-    let masked = mask_password(scratch_url);
-    let mut conn = connect(scratch_options, &masked, &context.cancel).await?;
+    let mut conn = scratch
+        .connect(Limits::CONNECT_ONLY, Some(&context.cancel))
+        .await?;
     let mut counts = Vec::new();
     let mut failures = Vec::new();
     for table in &settings.tables {
         let statement = count_statement(table);
-        let counted = cancellable(
-            &context.cancel,
+        // On cancel the connection is abandoned; the forced DROP ends its session.
+        let counted = unless_cancelled(
+            Some(&context.cancel),
             sqlx::query_scalar::<_, i64>(AssertSqlSafe(statement.clone())).fetch_one(&mut conn),
         )
         .await?;
@@ -550,8 +489,8 @@ async fn restore_and_check(
         }
     }
     for query in &settings.queries {
-        let rows = cancellable(
-            &context.cancel,
+        let rows = unless_cancelled(
+            Some(&context.cancel),
             sqlx::raw_sql(AssertSqlSafe(query.clone())).fetch_all(&mut conn),
         )
         .await?;
@@ -583,19 +522,6 @@ async fn restore_and_check(
         failures,
         took,
     })
-}
-
-/// Awaits a statement unless the run is cancelled first (the connection is then abandoned; the
-/// forced drop ends its session).
-async fn cancellable<T>(
-    cancel: &CancellationToken,
-    work: impl std::future::Future<Output = T>,
-) -> Result<T, TaskError> {
-    tokio::select! {
-        biased;
-        () = cancel.cancelled() => Err(TaskError::Cancelled),
-        value = work => Ok(value),
-    }
 }
 
 /// A sanity query's value, for the record and as shown: one row whose first column is a boolean
@@ -665,7 +591,7 @@ async fn restore(
     output.line(format!(
         "restoring {} into {} with {}",
         file.display(),
-        mask_password(scratch_url),
+        mask_url(scratch_url),
         program.display()
     ));
     let tool_name = program
@@ -780,19 +706,6 @@ fn feed(path: &Path, gzip: bool, mut sink: std::fs::File, cancel: &CancellationT
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_point_at_the_scratch_database() {
-        assert_eq!(
-            with_database("postgres://u:p@h:5/app?sslmode=require", "x_1"),
-            "postgres://u:p@h:5/x_1?sslmode=require"
-        );
-        assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
-        assert_eq!(
-            with_database("postgres://h/?dbname=a&sslmode=disable", "x"),
-            "postgres://h/x?sslmode=disable"
-        );
-    }
 
     #[test]
     fn table_names_are_quoted_part_by_part() {

@@ -10,9 +10,8 @@ use std::ffi::OsStr;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -23,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::{BackupFile, BackupTools, DetectedKind, ExpectedKind, VerifyResult};
 use crate::core::checks::rules::format_bytes;
+use crate::core::sources::process::{BlockingProcess, SpawnError, not_found};
 use crate::core::tasks::TaskError;
 use crate::core::text::{printable, printable_path};
 
@@ -39,7 +39,6 @@ const PG_DUMP_MARKERS: [&[u8]; 2] = [
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 /// How much of a file's start a message shows.
 const HEAD_SIZE: usize = 16;
-const TOOL_POLL: Duration = Duration::from_millis(50);
 /// A checker's output beyond this is read and dropped: only its first lines matter.
 const CAPTURE_LIMIT: usize = 64 * 1024;
 
@@ -744,10 +743,9 @@ fn pg_restore_check(
     Ok(match run {
         ToolRun::Missing => Finding::Problem(
             VerifyResult::Error,
-            format!(
-                "{} was not found: install postgresql-client or set pg_bin_dir to PostgreSQL's \
-                 bin directory",
-                printable_path(program)
+            not_found(
+                &program.display().to_string(),
+                Some("set [backups] pg_bin_dir to PostgreSQL's bin directory"),
             ),
         ),
         ToolRun::Unstartable(error) => Finding::Problem(
@@ -890,8 +888,8 @@ enum ToolRun {
     },
 }
 
-/// Runs `program` in its own process group, polling so that `cancel` kills the group
-/// (the checker and anything it started) within a fraction of a second.
+/// Runs `program` in its own process group; `cancel` stops the group (the checker and anything
+/// it started) within a fraction of a second.
 fn run_tool(
     program: &Path,
     args: &[&OsStr],
@@ -907,13 +905,13 @@ fn run_tool(
         } else {
             Stdio::null()
         })
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(ToolRun::Missing),
-        Err(error) => return Ok(ToolRun::Unstartable(error)),
+        .stderr(Stdio::piped());
+    let mut process = match BlockingProcess::spawn(&mut command) {
+        Ok(process) => process,
+        Err(SpawnError::NotFound(_)) => return Ok(ToolRun::Missing),
+        Err(SpawnError::CannotStart(_, error)) => return Ok(ToolRun::Unstartable(error)),
     };
+    let child = process.child();
     let stdout = child
         .stdout
         .take()
@@ -922,19 +920,10 @@ fn run_tool(
         .stderr
         .take()
         .map(|pipe| thread::spawn(|| capture(pipe)));
-    let status = loop {
-        if cancel.is_cancelled() {
-            kill(&mut child);
-            return Err(Cancelled);
-        }
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) => thread::sleep(TOOL_POLL),
-            Err(error) => {
-                kill(&mut child);
-                return Ok(ToolRun::Unstartable(error));
-            }
-        }
+    let status = match process.wait_unless(|| cancel.is_cancelled()) {
+        Ok(Some(status)) => status,
+        Ok(None) => return Err(Cancelled),
+        Err(error) => return Ok(ToolRun::Unstartable(error)),
     };
     let collect = |reader: Option<thread::JoinHandle<Vec<u8>>>| {
         reader
@@ -947,14 +936,6 @@ fn run_tool(
         stdout: collect(stdout),
         stderr: collect(stderr),
     })
-}
-
-fn kill(child: &mut Child) {
-    if let Some(group) = rustix::process::Pid::from_raw(child.id() as i32) {
-        let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
-    }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Reads a pipe to its end, keeping the first [`CAPTURE_LIMIT`] bytes.
@@ -1533,13 +1514,14 @@ mod tests {
             "pg_restore: error: could not read from input file: end of file"
         );
 
-        tools.pg_restore = dir.path().join("no-such-pg_restore");
+        tools.pg_restore = dir.path().join("no-such-dir").join("pg_restore");
         let outcome = verify_with(&file, ExpectedKind::PgDumpCustom, &tools);
         assert_eq!(outcome.result, VerifyResult::Error);
         assert!(
-            outcome
-                .message
-                .contains("install postgresql-client or set pg_bin_dir"),
+            outcome.message.ends_with(
+                "was not found: install it with `apt-get install postgresql-client` or set \
+                     [backups] pg_bin_dir to PostgreSQL's bin directory"
+            ),
             "{}",
             outcome.message
         );
