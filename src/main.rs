@@ -20,6 +20,7 @@ use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
+use opsdeck::core::sources::secrets::RedactingWriter;
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
@@ -404,7 +405,7 @@ fn init_logging(
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPSDECK_LOG")
         .unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
-        .with_writer(writer)
+        .with_writer(move || RedactingWriter(writer.clone()))
         .with_ansi(false)
         .with_env_filter(filter)
         .init();

@@ -352,6 +352,26 @@ fn user_text_is_stored_exactly_and_shown_escaped() {
 }
 
 #[test]
+fn a_password_pasted_into_a_note_is_masked_before_it_is_stored() {
+    let home = Home::new();
+    let note = "restored from postgres://app:hunter22@db/shop with Authorization: Bearer abc123xyz";
+    home.run("alice", &["tick", "daily", "cpu", "--note", note])
+        .ok();
+    let export = home.json(&["export", "daily", "--format", "json"]);
+    let texts: Vec<&str> = export["run"]["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|entry| entry["text"].as_str())
+        .filter(|text| !text.is_empty())
+        .collect();
+    assert_eq!(
+        texts,
+        ["restored from postgres://app:***@db/shop with Authorization: Bearer ***"]
+    );
+}
+
+#[test]
 fn refused_entries_exit_2_with_the_reason_and_write_nothing() {
     let home = Home::new();
     let unknown = home

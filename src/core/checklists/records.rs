@@ -7,6 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Entry, EntryKind};
+use crate::core::sources::secrets::redact;
 use crate::core::store::{Store, StoreError, from_millis};
 
 impl Store {
@@ -19,7 +20,8 @@ impl Store {
         .bind(&entry.period)
         .bind(entry.item.as_deref())
         .bind(entry.kind.as_str())
-        .bind(&entry.text)
+        // A note is shared with the team through the store: a password pasted into it is not.
+        .bind(redact(&entry.text))
         .bind(&entry.user)
         .bind(&entry.host)
         .bind(entry.at.timestamp_millis())

@@ -162,6 +162,23 @@ pub fn redact(text: &str) -> String {
         })
 }
 
+/// A writer that passes what it is given through [`redact`] first: the log file gets every
+/// line masked, whatever logged it. Each `write` is taken as whole lines (a log event is
+/// written in one call), so a secret is never split across two calls.
+pub struct RedactingWriter<W>(pub W);
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// `(scheme://authority, authority)` of a URL, without its path, query or fragment.
 fn split_authority(url: &str) -> Option<(&str, &str)> {
     let (base, _) = split_after_host(url)?;
@@ -196,6 +213,18 @@ fn mask_userinfo_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_log_writer_masks_every_line_it_writes() {
+        use std::io::Write;
+        let mut writer = RedactingWriter(Vec::new());
+        let line = b"connect postgres://app:hunter22@db/x failed\n";
+        assert_eq!(writer.write(line).unwrap(), line.len());
+        assert_eq!(
+            String::from_utf8(writer.0).unwrap(),
+            "connect postgres://app:***@db/x failed\n"
+        );
+    }
+
     use super::*;
 
     #[test]
