@@ -582,11 +582,18 @@ fn first_frame_help_and_quit() {
     let sandbox = Sandbox::new();
     let mut console = sandbox.console(&[], &[]);
     console.wait_for_first_frame();
-    // The first frame is drawn before the store opens; wait for live data, which only the
-    // started runner sends, so the store and log exist when we check for them below.
-    console.wait_for_screen("live data", Duration::from_secs(10), |screen| {
-        screen.contains("every 1s")
+    // The first frame (already holding the gauges) is drawn before the store opens and the log
+    // is created; wait for both before going on, since quitting earlier leaves neither.
+    let store_file = sandbox.path("data").join("opsdeck").join("state.db");
+    let log_file = sandbox.path("state").join("opsdeck").join("opsdeck.log");
+    console.wait_for("the store and the log", Duration::from_secs(10), |_| {
+        store_file.is_file() && log_file.is_file()
     });
+    assert!(
+        console.screen().contains("every 1s"),
+        "the gauges are on the first screen\n{}",
+        console.describe()
+    );
     assert!(
         !console.screen().contains("Help ·"),
         "help is not open yet\n{}",
