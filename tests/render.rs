@@ -272,6 +272,29 @@ fn console_at_120x40() {
     insta::assert_snapshot!(screen);
 }
 
+/// A selection move changes a few cells, so the reply to a key over SSH is a few hundred bytes:
+/// `j` on the gauges (the first focus) moves the alerts' selection, drawn there, and nothing else.
+#[test]
+fn j_on_the_gauges_moves_the_alert_selection_and_changes_only_those_rows() {
+    let mut state = state("PROD");
+    let look = look("dark", Glyphs::Unicode);
+    let before = render(&state, &look, 120, 40);
+    state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+    let after = render(&state, &look, 120, 40);
+    let changed_rows: Vec<u16> = (0..40)
+        .filter(|&y| (0..120).any(|x| before[(x, y)] != after[(x, y)]))
+        .collect();
+    let text = text(&after);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(changed_rows.len(), 2, "{changed_rows:?}\n{text}");
+    assert!(lines[usize::from(changed_rows[0])].contains("disk.used_pct"));
+    assert!(lines[usize::from(changed_rows[1])].contains("cpu.used_pct"));
+    let selection = look.palette.get(opsdeck::config::theme::Slot::Selection);
+    let row = changed_rows[1];
+    let selected = (0..120).any(|x| Some(after[(x, row)].bg) == selection.bg);
+    assert!(selected, "the second alert is drawn selected\n{text}");
+}
+
 #[test]
 fn console_at_200x60_uses_the_space() {
     let screen = text(&render(

@@ -33,6 +33,9 @@ use crate::tui::style::Look;
 
 pub use crate::tui::panes::Pane;
 
+/// The pane whose list the selection keys move when the focused pane has none (the gauges).
+const SELECTION_FALLBACK: Pane = Pane::Alerts;
+
 /// Who and where: shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostInfo {
@@ -191,6 +194,8 @@ impl AppState {
             look,
             now: self.now,
             focused: self.focus == pane,
+            takes_keys: self.focus == pane
+                || (pane == SELECTION_FALLBACK && self.focus == Pane::Resources),
             keymap: &self.keymap,
             read_only: self.host.read_only,
             judged: &self.judged,
@@ -329,7 +334,7 @@ impl AppState {
             return requests;
         }
         if action.is_selection() {
-            return self.run_in(Pane::Alerts, action);
+            return self.run_in(SELECTION_FALLBACK, action);
         }
         let owner = {
             let listing: Vec<Pane> = self

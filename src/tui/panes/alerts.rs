@@ -94,7 +94,12 @@ impl AlertsPane {
             let offset = self.selected.saturating_sub(room - 1);
             lines.extend(self.alerts.iter().enumerate().skip(offset).take(room).map(
                 |(index, alert)| {
-                    alert_line(alert, view, width, view.focused && index == self.selected)
+                    alert_line(
+                        alert,
+                        view,
+                        width,
+                        view.takes_keys && index == self.selected,
+                    )
                 },
             ));
         }

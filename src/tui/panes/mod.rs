@@ -100,6 +100,9 @@ pub struct View<'a> {
     pub look: &'a Look,
     pub now: DateTime<Utc>,
     pub focused: bool,
+    /// The selection keys move this pane's list: it has the focus, or it is the alerts while
+    /// the gauges (which have no list) have it. Its selection is drawn only then.
+    pub takes_keys: bool,
     pub keymap: &'a Keymap,
     pub read_only: bool,
     /// The newest verdict of the rules on every metric, by series key.
