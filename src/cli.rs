@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Examples:
   opsdeck                          open the console with ~/.config/opsdeck/config.toml or the defaults
   opsdeck --read-only --theme mono open it with destructive actions disabled, without colour
+  opsdeck --pane alerts            open it with the focus on the alerts
   opsdeck check                    one pass of every check; exit 0 ok, 1 warn, 2 crit, 3 unknown
   opsdeck check --format json --only resources
   opsdeck tasks                    list the maintenance tasks and their last runs
@@ -35,11 +36,26 @@ pub struct Cli {
     /// Refuse every destructive action.
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// The pane the console opens with the focus on (default: resources).
+    #[arg(long, value_enum, value_name = "PANE")]
+    pub pane: Option<StartPane>,
     /// SQLite state database (default: $XDG_DATA_HOME/opsdeck/state.db).
     #[arg(long, global = true, value_name = "FILE")]
     pub state: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// A pane to open the console on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StartPane {
+    Resources,
+    Services,
+    Queries,
+    Backups,
+    Checklists,
+    Alerts,
+    Tasks,
 }
 
 #[derive(Debug, Subcommand)]

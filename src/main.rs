@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 
-use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format};
+use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format, StartPane};
 use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
@@ -25,7 +25,7 @@ use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{CheckReport, check_resources, check_services};
-use opsdeck::tui::app::{AppState, HostInfo, Msg};
+use opsdeck::tui::app::{AppState, HostInfo, Msg, Pane};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
@@ -520,6 +520,9 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|(task, key)| (task.info.clone(), *key))
             .collect(),
     );
+    if let Some(pane) = cli.pane {
+        state.focus_on(start_pane(pane));
+    }
     let resources = read_gauges_first(config.resource_settings(), &rules, &mut state);
     let settings = RunnerSettings {
         resources: Some(resources),
@@ -582,5 +585,17 @@ fn read_gauges_first(
         }
         // Late or failed: the runner reads them itself and shows a failure in place.
         _ => Resources::Settings(settings),
+    }
+}
+
+fn start_pane(pane: StartPane) -> Pane {
+    match pane {
+        StartPane::Resources => Pane::Resources,
+        StartPane::Services => Pane::Services,
+        StartPane::Queries => Pane::Queries,
+        StartPane::Backups => Pane::Backups,
+        StartPane::Checklists => Pane::Checklists,
+        StartPane::Alerts => Pane::Alerts,
+        StartPane::Tasks => Pane::Tasks,
     }
 }

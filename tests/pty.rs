@@ -578,6 +578,21 @@ fn the_screen_emulator_follows_cursor_moves_and_erases() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
+fn pane_opens_the_console_with_the_focus_there() {
+    let sandbox = Sandbox::new();
+    let mut console = sandbox.console(&["--pane", "tasks"], &[]);
+    console.wait_for_screen(
+        "the tasks' keys in the footer",
+        Duration::from_secs(10),
+        |screen| screen.contains("d plan"),
+    );
+    let screen = console.screen();
+    assert!(screen.contains("┌ Tasks"), "{}", console.describe());
+    console.send(b"q");
+    assert!(console.wait_exit(EXIT_TIMEOUT).success());
+}
+
+#[test]
 fn first_frame_help_and_quit() {
     let sandbox = Sandbox::new();
     let mut console = sandbox.console(&[], &[]);

@@ -171,6 +171,15 @@ impl AppState {
         self.dirty = true;
     }
 
+    /// Puts the focus on `pane` if it is on screen (the backups and checklists panes are not
+    /// when there is nothing to show); otherwise the focus stays.
+    pub fn focus_on(&mut self, pane: Pane) {
+        if self.pane_shown(pane) {
+            self.focus = pane;
+            self.dirty = true;
+        }
+    }
+
     /// Whether a pane is on screen (the backups and checklists panes only with something to
     /// show, so a console without them keeps its rows for the others).
     pub fn pane_shown(&self, pane: Pane) -> bool {
