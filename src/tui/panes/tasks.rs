@@ -416,16 +416,19 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
         let lead = format!("{} {} {mark} ", pad(&key, 3), pad(&task.info.id, id_width));
         let title_width =
             width.saturating_sub(strings::width(&lead) + strings::width(&status_text) + 2);
-        let mut line = Line::from(vec![
-            Span::styled(lead, palette.get(Slot::Text)),
+        // The selection marks the key and the name, not the whole row: moving it then rewrites
+        // a few dozen cells instead of two full rows, a small reply over a slow link.
+        let lead_style = if index == pane.selected && view.focused {
+            palette.get(Slot::Selection)
+        } else {
+            palette.get(Slot::Text)
+        };
+        lines.push(Line::from(vec![
+            Span::styled(lead, lead_style),
             Span::styled(pad(&task.info.title, title_width), palette.get(Slot::Muted)),
             Span::raw("  "),
             Span::styled(strings::fit(&status_text, width), status_style),
-        ]);
-        if index == pane.selected && view.focused {
-            line = line.style(palette.get(Slot::Selection));
-        }
-        lines.push(line);
+        ]));
     }
 
     let output_rows = height - lines.len();
