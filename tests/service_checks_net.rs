@@ -700,12 +700,13 @@ verify_tls = false
     }
     // A check's latency is its own exchange: what TLS sets up once (AWS-LC seeds its random
     // generator from CPU jitter, ~50 ms) is not counted in the others'. The handshakes
-    // themselves still share the one thread, hence the few milliseconds allowed.
+    // themselves still share the one thread, and a busy machine (other test binaries) adds its
+    // own jitter, hence the 10 ms allowed: the regression this guards against was ~50 ms.
     for (slot, service) in [(0, "web"), (1, "cache")] {
         let alone = median(latencies[0][slot].clone());
         let beside_tls = median(latencies[1][slot].clone());
         assert!(
-            beside_tls <= alone * 3.0 + 3.0,
+            beside_tls <= alone * 3.0 + 10.0,
             "{service}: {beside_tls:.1} ms beside TLS checks against {alone:.1} ms without \
              (runs: {:?} and {:?})",
             latencies[0][slot],
