@@ -38,24 +38,12 @@ pub struct Cli {
     pub read_only: bool,
     /// The pane the console opens with the focus on (default: resources).
     #[arg(long, value_enum, value_name = "PANE")]
-    pub pane: Option<StartPane>,
+    pub pane: Option<crate::tui::panes::Pane>,
     /// SQLite state database (default: $XDG_DATA_HOME/opsdeck/state.db).
     #[arg(long, global = true, value_name = "FILE")]
     pub state: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// A pane to open the console on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StartPane {
-    Resources,
-    Services,
-    Queries,
-    Backups,
-    Checklists,
-    Alerts,
-    Tasks,
 }
 
 #[derive(Debug, Subcommand)]

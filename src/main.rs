@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, anyhow};
 use clap::Parser;
 
-use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format, StartPane};
+use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format};
 use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
@@ -17,7 +17,6 @@ use opsdeck::core::checks::{Judge, Rule};
 use opsdeck::core::collectors::BlockingCollector;
 use opsdeck::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use opsdeck::core::execution::{Identity, TaskSettings};
-use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::sources::secrets::RedactingWriter;
@@ -25,7 +24,7 @@ use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{CheckReport, check_resources, check_services};
-use opsdeck::tui::app::{AppState, HostInfo, Msg, Pane};
+use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
@@ -127,23 +126,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let read_only = cli.read_only;
             with_store(&cli, paths, |config, store, paths| async move {
                 let tasks = config.tasks(&state_dir(paths.as_ref()));
-                let settings = RunnerSettings {
-                    resources: None,
-                    rules: Vec::new(),
-                    tasks: task_settings(
-                        tasks,
-                        read_only || config.general.read_only,
-                        paths.as_ref(),
-                    ),
-                    services: Vec::new(),
-                    notify: NotifySettings::default(),
-                    databases: Vec::new(),
-                    queries: Default::default(),
-                    queries_interval: std::time::Duration::from_secs(5),
-                    backups: Vec::new(),
-                    backups_interval: std::time::Duration::from_secs(60),
-                    checklists: Vec::new(),
-                };
+                let settings = RunnerSettings::tasks_only(task_settings(
+                    tasks,
+                    read_only || config.general.read_only,
+                    paths.as_ref(),
+                ));
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
             })
@@ -521,13 +508,12 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .collect(),
     );
     if let Some(pane) = cli.pane {
-        state.focus_on(start_pane(pane));
+        state.focus_on(pane);
     }
     let resources = read_gauges_first(config.resource_settings(), &rules, &mut state);
     let settings = RunnerSettings {
         resources: Some(resources),
         rules,
-        tasks: task_settings(tasks, read_only, paths.as_ref()),
         services: config.service_specs.clone(),
         notify: config.notify.settings(&hostname()),
         databases: config.databases(),
@@ -536,6 +522,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         backups: config.backup_set_specs.clone(),
         backups_interval: config.backups.interval.0,
         checklists: checklists.checklists.clone(),
+        ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {
@@ -585,17 +572,5 @@ fn read_gauges_first(
         }
         // Late or failed: the runner reads them itself and shows a failure in place.
         _ => Resources::Settings(settings),
-    }
-}
-
-fn start_pane(pane: StartPane) -> Pane {
-    match pane {
-        StartPane::Resources => Pane::Resources,
-        StartPane::Services => Pane::Services,
-        StartPane::Queries => Pane::Queries,
-        StartPane::Backups => Pane::Backups,
-        StartPane::Checklists => Pane::Checklists,
-        StartPane::Alerts => Pane::Alerts,
-        StartPane::Tasks => Pane::Tasks,
     }
 }

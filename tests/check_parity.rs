@@ -15,7 +15,6 @@ use std::time::Duration;
 use opsdeck::config::Config;
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::Status;
-use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::services::flap::ServiceState;
@@ -148,7 +147,9 @@ crit = 1
         RunnerSettings {
             resources: Some(Resources::Settings(config.resource_settings())),
             rules: config.effective_rules(),
-            tasks: TaskSettings {
+            services: config.service_specs.clone(),
+            backups_interval: Duration::from_secs(3600),
+            ..RunnerSettings::tasks_only(TaskSettings {
                 tasks: Vec::new(),
                 read_only: true,
                 identity: Identity {
@@ -158,15 +159,7 @@ crit = 1
                     pid: std::process::id(),
                 },
                 runs_dir: None,
-            },
-            services: config.service_specs.clone(),
-            notify: NotifySettings::default(),
-            databases: Vec::new(),
-            queries: Default::default(),
-            queries_interval: Duration::from_secs(5),
-            backups: Vec::new(),
-            backups_interval: Duration::from_secs(3600),
-            checklists: Vec::new(),
+            })
         },
         None,
     );

@@ -10,7 +10,6 @@ use std::time::Duration;
 use opsdeck::config::Config;
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::RunStatus;
-use opsdeck::core::notify::NotifySettings;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
@@ -60,9 +59,10 @@ paths = ["{data}"]
         .unwrap();
     let mut runner = runner::spawn(
         RunnerSettings {
-            resources: None,
             rules: config.effective_rules(),
-            tasks: TaskSettings {
+            backups: config.backup_set_specs.clone(),
+            backups_interval: config.backups.interval.0,
+            ..RunnerSettings::tasks_only(TaskSettings {
                 tasks: config
                     .tasks(&dir.path().join("state"))
                     .into_iter()
@@ -76,15 +76,7 @@ paths = ["{data}"]
                     pid: std::process::id(),
                 },
                 runs_dir: None,
-            },
-            services: Vec::new(),
-            notify: NotifySettings::default(),
-            databases: Vec::new(),
-            queries: Default::default(),
-            queries_interval: Duration::from_secs(5),
-            backups: config.backup_set_specs.clone(),
-            backups_interval: config.backups.interval.0,
-            checklists: Vec::new(),
+            })
         },
         Some(store),
     );

@@ -90,9 +90,10 @@ fn spec(name: &str, check: ServiceCheck) -> ServiceSpec {
 /// A read-only runner watching `services` with the built-in rules.
 fn settings(services: Vec<ServiceSpec>, notify: NotifySettings) -> RunnerSettings {
     RunnerSettings {
-        resources: None,
         rules: opsdeck::config::default_rules(),
-        tasks: TaskSettings {
+        services,
+        notify,
+        ..RunnerSettings::tasks_only(TaskSettings {
             tasks: Vec::new(),
             read_only: true,
             identity: Identity {
@@ -102,15 +103,7 @@ fn settings(services: Vec<ServiceSpec>, notify: NotifySettings) -> RunnerSetting
                 pid: std::process::id(),
             },
             runs_dir: None,
-        },
-        services,
-        notify,
-        databases: Vec::new(),
-        queries: Default::default(),
-        queries_interval: Duration::from_secs(5),
-        backups: Vec::new(),
-        backups_interval: Duration::from_secs(60),
-        checklists: Vec::new(),
+        })
     }
 }
 

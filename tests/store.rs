@@ -152,7 +152,7 @@ fn settings() -> RunnerSettings {
             interfaces: vec![],
         })),
         rules: vec![always_warn_rule()],
-        tasks: TaskSettings {
+        ..RunnerSettings::tasks_only(TaskSettings {
             tasks: Vec::new(),
             read_only: false,
             identity: Identity {
@@ -162,15 +162,7 @@ fn settings() -> RunnerSettings {
                 pid: std::process::id(),
             },
             runs_dir: None,
-        },
-        services: Vec::new(),
-        notify: Default::default(),
-        databases: Vec::new(),
-        queries: Default::default(),
-        queries_interval: Duration::from_secs(5),
-        backups: Vec::new(),
-        backups_interval: std::time::Duration::from_secs(60),
-        checklists: Vec::new(),
+        })
     }
 }
 

@@ -527,29 +527,17 @@ async fn the_runner_confirms_audits_and_refuses_in_read_only() {
     };
     let spawn = |store: Store, read_only: bool| {
         runner::spawn(
-            RunnerSettings {
-                resources: None,
-                rules: Vec::new(),
-                tasks: TaskSettings {
-                    tasks: tasks(),
-                    read_only,
-                    identity: Identity {
-                        user: "oncall".into(),
-                        client: None,
-                        host: "h".into(),
-                        pid: std::process::id(),
-                    },
-                    runs_dir: None,
+            RunnerSettings::tasks_only(TaskSettings {
+                tasks: tasks(),
+                read_only,
+                identity: Identity {
+                    user: "oncall".into(),
+                    client: None,
+                    host: "h".into(),
+                    pid: std::process::id(),
                 },
-                services: Vec::new(),
-                notify: Default::default(),
-                databases: Vec::new(),
-                queries: Default::default(),
-                queries_interval: Duration::from_secs(5),
-                backups: Vec::new(),
-                backups_interval: std::time::Duration::from_secs(60),
-                checklists: Vec::new(),
-            },
+                runs_dir: None,
+            }),
             Some(store),
         )
     };

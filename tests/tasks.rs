@@ -72,29 +72,17 @@ fn tasks() -> Vec<Task> {
 
 fn start(store: Store, read_only: bool, runs_dir: Option<std::path::PathBuf>) -> RunnerHandle {
     runner::spawn(
-        RunnerSettings {
-            resources: None,
-            rules: Vec::new(),
-            tasks: TaskSettings {
-                tasks: tasks(),
-                read_only,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: Some("10.0.0.7".into()),
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir,
+        RunnerSettings::tasks_only(TaskSettings {
+            tasks: tasks(),
+            read_only,
+            identity: Identity {
+                user: "tester".into(),
+                client: Some("10.0.0.7".into()),
+                host: "test-host".into(),
+                pid: std::process::id(),
             },
-            services: Vec::new(),
-            notify: Default::default(),
-            databases: Vec::new(),
-            queries: Default::default(),
-            queries_interval: Duration::from_secs(5),
-            backups: Vec::new(),
-            backups_interval: std::time::Duration::from_secs(60),
-            checklists: Vec::new(),
-        },
+            runs_dir,
+        }),
         Some(store),
     )
 }

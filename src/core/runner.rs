@@ -67,6 +67,26 @@ pub struct RunnerSettings {
     pub checklists: Vec<Checklist>,
 }
 
+impl RunnerSettings {
+    /// A runner for tasks alone (a headless `opsdeck run`): no gauges, rules, services,
+    /// databases, backup sets or checklists; add any of them with struct update syntax.
+    pub fn tasks_only(tasks: TaskSettings) -> RunnerSettings {
+        RunnerSettings {
+            resources: None,
+            rules: Vec::new(),
+            tasks,
+            services: Vec::new(),
+            notify: NotifySettings::default(),
+            databases: Vec::new(),
+            queries: QuerySettings::default(),
+            queries_interval: Duration::from_secs(5),
+            backups: Vec::new(),
+            backups_interval: Duration::from_secs(60),
+            checklists: Vec::new(),
+        }
+    }
+}
+
 pub struct RunnerHandle {
     pub requests: mpsc::UnboundedSender<Request>,
     pub events: mpsc::Receiver<Event>,

@@ -31,8 +31,9 @@ use crate::core::protocol::{Event, Request};
 use crate::tui::modal::{Modal, Popup};
 use crate::tui::style::Look;
 
-/// Which pane; the order of [`all`] is the order on screen and of Tab.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which pane; the order of [`all`] is the order on screen and of Tab. Also the values of the
+/// command line's `--pane`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Pane {
     Resources,
     Services,
