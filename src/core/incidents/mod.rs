@@ -166,7 +166,7 @@ impl Change {
     }
 
     /// The stage this change marks, if it is a step of the life cycle.
-    fn stage(&self) -> Option<Stage> {
+    pub fn stage(&self) -> Option<Stage> {
         match self {
             Change::Acknowledged => Some(Stage::Acknowledged),
             Change::Mitigated => Some(Stage::Mitigated),
@@ -421,6 +421,73 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
     Some(incident)
 }
 
+/// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
+/// to do instead. `today` is the first day an action item may be due.
+pub fn check(incident: &Incident, change: &Change, today: NaiveDate) -> Result<(), String> {
+    let done = |stage: Stage| {
+        incident.stamp(stage).map(|stamp| {
+            format!(
+                "{} was already {} by {} at {}",
+                incident.id,
+                stage.label(Language::En),
+                stamp.by,
+                stamp.at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+    };
+    let refusal = match change {
+        Change::Opened { .. } => Some(format!("{} is already open", incident.id)),
+        Change::Acknowledged | Change::Mitigated => {
+            let stage = change.stage().unwrap_or(Stage::Acknowledged);
+            done(stage).or_else(|| done(Stage::Resolved))
+        }
+        Change::Resolved => done(Stage::Resolved),
+        Change::Recovered | Change::PostmortemDone => {
+            let stage = change.stage().unwrap_or(Stage::Recovered);
+            done(stage).or_else(|| {
+                incident.resolved.is_none().then(|| {
+                    format!(
+                        "{} is not resolved yet, so it cannot be {}\n  fix: opsdeck incident resolve {} first",
+                        incident.id,
+                        stage.label(Language::En),
+                        incident.id
+                    )
+                })
+            })
+        }
+        Change::LevelChanged { level } => (*level == incident.level).then(|| {
+            format!(
+                "{} is already {}\n  fix: give another level (P0 to P4)",
+                incident.id,
+                level.as_str()
+            )
+        }),
+        Change::Note { text, .. } => text
+            .trim()
+            .is_empty()
+            .then(|| "the note is empty\n  fix: write what happened, in quotes".to_owned()),
+        Change::ActionAdded { text, owner, due } => {
+            if text.trim().is_empty() {
+                Some(
+                    "the action item is empty\n  fix: say what is to be done, in quotes".to_owned(),
+                )
+            } else if owner.trim().is_empty() {
+                Some(
+                    "the action item has no owner\n  fix: --owner NAME (a person or team)"
+                        .to_owned(),
+                )
+            } else if *due < today {
+                Some(format!(
+                    "the action item is due {due}, which is in the past\n  fix: --due {today} or later"
+                ))
+            } else {
+                None
+            }
+        }
+    };
+    refusal.map_or(Ok(()), Err)
+}
+
 /// A new incident id: `INC-` and the UTC date, then six hex digits from the time and process,
 /// so that consoles opening incidents at the same moment do not pick the same one.
 pub fn new_id(now: DateTime<Utc>) -> String {
@@ -627,6 +694,60 @@ mod tests {
         )
         .expect("opened");
         assert!(raised.overdue(at(20)));
+    }
+
+    #[test]
+    fn changes_out_of_order_or_empty_are_refused_with_the_fix() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).expect("date");
+        let incident = |changes: Vec<Change>| {
+            let mut events = vec![event(0, "alice", opened(Level::P2))];
+            events.extend(changes.into_iter().map(|change| event(5, "bob", change)));
+            fold("INC-1", &events).expect("opened")
+        };
+        let open = incident(Vec::new());
+        let refused = |incident: &Incident, change: Change| {
+            check(incident, &change, today).expect_err("refused")
+        };
+        assert_eq!(check(&open, &Change::Acknowledged, today), Ok(()));
+        assert!(
+            refused(&open, Change::Recovered).contains("fix: opsdeck incident resolve INC-1 first")
+        );
+        assert!(refused(&open, Change::PostmortemDone).contains("not resolved yet"));
+        assert!(refused(&open, Change::LevelChanged { level: Level::P2 }).contains("already P2"));
+        assert!(
+            refused(
+                &open,
+                Change::Note {
+                    text: " ".into(),
+                    evidence: String::new()
+                }
+            )
+            .contains("note is empty")
+        );
+        let action = |text: &str, owner: &str, due| Change::ActionAdded {
+            text: text.into(),
+            owner: owner.into(),
+            due,
+        };
+        let yesterday = today.pred_opt().expect("date");
+        assert!(
+            refused(&open, action("x", "dba", yesterday))
+                .contains("fix: --due 2026-12-05 or later")
+        );
+        assert!(refused(&open, action("x", " ", today)).contains("no owner"));
+        assert!(refused(&open, action("", "dba", today)).contains("action item is empty"));
+        assert_eq!(check(&open, &action("x", "dba", today), today), Ok(()));
+
+        let acknowledged = incident(vec![Change::Acknowledged]);
+        assert!(
+            refused(&acknowledged, Change::Acknowledged)
+                .contains("already acknowledged by bob at 2026-12-05 03:05 UTC")
+        );
+        let resolved = incident(vec![Change::Resolved]);
+        assert!(refused(&resolved, Change::Mitigated).contains("already resolved"));
+        assert!(refused(&resolved, Change::Resolved).contains("already resolved"));
+        assert_eq!(check(&resolved, &Change::Recovered, today), Ok(()));
+        assert_eq!(check(&resolved, &Change::PostmortemDone, today), Ok(()));
     }
 
     #[test]
