@@ -279,10 +279,16 @@ async fn list(session: &Session, store: &Store, all: bool, format: Format) -> Re
     Ok(0)
 }
 
-/// Age against the level's target: `12m / 1h 00m`, and `OVERDUE` when nobody acknowledged it in
-/// time.
+/// How long the response took, or has taken so far, against the level's target: `12m / 1h 00m`,
+/// and `OVERDUE` while nobody has acknowledged it in time. The clock stops at the
+/// acknowledgement, or at the resolution of one never acknowledged.
 fn response(incident: &Incident, now: DateTime<Utc>) -> String {
-    let age = duration((now - incident.detected.at).num_seconds());
+    let stopped = incident
+        .acknowledged
+        .as_ref()
+        .or(incident.resolved.as_ref())
+        .map_or(now, |stamp| stamp.at);
+    let age = duration((stopped - incident.detected.at).num_seconds());
     let target = duration(target_seconds(incident.level));
     if incident.overdue(now) {
         format!("{age} / {target} OVERDUE")
@@ -311,7 +317,14 @@ fn list_text(incidents: &[Incident], language: Language, now: DateTime<Utc>) -> 
             ]
         })
         .collect();
-    let header = ["ID", "LEVEL", "STAGE", "AGE / TARGET", "COMMANDER", "TITLE"];
+    let header = [
+        "ID",
+        "LEVEL",
+        "STAGE",
+        "RESPONSE / TARGET",
+        "COMMANDER",
+        "TITLE",
+    ];
     let widths: Vec<usize> = (0..5)
         .map(|column| {
             rows.iter()
@@ -489,6 +502,10 @@ mod tests {
         assert!(lines[2].contains("30m / 4h 00m "), "{text}");
         assert!(!lines[2].contains("OVERDUE"), "{text}");
         assert!(lines[3].starts_with("INC-R "), "{text}");
+        assert!(
+            lines[3].contains(" 5h 00m / 15m "),
+            "the clock stopped at the resolution: {text}"
+        );
         assert!(!lines[3].contains("OVERDUE"), "resolved: {text}");
         assert!(!text.contains('\u{1b}'));
 

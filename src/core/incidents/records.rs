@@ -2,6 +2,8 @@
 //! a row, so two consoles (or a console and the CLI) changing one incident at once can only add
 //! to it, never overwrite each other (there is no read-modify-write to race on).
 
+use std::collections::HashMap;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -56,14 +58,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
-        let events = self.events_from(&rows)?;
-        let mut ids: Vec<&str> = Vec::new();
-        for event in &events {
-            if !ids.contains(&event.incident.as_str()) {
-                ids.push(&event.incident);
-            }
+        let mut by_incident: HashMap<String, Vec<Event>> = HashMap::new();
+        for event in self.events_from(&rows)? {
+            by_incident
+                .entry(event.incident.clone())
+                .or_default()
+                .push(event);
         }
-        let mut incidents: Vec<Incident> = ids.iter().filter_map(|id| fold(id, &events)).collect();
+        let mut incidents: Vec<Incident> = by_incident
+            .iter()
+            .filter_map(|(id, events)| fold(id, events))
+            .collect();
         incidents.sort_by_key(|incident| incident.detected.at);
         Ok(incidents)
     }
