@@ -23,6 +23,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
+  opsdeck incident open --level P1 --title 'checkout 500s' --affects checkout
+  opsdeck incident export INC-20261205-3fa9c1 --format md > postmortem.md
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"
 )]
@@ -117,6 +119,12 @@ pub enum Command {
         #[command(subcommand)]
         action: ChecklistCommand,
     },
+    /// Incidents P0–P4: open one, acknowledge, change level, note, mitigate, resolve, add
+    /// action items, and export the postmortem.
+    Incident {
+        #[command(subcommand)]
+        action: IncidentCommand,
+    },
     /// Print or validate the configuration.
     Config {
         #[command(subcommand)]
@@ -188,6 +196,75 @@ pub enum ChecklistCommand {
         id: String,
         #[command(flatten)]
         run: RunChoice,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum IncidentCommand {
+    /// The incidents, open ones first (most severe first), with their level, stage and whether
+    /// the response is overdue.
+    List {
+        /// Resolved incidents too.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// One incident: its times, affected systems, timeline and action items.
+    Show {
+        /// Incident id, as `opsdeck incident list` shows it.
+        id: String,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Declare an incident; prints its id. Exit 2 when refused.
+    Open {
+        /// P0 (full outage) to P4 (minor).
+        #[arg(long, value_name = "LEVEL")]
+        level: String,
+        #[arg(long)]
+        title: String,
+        /// An affected system, service or instance (repeatable).
+        #[arg(long = "affects", value_name = "NAME")]
+        affects: Vec<String>,
+    },
+    /// Acknowledge: the response starts, and you are the commander.
+    Ack { id: String },
+    /// Change the level (P0 to P4).
+    Level { id: String, level: String },
+    /// Add a note to the timeline.
+    Note {
+        id: String,
+        /// The note, exactly as it should be kept.
+        text: String,
+        /// What it is about, frozen as it is now (a value, a line of output, the SQL).
+        #[arg(long, value_name = "TEXT")]
+        evidence: Option<String>,
+    },
+    /// The impact is contained (a workaround is in place).
+    Mitigate { id: String },
+    /// The cause is fixed.
+    Resolve { id: String },
+    /// The service is fully back (after resolve).
+    Recover { id: String },
+    /// The postmortem is written (after resolve).
+    PostmortemDone { id: String },
+    /// Add a follow-up action item with its owner and due date.
+    Action {
+        id: String,
+        #[arg(long)]
+        owner: String,
+        /// YYYY-MM-DD, today or later.
+        #[arg(long, value_name = "DATE")]
+        due: String,
+        /// What is to be done.
+        text: String,
+    },
+    /// The postmortem in the report template's four parts, as Markdown or JSON.
+    Export {
+        id: String,
         #[arg(long, value_enum, default_value_t = ExportFormat::Md)]
         format: ExportFormat,
     },

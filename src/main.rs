@@ -238,6 +238,20 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 headless::checklists::run(&session, &store, action).await
             })
         }
+        Some(Command::Incident { action }) => {
+            let action = action.clone();
+            with_store(&cli, paths, |config, store, _| async move {
+                let session = headless::incidents::Session {
+                    language: config
+                        .general
+                        .language
+                        .resolve(&|name| std::env::var(name).ok()),
+                    user: username(),
+                    host: hostname(),
+                };
+                headless::incidents::run(&session, &store, action).await
+            })
+        }
         None => console(&cli, paths),
     }
 }

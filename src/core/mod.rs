@@ -17,6 +17,7 @@ pub mod checklists;
 pub mod checks;
 pub mod collectors;
 pub mod execution;
+pub mod incidents;
 pub mod model;
 pub mod notify;
 pub mod protocol;

@@ -4,5 +4,6 @@
 pub mod backups;
 pub mod check;
 pub mod checklists;
+pub mod incidents;
 pub mod queries;
 pub mod tasks;

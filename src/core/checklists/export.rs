@@ -104,13 +104,13 @@ where
 
 /// Text inside a line: one line whatever it holds, and no HTML (an unclosed `<!--` in a note
 /// would hide the rest of the document when rendered).
-fn inline(text: &str) -> String {
+pub fn inline(text: &str) -> String {
     printable(text).replace('<', "\\<")
 }
 
 /// Text that starts a line's content (after `# ` or `- [x] `), where a leading `#`, `>`, `-`,
 /// `1.` and the like would turn it into a heading, quote or list of its own.
-fn line_start(text: &str) -> String {
+pub fn line_start(text: &str) -> String {
     let text = inline(text);
     let text = text.trim_start();
     let digits = text.len()

@@ -1,0 +1,796 @@
+//! Incidents P0–P4: the levels from the teams' guide (definition, response target, who to
+//! escalate to, in English and Korean), the life cycle with the times the incident report
+//! template asks for (detected, acknowledged, mitigated, resolved, recovered, postmortem done),
+//! and the incident itself, folded from an append-only log of events that two consoles can
+//! write to at once without losing each other's changes.
+
+pub mod export;
+mod records;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::core::checklists::Language;
+
+/// An incident's severity, P0 (everything down) to P4 (minor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Level {
+    P0,
+    P1,
+    P2,
+    P3,
+    P4,
+}
+
+impl Level {
+    pub const ALL: [Level; 5] = [Level::P0, Level::P1, Level::P2, Level::P3, Level::P4];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::P0 => "P0",
+            Level::P1 => "P1",
+            Level::P2 => "P2",
+            Level::P3 => "P3",
+            Level::P4 => "P4",
+        }
+    }
+
+    /// `P1` or `p1`.
+    pub fn parse(text: &str) -> Option<Level> {
+        Level::ALL
+            .into_iter()
+            .find(|level| level.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// What the level means (guide 004, "장애 레벨 정의").
+    pub fn definition(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Level::P0, Language::En) => "full service outage",
+            (Level::P0, Language::Ko) => "전체 서비스 중단",
+            (Level::P1, Language::En) => "core feature down",
+            (Level::P1, Language::Ko) => "핵심 기능 장애",
+            (Level::P2, Language::En) => "partial feature failure",
+            (Level::P2, Language::Ko) => "부분 기능 장애",
+            (Level::P3, Language::En) => "degraded performance",
+            (Level::P3, Language::Ko) => "성능 저하",
+            (Level::P4, Language::En) => "minor issue",
+            (Level::P4, Language::Ko) => "경미한 문제",
+        }
+    }
+
+    /// How soon someone must acknowledge an incident of this level.
+    pub fn response_target(self) -> Duration {
+        let minutes = match self {
+            Level::P0 => 15,
+            Level::P1 => 60,
+            Level::P2 => 4 * 60,
+            Level::P3 => 24 * 60,
+            Level::P4 => 72 * 60,
+        };
+        Duration::from_secs(minutes * 60)
+    }
+
+    /// Who the guide says to escalate to.
+    pub fn escalation(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Level::P0, Language::En) => "CTO, CEO",
+            (Level::P0, Language::Ko) => "CTO, CEO",
+            (Level::P1, Language::En) => "dev lead, DevOps lead",
+            (Level::P1, Language::Ko) => "개발팀장, DevOps 팀장",
+            (Level::P2, Language::En) => "owning developer",
+            (Level::P2, Language::Ko) => "담당 개발자",
+            (Level::P3, Language::En) => "owning team",
+            (Level::P3, Language::Ko) => "담당팀",
+            (Level::P4, Language::En) => "normal handling",
+            (Level::P4, Language::Ko) => "일반 처리",
+        }
+    }
+}
+
+/// How far an incident has come; each stage is reached once and keeps its time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Detected,
+    Acknowledged,
+    Mitigated,
+    Resolved,
+    Recovered,
+    PostmortemDone,
+}
+
+impl Stage {
+    pub fn label(self, language: Language) -> &'static str {
+        match (self, language) {
+            (Stage::Detected, Language::En) => "detected",
+            (Stage::Detected, Language::Ko) => "감지",
+            (Stage::Acknowledged, Language::En) => "acknowledged",
+            (Stage::Acknowledged, Language::Ko) => "확인",
+            (Stage::Mitigated, Language::En) => "mitigated",
+            (Stage::Mitigated, Language::Ko) => "완화",
+            (Stage::Resolved, Language::En) => "resolved",
+            (Stage::Resolved, Language::Ko) => "해결",
+            (Stage::Recovered, Language::En) => "recovered",
+            (Stage::Recovered, Language::Ko) => "복구",
+            (Stage::PostmortemDone, Language::En) => "postmortem done",
+            (Stage::PostmortemDone, Language::Ko) => "사후 분석 완료",
+        }
+    }
+}
+
+/// One change to an incident, as stored (the payload of a log row).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Change {
+    Opened {
+        title: String,
+        level: Level,
+        affects: Vec<String>,
+    },
+    Acknowledged,
+    LevelChanged {
+        level: Level,
+    },
+    /// Free text, with a frozen copy of what it is about (a value, a line of output).
+    Note {
+        text: String,
+        evidence: String,
+    },
+    Mitigated,
+    Resolved,
+    Recovered,
+    PostmortemDone,
+    ActionAdded {
+        text: String,
+        owner: String,
+        due: NaiveDate,
+    },
+}
+
+impl Change {
+    /// The tag stored in the `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Change::Opened { .. } => "opened",
+            Change::Acknowledged => "acknowledged",
+            Change::LevelChanged { .. } => "level_changed",
+            Change::Note { .. } => "note",
+            Change::Mitigated => "mitigated",
+            Change::Resolved => "resolved",
+            Change::Recovered => "recovered",
+            Change::PostmortemDone => "postmortem_done",
+            Change::ActionAdded { .. } => "action_added",
+        }
+    }
+
+    /// The stage this change marks, if it is a step of the life cycle.
+    pub fn stage(&self) -> Option<Stage> {
+        match self {
+            Change::Acknowledged => Some(Stage::Acknowledged),
+            Change::Mitigated => Some(Stage::Mitigated),
+            Change::Resolved => Some(Stage::Resolved),
+            Change::Recovered => Some(Stage::Recovered),
+            Change::PostmortemDone => Some(Stage::PostmortemDone),
+            _ => None,
+        }
+    }
+}
+
+/// One row of an incident's log: a change, who made it, where and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub incident: String,
+    pub change: Change,
+    pub user: String,
+    pub host: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Who did something and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stamp {
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LevelChange {
+    pub from: Level,
+    pub to: Level,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionItem {
+    pub text: String,
+    pub owner: String,
+    pub due: NaiveDate,
+    pub added_by: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// One line of the timeline: when, who, what, and the evidence frozen when it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TimelineEntry {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    pub text: String,
+    pub evidence: String,
+}
+
+/// An incident folded from its log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Incident {
+    pub id: String,
+    pub title: String,
+    pub level: Level,
+    pub affects: Vec<String>,
+    pub detected: Stamp,
+    pub acknowledged: Option<Stamp>,
+    pub mitigated: Option<Stamp>,
+    pub resolved: Option<Stamp>,
+    pub recovered: Option<Stamp>,
+    pub postmortem_done: Option<Stamp>,
+    /// Whoever acknowledged it: they took the response on.
+    pub commander: Option<String>,
+    /// (who, when, text, evidence), oldest first.
+    pub notes: Vec<TimelineEntry>,
+    pub level_changes: Vec<LevelChange>,
+    pub actions: Vec<ActionItem>,
+    /// Every change in order, in words.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+impl Incident {
+    /// The furthest stage reached.
+    pub fn stage(&self) -> Stage {
+        [
+            (Stage::PostmortemDone, &self.postmortem_done),
+            (Stage::Recovered, &self.recovered),
+            (Stage::Resolved, &self.resolved),
+            (Stage::Mitigated, &self.mitigated),
+            (Stage::Acknowledged, &self.acknowledged),
+        ]
+        .into_iter()
+        .find_map(|(stage, stamp)| stamp.as_ref().map(|_| stage))
+        .unwrap_or(Stage::Detected)
+    }
+
+    /// Still being worked on: not resolved yet.
+    pub fn is_open(&self) -> bool {
+        self.resolved.is_none()
+    }
+
+    /// When the level's response target runs out.
+    pub fn respond_by(&self) -> DateTime<Utc> {
+        let target = chrono::Duration::from_std(self.level.response_target())
+            .unwrap_or(chrono::Duration::MAX);
+        self.detected
+            .at
+            .checked_add_signed(target)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Open, nobody has acknowledged it, and the level's response target has passed.
+    pub fn overdue(&self, now: DateTime<Utc>) -> bool {
+        self.is_open() && self.acknowledged.is_none() && now > self.respond_by()
+    }
+
+    /// Since detection, for a stage's stamp (the template's response, resolution and recovery
+    /// times).
+    pub fn after_detection(&self, stamp: Option<&Stamp>) -> Option<chrono::Duration> {
+        stamp.map(|stamp| stamp.at - self.detected.at)
+    }
+
+    pub fn stamp(&self, stage: Stage) -> Option<&Stamp> {
+        match stage {
+            Stage::Detected => Some(&self.detected),
+            Stage::Acknowledged => self.acknowledged.as_ref(),
+            Stage::Mitigated => self.mitigated.as_ref(),
+            Stage::Resolved => self.resolved.as_ref(),
+            Stage::Recovered => self.recovered.as_ref(),
+            Stage::PostmortemDone => self.postmortem_done.as_ref(),
+        }
+    }
+
+    fn stamp_mut(&mut self, stage: Stage) -> Option<&mut Option<Stamp>> {
+        match stage {
+            Stage::Detected => None,
+            Stage::Acknowledged => Some(&mut self.acknowledged),
+            Stage::Mitigated => Some(&mut self.mitigated),
+            Stage::Resolved => Some(&mut self.resolved),
+            Stage::Recovered => Some(&mut self.recovered),
+            Stage::PostmortemDone => Some(&mut self.postmortem_done),
+        }
+    }
+}
+
+/// Folds an incident's log (any order) into the incident; `None` when it has no `opened`
+/// event. Events of the same millisecond count as simultaneous: the opening comes first, the
+/// rest keep the order given. A stage reached twice (two consoles acknowledging at once) keeps
+/// its first time.
+pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
+    let mut ordered: Vec<&Event> = events.iter().filter(|event| event.incident == id).collect();
+    ordered.sort_by_key(|event| (event.at, !matches!(event.change, Change::Opened { .. })));
+    let (first, rest) = ordered.split_first()?;
+    let Change::Opened {
+        title,
+        level,
+        affects,
+    } = &first.change
+    else {
+        return None;
+    };
+    let mut incident = Incident {
+        id: id.to_owned(),
+        title: title.clone(),
+        level: *level,
+        affects: affects.clone(),
+        detected: Stamp {
+            by: first.user.clone(),
+            at: first.at,
+        },
+        acknowledged: None,
+        mitigated: None,
+        resolved: None,
+        recovered: None,
+        postmortem_done: None,
+        commander: None,
+        notes: Vec::new(),
+        level_changes: Vec::new(),
+        actions: Vec::new(),
+        timeline: vec![TimelineEntry {
+            at: first.at,
+            by: first.user.clone(),
+            text: format!("opened as {}: {title}", level.as_str()),
+            evidence: String::new(),
+        }],
+    };
+    for event in rest {
+        let entry = |text: String, evidence: &str| TimelineEntry {
+            at: event.at,
+            by: event.user.clone(),
+            text,
+            evidence: evidence.to_owned(),
+        };
+        match &event.change {
+            // A second opening of the same id cannot be made by opsdeck; it changes nothing.
+            Change::Opened { .. } => {}
+            Change::LevelChanged { level } => {
+                incident.level_changes.push(LevelChange {
+                    from: incident.level,
+                    to: *level,
+                    by: event.user.clone(),
+                    at: event.at,
+                });
+                incident.timeline.push(entry(
+                    format!(
+                        "level changed {} -> {}",
+                        incident.level.as_str(),
+                        level.as_str()
+                    ),
+                    "",
+                ));
+                incident.level = *level;
+            }
+            Change::Note { text, evidence } => {
+                incident.notes.push(entry(text.clone(), evidence));
+                incident
+                    .timeline
+                    .push(entry(format!("note: {text}"), evidence));
+            }
+            Change::ActionAdded { text, owner, due } => {
+                incident.actions.push(ActionItem {
+                    text: text.clone(),
+                    owner: owner.clone(),
+                    due: *due,
+                    added_by: event.user.clone(),
+                    added_at: event.at,
+                });
+                incident.timeline.push(entry(
+                    format!("action item for {owner}, due {due}: {text}"),
+                    "",
+                ));
+            }
+            change => {
+                let Some(stage) = change.stage() else {
+                    continue;
+                };
+                let Some(slot) = incident.stamp_mut(stage) else {
+                    continue;
+                };
+                if slot.is_some() {
+                    continue;
+                }
+                *slot = Some(Stamp {
+                    by: event.user.clone(),
+                    at: event.at,
+                });
+                if stage == Stage::Acknowledged {
+                    incident.commander = Some(event.user.clone());
+                }
+                incident
+                    .timeline
+                    .push(entry(stage.label(Language::En).to_owned(), ""));
+            }
+        }
+    }
+    Some(incident)
+}
+
+/// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
+/// to do instead. `today` is the first day an action item may be due.
+pub fn check(incident: &Incident, change: &Change, today: NaiveDate) -> Result<(), String> {
+    let done = |stage: Stage| {
+        incident.stamp(stage).map(|stamp| {
+            format!(
+                "{} was already {} by {} at {}",
+                incident.id,
+                stage.label(Language::En),
+                stamp.by,
+                stamp.at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+    };
+    let refusal = match change {
+        Change::Opened { .. } => Some(format!("{} is already open", incident.id)),
+        Change::Acknowledged | Change::Mitigated => {
+            let stage = change.stage().unwrap_or(Stage::Acknowledged);
+            done(stage).or_else(|| done(Stage::Resolved))
+        }
+        Change::Resolved => done(Stage::Resolved),
+        Change::Recovered | Change::PostmortemDone => {
+            let stage = change.stage().unwrap_or(Stage::Recovered);
+            done(stage).or_else(|| {
+                incident.resolved.is_none().then(|| {
+                    format!(
+                        "{} is not resolved yet, so it cannot be {}\n  fix: opsdeck incident resolve {} first",
+                        incident.id,
+                        stage.label(Language::En),
+                        incident.id
+                    )
+                })
+            })
+        }
+        Change::LevelChanged { level } => (*level == incident.level).then(|| {
+            format!(
+                "{} is already {}\n  fix: give another level (P0 to P4)",
+                incident.id,
+                level.as_str()
+            )
+        }),
+        Change::Note { text, .. } => text
+            .trim()
+            .is_empty()
+            .then(|| "the note is empty\n  fix: write what happened, in quotes".to_owned()),
+        Change::ActionAdded { text, owner, due } => {
+            if text.trim().is_empty() {
+                Some(
+                    "the action item is empty\n  fix: say what is to be done, in quotes".to_owned(),
+                )
+            } else if owner.trim().is_empty() {
+                Some(
+                    "the action item has no owner\n  fix: --owner NAME (a person or team)"
+                        .to_owned(),
+                )
+            } else if *due < today {
+                Some(format!(
+                    "the action item is due {due}, which is in the past\n  fix: --due {today} or later"
+                ))
+            } else {
+                None
+            }
+        }
+    };
+    refusal.map_or(Ok(()), Err)
+}
+
+/// A new incident id: `INC-` and the UTC date, then six hex digits from the time and process,
+/// so that consoles opening incidents at the same moment do not pick the same one.
+pub fn new_id(now: DateTime<Utc>) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let sequence = u64::from(COUNTER.fetch_add(1, Ordering::Relaxed));
+    let nanos = u64::from(Utc::now().timestamp_subsec_nanos());
+    let process = u64::from(std::process::id());
+    let mixed = (nanos ^ (process << 11) ^ (sequence << 19)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("INC-{}-{:06x}", now.format("%Y%m%d"), mixed >> 40)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    pub(super) fn at(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0)
+            .single()
+            .expect("time")
+            + chrono::Duration::minutes(minute)
+    }
+
+    pub(super) fn event(minute: i64, user: &str, change: Change) -> Event {
+        Event {
+            incident: "INC-1".into(),
+            change,
+            user: user.into(),
+            host: "web-1".into(),
+            at: at(minute),
+        }
+    }
+
+    fn opened(level: Level) -> Change {
+        Change::Opened {
+            title: "checkout down".into(),
+            level,
+            affects: vec!["checkout".into()],
+        }
+    }
+
+    #[test]
+    fn the_life_cycle_folds_into_stages_times_and_a_timeline() {
+        let events = vec![
+            event(40, "bob", Change::Resolved),
+            event(0, "alice", opened(Level::P2)),
+            event(5, "bob", Change::Acknowledged),
+            event(7, "carol", Change::Acknowledged),
+            event(10, "bob", Change::LevelChanged { level: Level::P1 }),
+            event(
+                12,
+                "carol",
+                Change::Note {
+                    text: "pool exhausted".into(),
+                    evidence: "active=100/100".into(),
+                },
+            ),
+            event(20, "bob", Change::Mitigated),
+            event(
+                50,
+                "bob",
+                Change::ActionAdded {
+                    text: "raise pool".into(),
+                    owner: "dba".into(),
+                    due: NaiveDate::from_ymd_opt(2026, 12, 12).expect("date"),
+                },
+            ),
+            event(60, "bob", Change::Recovered),
+            Event {
+                incident: "INC-2".into(),
+                ..event(61, "eve", Change::PostmortemDone)
+            },
+        ];
+        let incident = fold("INC-1", &events).expect("opened");
+        assert_eq!(incident.level, Level::P1);
+        assert_eq!(
+            incident.detected,
+            Stamp {
+                by: "alice".into(),
+                at: at(0)
+            }
+        );
+        assert_eq!(
+            incident.acknowledged,
+            Some(Stamp {
+                by: "bob".into(),
+                at: at(5)
+            }),
+            "the first acknowledgement counts"
+        );
+        assert_eq!(incident.commander.as_deref(), Some("bob"));
+        assert_eq!(incident.mitigated.as_ref().map(|s| s.at), Some(at(20)));
+        assert_eq!(incident.resolved.as_ref().map(|s| s.at), Some(at(40)));
+        assert_eq!(incident.recovered.as_ref().map(|s| s.at), Some(at(60)));
+        assert_eq!(incident.postmortem_done, None, "another incident's event");
+        assert_eq!(incident.stage(), Stage::Recovered);
+        assert!(!incident.is_open());
+        assert_eq!(
+            incident.after_detection(incident.acknowledged.as_ref()),
+            Some(chrono::Duration::minutes(5))
+        );
+        assert_eq!(
+            incident.level_changes,
+            vec![LevelChange {
+                from: Level::P2,
+                to: Level::P1,
+                by: "bob".into(),
+                at: at(10)
+            }]
+        );
+        assert_eq!(incident.notes.len(), 1);
+        assert_eq!(incident.notes[0].evidence, "active=100/100");
+        assert_eq!(incident.actions[0].owner, "dba");
+        let timeline: Vec<(DateTime<Utc>, &str, &str)> = incident
+            .timeline
+            .iter()
+            .map(|entry| (entry.at, entry.by.as_str(), entry.text.as_str()))
+            .collect();
+        assert_eq!(
+            timeline,
+            vec![
+                (at(0), "alice", "opened as P2: checkout down"),
+                (at(5), "bob", "acknowledged"),
+                (at(10), "bob", "level changed P2 -> P1"),
+                (at(12), "carol", "note: pool exhausted"),
+                (at(20), "bob", "mitigated"),
+                (at(40), "bob", "resolved"),
+                (
+                    at(50),
+                    "bob",
+                    "action item for dba, due 2026-12-12: raise pool"
+                ),
+                (at(60), "bob", "recovered"),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_opening_in_the_same_millisecond_as_a_note_still_comes_first() {
+        let note = Change::Note {
+            text: "first look".into(),
+            evidence: String::new(),
+        };
+        let incident = fold(
+            "INC-1",
+            &[event(0, "bob", note), event(0, "alice", opened(Level::P3))],
+        )
+        .expect("opened");
+        assert_eq!(incident.detected.by, "alice");
+        assert_eq!(incident.notes.len(), 1);
+    }
+
+    #[test]
+    fn without_an_opening_there_is_no_incident() {
+        assert_eq!(
+            fold("INC-1", &[event(0, "bob", Change::Acknowledged)]),
+            None
+        );
+        assert_eq!(fold("INC-1", &[]), None);
+    }
+
+    #[test]
+    fn overdue_means_open_and_unacknowledged_past_the_levels_target() {
+        let open = |level| fold("INC-1", &[event(0, "alice", opened(level))]).expect("opened");
+        let p0 = open(Level::P0);
+        assert!(!p0.overdue(at(15)), "exactly at the target is not late yet");
+        assert!(p0.overdue(at(16)));
+        let p1 = open(Level::P1);
+        assert!(!p1.overdue(at(59)));
+        assert!(p1.overdue(at(61)));
+        assert!(!open(Level::P4).overdue(at(71 * 60)));
+        assert!(open(Level::P4).overdue(at(72 * 60 + 1)));
+
+        let acknowledged = fold(
+            "INC-1",
+            &[
+                event(0, "alice", opened(Level::P0)),
+                event(30, "bob", Change::Acknowledged),
+            ],
+        )
+        .expect("opened");
+        assert!(!acknowledged.overdue(at(60)), "late, but acknowledged");
+        let resolved = fold(
+            "INC-1",
+            &[
+                event(0, "alice", opened(Level::P0)),
+                event(10, "bob", Change::Resolved),
+            ],
+        )
+        .expect("opened");
+        assert!(
+            !resolved.overdue(at(60)),
+            "resolved incidents are not waiting"
+        );
+
+        // Raising the level shortens the target from the same detection time.
+        let raised = fold(
+            "INC-1",
+            &[
+                event(0, "alice", opened(Level::P3)),
+                event(20, "bob", Change::LevelChanged { level: Level::P0 }),
+            ],
+        )
+        .expect("opened");
+        assert!(raised.overdue(at(20)));
+    }
+
+    #[test]
+    fn changes_out_of_order_or_empty_are_refused_with_the_fix() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).expect("date");
+        let incident = |changes: Vec<Change>| {
+            let mut events = vec![event(0, "alice", opened(Level::P2))];
+            events.extend(changes.into_iter().map(|change| event(5, "bob", change)));
+            fold("INC-1", &events).expect("opened")
+        };
+        let open = incident(Vec::new());
+        let refused = |incident: &Incident, change: Change| {
+            check(incident, &change, today).expect_err("refused")
+        };
+        assert_eq!(check(&open, &Change::Acknowledged, today), Ok(()));
+        assert!(
+            refused(&open, Change::Recovered).contains("fix: opsdeck incident resolve INC-1 first")
+        );
+        assert!(refused(&open, Change::PostmortemDone).contains("not resolved yet"));
+        assert!(refused(&open, Change::LevelChanged { level: Level::P2 }).contains("already P2"));
+        assert!(
+            refused(
+                &open,
+                Change::Note {
+                    text: " ".into(),
+                    evidence: String::new()
+                }
+            )
+            .contains("note is empty")
+        );
+        let action = |text: &str, owner: &str, due| Change::ActionAdded {
+            text: text.into(),
+            owner: owner.into(),
+            due,
+        };
+        let yesterday = today.pred_opt().expect("date");
+        assert!(
+            refused(&open, action("x", "dba", yesterday))
+                .contains("fix: --due 2026-12-05 or later")
+        );
+        assert!(refused(&open, action("x", " ", today)).contains("no owner"));
+        assert!(refused(&open, action("", "dba", today)).contains("action item is empty"));
+        assert_eq!(check(&open, &action("x", "dba", today), today), Ok(()));
+
+        let acknowledged = incident(vec![Change::Acknowledged]);
+        assert!(
+            refused(&acknowledged, Change::Acknowledged)
+                .contains("already acknowledged by bob at 2026-12-05 03:05 UTC")
+        );
+        let resolved = incident(vec![Change::Resolved]);
+        assert!(refused(&resolved, Change::Mitigated).contains("already resolved"));
+        assert!(refused(&resolved, Change::Resolved).contains("already resolved"));
+        assert_eq!(check(&resolved, &Change::Recovered, today), Ok(()));
+        assert_eq!(check(&resolved, &Change::PostmortemDone, today), Ok(()));
+    }
+
+    #[test]
+    fn levels_carry_the_guides_targets_and_escalation_in_both_languages() {
+        let table: Vec<(Level, u64, &str, &str)> = Level::ALL
+            .iter()
+            .map(|level| {
+                (
+                    *level,
+                    level.response_target().as_secs() / 60,
+                    level.definition(Language::Ko),
+                    level.escalation(Language::En),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            vec![
+                (Level::P0, 15, "전체 서비스 중단", "CTO, CEO"),
+                (Level::P1, 60, "핵심 기능 장애", "dev lead, DevOps lead"),
+                (Level::P2, 240, "부분 기능 장애", "owning developer"),
+                (Level::P3, 1440, "성능 저하", "owning team"),
+                (Level::P4, 4320, "경미한 문제", "normal handling"),
+            ]
+        );
+        assert_eq!(Level::parse(" p2 "), Some(Level::P2));
+        assert_eq!(Level::parse("P5"), None);
+    }
+
+    #[test]
+    fn changes_round_trip_through_their_json_payload() {
+        let change = Change::ActionAdded {
+            text: "raise pool".into(),
+            owner: "dba".into(),
+            due: NaiveDate::from_ymd_opt(2026, 12, 12).expect("date"),
+        };
+        let json = serde_json::to_string(&change).expect("json");
+        assert!(json.contains("\"kind\":\"action_added\""), "{json}");
+        assert_eq!(
+            serde_json::from_str::<Change>(&json).expect("parse"),
+            change
+        );
+        assert!(new_id(at(0)).starts_with("INC-20261205-"));
+        assert_ne!(new_id(at(0)), new_id(at(0)));
+    }
+}
