@@ -7,6 +7,7 @@ use crate::core::checklists::RunState;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
+use crate::core::incidents::{Change, Incident};
 use crate::core::model::{Alert, Status, TaskRun};
 use crate::core::queries::{QuerySnapshot, StatementSort};
 use crate::core::services::CheckOutcome;
@@ -44,6 +45,10 @@ pub enum Request {
     },
     /// Send the past runs of a checklist; answered with [`Event::ChecklistPeriods`].
     LoadChecklistPeriods { checklist: String },
+    /// Record a change to an incident (acknowledge, note, level, mitigate, resolve) under the
+    /// runner's identity; answered with [`Event::Incidents`] once stored, or
+    /// [`Event::IncidentRefused`].
+    IncidentEntry { id: String, change: Change },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -120,6 +125,11 @@ pub enum Event {
     },
     /// An entry was not recorded, and why.
     ChecklistRefused(String),
+    /// The open incidents and those resolved in the last day (at start, every few seconds, and
+    /// after a change was stored).
+    Incidents(Vec<Incident>),
+    /// A change to an incident was not recorded, and why.
+    IncidentRefused(String),
     /// The rules' verdicts on service and database metrics (checklist items show them live).
     Judged(Vec<Evaluation>),
 }

@@ -23,6 +23,8 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
+use crate::core::incidents::Incident;
+use crate::core::incidents::service::{IncidentService, NotRecorded};
 use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
@@ -100,6 +102,7 @@ enum Collected {
     Queries(Box<QuerySnapshot>),
     Backups(BackupRound),
     Checklists(Result<Vec<RunState>, String>),
+    Incidents(Result<Vec<Incident>, String>),
 }
 
 impl From<Result<ResourceSample, CollectError>> for Collected {
@@ -132,6 +135,12 @@ impl From<Result<Vec<RunState>, String>> for Collected {
     }
 }
 
+impl From<Result<Vec<Incident>, String>> for Collected {
+    fn from(incidents: Result<Vec<Incident>, String>) -> Self {
+        Collected::Incidents(incidents)
+    }
+}
+
 impl Sample for Collected {
     fn metrics(&self) -> Vec<Metric> {
         match self {
@@ -139,7 +148,9 @@ impl Sample for Collected {
             Collected::Service(result) => result.metrics(),
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
-            Collected::Resources(Err(_)) | Collected::Checklists(_) => Vec::new(),
+            Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
+                Vec::new()
+            }
         }
     }
 
@@ -149,7 +160,9 @@ impl Sample for Collected {
             Collected::Service(result) => result.checked_at,
             Collected::Queries(snapshot) => snapshot.taken_at,
             Collected::Backups(round) => round.taken_at,
-            Collected::Resources(Err(_)) | Collected::Checklists(_) => crate::core::model::now(),
+            Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
+                crate::core::model::now()
+            }
         }
     }
 }
@@ -224,6 +237,17 @@ async fn run(
     );
     if !checklists.is_empty() && store.is_some() {
         let control = drives.start(checklists.clone());
+        drives.refreshed.push(control);
+    }
+    let incidents = store.clone().map(|store| {
+        IncidentService::new(
+            store,
+            settings.tasks.identity.user.clone(),
+            settings.tasks.identity.host.clone(),
+        )
+    });
+    if let Some(incidents) = &incidents {
+        let control = drives.start(incidents.clone());
         drives.refreshed.push(control);
     }
     if !settings.backups.is_empty() {
@@ -341,6 +365,25 @@ async fn run(
                         let _ = events.send(event).await;
                     });
                 }
+                Some(Request::IncidentEntry { id, change }) => {
+                    let (incidents, events) = (incidents.clone(), events.clone());
+                    tokio::spawn(async move {
+                        let event = match incidents {
+                            None => Event::IncidentRefused(
+                                "incidents need the state store, and it is not open; see the store error".to_owned(),
+                            ),
+                            Some(incidents) => match incidents.record(&id, change).await {
+                                Ok(incidents) => Event::Incidents(incidents),
+                                Err(NotRecorded::Refused(message)) => Event::IncidentRefused(message),
+                                Err(NotRecorded::Store(message)) => Event::Warning {
+                                    source: "incidents",
+                                    message,
+                                },
+                            },
+                        };
+                        let _ = events.send(event).await;
+                    });
+                }
                 Some(Request::SetStatementSort(sort)) => {
                     let _ = sort_tx.send(sort);
                     drives.databases.iter().for_each(Control::refresh_now);
@@ -422,6 +465,11 @@ async fn deliver(
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",
+            message,
+        }],
+        Collected::Incidents(Ok(incidents)) => vec![Event::Incidents(incidents)],
+        Collected::Incidents(Err(message)) => vec![Event::Warning {
+            source: "incidents",
             message,
         }],
         Collected::Service(result) => {

@@ -6,6 +6,7 @@
 
 pub mod export;
 mod records;
+pub mod service;
 
 use std::time::Duration;
 

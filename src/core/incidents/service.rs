@@ -1,0 +1,109 @@
+//! Incidents for the runner: reading the open incidents (and those resolved in the last day) on
+//! an interval, so the console shows what another console or the CLI changed, and recording a
+//! change the console asks for, checked against the incident as stored, under the runner's
+//! identity. The log is append-only, so two consoles changing one incident both keep their
+//! changes.
+
+use std::time::Duration;
+
+use super::{Change, Event, Incident, check};
+use crate::core::collectors::Collector;
+use crate::core::store::Store;
+
+/// How often the incidents are read again.
+pub const INCIDENTS_EVERY: Duration = Duration::from_secs(10);
+/// How long a resolved incident stays on the console.
+const RESOLVED_SHOWN: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+#[derive(Debug, Clone)]
+pub struct IncidentService {
+    store: Store,
+    user: String,
+    host: String,
+}
+
+/// Why a change was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotRecorded {
+    /// The change does not fit the incident as stored (already acknowledged…), and what to do.
+    Refused(String),
+    /// The store could not be read or written.
+    Store(String),
+}
+
+impl IncidentService {
+    pub fn new(store: Store, user: String, host: String) -> Self {
+        IncidentService { store, user, host }
+    }
+
+    /// The open incidents and those resolved in the last day, in the order they were opened.
+    pub async fn current(&self) -> Result<Vec<Incident>, String> {
+        let since = crate::core::model::now() - RESOLVED_SHOWN;
+        let mut incidents = self
+            .store
+            .incidents()
+            .await
+            .map_err(|error| error.to_string())?;
+        incidents.retain(|incident| {
+            incident
+                .resolved
+                .as_ref()
+                .is_none_or(|resolved| resolved.at >= since)
+        });
+        Ok(incidents)
+    }
+
+    /// Checks the change against the incident as stored now, appends it, and returns the
+    /// incidents after it (with whatever another console added meanwhile).
+    pub async fn record(&self, id: &str, change: Change) -> Result<Vec<Incident>, NotRecorded> {
+        let store_error =
+            |error: crate::core::store::StoreError| NotRecorded::Store(error.to_string());
+        let before = self
+            .store
+            .incident(id)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| {
+                NotRecorded::Refused(format!(
+                    "no incident `{}`; it may have been removed from the store",
+                    crate::core::text::printable(id)
+                ))
+            })?;
+        let now = crate::core::model::now();
+        check(
+            &before,
+            &change,
+            now.with_timezone(&chrono::Local).date_naive(),
+        )
+        .map_err(NotRecorded::Refused)?;
+        let event = Event {
+            incident: before.id,
+            change,
+            user: self.user.clone(),
+            host: self.host.clone(),
+            at: now,
+        };
+        self.store
+            .append_incident_event(&event)
+            .await
+            .map_err(store_error)?;
+        self.current().await.map_err(NotRecorded::Store)
+    }
+}
+
+impl Collector for IncidentService {
+    /// The incidents to show, or why they could not be read.
+    type Sample = Result<Vec<Incident>, String>;
+
+    fn id(&self) -> &str {
+        "incidents"
+    }
+
+    fn interval(&self) -> Duration {
+        INCIDENTS_EVERY
+    }
+
+    async fn collect(&mut self) -> Option<Self::Sample> {
+        Some(self.current().await)
+    }
+}
