@@ -1403,3 +1403,149 @@ mod every_pane_at_80x24 {
         );
     }
 }
+
+/// The incidents pane: shown once there is an incident, open ones with their response time
+/// against the level's target, and keys that become changes for the runner to record.
+mod incidents {
+    use super::*;
+    use opsdeck::core::incidents::{Change, Event as LogEvent, Incident, Level, fold};
+    use opsdeck::core::protocol::Request;
+    use opsdeck::tui::app::Pane;
+    use opsdeck::tui::modal::{Modal, Popup};
+
+    /// A P1 with a Korean title, detected 70 minutes ago and never acknowledged: the P1
+    /// target is an hour, so it is overdue.
+    fn overdue_p1() -> Incident {
+        let opened = LogEvent {
+            incident: "INC-20261205-00a1b2".into(),
+            change: Change::Opened {
+                title: "결제 API 응답 지연\u{1b}[31m".into(),
+                level: Level::P1,
+                affects: vec!["api".into(), "결제-db".into()],
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(-70 * 60),
+        };
+        fold(&opened.incident, std::slice::from_ref(&opened)).expect("an incident")
+    }
+
+    fn incident_state() -> AppState {
+        let mut state = state("PROD");
+        assert!(
+            !state.pane_shown(Pane::Incidents),
+            "no incident, no pane: 80×24 keeps its rows"
+        );
+        state.update(Msg::Runner(Event::Incidents(vec![overdue_p1()])));
+        assert!(state.pane_shown(Pane::Incidents));
+        state
+    }
+
+    fn focus(state: &mut AppState, pane: Pane) {
+        while state.focus != pane {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+    }
+
+    fn key(state: &mut AppState, name: &str) -> Vec<Request> {
+        state.update(Msg::Key(KeyChord::parse(name).unwrap()))
+    }
+
+    #[test]
+    fn an_overdue_p1_with_a_korean_title_at_120x40() {
+        let mut state = incident_state();
+        focus(&mut state, Pane::Incidents);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        for line in screen.lines() {
+            assert_eq!(line.width(), 120, "misaligned: {line}");
+        }
+        let row = screen
+            .lines()
+            .find(|line| line.contains("결제 API 응답 지연"))
+            .unwrap_or_else(|| panic!("no incident row:\n{screen}"));
+        assert!(row.contains("P1"), "{row}");
+        assert!(row.contains("\\x1b[31m"), "the title is escaped: {row}");
+        assert!(row.contains("detected"), "{row}");
+        assert!(row.contains("1h 10m / 1h 00m OVERDUE"), "{row}");
+        assert!(row.contains("api, 결제-db"), "{row}");
+        assert!(
+            screen.contains("a ack"),
+            "the footer has its keys:\n{screen}"
+        );
+        insta::assert_snapshot!(screen);
+    }
+
+    #[test]
+    fn at_80x24_it_shows_its_row_when_focused_and_folds_to_a_summary_otherwise() {
+        let mut state = incident_state();
+        focus(&mut state, Pane::Incidents);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        for line in screen.lines() {
+            assert_eq!(line.width(), 80, "misaligned: {line}");
+        }
+        assert!(screen.contains("OVERDUE"), "{screen}");
+        assert!(screen.contains("결제 API"), "{screen}");
+        insta::assert_snapshot!(screen);
+
+        focus(&mut state, Pane::Services);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            screen.contains("─ Incidents 1 open · 1 overdue"),
+            "folded to its summary:\n{screen}"
+        );
+    }
+
+    #[test]
+    fn the_keys_ask_the_runner_for_each_change_and_enter_shows_the_timeline() {
+        let mut state = incident_state();
+        focus(&mut state, Pane::Incidents);
+        let id = "INC-20261205-00a1b2".to_owned();
+        for (name, change) in [
+            ("a", Change::Acknowledged),
+            ("M", Change::Mitigated),
+            ("R", Change::Resolved),
+            ("+", Change::LevelChanged { level: Level::P0 }),
+            ("_", Change::LevelChanged { level: Level::P2 }),
+        ] {
+            assert_eq!(
+                key(&mut state, name),
+                vec![Request::IncidentEntry {
+                    id: id.clone(),
+                    change
+                }],
+                "key {name}"
+            );
+        }
+        assert!(key(&mut state, "enter").is_empty());
+        match &state.modal {
+            Some(Modal::Popup(Popup::Text { title, lines })) => {
+                assert_eq!(title, "incident INC-20261205-00a1b2");
+                assert!(
+                    lines.iter().any(|line| line.contains("alice")
+                        && line.contains("opened as P1: 결제 API 응답 지연\\x1b[31m")),
+                    "{lines:?}"
+                );
+            }
+            other => panic!("expected the timeline, got {other:?}"),
+        }
+        key(&mut state, "esc");
+
+        // A P0 cannot go higher: nothing is asked, and the footer says why.
+        let mut p0 = overdue_p1();
+        p0.level = Level::P0;
+        state.update(Msg::Runner(Event::Incidents(vec![p0])));
+        assert!(key(&mut state, "+").is_empty());
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("already P0"), "{screen}");
+
+        // The palette lists each open incident.
+        assert!(
+            state
+                .palette_entries()
+                .iter()
+                .any(|entry| entry.kind == "incident" && entry.key == id),
+            "{:?}",
+            state.palette_entries()
+        );
+    }
+}

@@ -41,10 +41,15 @@ pub enum Action {
     SignOff,
     Zoom,
     Palette,
+    Acknowledge,
+    Mitigate,
+    Resolve,
+    RaiseLevel,
+    LowerLevel,
 }
 
 impl Action {
-    pub const ALL: [Action; 34] = [
+    pub const ALL: [Action; 39] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -79,6 +84,11 @@ impl Action {
         Action::SignOff,
         Action::Zoom,
         Action::Palette,
+        Action::Acknowledge,
+        Action::Mitigate,
+        Action::Resolve,
+        Action::RaiseLevel,
+        Action::LowerLevel,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -118,6 +128,11 @@ impl Action {
             Action::SignOff => "sign_off",
             Action::Zoom => "zoom",
             Action::Palette => "palette",
+            Action::Acknowledge => "acknowledge",
+            Action::Mitigate => "mitigate",
+            Action::Resolve => "resolve",
+            Action::RaiseLevel => "raise_level",
+            Action::LowerLevel => "lower_level",
         }
     }
 
@@ -159,6 +174,11 @@ impl Action {
             Action::SignOff => "sign the checklist run off",
             Action::Zoom => "zoom the focused pane to the whole screen, and back",
             Action::Palette => "command palette: jump to a pane, task, checklist, service…",
+            Action::Acknowledge => "acknowledge the selected incident: you take the response on",
+            Action::Mitigate => "mark the selected incident mitigated (the impact is contained)",
+            Action::Resolve => "mark the selected incident resolved",
+            Action::RaiseLevel => "make the selected incident one level more severe (P2 -> P1)",
+            Action::LowerLevel => "make the selected incident one level less severe (P1 -> P2)",
         }
     }
 

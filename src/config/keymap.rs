@@ -207,6 +207,12 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Palette => vec![ch(':')],
         Action::NoteItem => vec![ch('m')],
         Action::SignOff => vec![ch('O')],
+        Action::Acknowledge => vec![ch('a')],
+        Action::Mitigate => vec![ch('M')],
+        Action::Resolve => vec![ch('R')],
+        // `-` skips a checklist item, so the pair is the shifted `+` and `_`.
+        Action::RaiseLevel => vec![ch('+')],
+        Action::LowerLevel => vec![ch('_')],
     }
 }
 

@@ -280,15 +280,9 @@ async fn list(session: &Session, store: &Store, all: bool, format: Format) -> Re
 }
 
 /// How long the response took, or has taken so far, against the level's target: `12m / 1h 00m`,
-/// and `OVERDUE` while nobody has acknowledged it in time. The clock stops at the
-/// acknowledgement, or at the resolution of one never acknowledged.
+/// and `OVERDUE` while nobody has acknowledged it in time.
 fn response(incident: &Incident, now: DateTime<Utc>) -> String {
-    let stopped = incident
-        .acknowledged
-        .as_ref()
-        .or(incident.resolved.as_ref())
-        .map_or(now, |stamp| stamp.at);
-    let age = duration((stopped - incident.detected.at).num_seconds());
+    let age = duration(incident.response_time(now).num_seconds());
     let target = duration(target_seconds(incident.level));
     if incident.overdue(now) {
         format!("{age} / {target} OVERDUE")

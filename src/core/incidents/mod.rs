@@ -280,6 +280,17 @@ impl Incident {
         self.is_open() && self.acknowledged.is_none() && now > self.respond_by()
     }
 
+    /// How long the response took, or has taken so far: the clock stops at the acknowledgement,
+    /// or at the resolution of one never acknowledged.
+    pub fn response_time(&self, now: DateTime<Utc>) -> chrono::Duration {
+        let stopped = self
+            .acknowledged
+            .as_ref()
+            .or(self.resolved.as_ref())
+            .map_or(now, |stamp| stamp.at);
+        stopped - self.detected.at
+    }
+
     /// Since detection, for a stage's stamp (the template's response, resolution and recovery
     /// times).
     pub fn after_detection(&self, stamp: Option<&Stamp>) -> Option<chrono::Duration> {

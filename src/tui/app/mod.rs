@@ -429,7 +429,9 @@ impl AppState {
                 }
             }
             Event::ChecklistRun(_) => self.notice = None,
-            Event::ChecklistRefused(message) => self.set_notice(&message, Status::Warn),
+            Event::ChecklistRefused(message) | Event::IncidentRefused(message) => {
+                self.set_notice(&message, Status::Warn)
+            }
             Event::TaskPlanned {
                 task_id,
                 params,

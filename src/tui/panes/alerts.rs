@@ -14,7 +14,8 @@ use crate::core::checks::rules::format_value;
 use crate::core::model::{Alert, Status};
 use crate::core::protocol::Event;
 use crate::tui::panes::{
-    Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, pane_block,
+    Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, open_note, pane_block,
+    store_problem_line,
 };
 use crate::tui::strings::{self, printable};
 
@@ -70,13 +71,7 @@ impl AlertsPane {
         let height = usize::from(area.height);
         let mut lines = Vec::new();
         if let Some(problem) = &self.store_problem {
-            lines.push(Line::styled(
-                strings::fit(
-                    &format!("state store: {}", printable(&problem.message)),
-                    width,
-                ),
-                look.palette.status(Status::Crit),
-            ));
+            lines.push(store_problem_line(problem, width, look));
         }
         if self.alerts.is_empty() {
             lines.push(Line::styled(
@@ -203,13 +198,10 @@ impl Component for AlertsPane {
     fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
         let look = view.look;
         let open = self.open_count();
-        let mut title = vec![Span::styled("Alerts", look.palette.get(Slot::Title))];
-        let note = if open > 0 {
-            Span::styled(format!(" · {open} open"), look.palette.status(Status::Crit))
-        } else {
-            Span::styled(" · none open", look.palette.get(Slot::Muted))
-        };
-        title.push(note);
+        let title = vec![
+            Span::styled("Alerts", look.palette.get(Slot::Title)),
+            open_note(open, look),
+        ];
         let block = pane_block(title, view.focused, look);
         let inner = block.inner(area);
         frame.render_widget(block, area);

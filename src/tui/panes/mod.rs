@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod backups;
 pub mod checklists;
+pub mod incidents;
 pub mod queries;
 pub mod resources;
 pub mod services;
@@ -40,6 +41,7 @@ pub enum Pane {
     Queries,
     Backups,
     Checklists,
+    Incidents,
     Alerts,
     Tasks,
 }
@@ -52,6 +54,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
         Box::new(queries::QueriesPane::default()),
         Box::new(backups::BackupsPane::default()),
         Box::new(checklists::ChecklistsPane::default()),
+        Box::new(incidents::IncidentsPane::default()),
         Box::new(alerts::AlertsPane::default()),
         Box::new(tasks::TasksPane::default()),
     ]
@@ -274,6 +277,33 @@ pub fn step(selected: usize, action: Action, last: usize) -> usize {
         Action::Top => 0,
         Action::Bottom => last,
         _ => selected,
+    }
+}
+
+/// `state store: …` in the crit style, for a pane whose rows could not be read or written.
+pub fn store_problem_line(
+    problem: &Problem,
+    width: usize,
+    look: &Look,
+) -> ratatui::text::Line<'static> {
+    ratatui::text::Line::styled(
+        crate::tui::strings::fit(
+            &format!(
+                "state store: {}",
+                crate::tui::strings::printable(&problem.message)
+            ),
+            width,
+        ),
+        look.palette.status(Status::Crit),
+    )
+}
+
+/// The title's ` · 2 open` in the crit style, or ` · none open` muted.
+pub fn open_note(open: usize, look: &Look) -> Span<'static> {
+    if open > 0 {
+        Span::styled(format!(" · {open} open"), look.palette.status(Status::Crit))
+    } else {
+        Span::styled(" · none open", look.palette.get(Slot::Muted))
     }
 }
 

@@ -1,0 +1,417 @@
+//! The incidents pane: open incidents first (the most severe first), then those resolved in the
+//! last day, one row each with level, title, stage, the response time against the level's
+//! target (OVERDUE while nobody acknowledged in time), commander and affected systems. Its keys
+//! acknowledge, mitigate, resolve and change the level of the selected incident (each a change
+//! the runner checks and appends to the store), and Enter shows the timeline.
+
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::config::action::Action;
+use crate::config::theme::Slot;
+use crate::core::checklists::Language;
+use crate::core::incidents::{Change, Incident, Level};
+use crate::core::model::Status;
+use crate::core::protocol::{Event, Request};
+use crate::tui::modal::Popup;
+use crate::tui::panes::{
+    Command, Component, Ctx, Handled, PaletteEntry, Pane, Problem, Summary, View, command,
+    open_note, pane_block, step, store_problem_line,
+};
+use crate::tui::strings::{self, pad, printable};
+
+#[derive(Debug, Clone, Default)]
+pub struct IncidentsPane {
+    /// Open ones first, the most severe first, the newest first within a level; then the
+    /// resolved ones, newest first.
+    pub incidents: Vec<Incident>,
+    pub selected: usize,
+    /// Why the incidents could not be read or written, shown in place.
+    pub problem: Option<Problem>,
+}
+
+const COMMANDS: &[Command] = &[
+    command(Action::Up, None, "select the previous incident"),
+    command(Action::Down, None, "select the next incident"),
+    command(
+        Action::RunTask,
+        Some("timeline"),
+        "show the incident's timeline",
+    ),
+    command(
+        Action::Acknowledge,
+        Some("ack"),
+        "acknowledge: you take the response on (you become its commander)",
+    ),
+    command(
+        Action::Mitigate,
+        Some("mitigate"),
+        "mark it mitigated: the impact is contained",
+    ),
+    command(Action::Resolve, Some("resolve"), "mark it resolved"),
+    command(Action::RaiseLevel, None, "one level more severe (P2 -> P1)"),
+    command(Action::LowerLevel, None, "one level less severe (P1 -> P2)"),
+];
+
+impl IncidentsPane {
+    pub fn open_count(&self) -> usize {
+        self.incidents.iter().filter(|i| i.is_open()).count()
+    }
+
+    pub fn overdue_count(&self, now: DateTime<Utc>) -> usize {
+        self.incidents.iter().filter(|i| i.overdue(now)).count()
+    }
+
+    pub fn selected_incident(&self) -> Option<&Incident> {
+        self.incidents.get(self.selected)
+    }
+
+    /// Takes the incidents as read, keeping the same incident selected when it is still there.
+    pub fn set(&mut self, mut incidents: Vec<Incident>) {
+        let selected = self.selected_incident().map(|i| i.id.clone());
+        incidents.sort_by(|a, b| {
+            (!a.is_open(), a.is_open().then_some(a.level))
+                .cmp(&(!b.is_open(), b.is_open().then_some(b.level)))
+                .then(b.detected.at.cmp(&a.detected.at))
+        });
+        self.incidents = incidents;
+        self.selected = selected
+            .and_then(|id| self.incidents.iter().position(|i| i.id == id))
+            .unwrap_or(self.selected)
+            .min(self.incidents.len().saturating_sub(1));
+    }
+
+    /// The change asked for on the selected incident, or `None` when nothing is selected or
+    /// the level cannot go further.
+    fn change(&self, action: Action) -> Option<Change> {
+        let incident = self.selected_incident()?;
+        match action {
+            Action::Acknowledge => Some(Change::Acknowledged),
+            Action::Mitigate => Some(Change::Mitigated),
+            Action::Resolve => Some(Change::Resolved),
+            Action::RaiseLevel | Action::LowerLevel => {
+                let index = Level::ALL.iter().position(|l| *l == incident.level)?;
+                let next = if action == Action::RaiseLevel {
+                    index.checked_sub(1)?
+                } else {
+                    index + 1
+                };
+                Level::ALL
+                    .get(next)
+                    .map(|&level| Change::LevelChanged { level })
+            }
+            _ => None,
+        }
+    }
+
+    /// The timeline popup; times are in UTC, as the CLI export and postmortems give them.
+    fn timeline(incident: &Incident) -> Popup {
+        let mut lines = vec![
+            format!(
+                "{} {}  {}",
+                incident.level.as_str(),
+                printable(&incident.title),
+                incident.stage().label(Language::En)
+            ),
+            String::new(),
+        ];
+        for entry in &incident.timeline {
+            lines.push(format!(
+                "{}  {}  {}",
+                entry.at.format("%m-%d %H:%M UTC"),
+                printable(&entry.by),
+                printable(&entry.text)
+            ));
+            if !entry.evidence.is_empty() {
+                lines.push(format!("    evidence: {}", printable(&entry.evidence)));
+            }
+        }
+        Popup::Text {
+            title: format!("incident {}", printable(&incident.id)),
+            lines,
+        }
+    }
+}
+
+fn level_style(level: Level, view: &View) -> Style {
+    let palette = &view.look.palette;
+    match level {
+        Level::P0 | Level::P1 => palette.status(Status::Crit),
+        Level::P2 => palette.status(Status::Warn),
+        Level::P3 => palette.get(Slot::Text),
+        Level::P4 => palette.get(Slot::Muted),
+    }
+}
+
+/// `12m / 15m`, the response time so far (or as it was) against the level's target.
+fn response(incident: &Incident, now: DateTime<Utc>) -> String {
+    let target = i64::try_from(incident.level.response_target().as_secs()).unwrap_or(i64::MAX);
+    format!(
+        "{} / {}",
+        strings::minutes(incident.response_time(now).num_seconds()),
+        strings::minutes(target)
+    )
+}
+
+/// Fixed columns: level, stage, response (with OVERDUE), commander; the title and the affected
+/// systems share the rest.
+const LEVEL_COLUMNS: usize = 3;
+const STAGE_COLUMNS: usize = 13;
+const RESPONSE_COLUMNS: usize = 24;
+const COMMANDER_COLUMNS: usize = 11;
+
+fn incident_line(incident: &Incident, view: &View, width: usize, selected: bool) -> Line<'static> {
+    let palette = &view.look.palette;
+    let open = incident.is_open();
+    let text = palette.get(if open { Slot::Text } else { Slot::Muted });
+    let rest = width.saturating_sub(LEVEL_COLUMNS + STAGE_COLUMNS + RESPONSE_COLUMNS);
+    let affects = incident
+        .affects
+        .iter()
+        .map(|name| printable(name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // The title matters most: the commander and affected systems give way on narrow screens.
+    let (commander_columns, affects_columns) = if rest >= 60 {
+        (COMMANDER_COLUMNS, (rest - COMMANDER_COLUMNS) / 3)
+    } else if rest >= 40 {
+        (COMMANDER_COLUMNS, 0)
+    } else {
+        (0, 0)
+    };
+    let title_columns = rest.saturating_sub(commander_columns + affects_columns);
+    let mut spans = vec![
+        Span::styled(
+            pad(incident.level.as_str(), LEVEL_COLUMNS),
+            if open {
+                level_style(incident.level, view)
+            } else {
+                text
+            },
+        ),
+        Span::styled(pad(&printable(&incident.title), title_columns), text),
+        Span::styled(
+            pad(incident.stage().label(Language::En), STAGE_COLUMNS),
+            text,
+        ),
+    ];
+    let response = response(incident, view.now);
+    if incident.overdue(view.now) {
+        spans.push(Span::styled(response.clone(), text));
+        spans.push(Span::styled(
+            pad(
+                " OVERDUE",
+                RESPONSE_COLUMNS.saturating_sub(strings::width(&response)),
+            ),
+            palette.status(Status::Crit),
+        ));
+    } else {
+        spans.push(Span::styled(pad(&response, RESPONSE_COLUMNS), text));
+    }
+    if commander_columns > 0 {
+        let commander = incident
+            .commander
+            .as_deref()
+            .map_or("-".to_owned(), printable);
+        spans.push(Span::styled(pad(&commander, commander_columns), text));
+    }
+    if affects_columns > 0 {
+        spans.push(Span::styled(
+            strings::fit(&affects, affects_columns),
+            palette.get(Slot::Muted),
+        ));
+    }
+    let line = Line::from(spans);
+    if selected {
+        line.style(palette.get(Slot::Selection))
+    } else {
+        line
+    }
+}
+
+impl Component for IncidentsPane {
+    fn id(&self) -> Pane {
+        Pane::Incidents
+    }
+
+    fn title(&self) -> &'static str {
+        "Incidents"
+    }
+
+    /// Only while there is an incident to show (or a problem reading them), so a quiet console
+    /// keeps its rows for the other panes.
+    fn shown(&self) -> bool {
+        !self.incidents.is_empty() || self.problem.is_some()
+    }
+
+    fn summary(&self, view: &View) -> Summary {
+        let open = self.open_count();
+        let overdue = self.overdue_count(view.now);
+        let mut text = match open {
+            0 => "Incidents none open".to_owned(),
+            open => format!("Incidents {open} open"),
+        };
+        if overdue > 0 {
+            text.push_str(&format!(" · {overdue} overdue"));
+        }
+        if self.problem.is_some() {
+            text.push_str(" · store problem");
+        }
+        let worst = self
+            .incidents
+            .iter()
+            .filter(|i| i.is_open())
+            .map(|i| i.level)
+            .min();
+        let level = if overdue > 0 || self.problem.is_some() {
+            Status::Crit
+        } else {
+            match worst {
+                Some(Level::P0 | Level::P1) => Status::Crit,
+                Some(Level::P2) => Status::Warn,
+                _ => Status::Ok,
+            }
+        };
+        Summary { text, level }
+    }
+
+    fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
+        let rows = self.incidents.len().max(1) + usize::from(self.problem.is_some());
+        u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
+    }
+
+    fn commands(&self) -> &'static [Command] {
+        COMMANDS
+    }
+
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        match action {
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let last = self.incidents.len().saturating_sub(1);
+                self.selected = step(self.selected, action, last);
+                Handled::Yes(Vec::new())
+            }
+            Action::RunTask => {
+                if let Some(incident) = self.selected_incident() {
+                    ctx.open(IncidentsPane::timeline(incident));
+                }
+                Handled::Yes(Vec::new())
+            }
+            Action::Acknowledge
+            | Action::Mitigate
+            | Action::Resolve
+            | Action::RaiseLevel
+            | Action::LowerLevel => {
+                let Some(incident) = self.selected_incident() else {
+                    return Handled::Yes(Vec::new());
+                };
+                match self.change(action) {
+                    Some(change) => Handled::Yes(vec![Request::IncidentEntry {
+                        id: incident.id.clone(),
+                        change,
+                    }]),
+                    None => {
+                        ctx.notice(
+                            &format!(
+                                "{} is already {}: there is no level beyond it",
+                                printable(&incident.id),
+                                incident.level.as_str()
+                            ),
+                            Status::Warn,
+                        );
+                        Handled::Yes(Vec::new())
+                    }
+                }
+            }
+            _ => Handled::No,
+        }
+    }
+
+    fn apply(&mut self, event: &Event, now: DateTime<Utc>) {
+        match event {
+            Event::Incidents(incidents) => {
+                self.set(incidents.clone());
+                self.problem = None;
+            }
+            Event::Warning { source, message } if *source == "incidents" => {
+                self.problem = Some(Problem {
+                    message: message.clone(),
+                    at: now,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn render(&self, view: &View, area: Rect, frame: &mut Frame) {
+        let look = view.look;
+        let open = self.open_count();
+        let overdue = self.overdue_count(view.now);
+        let mut title = vec![Span::styled("Incidents", look.palette.get(Slot::Title))];
+        title.push(open_note(open, look));
+        if overdue > 0 {
+            title.push(Span::styled(
+                format!(" · {overdue} overdue"),
+                look.palette.status(Status::Crit),
+            ));
+        }
+        let block = pane_block(title, view.focused, look);
+        let inner = block.inner(area);
+        frame.render_widget(block, area);
+        let width = usize::from(inner.width);
+        let height = usize::from(inner.height);
+        let mut lines = Vec::new();
+        if let Some(problem) = &self.problem {
+            lines.push(store_problem_line(problem, width, look));
+        }
+        let room = height.saturating_sub(lines.len()).max(1);
+        let offset = self.selected.saturating_sub(room - 1);
+        lines.extend(
+            self.incidents
+                .iter()
+                .enumerate()
+                .skip(offset)
+                .take(room)
+                .map(|(index, incident)| {
+                    incident_line(
+                        incident,
+                        view,
+                        width,
+                        view.takes_keys && index == self.selected,
+                    )
+                }),
+        );
+        lines.truncate(height);
+        frame.render_widget(Paragraph::new(lines), inner);
+    }
+
+    fn palette(&self) -> Vec<PaletteEntry> {
+        self.incidents
+            .iter()
+            .filter(|i| i.is_open())
+            .map(|incident| PaletteEntry {
+                pane: Pane::Incidents,
+                kind: "incident",
+                label: format!(
+                    "{} {} ({})",
+                    incident.level.as_str(),
+                    printable(&incident.title),
+                    incident.id
+                ),
+                key: incident.id.clone(),
+            })
+            .collect()
+    }
+
+    fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if let Some(index) = self.incidents.iter().position(|i| i.id == key) {
+            self.selected = index;
+            self.handle(Action::RunTask, ctx);
+        }
+        Vec::new()
+    }
+}
