@@ -41,6 +41,17 @@ async fn append(store: &Store, id: &str, change: Change, at: chrono::DateTime<ch
         .unwrap();
 }
 
+/// What the console's acknowledge key sends.
+fn acknowledge(runner: &RunnerHandle, id: &str) {
+    runner
+        .requests
+        .send(Request::IncidentEntry {
+            id: id.to_owned(),
+            change: Change::Acknowledged,
+        })
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_lists_incidents_and_stores_an_acknowledgement_from_the_console() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,13 +114,7 @@ async fn the_runner_lists_incidents_and_stores_an_acknowledgement_from_the_conso
     );
     assert!(listed[0].overdue(now), "a P1 unacknowledged for 70 minutes");
 
-    runner
-        .requests
-        .send(Request::IncidentEntry {
-            id: id.clone(),
-            change: Change::Acknowledged,
-        })
-        .unwrap();
+    acknowledge(&runner, &id);
     let after: Incident = next(&mut runner, |event| match event {
         Event::Incidents(incidents) => incidents
             .into_iter()
@@ -134,13 +139,7 @@ async fn the_runner_lists_incidents_and_stores_an_acknowledgement_from_the_conso
     let read_back = store.incident(&id).await.unwrap().unwrap();
     assert_eq!(read_back.acknowledged, after.acknowledged);
 
-    runner
-        .requests
-        .send(Request::IncidentEntry {
-            id: id.clone(),
-            change: Change::Acknowledged,
-        })
-        .unwrap();
+    acknowledge(&runner, &id);
     let refused = next(&mut runner, |event| match event {
         Event::IncidentRefused(message) => Some(message),
         _ => None,
