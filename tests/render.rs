@@ -1502,8 +1502,8 @@ mod incidents {
         let id = "INC-20261205-00a1b2".to_owned();
         for (name, change) in [
             ("a", Change::Acknowledged),
-            ("M", Change::Mitigated),
-            ("R", Change::Resolved),
+            ("w", Change::Mitigated),
+            ("f", Change::Resolved),
             ("+", Change::LevelChanged { level: Level::P0 }),
             ("_", Change::LevelChanged { level: Level::P2 }),
         ] {

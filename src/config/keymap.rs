@@ -207,9 +207,11 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Palette => vec![ch(':')],
         Action::NoteItem => vec![ch('m')],
         Action::SignOff => vec![ch('O')],
+        // Capital letters are left to task keys (the example config's `restart-app` is `R`):
+        // `w` for a workaround in place, `f` for fixed.
         Action::Acknowledge => vec![ch('a')],
-        Action::Mitigate => vec![ch('M')],
-        Action::Resolve => vec![ch('R')],
+        Action::Mitigate => vec![ch('w')],
+        Action::Resolve => vec![ch('f')],
         // `-` skips a checklist item, so the pair is the shifted `+` and `_`.
         Action::RaiseLevel => vec![ch('+')],
         Action::LowerLevel => vec![ch('_')],
