@@ -175,7 +175,9 @@ impl Action {
             Action::Zoom => "zoom the focused pane to the whole screen, and back",
             Action::Palette => "command palette: jump to a pane, task, checklist, service…",
             Action::Acknowledge => "acknowledge the selected incident: you take the response on",
-            Action::Mitigate => "mark the selected incident mitigated (a workaround contains the impact)",
+            Action::Mitigate => {
+                "mark the selected incident mitigated (a workaround contains the impact)"
+            }
             Action::Resolve => "mark the selected incident resolved (fixed)",
             Action::RaiseLevel => "make the selected incident one level more severe (P2 -> P1)",
             Action::LowerLevel => "make the selected incident one level less severe (P1 -> P2)",
