@@ -1496,7 +1496,7 @@ mod incidents {
     }
 
     #[test]
-    fn the_keys_ask_the_runner_for_each_change_and_enter_shows_the_timeline() {
+    fn the_keys_ask_the_runner_for_each_change_and_note_and_enter_shows_the_timeline() {
         let mut state = incident_state();
         focus(&mut state, Pane::Incidents);
         let id = "INC-20261205-00a1b2".to_owned();
@@ -1528,6 +1528,30 @@ mod incidents {
             }
             other => panic!("expected the timeline, got {other:?}"),
         }
+        key(&mut state, "esc");
+
+        // `m` writes a note over the timeline; Esc stores it.
+        key(&mut state, "m");
+        assert!(matches!(state.modal, Some(Modal::Note { .. })));
+        for ch in ["f", "a", "i", "l", "o", "v", "e", "r", "enter", "o", "k"] {
+            key(&mut state, ch);
+        }
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("Incident note"), "{screen}");
+        assert_eq!(
+            key(&mut state, "esc"),
+            vec![Request::IncidentEntry {
+                id: id.clone(),
+                change: Change::Note {
+                    text: "failover\nok".into(),
+                    evidence: String::new()
+                }
+            }]
+        );
+        assert!(matches!(
+            state.modal,
+            Some(Modal::Popup(Popup::Text { .. }))
+        ));
         key(&mut state, "esc");
 
         // A P0 cannot go higher: nothing is asked, and the footer says why.

@@ -1,6 +1,6 @@
 //! What takes the keys above the panes, one at a time: the help, the services filter, the
 //! command palette, a popup (plan, history, detail, checklist run…) or the note editor over the
-//! checklist run it belongs to.
+//! checklist run or incident timeline it belongs to.
 
 use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
@@ -9,8 +9,9 @@ use crate::config::action::Action;
 use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::checklists::service::EntryRequest;
+use crate::core::incidents::Change;
 use crate::core::model::TaskRun;
-use crate::core::protocol::Event;
+use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
 
 #[derive(Debug, Clone)]
@@ -22,7 +23,7 @@ pub enum Modal {
     Filter,
     Palette(PaletteInput),
     Popup(Popup),
-    /// The note or skip-reason editor, over the checklist run it writes to.
+    /// The note or skip-reason editor, over the checklist run or incident timeline it writes to.
     Note {
         editor: Box<NoteEditor>,
         under: Box<Popup>,
@@ -178,21 +179,56 @@ pub struct RunPopup {
     pub walkthrough: bool,
 }
 
+/// What a note is written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteTarget {
+    /// A checklist entry (a note or a skip reason); the text goes into it.
+    Checklist(EntryRequest),
+    /// An incident's timeline, by incident id.
+    Incident(String),
+}
+
 /// The multi-line editor for a note or a skip reason.
 #[derive(Debug, Clone)]
 pub struct NoteEditor {
-    pub target: EntryRequest,
+    pub target: NoteTarget,
     pub textarea: TextArea<'static>,
 }
 
 impl NoteEditor {
-    pub fn new(target: EntryRequest) -> NoteEditor {
+    pub fn new(target: NoteTarget) -> NoteEditor {
         let mut textarea = TextArea::default();
-        textarea.set_placeholder_text(match target.kind {
-            EntryKind::Skip => "why is this item skipped?",
-            _ => "note",
+        textarea.set_placeholder_text(match &target {
+            NoteTarget::Checklist(entry) if entry.kind == EntryKind::Skip => {
+                "why is this item skipped?"
+            }
+            NoteTarget::Checklist(_) => "note",
+            NoteTarget::Incident(_) => "what happened, what was tried, what was seen",
         });
         NoteEditor { target, textarea }
+    }
+
+    /// The editor's title: what is being written.
+    pub fn what(&self) -> &'static str {
+        match &self.target {
+            NoteTarget::Checklist(entry) if entry.kind == EntryKind::Skip => "Why skip",
+            NoteTarget::Checklist(_) => "Note",
+            NoteTarget::Incident(_) => "Incident note",
+        }
+    }
+
+    /// The request that stores `text` where the note belongs.
+    pub fn into_request(self, text: String) -> Request {
+        match self.target {
+            NoteTarget::Checklist(entry) => Request::ChecklistEntry(EntryRequest { text, ..entry }),
+            NoteTarget::Incident(id) => Request::IncidentEntry {
+                id,
+                change: Change::Note {
+                    text,
+                    evidence: String::new(),
+                },
+            },
+        }
     }
 
     /// The text as typed, lines joined with newlines; `None` when there is nothing.

@@ -7,10 +7,9 @@ use super::AppState;
 use crate::config::action::Action;
 use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
-use crate::core::checklists::service::EntryRequest;
 use crate::core::model::Status;
 use crate::core::protocol::Request;
-use crate::tui::modal::{Modal, NoteEditor, Popup, RunPopup, scrolled, textarea_input};
+use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup, RunPopup, scrolled, textarea_input};
 use crate::tui::panes::backups::backup_action_of;
 use crate::tui::panes::checklists::{self, ChecklistsPane};
 use crate::tui::panes::tasks::TasksPane;
@@ -18,7 +17,7 @@ use crate::tui::panes::{self, Pane};
 
 impl AppState {
     /// Keys while the note editor is open: Esc stores the note (an empty one is dropped) and
-    /// returns to the checklist run.
+    /// returns to the checklist run or incident timeline under it.
     pub(super) fn edit_note(
         &mut self,
         mut editor: NoteEditor,
@@ -37,10 +36,7 @@ impl AppState {
         match editor.text() {
             Some(text) => {
                 self.set_notice("saving…", Status::Ok);
-                vec![Request::ChecklistEntry(EntryRequest {
-                    text,
-                    ..editor.target
-                })]
+                vec![editor.into_request(text)]
             }
             None => {
                 self.set_notice("empty: nothing saved", Status::Ok);
@@ -189,12 +185,12 @@ impl AppState {
                 } else {
                     EntryKind::Note
                 };
-                let editor = NoteEditor::new(checklists::entry(
+                let editor = NoteEditor::new(NoteTarget::Checklist(checklists::entry(
                     &popup,
                     item.as_ref(),
                     kind,
                     String::new(),
-                ));
+                )));
                 self.modal = Some(Modal::Note {
                     editor: Box::new(editor),
                     under: Box::new(Popup::Checklist(popup)),

@@ -790,10 +790,7 @@ pub fn render_editor(editor: &NoteEditor, look: &Look, area: Rect, frame: &mut F
         width,
         height,
     };
-    let what = match editor.target.kind {
-        crate::core::checklists::EntryKind::Skip => "Why skip",
-        _ => "Note",
-    };
+    let what = editor.what();
     let mut textarea = editor.textarea.clone();
     textarea.set_block(
         Block::default()

@@ -1,8 +1,8 @@
 //! The incidents pane: open incidents first (the most severe first), then those resolved in the
 //! last day, one row each with level, title, stage, the response time against the level's
 //! target (OVERDUE while nobody acknowledged in time), commander and affected systems. Its keys
-//! acknowledge, mitigate, resolve and change the level of the selected incident (each a change
-//! the runner checks and appends to the store), and Enter shows the timeline.
+//! acknowledge, mitigate, resolve, change the level of and write a note on the selected incident
+//! (each a change the runner checks and appends to the store), and Enter shows the timeline.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -17,7 +17,7 @@ use crate::core::checklists::Language;
 use crate::core::incidents::{Change, Incident, Level};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
-use crate::tui::modal::Popup;
+use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Problem, Summary, View, command,
     open_note, pane_block, step, store_problem_line,
@@ -53,6 +53,11 @@ const COMMANDS: &[Command] = &[
         "mark it mitigated: the impact is contained",
     ),
     command(Action::Resolve, Some("resolve"), "mark it resolved"),
+    command(
+        Action::NoteItem,
+        Some("note"),
+        "write a note into its timeline (Esc saves)",
+    ),
     command(Action::RaiseLevel, None, "one level more severe (P2 -> P1)"),
     command(Action::LowerLevel, None, "one level less severe (P1 -> P2)"),
 ];
@@ -298,6 +303,17 @@ impl Component for IncidentsPane {
             Action::RunTask => {
                 if let Some(incident) = self.selected_incident() {
                     ctx.open(IncidentsPane::timeline(incident));
+                }
+                Handled::Yes(Vec::new())
+            }
+            Action::NoteItem => {
+                if let Some(incident) = self.selected_incident() {
+                    *ctx.modal = Some(Modal::Note {
+                        editor: Box::new(NoteEditor::new(NoteTarget::Incident(
+                            incident.id.clone(),
+                        ))),
+                        under: Box::new(IncidentsPane::timeline(incident)),
+                    });
                 }
                 Handled::Yes(Vec::new())
             }
