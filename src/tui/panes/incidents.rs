@@ -431,3 +431,86 @@ impl Component for IncidentsPane {
         Vec::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incidents::{Event as LogEvent, fold};
+    use chrono::TimeZone;
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 5, 3, 0, 0)
+            .single()
+            .expect("time")
+            + chrono::Duration::minutes(minute)
+    }
+
+    fn incident(id: &str, level: Level, opened: i64, resolved: Option<i64>) -> Incident {
+        let event = |change, minute| LogEvent {
+            incident: id.into(),
+            change,
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(minute),
+        };
+        let mut events = vec![event(
+            Change::Opened {
+                title: id.into(),
+                level,
+                affects: Vec::new(),
+            },
+            opened,
+        )];
+        events.extend(resolved.map(|minute| event(Change::Resolved, minute)));
+        fold(id, &events).expect("an incident")
+    }
+
+    fn ids(pane: &IncidentsPane) -> Vec<&str> {
+        pane.incidents.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn open_ones_come_first_most_severe_first_and_the_selection_follows_its_incident() {
+        let mut pane = IncidentsPane::default();
+        pane.set(vec![
+            incident("p3", Level::P3, 0, None),
+            incident("done-p0", Level::P0, 1, Some(5)),
+            incident("p1-old", Level::P1, 2, None),
+            incident("p1-new", Level::P1, 3, None),
+        ]);
+        assert_eq!(ids(&pane), ["p1-new", "p1-old", "p3", "done-p0"]);
+        pane.selected = 2;
+        pane.set(vec![
+            incident("p3", Level::P3, 0, None),
+            incident("p0", Level::P0, 4, None),
+        ]);
+        assert_eq!(ids(&pane), ["p0", "p3"]);
+        assert_eq!(
+            pane.selected_incident().map(|i| i.id.as_str()),
+            Some("p3"),
+            "still the incident that was selected"
+        );
+        assert_eq!(pane.open_count(), 2);
+    }
+
+    #[test]
+    fn the_response_clock_stops_at_the_acknowledgement_and_a_p4_cannot_go_lower() {
+        let mut late = incident("late", Level::P0, 0, None);
+        assert_eq!(response(&late, at(20)), "20m / 15m");
+        assert!(late.overdue(at(20)));
+        late.acknowledged = Some(crate::core::incidents::Stamp {
+            by: "bob".into(),
+            at: at(5),
+        });
+        assert_eq!(response(&late, at(20)), "5m / 15m");
+        assert!(!late.overdue(at(20)));
+
+        let mut pane = IncidentsPane::default();
+        pane.set(vec![incident("minor", Level::P4, 0, None)]);
+        assert_eq!(pane.change(Action::LowerLevel), None);
+        assert_eq!(
+            pane.change(Action::RaiseLevel),
+            Some(Change::LevelChanged { level: Level::P3 })
+        );
+    }
+}
