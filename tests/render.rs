@@ -1530,6 +1530,16 @@ mod incidents {
         }
         key(&mut state, "esc");
 
+        // The help lists the pane's keys with what they do here.
+        key(&mut state, "?");
+        let help = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
+        assert!(
+            help.contains("acknowledge: you take the response on"),
+            "{help}"
+        );
+        assert!(help.contains("one level more severe"), "{help}");
+        key(&mut state, "esc");
+
         // `m` writes a note over the timeline; Esc stores it.
         key(&mut state, "m");
         assert!(matches!(state.modal, Some(Modal::Note { .. })));
