@@ -185,6 +185,20 @@ impl Action {
     }
 
     /// Moves a selection: every pane with rows has them; in the gauges they move the alerts'.
+    /// Changes a record the team shares (an incident's stage or level): such a key acts only in
+    /// its own pane, never passed on from another pane's focus, where a stray key would change
+    /// an incident nobody was looking at.
+    pub fn needs_its_pane(self) -> bool {
+        matches!(
+            self,
+            Action::Acknowledge
+                | Action::Mitigate
+                | Action::Resolve
+                | Action::RaiseLevel
+                | Action::LowerLevel
+        )
+    }
+
     pub fn is_selection(self) -> bool {
         matches!(
             self,

@@ -345,6 +345,17 @@ impl AppState {
         if action.is_selection() {
             return self.run_in(SELECTION_FALLBACK, action);
         }
+        if action.needs_its_pane() {
+            let keys = panes::keys_text(&self.keymap, Action::NextPane);
+            self.set_notice(
+                &format!(
+                    "{} works in the incidents pane: {keys} to it first",
+                    action.name()
+                ),
+                Status::Warn,
+            );
+            return Vec::new();
+        }
         let owner = {
             let listing: Vec<Pane> = self
                 .panes

@@ -205,3 +205,14 @@ fn a_quiet_tick_does_not_ask_for_a_redraw() {
     state.update(Msg::Tick(at(61)));
     assert!(state.dirty, "the clock's minute changed");
 }
+
+#[test]
+fn an_incident_key_pressed_in_another_pane_changes_nothing_and_says_where_it_works() {
+    let mut state = app(Keymap::default());
+    assert_eq!(state.focus, Pane::Resources);
+    let requests = state.update(key("f"));
+    assert!(requests.is_empty(), "{requests:?}");
+    assert_eq!(state.focus, Pane::Resources);
+    let notice = state.notice.clone().expect("a hint");
+    assert!(notice.text.contains("incidents pane"), "{}", notice.text);
+}
