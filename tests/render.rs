@@ -1422,6 +1422,7 @@ mod incidents {
                 title: "결제 API 응답 지연\u{1b}[31m".into(),
                 level: Level::P1,
                 affects: vec!["api".into(), "결제-db".into()],
+                evidence: String::new(),
             },
             user: "alice".into(),
             host: "web-1".into(),

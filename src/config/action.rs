@@ -46,10 +46,11 @@ pub enum Action {
     Resolve,
     RaiseLevel,
     LowerLevel,
+    DeclareIncident,
 }
 
 impl Action {
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 40] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -89,6 +90,7 @@ impl Action {
         Action::Resolve,
         Action::RaiseLevel,
         Action::LowerLevel,
+        Action::DeclareIncident,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -133,6 +135,7 @@ impl Action {
             Action::Resolve => "resolve",
             Action::RaiseLevel => "raise_level",
             Action::LowerLevel => "lower_level",
+            Action::DeclareIncident => "declare_incident",
         }
     }
 
@@ -181,13 +184,16 @@ impl Action {
             Action::Resolve => "mark the selected incident resolved (fixed)",
             Action::RaiseLevel => "make the selected incident one level more severe (P2 -> P1)",
             Action::LowerLevel => "make the selected incident one level less severe (P1 -> P2)",
+            Action::DeclareIncident => {
+                "declare an incident from the selected alert (P1 if critical, P3 if a warning)"
+            }
         }
     }
 
-    /// Moves a selection: every pane with rows has them; in the gauges they move the alerts'.
-    /// Changes a record the team shares (an incident's stage or level): such a key acts only in
-    /// its own pane, never passed on from another pane's focus, where a stray key would change
-    /// an incident nobody was looking at.
+    /// Changes a record the team shares (opens an incident, changes its stage or level): such a
+    /// key acts only in its own pane, never passed on from another pane's focus, where a stray
+    /// key would change an incident nobody was looking at, or declare one from an alert nobody
+    /// had selected.
     pub fn needs_its_pane(self) -> bool {
         matches!(
             self,
@@ -196,9 +202,11 @@ impl Action {
                 | Action::Resolve
                 | Action::RaiseLevel
                 | Action::LowerLevel
+                | Action::DeclareIncident
         )
     }
 
+    /// Moves a selection: every pane with rows has them; in the gauges they move the alerts'.
     pub fn is_selection(self) -> bool {
         matches!(
             self,

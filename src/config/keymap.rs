@@ -215,6 +215,8 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         // `-` skips a checklist item, so the pair is the shifted `+` and `_`.
         Action::RaiseLevel => vec![ch('+')],
         Action::LowerLevel => vec![ch('_')],
+        // `i` verifies a backup and `I` is a task's in the example config: `o` opens one.
+        Action::DeclareIncident => vec![ch('o')],
     }
 }
 

@@ -7,7 +7,7 @@ use crate::core::checklists::RunState;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
-use crate::core::incidents::{Change, Incident};
+use crate::core::incidents::{Change, Incident, Level, Opening};
 use crate::core::model::{Alert, Status, TaskRun};
 use crate::core::queries::{QuerySnapshot, StatementSort};
 use crate::core::services::CheckOutcome;
@@ -49,6 +49,10 @@ pub enum Request {
     /// runner's identity; answered with [`Event::Incidents`] once stored, or
     /// [`Event::IncidentRefused`].
     IncidentEntry { id: String, change: Change },
+    /// Open a new incident (declared from an alert) under the runner's identity; answered with
+    /// [`Event::IncidentOpened`] then [`Event::Incidents`] once stored, or
+    /// [`Event::IncidentRefused`].
+    OpenIncident(Opening),
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -128,6 +132,11 @@ pub enum Event {
     /// The open incidents and those resolved in the last day (at start, every few seconds, and
     /// after a change was stored).
     Incidents(Vec<Incident>),
+    /// A new incident was stored under this id and level.
+    IncidentOpened {
+        id: String,
+        level: Level,
+    },
     /// A change to an incident was not recorded, and why.
     IncidentRefused(String),
     /// The rules' verdicts on service and database metrics (checklist items show them live).

@@ -368,20 +368,36 @@ async fn run(
                 Some(Request::IncidentEntry { id, change }) => {
                     let (incidents, events) = (incidents.clone(), events.clone());
                     tokio::spawn(async move {
-                        let event = match incidents {
-                            None => Event::IncidentRefused(
-                                "incidents need the state store, and it is not open; see the store error".to_owned(),
-                            ),
-                            Some(incidents) => match incidents.record(&id, change).await {
-                                Ok(incidents) => Event::Incidents(incidents),
-                                Err(NotRecorded::Refused(message)) => Event::IncidentRefused(message),
-                                Err(NotRecorded::Store(message)) => Event::Warning {
-                                    source: "incidents",
-                                    message,
-                                },
-                            },
+                        let Some(incidents) = incidents else {
+                            let _ = events.send(no_incident_store()).await;
+                            return;
+                        };
+                        let event = match incidents.record(&id, change).await {
+                            Ok(incidents) => Event::Incidents(incidents),
+                            Err(not_recorded) => not_recorded_event(not_recorded),
                         };
                         let _ = events.send(event).await;
+                    });
+                }
+                Some(Request::OpenIncident(opening)) => {
+                    let (incidents, events) = (incidents.clone(), events.clone());
+                    tokio::spawn(async move {
+                        let Some(incidents) = incidents else {
+                            let _ = events.send(no_incident_store()).await;
+                            return;
+                        };
+                        let level = opening.level;
+                        let answer = match incidents.open(opening).await {
+                            Ok(id) => {
+                                let _ = events.send(Event::IncidentOpened { id, level }).await;
+                                incidents.current().await.map_or_else(
+                                    |message| not_recorded_event(NotRecorded::Store(message)),
+                                    Event::Incidents,
+                                )
+                            }
+                            Err(not_recorded) => not_recorded_event(not_recorded),
+                        };
+                        let _ = events.send(answer).await;
                     });
                 }
                 Some(Request::SetStatementSort(sort)) => {
@@ -414,6 +430,24 @@ async fn run(
 
 /// Starts every service's loop once the checks' shared setup is done (before any check's clock
 /// starts); their controls exist at once, so a re-check asked meanwhile is not lost.
+/// What an incident request gets when there is no store to keep incidents in.
+fn no_incident_store() -> Event {
+    Event::IncidentRefused(
+        "incidents need the state store, and it is not open; see the store error".to_owned(),
+    )
+}
+
+/// A refusal is the user's to read where they pressed the key; a store failure is a warning.
+fn not_recorded_event(not_recorded: NotRecorded) -> Event {
+    match not_recorded {
+        NotRecorded::Refused(message) => Event::IncidentRefused(message),
+        NotRecorded::Store(message) => Event::Warning {
+            source: "incidents",
+            message,
+        },
+    }
+}
+
 fn start_services(drives: &mut Drives, specs: Vec<ServiceSpec>) {
     if specs.is_empty() {
         return;

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::cli::{ExportFormat, Format, IncidentCommand};
 use crate::core::checklists::Language;
-use crate::core::incidents::{self, Change, Event, Incident, Level, Stage, export};
+use crate::core::incidents::service::{IncidentService, NotRecorded};
+use crate::core::incidents::{self, Change, Event, Incident, Level, Opening, Stage, export};
 use crate::core::store::Store;
 use crate::core::text::{duration, printable};
 
@@ -143,37 +144,18 @@ async fn open(
     affects: Vec<String>,
 ) -> Result<i32> {
     let level = level_of(level)?;
-    if title.trim().is_empty() {
-        return Err(Refused(
-            "the title is empty\n  fix: --title 'what is broken, as users see it'".to_owned(),
-        )
-        .into());
-    }
-    if affects.iter().any(|name| name.trim().is_empty()) {
-        return Err(Refused(
-            "an --affects name is empty\n  fix: name the system, service or instance, or leave --affects out"
-                .to_owned(),
-        )
-        .into());
-    }
-    let now = crate::core::model::now();
-    let mut id = incidents::new_id(now);
-    // Ids are random enough that this only guards against the rare clash, never loops long.
-    while store.incident(&id).await?.is_some() {
-        id = incidents::new_id(now);
-    }
-    let event = Event {
-        incident: id.clone(),
-        change: Change::Opened {
-            title,
-            level,
-            affects: affects.iter().map(|name| name.trim().to_owned()).collect(),
-        },
-        user: session.user.clone(),
-        host: session.host.clone(),
-        at: now,
+    let service = IncidentService::new(store.clone(), session.user.clone(), session.host.clone());
+    let opening = Opening {
+        title,
+        level,
+        affects,
+        evidence: String::new(),
     };
-    store.append_incident_event(&event).await?;
+    let id = match service.open(opening).await {
+        Ok(id) => id,
+        Err(NotRecorded::Refused(message)) => return Err(Refused(message).into()),
+        Err(NotRecorded::Store(message)) => anyhow::bail!(message),
+    };
     // The id alone on stdout, for `id=$(opsdeck incident open ...)`.
     println!("{id}");
     eprintln!(
@@ -460,6 +442,7 @@ mod tests {
                     title: format!("{id} \u{1b}[31mdown"),
                     level,
                     affects: Vec::new(),
+                    evidence: String::new(),
                 },
                 user: "alice".into(),
                 host: "h".into(),

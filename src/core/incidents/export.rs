@@ -217,6 +217,7 @@ mod tests {
                         title: "# checkout\u{1b}[2J down".into(),
                         level: Level::P1,
                         affects: vec!["checkout".into(), "db".into()],
+                        evidence: String::new(),
                     },
                 ),
                 event(12, "bob", Change::Acknowledged),

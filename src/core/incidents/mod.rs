@@ -14,6 +14,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::core::checklists::Language;
+use crate::core::checks::rules::format_value;
+use crate::core::model::{Alert, Status};
 
 /// An incident's severity, P0 (everything down) to P4 (minor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -129,6 +131,10 @@ pub enum Change {
         title: String,
         level: Level,
         affects: Vec<String>,
+        /// A frozen copy of what it was declared from (the alert's values); empty when declared
+        /// by hand. Older rows have none.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        evidence: String,
     },
     Acknowledged,
     LevelChanged {
@@ -332,6 +338,7 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
         title,
         level,
         affects,
+        evidence,
     } = &first.change
     else {
         return None;
@@ -358,7 +365,7 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
             at: first.at,
             by: first.user.clone(),
             text: format!("opened as {}: {title}", level.as_str()),
-            evidence: String::new(),
+            evidence: evidence.clone(),
         }],
     };
     for event in rest {
@@ -431,6 +438,56 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
         }
     }
     Some(incident)
+}
+
+/// What a new incident starts with: declared by hand, from a script, or from an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    pub title: String,
+    pub level: Level,
+    /// The systems, services or instances it concerns.
+    pub affects: Vec<String>,
+    /// A frozen copy of what it was declared from; empty when declared by hand.
+    pub evidence: String,
+}
+
+impl Opening {
+    /// Prefilled from an alert: its metric, instance, peak and limit as the title, its instance
+    /// (or, without one, its metric) as what is affected, P1 for a critical alert and P3 for a
+    /// warning (degraded until someone says it is worse), and the alert itself as evidence, as
+    /// it stood when the incident was declared.
+    pub fn from_alert(alert: &Alert) -> Opening {
+        let subject = match &alert.instance {
+            Some(instance) => format!("{} {instance}", alert.metric),
+            None => alert.metric.clone(),
+        };
+        let peak = format_value(alert.peak, alert.unit);
+        let threshold = format_value(alert.threshold, alert.unit);
+        let state = match alert.resolved_at {
+            Some(resolved) => format!("resolved {}", resolved.format("%Y-%m-%d %H:%M:%S UTC")),
+            None => "open".to_owned(),
+        };
+        Opening {
+            title: format!("{subject} {peak} (limit {threshold})"),
+            level: if alert.level >= Status::Crit {
+                Level::P1
+            } else {
+                Level::P3
+            },
+            affects: vec![
+                alert
+                    .instance
+                    .clone()
+                    .unwrap_or_else(|| alert.metric.clone()),
+            ],
+            evidence: format!(
+                "alert {}: {subject} {} since {}, {state}, peak {peak}, limit {threshold}",
+                alert.id,
+                alert.level.label(),
+                alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            ),
+        }
+    }
 }
 
 /// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
@@ -539,6 +596,7 @@ mod tests {
             title: "checkout down".into(),
             level,
             affects: vec!["checkout".into()],
+            evidence: String::new(),
         }
     }
 
@@ -802,6 +860,12 @@ mod tests {
             serde_json::from_str::<Change>(&json).expect("parse"),
             change
         );
+        // Rows written before openings carried evidence still read.
+        let older = r#"{"kind":"opened","title":"t","level":"P1","affects":[]}"#;
+        assert!(matches!(
+            serde_json::from_str::<Change>(older).expect("parse"),
+            Change::Opened { evidence, .. } if evidence.is_empty()
+        ));
         assert!(new_id(at(0)).starts_with("INC-20261205-"));
         assert_ne!(new_id(at(0)), new_id(at(0)));
     }

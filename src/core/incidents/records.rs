@@ -91,10 +91,12 @@ fn redacted(change: &Change) -> Change {
             title,
             level,
             affects,
+            evidence,
         } => Change::Opened {
             title: redact(title),
             level: *level,
             affects: affects.clone(),
+            evidence: redact(evidence),
         },
         Change::Note { text, evidence } => Change::Note {
             text: redact(text),
@@ -150,6 +152,7 @@ mod tests {
             title: title.into(),
             level: Level::P1,
             affects: vec!["api".into()],
+            evidence: String::new(),
         };
         let raw = "line1\nline2\u{1b}[31m\0end";
         let written = [

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use super::{Change, Event, Incident, check};
+use super::{Change, Event, Incident, Opening, check, new_id};
 use crate::core::collectors::Collector;
 use crate::core::store::Store;
 
@@ -31,6 +31,10 @@ pub enum NotRecorded {
     Store(String),
 }
 
+fn store_error(error: crate::core::store::StoreError) -> NotRecorded {
+    NotRecorded::Store(error.to_string())
+}
+
 impl IncidentService {
     pub fn new(store: Store, user: String, host: String) -> Self {
         IncidentService { store, user, host }
@@ -53,11 +57,73 @@ impl IncidentService {
         Ok(incidents)
     }
 
+    /// Opens a new incident under this identity and returns its id. An empty title or an empty
+    /// name among what it affects is refused before anything is written.
+    pub async fn open(&self, opening: Opening) -> Result<String, NotRecorded> {
+        if opening.title.trim().is_empty() {
+            return Err(NotRecorded::Refused(
+                "the title is empty\n  fix: --title 'what is broken, as users see it'".to_owned(),
+            ));
+        }
+        if opening.affects.iter().any(|name| name.trim().is_empty()) {
+            return Err(NotRecorded::Refused(
+                "an --affects name is empty\n  fix: name the system, service or instance, or leave --affects out"
+                    .to_owned(),
+            ));
+        }
+        let now = crate::core::model::now();
+        let mut id = new_id(now);
+        // Ids are random enough that this only guards against the rare clash, never loops long.
+        while self
+            .store
+            .incident(&id)
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            id = new_id(now);
+        }
+        self.append(
+            id.clone(),
+            Change::Opened {
+                title: opening.title,
+                level: opening.level,
+                affects: opening
+                    .affects
+                    .iter()
+                    .map(|name| name.trim().to_owned())
+                    .collect(),
+                evidence: opening.evidence,
+            },
+            now,
+        )
+        .await?;
+        Ok(id)
+    }
+
+    /// Appends one change under this identity.
+    async fn append(
+        &self,
+        incident: String,
+        change: Change,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), NotRecorded> {
+        let event = Event {
+            incident,
+            change,
+            user: self.user.clone(),
+            host: self.host.clone(),
+            at,
+        };
+        self.store
+            .append_incident_event(&event)
+            .await
+            .map_err(store_error)
+    }
+
     /// Checks the change against the incident as stored now, appends it, and returns the
     /// incidents after it (with whatever another console added meanwhile).
     pub async fn record(&self, id: &str, change: Change) -> Result<Vec<Incident>, NotRecorded> {
-        let store_error =
-            |error: crate::core::store::StoreError| NotRecorded::Store(error.to_string());
         let before = self
             .store
             .incident(id)
@@ -76,17 +142,7 @@ impl IncidentService {
             now.with_timezone(&chrono::Local).date_naive(),
         )
         .map_err(NotRecorded::Refused)?;
-        let event = Event {
-            incident: before.id,
-            change,
-            user: self.user.clone(),
-            host: self.host.clone(),
-            at: now,
-        };
-        self.store
-            .append_incident_event(&event)
-            .await
-            .map_err(store_error)?;
+        self.append(before.id, change, now).await?;
         self.current().await.map_err(NotRecorded::Store)
     }
 }

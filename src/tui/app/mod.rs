@@ -347,9 +347,18 @@ impl AppState {
         }
         if action.needs_its_pane() {
             let keys = panes::keys_text(&self.keymap, Action::NextPane);
+            let home = self
+                .panes
+                .iter()
+                .find(|pane| {
+                    pane.commands()
+                        .iter()
+                        .any(|command| command.action == action)
+                })
+                .map_or_else(|| "its".to_owned(), |pane| pane.title().to_lowercase());
             self.set_notice(
                 &format!(
-                    "{} works in the incidents pane: {keys} to it first",
+                    "{} works in the {home} pane: {keys} to it first",
                     action.name()
                 ),
                 Status::Warn,
@@ -440,6 +449,14 @@ impl AppState {
                 }
             }
             Event::ChecklistRun(_) => self.notice = None,
+            Event::IncidentOpened { id, level } => self.set_notice(
+                &format!(
+                    "opened {} as {}",
+                    crate::tui::strings::printable(&id),
+                    level.as_str()
+                ),
+                Status::Ok,
+            ),
             Event::ChecklistRefused(message) | Event::IncidentRefused(message) => {
                 self.set_notice(&message, Status::Warn)
             }

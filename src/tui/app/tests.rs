@@ -6,6 +6,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::config::keymap::KeyList;
+use crate::core::incidents::Level;
 use crate::core::model::{Alert, Unit};
 
 fn at(seconds: i64) -> DateTime<Utc> {
@@ -215,4 +216,81 @@ fn an_incident_key_pressed_in_another_pane_changes_nothing_and_says_where_it_wor
     assert_eq!(state.focus, Pane::Resources);
     let notice = state.notice.clone().expect("a hint");
     assert!(notice.text.contains("incidents pane"), "{}", notice.text);
+}
+
+#[test]
+fn the_declare_key_on_a_selected_alert_asks_the_runner_to_open_a_prefilled_incident() {
+    let mut state = app(Keymap::default());
+    let disk = Alert {
+        id: "disk-1".into(),
+        key: "disk.used_pct:/data".into(),
+        metric: "disk.used_pct".into(),
+        instance: Some("/data".into()),
+        level: Status::Crit,
+        peak: 92.1,
+        threshold: 90.0,
+        ..alert("disk-1", -60, None)
+    };
+    state.update(Msg::Runner(Event::AlertsLoaded(vec![
+        disk,
+        alert("cpu-1", -120, None),
+    ])));
+
+    // From the gauges' focus the key declares nothing and says where it works.
+    assert!(state.update(key("o")).is_empty());
+    let notice = state.notice.clone().expect("a hint");
+    assert!(notice.text.contains("alerts pane"), "{}", notice.text);
+
+    state.focus = Pane::Alerts;
+    let requests = state.update(key("o"));
+    let [Request::OpenIncident(opening)] = requests.as_slice() else {
+        panic!("one opening asked for: {requests:?}");
+    };
+    assert_eq!(opening.title, "disk.used_pct /data 92.1 % (limit 90.0 %)");
+    assert_eq!(opening.level, Level::P1, "a critical alert suggests P1");
+    assert_eq!(opening.affects, ["/data"]);
+    assert!(
+        opening.evidence.contains("alert disk-1")
+            && opening.evidence.contains("CRIT")
+            && opening.evidence.contains("peak 92.1 %"),
+        "{}",
+        opening.evidence
+    );
+    assert_eq!(state.focus, Pane::Alerts);
+
+    // A warning without an instance: P3, and the metric is what is affected.
+    state.update(key("j"));
+    let requests = state.update(key("o"));
+    let [Request::OpenIncident(opening)] = requests.as_slice() else {
+        panic!("one opening asked for: {requests:?}");
+    };
+    assert_eq!(
+        (
+            opening.title.as_str(),
+            opening.level,
+            opening.affects.as_slice()
+        ),
+        (
+            "cpu.used_pct 85.0 % (limit 80.0 %)",
+            Level::P3,
+            ["cpu.used_pct".to_owned()].as_slice()
+        )
+    );
+
+    state.update(Msg::Runner(Event::IncidentOpened {
+        id: "INC-20261205-abcdef".into(),
+        level: Level::P1,
+    }));
+    let notice = state.notice.clone().expect("the opening is reported");
+    assert_eq!(notice.text, "opened INC-20261205-abcdef as P1");
+    assert_eq!(state.focus, Pane::Alerts, "nothing takes the focus");
+}
+
+#[test]
+fn the_declare_key_with_no_alerts_asks_for_nothing() {
+    let mut state = app(Keymap::default());
+    state.focus = Pane::Alerts;
+    assert!(state.update(key("o")).is_empty());
+    let notice = state.notice.clone().expect("a hint");
+    assert!(notice.text.contains("no alert"), "{}", notice.text);
 }

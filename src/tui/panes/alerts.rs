@@ -11,8 +11,9 @@ use ratatui::widgets::Paragraph;
 use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_value;
+use crate::core::incidents::Opening;
 use crate::core::model::{Alert, Status};
-use crate::core::protocol::Event;
+use crate::core::protocol::{Event, Request};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, open_note, pane_block,
     store_problem_line,
@@ -34,6 +35,11 @@ const COMMANDS: &[Command] = &[
     command(Action::Down, None, "select the next alert"),
     command(Action::PageUp, None, "ten alerts up"),
     command(Action::PageDown, None, "ten alerts down"),
+    command(
+        Action::DeclareIncident,
+        None,
+        "declare an incident from the selected alert (P1 if critical, P3 if a warning)",
+    ),
 ];
 
 impl AlertsPane {
@@ -156,7 +162,7 @@ impl Component for AlertsPane {
         COMMANDS
     }
 
-    fn handle(&mut self, action: Action, _ctx: &mut Ctx) -> Handled {
+    fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
         match action {
             Action::Up
             | Action::Down
@@ -167,6 +173,24 @@ impl Component for AlertsPane {
                 self.scroll(action);
                 Handled::Yes(Vec::new())
             }
+            Action::DeclareIncident => match self.alerts.get(self.selected) {
+                Some(alert) => {
+                    let opening = Opening::from_alert(alert);
+                    ctx.notice(
+                        &format!(
+                            "declaring {}: {}…",
+                            opening.level.as_str(),
+                            printable(&opening.title)
+                        ),
+                        Status::Ok,
+                    );
+                    Handled::Yes(vec![Request::OpenIncident(opening)])
+                }
+                None => {
+                    ctx.notice("no alert to declare an incident from", Status::Warn);
+                    Handled::Yes(Vec::new())
+                }
+            },
             _ => Handled::No,
         }
     }

@@ -458,6 +458,7 @@ mod tests {
                 title: id.into(),
                 level,
                 affects: Vec::new(),
+                evidence: String::new(),
             },
             opened,
         )];
