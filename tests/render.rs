@@ -1583,4 +1583,85 @@ mod incidents {
             state.palette_entries()
         );
     }
+
+    #[test]
+    fn an_incident_declared_from_an_alert_shows_the_alert_as_the_first_entrys_evidence() {
+        let mut state = state("PROD");
+        let alert = Alert {
+            id: "alert-7".into(),
+            key: "disk.used_pct:/data".into(),
+            metric: "disk.used_pct".into(),
+            instance: Some("/data\u{1b}[2J".into()),
+            level: Status::Crit,
+            opened_at: at(-600),
+            resolved_at: None,
+            peak: 92.1,
+            threshold: 90.0,
+            unit: Unit::Percent,
+        };
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![alert.clone()])));
+        focus(&mut state, Pane::Alerts);
+
+        // The help names the key where it works.
+        key(&mut state, "?");
+        let help = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
+        assert!(
+            help.contains("declare an incident from the selected alert"),
+            "{help}"
+        );
+        key(&mut state, "esc");
+
+        let requests = key(&mut state, "o");
+        let [Request::OpenIncident(opening)] = requests.as_slice() else {
+            panic!("one opening asked for: {requests:?}");
+        };
+        // What the runner stores for it, read back as the console receives it.
+        let opened = LogEvent {
+            incident: "INC-20261205-0d0d0d".into(),
+            change: Change::Opened {
+                title: opening.title.clone(),
+                level: opening.level,
+                affects: opening.affects.clone(),
+                evidence: opening.evidence.clone(),
+            },
+            user: "tester".into(),
+            host: "web-1".into(),
+            at: at(-60),
+        };
+        let incident = fold(&opened.incident, std::slice::from_ref(&opened)).expect("opened");
+        state.update(Msg::Runner(Event::IncidentOpened {
+            id: incident.id.clone(),
+            level: incident.level,
+        }));
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        assert_eq!(state.focus, Pane::Alerts, "nothing takes the focus");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(
+            screen.contains("opened INC-20261205-0d0d0d as P1"),
+            "{screen}"
+        );
+        assert!(state.pane_shown(Pane::Incidents));
+
+        focus(&mut state, Pane::Incidents);
+        key(&mut state, "enter");
+        match &state.modal {
+            Some(Modal::Popup(Popup::Text { lines, .. })) => {
+                assert!(
+                    lines.iter().any(|line| line.contains(
+                        "opened as P1: disk.used_pct /data\\x1b[2J 92.1 % (limit 90.0 %)"
+                    )),
+                    "{lines:?}"
+                );
+                assert!(
+                    lines
+                        .iter()
+                        .any(|line| line.contains("evidence: alert alert-7")
+                            && line.contains("CRIT")
+                            && !line.contains('\u{1b}')),
+                    "{lines:?}"
+                );
+            }
+            other => panic!("expected the timeline, got {other:?}"),
+        }
+    }
 }
