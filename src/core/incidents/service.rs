@@ -1,8 +1,9 @@
 //! Incidents for the runner: reading the open incidents (and those resolved in the last day) on
 //! an interval, so the console shows what another console or the CLI changed, and recording a
 //! change the console asks for, checked against the incident as stored, under the runner's
-//! identity. The log is append-only, so two consoles changing one incident both keep their
-//! changes.
+//! identity. Opening an incident is here too, so the CLI's `open` and the console's declaring
+//! from an alert write it the same way. The log is append-only, so two consoles changing one
+//! incident both keep their changes.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! The alerts area: open alerts first, then those resolved in the last 24 hours, each with its
 //! level, start time, duration, peak and limit; store and notification problems are shown here
-//! in place.
+//! in place. The selected alert can be declared an incident, prefilled from it.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
