@@ -2,7 +2,8 @@
 //! opened through core (and leaves out one resolved days ago), records an acknowledgement asked
 //! for by the console under the runner's identity so that it reads back from the store, and
 //! refuses a second acknowledgement with the reason. An incident declared from an alert is stored
-//! with the alert's title, level, affected instance and the alert as evidence.
+//! with the alert's title, level, affected instance and the alert as evidence, and only once while
+//! that incident is open.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -59,6 +60,20 @@ fn console_runner(store: &Store) -> RunnerHandle {
         }),
         Some(store.clone()),
     )
+}
+
+/// Asks the runner to open `opening` and returns why it refused.
+async fn refused_opening(runner: &mut RunnerHandle, opening: Opening) -> String {
+    runner
+        .requests
+        .send(Request::OpenIncident(opening))
+        .unwrap();
+    next(runner, |event| match event {
+        Event::IncidentRefused(message) => Some(message),
+        Event::IncidentOpened { id, .. } => panic!("opened {id}"),
+        _ => None,
+    })
+    .await
 }
 
 /// What the console's acknowledge key sends.
@@ -235,21 +250,54 @@ async fn an_incident_declared_from_an_alert_is_stored_with_the_alert_as_evidence
     );
 
     // An opening with an empty title is refused and writes nothing.
-    runner
-        .requests
-        .send(Request::OpenIncident(Opening {
+    let refused = refused_opening(
+        &mut runner,
+        Opening {
             title: " ".into(),
             ..Opening::from_alert(&alert)
-        }))
-        .unwrap();
-    let refused = next(&mut runner, |event| match event {
-        Event::IncidentRefused(message) => Some(message),
-        Event::IncidentOpened { id, .. } => panic!("opened {id}"),
-        _ => None,
-    })
+        },
+    )
     .await;
     assert!(refused.contains("the title is empty"), "{refused}");
     assert_eq!(store.incidents().await.unwrap().len(), 1);
+
+    // The key pressed again on the same alert (or from another console) opens no second one.
+    let refused = refused_opening(&mut runner, Opening::from_alert(&alert)).await;
+    assert!(
+        refused.contains(&format!("this alert is already declared as {id} (P1)")),
+        "{refused}"
+    );
+    assert_eq!(store.incidents().await.unwrap().len(), 1);
+
+    // Once that incident is resolved, the alert (still firing) can be declared again.
+    runner
+        .requests
+        .send(Request::IncidentEntry {
+            id: id.clone(),
+            change: Change::Resolved,
+        })
+        .unwrap();
+    next(&mut runner, |event| match event {
+        Event::Incidents(incidents) => incidents
+            .into_iter()
+            .find(|i| i.id == id && !i.is_open())
+            .map(|_| ()),
+        Event::IncidentRefused(message) => panic!("refused: {message}"),
+        _ => None,
+    })
+    .await;
+    runner
+        .requests
+        .send(Request::OpenIncident(Opening::from_alert(&alert)))
+        .unwrap();
+    let again = next(&mut runner, |event| match event {
+        Event::IncidentOpened { id, .. } => Some(id),
+        Event::IncidentRefused(message) => panic!("refused: {message}"),
+        _ => None,
+    })
+    .await;
+    assert_ne!(again, id);
+    assert_eq!(store.incidents().await.unwrap().len(), 2);
 
     runner.requests.send(Request::Shutdown).unwrap();
     runner.task.await.unwrap();

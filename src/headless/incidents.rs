@@ -150,6 +150,7 @@ async fn open(
         level,
         affects,
         evidence: String::new(),
+        alert: None,
     };
     let id = match service.open(opening).await {
         Ok(id) => id,

@@ -449,6 +449,8 @@ pub struct Opening {
     pub affects: Vec<String>,
     /// A frozen copy of what it was declared from; empty when declared by hand.
     pub evidence: String,
+    /// The alert it was declared from, which no other open incident may have been declared from.
+    pub alert: Option<String>,
 }
 
 impl Opening {
@@ -481,12 +483,28 @@ impl Opening {
                     .unwrap_or_else(|| alert.metric.clone()),
             ],
             evidence: format!(
-                "alert {}: {subject} {} since {}, {state}, peak {peak}, limit {threshold}",
-                alert.id,
+                "{}{subject} {} since {}, {state}, peak {peak}, limit {threshold}",
+                alert_evidence_prefix(&alert.id),
                 alert.level.label(),
                 alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
             ),
+            alert: Some(alert.id.clone()),
         }
+    }
+}
+
+/// How the evidence of an incident declared from an alert begins: the alert's id, so that the
+/// log itself says which alert it came from.
+fn alert_evidence_prefix(alert: &str) -> String {
+    format!("alert {alert}: ")
+}
+
+impl Incident {
+    /// Whether it was declared from the alert with this id.
+    pub fn declared_from(&self, alert: &str) -> bool {
+        self.timeline
+            .first()
+            .is_some_and(|opened| opened.evidence.starts_with(&alert_evidence_prefix(alert)))
     }
 }
 

@@ -72,6 +72,19 @@ impl IncidentService {
                     .to_owned(),
             ));
         }
+        if let Some(alert) = &opening.alert {
+            let current = self.current().await.map_err(NotRecorded::Store)?;
+            if let Some(declared) = current
+                .iter()
+                .find(|incident| incident.is_open() && incident.declared_from(alert))
+            {
+                return Err(NotRecorded::Refused(format!(
+                    "this alert is already declared as {} ({})\n  fix: work on it in the incidents pane, or resolve it and declare again",
+                    declared.id,
+                    declared.level.as_str()
+                )));
+            }
+        }
         let now = crate::core::model::now();
         let mut id = new_id(now);
         // Ids are random enough that this only guards against the rare clash, never loops long.

@@ -249,6 +249,7 @@ fn the_declare_key_on_a_selected_alert_asks_the_runner_to_open_a_prefilled_incid
     assert_eq!(opening.title, "disk.used_pct /data 92.1 % (limit 90.0 %)");
     assert_eq!(opening.level, Level::P1, "a critical alert suggests P1");
     assert_eq!(opening.affects, ["/data"]);
+    assert_eq!(opening.alert.as_deref(), Some("disk-1"));
     assert!(
         opening.evidence.contains("alert disk-1")
             && opening.evidence.contains("CRIT")
