@@ -536,6 +536,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         backups: config.backup_set_specs.clone(),
         backups_interval: config.backups.interval.0,
         checklists: checklists.checklists.clone(),
+        watch_incidents: true,
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

@@ -47,17 +47,20 @@ async fn append(store: &Store, id: &str, change: Change, at: chrono::DateTime<ch
 /// A runner for a console run by `tester` on `test-host`, on `store`.
 fn console_runner(store: &Store) -> RunnerHandle {
     runner::spawn(
-        RunnerSettings::tasks_only(TaskSettings {
-            tasks: Vec::new(),
-            read_only: false,
-            identity: Identity {
-                user: "tester".into(),
-                client: None,
-                host: "test-host".into(),
-                pid: std::process::id(),
-            },
-            runs_dir: None,
-        }),
+        RunnerSettings {
+            watch_incidents: true,
+            ..RunnerSettings::tasks_only(TaskSettings {
+                tasks: Vec::new(),
+                read_only: false,
+                identity: Identity {
+                    user: "tester".into(),
+                    client: None,
+                    host: "test-host".into(),
+                    pid: std::process::id(),
+                },
+                runs_dir: None,
+            })
+        },
         Some(store.clone()),
     )
 }

@@ -67,6 +67,9 @@ pub struct RunnerSettings {
     pub backups_interval: Duration,
     /// The checklists (their runs are kept in the store, under the tasks' identity).
     pub checklists: Vec<Checklist>,
+    /// Re-read the incidents every few seconds for a pane that shows them (the console);
+    /// requests that change an incident are served either way.
+    pub watch_incidents: bool,
 }
 
 impl RunnerSettings {
@@ -85,6 +88,7 @@ impl RunnerSettings {
             backups: Vec::new(),
             backups_interval: Duration::from_secs(60),
             checklists: Vec::new(),
+            watch_incidents: false,
         }
     }
 }
@@ -246,7 +250,7 @@ async fn run(
             settings.tasks.identity.host.clone(),
         )
     });
-    if let Some(incidents) = &incidents {
+    if let Some(incidents) = incidents.as_ref().filter(|_| settings.watch_incidents) {
         let control = drives.start(incidents.clone());
         drives.refreshed.push(control);
     }

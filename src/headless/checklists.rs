@@ -10,6 +10,7 @@ use anyhow::Result;
 use chrono::{DateTime, Local, Utc};
 use serde::Serialize;
 
+use super::Refused;
 use crate::cli::{ChecklistCommand, ExportFormat, Format, RunChoice};
 use crate::core::checklists::{
     Checklist, ChecklistError, DueState, Entry, EntryKind, ItemStatus, KnownNames, Language,
@@ -63,27 +64,13 @@ impl Session {
     }
 }
 
-/// A request that cannot be carried out as asked: printed as is, exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
-
 /// Runs one `opsdeck checklist` command; returns the exit status.
 pub async fn run(session: &Session, store: &Store, command: ChecklistCommand) -> Result<i32> {
     // A broken file must not go unnoticed, whatever the command; the others still work.
     for error in &session.load_errors {
         eprintln!("opsdeck: {error}");
     }
-    match dispatch(session, store, command).await {
-        Ok(code) => Ok(code),
-        Err(error) => match error.downcast::<Refused>() {
-            Ok(Refused(message)) => {
-                eprintln!("opsdeck: {message}");
-                Ok(2)
-            }
-            Err(error) => Err(error),
-        },
-    }
+    super::exit_status(dispatch(session, store, command).await)
 }
 
 async fn dispatch(session: &Session, store: &Store, command: ChecklistCommand) -> Result<i32> {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use chrono::{DateTime, Local, NaiveDate, Utc};
 use serde::Serialize;
 
+use super::Refused;
 use crate::cli::{ExportFormat, Format, IncidentCommand};
 use crate::core::checklists::Language;
 use crate::core::incidents::service::{IncidentService, NotRecorded};
@@ -23,23 +24,9 @@ pub struct Session {
     pub host: String,
 }
 
-/// A request that cannot be carried out as asked: printed as is, exit 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
-
 /// Runs one `opsdeck incident` command; returns the exit status.
 pub async fn run(session: &Session, store: &Store, command: IncidentCommand) -> Result<i32> {
-    match dispatch(session, store, command).await {
-        Ok(code) => Ok(code),
-        Err(error) => match error.downcast::<Refused>() {
-            Ok(Refused(message)) => {
-                eprintln!("opsdeck: {message}");
-                Ok(2)
-            }
-            Err(error) => Err(error),
-        },
-    }
+    super::exit_status(dispatch(session, store, command).await)
 }
 
 async fn dispatch(session: &Session, store: &Store, command: IncidentCommand) -> Result<i32> {

@@ -7,3 +7,24 @@ pub mod checklists;
 pub mod incidents;
 pub mod queries;
 pub mod tasks;
+
+/// A request that cannot be carried out as asked (unknown id, bad value): printed as is, and the
+/// command exits 2 so scripts can tell it from a failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+/// The exit status of a command's `result`: its own on success, 2 after printing a refusal;
+/// any other error is passed on.
+pub fn exit_status(result: anyhow::Result<i32>) -> anyhow::Result<i32> {
+    match result {
+        Ok(code) => Ok(code),
+        Err(error) => match error.downcast::<Refused>() {
+            Ok(Refused(message)) => {
+                eprintln!("opsdeck: {message}");
+                Ok(2)
+            }
+            Err(error) => Err(error),
+        },
+    }
+}

@@ -253,6 +253,11 @@ fn title(pane: &ResourcesPane, view: &View) -> Vec<Span<'static>> {
             format!(" · STALE {}", strings::duration(age.num_seconds())),
             look.palette.status(Status::Warn),
         ),
+        // The first frame's CPU is the average since boot, until the first interval is measured.
+        (Some(resources), None) if resources.sample.cpu_since_boot => Span::styled(
+            " · CPU since boot, measuring…",
+            look.palette.get(Slot::Muted),
+        ),
         (Some(_), None) => Span::styled(
             format!(" · every {}", humantime::format_duration(pane.interval)),
             look.palette.get(Slot::Muted),
