@@ -160,7 +160,7 @@ async fn open(
 /// as read back (with whatever another console added meanwhile).
 async fn record(session: &Session, store: &Store, id: &str, change: Change) -> Result<i32> {
     let before = incident(store, id).await?;
-    incidents::check(&before, &change, today()).map_err(Refused)?;
+    incidents::check(&before, &change, &session.user, today()).map_err(Refused)?;
     let event = Event {
         incident: before.id.clone(),
         change,

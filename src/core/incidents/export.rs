@@ -102,6 +102,9 @@ where
         if !entry.evidence.is_empty() {
             out.push_str(&format!("  - evidence: {}\n", inline(&entry.evidence)));
         }
+        if let Some(link) = &entry.link {
+            out.push_str(&format!("  - see: {}\n", inline(link)));
+        }
     }
     out.push_str("\n## 3. Analysis\n");
     for heading in ANALYSIS {

@@ -154,6 +154,73 @@ pub enum Change {
         owner: String,
         due: NaiveDate,
     },
+    /// Someone took the response on without acknowledging (it was already acknowledged, or they
+    /// take over from the commander).
+    CommandTaken,
+    /// Something opsdeck saw or did while the incident was open (an alert, a service's state, a
+    /// task run, a cancelled session, a backup verification, a checklist note), recorded by the
+    /// runner with a frozen copy of its evidence, so later retention cannot empty the timeline.
+    Observed {
+        source: Source,
+        text: String,
+        evidence: String,
+        /// What it refers to: the alert's id for an alert, the run's id for a task run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<String>,
+    },
+    /// A notification about the incident went out (or failed), and to whom.
+    Notified {
+        notice: Notice,
+        to: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        failures: Vec<String>,
+    },
+}
+
+/// Where an observed timeline entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Alert,
+    Service,
+    Task,
+    Session,
+    Backup,
+    Checklist,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Alert => "alert",
+            Source::Service => "service",
+            Source::Task => "task",
+            Source::Session => "session",
+            Source::Backup => "backup",
+            Source::Checklist => "checklist",
+        }
+    }
+}
+
+/// Why the team was told about an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    Opened,
+    LevelChanged,
+    Overdue,
+    Resolved,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Opened => "opened",
+            Notice::LevelChanged => "level_changed",
+            Notice::Overdue => "overdue",
+            Notice::Resolved => "resolved",
+        }
+    }
 }
 
 impl Change {
@@ -169,6 +236,9 @@ impl Change {
             Change::Recovered => "recovered",
             Change::PostmortemDone => "postmortem_done",
             Change::ActionAdded { .. } => "action_added",
+            Change::CommandTaken => "command_taken",
+            Change::Observed { .. } => "observed",
+            Change::Notified { .. } => "notified",
         }
     }
 
@@ -226,6 +296,10 @@ pub struct TimelineEntry {
     pub by: String,
     pub text: String,
     pub evidence: String,
+    /// The alert or task run an observed entry refers to (`opsdeck history show RUN` shows a
+    /// run's output).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// An incident folded from its log.
@@ -247,6 +321,10 @@ pub struct Incident {
     pub notes: Vec<TimelineEntry>,
     pub level_changes: Vec<LevelChange>,
     pub actions: Vec<ActionItem>,
+    /// The alerts attached to it while it was open (their ids, first attached first).
+    pub attached_alerts: Vec<String>,
+    /// The notifications sent about it, in order.
+    pub notices: Vec<Notice>,
     /// Every change in order, in words.
     pub timeline: Vec<TimelineEntry>,
 }
@@ -361,11 +439,14 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
         notes: Vec::new(),
         level_changes: Vec::new(),
         actions: Vec::new(),
+        attached_alerts: Vec::new(),
+        notices: Vec::new(),
         timeline: vec![TimelineEntry {
             at: first.at,
             by: first.user.clone(),
             text: format!("opened as {}: {title}", level.as_str()),
             evidence: evidence.clone(),
+            link: None,
         }],
     };
     for event in rest {
@@ -374,6 +455,7 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
             by: event.user.clone(),
             text,
             evidence: evidence.to_owned(),
+            link: None,
         };
         match &event.change {
             // A second opening of the same id cannot be made by opsdeck; it changes nothing.
@@ -413,6 +495,38 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
                     format!("action item for {owner}, due {due}: {text}"),
                     "",
                 ));
+            }
+            Change::CommandTaken => {
+                incident.commander = Some(event.user.clone());
+                incident.timeline.push(entry("took command".to_owned(), ""));
+            }
+            Change::Observed {
+                source,
+                text,
+                evidence,
+                link,
+            } => {
+                if let (Source::Alert, Some(alert)) = (source, link)
+                    && !incident.attached_alerts.contains(alert)
+                {
+                    incident.attached_alerts.push(alert.clone());
+                }
+                incident.timeline.push(TimelineEntry {
+                    link: link.clone(),
+                    ..entry(format!("{}: {text}", source.as_str()), evidence)
+                });
+            }
+            Change::Notified {
+                notice,
+                to,
+                failures,
+            } => {
+                incident.notices.push(*notice);
+                let mut text = format!("notified {} to {}", notice.as_str(), to.join(", "));
+                if !failures.is_empty() {
+                    text.push_str(&format!(" ({} failed)", failures.len()));
+                }
+                incident.timeline.push(entry(text, &failures.join("; ")));
             }
             change => {
                 let Some(stage) = change.stage() else {
@@ -509,8 +623,13 @@ impl Incident {
 }
 
 /// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
-/// to do instead. `today` is the first day an action item may be due.
-pub fn check(incident: &Incident, change: &Change, today: NaiveDate) -> Result<(), String> {
+/// to do instead. `by` is who makes it; `today` is the first day an action item may be due.
+pub fn check(
+    incident: &Incident,
+    change: &Change,
+    by: &str,
+    today: NaiveDate,
+) -> Result<(), String> {
     let done = |stage: Stage| {
         incident.stamp(stage).map(|stamp| {
             format!(
@@ -524,6 +643,15 @@ pub fn check(incident: &Incident, change: &Change, today: NaiveDate) -> Result<(
     };
     let refusal = match change {
         Change::Opened { .. } => Some(format!("{} is already open", incident.id)),
+        Change::CommandTaken => done(Stage::Resolved).or_else(|| {
+            (incident.commander.as_deref() == Some(by)).then(|| {
+                format!(
+                    "{} is already commanded by {by}\n  fix: nothing to do; another person can take command",
+                    incident.id
+                )
+            })
+        }),
+        Change::Observed { .. } | Change::Notified { .. } => None,
         Change::Acknowledged | Change::Mitigated => {
             let stage = change.stage().unwrap_or(Stage::Acknowledged);
             done(stage).or_else(|| done(Stage::Resolved))
@@ -794,9 +922,9 @@ mod tests {
         };
         let open = incident(Vec::new());
         let refused = |incident: &Incident, change: Change| {
-            check(incident, &change, today).expect_err("refused")
+            check(incident, &change, "bob", today).expect_err("refused")
         };
-        assert_eq!(check(&open, &Change::Acknowledged, today), Ok(()));
+        assert_eq!(check(&open, &Change::Acknowledged, "bob", today), Ok(()));
         assert!(
             refused(&open, Change::Recovered).contains("fix: opsdeck incident resolve INC-1 first")
         );
@@ -824,7 +952,10 @@ mod tests {
         );
         assert!(refused(&open, action("x", " ", today)).contains("no owner"));
         assert!(refused(&open, action("", "dba", today)).contains("action item is empty"));
-        assert_eq!(check(&open, &action("x", "dba", today), today), Ok(()));
+        assert_eq!(
+            check(&open, &action("x", "dba", today), "bob", today),
+            Ok(())
+        );
 
         let acknowledged = incident(vec![Change::Acknowledged]);
         assert!(
@@ -834,8 +965,11 @@ mod tests {
         let resolved = incident(vec![Change::Resolved]);
         assert!(refused(&resolved, Change::Mitigated).contains("already resolved"));
         assert!(refused(&resolved, Change::Resolved).contains("already resolved"));
-        assert_eq!(check(&resolved, &Change::Recovered, today), Ok(()));
-        assert_eq!(check(&resolved, &Change::PostmortemDone, today), Ok(()));
+        assert_eq!(check(&resolved, &Change::Recovered, "bob", today), Ok(()));
+        assert_eq!(
+            check(&resolved, &Change::PostmortemDone, "bob", today),
+            Ok(())
+        );
     }
 
     #[test]

@@ -107,6 +107,17 @@ fn redacted(change: &Change) -> Change {
             owner: owner.clone(),
             due: *due,
         },
+        Change::Observed {
+            source,
+            text,
+            evidence,
+            link,
+        } => Change::Observed {
+            source: *source,
+            text: redact(text),
+            evidence: redact(evidence),
+            link: link.clone(),
+        },
         other => other.clone(),
     }
 }

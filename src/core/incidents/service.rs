@@ -153,6 +153,7 @@ impl IncidentService {
         check(
             &before,
             &change,
+            &self.user,
             now.with_timezone(&chrono::Local).date_naive(),
         )
         .map_err(NotRecorded::Refused)?;
