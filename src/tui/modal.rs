@@ -1,6 +1,7 @@
 //! What takes the keys above the panes, one at a time: the help, the services filter, the
-//! command palette, a popup (plan, history, detail, checklist run…) or the note editor over the
-//! checklist run or incident timeline it belongs to.
+//! command palette, a popup (plan, history, detail, checklist run…), a form (declaring an
+//! incident, an action item) or the note editor over the checklist run or incident timeline it
+//! belongs to.
 
 use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
@@ -13,6 +14,7 @@ use crate::core::incidents::Change;
 use crate::core::model::TaskRun;
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
+use crate::tui::form::Form;
 
 #[derive(Debug, Clone)]
 pub enum Modal {
@@ -28,6 +30,8 @@ pub enum Modal {
         editor: Box<NoteEditor>,
         under: Box<Popup>,
     },
+    /// Declaring an incident, or adding an action item to one.
+    Form(Box<Form>),
 }
 
 impl Modal {

@@ -620,7 +620,20 @@ impl Incident {
             .first()
             .is_some_and(|opened| opened.evidence.starts_with(&alert_evidence_prefix(alert)))
     }
+
+    /// The follow-up action items due before `today`, the longest overdue first. Items are not
+    /// closed in the log yet, so every one past its date counts.
+    pub fn overdue_actions(&self, today: NaiveDate) -> Vec<&ActionItem> {
+        let mut overdue: Vec<&ActionItem> =
+            self.actions.iter().filter(|item| item.due < today).collect();
+        overdue.sort_by_key(|item| item.due);
+        overdue
+    }
 }
+
+/// The checklist check (`check = "incident.overdue_actions"`) that shows the incidents'
+/// overdue follow-up action items, for the monthly incident procedure review.
+pub const OVERDUE_ACTIONS_CHECK: &str = "incident.overdue_actions";
 
 /// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
 /// to do instead. `by` is who makes it; `today` is the first day an action item may be due.

@@ -264,6 +264,7 @@ impl AppState {
                 return Vec::new();
             }
             Some(Modal::Palette(input)) => return self.palette_key(input, key),
+            Some(Modal::Form(form)) => return self.form_key(*form, key),
             other => self.modal = other,
         }
         let Some(action) = self.keymap.resolve(key) else {

@@ -20,6 +20,7 @@ use crate::core::checklists::{
     schedule,
 };
 use crate::core::checks::Evaluation;
+use crate::core::incidents::{ActionItem, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::checks::rules::format_value;
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
@@ -44,6 +45,8 @@ pub struct ChecklistsPane {
     pub viewing: Option<RunState>,
     pub selected: usize,
     pub received_at: Option<DateTime<Utc>>,
+    /// The incidents as last read, for the items that show their overdue action items.
+    pub incidents: Option<Vec<Incident>>,
 }
 
 impl ChecklistsPane {
@@ -167,6 +170,49 @@ impl ChecklistsPane {
             None => format!("{subject} {value}"),
         };
         Some((crate::core::text::printable(&text), evaluation.status))
+    }
+}
+
+impl ChecklistsPane {
+    /// The incidents' follow-up action items past their due date, the longest overdue first:
+    /// how many, and the first ones; `None` before the incidents have been read.
+    pub fn overdue_actions(&self, view: &View) -> Option<(String, Status)> {
+        let today = view.now.with_timezone(&view.look.utc_offset).date_naive();
+        let mut overdue: Vec<(&str, &ActionItem)> = self
+            .incidents
+            .as_ref()?
+            .iter()
+            .flat_map(|incident| {
+                incident
+                    .overdue_actions(today)
+                    .into_iter()
+                    .map(|item| (incident.id.as_str(), item))
+            })
+            .collect();
+        if overdue.is_empty() {
+            return Some(("no incident action item overdue".to_owned(), Status::Ok));
+        }
+        overdue.sort_by_key(|(_, item)| item.due);
+        let first: Vec<String> = overdue
+            .iter()
+            .take(2)
+            .map(|(id, item)| {
+                format!(
+                    "{} due {} ({}, {id})",
+                    printable(&item.text),
+                    item.due,
+                    printable(&item.owner)
+                )
+            })
+            .collect();
+        Some((
+            format!(
+                "{} incident action item(s) overdue: {}",
+                overdue.len(),
+                first.join("; ")
+            ),
+            Status::Warn,
+        ))
     }
 }
 
@@ -323,6 +369,7 @@ impl Component for ChecklistsPane {
         match event {
             Event::ChecklistRuns(runs) => self.on_runs(runs, now),
             Event::ChecklistRun(run) => self.on_run(run.clone()),
+            Event::Incidents(incidents) => self.incidents = Some(incidents.clone()),
             _ => {}
         }
     }
@@ -587,7 +634,12 @@ fn item_lines(
     let mut lines = vec![line];
     let indent = "    ";
     if let Some(check) = &item.check {
-        let (text, level) = ChecklistsPane::evidence(view.judged, check).unwrap_or_else(|| {
+        let live = if check.metric == OVERDUE_ACTIONS_CHECK {
+            pane.overdue_actions(view)
+        } else {
+            ChecklistsPane::evidence(view.judged, check)
+        };
+        let (text, level) = live.unwrap_or_else(|| {
             (
                 format!("{} not measured yet", check.metric),
                 Status::Unknown,
