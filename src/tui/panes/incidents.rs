@@ -63,19 +63,20 @@ const COMMANDS: &[Command] = &[
     ),
     command(Action::RaiseLevel, None, "one level more severe (P2 -> P1)"),
     command(Action::LowerLevel, None, "one level less severe (P1 -> P2)"),
+    // The footer is full at 80 columns already: these three are in the help (`?`).
     command(
         Action::TakeCommand,
-        Some("command"),
+        None,
         "take command: you become its commander",
     ),
     command(
         Action::AddActionItem,
-        Some("action item"),
+        None,
         "add a follow-up action item: what, owner, due date",
     ),
     command(
         Action::DeclareIncident,
-        Some("declare"),
+        None,
         "declare a new incident by hand: title, level, affected systems",
     ),
 ];

@@ -46,8 +46,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
             Row::Level => {
                 let Some(level) = form.level() else { continue };
                 let (definition, response) = Form::level_lines(level, Language::En);
-                let arrows = if focused { ("◀ ", " ▶") } else { ("  ", "  ") };
-                let picked = format!("{}{}{}  ", arrows.0, level.as_str(), arrows.1);
+                let picked = format!("{}  ", level.as_str());
                 let picked_width = strings::width(&picked);
                 spans.push(Span::styled(picked, palette.get(Slot::Text)));
                 spans.push(Span::styled(
@@ -68,7 +67,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
     lines.push(Line::raw(""));
     if let Some(refusal) = &form.refusal {
         lines.push(Line::styled(
-            strings::fit(&printable(refusal), inner),
+            strings::fit(&format!("  {}", printable(refusal)), inner),
             palette.status(Status::Crit),
         ));
     }
@@ -80,7 +79,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
     lines.push(Line::styled(
         strings::fit(
             &format!(
-                "Enter {} · Esc cancels · Tab/↑↓ field{level_keys}",
+                "  Enter {} · Esc cancels · Tab/↑↓ field{level_keys}",
                 form.submit_word()
             ),
             inner,
