@@ -1714,7 +1714,10 @@ mod incidents {
         assert!(key(&mut state, "o").is_empty(), "nothing is declared yet");
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert_aligned(&screen, 80);
-        assert!(screen.contains("Declare an incident from the alert"), "{screen}");
+        assert!(
+            screen.contains("Declare an incident from the alert"),
+            "{screen}"
+        );
         let title = screen
             .lines()
             .find(|line| line.contains("Title"))
@@ -1751,7 +1754,11 @@ mod incidents {
         assert_eq!(opening.level, Level::P0);
         assert_eq!(opening.affects, ["/data/백업\u{1b}[2J", "api"]);
         assert_eq!(opening.alert.as_deref(), Some("alert-7"));
-        assert!(opening.evidence.starts_with("alert alert-7: "), "{}", opening.evidence);
+        assert!(
+            opening.evidence.starts_with("alert alert-7: "),
+            "{}",
+            opening.evidence
+        );
         assert!(state.modal.is_none(), "the form closes");
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert!(screen.contains("declaring P0"), "{screen}");
@@ -1849,7 +1856,10 @@ mod incidents {
         assert!(key(&mut state, "enter").is_empty(), "refused");
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert_aligned(&screen, 80);
-        assert!(screen.contains("Action item for INC-20261205-00a1b2"), "{screen}");
+        assert!(
+            screen.contains("Action item for INC-20261205-00a1b2"),
+            "{screen}"
+        );
         assert!(
             screen.contains("the action item is due 2026-01-01, which is in the past"),
             "{screen}"
@@ -1924,7 +1934,10 @@ mod incidents {
             .find(|line| line.contains("결제 API"))
             .unwrap_or_else(|| panic!("no incident row:\n{screen}"));
         assert!(row.contains("bob"), "the commander: {row}");
-        assert!(row.contains("!1 결제 API"), "the overdue item's mark: {row}");
+        assert!(
+            row.contains("!1 결제 API"),
+            "the overdue item's mark: {row}"
+        );
         assert!(
             screen.contains("!1 action items overdue"),
             "in the title:\n{screen}"
@@ -1933,13 +1946,15 @@ mod incidents {
         match &state.modal {
             Some(Modal::Popup(Popup::Text { lines, .. })) => {
                 assert!(
-                    lines.iter().any(|line| line.contains("bob")
-                        && line.contains("took command")),
+                    lines
+                        .iter()
+                        .any(|line| line.contains("bob") && line.contains("took command")),
                     "{lines:?}"
                 );
                 assert!(
-                    lines.iter().any(|line| line
-                        .contains("due 2026-11-01 OVERDUE  dba: raise pool\\x1b[2J")),
+                    lines.iter().any(
+                        |line| line.contains("due 2026-11-01 OVERDUE  dba: raise pool\\x1b[2J")
+                    ),
                     "{lines:?}"
                 );
             }

@@ -193,7 +193,9 @@ impl Action {
             Action::DeclareIncident => {
                 "declare an incident: from the selected alert, or by hand in the incidents pane"
             }
-            Action::TakeCommand => "take command of the selected incident (you become its commander)",
+            Action::TakeCommand => {
+                "take command of the selected incident (you become its commander)"
+            }
             Action::AddActionItem => {
                 "add a follow-up action item (owner, due date) to the selected incident"
             }

@@ -272,9 +272,8 @@ impl Form {
                 };
                 // The check speaks to the command line (`fix: --due …`); the form keeps its
                 // first line, which says what is wrong.
-                check(incident, &change, by, today).map_err(|refusal| {
-                    refusal.lines().next().unwrap_or_default().to_owned()
-                })?;
+                check(incident, &change, by, today)
+                    .map_err(|refusal| refusal.lines().next().unwrap_or_default().to_owned())?;
                 Ok(Request::IncidentEntry {
                     id: incident.id.clone(),
                     change,

@@ -624,8 +624,11 @@ impl Incident {
     /// The follow-up action items due before `today`, the longest overdue first. Items are not
     /// closed in the log yet, so every one past its date counts.
     pub fn overdue_actions(&self, today: NaiveDate) -> Vec<&ActionItem> {
-        let mut overdue: Vec<&ActionItem> =
-            self.actions.iter().filter(|item| item.due < today).collect();
+        let mut overdue: Vec<&ActionItem> = self
+            .actions
+            .iter()
+            .filter(|item| item.due < today)
+            .collect();
         overdue.sort_by_key(|item| item.due);
         overdue
     }

@@ -20,8 +20,8 @@ use crate::core::checklists::{
     schedule,
 };
 use crate::core::checks::Evaluation;
-use crate::core::incidents::{ActionItem, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::checks::rules::format_value;
+use crate::core::incidents::{ActionItem, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::CHECKLISTS_EVERY;

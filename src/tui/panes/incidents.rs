@@ -514,17 +514,22 @@ impl Component for IncidentsPane {
             key: DECLARE_ENTRY.to_owned(),
         };
         std::iter::once(declare)
-            .chain(self.incidents.iter().filter(|i| i.is_open()).map(|incident| PaletteEntry {
-                pane: Pane::Incidents,
-                kind: "incident",
-                label: format!(
-                    "{} {} ({})",
-                    incident.level.as_str(),
-                    printable(&incident.title),
-                    incident.id
-                ),
-                key: incident.id.clone(),
-            }))
+            .chain(
+                self.incidents
+                    .iter()
+                    .filter(|i| i.is_open())
+                    .map(|incident| PaletteEntry {
+                        pane: Pane::Incidents,
+                        kind: "incident",
+                        label: format!(
+                            "{} {} ({})",
+                            incident.level.as_str(),
+                            printable(&incident.title),
+                            incident.id
+                        ),
+                        key: incident.id.clone(),
+                    }),
+            )
             .collect()
     }
 

@@ -55,10 +55,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
                 ));
                 lines.push(Line::from(spans));
                 lines.push(Line::styled(
-                    strings::fit(
-                        &format!("{}{response}", " ".repeat(LABEL_COLUMNS)),
-                        inner,
-                    ),
+                    strings::fit(&format!("{}{response}", " ".repeat(LABEL_COLUMNS)), inner),
                     palette.get(Slot::Muted),
                 ));
             }
@@ -115,7 +112,10 @@ fn field_spans(
     }
     let text_style = palette.get(Slot::Text);
     if !focused {
-        return vec![Span::styled(strings::fit(&printable(&text), columns), text_style)];
+        return vec![Span::styled(
+            strings::fit(&printable(&text), columns),
+            text_style,
+        )];
     }
     let column = textarea.cursor().1;
     let before: Vec<char> = text.chars().take(column).collect();
