@@ -1222,6 +1222,109 @@ mod checklists {
     }
 }
 
+mod checklist_incident_review {
+    use super::*;
+    use opsdeck::core::checklists::{KnownNames, Language, definition};
+    use opsdeck::core::incidents::{Change, Event as LogEvent, Level, fold};
+    use opsdeck::tui::app::Pane;
+
+    fn action(text: &str, owner: &str, due: (i32, u32, u32), minute: i64) -> LogEvent {
+        LogEvent {
+            incident: "INC-20261101-0a0b0c".into(),
+            change: Change::ActionAdded {
+                text: text.into(),
+                owner: owner.into(),
+                due: chrono::NaiveDate::from_ymd_opt(due.0, due.1, due.2).unwrap(),
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(-30 * 86_400 + minute * 60),
+        }
+    }
+
+    #[test]
+    fn the_monthly_incident_review_item_shows_the_overdue_action_items() {
+        let mut state = state("PROD");
+        let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        state.set_checklists(checklists, Language::En, Vec::new());
+        while state.focus != Pane::Checklists {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        // The monthly checklist, its run at the incident procedure review.
+        for name in ["j", "j", "enter"] {
+            state.update(Msg::Key(KeyChord::parse(name).unwrap()));
+        }
+        // The item's live line and the ones under it.
+        let review = |state: &AppState| {
+            let screen = text(&render(state, &look("dark", Glyphs::Unicode), 80, 24));
+            for line in screen.lines() {
+                assert_eq!(line.width(), 80, "misaligned: {line}");
+            }
+            screen
+                .lines()
+                .skip_while(|line| !line.contains("incident response procedure reviewed"))
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for _ in 0..7 {
+            state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        }
+        assert!(
+            review(&state).contains("incident.overdue_actions not measured yet"),
+            "before the incidents are read: {}",
+            review(&state)
+        );
+
+        let log = vec![
+            LogEvent {
+                incident: "INC-20261101-0a0b0c".into(),
+                change: Change::Opened {
+                    title: "checkout down".into(),
+                    level: Level::P1,
+                    affects: Vec::new(),
+                    evidence: String::new(),
+                },
+                user: "alice".into(),
+                host: "web-1".into(),
+                at: at(-30 * 86_400),
+            },
+            LogEvent {
+                change: Change::Resolved,
+                ..action("x", "x", (2026, 11, 1), 30)
+            },
+            action("raise pool\u{1b}[2J", "dba", (2026, 11, 10), 40),
+            action("write runbook", "sre", (2026, 11, 2), 41),
+            action("later", "sre", (2026, 12, 30), 42),
+        ];
+        let incident = fold("INC-20261101-0a0b0c", &log).unwrap();
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        let lines = review(&state);
+        assert!(
+            lines.contains("2 incident action item(s) overdue ! WARN"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("due 2026-11-02 sre: write runbook (INC-20261101-0a0b0c) "),
+            "the longest overdue first: {lines}"
+        );
+        assert!(
+            lines.contains("due 2026-11-10 dba: raise pool\\x1b[2J (INC-"),
+            "escaped: {lines}"
+        );
+        assert!(!lines.contains("later"), "not due yet: {lines}");
+        assert!(
+            lines.find("write runbook") < lines.find("raise pool"),
+            "{lines}"
+        );
+
+        state.update(Msg::Runner(Event::Incidents(Vec::new())));
+        assert!(review(&state).contains("no incident action item overdue ✓"));
+    }
+}
+
 /// At 80×24 with every pane configured, each pane in turn has the focus: it shows its real rows,
 /// and the others fold to their one-line summaries.
 mod every_pane_at_80x24 {

@@ -173,10 +173,13 @@ impl ChecklistsPane {
     }
 }
 
+/// How many overdue action items the incident review item lists.
+const OVERDUE_ACTIONS_SHOWN: usize = 3;
+
 impl ChecklistsPane {
-    /// The incidents' follow-up action items past their due date, the longest overdue first:
-    /// how many, and the first ones; `None` before the incidents have been read.
-    pub fn overdue_actions(&self, view: &View) -> Option<(String, Status)> {
+    /// The incidents' follow-up action items past their due date: how many, with the verdict,
+    /// and the first ones (the longest overdue first); `None` before the incidents are read.
+    pub fn overdue_actions(&self, view: &View) -> Option<(String, Status, Vec<String>)> {
         let today = view.now.with_timezone(&view.look.utc_offset).date_naive();
         let mut overdue: Vec<(&str, &ActionItem)> = self
             .incidents
@@ -190,28 +193,30 @@ impl ChecklistsPane {
             })
             .collect();
         if overdue.is_empty() {
-            return Some(("no incident action item overdue".to_owned(), Status::Ok));
+            return Some((
+                "no incident action item overdue".to_owned(),
+                Status::Ok,
+                Vec::new(),
+            ));
         }
         overdue.sort_by_key(|(_, item)| item.due);
-        let first: Vec<String> = overdue
+        let first = overdue
             .iter()
-            .take(2)
+            .take(OVERDUE_ACTIONS_SHOWN)
             .map(|(id, item)| {
                 format!(
-                    "{} due {} ({}, {id})",
-                    printable(&item.text),
+                    "due {} {}: {} ({})",
                     item.due,
-                    printable(&item.owner)
+                    printable(&item.owner),
+                    printable(&item.text),
+                    printable(id)
                 )
             })
             .collect();
         Some((
-            format!(
-                "{} incident action item(s) overdue: {}",
-                overdue.len(),
-                first.join("; ")
-            ),
+            format!("{} incident action item(s) overdue", overdue.len()),
             Status::Warn,
+            first,
         ))
     }
 }
@@ -634,10 +639,13 @@ fn item_lines(
     let mut lines = vec![line];
     let indent = "    ";
     if let Some(check) = &item.check {
-        let live = if check.metric == OVERDUE_ACTIONS_CHECK {
-            pane.overdue_actions(view)
+        let (live, details) = if check.metric == OVERDUE_ACTIONS_CHECK {
+            match pane.overdue_actions(view) {
+                Some((text, level, details)) => (Some((text, level)), details),
+                None => (None, Vec::new()),
+            }
         } else {
-            ChecklistsPane::evidence(view.judged, check)
+            (ChecklistsPane::evidence(view.judged, check), Vec::new())
         };
         let (text, level) = live.unwrap_or_else(|| {
             (
@@ -655,6 +663,12 @@ fn item_lines(
             strings::fit(&format!("{indent}{text} {verdict}"), width),
             palette.status(level),
         ));
+        lines.extend(details.iter().map(|detail| {
+            Line::styled(
+                strings::fit(&format!("{indent}  {detail}"), width),
+                palette.get(Slot::Muted),
+            )
+        }));
     }
     if selected && let Some(task) = &item.task {
         lines.push(Line::styled(
