@@ -2064,6 +2064,19 @@ mod incidents {
             other => panic!("expected the timeline, got {other:?}"),
         }
         key(&mut state, "esc");
+
+        // The help lists the new keys where they work.
+        key(&mut state, "?");
+        let help = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
+        for line in [
+            "l              take_command      take command: you become its commander",
+            "u              add_action_item   add a follow-up action item: what, owner, due date",
+            "o              declare_incident  declare a new incident by hand",
+        ] {
+            assert!(help.contains(line), "{line}\n{help}");
+        }
+        key(&mut state, "esc");
+
         focus(&mut state, Pane::Services);
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert!(
