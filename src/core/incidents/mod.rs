@@ -638,6 +638,22 @@ impl Incident {
 /// overdue follow-up action items, for the monthly incident procedure review.
 pub const OVERDUE_ACTIONS_CHECK: &str = "incident.overdue_actions";
 
+/// Every incident's action items due before `today`, with the incident's id, the longest
+/// overdue first.
+pub fn overdue_actions(incidents: &[Incident], today: NaiveDate) -> Vec<(&str, &ActionItem)> {
+    let mut overdue: Vec<(&str, &ActionItem)> = incidents
+        .iter()
+        .flat_map(|incident| {
+            incident
+                .overdue_actions(today)
+                .into_iter()
+                .map(|item| (incident.id.as_str(), item))
+        })
+        .collect();
+    overdue.sort_by_key(|(_, item)| item.due);
+    overdue
+}
+
 /// Whether `change` may be made to `incident` as it stands now; the refusal says why and what
 /// to do instead. `by` is who makes it; `today` is the first day an action item may be due.
 pub fn check(

@@ -21,7 +21,7 @@ use crate::core::checklists::{
 };
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_value;
-use crate::core::incidents::{ActionItem, Incident, OVERDUE_ACTIONS_CHECK};
+use crate::core::incidents::{self, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::CHECKLISTS_EVERY;
@@ -181,17 +181,7 @@ impl ChecklistsPane {
     /// and the first ones (the longest overdue first); `None` before the incidents are read.
     pub fn overdue_actions(&self, view: &View) -> Option<(String, Status, Vec<String>)> {
         let today = view.now.with_timezone(&view.look.utc_offset).date_naive();
-        let mut overdue: Vec<(&str, &ActionItem)> = self
-            .incidents
-            .as_ref()?
-            .iter()
-            .flat_map(|incident| {
-                incident
-                    .overdue_actions(today)
-                    .into_iter()
-                    .map(|item| (incident.id.as_str(), item))
-            })
-            .collect();
+        let overdue = incidents::overdue_actions(self.incidents.as_ref()?, today);
         if overdue.is_empty() {
             return Some((
                 "no incident action item overdue".to_owned(),
@@ -199,7 +189,6 @@ impl ChecklistsPane {
                 Vec::new(),
             ));
         }
-        overdue.sort_by_key(|(_, item)| item.due);
         let first = overdue
             .iter()
             .take(OVERDUE_ACTIONS_SHOWN)
