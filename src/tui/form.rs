@@ -322,4 +322,56 @@ mod tests {
         );
         assert_eq!(press(&mut form, "esc"), Outcome::Cancelled);
     }
+
+    #[test]
+    fn an_action_item_needs_every_field_and_a_date_from_today_on() {
+        use crate::core::incidents::{Event, fold};
+        let opened = Event {
+            incident: "INC-1".into(),
+            change: Change::Opened {
+                title: "checkout down".into(),
+                level: Level::P1,
+                affects: Vec::new(),
+                evidence: String::new(),
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let incident = fold("INC-1", &[opened]).expect("opened");
+        let mut form = Form::action_item(&incident);
+        let refusal = |form: &Form| form.refusal.clone().unwrap_or_default();
+        press(&mut form, "x tab tab 1 2 / 3 1 enter");
+        assert!(
+            refusal(&form).contains("the due date `12/31` is not a date: write it as YYYY-MM-DD"),
+            "{}",
+            refusal(&form)
+        );
+        for _ in 0..5 {
+            press(&mut form, "backspace");
+        }
+        press(&mut form, "2 0 2 6 - 1 2 - 0 5 enter");
+        assert_eq!(
+            refusal(&form),
+            "the action item has no owner",
+            "today is allowed"
+        );
+        press(&mut form, "up o p s down backspace 4 enter");
+        assert_eq!(
+            refusal(&form),
+            "the action item is due 2026-12-04, which is in the past"
+        );
+        press(&mut form, "backspace 6");
+        assert_eq!(
+            press(&mut form, "enter"),
+            Outcome::Submitted(Request::IncidentEntry {
+                id: "INC-1".into(),
+                change: Change::ActionAdded {
+                    text: "x".into(),
+                    owner: "ops".into(),
+                    due: NaiveDate::from_ymd_opt(2026, 12, 6).expect("date"),
+                },
+            })
+        );
+    }
 }
