@@ -10,7 +10,7 @@ use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::Language;
 use crate::core::incidents::{Change, Incident, Level, Opening, check};
 use crate::core::protocol::Request;
-use crate::tui::modal::textarea_input;
+use crate::tui::input::textarea_input;
 
 /// What the form makes.
 #[derive(Debug, Clone)]

@@ -7,7 +7,6 @@ use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
 
 use crate::config::action::Action;
-use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::incidents::Change;
@@ -239,34 +238,5 @@ impl NoteEditor {
     pub fn text(&self) -> Option<String> {
         let text = self.textarea.lines().join("\n");
         (!text.trim().is_empty()).then_some(text)
-    }
-}
-
-/// A key as the note editor understands it.
-pub fn textarea_input(key: KeyChord) -> tui_textarea::Input {
-    use tui_textarea::Key;
-    let code = match key.code {
-        KeyCode::Char(ch) => Key::Char(ch),
-        KeyCode::F(number) => Key::F(number),
-        KeyCode::Enter => Key::Enter,
-        KeyCode::Esc => Key::Esc,
-        KeyCode::Tab | KeyCode::BackTab => Key::Tab,
-        KeyCode::Backspace => Key::Backspace,
-        KeyCode::Delete => Key::Delete,
-        KeyCode::Insert => Key::Null,
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        KeyCode::Left => Key::Left,
-        KeyCode::Right => Key::Right,
-        KeyCode::Home => Key::Home,
-        KeyCode::End => Key::End,
-        KeyCode::PageUp => Key::PageUp,
-        KeyCode::PageDown => Key::PageDown,
-    };
-    tui_textarea::Input {
-        key: code,
-        ctrl: key.ctrl,
-        alt: key.alt,
-        shift: false,
     }
 }
