@@ -2042,7 +2042,7 @@ mod incidents {
             "the overdue item's mark: {row}"
         );
         assert!(
-            screen.contains("!1 action items overdue"),
+            screen.contains("Incidents · 1 open · 1 overdue · 1 action item overdue"),
             "in the title:\n{screen}"
         );
         key(&mut state, "enter");
@@ -2080,7 +2080,7 @@ mod incidents {
         focus(&mut state, Pane::Services);
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert!(
-            screen.contains("Incidents 1 open · 1 overdue · 1 action items overdue"),
+            screen.contains("Incidents 1 open · 1 overdue · 1 action item overdue"),
             "folded:\n{screen}"
         );
     }

@@ -1,8 +1,9 @@
 //! The checklists pane: every checklist with its due state and progress; the run popup (one
 //! item at a time in walkthrough mode, or the whole list) with live checks, tasks, skips and
 //! notes; the list of past runs; and the note editor. Definitions are in the chosen language,
-//! each run as stored (a tick shows once the runner has written it), and items linked to a
-//! metric show the rules' live verdict.
+//! each run as stored (a tick shows once the runner has written it), items linked to a metric
+//! show the rules' live verdict, and the incident review item the incidents' overdue action
+//! items.
 
 use std::collections::HashMap;
 
@@ -48,6 +49,9 @@ pub struct ChecklistsPane {
     /// The incidents as last read, for the items that show their overdue action items.
     pub incidents: Option<Vec<Incident>>,
 }
+
+/// How many overdue action items the incident review item lists.
+const OVERDUE_ACTIONS_SHOWN: usize = 3;
 
 impl ChecklistsPane {
     pub fn language(&self) -> Language {
@@ -171,12 +175,7 @@ impl ChecklistsPane {
         };
         Some((crate::core::text::printable(&text), evaluation.status))
     }
-}
 
-/// How many overdue action items the incident review item lists.
-const OVERDUE_ACTIONS_SHOWN: usize = 3;
-
-impl ChecklistsPane {
     /// The incidents' follow-up action items past their due date: how many, with the verdict,
     /// and the first ones (the longest overdue first); `None` before the incidents are read.
     pub fn overdue_actions(&self, view: &View) -> Option<(String, Status, Vec<String>)> {

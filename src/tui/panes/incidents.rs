@@ -95,6 +95,12 @@ pub fn refused_read_only(ctx: &mut Ctx, what: &str) -> bool {
     ctx.read_only
 }
 
+/// `1 action item overdue`, `2 action items overdue`.
+fn late_items(count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} action item{plural} overdue")
+}
+
 /// The day action items fall due by, on the console's clock.
 fn today(view: &View) -> NaiveDate {
     view.now.with_timezone(&view.look.utc_offset).date_naive()
@@ -338,7 +344,7 @@ impl Component for IncidentsPane {
         }
         let late = self.overdue_actions(today(view));
         if late > 0 {
-            text.push_str(&format!(" · {late} action items overdue"));
+            text.push_str(&format!(" · {}", late_items(late)));
         }
         if self.problem.is_some() {
             text.push_str(" · store problem");
@@ -471,7 +477,7 @@ impl Component for IncidentsPane {
         let late = self.overdue_actions(today(view));
         if late > 0 {
             title.push(Span::styled(
-                format!(" · !{late} action items overdue"),
+                format!(" · {}", late_items(late)),
                 look.palette.status(Status::Crit),
             ));
         }
