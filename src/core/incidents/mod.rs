@@ -7,6 +7,7 @@
 pub mod export;
 mod records;
 pub mod service;
+pub mod timeline;
 
 use std::time::Duration;
 
@@ -579,10 +580,6 @@ impl Opening {
         };
         let peak = format_value(alert.peak, alert.unit);
         let threshold = format_value(alert.threshold, alert.unit);
-        let state = match alert.resolved_at {
-            Some(resolved) => format!("resolved {}", resolved.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => "open".to_owned(),
-        };
         Opening {
             title: format!("{subject} {peak} (limit {threshold})"),
             level: if alert.level >= Status::Crit {
@@ -597,14 +594,33 @@ impl Opening {
                     .unwrap_or_else(|| alert.metric.clone()),
             ],
             evidence: format!(
-                "{}{subject} {} since {}, {state}, peak {peak}, limit {threshold}",
+                "{}{}",
                 alert_evidence_prefix(&alert.id),
-                alert.level.label(),
-                alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                describe_alert(alert)
             ),
             alert: Some(alert.id.clone()),
         }
     }
+}
+
+/// An alert as it stands, frozen into evidence: `disk.used_pct /data CRIT since 2026-12-05
+/// 03:10:00 UTC, open, peak 92.1 %, limit 90.0 %`.
+pub fn describe_alert(alert: &Alert) -> String {
+    let subject = match &alert.instance {
+        Some(instance) => format!("{} {instance}", alert.metric),
+        None => alert.metric.clone(),
+    };
+    let state = match alert.resolved_at {
+        Some(resolved) => format!("resolved {}", resolved.format("%Y-%m-%d %H:%M:%S UTC")),
+        None => "open".to_owned(),
+    };
+    format!(
+        "{subject} {} since {}, {state}, peak {}, limit {}",
+        alert.level.label(),
+        alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        format_value(alert.peak, alert.unit),
+        format_value(alert.threshold, alert.unit)
+    )
 }
 
 /// How the evidence of an incident declared from an alert begins: the alert's id, so that the
@@ -619,6 +635,11 @@ impl Incident {
         self.timeline
             .first()
             .is_some_and(|opened| opened.evidence.starts_with(&alert_evidence_prefix(alert)))
+    }
+
+    /// Whether the alert with this id belongs to it: declared from it, or attached since.
+    pub fn knows_alert(&self, alert: &str) -> bool {
+        self.declared_from(alert) || self.attached_alerts.iter().any(|known| known == alert)
     }
 }
 

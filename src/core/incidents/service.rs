@@ -74,14 +74,19 @@ impl IncidentService {
         }
         if let Some(alert) = &opening.alert {
             let current = self.current().await.map_err(NotRecorded::Store)?;
-            if let Some(declared) = current
+            if let Some(known) = current
                 .iter()
-                .find(|incident| incident.is_open() && incident.declared_from(alert))
+                .find(|incident| incident.is_open() && incident.knows_alert(alert))
             {
+                let how = if known.declared_from(alert) {
+                    "declared as"
+                } else {
+                    "attached to"
+                };
                 return Err(NotRecorded::Refused(format!(
-                    "this alert is already declared as {} ({})\n  fix: work on it in the incidents pane, or resolve it and declare again",
-                    declared.id,
-                    declared.level.as_str()
+                    "this alert is already {how} {} ({})\n  fix: work on it in the incidents pane, or resolve it and declare again",
+                    known.id,
+                    known.level.as_str()
                 )));
             }
         }
@@ -113,6 +118,28 @@ impl IncidentService {
         )
         .await?;
         Ok(id)
+    }
+
+    /// The incidents not resolved yet, for the timeline to add to.
+    pub(super) async fn open_incidents(&self) -> Result<Vec<Incident>, String> {
+        let mut incidents = self
+            .store
+            .incidents()
+            .await
+            .map_err(|error| error.to_string())?;
+        incidents.retain(Incident::is_open);
+        Ok(incidents)
+    }
+
+    /// Appends something the runner saw, without reading the incident again: observations are
+    /// never refused, and the timeline writes many.
+    pub(super) async fn observe(
+        &self,
+        incident: String,
+        change: Change,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), NotRecorded> {
+        self.append(incident, change, at).await
     }
 
     /// Appends one change under this identity.
