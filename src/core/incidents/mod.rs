@@ -507,8 +507,10 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
                 evidence,
                 link,
             } => {
+                // The alert it was declared from is its own, not attached.
                 if let (Source::Alert, Some(alert)) = (source, link)
                     && !incident.attached_alerts.contains(alert)
+                    && !incident.declared_from(alert)
                 {
                     incident.attached_alerts.push(alert.clone());
                 }

@@ -275,7 +275,7 @@ fn entry(observation: Observation, services: &mut HashMap<String, ServiceState>)
             at: run.started_at,
             change: observed(
                 source_of(&run.task_id),
-                format!("{} started by {}{}", run.task_id, run.user, params(&run)),
+                format!("{}{} started by {}", run.task_id, params(&run), run.user),
                 run.plan.join("\n"),
                 Some(run.id),
             ),
