@@ -17,7 +17,7 @@ use std::time::Duration;
 use opsdeck::config::Config;
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::incidents::service::IncidentService;
-use opsdeck::core::incidents::{Incident, Level, Opening, TimelineEntry};
+use opsdeck::core::incidents::{Incident, Level, Opening};
 use opsdeck::core::model::{Alert, RunStatus, TaskRun};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
@@ -76,14 +76,6 @@ fn texts(incident: &Incident) -> Vec<&str> {
         .iter()
         .map(|entry| entry.text.as_str())
         .collect()
-}
-
-fn entry<'i>(incident: &'i Incident, text: &str) -> &'i TimelineEntry {
-    incident
-        .timeline
-        .iter()
-        .find(|entry| entry.text.starts_with(text))
-        .unwrap_or_else(|| panic!("no `{text}` in {:#?}", texts(incident)))
 }
 
 fn position(incident: &Incident, text: &str) -> usize {
@@ -196,7 +188,7 @@ async fn a_later_alert_on_the_declared_service_attaches(location: StoreLocation)
     .await;
     assert_eq!(
         incident.attached_alerts,
-        [second.id.clone()],
+        std::slice::from_ref(&second.id),
         "the alert it was declared from is its own, not attached"
     );
     assert!(

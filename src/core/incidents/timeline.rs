@@ -67,7 +67,7 @@ pub enum Observation {
 }
 
 enum Feed {
-    Observed(Observation),
+    Observed(Box<Observation>),
     /// The incidents as just read by someone else (the watcher, a change the runner made).
     Incidents(Vec<Incident>),
     Stop,
@@ -92,7 +92,7 @@ impl Timeline {
     }
 
     pub fn observe(&self, observation: Observation) {
-        let _ = self.feed.send(Feed::Observed(observation));
+        let _ = self.feed.send(Feed::Observed(Box::new(observation)));
     }
 
     /// A fresh list of incidents, which saves a read of the store.
@@ -131,7 +131,7 @@ async fn write(
             }
             Feed::Observed(observation) => observation,
         };
-        let Some(entry) = entry(observation, &mut services) else {
+        let Some(entry) = entry(*observation, &mut services) else {
             continue;
         };
         if read_at.is_none_or(|at| at.elapsed() >= REREAD_AFTER) {
