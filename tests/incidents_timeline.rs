@@ -5,7 +5,7 @@
 //! command run and a session terminated on a throwaway PostgreSQL land in the incident's timeline
 //! in order, with the output and the session's SQL frozen, still there after the run history is
 //! deleted. The real binary's `opsdeck run` records its run into an incident opened with
-//! `opsdeck incident open`.
+//! `opsdeck incident open`. A checklist note written in the console lands in every open incident.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -530,4 +530,83 @@ fn a_headless_opsdeck_run_lands_in_the_open_incidents_timeline() {
             .as_str()
             .is_some_and(|link| !link.is_empty())
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checklist_note_written_in_the_console_lands_in_every_open_incident() {
+    use opsdeck::core::checklists::service::EntryRequest;
+    use opsdeck::core::checklists::{EntryKind, KnownNames, definition};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let incidents = IncidentService::new(store.clone(), "alice".into(), "cli-host".into());
+    let mut ids = Vec::new();
+    for (title, affects) in [("checkout down", "checkout"), ("slow reports", "reports")] {
+        let opening = Opening {
+            title: title.into(),
+            level: Level::P2,
+            affects: vec![affects.into()],
+            evidence: String::new(),
+            alert: None,
+        };
+        ids.push(incidents.open(opening).await.unwrap());
+    }
+    let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    let mut runner = runner::spawn(
+        RunnerSettings {
+            checklists,
+            watch_incidents: true,
+            ..RunnerSettings::tasks_only(TaskSettings {
+                tasks: Vec::new(),
+                read_only: false,
+                identity: identity(),
+                runs_dir: None,
+            })
+        },
+        Some(store.clone()),
+    );
+    for (kind, item, text) in [
+        (
+            EntryKind::Note,
+            Some("databases"),
+            "pool exhausted since 03:10",
+        ),
+        (EntryKind::Tick, Some("services"), ""),
+    ] {
+        runner
+            .requests
+            .send(Request::ChecklistEntry(EntryRequest {
+                checklist: "daily".into(),
+                period: None,
+                item: item.map(str::to_owned),
+                kind,
+                text: text.into(),
+            }))
+            .unwrap();
+        next(&mut runner, |event| match event {
+            Event::ChecklistRun(_) => Some(()),
+            Event::ChecklistRefused(message) => panic!("refused: {message}"),
+            _ => None,
+        })
+        .await;
+    }
+    runner.requests.send(Request::Shutdown).unwrap();
+    runner.task.await.unwrap();
+
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    for id in &ids {
+        let incident = store.incident(id).await.unwrap().unwrap();
+        assert_eq!(
+            texts(&incident)[1..],
+            ["checklist: note on daily / databases: pool exhausted since 03:10"],
+            "the note, not the tick, in every open incident"
+        );
+        assert_eq!(incident.timeline[1].by, "tester");
+    }
+    store.close().await;
 }
