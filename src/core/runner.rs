@@ -259,7 +259,13 @@ async fn run(
     }
     let (timeline, timeline_writer) = match incidents.clone() {
         Some(incidents) => {
-            let (timeline, writer) = Timeline::spawn(incidents, events.clone());
+            let warnings = events.clone();
+            let (timeline, writer) = Timeline::spawn(incidents, move |message| {
+                let _ = warnings.try_send(Event::Warning {
+                    source: "incidents",
+                    message,
+                });
+            });
             (Some(timeline), Some(writer))
         }
         None => (None, None),

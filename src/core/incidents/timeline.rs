@@ -30,7 +30,6 @@ use super::service::IncidentService;
 use super::{Change, Incident, Source, describe_alert};
 use crate::core::model::{Alert, RunStatus, TaskRun};
 use crate::core::notify::AlertEvent;
-use crate::core::protocol::Event;
 use crate::core::services::flap::ServiceState;
 
 /// How old the list of open incidents may be before an observation re-reads it.
@@ -80,14 +79,14 @@ pub struct Timeline {
 }
 
 impl Timeline {
-    /// Starts the writer; store failures go to `warnings` as `incidents` warnings, never waited
-    /// on.
+    /// Starts the writer; a store failure is handed to `warn` (which must not wait: the runner
+    /// shows it as a warning) and to the log.
     pub fn spawn(
         service: IncidentService,
-        warnings: mpsc::Sender<Event>,
+        warn: impl Fn(String) + Send + Sync + 'static,
     ) -> (Timeline, JoinHandle<()>) {
         let (feed, received) = mpsc::unbounded_channel();
-        let task = tokio::spawn(write(service, received, warnings));
+        let task = tokio::spawn(write(service, received, warn));
         (Timeline { feed }, task)
     }
 
@@ -109,14 +108,11 @@ impl Timeline {
 async fn write(
     service: IncidentService,
     mut feed: mpsc::UnboundedReceiver<Feed>,
-    warnings: mpsc::Sender<Event>,
+    warn: impl Fn(String),
 ) {
     let warn = |message: String| {
         tracing::warn!("{message}");
-        let _ = warnings.try_send(Event::Warning {
-            source: "incidents",
-            message,
-        });
+        warn(message);
     };
     let mut open: Vec<Incident> = Vec::new();
     let mut read_at: Option<Instant> = None;
