@@ -2,8 +2,9 @@
 //! an interval, so the console shows what another console or the CLI changed, and recording a
 //! change the console asks for, checked against the incident as stored, under the runner's
 //! identity. Opening an incident is here too, so the CLI's `open` and the console's declaring
-//! from an alert write it the same way. The log is append-only, so two consoles changing one
-//! incident both keep their changes.
+//! from an alert write it the same way (an alert already declared as, or attached to, an open
+//! incident is refused, naming it). The automatic timeline appends its observations through here
+//! too. The log is append-only, so two consoles changing one incident both keep their changes.
 
 use std::time::Duration;
 
