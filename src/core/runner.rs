@@ -345,7 +345,8 @@ async fn run(
                 for change in verdict.changes {
                     let _ = change_tx.send(change);
                 }
-                if !deliver(collected, verdict.evaluations, &events, &row_tx, timeline.as_ref()).await {
+                let timeline = timeline.as_ref();
+                if !deliver(collected, verdict.evaluations, &events, &row_tx, timeline).await {
                     break;
                 }
             }
@@ -366,11 +367,14 @@ async fn run(
                     let (checklists, events) = (checklists.clone(), events.clone());
                     let timeline = timeline.clone();
                     tokio::spawn(async move {
-                        let note = (entry.kind == EntryKind::Note)
-                            .then(|| (entry.checklist.clone(), entry.item.clone(), entry.text.clone()));
+                        let note = (entry.kind == EntryKind::Note).then(|| {
+                            (entry.checklist.clone(), entry.item.clone(), entry.text.clone())
+                        });
                         let event = match checklists.record(entry).await {
                             Ok(run) => {
-                                if let (Some((checklist, item, text)), Some(timeline)) = (note, &timeline) {
+                                if let (Some((checklist, item, text)), Some(timeline)) =
+                                    (note, &timeline)
+                                {
                                     timeline.observe(Observation::ChecklistNote {
                                         checklist,
                                         period: run.period.clone(),
