@@ -5,7 +5,8 @@
 //! command run and a session terminated on a throwaway PostgreSQL land in the incident's timeline
 //! in order, with the output and the session's SQL frozen, still there after the run history is
 //! deleted. The real binary's `opsdeck run` records its run into an incident opened with
-//! `opsdeck incident open`. A checklist note written in the console lands in every open incident.
+//! `opsdeck incident open`. A checklist note written in the console, and a backup verification
+//! with its result, land in every open incident.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -608,5 +609,88 @@ async fn a_checklist_note_written_in_the_console_lands_in_every_open_incident() 
         );
         assert_eq!(incident.timeline[1].by, "tester");
     }
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_verification_lands_with_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, backups) = (dir.path().join("data"), dir.path().join("backups"));
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::create_dir_all(&backups).unwrap();
+    std::fs::write(data.join("orders.csv"), "id,total\n1,10\n").unwrap();
+    let config = Config::parse(
+        "opsdeck.toml",
+        &format!(
+            "[[backup]]\nname = \"files\"\ndirectory = \"{}\"\nkind = \"tar_gz\"\n\n\
+             [backup.create]\nsource = \"paths\"\npaths = [\"{}\"]\n",
+            backups.display(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let id = IncidentService::new(store.clone(), "alice".into(), "cli-host".into())
+        .open(Opening {
+            title: "orders lost?".into(),
+            level: Level::P1,
+            affects: vec!["orders".into()],
+            evidence: String::new(),
+            alert: None,
+        })
+        .await
+        .unwrap();
+    let mut runner = runner::spawn(
+        RunnerSettings::tasks_only(TaskSettings {
+            tasks: config
+                .tasks(&dir.path().join("state"))
+                .into_iter()
+                .map(|(task, _)| task)
+                .collect(),
+            read_only: false,
+            identity: identity(),
+            runs_dir: None,
+        }),
+        Some(store.clone()),
+    );
+    for task in ["backup-create", "backup-verify"] {
+        start(&runner, task, &[("set", "files")]);
+        let run = finished(&mut runner, task).await;
+        assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
+    }
+    runner.requests.send(Request::Shutdown).unwrap();
+    runner.task.await.unwrap();
+
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let incident = store.incident(&id).await.unwrap().unwrap();
+    let texts = texts(&incident);
+    assert!(
+        texts[1].starts_with("task: backup-create (set=files) started by tester")
+            && texts[2].starts_with("task: backup-create (set=files) succeeded")
+            && texts[3].starts_with("backup: backup-verify (set=files) started by tester")
+            && texts[4].starts_with("backup: backup-verify (set=files) succeeded"),
+        "{texts:#?}"
+    );
+    let verified = &incident.timeline[4];
+    let runs = store.runs(Some("backup-verify"), 1).await.unwrap();
+    assert_eq!(verified.link.as_deref(), Some(runs[0].id.as_str()));
+    let summary = runs[0].summary.as_deref().unwrap();
+    assert!(
+        verified.text.ends_with(&format!(": {summary}")),
+        "{}",
+        verified.text
+    );
+    assert!(
+        !verified.evidence.is_empty()
+            && runs[0]
+                .output
+                .ends_with(&format!("{}\n", verified.evidence.lines().last().unwrap())),
+        "the last lines of its output: {}",
+        verified.evidence
+    );
     store.close().await;
 }
