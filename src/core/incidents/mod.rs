@@ -1023,6 +1023,53 @@ mod tests {
     }
 
     #[test]
+    fn an_observed_alert_attaches_and_the_alert_it_was_declared_from_stays_its_own() {
+        let declared_from = Alert {
+            id: "alert-1".into(),
+            key: "service.up:checkout".into(),
+            metric: "service.up".into(),
+            instance: Some("checkout".into()),
+            level: Status::Crit,
+            opened_at: at(0),
+            resolved_at: None,
+            peak: 0.0,
+            threshold: 1.0,
+            unit: crate::core::model::Unit::Count,
+        };
+        let opening = Opening::from_alert(&declared_from);
+        let observed = |alert: &str, text: &str| Change::Observed {
+            source: Source::Alert,
+            text: text.into(),
+            evidence: String::new(),
+            link: Some(alert.into()),
+        };
+        let incident = fold(
+            "INC-1",
+            &[
+                event(
+                    0,
+                    "alice",
+                    Change::Opened {
+                        title: opening.title,
+                        level: opening.level,
+                        affects: opening.affects,
+                        evidence: opening.evidence,
+                    },
+                ),
+                event(5, "tester", observed("alert-1", "resolved")),
+                event(9, "tester", observed("alert-2", "opened")),
+                event(12, "tester", observed("alert-2", "resolved")),
+            ],
+        )
+        .expect("opened");
+        assert_eq!(incident.attached_alerts, ["alert-2"]);
+        assert!(incident.knows_alert("alert-1") && incident.knows_alert("alert-2"));
+        assert!(!incident.knows_alert("alert-3"));
+        assert_eq!(incident.timeline[2].text, "alert: opened");
+        assert_eq!(incident.timeline[2].link.as_deref(), Some("alert-2"));
+    }
+
+    #[test]
     fn changes_round_trip_through_their_json_payload() {
         let change = Change::ActionAdded {
             text: "raise pool".into(),

@@ -309,3 +309,69 @@ fn alert_line(
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incidents::{Change, Event as LogEvent, Level, Source, fold};
+    use chrono::TimeZone;
+
+    fn incident(id: &str, attached: &str, resolved: bool) -> Incident {
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 5, 3, 0, 0)
+            .single()
+            .expect("time");
+        let event = |change| LogEvent {
+            incident: id.into(),
+            change,
+            user: "tester".into(),
+            host: "web-1".into(),
+            at,
+        };
+        let mut events = vec![
+            event(Change::Opened {
+                title: "checkout down".into(),
+                level: Level::P1,
+                affects: vec!["checkout".into()],
+                evidence: String::new(),
+            }),
+            event(Change::Observed {
+                source: Source::Alert,
+                text: "service.up checkout CRIT opened".into(),
+                evidence: String::new(),
+                link: Some(attached.into()),
+            }),
+        ];
+        if resolved {
+            events.push(event(Change::Resolved));
+        }
+        fold(id, &events).expect("opened")
+    }
+
+    #[test]
+    fn an_alert_names_the_open_incident_it_is_attached_to_and_not_a_resolved_one() {
+        let mut pane = AlertsPane::default();
+        pane.apply(
+            &Event::Incidents(vec![
+                incident("INC-OPEN", "alert-2", false),
+                incident("INC-DONE", "alert-3", true),
+            ]),
+            Utc::now(),
+        );
+        let alert = |id: &str| Alert {
+            id: id.into(),
+            key: "service.up:checkout".into(),
+            metric: "service.up".into(),
+            instance: Some("checkout".into()),
+            level: Status::Crit,
+            opened_at: Utc::now(),
+            resolved_at: None,
+            peak: 0.0,
+            threshold: 1.0,
+            unit: crate::core::model::Unit::Count,
+        };
+        assert_eq!(pane.incident_of(&alert("alert-2")), Some("INC-OPEN"));
+        assert_eq!(pane.incident_of(&alert("alert-3")), None);
+        assert_eq!(pane.incident_of(&alert("alert-4")), None);
+    }
+}
