@@ -16,7 +16,8 @@
 //! changes when there are any, and otherwise re-read from the store when an observation comes
 //! and the list is older than [`REREAD_AFTER`]: a headless `opsdeck run` records its run into
 //! the incidents open in the store without reading them per event. An incident resolved by
-//! another process within that window may still get an entry or two.
+//! another process within that window may still get an entry or two. Each runner writes what it
+//! saw: two consoles on one store each add their own line for a service going down.
 
 use std::collections::HashMap;
 use std::time::Duration;
