@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::service::IncidentService;
+use super::service::{IncidentService, NotRecorded};
 use super::{Change, Incident, Source, describe_alert};
 use crate::core::model::{Alert, RunStatus, TaskRun};
 use crate::core::notify::AlertEvent;
@@ -142,12 +142,12 @@ async fn write(
         for incident in open.iter().filter(|incident| entry.concerns(incident)) {
             // Never before the opening: the log folds from its first row, which must be it.
             let at = entry.at.max(incident.detected.at);
-            if let Err(error) = service
+            if let Err(NotRecorded::Store(error) | NotRecorded::Refused(error)) = service
                 .observe(incident.id.clone(), entry.change.clone(), at)
                 .await
             {
                 warn(format!(
-                    "the timeline of {} could not be written: {error:?}",
+                    "an entry of {}'s timeline was not written: {error}",
                     incident.id
                 ));
             }
