@@ -1511,7 +1511,7 @@ mod every_pane_at_80x24 {
 /// against the level's target, and keys that become changes for the runner to record.
 mod incidents {
     use super::*;
-    use opsdeck::core::incidents::{Change, Event as LogEvent, Incident, Level, fold};
+    use opsdeck::core::incidents::{Change, Event as LogEvent, Incident, Level, Source, fold};
     use opsdeck::core::protocol::Request;
     use opsdeck::tui::app::Pane;
     use opsdeck::tui::modal::{Modal, Popup};
@@ -1738,7 +1738,18 @@ mod incidents {
             host: "web-1".into(),
             at: at(-60),
         };
-        let incident = fold(&opened.incident, std::slice::from_ref(&opened)).expect("opened");
+        // And what the runner's timeline added since: a task run, its output frozen.
+        let observed = LogEvent {
+            change: Change::Observed {
+                source: Source::Task,
+                text: "diag failed (exit 3) after 0.2 s".into(),
+                evidence: "checking the pool\nactive=100/100\u{1b}[2J".into(),
+                link: Some("run-42".into()),
+            },
+            at: at(-30),
+            ..opened.clone()
+        };
+        let incident = fold(&opened.incident, &[opened.clone(), observed]).expect("opened");
         state.update(Msg::Runner(Event::IncidentOpened {
             id: incident.id.clone(),
             level: incident.level,
@@ -1751,6 +1762,12 @@ mod incidents {
             "{screen}"
         );
         assert!(state.pane_shown(Pane::Incidents));
+        focus(&mut state, Pane::Alerts);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(
+            screen.contains("disk.used_pct /data\\x1b[2J -> INC-20261205-0d0d0d"),
+            "the alert names the incident it belongs to:\n{screen}"
+        );
 
         focus(&mut state, Pane::Incidents);
         key(&mut state, "enter");
@@ -1770,6 +1787,17 @@ mod incidents {
                             && !line.contains('\u{1b}')),
                     "{lines:?}"
                 );
+                // Observed entries name their source and what they link to, output line by line.
+                let at = |text: &str| {
+                    lines
+                        .iter()
+                        .position(|line| line.contains(text))
+                        .unwrap_or_else(|| panic!("no `{text}` in {lines:?}"))
+                };
+                let ran = at("tester  task: diag failed (exit 3) after 0.2 s");
+                assert!(lines[ran + 1].ends_with("evidence: checking the pool"));
+                assert!(lines[ran + 2].ends_with("active=100/100\\x1b[2J"));
+                assert!(lines[ran + 3].ends_with("see: run-42"));
             }
             other => panic!("expected the timeline, got {other:?}"),
         }
@@ -1891,6 +1919,39 @@ mod incidents {
         assert!(
             screen.contains("read-only: declaring an incident is refused"),
             "{screen}"
+        );
+    }
+
+    #[test]
+    fn an_alert_that_already_belongs_to_an_open_incident_opens_no_form() {
+        let mut state = writable(state("PROD"));
+        let alert = alert_on("/data");
+        let opening = opsdeck::core::incidents::Opening::from_alert(&alert);
+        let opened = LogEvent {
+            incident: "INC-20261122-0d0d0d".into(),
+            change: Change::Opened {
+                title: opening.title,
+                level: opening.level,
+                affects: opening.affects,
+                evidence: opening.evidence,
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(-60),
+        };
+        let incident = fold(&opened.incident, std::slice::from_ref(&opened)).unwrap();
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![alert])));
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        focus(&mut state, Pane::Alerts);
+        assert!(key(&mut state, "o").is_empty());
+        assert!(state.modal.is_none(), "{:?}", state.modal);
+        let notice = state.notice.clone().expect("a hint");
+        assert!(
+            notice
+                .text
+                .contains("this alert belongs to INC-20261122-0d0d0d (P1) already"),
+            "{}",
+            notice.text
         );
     }
 

@@ -1,6 +1,8 @@
 //! The runner: drives every collector through the one collector loop, judges every sample with
 //! the one judge, persists alert changes, and tells whoever listens (TUI or headless) through
-//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends.
+//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends, and feeds
+//! what it sees (alerts, service state changes, task runs, checklist notes) to the open
+//! incidents' automatic [`Timeline`].
 //!
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
@@ -16,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::backups::BackupSet;
 use crate::core::backups::watch::{BackupCollector, BackupRound};
 use crate::core::checklists::service::ChecklistService;
-use crate::core::checklists::{Checklist, RunState};
+use crate::core::checklists::{Checklist, EntryKind, RunState};
 use crate::core::checks::{Change, Evaluation, Judge, Rule};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSample, ResourceSettings};
 use crate::core::collectors::{
@@ -25,6 +27,7 @@ use crate::core::collectors::{
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::incidents::Incident;
 use crate::core::incidents::service::{IncidentService, NotRecorded};
+use crate::core::incidents::timeline::{self, Observation, Timeline};
 use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
@@ -254,6 +257,19 @@ async fn run(
         let control = drives.start(incidents.clone());
         drives.refreshed.push(control);
     }
+    let (timeline, timeline_writer) = match incidents.clone() {
+        Some(incidents) => {
+            let warnings = events.clone();
+            let (timeline, writer) = Timeline::spawn(incidents, move |message| {
+                let _ = warnings.try_send(Event::Warning {
+                    source: "incidents",
+                    message,
+                });
+            });
+            (Some(timeline), Some(writer))
+        }
+        None => (None, None),
+    };
     if !settings.backups.is_empty() {
         let collector =
             BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
@@ -265,6 +281,7 @@ async fn run(
         task_events,
         events.clone(),
         drives.backups.clone(),
+        timeline.clone(),
     ));
     let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
     tasks.startup().await;
@@ -299,7 +316,13 @@ async fn run(
         .is_enabled()
         .then(|| spawn_notifier(notifier, events.clone()));
     let (change_tx, change_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(persist(store.clone(), change_rx, events.clone(), notices));
+    let writer = tokio::spawn(persist(
+        store.clone(),
+        change_rx,
+        events.clone(),
+        notices,
+        timeline.clone(),
+    ));
     let (row_tx, row_rx) = mpsc::unbounded_channel();
     let result_writer = tokio::spawn(write_service_results(store.clone(), row_rx, events.clone()));
     let availability = store
@@ -322,7 +345,8 @@ async fn run(
                 for change in verdict.changes {
                     let _ = change_tx.send(change);
                 }
-                if !deliver(collected, verdict.evaluations, &events, &row_tx).await {
+                let timeline = timeline.as_ref();
+                if !deliver(collected, verdict.evaluations, &events, &row_tx, timeline).await {
                     break;
                 }
             }
@@ -341,9 +365,25 @@ async fn run(
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
                 Some(Request::ChecklistEntry(entry)) => {
                     let (checklists, events) = (checklists.clone(), events.clone());
+                    let timeline = timeline.clone();
                     tokio::spawn(async move {
+                        let note = (entry.kind == EntryKind::Note).then(|| {
+                            (entry.checklist.clone(), entry.item.clone(), entry.text.clone())
+                        });
                         let event = match checklists.record(entry).await {
-                            Ok(run) => Event::ChecklistRun(run),
+                            Ok(run) => {
+                                if let (Some((checklist, item, text)), Some(timeline)) =
+                                    (note, &timeline)
+                                {
+                                    timeline.observe(Observation::ChecklistNote {
+                                        checklist,
+                                        period: run.period.clone(),
+                                        item,
+                                        text,
+                                    });
+                                }
+                                Event::ChecklistRun(run)
+                            }
                             Err(message) => Event::ChecklistRefused(message),
                         };
                         let _ = events.send(event).await;
@@ -371,13 +411,19 @@ async fn run(
                 }
                 Some(Request::IncidentEntry { id, change }) => {
                     let (incidents, events) = (incidents.clone(), events.clone());
+                    let timeline = timeline.clone();
                     tokio::spawn(async move {
                         let Some(incidents) = incidents else {
                             let _ = events.send(no_incident_store()).await;
                             return;
                         };
                         let event = match incidents.record(&id, change).await {
-                            Ok(incidents) => Event::Incidents(incidents),
+                            Ok(incidents) => {
+                                if let Some(timeline) = &timeline {
+                                    timeline.incidents(&incidents);
+                                }
+                                Event::Incidents(incidents)
+                            }
                             Err(not_recorded) => not_recorded_event(not_recorded),
                         };
                         let _ = events.send(event).await;
@@ -385,6 +431,7 @@ async fn run(
                 }
                 Some(Request::OpenIncident(opening)) => {
                     let (incidents, events) = (incidents.clone(), events.clone());
+                    let timeline = timeline.clone();
                     tokio::spawn(async move {
                         let Some(incidents) = incidents else {
                             let _ = events.send(no_incident_store()).await;
@@ -394,9 +441,15 @@ async fn run(
                         let answer = match incidents.open(opening).await {
                             Ok(id) => {
                                 let _ = events.send(Event::IncidentOpened { id, level }).await;
+                                // The new incident's timeline starts with what happens next.
                                 incidents.current().await.map_or_else(
                                     |message| not_recorded_event(NotRecorded::Store(message)),
-                                    Event::Incidents,
+                                    |incidents| {
+                                        if let Some(timeline) = &timeline {
+                                            timeline.incidents(&incidents);
+                                        }
+                                        Event::Incidents(incidents)
+                                    },
                                 )
                             }
                             Err(not_recorded) => not_recorded_event(not_recorded),
@@ -430,6 +483,22 @@ async fn run(
     drop(row_tx);
     let _ = result_writer.await;
     let _ = writer.await;
+    // After the alerts' writer, whose last changes may still have entries to add.
+    if let (Some(timeline), Some(writer)) = (timeline, timeline_writer) {
+        timeline.stop();
+        if tokio::time::timeout(timeline::FLUSH_WAIT, writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the incidents' timeline was not written within {:?}",
+                timeline::FLUSH_WAIT
+            );
+        }
+    }
+    if let Some(store) = store {
+        store.close().await;
+    }
 }
 
 /// Starts every service's loop once the checks' shared setup is done (before any check's clock
@@ -482,6 +551,7 @@ async fn deliver(
     evaluations: Vec<Evaluation>,
     events: &mpsc::Sender<Event>,
     rows: &mpsc::UnboundedSender<ServiceResultRow>,
+    timeline: Option<&Timeline>,
 ) -> bool {
     let updates = match collected {
         Collected::Resources(Ok(sample)) => vec![Event::Resources {
@@ -505,7 +575,12 @@ async fn deliver(
             source: "checklists",
             message,
         }],
-        Collected::Incidents(Ok(incidents)) => vec![Event::Incidents(incidents)],
+        Collected::Incidents(Ok(incidents)) => {
+            if let Some(timeline) = timeline {
+                timeline.incidents(&incidents);
+            }
+            vec![Event::Incidents(incidents)]
+        }
         Collected::Incidents(Err(message)) => vec![Event::Warning {
             source: "incidents",
             message,
@@ -526,6 +601,14 @@ async fn deliver(
                     .map(|latency| latency.as_secs_f64() * 1000.0),
                 detail: result.outcome.detail.clone(),
             });
+            if let Some(timeline) = timeline {
+                timeline.observe(Observation::ServiceChecked {
+                    name: result.name.clone(),
+                    state: result.state,
+                    detail: result.outcome.detail.clone(),
+                    at: result.checked_at,
+                });
+            }
             vec![
                 Event::Judged(evaluations),
                 Event::ServiceChecked {
@@ -547,13 +630,25 @@ async fn deliver(
 }
 
 /// Passes the tasks' events on; when a backup task ends, what is on disk or known about the
-/// backups changed, so their inventory is refreshed before the end is announced.
+/// backups changed, so their inventory is refreshed before the end is announced. Runs starting
+/// and ending go to the incidents' timeline first, so a headless run that stops as soon as it
+/// hears its run ended still records it.
 async fn forward_task_events(
     mut from: mpsc::Receiver<Event>,
     to: mpsc::Sender<Event>,
     backups: Option<Control>,
+    timeline: Option<Timeline>,
 ) {
     while let Some(event) = from.recv().await {
+        match (&event, &timeline) {
+            (Event::TaskStarted(run), Some(timeline)) => {
+                timeline.observe(Observation::TaskStarted(run.clone()));
+            }
+            (Event::TaskFinished(run), Some(timeline)) => {
+                timeline.observe(Observation::TaskFinished(run.clone()));
+            }
+            _ => {}
+        }
         if let (Event::TaskFinished(run), Some(backups)) = (&event, &backups)
             && crate::core::tasks::backups::TASK_IDS.contains(&run.task_id.as_str())
         {
@@ -697,12 +792,14 @@ async fn restore(judge: &mut Judge, store: &Store, events: &mpsc::Sender<Event>)
 }
 
 /// Persists rule changes in order, then reports alert changes: an alert is on screen only once
-/// it is stored (or the store's failure is on screen next to it).
+/// it is stored (or the store's failure is on screen next to it). Openings, escalations and
+/// resolutions are notified and go to the incidents' timeline.
 async fn persist(
     store: Option<Store>,
     mut changes: mpsc::UnboundedReceiver<Change>,
     events: mpsc::Sender<Event>,
     notices: Option<mpsc::UnboundedSender<(Alert, AlertEvent)>>,
+    timeline: Option<Timeline>,
 ) {
     // The level each open alert was last announced at, to tell an escalation from a new peak.
     let mut levels: std::collections::HashMap<String, Status> = std::collections::HashMap::new();
@@ -726,32 +823,38 @@ async fn persist(
                 break;
             }
         }
-        if let Some(notices) = &notices {
-            let notice = match &change {
-                Change::Opened(alert) => {
-                    levels.insert(alert.id.clone(), alert.level);
-                    Some(AlertEvent::Opened)
-                }
-                Change::Updated(alert)
-                    if levels
-                        .get(&alert.id)
-                        .is_some_and(|level| alert.level > *level) =>
-                {
-                    levels.insert(alert.id.clone(), alert.level);
-                    Some(AlertEvent::Escalated)
-                }
-                Change::Resolved(alert) => {
-                    levels.remove(&alert.id);
-                    Some(AlertEvent::Resolved)
-                }
-                _ => None,
-            };
-            if let (
-                Some(notice),
-                Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert),
-            ) = (notice, &change)
+        let notice = match &change {
+            Change::Opened(alert) => {
+                levels.insert(alert.id.clone(), alert.level);
+                Some(AlertEvent::Opened)
+            }
+            Change::Updated(alert)
+                if levels
+                    .get(&alert.id)
+                    .is_some_and(|level| alert.level > *level) =>
             {
+                levels.insert(alert.id.clone(), alert.level);
+                Some(AlertEvent::Escalated)
+            }
+            Change::Resolved(alert) => {
+                levels.remove(&alert.id);
+                Some(AlertEvent::Resolved)
+            }
+            _ => None,
+        };
+        if let (
+            Some(notice),
+            Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert),
+        ) = (notice, &change)
+        {
+            if let Some(notices) = &notices {
                 let _ = notices.send((alert.clone(), notice));
+            }
+            if let Some(timeline) = &timeline {
+                timeline.observe(Observation::Alert {
+                    alert: alert.clone(),
+                    event: notice,
+                });
             }
         }
         if let Change::Opened(alert) | Change::Updated(alert) | Change::Resolved(alert) = change {
@@ -760,8 +863,5 @@ async fn persist(
                 break;
             }
         }
-    }
-    if let Some(store) = store {
-        store.close().await;
     }
 }

@@ -7,6 +7,7 @@
 pub mod export;
 mod records;
 pub mod service;
+pub mod timeline;
 
 use std::time::Duration;
 
@@ -506,8 +507,10 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
                 evidence,
                 link,
             } => {
+                // The alert it was declared from is its own, not attached.
                 if let (Source::Alert, Some(alert)) = (source, link)
                     && !incident.attached_alerts.contains(alert)
+                    && !incident.declared_from(alert)
                 {
                     incident.attached_alerts.push(alert.clone());
                 }
@@ -579,10 +582,6 @@ impl Opening {
         };
         let peak = format_value(alert.peak, alert.unit);
         let threshold = format_value(alert.threshold, alert.unit);
-        let state = match alert.resolved_at {
-            Some(resolved) => format!("resolved {}", resolved.format("%Y-%m-%d %H:%M:%S UTC")),
-            None => "open".to_owned(),
-        };
         Opening {
             title: format!("{subject} {peak} (limit {threshold})"),
             level: if alert.level >= Status::Crit {
@@ -597,14 +596,33 @@ impl Opening {
                     .unwrap_or_else(|| alert.metric.clone()),
             ],
             evidence: format!(
-                "{}{subject} {} since {}, {state}, peak {peak}, limit {threshold}",
+                "{}{}",
                 alert_evidence_prefix(&alert.id),
-                alert.level.label(),
-                alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                describe_alert(alert)
             ),
             alert: Some(alert.id.clone()),
         }
     }
+}
+
+/// An alert as it stands, frozen into evidence: `disk.used_pct /data CRIT since 2026-12-05
+/// 03:10:00 UTC, open, peak 92.1 %, limit 90.0 %`.
+pub fn describe_alert(alert: &Alert) -> String {
+    let subject = match &alert.instance {
+        Some(instance) => format!("{} {instance}", alert.metric),
+        None => alert.metric.clone(),
+    };
+    let state = match alert.resolved_at {
+        Some(resolved) => format!("resolved {}", resolved.format("%Y-%m-%d %H:%M:%S UTC")),
+        None => "open".to_owned(),
+    };
+    format!(
+        "{subject} {} since {}, {state}, peak {}, limit {}",
+        alert.level.label(),
+        alert.opened_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        format_value(alert.peak, alert.unit),
+        format_value(alert.threshold, alert.unit)
+    )
 }
 
 /// How the evidence of an incident declared from an alert begins: the alert's id, so that the
@@ -631,6 +649,11 @@ impl Incident {
             .collect();
         overdue.sort_by_key(|item| item.due);
         overdue
+    }
+
+    /// Whether the alert with this id belongs to it: declared from it, or attached since.
+    pub fn knows_alert(&self, alert: &str) -> bool {
+        self.declared_from(alert) || self.attached_alerts.iter().any(|known| known == alert)
     }
 }
 
@@ -1029,6 +1052,53 @@ mod tests {
         );
         assert_eq!(Level::parse(" p2 "), Some(Level::P2));
         assert_eq!(Level::parse("P5"), None);
+    }
+
+    #[test]
+    fn an_observed_alert_attaches_and_the_alert_it_was_declared_from_stays_its_own() {
+        let declared_from = Alert {
+            id: "alert-1".into(),
+            key: "service.up:checkout".into(),
+            metric: "service.up".into(),
+            instance: Some("checkout".into()),
+            level: Status::Crit,
+            opened_at: at(0),
+            resolved_at: None,
+            peak: 0.0,
+            threshold: 1.0,
+            unit: crate::core::model::Unit::Count,
+        };
+        let opening = Opening::from_alert(&declared_from);
+        let observed = |alert: &str, text: &str| Change::Observed {
+            source: Source::Alert,
+            text: text.into(),
+            evidence: String::new(),
+            link: Some(alert.into()),
+        };
+        let incident = fold(
+            "INC-1",
+            &[
+                event(
+                    0,
+                    "alice",
+                    Change::Opened {
+                        title: opening.title,
+                        level: opening.level,
+                        affects: opening.affects,
+                        evidence: opening.evidence,
+                    },
+                ),
+                event(5, "tester", observed("alert-1", "resolved")),
+                event(9, "tester", observed("alert-2", "opened")),
+                event(12, "tester", observed("alert-2", "resolved")),
+            ],
+        )
+        .expect("opened");
+        assert_eq!(incident.attached_alerts, ["alert-2"]);
+        assert!(incident.knows_alert("alert-1") && incident.knows_alert("alert-2"));
+        assert!(!incident.knows_alert("alert-3"));
+        assert_eq!(incident.timeline[2].text, "alert: opened");
+        assert_eq!(incident.timeline[2].link.as_deref(), Some("alert-2"));
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! an interval, so the console shows what another console or the CLI changed, and recording a
 //! change the console asks for, checked against the incident as stored, under the runner's
 //! identity. Opening an incident is here too, so the CLI's `open` and the console's declaring
-//! from an alert write it the same way. The log is append-only, so two consoles changing one
-//! incident both keep their changes.
+//! from an alert write it the same way (an alert already declared as, or attached to, an open
+//! incident is refused, naming it). The automatic timeline appends its observations through here
+//! too. The log is append-only, so two consoles changing one incident both keep their changes.
 
 use std::time::Duration;
 
@@ -78,14 +79,19 @@ impl IncidentService {
         }
         if let Some(alert) = &opening.alert {
             let current = self.current().await.map_err(NotRecorded::Store)?;
-            if let Some(declared) = current
+            if let Some(known) = current
                 .iter()
-                .find(|incident| incident.is_open() && incident.declared_from(alert))
+                .find(|incident| incident.is_open() && incident.knows_alert(alert))
             {
+                let how = if known.declared_from(alert) {
+                    "declared as"
+                } else {
+                    "attached to"
+                };
                 return Err(NotRecorded::Refused(format!(
-                    "this alert is already declared as {} ({})\n  fix: work on it in the incidents pane, or resolve it and declare again",
-                    declared.id,
-                    declared.level.as_str()
+                    "this alert is already {how} {} ({})\n  fix: work on it in the incidents pane, or resolve it and declare again",
+                    known.id,
+                    known.level.as_str()
                 )));
             }
         }
@@ -117,6 +123,28 @@ impl IncidentService {
         )
         .await?;
         Ok(id)
+    }
+
+    /// The incidents not resolved yet, for the timeline to add to.
+    pub(super) async fn open_incidents(&self) -> Result<Vec<Incident>, String> {
+        let mut incidents = self
+            .store
+            .incidents()
+            .await
+            .map_err(|error| error.to_string())?;
+        incidents.retain(Incident::is_open);
+        Ok(incidents)
+    }
+
+    /// Appends something the runner saw, without reading the incident again: observations are
+    /// never refused, and the timeline writes many.
+    pub(super) async fn observe(
+        &self,
+        incident: String,
+        change: Change,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), NotRecorded> {
+        self.append(incident, change, at).await
     }
 
     /// Appends one change under this identity.

@@ -1,6 +1,8 @@
 //! The alerts area: open alerts first, then those resolved in the last 24 hours, each with its
 //! level, start time, duration, peak and limit; store and notification problems are shown here
-//! in place. The selected alert can be declared an incident, through a form prefilled from it.
+//! in place. The selected alert can be declared an incident, through a form prefilled from it;
+//! an alert that belongs to an open incident (declared from it, or attached since) names it in its
+//! row.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -11,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::rules::format_value;
-use crate::core::incidents::Opening;
+use crate::core::incidents::{Incident, Opening};
 use crate::core::model::{Alert, Status};
 use crate::core::protocol::Event;
 use crate::tui::form::Form;
@@ -31,6 +33,8 @@ pub struct AlertsPane {
     /// The rules in force, listed while there are no alerts.
     pub rules_summary: Vec<String>,
     pub store_problem: Option<Problem>,
+    /// The open incidents, to name the one an alert belongs to.
+    pub incidents: Vec<Incident>,
 }
 
 const COMMANDS: &[Command] = &[
@@ -57,6 +61,14 @@ impl AlertsPane {
                 .then(b.opened_at.cmp(&a.opened_at))
         });
         self.selected = self.selected.min(self.alerts.len().saturating_sub(1));
+    }
+
+    /// The open incident the alert was declared as or attached to.
+    pub fn incident_of(&self, alert: &Alert) -> Option<&str> {
+        self.incidents
+            .iter()
+            .find(|incident| incident.knows_alert(&alert.id))
+            .map(|incident| incident.id.as_str())
     }
 
     /// Moves the selection; any pane's Up/Down that it does not use lands here.
@@ -100,6 +112,7 @@ impl AlertsPane {
                 |(index, alert)| {
                     alert_line(
                         alert,
+                        self.incident_of(alert),
                         view,
                         width,
                         view.takes_keys && index == self.selected,
@@ -180,7 +193,22 @@ impl Component for AlertsPane {
                 if refused_read_only(ctx, "declaring an incident") {
                     return Handled::Yes(Vec::new());
                 }
-                match self.alerts.get(self.selected) {
+                let selected = self.alerts.get(self.selected);
+                let known = selected.and_then(|alert| {
+                    self.incidents
+                        .iter()
+                        .find(|incident| incident.knows_alert(&alert.id))
+                });
+                match selected {
+                    // The runner would refuse it after the form: say so before.
+                    Some(_) if let Some(incident) = known => ctx.notice(
+                        &format!(
+                            "this alert belongs to {} ({}) already: work on it in the incidents pane",
+                            printable(&incident.id),
+                            incident.level.as_str()
+                        ),
+                        Status::Warn,
+                    ),
                     Some(alert) => {
                         *ctx.modal = Some(Modal::Form(Box::new(Form::declare(
                             Opening::from_alert(alert),
@@ -202,6 +230,9 @@ impl Component for AlertsPane {
             Event::AlertsLoaded(alerts) => {
                 self.alerts = alerts.clone();
                 self.sort();
+            }
+            Event::Incidents(incidents) => {
+                self.incidents = incidents.iter().filter(|i| i.is_open()).cloned().collect();
             }
             Event::AlertChanged(alert) => {
                 match self.alerts.iter_mut().find(|known| known.id == alert.id) {
@@ -235,7 +266,13 @@ impl Component for AlertsPane {
     }
 }
 
-fn alert_line(alert: &Alert, view: &View, width: usize, selected: bool) -> Line<'static> {
+fn alert_line(
+    alert: &Alert,
+    incident: Option<&str>,
+    view: &View,
+    width: usize,
+    selected: bool,
+) -> Line<'static> {
     let look = view.look;
     let palette = &look.palette;
     let started = alert.opened_at.with_timezone(&look.utc_offset);
@@ -257,10 +294,13 @@ fn alert_line(alert: &Alert, view: &View, width: usize, selected: bool) -> Line<
             palette.get(Slot::Muted),
         )
     };
-    let subject = match &alert.instance {
+    let mut subject = match &alert.instance {
         Some(instance) => format!("{} {}", alert.metric, printable(instance)),
         None => alert.metric.clone(),
     };
+    if let Some(incident) = incident {
+        subject.push_str(&format!(" -> {}", printable(incident)));
+    }
     let level = if alert.is_open() {
         alert.level.label()
     } else {
@@ -286,4 +326,70 @@ fn alert_line(alert: &Alert, view: &View, width: usize, selected: bool) -> Line<
         line = line.style(palette.get(Slot::Selection));
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::incidents::{Change, Event as LogEvent, Level, Source, fold};
+    use chrono::TimeZone;
+
+    fn incident(id: &str, attached: &str, resolved: bool) -> Incident {
+        let at = Utc
+            .with_ymd_and_hms(2026, 12, 5, 3, 0, 0)
+            .single()
+            .expect("time");
+        let event = |change| LogEvent {
+            incident: id.into(),
+            change,
+            user: "tester".into(),
+            host: "web-1".into(),
+            at,
+        };
+        let mut events = vec![
+            event(Change::Opened {
+                title: "checkout down".into(),
+                level: Level::P1,
+                affects: vec!["checkout".into()],
+                evidence: String::new(),
+            }),
+            event(Change::Observed {
+                source: Source::Alert,
+                text: "service.up checkout CRIT opened".into(),
+                evidence: String::new(),
+                link: Some(attached.into()),
+            }),
+        ];
+        if resolved {
+            events.push(event(Change::Resolved));
+        }
+        fold(id, &events).expect("opened")
+    }
+
+    #[test]
+    fn an_alert_names_the_open_incident_it_is_attached_to_and_not_a_resolved_one() {
+        let mut pane = AlertsPane::default();
+        pane.apply(
+            &Event::Incidents(vec![
+                incident("INC-OPEN", "alert-2", false),
+                incident("INC-DONE", "alert-3", true),
+            ]),
+            Utc::now(),
+        );
+        let alert = |id: &str| Alert {
+            id: id.into(),
+            key: "service.up:checkout".into(),
+            metric: "service.up".into(),
+            instance: Some("checkout".into()),
+            level: Status::Crit,
+            opened_at: Utc::now(),
+            resolved_at: None,
+            peak: 0.0,
+            threshold: 1.0,
+            unit: crate::core::model::Unit::Count,
+        };
+        assert_eq!(pane.incident_of(&alert("alert-2")), Some("INC-OPEN"));
+        assert_eq!(pane.incident_of(&alert("alert-3")), None);
+        assert_eq!(pane.incident_of(&alert("alert-4")), None);
+    }
 }

@@ -184,8 +184,13 @@ impl IncidentsPane {
                 printable(&entry.by),
                 printable(&entry.text)
             ));
-            if !entry.evidence.is_empty() {
-                lines.push(format!("    evidence: {}", printable(&entry.evidence)));
+            // Output and SQL keep their lines; each is escaped on its own.
+            for (index, line) in entry.evidence.lines().enumerate() {
+                let label = if index == 0 { "evidence:" } else { "         " };
+                lines.push(format!("    {label} {}", printable(line)));
+            }
+            if let Some(link) = &entry.link {
+                lines.push(format!("    see: {}", printable(link)));
             }
         }
         if !incident.actions.is_empty() {
