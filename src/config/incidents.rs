@@ -184,7 +184,11 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_line_and_the_fix() {
-        let error = |text: &str| Config::parse("c.toml", text).expect_err("refused").to_string();
+        let error = |text: &str| {
+            Config::parse("c.toml", text)
+                .expect_err("refused")
+                .to_string()
+        };
         let unknown = error("[general]\n\n[[escalation]]\nlevel = \"P7\"\nname = \"Kim\"\n");
         assert!(unknown.starts_with("c.toml:3:"), "{unknown}");
         assert!(unknown.contains("level `P7` is not a level"), "{unknown}");
@@ -193,13 +197,19 @@ mod tests {
         assert!(nameless.starts_with("c.toml:1:"), "{nameless}");
         assert!(nameless.contains("for P1 has no name"), "{nameless}");
         let unreachable = error("[[escalation]]\nlevel = \"P1\"\nname = \"Kim\"\n");
-        assert!(unreachable.contains("no way to reach them"), "{unreachable}");
+        assert!(
+            unreachable.contains("no way to reach them"),
+            "{unreachable}"
+        );
         assert!(unreachable.contains("fix: add phone"), "{unreachable}");
         let duration = error("[incidents.levels.P0]\nrespond_within = \"soon\"\n");
         assert!(duration.starts_with("c.toml:2:"), "{duration}");
         assert!(duration.contains("fix: write it like"), "{duration}");
         let level = error("\n[incidents.levels.P9]\nrespond_within = \"1m\"\n");
         assert!(level.contains("`P9` is not a level"), "{level}");
-        assert!(level.starts_with("c.toml:2:") || level.starts_with("c.toml:3:"), "{level}");
+        assert!(
+            level.starts_with("c.toml:2:") || level.starts_with("c.toml:3:"),
+            "{level}"
+        );
     }
 }

@@ -1,7 +1,9 @@
 //! Telling the team: when an alert opens, escalates or resolves, a message goes to a Slack
 //! incoming webhook (the guides' shape: metric, value, threshold, severity, coloured by
 //! severity), to generic JSON webhooks, and — for critical alerts — by email over SMTP. A
-//! minimum interval keeps one incident from paging twice in a row. Secrets in URLs never appear
+//! minimum interval keeps one alert from paging twice in a row. Incidents go out the same ways
+//! when they open, change level, go overdue and are resolved, addressed to the level's
+//! `[[escalation]]` contacts. Secrets in URLs never appear
 //! in messages or logs.
 //!
 //! Every delivery is bounded by a timeout (10 s unless [`Notifier::with_delivery_timeout`] says
@@ -16,11 +18,15 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
+use crate::core::checklists::Language;
 use crate::core::checks::rules::format_value;
+use crate::core::incidents::policy::{Contact, no_contact};
+use crate::core::incidents::{Incident, Level, Notice};
 use crate::core::model::{Alert, Status};
 use crate::core::sources::secrets::{
     mask_slack_url, mask_webhook_url, redact, scrub, slack_url_secrets, webhook_url_secrets,
 };
+use crate::core::text::printable;
 
 /// How long one delivery (one webhook POST, one email) may take before it counts as failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,7 +121,84 @@ impl Notifier {
         }
         let now = Utc::now();
         let message = Message::new(alert, event, &self.settings.host, now);
+        let email = self
+            .settings
+            .email
+            .as_ref()
+            .filter(|_| alert.level == Status::Crit)
+            .map(|email| Mail {
+                subject: message.title.clone(),
+                body: message.text_body(),
+                to: email.to.clone(),
+            });
+        self.deliver(Outgoing {
+            slack: vec![(None, slack_payload(&message))],
+            webhook: webhook_payload(alert, &message),
+            email,
+        })
+        .await
+    }
 
+    /// Tells the team about an incident (`notice` says why), addressed to `contacts`: the Slack
+    /// message goes to each contact's channel and names them all, the webhooks get the incident
+    /// and the contacts as JSON, and the email goes to the contacts' addresses and the
+    /// configured `to`. Returns one line per delivery failure.
+    pub async fn notify_incident(
+        &mut self,
+        incident: &Incident,
+        notice: Notice,
+        contacts: &[&Contact],
+    ) -> Vec<String> {
+        if !self.is_enabled() {
+            return Vec::new();
+        }
+        let message = IncidentMessage::new(incident, notice, contacts, &self.settings.host);
+        let mut channels: Vec<&str> = Vec::new();
+        for contact in contacts {
+            if !contact.slack.is_empty() && !channels.contains(&contact.slack.as_str()) {
+                channels.push(&contact.slack);
+            }
+        }
+        let slack = if channels.is_empty() {
+            vec![(None, message.slack_payload(None))]
+        } else {
+            channels
+                .into_iter()
+                .map(|channel| {
+                    (
+                        Some(channel.to_owned()),
+                        message.slack_payload(Some(channel)),
+                    )
+                })
+                .collect()
+        };
+        let email = self.settings.email.as_ref().map(|email| {
+            let mut to: Vec<String> = Vec::new();
+            for address in contacts
+                .iter()
+                .map(|contact| &contact.email)
+                .chain(&email.to)
+            {
+                if !address.is_empty() && !to.contains(address) {
+                    to.push(address.clone());
+                }
+            }
+            Mail {
+                subject: message.title.clone(),
+                body: message.text_body(),
+                to,
+            }
+        });
+        self.deliver(Outgoing {
+            slack,
+            webhook: message.webhook_payload(incident, contacts),
+            email,
+        })
+        .await
+    }
+
+    /// Sends one event's messages to every configured target at once.
+    async fn deliver(&mut self, outgoing: Outgoing) -> Vec<String> {
         let mut failures = Vec::new();
         let mut deliveries: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
         let mut labels = Vec::new();
@@ -138,35 +221,38 @@ impl Notifier {
         };
 
         if let (Some(url), Some(client)) = (&self.settings.slack_webhook, &http) {
-            let index = labels.len();
-            labels.push((
-                format!("slack webhook {}", mask_slack_url(url)),
-                slack_url_secrets(url),
-            ));
-            let (client, target, payload) = (client.clone(), url.clone(), slack_payload(&message));
-            deliveries.spawn(async move {
-                let result = bounded(timeout, post_json(&client, &target, &payload)).await;
-                (index, result)
-            });
-        }
-        if let Some(client) = &http {
-            let payload = webhook_payload(alert, &message);
-            for url in &self.settings.webhooks {
+            for (channel, payload) in outgoing.slack {
                 let index = labels.len();
+                let to = channel
+                    .map(|channel| format!(" to {channel}"))
+                    .unwrap_or_default();
                 labels.push((
-                    format!("webhook {}", mask_webhook_url(url)),
-                    webhook_url_secrets(url),
+                    format!("slack webhook {}{to}", mask_slack_url(url)),
+                    slack_url_secrets(url),
                 ));
-                let (client, target, payload) = (client.clone(), url.clone(), payload.clone());
+                let (client, target) = (client.clone(), url.clone());
                 deliveries.spawn(async move {
                     let result = bounded(timeout, post_json(&client, &target, &payload)).await;
                     (index, result)
                 });
             }
         }
-        if let Some(email) = &self.settings.email
-            && alert.level == Status::Crit
-        {
+        if let Some(client) = &http {
+            for url in &self.settings.webhooks {
+                let index = labels.len();
+                labels.push((
+                    format!("webhook {}", mask_webhook_url(url)),
+                    webhook_url_secrets(url),
+                ));
+                let (client, target, payload) =
+                    (client.clone(), url.clone(), outgoing.webhook.clone());
+                deliveries.spawn(async move {
+                    let result = bounded(timeout, post_json(&client, &target, &payload)).await;
+                    (index, result)
+                });
+            }
+        }
+        if let (Some(email), Some(mail)) = (&self.settings.email, outgoing.email) {
             let index = labels.len();
             let secrets = email
                 .password
@@ -178,10 +264,16 @@ impl Notifier {
                 format!("email via {}:{}", email.smtp_host, email.smtp_port),
                 secrets,
             ));
-            let (email, subject, body) =
-                (email.clone(), message.title.clone(), message.text_body());
+            let email = EmailSettings {
+                to: mail.to,
+                ..email.clone()
+            };
             deliveries.spawn(async move {
-                let result = bounded(timeout, send_email(&email, &subject, &body, timeout)).await;
+                let result = bounded(
+                    timeout,
+                    send_email(&email, &mail.subject, &mail.body, timeout),
+                )
+                .await;
                 (index, result)
             });
         }
@@ -241,6 +333,175 @@ impl Notifier {
             .map_err(|error| error_chain(&error))?;
         self.http = Some(client.clone());
         Ok(client)
+    }
+}
+
+/// One event's messages, shaped for each kind of target.
+struct Outgoing {
+    /// Slack payloads, each with the channel it is addressed to (none: the webhook's own).
+    slack: Vec<(Option<String>, Value)>,
+    webhook: Value,
+    /// `None`: no email for this event.
+    email: Option<Mail>,
+}
+
+struct Mail {
+    subject: String,
+    body: String,
+    to: Vec<String>,
+}
+
+/// What an incident notification says, before it is shaped for a target.
+struct IncidentMessage {
+    notice: Notice,
+    level: Level,
+    title: String,
+    fields: Vec<(&'static str, String)>,
+    /// The contacts named in words, or why there are none.
+    escalate_to: String,
+    host: String,
+    timestamp: i64,
+}
+
+impl IncidentMessage {
+    fn new(incident: &Incident, notice: Notice, contacts: &[&Contact], host: &str) -> Self {
+        let level = incident.level;
+        let title = printable(&incident.title);
+        let id = printable(&incident.id);
+        let target = short_duration(
+            chrono::Duration::from_std(level.response_target()).unwrap_or(chrono::Duration::MAX),
+        );
+        let headline = match notice {
+            Notice::Opened => format!("[{}] {id} opened: {title}", level.as_str()),
+            Notice::LevelChanged => {
+                let from = incident
+                    .level_changes
+                    .last()
+                    .map(|change| format!("{} -> ", change.from.as_str()))
+                    .unwrap_or_default();
+                format!(
+                    "[{}] {id} level changed {from}{}: {title}",
+                    level.as_str(),
+                    level.as_str()
+                )
+            }
+            Notice::Overdue => format!(
+                "[{}] {id} OVERDUE: not acknowledged within {target}: {title}",
+                level.as_str()
+            ),
+            Notice::Resolved => {
+                let lasted = incident
+                    .resolved
+                    .as_ref()
+                    .map(|resolved| short_duration(resolved.at - incident.detected.at))
+                    .unwrap_or_default();
+                format!(
+                    "[RESOLVED] {id} ({}) resolved after {lasted}: {title}",
+                    level.as_str()
+                )
+            }
+        };
+        let escalate_to = if contacts.is_empty() {
+            no_contact(level)
+        } else {
+            contacts
+                .iter()
+                .map(|contact| contact.line())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let mut fields = vec![
+            ("Incident", id),
+            (
+                "Level",
+                format!("{} — {}", level.as_str(), level.definition(Language::En)),
+            ),
+            (
+                "Affects",
+                if incident.affects.is_empty() {
+                    "-".to_owned()
+                } else {
+                    printable(&incident.affects.join(", "))
+                },
+            ),
+            ("Stage", incident.stage().label(Language::En).to_owned()),
+            (
+                "Detected",
+                incident
+                    .detected
+                    .at
+                    .format("%Y-%m-%d %H:%M:%S UTC")
+                    .to_string(),
+            ),
+            ("Respond within", target),
+            ("Escalate to", escalate_to.clone()),
+        ];
+        if !host.is_empty() {
+            fields.push(("Host", host.to_owned()));
+        }
+        IncidentMessage {
+            notice,
+            level,
+            title: headline,
+            fields,
+            escalate_to,
+            host: host.to_owned(),
+            timestamp: Utc::now().timestamp(),
+        }
+    }
+
+    fn text_body(&self) -> String {
+        let mut body = format!("{}\n\n", self.title);
+        for (name, value) in &self.fields {
+            body.push_str(&format!("{:<16}{value}\n", format!("{name}:")));
+        }
+        body
+    }
+
+    fn slack_payload(&self, channel: Option<&str>) -> Value {
+        let color = match (self.notice, self.level) {
+            (Notice::Resolved, _) => "good",
+            (_, Level::P0 | Level::P1) | (Notice::Overdue, _) => "danger",
+            _ => "warning",
+        };
+        let fields: Vec<Value> = self
+            .fields
+            .iter()
+            .map(|(title, value)| json!({"title": title, "value": value, "short": *title != "Escalate to"}))
+            .collect();
+        let mut payload = json!({
+            "text": format!("{}\nEscalate to: {}", self.title, self.escalate_to),
+            "attachments": [{
+                "color": color,
+                "title": self.title,
+                "fields": fields,
+                "ts": self.timestamp,
+            }],
+        });
+        if let (Some(channel), Some(object)) = (channel, payload.as_object_mut()) {
+            object.insert("channel".to_owned(), json!(channel));
+        }
+        payload
+    }
+
+    fn webhook_payload(&self, incident: &Incident, contacts: &[&Contact]) -> Value {
+        json!({
+            "event": format!("incident_{}", self.notice.as_str()),
+            "notice": self.notice.as_str(),
+            "incident": {
+                "id": incident.id,
+                "level": incident.level.as_str(),
+                "title": incident.title,
+                "affects": incident.affects,
+                "stage": incident.stage(),
+                "detected_at": incident.detected.at,
+                "respond_by": incident.respond_by(),
+                "commander": incident.commander,
+            },
+            "contacts": contacts,
+            "host": self.host,
+            "message": self.title,
+        })
     }
 }
 

@@ -23,9 +23,9 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
-use crate::core::incidents::Incident;
-use crate::core::incidents::service::{IncidentService, NotRecorded};
-use crate::core::model::{Alert, Metric, Status};
+use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
+use crate::core::incidents::{Notice, UNACKNOWLEDGED_OVERDUE};
+use crate::core::model::{Alert, Metric, Status, Unit};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
@@ -106,7 +106,7 @@ enum Collected {
     Queries(Box<QuerySnapshot>),
     Backups(BackupRound),
     Checklists(Result<Vec<RunState>, String>),
-    Incidents(Result<Vec<Incident>, String>),
+    Incidents(Watched),
 }
 
 impl From<Result<ResourceSample, CollectError>> for Collected {
@@ -139,9 +139,9 @@ impl From<Result<Vec<RunState>, String>> for Collected {
     }
 }
 
-impl From<Result<Vec<Incident>, String>> for Collected {
-    fn from(incidents: Result<Vec<Incident>, String>) -> Self {
-        Collected::Incidents(incidents)
+impl From<Watched> for Collected {
+    fn from(watched: Watched) -> Self {
+        Collected::Incidents(watched)
     }
 }
 
@@ -152,6 +152,18 @@ impl Sample for Collected {
             Collected::Service(result) => result.metrics(),
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
+            Collected::Incidents(Watched {
+                incidents: Ok(incidents),
+                ..
+            }) => {
+                let now = crate::core::model::now();
+                let overdue = incidents.iter().filter(|i| i.overdue(now)).count();
+                vec![Metric::new(
+                    UNACKNOWLEDGED_OVERDUE,
+                    overdue as f64,
+                    Unit::Count,
+                )]
+            }
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 Vec::new()
             }
@@ -249,6 +261,7 @@ async fn run(
             settings.tasks.identity.user.clone(),
             settings.tasks.identity.host.clone(),
         )
+        .with_notifications(settings.notify.clone())
     });
     if let Some(incidents) = incidents.as_ref().filter(|_| settings.watch_incidents) {
         let control = drives.start(incidents.clone());
@@ -376,11 +389,16 @@ async fn run(
                             let _ = events.send(no_incident_store()).await;
                             return;
                         };
+                        let notice = change.notice();
                         let event = match incidents.record(&id, change).await {
                             Ok(incidents) => Event::Incidents(incidents),
                             Err(not_recorded) => not_recorded_event(not_recorded),
                         };
+                        let recorded = matches!(event, Event::Incidents(_));
                         let _ = events.send(event).await;
+                        if let (true, Some(notice)) = (recorded, notice) {
+                            announce(&incidents, &id, notice, &events).await;
+                        }
                     });
                 }
                 Some(Request::OpenIncident(opening)) => {
@@ -391,17 +409,22 @@ async fn run(
                             return;
                         };
                         let level = opening.level;
-                        let answer = match incidents.open(opening).await {
+                        let (answer, opened) = match incidents.open(opening).await {
                             Ok(id) => {
-                                let _ = events.send(Event::IncidentOpened { id, level }).await;
-                                incidents.current().await.map_or_else(
+                                let opened = Event::IncidentOpened { id: id.clone(), level };
+                                let _ = events.send(opened).await;
+                                let answer = incidents.current().await.map_or_else(
                                     |message| not_recorded_event(NotRecorded::Store(message)),
                                     Event::Incidents,
-                                )
+                                );
+                                (answer, Some(id))
                             }
-                            Err(not_recorded) => not_recorded_event(not_recorded),
+                            Err(not_recorded) => (not_recorded_event(not_recorded), None),
                         };
                         let _ = events.send(answer).await;
+                        if let Some(id) = opened {
+                            announce(&incidents, &id, Notice::Opened, &events).await;
+                        }
                     });
                 }
                 Some(Request::SetStatementSort(sort)) => {
@@ -439,6 +462,34 @@ fn no_incident_store() -> Event {
     Event::IncidentRefused(
         "incidents need the state store, and it is not open; see the store error".to_owned(),
     )
+}
+
+/// Announces a change the console made, then shows the incidents with the announcement logged;
+/// a failed delivery is a warning, like an alert's.
+async fn announce(
+    incidents: &IncidentService,
+    id: &str,
+    notice: Notice,
+    events: &mpsc::Sender<Event>,
+) {
+    if !incidents.announces() {
+        return;
+    }
+    let warnings = match incidents.announce(id, notice).await {
+        Ok(failures) => failures,
+        Err(NotRecorded::Refused(message) | NotRecorded::Store(message)) => vec![message],
+    };
+    for message in warnings {
+        let _ = events
+            .send(Event::Warning {
+                source: "notify",
+                message,
+            })
+            .await;
+    }
+    if let Ok(current) = incidents.current().await {
+        let _ = events.send(Event::Incidents(current)).await;
+    }
 }
 
 /// A refusal is the user's to read where they pressed the key; a store failure is a warning.
@@ -505,11 +556,22 @@ async fn deliver(
             source: "checklists",
             message,
         }],
-        Collected::Incidents(Ok(incidents)) => vec![Event::Incidents(incidents)],
-        Collected::Incidents(Err(message)) => vec![Event::Warning {
-            source: "incidents",
-            message,
-        }],
+        Collected::Incidents(watched) => {
+            let shown = match watched.incidents {
+                Ok(incidents) => Event::Incidents(incidents),
+                Err(message) => Event::Warning {
+                    source: "incidents",
+                    message,
+                },
+            };
+            // The overdue count can raise or clear its rule's alert like any other metric.
+            let mut updates = vec![Event::Judged(evaluations), shown];
+            updates.extend(watched.failures.into_iter().map(|message| Event::Warning {
+                source: "notify",
+                message,
+            }));
+            updates
+        }
         Collected::Service(result) => {
             let level = evaluations
                 .iter()

@@ -131,10 +131,10 @@ pub fn no_contact(level: Level) -> String {
 static INSTALLED: OnceLock<Policy> = OnceLock::new();
 static GUIDE: LazyLock<Policy> = LazyLock::new(Policy::guide);
 
-/// Makes `policy` the one this process judges incidents by. Only the first call counts (the
-/// configuration is read once at start); a later one gets its policy back.
-pub fn install(policy: Policy) -> Result<(), Policy> {
-    INSTALLED.set(policy)
+/// Makes `policy` the one this process judges incidents by; `false` when one was installed
+/// before, which stays (the configuration is read once, at start).
+pub fn install(policy: Policy) -> bool {
+    INSTALLED.set(policy).is_ok()
 }
 
 /// The installed policy, or the guide's when none was installed.
