@@ -222,7 +222,10 @@ impl IncidentService {
             .notify_incident(&incident, notice, &contacts)
             .await;
         let to = if contacts.is_empty() {
-            vec![policy::no_contact(incident.level)]
+            vec![format!(
+                "everyone on [notify] (no [[escalation]] contact for {})",
+                incident.level.as_str()
+            )]
         } else {
             contacts.iter().map(|contact| contact.label()).collect()
         };
