@@ -3,7 +3,8 @@
 //! console is announced as opened, then goes overdue, which raises the
 //! `incident.unacknowledged_overdue` rule's alert and sends exactly one overdue notification to
 //! a local webhook receiver (the Slack message to the contact's channel, naming them); the
-//! announcements are logged with the incident, and acknowledging it resolves the alert.
+//! announcements are logged with the incident, and acknowledging it resolves the alert. The
+//! console's level change and resolution are announced as well.
 //!
 //! The configured policy is installed for this whole test process, which is why these tests
 //! have a file of their own.
@@ -209,6 +210,37 @@ async fn overdue_is_announced_once(store: Store) {
     })
     .await;
     assert_eq!(notices(&receiver, "overdue", 1).await.len(), 1);
+
+    // The console's level change and resolution are announced too, to the new level's contacts.
+    let entry = |change| Request::IncidentEntry {
+        id: id.clone(),
+        change,
+    };
+    runner
+        .requests
+        .send(entry(Change::LevelChanged { level: Level::P1 }))
+        .unwrap();
+    let raised = notices(&receiver, "level_changed", 1).await;
+    assert_eq!(raised[0]["incident"]["level"], "P1");
+    assert_eq!(raised[0]["contacts"], serde_json::json!([]));
+    runner.requests.send(entry(Change::Resolved)).unwrap();
+    notices(&receiver, "resolved", 1).await;
+    let notified = |store: Store, id: String| async move {
+        store.incident(&id).await.unwrap().unwrap().notices
+    };
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let logged = notified(store.clone(), id.clone()).await;
+        if logged.len() == 4 {
+            // The last two are logged once delivered, which may finish in either order.
+            assert_eq!(logged[..2], [Notice::Opened, Notice::Overdue]);
+            assert!(logged.contains(&Notice::LevelChanged), "{logged:?}");
+            assert!(logged.contains(&Notice::Resolved), "{logged:?}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{logged:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     runner.requests.send(Request::Shutdown).unwrap();
     runner.task.await.unwrap();
 }
