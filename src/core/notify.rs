@@ -1,9 +1,9 @@
 //! Telling the team: when an alert opens, escalates or resolves, a message goes to a Slack
 //! incoming webhook (the guides' shape: metric, value, threshold, severity, coloured by
 //! severity), to generic JSON webhooks, and — for critical alerts — by email over SMTP. A
-//! minimum interval keeps one alert from paging twice in a row. Incidents go out the same ways
-//! when they open, change level, go overdue and are resolved, addressed to the level's
-//! `[[escalation]]` contacts. Secrets in URLs never appear
+//! minimum interval keeps one alert from paging twice in a row. Messages worded elsewhere (an
+//! incident's, see `incidents::announce`) go out the same ways, to the Slack channels and
+//! mailboxes they name. Secrets in URLs never appear
 //! in messages or logs.
 //!
 //! Every delivery is bounded by a timeout (10 s unless [`Notifier::with_delivery_timeout`] says
@@ -18,15 +18,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::core::checklists::Language;
 use crate::core::checks::rules::format_value;
-use crate::core::incidents::policy::{Contact, no_contact};
-use crate::core::incidents::{Incident, Level, Notice};
 use crate::core::model::{Alert, Status};
 use crate::core::sources::secrets::{
     mask_slack_url, mask_webhook_url, redact, scrub, slack_url_secrets, webhook_url_secrets,
 };
-use crate::core::text::printable;
 
 /// How long one delivery (one webhook POST, one email) may take before it counts as failed.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -139,59 +135,71 @@ impl Notifier {
         .await
     }
 
-    /// Tells the team about an incident (`notice` says why), addressed to `contacts`: the Slack
-    /// message goes to each contact's channel and names them all, the webhooks get the incident
-    /// and the contacts as JSON, and the email goes to the contacts' addresses and the
-    /// configured `to`. Returns one line per delivery failure.
-    pub async fn notify_incident(
-        &mut self,
-        incident: &Incident,
-        notice: Notice,
-        contacts: &[&Contact],
-    ) -> Vec<String> {
+    /// Sends a message worded elsewhere (an incident's) to every configured target: Slack in
+    /// each of its channels, the webhooks, and email to its recipients and `[notify.email] to`.
+    /// Returns one line per delivery failure.
+    pub async fn announce(&mut self, announcement: &Announcement) -> Vec<String> {
         if !self.is_enabled() {
             return Vec::new();
         }
-        let message = IncidentMessage::new(incident, notice, contacts, &self.settings.host);
-        let mut channels: Vec<&str> = Vec::new();
-        for contact in contacts {
-            if !contact.slack.is_empty() && !channels.contains(&contact.slack.as_str()) {
-                channels.push(&contact.slack);
-            }
+        let host = self.settings.host.clone();
+        let mut fields = announcement.fields.clone();
+        if !host.is_empty() {
+            fields.push(("Host", host.clone()));
         }
-        let slack = if channels.is_empty() {
-            vec![(None, message.slack_payload(None))]
+        let slack_payload = |channel: Option<&str>| {
+            let shown: Vec<Value> = fields
+                .iter()
+                .map(|(title, value)| json!({"title": title, "value": value, "short": value.len() < 40}))
+                .collect();
+            let mut payload = json!({
+                "text": format!("{}\n{}", announcement.title, announcement.addressed),
+                "attachments": [{
+                    "color": announcement.color,
+                    "title": announcement.title,
+                    "fields": shown,
+                    "ts": Utc::now().timestamp(),
+                }],
+            });
+            if let (Some(channel), Some(object)) = (channel, payload.as_object_mut()) {
+                object.insert("channel".to_owned(), json!(channel));
+            }
+            payload
+        };
+        let slack = if announcement.channels.is_empty() {
+            vec![(None, slack_payload(None))]
         } else {
-            channels
-                .into_iter()
-                .map(|channel| {
-                    (
-                        Some(channel.to_owned()),
-                        message.slack_payload(Some(channel)),
-                    )
-                })
+            announcement
+                .channels
+                .iter()
+                .map(|channel| (Some(channel.clone()), slack_payload(Some(channel))))
                 .collect()
         };
+        let mut webhook = announcement.webhook.clone();
+        if let Some(object) = webhook.as_object_mut() {
+            object.insert("host".to_owned(), json!(host));
+            object.insert("message".to_owned(), json!(announcement.title));
+        }
         let email = self.settings.email.as_ref().map(|email| {
             let mut to: Vec<String> = Vec::new();
-            for address in contacts
-                .iter()
-                .map(|contact| &contact.email)
-                .chain(&email.to)
-            {
+            for address in announcement.emails.iter().chain(&email.to) {
                 if !address.is_empty() && !to.contains(address) {
                     to.push(address.clone());
                 }
             }
+            let mut body = format!("{}\n{}\n\n", announcement.title, announcement.addressed);
+            for (name, value) in &fields {
+                body.push_str(&format!("{:<16}{value}\n", format!("{name}:")));
+            }
             Mail {
-                subject: message.title.clone(),
-                body: message.text_body(),
+                subject: announcement.title.clone(),
+                body,
                 to,
             }
         });
         self.deliver(Outgoing {
             slack,
-            webhook: message.webhook_payload(incident, contacts),
+            webhook,
             email,
         })
         .await
@@ -336,6 +344,26 @@ impl Notifier {
     }
 }
 
+/// A message about something other than one alert (an incident), worded by whoever owns it;
+/// [`Notifier::announce`] shapes it for each kind of target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announcement {
+    /// The headline: Slack's text and title, the email's subject.
+    pub title: String,
+    /// The line under the headline: whom it is for.
+    pub addressed: String,
+    /// Labelled fields, in order (the notifier adds the host).
+    pub fields: Vec<(&'static str, String)>,
+    /// The Slack attachment's colour: `danger`, `warning` or `good`.
+    pub color: &'static str,
+    /// Slack channels to post in; none: the webhook's own.
+    pub channels: Vec<String>,
+    /// Email recipients besides `[notify.email] to`.
+    pub emails: Vec<String>,
+    /// What the generic webhooks get (the notifier adds `host` and `message`).
+    pub webhook: Value,
+}
+
 /// One event's messages, shaped for each kind of target.
 struct Outgoing {
     /// Slack payloads, each with the channel it is addressed to (none: the webhook's own).
@@ -349,160 +377,6 @@ struct Mail {
     subject: String,
     body: String,
     to: Vec<String>,
-}
-
-/// What an incident notification says, before it is shaped for a target.
-struct IncidentMessage {
-    notice: Notice,
-    level: Level,
-    title: String,
-    fields: Vec<(&'static str, String)>,
-    /// The contacts named in words, or why there are none.
-    escalate_to: String,
-    host: String,
-    timestamp: i64,
-}
-
-impl IncidentMessage {
-    fn new(incident: &Incident, notice: Notice, contacts: &[&Contact], host: &str) -> Self {
-        let level = incident.level;
-        let title = printable(&incident.title);
-        let id = printable(&incident.id);
-        let target = short_duration(
-            chrono::Duration::from_std(level.response_target()).unwrap_or(chrono::Duration::MAX),
-        );
-        let headline = match notice {
-            Notice::Opened => format!("[{}] {id} opened: {title}", level.as_str()),
-            Notice::LevelChanged => {
-                let from = incident
-                    .level_changes
-                    .last()
-                    .map(|change| format!("{} -> ", change.from.as_str()))
-                    .unwrap_or_default();
-                format!(
-                    "[{}] {id} level changed {from}{}: {title}",
-                    level.as_str(),
-                    level.as_str()
-                )
-            }
-            Notice::Overdue => format!(
-                "[{}] {id} OVERDUE: not acknowledged within {target}: {title}",
-                level.as_str()
-            ),
-            Notice::Resolved => {
-                let lasted = incident
-                    .resolved
-                    .as_ref()
-                    .map(|resolved| short_duration(resolved.at - incident.detected.at))
-                    .unwrap_or_default();
-                format!(
-                    "[RESOLVED] {id} ({}) resolved after {lasted}: {title}",
-                    level.as_str()
-                )
-            }
-        };
-        let escalate_to = if contacts.is_empty() {
-            no_contact(level)
-        } else {
-            contacts
-                .iter()
-                .map(|contact| contact.line())
-                .collect::<Vec<_>>()
-                .join("; ")
-        };
-        let mut fields = vec![
-            ("Incident", id),
-            (
-                "Level",
-                format!("{} — {}", level.as_str(), level.definition(Language::En)),
-            ),
-            (
-                "Affects",
-                if incident.affects.is_empty() {
-                    "-".to_owned()
-                } else {
-                    printable(&incident.affects.join(", "))
-                },
-            ),
-            ("Stage", incident.stage().label(Language::En).to_owned()),
-            (
-                "Detected",
-                incident
-                    .detected
-                    .at
-                    .format("%Y-%m-%d %H:%M:%S UTC")
-                    .to_string(),
-            ),
-            ("Respond within", target),
-            ("Escalate to", escalate_to.clone()),
-        ];
-        if !host.is_empty() {
-            fields.push(("Host", host.to_owned()));
-        }
-        IncidentMessage {
-            notice,
-            level,
-            title: headline,
-            fields,
-            escalate_to,
-            host: host.to_owned(),
-            timestamp: Utc::now().timestamp(),
-        }
-    }
-
-    fn text_body(&self) -> String {
-        let mut body = format!("{}\n\n", self.title);
-        for (name, value) in &self.fields {
-            body.push_str(&format!("{:<16}{value}\n", format!("{name}:")));
-        }
-        body
-    }
-
-    fn slack_payload(&self, channel: Option<&str>) -> Value {
-        let color = match (self.notice, self.level) {
-            (Notice::Resolved, _) => "good",
-            (_, Level::P0 | Level::P1) | (Notice::Overdue, _) => "danger",
-            _ => "warning",
-        };
-        let fields: Vec<Value> = self
-            .fields
-            .iter()
-            .map(|(title, value)| json!({"title": title, "value": value, "short": *title != "Escalate to"}))
-            .collect();
-        let mut payload = json!({
-            "text": format!("{}\nEscalate to: {}", self.title, self.escalate_to),
-            "attachments": [{
-                "color": color,
-                "title": self.title,
-                "fields": fields,
-                "ts": self.timestamp,
-            }],
-        });
-        if let (Some(channel), Some(object)) = (channel, payload.as_object_mut()) {
-            object.insert("channel".to_owned(), json!(channel));
-        }
-        payload
-    }
-
-    fn webhook_payload(&self, incident: &Incident, contacts: &[&Contact]) -> Value {
-        json!({
-            "event": format!("incident_{}", self.notice.as_str()),
-            "notice": self.notice.as_str(),
-            "incident": {
-                "id": incident.id,
-                "level": incident.level.as_str(),
-                "title": incident.title,
-                "affects": incident.affects,
-                "stage": incident.stage(),
-                "detected_at": incident.detected.at,
-                "respond_by": incident.respond_by(),
-                "commander": incident.commander,
-            },
-            "contacts": contacts,
-            "host": self.host,
-            "message": self.title,
-        })
-    }
 }
 
 /// What one event says, before it is shaped for a target.

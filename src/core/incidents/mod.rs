@@ -4,6 +4,7 @@
 //! and the incident itself, folded from an append-only log of events that two consoles can
 //! write to at once without losing each other's changes.
 
+mod announce;
 pub mod export;
 pub mod policy;
 mod records;

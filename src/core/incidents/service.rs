@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use super::announce::announcement;
 use super::{Change, Event, Incident, Notice, Opening, check, new_id, policy};
 use crate::core::collectors::Collector;
 use crate::core::notify::{Notifier, NotifySettings};
@@ -219,7 +220,7 @@ impl IncidentService {
         let failures = notifier
             .lock()
             .await
-            .notify_incident(&incident, notice, &contacts)
+            .announce(&announcement(&incident, notice, &contacts))
             .await;
         let to = if contacts.is_empty() {
             vec![format!(
