@@ -8,7 +8,8 @@
 //! Every run gets its own HOME and XDG directories; the opsdeck processes run with `TZ=UTC` and
 //! an English locale so times and texts are predictable. (Overdue acknowledgement is judged
 //! against the clock, which the binary does not let a test move: it is covered by the unit tests
-//! of `Incident::overdue` and of the list's text.)
+//! of `Incident::overdue` and of the list's text, and through the runner with a 2-s target in
+//! tests/incidents_overdue.rs.)
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]

@@ -1,6 +1,7 @@
 //! The runner: drives every collector through the one collector loop, judges every sample with
 //! the one judge, persists alert changes, and tells whoever listens (TUI or headless) through
-//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends.
+//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends, and
+//! announces the incident changes the console makes (and, watching, incidents gone overdue).
 //!
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
