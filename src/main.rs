@@ -248,6 +248,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                         .resolve(&|name| std::env::var(name).ok()),
                     user: username(),
                     host: hostname(),
+                    notify: config.notify.settings(&hostname()),
                 };
                 headless::incidents::run(&session, &store, action).await
             })
@@ -296,12 +297,14 @@ fn task_settings(
     }
 }
 
+/// Loads the configuration and makes its incident levels and contacts the ones this process
+/// judges incidents by.
 fn load_config(cli: &Cli, paths: Option<&Paths>) -> Result<LoadedConfig> {
     let default_file = paths.map(Paths::config_file);
-    Ok(Config::load(
-        cli.config.as_deref(),
-        default_file.as_deref(),
-    )?)
+    let loaded = Config::load(cli.config.as_deref(), default_file.as_deref())?;
+    // The configuration is read once per process; a second read would carry the same policy.
+    opsdeck::core::incidents::policy::install(loaded.config.incident_policy.clone());
+    Ok(loaded)
 }
 
 fn config_check(file: Option<&PathBuf>, paths: Option<&Paths>) -> Result<i32> {

@@ -1,12 +1,15 @@
 //! `opsdeck incident` end to end on the real binary: the whole life cycle with its times and
 //! stages, on SQLite and on PostgreSQL; the postmortem export (Markdown and JSON) field by field;
 //! refusals that write nothing; titles and notes with terminal escapes shown escaped; and two
-//! consoles' worth of processes noting one incident at the same moment without losing a note.
+//! consoles' worth of processes noting one incident at the same moment without losing a note;
+//! configured levels and `[[escalation]]` contacts in `show` and the export, and opening, level
+//! changes and resolutions announced to the contacts through local webhook and SMTP receivers.
 //!
 //! Every run gets its own HOME and XDG directories; the opsdeck processes run with `TZ=UTC` and
 //! an English locale so times and texts are predictable. (Overdue acknowledgement is judged
 //! against the clock, which the binary does not let a test move: it is covered by the unit tests
-//! of `Incident::overdue` and of the list's text.)
+//! of `Incident::overdue` and of the list's text, and through the runner with a 2-s target in
+//! tests/incidents_overdue.rs.)
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -18,6 +21,7 @@ use std::process::{Child, Command, Output, Stdio};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use support::PgServer;
+use support::receivers::{Answer, HttpReceiver, SmtpReceiver};
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
 
@@ -142,6 +146,13 @@ impl Home {
             run.text()
         );
         id
+    }
+
+    /// Adds `text` to the configuration file (after the store, on PostgreSQL).
+    fn configure(&self, text: &str) {
+        let path = self.dir.path().join("config/opsdeck/config.toml");
+        let before = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, format!("{before}\n{text}")).expect("write config");
     }
 }
 
@@ -550,4 +561,281 @@ fn two_consoles_noting_one_incident_at_once_lose_nothing_on_postgres() {
         ),
         "40"
     );
+}
+
+/// P1 with a configured target and definition and a contact reachable every way; P0 with a
+/// contact reachable by phone only; nobody for the other levels.
+const ESCALATION: &str = r##"
+[incidents.levels.P1]
+respond_within = "30m"
+definition = "checkout or login down"
+
+[[escalation]]
+level = "P1"
+name = "Kim Minsu"
+role = "dev lead"
+phone = "+82-10-1234-5678"
+slack = "#inc-p1"
+email = "kim@example.com"
+
+[[escalation]]
+level = "P0"
+name = "Lee Jiwon"
+role = "CTO"
+phone = "+82-10-8765-4321"
+"##;
+
+fn notify_to(http: &HttpReceiver, smtp: &SmtpReceiver) -> String {
+    format!(
+        r#"
+[notify]
+slack_webhook = "{base}/services/T1/B1/SECRET"
+webhooks = ["{base}/hook"]
+
+[notify.email]
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+starttls = false
+from = "opsdeck@example.com"
+to = ["oncall@example.com"]
+"#,
+        base = http.base,
+        port = smtp.port
+    )
+}
+
+fn timeline_texts(shown: &Value) -> Vec<String> {
+    shown["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|entry| entry["text"].as_str().expect("text").to_owned())
+        .collect()
+}
+
+/// Opening, raising and resolving from the CLI each reach the webhook, Slack (in the contact's
+/// channel when they have one) and email, addressed to the level's contacts, and are logged;
+/// acknowledging is not announced. `show` and the export list the contacts, and the configured
+/// target is the one the response clock runs against.
+async fn announced_to_the_contacts(home: &Home) {
+    let http = HttpReceiver::start(Answer::Ok).await;
+    let smtp = SmtpReceiver::start().await;
+    home.configure(&notify_to(&http, &smtp));
+    home.configure(ESCALATION);
+
+    let id = home.open(
+        "alice",
+        &[
+            "--level",
+            "P1",
+            "--title",
+            "checkout errors",
+            "--affects",
+            "checkout",
+        ],
+    );
+    let hooks = http.bodies_at("/hook");
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    let opened = &hooks[0];
+    assert_eq!(opened["event"], "incident_opened");
+    assert_eq!(opened["notice"], "opened");
+    assert_eq!(opened["incident"]["id"], id.as_str());
+    assert_eq!(opened["incident"]["level"], "P1");
+    assert_eq!(opened["incident"]["title"], "checkout errors");
+    assert_eq!(
+        opened["incident"]["affects"],
+        serde_json::json!(["checkout"])
+    );
+    assert_eq!(
+        opened["contacts"],
+        serde_json::json!([{
+            "level": "P1",
+            "name": "Kim Minsu",
+            "role": "dev lead",
+            "phone": "+82-10-1234-5678",
+            "slack": "#inc-p1",
+            "email": "kim@example.com",
+        }])
+    );
+    let slack = http.bodies_at("/services/T1/B1/SECRET");
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    assert_eq!(slack[0]["channel"], "#inc-p1");
+    let text = slack[0]["text"].as_str().expect("text");
+    assert!(
+        text.contains(&format!("[P1] {id} opened: checkout errors")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Kim Minsu (dev lead): phone +82-10-1234-5678"),
+        "{text}"
+    );
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(mails[0].contains("kim@example.com"), "{}", mails[0]);
+    assert!(mails[0].contains("oncall@example.com"), "{}", mails[0]);
+    assert!(mails[0].contains(&id), "{}", mails[0]);
+
+    let shown = home.json(&["show", &id, "--format", "json"]);
+    assert_eq!(shown["contacts"][0]["name"], "Kim Minsu");
+    assert_eq!(
+        time(&shown["respond_by"]) - time(&shown["detected"]["at"]),
+        Duration::minutes(30),
+        "the configured target: {shown:#}"
+    );
+    let text = home.run("reader", &["show", &id]).ok().stdout;
+    assert!(text.contains("P1 — checkout or login down"), "{text}");
+    assert!(
+        text.contains(
+            "Contacts:\n  Kim Minsu (dev lead): phone +82-10-1234-5678, slack #inc-p1, email kim@example.com\n"
+        ),
+        "{text}"
+    );
+
+    home.run("bob", &["ack", &id]).ok();
+    assert_eq!(http.bodies_at("/hook").len(), 1, "an ack is not announced");
+    home.run("bob", &["level", &id, "P0"]).ok();
+    home.run("bob", &["resolve", &id]).ok();
+    let hooks = http.bodies_at("/hook");
+    let notices: Vec<&str> = hooks
+        .iter()
+        .map(|body| body["notice"].as_str().expect("notice"))
+        .collect();
+    assert_eq!(notices, ["opened", "level_changed", "resolved"]);
+    assert_eq!(hooks[1]["incident"]["level"], "P0");
+    assert_eq!(hooks[1]["contacts"][0]["name"], "Lee Jiwon");
+    assert_eq!(hooks[2]["contacts"][0]["name"], "Lee Jiwon");
+    let slack = http.bodies_at("/services/T1/B1/SECRET");
+    assert_eq!(slack.len(), 3);
+    assert_eq!(
+        slack[1].get("channel"),
+        None,
+        "Lee has no channel: the webhook's own"
+    );
+    assert!(
+        slack[1]["text"]
+            .as_str()
+            .expect("text")
+            .contains("level changed P1 -> P0"),
+        "{}",
+        slack[1]
+    );
+    assert_eq!(smtp.messages().len(), 3);
+
+    let shown = home.json(&["show", &id, "--format", "json"]);
+    let texts = timeline_texts(&shown);
+    for expected in [
+        "notified opened to Kim Minsu (dev lead)",
+        "notified level_changed to Lee Jiwon (CTO)",
+        "notified resolved to Lee Jiwon (CTO)",
+    ] {
+        assert!(texts.iter().any(|text| text == expected), "{texts:?}");
+    }
+    assert_eq!(shown["contacts"][0]["name"], "Lee Jiwon");
+    let exported = home.json(&["export", &id, "--format", "json"]);
+    assert_eq!(
+        exported["basic_info"]["severity"]["contacts"][0]["phone"],
+        "+82-10-8765-4321"
+    );
+    let markdown = home
+        .run("reader", &["export", &id, "--format", "md"])
+        .ok()
+        .stdout;
+    assert!(
+        markdown.contains("- Escalation contacts:\n  - Lee Jiwon (CTO): phone +82-10-8765-4321\n"),
+        "{markdown}"
+    );
+
+    // A level without a contact is announced to whoever [notify] reaches, and says so.
+    let minor = home.open("alice", &["--level", "P3", "--title", "reports slow"]);
+    let text = home.run("reader", &["show", &minor]).ok().stdout;
+    assert!(
+        text.contains("no [[escalation]] contact for P3; add one in config.toml"),
+        "{text}"
+    );
+    let hooks = http.bodies_at("/hook");
+    assert_eq!(hooks.len(), 4);
+    assert_eq!(hooks[3]["contacts"], serde_json::json!([]));
+    let texts = timeline_texts(&home.json(&["show", &minor, "--format", "json"]));
+    assert!(
+        texts.contains(
+            &"notified opened to everyone on [notify] (no [[escalation]] contact for P3)"
+                .to_owned()
+        ),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_announced_to_the_escalation_contacts_on_sqlite() {
+    announced_to_the_contacts(&Home::new()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_announced_to_the_escalation_contacts_on_postgres() {
+    let server = PgServer::start();
+    server.create_database("incidents");
+    announced_to_the_contacts(&Home::on_postgres(server.url_for("incidents"))).await;
+}
+
+#[test]
+fn an_undelivered_notification_is_reported_and_logged_but_the_change_stands() {
+    let home = Home::new();
+    // Nothing listens on port 9 of the loopback.
+    home.configure("[notify]\nwebhooks = [\"http://127.0.0.1:9/hook\"]\n");
+    let run = home
+        .run("alice", &["open", "--level", "P2", "--title", "api slow"])
+        .ok();
+    assert!(
+        run.stderr
+            .contains("warning: notification not delivered: webhook"),
+        "{}",
+        run.text()
+    );
+    let id = run.stdout.trim();
+    let texts = timeline_texts(&home.json(&["show", id, "--format", "json"]));
+    assert!(
+        texts
+            .iter()
+            .any(|text| text.starts_with("notified opened to ") && text.ends_with("(1 failed)")),
+        "{texts:?}"
+    );
+}
+
+#[test]
+fn bad_levels_and_escalation_entries_name_the_file_line_and_fix() {
+    let cases = [
+        (
+            "[[escalation]]\nlevel = \"P7\"\nname = \"Kim\"\nphone = \"1\"\n",
+            ":2:1: [[escalation]] level `P7` is not a level",
+            "fix: write level = \"P1\"",
+        ),
+        (
+            "[[escalation]]\nlevel = \"P1\"\nphone = \"1\"\n",
+            ":2:1: [[escalation]] for P1 has no name",
+            "fix: write name = ",
+        ),
+        (
+            "[[escalation]]\nlevel = \"P1\"\nname = \"Kim\"\nrole = \"CTO\"\n",
+            ":2:1: [[escalation]] `Kim` (P1) has no way to reach them",
+            "fix: add phone = ",
+        ),
+        (
+            "[incidents.levels.P0]\nrespond_within = \"soon\"\n",
+            ":3:18: invalid duration \"soon\"",
+            "fix: write it like 500ms",
+        ),
+    ];
+    for (text, message, fix) in cases {
+        let home = Home::new();
+        home.configure(text);
+        let run = home.run("alice", &["list"]);
+        assert_ne!(run.code, Some(0), "{}", run.text());
+        let file = home.dir.path().join("config/opsdeck/config.toml");
+        assert!(
+            run.stderr.contains(&format!("{}{message}", file.display())),
+            "{text}\n{}",
+            run.text()
+        );
+        assert!(run.stderr.contains(fix), "{}", run.text());
+    }
 }

@@ -1862,6 +1862,10 @@ mod incidents {
             screen.contains("acknowledge within 1h 00m · escalate to dev lead, DevOps lead"),
             "{screen}"
         );
+        assert!(
+            screen.contains("no [[escalation]] contact for P1; add one in config.toml"),
+            "whom declaring notifies: {screen}"
+        );
         insta::assert_snapshot!(screen);
 
         // The title is edited, the level raised to P0, and a system added.

@@ -7,6 +7,7 @@
 pub mod action;
 pub mod backups;
 pub mod diagnostics;
+pub mod incidents;
 pub mod keymap;
 pub mod paths;
 pub mod queries;
@@ -54,6 +55,12 @@ pub struct Config {
     pub backups: backups::BackupsConfig,
     #[serde(rename = "backup")]
     pub backup_sets: Vec<toml::Spanned<backups::BackupSetConfig>>,
+    pub incidents: incidents::IncidentsConfig,
+    #[serde(rename = "escalation")]
+    pub escalation: Vec<toml::Spanned<incidents::EscalationConfig>>,
+    /// The levels and contacts, checked and built while parsing.
+    #[serde(skip)]
+    pub incident_policy: crate::core::incidents::policy::Policy,
     /// The backup sets, checked and built while parsing.
     #[serde(skip)]
     pub backup_set_specs: Vec<crate::core::backups::BackupSet>,
@@ -248,6 +255,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::services::SERVICE_METRICS)
             .chain(crate::core::queries::QUERY_METRICS)
             .chain(crate::core::backups::status::BACKUP_METRICS)
+            .chain(crate::core::incidents::INCIDENT_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -336,6 +344,8 @@ pub fn default_rules() -> Vec<Rule> {
         },
         flag("backup.kind_mismatch", true),
         flag("backup.restore_test_overdue", true),
+        // Nobody acknowledged an open incident within its level's target.
+        flag(crate::core::incidents::UNACKNOWLEDGED_OVERDUE, false),
     ]
 }
 
@@ -355,6 +365,8 @@ impl Config {
         config.validate(file, source)?;
         config.service_specs = services::build_services(&config.services, file, source)?;
         config.backup_set_specs = backups::build_sets(&config.backup_sets, file, source)?;
+        config.incident_policy =
+            incidents::build_policy(&config.incidents, &config.escalation, file, source)?;
         let span = config.general.theme.span();
         config.theme_at =
             (!span.is_empty()).then(|| diagnostics::line_and_column(source, span.start));

@@ -1,7 +1,9 @@
 //! Telling the team: when an alert opens, escalates or resolves, a message goes to a Slack
 //! incoming webhook (the guides' shape: metric, value, threshold, severity, coloured by
 //! severity), to generic JSON webhooks, and — for critical alerts — by email over SMTP. A
-//! minimum interval keeps one incident from paging twice in a row. Secrets in URLs never appear
+//! minimum interval keeps one alert from paging twice in a row. Messages worded elsewhere (an
+//! incident's, see `incidents::announce`) go out the same ways, to the Slack channels and
+//! mailboxes they name. Secrets in URLs never appear
 //! in messages or logs.
 //!
 //! Every delivery is bounded by a timeout (10 s unless [`Notifier::with_delivery_timeout`] says
@@ -115,7 +117,96 @@ impl Notifier {
         }
         let now = Utc::now();
         let message = Message::new(alert, event, &self.settings.host, now);
+        let email = self
+            .settings
+            .email
+            .as_ref()
+            .filter(|_| alert.level == Status::Crit)
+            .map(|email| Mail {
+                subject: message.title.clone(),
+                body: message.text_body(),
+                to: email.to.clone(),
+            });
+        self.deliver(Outgoing {
+            slack: vec![(None, slack_payload(&message))],
+            webhook: webhook_payload(alert, &message),
+            email,
+        })
+        .await
+    }
 
+    /// Sends a message worded elsewhere (an incident's) to every configured target: Slack in
+    /// each of its channels, the webhooks, and email to its recipients and `[notify.email] to`.
+    /// Returns one line per delivery failure.
+    pub async fn announce(&mut self, announcement: &Announcement) -> Vec<String> {
+        if !self.is_enabled() {
+            return Vec::new();
+        }
+        let host = self.settings.host.clone();
+        let mut fields = announcement.fields.clone();
+        if !host.is_empty() {
+            fields.push(("Host", host.clone()));
+        }
+        let slack_payload = |channel: Option<&str>| {
+            let shown: Vec<Value> = fields
+                .iter()
+                .map(|(title, value)| json!({"title": title, "value": value, "short": value.len() < 40}))
+                .collect();
+            let mut payload = json!({
+                "text": format!("{}\n{}", announcement.title, announcement.addressed),
+                "attachments": [{
+                    "color": announcement.color,
+                    "title": announcement.title,
+                    "fields": shown,
+                    "ts": Utc::now().timestamp(),
+                }],
+            });
+            if let (Some(channel), Some(object)) = (channel, payload.as_object_mut()) {
+                object.insert("channel".to_owned(), json!(channel));
+            }
+            payload
+        };
+        let slack = if announcement.channels.is_empty() {
+            vec![(None, slack_payload(None))]
+        } else {
+            announcement
+                .channels
+                .iter()
+                .map(|channel| (Some(channel.clone()), slack_payload(Some(channel))))
+                .collect()
+        };
+        let mut webhook = announcement.webhook.clone();
+        if let Some(object) = webhook.as_object_mut() {
+            object.insert("host".to_owned(), json!(host));
+            object.insert("message".to_owned(), json!(announcement.title));
+        }
+        let email = self.settings.email.as_ref().map(|email| {
+            let mut to: Vec<String> = Vec::new();
+            for address in announcement.emails.iter().chain(&email.to) {
+                if !address.is_empty() && !to.contains(address) {
+                    to.push(address.clone());
+                }
+            }
+            let mut body = format!("{}\n{}\n\n", announcement.title, announcement.addressed);
+            for (name, value) in &fields {
+                body.push_str(&format!("{:<16}{value}\n", format!("{name}:")));
+            }
+            Mail {
+                subject: announcement.title.clone(),
+                body,
+                to,
+            }
+        });
+        self.deliver(Outgoing {
+            slack,
+            webhook,
+            email,
+        })
+        .await
+    }
+
+    /// Sends one event's messages to every configured target at once.
+    async fn deliver(&mut self, outgoing: Outgoing) -> Vec<String> {
         let mut failures = Vec::new();
         let mut deliveries: JoinSet<(usize, Result<(), String>)> = JoinSet::new();
         let mut labels = Vec::new();
@@ -138,35 +229,38 @@ impl Notifier {
         };
 
         if let (Some(url), Some(client)) = (&self.settings.slack_webhook, &http) {
-            let index = labels.len();
-            labels.push((
-                format!("slack webhook {}", mask_slack_url(url)),
-                slack_url_secrets(url),
-            ));
-            let (client, target, payload) = (client.clone(), url.clone(), slack_payload(&message));
-            deliveries.spawn(async move {
-                let result = bounded(timeout, post_json(&client, &target, &payload)).await;
-                (index, result)
-            });
-        }
-        if let Some(client) = &http {
-            let payload = webhook_payload(alert, &message);
-            for url in &self.settings.webhooks {
+            for (channel, payload) in outgoing.slack {
                 let index = labels.len();
+                let to = channel
+                    .map(|channel| format!(" to {channel}"))
+                    .unwrap_or_default();
                 labels.push((
-                    format!("webhook {}", mask_webhook_url(url)),
-                    webhook_url_secrets(url),
+                    format!("slack webhook {}{to}", mask_slack_url(url)),
+                    slack_url_secrets(url),
                 ));
-                let (client, target, payload) = (client.clone(), url.clone(), payload.clone());
+                let (client, target) = (client.clone(), url.clone());
                 deliveries.spawn(async move {
                     let result = bounded(timeout, post_json(&client, &target, &payload)).await;
                     (index, result)
                 });
             }
         }
-        if let Some(email) = &self.settings.email
-            && alert.level == Status::Crit
-        {
+        if let Some(client) = &http {
+            for url in &self.settings.webhooks {
+                let index = labels.len();
+                labels.push((
+                    format!("webhook {}", mask_webhook_url(url)),
+                    webhook_url_secrets(url),
+                ));
+                let (client, target, payload) =
+                    (client.clone(), url.clone(), outgoing.webhook.clone());
+                deliveries.spawn(async move {
+                    let result = bounded(timeout, post_json(&client, &target, &payload)).await;
+                    (index, result)
+                });
+            }
+        }
+        if let (Some(email), Some(mail)) = (&self.settings.email, outgoing.email) {
             let index = labels.len();
             let secrets = email
                 .password
@@ -178,10 +272,16 @@ impl Notifier {
                 format!("email via {}:{}", email.smtp_host, email.smtp_port),
                 secrets,
             ));
-            let (email, subject, body) =
-                (email.clone(), message.title.clone(), message.text_body());
+            let email = EmailSettings {
+                to: mail.to,
+                ..email.clone()
+            };
             deliveries.spawn(async move {
-                let result = bounded(timeout, send_email(&email, &subject, &body, timeout)).await;
+                let result = bounded(
+                    timeout,
+                    send_email(&email, &mail.subject, &mail.body, timeout),
+                )
+                .await;
                 (index, result)
             });
         }
@@ -242,6 +342,41 @@ impl Notifier {
         self.http = Some(client.clone());
         Ok(client)
     }
+}
+
+/// A message about something other than one alert (an incident), worded by whoever owns it;
+/// [`Notifier::announce`] shapes it for each kind of target.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Announcement {
+    /// The headline: Slack's text and title, the email's subject.
+    pub title: String,
+    /// The line under the headline: whom it is for.
+    pub addressed: String,
+    /// Labelled fields, in order (the notifier adds the host).
+    pub fields: Vec<(&'static str, String)>,
+    /// The Slack attachment's colour: `danger`, `warning` or `good`.
+    pub color: &'static str,
+    /// Slack channels to post in; none: the webhook's own.
+    pub channels: Vec<String>,
+    /// Email recipients besides `[notify.email] to`.
+    pub emails: Vec<String>,
+    /// What the generic webhooks get (the notifier adds `host` and `message`).
+    pub webhook: Value,
+}
+
+/// One event's messages, shaped for each kind of target.
+struct Outgoing {
+    /// Slack payloads, each with the channel it is addressed to (none: the webhook's own).
+    slack: Vec<(Option<String>, Value)>,
+    webhook: Value,
+    /// `None`: no email for this event.
+    email: Option<Mail>,
+}
+
+struct Mail {
+    subject: String,
+    body: String,
+    to: Vec<String>,
 }
 
 /// What one event says, before it is shaped for a target.

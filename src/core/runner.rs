@@ -1,8 +1,9 @@
 //! The runner: drives every collector through the one collector loop, judges every sample with
 //! the one judge, persists alert changes, and tells whoever listens (TUI or headless) through
-//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends, and feeds
+//! owned [`Event`]s. It refreshes the backup inventory itself when a backup task ends, feeds
 //! what it sees (alerts, service state changes, task runs, checklist notes) to the open
-//! incidents' automatic [`Timeline`].
+//! incidents' automatic [`Timeline`], and announces the incident changes the console makes (and,
+//! watching, incidents gone overdue).
 //!
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
@@ -25,10 +26,10 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
-use crate::core::incidents::Incident;
-use crate::core::incidents::service::{IncidentService, NotRecorded};
+use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
-use crate::core::model::{Alert, Metric, Status};
+use crate::core::incidents::{Notice, UNACKNOWLEDGED_OVERDUE};
+use crate::core::model::{Alert, Metric, Status, Unit};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
@@ -109,7 +110,7 @@ enum Collected {
     Queries(Box<QuerySnapshot>),
     Backups(BackupRound),
     Checklists(Result<Vec<RunState>, String>),
-    Incidents(Result<Vec<Incident>, String>),
+    Incidents(Watched),
 }
 
 impl From<Result<ResourceSample, CollectError>> for Collected {
@@ -142,9 +143,9 @@ impl From<Result<Vec<RunState>, String>> for Collected {
     }
 }
 
-impl From<Result<Vec<Incident>, String>> for Collected {
-    fn from(incidents: Result<Vec<Incident>, String>) -> Self {
-        Collected::Incidents(incidents)
+impl From<Watched> for Collected {
+    fn from(watched: Watched) -> Self {
+        Collected::Incidents(watched)
     }
 }
 
@@ -155,6 +156,18 @@ impl Sample for Collected {
             Collected::Service(result) => result.metrics(),
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
+            Collected::Incidents(Watched {
+                incidents: Ok(incidents),
+                ..
+            }) => {
+                let now = crate::core::model::now();
+                let overdue = incidents.iter().filter(|i| i.overdue(now)).count();
+                vec![Metric::new(
+                    UNACKNOWLEDGED_OVERDUE,
+                    overdue as f64,
+                    Unit::Count,
+                )]
+            }
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 Vec::new()
             }
@@ -252,6 +265,7 @@ async fn run(
             settings.tasks.identity.user.clone(),
             settings.tasks.identity.host.clone(),
         )
+        .with_notifications(settings.notify.clone())
     });
     if let Some(incidents) = incidents.as_ref().filter(|_| settings.watch_incidents) {
         let control = drives.start(incidents.clone());
@@ -417,6 +431,7 @@ async fn run(
                             let _ = events.send(no_incident_store()).await;
                             return;
                         };
+                        let notice = change.notice();
                         let event = match incidents.record(&id, change).await {
                             Ok(incidents) => {
                                 if let Some(timeline) = &timeline {
@@ -426,7 +441,11 @@ async fn run(
                             }
                             Err(not_recorded) => not_recorded_event(not_recorded),
                         };
+                        let recorded = matches!(event, Event::Incidents(_));
                         let _ = events.send(event).await;
+                        if let (true, Some(notice)) = (recorded, notice) {
+                            announce(&incidents, &id, notice, &events).await;
+                        }
                     });
                 }
                 Some(Request::OpenIncident(opening)) => {
@@ -438,11 +457,12 @@ async fn run(
                             return;
                         };
                         let level = opening.level;
-                        let answer = match incidents.open(opening).await {
+                        let (answer, opened) = match incidents.open(opening).await {
                             Ok(id) => {
-                                let _ = events.send(Event::IncidentOpened { id, level }).await;
+                                let opened = Event::IncidentOpened { id: id.clone(), level };
+                                let _ = events.send(opened).await;
                                 // The new incident's timeline starts with what happens next.
-                                incidents.current().await.map_or_else(
+                                let answer = incidents.current().await.map_or_else(
                                     |message| not_recorded_event(NotRecorded::Store(message)),
                                     |incidents| {
                                         if let Some(timeline) = &timeline {
@@ -450,11 +470,15 @@ async fn run(
                                         }
                                         Event::Incidents(incidents)
                                     },
-                                )
+                                );
+                                (answer, Some(id))
                             }
-                            Err(not_recorded) => not_recorded_event(not_recorded),
+                            Err(not_recorded) => (not_recorded_event(not_recorded), None),
                         };
                         let _ = events.send(answer).await;
+                        if let Some(id) = opened {
+                            announce(&incidents, &id, Notice::Opened, &events).await;
+                        }
                     });
                 }
                 Some(Request::SetStatementSort(sort)) => {
@@ -508,6 +532,34 @@ fn no_incident_store() -> Event {
     Event::IncidentRefused(
         "incidents need the state store, and it is not open; see the store error".to_owned(),
     )
+}
+
+/// Announces a change the console made, then shows the incidents with the announcement logged;
+/// a failed delivery is a warning, like an alert's.
+async fn announce(
+    incidents: &IncidentService,
+    id: &str,
+    notice: Notice,
+    events: &mpsc::Sender<Event>,
+) {
+    if !incidents.announces() {
+        return;
+    }
+    let warnings = match incidents.announce(id, notice).await {
+        Ok(failures) => failures,
+        Err(NotRecorded::Refused(message) | NotRecorded::Store(message)) => vec![message],
+    };
+    for message in warnings {
+        let _ = events
+            .send(Event::Warning {
+                source: "notify",
+                message,
+            })
+            .await;
+    }
+    if let Ok(current) = incidents.current().await {
+        let _ = events.send(Event::Incidents(current)).await;
+    }
 }
 
 /// A refusal is the user's to read where they pressed the key; a store failure is a warning.
@@ -575,16 +627,27 @@ async fn deliver(
             source: "checklists",
             message,
         }],
-        Collected::Incidents(Ok(incidents)) => {
-            if let Some(timeline) = timeline {
-                timeline.incidents(&incidents);
-            }
-            vec![Event::Incidents(incidents)]
+        Collected::Incidents(watched) => {
+            let shown = match watched.incidents {
+                Ok(incidents) => {
+                    if let Some(timeline) = timeline {
+                        timeline.incidents(&incidents);
+                    }
+                    Event::Incidents(incidents)
+                }
+                Err(message) => Event::Warning {
+                    source: "incidents",
+                    message,
+                },
+            };
+            // The overdue count can raise or clear its rule's alert like any other metric.
+            let mut updates = vec![Event::Judged(evaluations), shown];
+            updates.extend(watched.failures.into_iter().map(|message| Event::Warning {
+                source: "notify",
+                message,
+            }));
+            updates
         }
-        Collected::Incidents(Err(message)) => vec![Event::Warning {
-            source: "incidents",
-            message,
-        }],
         Collected::Service(result) => {
             let level = evaluations
                 .iter()

@@ -1,6 +1,7 @@
 //! `opsdeck incident`: incidents from the command line. Listing and showing them, declaring one,
 //! every step of the life cycle, notes and action items (each change one appended event, checked
-//! first against the incident as stored), and the postmortem export.
+//! first against the incident as stored), and the postmortem export. Opening, changing the level
+//! and resolving announce the change to the level's `[[escalation]]` contacts through `[notify]`.
 
 use std::fmt::Write as _;
 
@@ -11,8 +12,10 @@ use serde::Serialize;
 use super::Refused;
 use crate::cli::{ExportFormat, Format, IncidentCommand};
 use crate::core::checklists::Language;
+use crate::core::incidents::policy::{self, Contact};
 use crate::core::incidents::service::{IncidentService, NotRecorded};
-use crate::core::incidents::{self, Change, Event, Incident, Level, Opening, Stage, export};
+use crate::core::incidents::{Change, Incident, Level, Notice, Opening, Stage, export};
+use crate::core::notify::NotifySettings;
 use crate::core::store::Store;
 use crate::core::text::{duration, printable};
 
@@ -22,6 +25,35 @@ pub struct Session {
     pub language: Language,
     pub user: String,
     pub host: String,
+    /// Where opening, level changes and resolutions are announced.
+    pub notify: NotifySettings,
+}
+
+impl Session {
+    fn service(&self, store: &Store) -> IncidentService {
+        IncidentService::new(store.clone(), self.user.clone(), self.host.clone())
+            .with_notifications(self.notify.clone())
+    }
+}
+
+fn refused(not_recorded: NotRecorded) -> anyhow::Error {
+    match not_recorded {
+        NotRecorded::Refused(message) => Refused(message).into(),
+        NotRecorded::Store(message) => anyhow::anyhow!(message),
+    }
+}
+
+/// Announces a change made here; a failed delivery is reported on stderr and does not fail the
+/// command (the change is stored, and the failure is logged with the incident).
+async fn announce(service: &IncidentService, id: &str, notice: Notice) -> Result<()> {
+    if !service.announces() {
+        return Ok(());
+    }
+    let failures = service.announce(id, notice).await.map_err(refused)?;
+    for failure in failures {
+        eprintln!("warning: notification not delivered: {failure}");
+    }
+    Ok(())
 }
 
 /// Runs one `opsdeck incident` command; returns the exit status.
@@ -131,7 +163,7 @@ async fn open(
     affects: Vec<String>,
 ) -> Result<i32> {
     let level = level_of(level)?;
-    let service = IncidentService::new(store.clone(), session.user.clone(), session.host.clone());
+    let service = session.service(store);
     let opening = Opening {
         title,
         level,
@@ -139,11 +171,7 @@ async fn open(
         evidence: String::new(),
         alert: None,
     };
-    let id = match service.open(opening).await {
-        Ok(id) => id,
-        Err(NotRecorded::Refused(message)) => return Err(Refused(message).into()),
-        Err(NotRecorded::Store(message)) => anyhow::bail!(message),
-    };
+    let id = service.open(opening).await.map_err(refused)?;
     // The id alone on stdout, for `id=$(opsdeck incident open ...)`.
     println!("{id}");
     eprintln!(
@@ -153,24 +181,17 @@ async fn open(
         duration(target_seconds(level)),
         level.escalation(session.language)
     );
+    announce(&service, &id, Notice::Opened).await?;
     Ok(0)
 }
 
 /// Checks the change against the incident as stored now, appends it, and reports the incident
 /// as read back (with whatever another console added meanwhile).
 async fn record(session: &Session, store: &Store, id: &str, change: Change) -> Result<i32> {
-    let before = incident(store, id).await?;
-    incidents::check(&before, &change, &session.user, today()).map_err(Refused)?;
-    let event = Event {
-        incident: before.id.clone(),
-        change,
-        user: session.user.clone(),
-        host: session.host.clone(),
-        at: crate::core::model::now(),
-    };
-    store.append_incident_event(&event).await?;
-    let after = incident(store, id).await?;
-    let what = match &event.change {
+    let service = session.service(store);
+    let notice = change.notice();
+    let (before, after) = service.change(id, change.clone()).await.map_err(refused)?;
+    let what = match &change {
         Change::LevelChanged { level } => {
             format!("level {} -> {}", before.level.as_str(), level.as_str())
         }
@@ -195,9 +216,12 @@ async fn record(session: &Session, store: &Store, id: &str, change: Change) -> R
         after.id,
         after.level.as_str(),
         printable(&after.title),
-        printable(&event.user),
+        printable(&session.user),
         after.stage().label(session.language)
     );
+    if let Some(notice) = notice {
+        announce(&service, &after.id, notice).await?;
+    }
     Ok(0)
 }
 
@@ -209,6 +233,8 @@ struct Judged<'a> {
     stage: Stage,
     overdue: bool,
     respond_by: DateTime<Utc>,
+    /// The level's `[[escalation]]` contacts.
+    contacts: Vec<&'static Contact>,
 }
 
 fn judged(incident: &Incident, now: DateTime<Utc>) -> Judged<'_> {
@@ -217,6 +243,7 @@ fn judged(incident: &Incident, now: DateTime<Utc>) -> Judged<'_> {
         stage: incident.stage(),
         overdue: incident.overdue(now),
         respond_by: incident.respond_by(),
+        contacts: policy::current().contacts(incident.level),
     }
 }
 
@@ -340,6 +367,10 @@ fn show_text(incident: &Incident, language: Language, now: DateTime<Utc>) -> Str
             printable
         ),
     );
+    out.push_str("Contacts:\n");
+    for line in policy::current().contact_lines(level) {
+        let _ = writeln!(out, "  {}", printable(&line));
+    }
     out.push_str("Times:\n");
     for stage in [
         Stage::Detected,
@@ -419,6 +450,7 @@ async fn export_incident(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::incidents::{self, Event};
     use chrono::TimeZone;
 
     fn opened(id: &str, level: Level, minutes_ago: i64, now: DateTime<Utc>) -> Incident {

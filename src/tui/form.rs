@@ -8,7 +8,7 @@ use tui_textarea::{CursorMove, TextArea};
 
 use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::Language;
-use crate::core::incidents::{Change, Incident, Level, Opening, check};
+use crate::core::incidents::{Change, Incident, Level, Opening, check, policy};
 use crate::core::protocol::Request;
 use crate::tui::input::textarea_input;
 
@@ -155,17 +155,26 @@ impl Form {
         }
     }
 
-    /// The level's definition, response target and escalation, in `language`.
-    pub fn level_lines(level: Level, language: Language) -> (String, String) {
+    /// The level's definition, response target and escalation in `language`, and the
+    /// `[[escalation]]` contacts declaring it notifies.
+    pub fn level_lines(level: Level, language: Language) -> [String; 3] {
         let target = i64::try_from(level.response_target().as_secs()).unwrap_or(i64::MAX);
-        (
+        let contacts = policy::current().contacts(level);
+        let notified = if contacts.is_empty() {
+            policy::no_contact(level)
+        } else {
+            let names: Vec<String> = contacts.iter().map(|contact| contact.label()).collect();
+            format!("notifies {}", names.join(", "))
+        };
+        [
             level.definition(language).to_owned(),
             format!(
                 "acknowledge within {} · escalate to {}",
                 crate::tui::strings::minutes(target),
                 level.escalation(language)
             ),
-        )
+            notified,
+        ]
     }
 
     fn text(&self, index: usize) -> String {

@@ -15,6 +15,8 @@
 
 #![allow(dead_code)]
 
+pub mod receivers;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

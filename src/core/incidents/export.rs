@@ -10,7 +10,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Value, json};
 
-use super::{Incident, Stage, Stamp};
+use super::{Incident, Stage, Stamp, policy};
 use crate::core::checklists::Language;
 use crate::core::checklists::export::{inline, line_start};
 use crate::core::text::duration;
@@ -75,6 +75,10 @@ where
             .as_deref()
             .map_or_else(|| "nobody yet".to_owned(), inline),
     );
+    out.push_str("- Escalation contacts:\n");
+    for line in policy::current().contact_lines(level) {
+        out.push_str(&format!("  - {}\n", inline(&line)));
+    }
     out.push_str("\n## 2. Timeline\n\n");
     for (stage, label) in TIMES {
         let line = match incident.stamp(stage) {
@@ -170,6 +174,7 @@ pub fn json(incident: &Incident, now: DateTime<Utc>, today: NaiveDate) -> Value 
                     "en": level.escalation(Language::En),
                     "ko": level.escalation(Language::Ko),
                 },
+                "contacts": policy::current().contacts(level),
             },
             "affected_systems": incident.affects,
             "status": incident.stage(),

@@ -4,7 +4,9 @@
 //! and the incident itself, folded from an append-only log of events that two consoles can
 //! write to at once without losing each other's changes.
 
+mod announce;
 pub mod export;
+pub mod policy;
 mod records;
 pub mod service;
 pub mod timeline;
@@ -17,6 +19,11 @@ use serde::{Deserialize, Serialize};
 use crate::core::checklists::Language;
 use crate::core::checks::rules::format_value;
 use crate::core::model::{Alert, Status};
+
+/// What the rules see: how many open incidents nobody acknowledged within their level's target.
+pub const UNACKNOWLEDGED_OVERDUE: &str = "incident.unacknowledged_overdue";
+/// Every metric incidents feed to the rules.
+pub const INCIDENT_METRICS: &[&str] = &[UNACKNOWLEDGED_OVERDUE];
 
 /// An incident's severity, P0 (everything down) to P4 (minor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -48,8 +55,16 @@ impl Level {
             .find(|level| level.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
-    /// What the level means (guide 004, "장애 레벨 정의").
+    /// What the level means: the configured definition, else the guide's (004, "장애 레벨 정의").
     pub fn definition(self, language: Language) -> &'static str {
+        policy::current()
+            .level(self)
+            .definition
+            .as_deref()
+            .unwrap_or_else(|| self.guide_definition(language))
+    }
+
+    fn guide_definition(self, language: Language) -> &'static str {
         match (self, language) {
             (Level::P0, Language::En) => "full service outage",
             (Level::P0, Language::Ko) => "전체 서비스 중단",
@@ -64,8 +79,13 @@ impl Level {
         }
     }
 
-    /// How soon someone must acknowledge an incident of this level.
+    /// How soon someone must acknowledge an incident of this level, as configured.
     pub fn response_target(self) -> Duration {
+        policy::current().level(self).respond_within
+    }
+
+    /// The guide's response target.
+    fn guide_response_target(self) -> Duration {
         let minutes = match self {
             Level::P0 => 15,
             Level::P1 => 60,
@@ -76,8 +96,16 @@ impl Level {
         Duration::from_secs(minutes * 60)
     }
 
-    /// Who the guide says to escalate to.
+    /// Who to escalate to: as configured, else as the guide says.
     pub fn escalation(self, language: Language) -> &'static str {
+        policy::current()
+            .level(self)
+            .escalate
+            .as_deref()
+            .unwrap_or_else(|| self.guide_escalation(language))
+    }
+
+    fn guide_escalation(self, language: Language) -> &'static str {
         match (self, language) {
             (Level::P0, Language::En) => "CTO, CEO",
             (Level::P0, Language::Ko) => "CTO, CEO",
@@ -240,6 +268,17 @@ impl Change {
             Change::CommandTaken => "command_taken",
             Change::Observed { .. } => "observed",
             Change::Notified { .. } => "notified",
+        }
+    }
+
+    /// The notification this change calls for, if any: the team hears when an incident opens,
+    /// changes level or is resolved (and, from the console's watch, when it goes overdue).
+    pub fn notice(&self) -> Option<Notice> {
+        match self {
+            Change::Opened { .. } => Some(Notice::Opened),
+            Change::LevelChanged { .. } => Some(Notice::LevelChanged),
+            Change::Resolved => Some(Notice::Resolved),
+            _ => None,
         }
     }
 

@@ -168,15 +168,19 @@ impl IncidentsPane {
 
     /// The timeline popup; times are in UTC, as the CLI export and postmortems give them.
     fn timeline(incident: &Incident, today: NaiveDate) -> Popup {
-        let mut lines = vec![
-            format!(
-                "{} {}  {}",
-                incident.level.as_str(),
-                printable(&incident.title),
-                incident.stage().label(Language::En)
-            ),
-            String::new(),
-        ];
+        let mut lines = vec![format!(
+            "{} {}  {}",
+            incident.level.as_str(),
+            printable(&incident.title),
+            incident.stage().label(Language::En)
+        )];
+        let contacts = crate::core::incidents::policy::current().contact_lines(incident.level);
+        lines.extend(
+            contacts
+                .iter()
+                .map(|line| format!("  contact: {}", printable(line))),
+        );
+        lines.push(String::new());
         for entry in &incident.timeline {
             lines.push(format!(
                 "{}  {}  {}",

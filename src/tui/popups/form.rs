@@ -1,6 +1,6 @@
 //! The popup of a form ([`crate::tui::form`]): a label and a one-line field per row, the level
-//! with its definition, response target and escalation, the refusal of the last Enter in place,
-//! and the keys. Text is drawn escaped (a title prefilled from an alert may carry control
+//! with its definition, response target, escalation and the contacts it notifies, the refusal of
+//! the last Enter in place, and the keys. Text is drawn escaped (a title prefilled from an alert may carry control
 //! characters) with the cursor in reverse video, so it reads without colour too.
 
 use ratatui::Frame;
@@ -45,7 +45,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
             }
             Row::Level => {
                 let Some(level) = form.level() else { continue };
-                let (definition, response) = Form::level_lines(level, Language::En);
+                let [definition, response, notified] = Form::level_lines(level, Language::En);
                 let picked = format!("{}  ", level.as_str());
                 let picked_width = strings::width(&picked);
                 spans.push(Span::styled(picked, palette.get(Slot::Text)));
@@ -54,10 +54,15 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
                     palette.get(Slot::Text),
                 ));
                 lines.push(Line::from(spans));
-                lines.push(Line::styled(
-                    strings::fit(&format!("{}{response}", " ".repeat(LABEL_COLUMNS)), inner),
-                    palette.get(Slot::Muted),
-                ));
+                for detail in [response, notified] {
+                    lines.push(Line::styled(
+                        strings::fit(
+                            &format!("{}{}", " ".repeat(LABEL_COLUMNS), printable(&detail)),
+                            inner,
+                        ),
+                        palette.get(Slot::Muted),
+                    ));
+                }
             }
         }
     }
