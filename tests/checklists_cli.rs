@@ -503,3 +503,82 @@ fn two_consoles_ticking_the_same_run_at_once_lose_nothing_on_postgres() {
         .expect("psql");
     assert_eq!(String::from_utf8_lossy(&counted.stdout).trim(), "60");
 }
+
+/// The monthly incident procedure review lists the incidents' action items past their due date,
+/// the longest overdue first, escaped. The command line refuses such dates, so the log rows are
+/// written through the store as they would have been when the items were still due later.
+#[tokio::test]
+async fn the_monthly_incident_review_shows_the_overdue_action_items() {
+    use opsdeck::core::incidents::{Change, Event, Level};
+    use opsdeck::core::store::{Store, StoreLocation};
+
+    let home = Home::new();
+    let clean = home.run("oncall", &["show", "monthly"]).ok();
+    assert!(
+        clean.stdout.contains("no incident action item overdue"),
+        "{}",
+        clean.text()
+    );
+
+    let store = Store::open(&StoreLocation::Sqlite(
+        home.dir.path().join("state/state.db"),
+    ))
+    .await
+    .expect("open the store");
+    let at = Utc::now() - chrono::Duration::days(60);
+    let event = |change| Event {
+        incident: "INC-20261001-0a0b0c".into(),
+        change,
+        user: "alice".into(),
+        host: "web-1".into(),
+        at,
+    };
+    let action = |text: &str, owner: &str, days_ago: i64| Change::ActionAdded {
+        text: text.into(),
+        owner: owner.into(),
+        due: (Utc::now() - chrono::Duration::days(days_ago)).date_naive(),
+    };
+    for change in [
+        Change::Opened {
+            title: "checkout down".into(),
+            level: Level::P1,
+            affects: Vec::new(),
+            evidence: String::new(),
+        },
+        Change::Resolved,
+        action("raise pool\u{1b}[2J", "dba", 3),
+        action("write the runbook", "sre", 20),
+        action("not yet", "sre", -5),
+    ] {
+        store
+            .append_incident_event(&event(change))
+            .await
+            .expect("append");
+    }
+
+    let shown = home.run("oncall", &["show", "monthly"]).ok();
+    let review: Vec<&str> = shown
+        .stdout
+        .lines()
+        .skip_while(|line| !line.contains("incident-procedures"))
+        .skip(1)
+        .take(3)
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        review[0],
+        "2 incident action item(s) overdue:",
+        "{}",
+        shown.text()
+    );
+    assert!(
+        review[1].starts_with("due ")
+            && review[1].ends_with("sre: write the runbook (INC-20261001-0a0b0c)"),
+        "the longest overdue first: {review:?}"
+    );
+    assert!(
+        review[2].ends_with("dba: raise pool\\x1b[2J (INC-20261001-0a0b0c)"),
+        "escaped: {review:?}"
+    );
+    assert!(!shown.stdout.contains("not yet"), "{}", shown.text());
+}

@@ -1063,3 +1063,103 @@ fn a_tick_survives_kill_9_right_after_it() {
     );
     again.send(b"\x1bq");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Incidents
+// ---------------------------------------------------------------------------------------------
+
+impl Sandbox {
+    /// `opsdeck ARGS` without a terminal, on the same store and directories as the console.
+    fn cli(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.path("home"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .env("XDG_STATE_HOME", self.path("state"))
+            .env("TZ", "UTC")
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run opsdeck")
+    }
+}
+
+/// Esc on its own: the next byte must not arrive with it, or the pair reads as an Alt key.
+fn send_esc(console: &mut Console) {
+    console.send(b"\x1b");
+    thread::sleep(Duration::from_millis(150));
+}
+
+/// An incident declared by hand from the palette, then a note written in the console: killed
+/// with SIGKILL as soon as the note shows in the timeline (which the console reads back from the
+/// store), the CLI still finds both.
+#[test]
+fn a_declared_incident_and_its_note_survive_kill_9_right_after_the_note() {
+    let sandbox = Sandbox::new();
+    let mut console = sandbox.console(&[], &[]);
+    console.wait_for_first_frame();
+    console.send(b":declare");
+    console.wait_for_screen("the palette entry", Duration::from_secs(10), |screen| {
+        screen.contains("declare incident (by hand)")
+    });
+    console.send(b"\r");
+    console.wait_for_screen("the declare form", Duration::from_secs(10), |screen| {
+        screen.contains("Declare an incident") && screen.contains("partial feature failure")
+    });
+    console.send(b"checkout slow\t1\tcheckout, db-1\r");
+    console.wait_for_screen("the opened incident", Duration::from_secs(20), |screen| {
+        // Folded to its summary while another pane has the focus.
+        screen.contains("Incidents 1 open")
+    });
+
+    // The palette takes the focus to the incident and shows its timeline.
+    console.send(b":checkout slow");
+    thread::sleep(Duration::from_millis(300));
+    console.send(b"\r");
+    console.wait_for_screen("the timeline", Duration::from_secs(10), |screen| {
+        screen.contains("opened as P1: checkout slow")
+    });
+    send_esc(&mut console);
+    console.send(b"m");
+    console.wait_for_screen("the note editor", Duration::from_secs(10), |screen| {
+        screen.contains("Incident note")
+    });
+    console.send(b"failover to db-2 done");
+    thread::sleep(Duration::from_millis(300));
+    send_esc(&mut console);
+    // The timeline under the editor was drawn before the note: reopen it until the note read
+    // back from the store is there.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !console.screen().contains("note: failover to db-2 done") {
+        assert!(
+            Instant::now() < deadline,
+            "the note never showed\n{}",
+            console.describe()
+        );
+        send_esc(&mut console);
+        console.send(b"\r");
+        thread::sleep(Duration::from_millis(500));
+    }
+    send_signal(console.pid(), "KILL");
+    let status = console.wait_exit(EXIT_TIMEOUT);
+    assert!(!status.success(), "killed: {status}");
+
+    let listed = sandbox.cli(&["incident", "list", "--format", "json"]);
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let id = listed
+        .split('"')
+        .find(|word| word.starts_with("INC-"))
+        .unwrap_or_else(|| panic!("no incident listed: {listed}"))
+        .to_owned();
+    let shown = sandbox.cli(&["incident", "show", &id]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success(), "{shown:?}");
+    assert!(text.contains("checkout slow"), "{text}");
+    assert!(text.contains("P1"), "{text}");
+    assert!(text.contains("failover to db-2 done"), "{text}");
+    assert!(text.contains("db-1"), "{text}");
+}

@@ -1222,6 +1222,109 @@ mod checklists {
     }
 }
 
+mod checklist_incident_review {
+    use super::*;
+    use opsdeck::core::checklists::{KnownNames, Language, definition};
+    use opsdeck::core::incidents::{Change, Event as LogEvent, Level, fold};
+    use opsdeck::tui::app::Pane;
+
+    fn action(text: &str, owner: &str, due: (i32, u32, u32), minute: i64) -> LogEvent {
+        LogEvent {
+            incident: "INC-20261101-0a0b0c".into(),
+            change: Change::ActionAdded {
+                text: text.into(),
+                owner: owner.into(),
+                due: chrono::NaiveDate::from_ymd_opt(due.0, due.1, due.2).unwrap(),
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(-30 * 86_400 + minute * 60),
+        }
+    }
+
+    #[test]
+    fn the_monthly_incident_review_item_shows_the_overdue_action_items() {
+        let mut state = state("PROD");
+        let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        state.set_checklists(checklists, Language::En, Vec::new());
+        while state.focus != Pane::Checklists {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        // The monthly checklist, its run at the incident procedure review.
+        for name in ["j", "j", "enter"] {
+            state.update(Msg::Key(KeyChord::parse(name).unwrap()));
+        }
+        // The item's live line and the ones under it.
+        let review = |state: &AppState| {
+            let screen = text(&render(state, &look("dark", Glyphs::Unicode), 80, 24));
+            for line in screen.lines() {
+                assert_eq!(line.width(), 80, "misaligned: {line}");
+            }
+            screen
+                .lines()
+                .skip_while(|line| !line.contains("incident response procedure reviewed"))
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        for _ in 0..7 {
+            state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        }
+        assert!(
+            review(&state).contains("incident.overdue_actions not measured yet"),
+            "before the incidents are read: {}",
+            review(&state)
+        );
+
+        let log = vec![
+            LogEvent {
+                incident: "INC-20261101-0a0b0c".into(),
+                change: Change::Opened {
+                    title: "checkout down".into(),
+                    level: Level::P1,
+                    affects: Vec::new(),
+                    evidence: String::new(),
+                },
+                user: "alice".into(),
+                host: "web-1".into(),
+                at: at(-30 * 86_400),
+            },
+            LogEvent {
+                change: Change::Resolved,
+                ..action("x", "x", (2026, 11, 1), 30)
+            },
+            action("raise pool\u{1b}[2J", "dba", (2026, 11, 10), 40),
+            action("write runbook", "sre", (2026, 11, 2), 41),
+            action("later", "sre", (2026, 12, 30), 42),
+        ];
+        let incident = fold("INC-20261101-0a0b0c", &log).unwrap();
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        let lines = review(&state);
+        assert!(
+            lines.contains("2 incident action item(s) overdue ! WARN"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("due 2026-11-02 sre: write runbook (INC-20261101-0a0b0c) "),
+            "the longest overdue first: {lines}"
+        );
+        assert!(
+            lines.contains("due 2026-11-10 dba: raise pool\\x1b[2J (INC-"),
+            "escaped: {lines}"
+        );
+        assert!(!lines.contains("later"), "not due yet: {lines}");
+        assert!(
+            lines.find("write runbook") < lines.find("raise pool"),
+            "{lines}"
+        );
+
+        state.update(Msg::Runner(Event::Incidents(Vec::new())));
+        assert!(review(&state).contains("no incident action item overdue ✓"));
+    }
+}
+
 /// At 80×24 with every pane configured, each pane in turn has the focus: it shows its real rows,
 /// and the others fold to their one-line summaries.
 mod every_pane_at_80x24 {
@@ -1442,6 +1545,12 @@ mod incidents {
         state
     }
 
+    /// A console that may keep records (the shared `state` is read-only).
+    fn writable(mut state: AppState) -> AppState {
+        state.host.read_only = false;
+        state
+    }
+
     fn focus(state: &mut AppState, pane: Pane) {
         while state.focus != pane {
             state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
@@ -1498,7 +1607,7 @@ mod incidents {
 
     #[test]
     fn the_keys_ask_the_runner_for_each_change_and_note_and_enter_shows_the_timeline() {
-        let mut state = incident_state();
+        let mut state = writable(incident_state());
         focus(&mut state, Pane::Incidents);
         let id = "INC-20261205-00a1b2".to_owned();
         for (name, change) in [
@@ -1586,7 +1695,7 @@ mod incidents {
 
     #[test]
     fn an_incident_declared_from_an_alert_shows_the_alert_as_the_first_entrys_evidence() {
-        let mut state = state("PROD");
+        let mut state = writable(state("PROD"));
         let alert = Alert {
             id: "alert-7".into(),
             key: "disk.used_pct:/data".into(),
@@ -1611,7 +1720,8 @@ mod incidents {
         );
         key(&mut state, "esc");
 
-        let requests = key(&mut state, "o");
+        key(&mut state, "o");
+        let requests = key(&mut state, "enter");
         let [Request::OpenIncident(opening)] = requests.as_slice() else {
             panic!("one opening asked for: {requests:?}");
         };
@@ -1691,5 +1801,352 @@ mod incidents {
             }
             other => panic!("expected the timeline, got {other:?}"),
         }
+    }
+
+    fn alert_on(instance: &str) -> Alert {
+        Alert {
+            id: "alert-7".into(),
+            key: format!("disk.used_pct:{instance}"),
+            metric: "disk.used_pct".into(),
+            instance: Some(instance.into()),
+            level: Status::Crit,
+            opened_at: at(-600),
+            resolved_at: None,
+            peak: 92.1,
+            threshold: 90.0,
+            unit: Unit::Percent,
+        }
+    }
+
+    fn typed(state: &mut AppState, text: &str) {
+        for ch in text.chars() {
+            let name = if ch == ' ' {
+                "space".to_owned()
+            } else {
+                ch.to_string()
+            };
+            key(state, &name);
+        }
+    }
+
+    fn assert_aligned(screen: &str, width: usize) {
+        for line in screen.lines() {
+            assert_eq!(line.width(), width, "misaligned: {line}");
+        }
+    }
+
+    #[test]
+    fn declaring_from_an_alert_opens_a_prefilled_form_and_sends_what_was_edited() {
+        let mut state = writable(state("PROD"));
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![alert_on(
+            "/data/백업\u{1b}[2J",
+        )])));
+        focus(&mut state, Pane::Alerts);
+        assert!(key(&mut state, "o").is_empty(), "nothing is declared yet");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_aligned(&screen, 80);
+        assert!(
+            screen.contains("Declare an incident from the alert"),
+            "{screen}"
+        );
+        let title = screen
+            .lines()
+            .find(|line| line.contains("Title"))
+            .unwrap_or_else(|| panic!("no title row:\n{screen}"));
+        assert!(
+            title.contains("disk.used_pct /data/백업\\x1b[2J 92.1 % (limit 90.0 %)"),
+            "prefilled, escaped: {title}"
+        );
+        assert!(screen.contains("P1  core feature down"), "{screen}");
+        assert!(
+            screen.contains("acknowledge within 1h 00m · escalate to dev lead, DevOps lead"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("no [[escalation]] contact for P1; add one in config.toml"),
+            "whom declaring notifies: {screen}"
+        );
+        insta::assert_snapshot!(screen);
+
+        // The title is edited, the level raised to P0, and a system added.
+        typed(&mut state, " 결제");
+        key(&mut state, "tab");
+        key(&mut state, "0");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_aligned(&screen, 80);
+        assert!(screen.contains("P0  full service outage"), "{screen}");
+        assert!(screen.contains("acknowledge within 15m"), "{screen}");
+        key(&mut state, "tab");
+        typed(&mut state, ", api");
+        let requests = key(&mut state, "enter");
+        let [Request::OpenIncident(opening)] = requests.as_slice() else {
+            panic!("one opening asked for: {requests:?}");
+        };
+        assert_eq!(
+            opening.title,
+            "disk.used_pct /data/백업\u{1b}[2J 92.1 % (limit 90.0 %) 결제"
+        );
+        assert_eq!(opening.level, Level::P0);
+        assert_eq!(opening.affects, ["/data/백업\u{1b}[2J", "api"]);
+        assert_eq!(opening.alert.as_deref(), Some("alert-7"));
+        assert!(
+            opening.evidence.starts_with("alert alert-7: "),
+            "{}",
+            opening.evidence
+        );
+        assert!(state.modal.is_none(), "the form closes");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("declaring P0"), "{screen}");
+    }
+
+    #[test]
+    fn esc_cancels_a_declaration_and_read_only_refuses_every_incident_key() {
+        let mut state = writable(state("PROD"));
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![alert_on("/data")])));
+        focus(&mut state, Pane::Alerts);
+        key(&mut state, "o");
+        assert!(key(&mut state, "esc").is_empty());
+        assert!(state.modal.is_none());
+
+        let mut state = state_with_incident_read_only();
+        focus(&mut state, Pane::Incidents);
+        for name in ["a", "w", "f", "+", "_", "l", "m", "u", "o"] {
+            assert!(key(&mut state, name).is_empty(), "key {name}");
+            assert!(state.modal.is_none(), "key {name} opened {:?}", state.modal);
+            let notice = state.notice.clone().expect("a refusal");
+            assert!(notice.text.starts_with("read-only:"), "{}", notice.text);
+        }
+        focus(&mut state, Pane::Alerts);
+        key(&mut state, "o");
+        assert!(state.modal.is_none());
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            screen.contains("read-only: declaring an incident is refused"),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn an_alert_that_already_belongs_to_an_open_incident_opens_no_form() {
+        let mut state = writable(state("PROD"));
+        let alert = alert_on("/data");
+        let opening = opsdeck::core::incidents::Opening::from_alert(&alert);
+        let opened = LogEvent {
+            incident: "INC-20261122-0d0d0d".into(),
+            change: Change::Opened {
+                title: opening.title,
+                level: opening.level,
+                affects: opening.affects,
+                evidence: opening.evidence,
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(-60),
+        };
+        let incident = fold(&opened.incident, std::slice::from_ref(&opened)).unwrap();
+        state.update(Msg::Runner(Event::AlertsLoaded(vec![alert])));
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        focus(&mut state, Pane::Alerts);
+        assert!(key(&mut state, "o").is_empty());
+        assert!(state.modal.is_none(), "{:?}", state.modal);
+        let notice = state.notice.clone().expect("a hint");
+        assert!(
+            notice
+                .text
+                .contains("this alert belongs to INC-20261122-0d0d0d (P1) already"),
+            "{}",
+            notice.text
+        );
+    }
+
+    fn state_with_incident_read_only() -> AppState {
+        let state = incident_state();
+        assert!(state.host.read_only);
+        state
+    }
+
+    #[test]
+    fn declaring_by_hand_from_the_palette_works_before_any_incident_and_refuses_an_empty_title() {
+        let mut state = writable(state("PROD"));
+        assert!(!state.pane_shown(Pane::Incidents));
+        key(&mut state, ":");
+        typed(&mut state, "declare incident");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("declare incident (by hand)"), "{screen}");
+        assert!(key(&mut state, "enter").is_empty());
+        assert!(
+            matches!(state.modal, Some(Modal::Form(_))),
+            "{:?}",
+            state.modal
+        );
+
+        // An empty title is refused in the form, which stays open; without colour too.
+        assert!(key(&mut state, "enter").is_empty());
+        let buffer = render(&state, &look("mono", Glyphs::Ascii), 80, 24);
+        for cell in buffer.content() {
+            assert!(matches!(cell.fg, Color::Reset), "coloured cell {cell:?}");
+        }
+        let screen = text(&buffer);
+        assert_aligned(&screen, 80);
+        assert!(
+            screen.contains("the title is empty: write what is broken, as users see it"),
+            "{screen}"
+        );
+        assert!(screen.contains("P2  partial feature failure"), "{screen}");
+        insta::assert_snapshot!(screen);
+
+        typed(&mut state, "결제 지연");
+        key(&mut state, "tab");
+        key(&mut state, "right");
+        let requests = key(&mut state, "enter");
+        assert_eq!(
+            requests,
+            vec![Request::OpenIncident(opsdeck::core::incidents::Opening {
+                title: "결제 지연".into(),
+                level: Level::P3,
+                affects: Vec::new(),
+                evidence: String::new(),
+                alert: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn the_action_item_form_refuses_a_past_date_in_place_then_adds_it() {
+        let mut state = writable(incident_state());
+        focus(&mut state, Pane::Incidents);
+        key(&mut state, "u");
+        typed(&mut state, "풀 크기 조정");
+        key(&mut state, "tab");
+        typed(&mut state, "dba");
+        key(&mut state, "tab");
+        typed(&mut state, "2026-01-01");
+        assert!(key(&mut state, "enter").is_empty(), "refused");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_aligned(&screen, 80);
+        assert!(
+            screen.contains("Action item for INC-20261205-00a1b2"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("the action item is due 2026-01-01, which is in the past"),
+            "{screen}"
+        );
+        insta::assert_snapshot!(screen);
+
+        for _ in 0..5 {
+            key(&mut state, "backspace");
+        }
+        typed(&mut state, "12-31");
+        assert_eq!(
+            key(&mut state, "enter"),
+            vec![Request::IncidentEntry {
+                id: "INC-20261205-00a1b2".into(),
+                change: Change::ActionAdded {
+                    text: "풀 크기 조정".into(),
+                    owner: "dba".into(),
+                    due: chrono::NaiveDate::from_ymd_opt(2026, 12, 31).unwrap(),
+                },
+            }]
+        );
+        assert!(state.modal.is_none());
+    }
+
+    #[test]
+    fn take_command_asks_the_runner_and_the_commander_and_overdue_action_items_show() {
+        let mut state = writable(incident_state());
+        focus(&mut state, Pane::Incidents);
+        assert_eq!(
+            key(&mut state, "l"),
+            vec![Request::IncidentEntry {
+                id: "INC-20261205-00a1b2".into(),
+                change: Change::CommandTaken,
+            }]
+        );
+        // As the runner reads it back: bob took command, and an action item went past its date.
+        let opened = overdue_p1();
+        let event = |change, minutes: i64| LogEvent {
+            incident: opened.id.clone(),
+            change,
+            user: "bob".into(),
+            host: "web-2".into(),
+            at: at(minutes * 60),
+        };
+        let mut log = vec![LogEvent {
+            incident: opened.id.clone(),
+            change: Change::Opened {
+                title: opened.title.clone(),
+                level: Level::P1,
+                affects: opened.affects.clone(),
+                evidence: String::new(),
+            },
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: opened.detected.at,
+        }];
+        log.push(event(Change::CommandTaken, -30));
+        log.push(event(
+            Change::ActionAdded {
+                text: "raise pool\u{1b}[2J".into(),
+                owner: "dba".into(),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            },
+            -20,
+        ));
+        let incident = fold(&opened.id, &log).unwrap();
+        state.update(Msg::Runner(Event::Incidents(vec![incident])));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert_aligned(&screen, 120);
+        let row = screen
+            .lines()
+            .find(|line| line.contains("결제 API"))
+            .unwrap_or_else(|| panic!("no incident row:\n{screen}"));
+        assert!(row.contains("bob"), "the commander: {row}");
+        assert!(
+            row.contains("!1 결제 API"),
+            "the overdue item's mark: {row}"
+        );
+        assert!(
+            screen.contains("Incidents · 1 open · 1 overdue · 1 action item overdue"),
+            "in the title:\n{screen}"
+        );
+        key(&mut state, "enter");
+        match &state.modal {
+            Some(Modal::Popup(Popup::Text { lines, .. })) => {
+                assert!(
+                    lines
+                        .iter()
+                        .any(|line| line.contains("bob") && line.contains("took command")),
+                    "{lines:?}"
+                );
+                assert!(
+                    lines.iter().any(
+                        |line| line.contains("due 2026-11-01 OVERDUE  dba: raise pool\\x1b[2J")
+                    ),
+                    "{lines:?}"
+                );
+            }
+            other => panic!("expected the timeline, got {other:?}"),
+        }
+        key(&mut state, "esc");
+
+        // The help lists the new keys where they work.
+        key(&mut state, "?");
+        let help = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
+        for line in [
+            "l              take_command      take command: you become its commander",
+            "u              add_action_item   add a follow-up action item: what, owner, due date",
+            "o              declare_incident  declare a new incident by hand",
+        ] {
+            assert!(help.contains(line), "{line}\n{help}");
+        }
+        key(&mut state, "esc");
+
+        focus(&mut state, Pane::Services);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            screen.contains("Incidents 1 open · 1 overdue · 1 action item overdue"),
+            "folded:\n{screen}"
+        );
     }
 }

@@ -47,10 +47,12 @@ pub enum Action {
     RaiseLevel,
     LowerLevel,
     DeclareIncident,
+    TakeCommand,
+    AddActionItem,
 }
 
 impl Action {
-    pub const ALL: [Action; 40] = [
+    pub const ALL: [Action; 42] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -91,6 +93,8 @@ impl Action {
         Action::RaiseLevel,
         Action::LowerLevel,
         Action::DeclareIncident,
+        Action::TakeCommand,
+        Action::AddActionItem,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -136,6 +140,8 @@ impl Action {
             Action::RaiseLevel => "raise_level",
             Action::LowerLevel => "lower_level",
             Action::DeclareIncident => "declare_incident",
+            Action::TakeCommand => "take_command",
+            Action::AddActionItem => "add_action_item",
         }
     }
 
@@ -185,7 +191,13 @@ impl Action {
             Action::RaiseLevel => "make the selected incident one level more severe (P2 -> P1)",
             Action::LowerLevel => "make the selected incident one level less severe (P1 -> P2)",
             Action::DeclareIncident => {
-                "declare an incident from the selected alert (P1 if critical, P3 if a warning)"
+                "declare an incident: from the selected alert, or by hand in the incidents pane"
+            }
+            Action::TakeCommand => {
+                "take command of the selected incident (you become its commander)"
+            }
+            Action::AddActionItem => {
+                "add a follow-up action item (owner, due date) to the selected incident"
             }
         }
     }
@@ -203,6 +215,8 @@ impl Action {
                 | Action::RaiseLevel
                 | Action::LowerLevel
                 | Action::DeclareIncident
+                | Action::TakeCommand
+                | Action::AddActionItem
         )
     }
 

@@ -217,6 +217,9 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::LowerLevel => vec![ch('_')],
         // `i` verifies a backup and `I` is a task's in the example config: `o` opens one.
         Action::DeclareIncident => vec![ch('o')],
+        // `c` cancels a task: `l` takes the lead, `u` adds a follow-up item.
+        Action::TakeCommand => vec![ch('l')],
+        Action::AddActionItem => vec![ch('u')],
     }
 }
 

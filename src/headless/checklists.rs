@@ -1,21 +1,23 @@
 //! `opsdeck checklist`: the maintenance checklists from the command line. Where each run stands,
-//! one run's items, ticking, skipping, noting and signing off (every change one appended entry,
-//! checked first by the same rules as the console), and the shift-handover export.
+//! one run's items (the incident review with the incidents' overdue action items), ticking,
+//! skipping, noting and signing off (every change one appended entry, checked first by the same
+//! rules as the console), and the shift-handover export.
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use chrono::{DateTime, Local, Utc};
+use chrono::{DateTime, Local, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::Refused;
 use crate::cli::{ChecklistCommand, ExportFormat, Format, RunChoice};
 use crate::core::checklists::{
-    Checklist, ChecklistError, DueState, Entry, EntryKind, ItemStatus, KnownNames, Language,
+    Checklist, ChecklistError, DueState, Entry, EntryKind, Item, ItemStatus, KnownNames, Language,
     RunState, definition, export, run, schedule,
 };
+use crate::core::incidents::{Incident, OVERDUE_ACTIONS_CHECK, overdue_actions};
 use crate::core::store::Store;
 use crate::core::text::printable;
 
@@ -49,6 +51,7 @@ impl Session {
                 .chain(crate::core::services::SERVICE_METRICS)
                 .chain(crate::core::queries::QUERY_METRICS)
                 .chain(crate::core::backups::status::BACKUP_METRICS)
+                .chain([&crate::core::incidents::OVERDUE_ACTIONS_CHECK])
                 .map(|name| (*name).to_owned())
                 .collect(),
             tasks: task_ids,
@@ -312,9 +315,16 @@ async fn show(
                 .filter(|other| *other != period)
                 .take(usize::try_from(EARLIER_RUNS_SHOWN).unwrap_or(0))
                 .collect();
+            let review = if checklist.items.iter().any(reviews_incidents) {
+                let incidents = store.incidents().await?;
+                let today = crate::core::model::now().with_timezone(&Local).date_naive();
+                incident_review(&incidents, today)
+            } else {
+                Vec::new()
+            };
             print!(
                 "{}",
-                show_text(checklist, &run, state, session.language, &earlier)
+                show_text(checklist, &run, state, session.language, &earlier, &review)
             );
         }
         Format::Json => println!(
@@ -325,12 +335,46 @@ async fn show(
     Ok(0)
 }
 
+/// Whether the item shows the incidents' overdue action items (the incident procedure review).
+fn reviews_incidents(item: &Item) -> bool {
+    item.check
+        .as_ref()
+        .is_some_and(|check| check.metric == OVERDUE_ACTIONS_CHECK)
+}
+
+/// What the incident review item shows: how many action items are overdue, and the first ones.
+fn incident_review(incidents: &[Incident], today: NaiveDate) -> Vec<String> {
+    let overdue = overdue_actions(incidents, today);
+    if overdue.is_empty() {
+        return vec!["no incident action item overdue".to_owned()];
+    }
+    let mut lines = vec![format!(
+        "{} incident action item(s) overdue:",
+        overdue.len()
+    )];
+    lines.extend(overdue.iter().take(REVIEW_SHOWN).map(|(id, item)| {
+        format!(
+            "  due {} {}: {} ({})",
+            item.due,
+            printable(&item.owner),
+            printable(&item.text),
+            printable(id)
+        )
+    }));
+    lines
+}
+
+/// How many overdue action items the incident review lists.
+const REVIEW_SHOWN: usize = 3;
+
+/// `review` goes under the item that reviews the incidents.
 fn show_text(
     checklist: &Checklist,
     run: &RunState,
     state: DueState,
     language: Language,
     earlier: &[&str],
+    review: &[String],
 ) -> String {
     let (resolved, total) = run.progress();
     let mut out = format!(
@@ -369,6 +413,11 @@ fn show_text(
             ),
         };
         let _ = writeln!(out, "  {:<id_width$}  {line}", item.id);
+        if reviews_incidents(item) {
+            for line in review {
+                let _ = writeln!(out, "  {:<id_width$}      {line}", "");
+            }
+        }
         for (by, at, note) in &item_state.notes {
             let _ = writeln!(
                 out,

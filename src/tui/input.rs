@@ -1,4 +1,5 @@
-//! Translating crossterm input into the key vocabulary of the keymap.
+//! Translating crossterm input into the key vocabulary of the keymap, and those keys into the
+//! text editor's (the note editor and the forms' fields).
 
 use crossterm::event::{KeyCode as TermKey, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -39,6 +40,35 @@ pub fn chord(event: &KeyEvent) -> Option<KeyChord> {
         ctrl: event.modifiers.contains(KeyModifiers::CONTROL),
         alt: event.modifiers.contains(KeyModifiers::ALT),
     })
+}
+
+/// A key as the text editor (a note, a form's field) understands it.
+pub fn textarea_input(key: KeyChord) -> tui_textarea::Input {
+    use tui_textarea::Key;
+    let code = match key.code {
+        KeyCode::Char(ch) => Key::Char(ch),
+        KeyCode::F(number) => Key::F(number),
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Esc => Key::Esc,
+        KeyCode::Tab | KeyCode::BackTab => Key::Tab,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Delete => Key::Delete,
+        KeyCode::Insert => Key::Null,
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+    };
+    tui_textarea::Input {
+        key: code,
+        ctrl: key.ctrl,
+        alt: key.alt,
+        shift: false,
+    }
 }
 
 #[cfg(test)]

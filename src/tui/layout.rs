@@ -14,7 +14,7 @@ use crate::tui::modal::Modal;
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::resources::ResourcesPane;
 use crate::tui::panes::{Component, Pane};
-use crate::tui::popups::{help, palette, task};
+use crate::tui::popups::{form, help, palette, task};
 use crate::tui::strings::{self, printable};
 use crate::tui::style::Look;
 
@@ -48,6 +48,7 @@ pub fn view(state: &AppState, look: &Look, frame: &mut Frame) {
             crate::tui::panes::checklists::render_editor(editor, look, area, frame);
         }
         Some(Modal::Palette(input)) => palette::render(state, input, look, area, frame),
+        Some(Modal::Form(form)) => form::render(form, look, area, frame),
         Some(Modal::Filter) | None => {}
     }
 }

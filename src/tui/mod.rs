@@ -4,6 +4,7 @@
 //! I/O other than those event sources.
 
 pub mod app;
+pub mod form;
 pub mod history;
 pub mod input;
 pub mod layout;

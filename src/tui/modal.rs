@@ -1,18 +1,19 @@
 //! What takes the keys above the panes, one at a time: the help, the services filter, the
-//! command palette, a popup (plan, history, detail, checklist run…) or the note editor over the
-//! checklist run or incident timeline it belongs to.
+//! command palette, a popup (plan, history, detail, checklist run…), a form (declaring an
+//! incident, an action item) or the note editor over the checklist run or incident timeline it
+//! belongs to.
 
 use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
 
 use crate::config::action::Action;
-use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::incidents::Change;
 use crate::core::model::TaskRun;
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
+use crate::tui::form::Form;
 
 #[derive(Debug, Clone)]
 pub enum Modal {
@@ -28,6 +29,8 @@ pub enum Modal {
         editor: Box<NoteEditor>,
         under: Box<Popup>,
     },
+    /// Declaring an incident, or adding an action item to one.
+    Form(Box<Form>),
 }
 
 impl Modal {
@@ -235,34 +238,5 @@ impl NoteEditor {
     pub fn text(&self) -> Option<String> {
         let text = self.textarea.lines().join("\n");
         (!text.trim().is_empty()).then_some(text)
-    }
-}
-
-/// A key as the note editor understands it.
-pub fn textarea_input(key: KeyChord) -> tui_textarea::Input {
-    use tui_textarea::Key;
-    let code = match key.code {
-        KeyCode::Char(ch) => Key::Char(ch),
-        KeyCode::F(number) => Key::F(number),
-        KeyCode::Enter => Key::Enter,
-        KeyCode::Esc => Key::Esc,
-        KeyCode::Tab | KeyCode::BackTab => Key::Tab,
-        KeyCode::Backspace => Key::Backspace,
-        KeyCode::Delete => Key::Delete,
-        KeyCode::Insert => Key::Null,
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        KeyCode::Left => Key::Left,
-        KeyCode::Right => Key::Right,
-        KeyCode::Home => Key::Home,
-        KeyCode::End => Key::End,
-        KeyCode::PageUp => Key::PageUp,
-        KeyCode::PageDown => Key::PageDown,
-    };
-    tui_textarea::Input {
-        key: code,
-        ctrl: key.ctrl,
-        alt: key.alt,
-        shift: false,
     }
 }

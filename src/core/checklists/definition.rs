@@ -558,7 +558,8 @@ mod tests {
             .iter()
             .chain(crate::core::services::SERVICE_METRICS)
             .chain(crate::core::queries::QUERY_METRICS)
-            .chain(crate::core::backups::status::BACKUP_METRICS);
+            .chain(crate::core::backups::status::BACKUP_METRICS)
+            .chain([&crate::core::incidents::OVERDUE_ACTIONS_CHECK]);
         let tasks = crate::config::tasks::BUILTIN_TASK_IDS
             .iter()
             .chain(crate::core::tasks::backups::TASK_IDS.iter());

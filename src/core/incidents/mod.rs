@@ -678,10 +678,42 @@ impl Incident {
             .is_some_and(|opened| opened.evidence.starts_with(&alert_evidence_prefix(alert)))
     }
 
+    /// The follow-up action items due before `today`, the longest overdue first. Items are not
+    /// closed in the log yet, so every one past its date counts.
+    pub fn overdue_actions(&self, today: NaiveDate) -> Vec<&ActionItem> {
+        let mut overdue: Vec<&ActionItem> = self
+            .actions
+            .iter()
+            .filter(|item| item.due < today)
+            .collect();
+        overdue.sort_by_key(|item| item.due);
+        overdue
+    }
+
     /// Whether the alert with this id belongs to it: declared from it, or attached since.
     pub fn knows_alert(&self, alert: &str) -> bool {
         self.declared_from(alert) || self.attached_alerts.iter().any(|known| known == alert)
     }
+}
+
+/// The checklist check (`check = "incident.overdue_actions"`) that shows the incidents'
+/// overdue follow-up action items, for the monthly incident procedure review.
+pub const OVERDUE_ACTIONS_CHECK: &str = "incident.overdue_actions";
+
+/// Every incident's action items due before `today`, with the incident's id, the longest
+/// overdue first.
+pub fn overdue_actions(incidents: &[Incident], today: NaiveDate) -> Vec<(&str, &ActionItem)> {
+    let mut overdue: Vec<(&str, &ActionItem)> = incidents
+        .iter()
+        .flat_map(|incident| {
+            incident
+                .overdue_actions(today)
+                .into_iter()
+                .map(|item| (incident.id.as_str(), item))
+        })
+        .collect();
+    overdue.sort_by_key(|(_, item)| item.due);
+    overdue
 }
 
 /// Whether `change` may be made to `incident` as it stands now; the refusal says why and what

@@ -68,9 +68,12 @@ impl IncidentService {
         self
     }
 
-    /// The open incidents and those resolved in the last day, in the order they were opened.
+    /// The open incidents, those resolved in the last day and those with a follow-up action
+    /// item past its due date, in the order they were opened.
     pub async fn current(&self) -> Result<Vec<Incident>, String> {
-        let since = crate::core::model::now() - RESOLVED_SHOWN;
+        let now = crate::core::model::now();
+        let since = now - RESOLVED_SHOWN;
+        let today = now.with_timezone(&chrono::Local).date_naive();
         let mut incidents = self
             .store
             .incidents()
@@ -81,6 +84,7 @@ impl IncidentService {
                 .resolved
                 .as_ref()
                 .is_none_or(|resolved| resolved.at >= since)
+                || !incident.overdue_actions(today).is_empty()
         });
         Ok(incidents)
     }

@@ -264,6 +264,7 @@ impl AppState {
                 return Vec::new();
             }
             Some(Modal::Palette(input)) => return self.palette_key(input, key),
+            Some(Modal::Form(form)) => return self.form_key(*form, key),
             other => self.modal = other,
         }
         let Some(action) = self.keymap.resolve(key) else {
@@ -347,15 +348,31 @@ impl AppState {
         }
         if action.needs_its_pane() {
             let keys = panes::keys_text(&self.keymap, Action::NextPane);
-            let home = self
+            // The panes on screen that list it; the incidents pane before it first appears.
+            let listing: Vec<&dyn Component> = self
                 .panes
                 .iter()
-                .find(|pane| {
+                .map(AsRef::as_ref)
+                .filter(|pane| {
                     pane.commands()
                         .iter()
                         .any(|command| command.action == action)
                 })
-                .map_or_else(|| "its".to_owned(), |pane| pane.title().to_lowercase());
+                .collect();
+            let shown: Vec<&dyn Component> = listing
+                .iter()
+                .copied()
+                .filter(|pane| pane.shown())
+                .collect();
+            let homes: Vec<String> = if shown.is_empty() { listing } else { shown }
+                .iter()
+                .map(|pane| pane.title().to_lowercase())
+                .collect();
+            let home = if homes.is_empty() {
+                "its".to_owned()
+            } else {
+                homes.join(" or ")
+            };
             self.set_notice(
                 &format!(
                     "{} works in the {home} pane: {keys} to it first",

@@ -1,5 +1,5 @@
-//! Keys while a modal is open: the help, a popup (plan, history, detail, checklist run) or the
-//! note editor. The popups' own scrolling and selection live with their state in
+//! Keys while a modal is open: the help, a popup (plan, history, detail, checklist run), a form
+//! or the note editor. The popups' own scrolling and selection live with their state in
 //! [`crate::tui::modal`]; what is here needs the console: starting a task, focusing a pane,
 //! writing to a checklist run.
 
@@ -9,7 +9,9 @@ use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::model::Status;
 use crate::core::protocol::Request;
-use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup, RunPopup, scrolled, textarea_input};
+use crate::tui::form::{Form, Outcome};
+use crate::tui::input::textarea_input;
+use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup, RunPopup, scrolled};
 use crate::tui::panes::backups::backup_action_of;
 use crate::tui::panes::checklists::{self, ChecklistsPane};
 use crate::tui::panes::tasks::TasksPane;
@@ -41,6 +43,35 @@ impl AppState {
             None => {
                 self.set_notice("empty: nothing saved", Status::Ok);
                 Vec::new()
+            }
+        }
+    }
+
+    /// Keys in a form: Enter sends what it makes (or shows the refusal in the form), Esc drops
+    /// it. An action item is checked as the runner will check it: against the incident as last
+    /// read, by this console's user, with today's local date.
+    pub(super) fn form_key(&mut self, mut form: Form, key: KeyChord) -> Vec<Request> {
+        let today = self.now.with_timezone(&chrono::Local).date_naive();
+        match form.key(key, &self.host.user, today) {
+            Outcome::Open => {
+                self.modal = Some(Modal::Form(Box::new(form)));
+                Vec::new()
+            }
+            Outcome::Cancelled => {
+                self.set_notice("cancelled: nothing recorded", Status::Ok);
+                Vec::new()
+            }
+            Outcome::Submitted(request) => {
+                let doing = match &request {
+                    Request::OpenIncident(opening) => format!(
+                        "declaring {}: {}…",
+                        opening.level.as_str(),
+                        crate::tui::strings::printable(&opening.title)
+                    ),
+                    _ => "adding the action item…".to_owned(),
+                };
+                self.set_notice(&doing, Status::Ok);
+                vec![request]
             }
         }
     }

@@ -12,18 +12,19 @@ use crate::tui::modal::{Modal, PaletteInput};
 use crate::tui::panes::PaletteEntry;
 
 impl AppState {
-    /// What the palette lists: every pane, then what each pane offers.
+    /// What the palette lists: every pane on screen, then what each pane offers, a pane off
+    /// screen too (declaring the first incident before the incidents pane appears).
     pub fn palette_entries(&self) -> Vec<PaletteEntry> {
-        let shown = self.panes.iter().filter(|pane| pane.shown());
-        shown
-            .clone()
+        self.panes
+            .iter()
+            .filter(|pane| pane.shown())
             .map(|pane| PaletteEntry {
                 pane: pane.id(),
                 kind: "pane",
                 label: pane.title().to_owned(),
                 key: String::new(),
             })
-            .chain(shown.flat_map(|pane| pane.palette()))
+            .chain(self.panes.iter().flat_map(|pane| pane.palette()))
             .collect()
     }
 
@@ -64,7 +65,7 @@ impl AppState {
     }
 
     fn open_palette_entry(&mut self, entry: PaletteEntry) -> Vec<Request> {
-        self.focus = entry.pane;
+        self.focus_on(entry.pane);
         if entry.kind == "pane" {
             return Vec::new();
         }

@@ -242,7 +242,9 @@ fn the_declare_key_on_a_selected_alert_asks_the_runner_to_open_a_prefilled_incid
     assert!(notice.text.contains("alerts pane"), "{}", notice.text);
 
     state.focus = Pane::Alerts;
-    let requests = state.update(key("o"));
+    assert!(state.update(key("o")).is_empty(), "a form opens first");
+    assert!(matches!(state.modal, Some(Modal::Form(_))));
+    let requests = state.update(key("enter"));
     let [Request::OpenIncident(opening)] = requests.as_slice() else {
         panic!("one opening asked for: {requests:?}");
     };
@@ -261,7 +263,8 @@ fn the_declare_key_on_a_selected_alert_asks_the_runner_to_open_a_prefilled_incid
 
     // A warning without an instance: P3, and the metric is what is affected.
     state.update(key("j"));
-    let requests = state.update(key("o"));
+    state.update(key("o"));
+    let requests = state.update(key("enter"));
     let [Request::OpenIncident(opening)] = requests.as_slice() else {
         panic!("one opening asked for: {requests:?}");
     };

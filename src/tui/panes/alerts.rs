@@ -1,7 +1,8 @@
 //! The alerts area: open alerts first, then those resolved in the last 24 hours, each with its
 //! level, start time, duration, peak and limit; store and notification problems are shown here
-//! in place. The selected alert can be declared an incident, prefilled from it; an alert that
-//! belongs to an open incident (declared from it, or attached since) names it in its row.
+//! in place. The selected alert can be declared an incident, through a form prefilled from it;
+//! an alert that belongs to an open incident (declared from it, or attached since) names it in its
+//! row.
 
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
@@ -14,7 +15,10 @@ use crate::config::theme::Slot;
 use crate::core::checks::rules::format_value;
 use crate::core::incidents::{Incident, Opening};
 use crate::core::model::{Alert, Status};
-use crate::core::protocol::{Event, Request};
+use crate::core::protocol::Event;
+use crate::tui::form::Form;
+use crate::tui::modal::Modal;
+use crate::tui::panes::incidents::refused_read_only;
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, command, open_note, pane_block,
     store_problem_line,
@@ -41,7 +45,7 @@ const COMMANDS: &[Command] = &[
     command(
         Action::DeclareIncident,
         None,
-        "declare an incident from the selected alert (P1 if critical, P3 if a warning)",
+        "declare an incident from the selected alert: a form prefilled from it (P1 if critical, P3 if a warning)",
     ),
 ];
 
@@ -185,24 +189,38 @@ impl Component for AlertsPane {
                 self.scroll(action);
                 Handled::Yes(Vec::new())
             }
-            Action::DeclareIncident => match self.alerts.get(self.selected) {
-                Some(alert) => {
-                    let opening = Opening::from_alert(alert);
-                    ctx.notice(
+            Action::DeclareIncident => {
+                if refused_read_only(ctx, "declaring an incident") {
+                    return Handled::Yes(Vec::new());
+                }
+                let selected = self.alerts.get(self.selected);
+                let known = selected.and_then(|alert| {
+                    self.incidents
+                        .iter()
+                        .find(|incident| incident.knows_alert(&alert.id))
+                });
+                match selected {
+                    // The runner would refuse it after the form: say so before.
+                    Some(_) if let Some(incident) = known => ctx.notice(
                         &format!(
-                            "declaring {}: {}…",
-                            opening.level.as_str(),
-                            printable(&opening.title)
+                            "this alert belongs to {} ({}) already: work on it in the incidents pane",
+                            printable(&incident.id),
+                            incident.level.as_str()
                         ),
-                        Status::Ok,
-                    );
-                    Handled::Yes(vec![Request::OpenIncident(opening)])
+                        Status::Warn,
+                    ),
+                    Some(alert) => {
+                        *ctx.modal = Some(Modal::Form(Box::new(Form::declare(
+                            Opening::from_alert(alert),
+                        ))));
+                    }
+                    None => ctx.notice(
+                        "no alert to declare an incident from: declare one by hand from the palette (: declare)",
+                        Status::Warn,
+                    ),
                 }
-                None => {
-                    ctx.notice("no alert to declare an incident from", Status::Warn);
-                    Handled::Yes(Vec::new())
-                }
-            },
+                Handled::Yes(Vec::new())
+            }
             _ => Handled::No,
         }
     }

@@ -1,8 +1,9 @@
 //! The checklists pane: every checklist with its due state and progress; the run popup (one
 //! item at a time in walkthrough mode, or the whole list) with live checks, tasks, skips and
 //! notes; the list of past runs; and the note editor. Definitions are in the chosen language,
-//! each run as stored (a tick shows once the runner has written it), and items linked to a
-//! metric show the rules' live verdict.
+//! each run as stored (a tick shows once the runner has written it), items linked to a metric
+//! show the rules' live verdict, and the incident review item the incidents' overdue action
+//! items.
 
 use std::collections::HashMap;
 
@@ -21,6 +22,7 @@ use crate::core::checklists::{
 };
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_value;
+use crate::core::incidents::{self, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::CHECKLISTS_EVERY;
@@ -44,7 +46,12 @@ pub struct ChecklistsPane {
     pub viewing: Option<RunState>,
     pub selected: usize,
     pub received_at: Option<DateTime<Utc>>,
+    /// The incidents as last read, for the items that show their overdue action items.
+    pub incidents: Option<Vec<Incident>>,
 }
+
+/// How many overdue action items the incident review item lists.
+const OVERDUE_ACTIONS_SHOWN: usize = 3;
 
 impl ChecklistsPane {
     pub fn language(&self) -> Language {
@@ -167,6 +174,38 @@ impl ChecklistsPane {
             None => format!("{subject} {value}"),
         };
         Some((crate::core::text::printable(&text), evaluation.status))
+    }
+
+    /// The incidents' follow-up action items past their due date: how many, with the verdict,
+    /// and the first ones (the longest overdue first); `None` before the incidents are read.
+    pub fn overdue_actions(&self, view: &View) -> Option<(String, Status, Vec<String>)> {
+        let today = view.now.with_timezone(&view.look.utc_offset).date_naive();
+        let overdue = incidents::overdue_actions(self.incidents.as_ref()?, today);
+        if overdue.is_empty() {
+            return Some((
+                "no incident action item overdue".to_owned(),
+                Status::Ok,
+                Vec::new(),
+            ));
+        }
+        let first = overdue
+            .iter()
+            .take(OVERDUE_ACTIONS_SHOWN)
+            .map(|(id, item)| {
+                format!(
+                    "due {} {}: {} ({})",
+                    item.due,
+                    printable(&item.owner),
+                    printable(&item.text),
+                    printable(id)
+                )
+            })
+            .collect();
+        Some((
+            format!("{} incident action item(s) overdue", overdue.len()),
+            Status::Warn,
+            first,
+        ))
     }
 }
 
@@ -323,6 +362,7 @@ impl Component for ChecklistsPane {
         match event {
             Event::ChecklistRuns(runs) => self.on_runs(runs, now),
             Event::ChecklistRun(run) => self.on_run(run.clone()),
+            Event::Incidents(incidents) => self.incidents = Some(incidents.clone()),
             _ => {}
         }
     }
@@ -587,7 +627,15 @@ fn item_lines(
     let mut lines = vec![line];
     let indent = "    ";
     if let Some(check) = &item.check {
-        let (text, level) = ChecklistsPane::evidence(view.judged, check).unwrap_or_else(|| {
+        let (live, details) = if check.metric == OVERDUE_ACTIONS_CHECK {
+            match pane.overdue_actions(view) {
+                Some((text, level, details)) => (Some((text, level)), details),
+                None => (None, Vec::new()),
+            }
+        } else {
+            (ChecklistsPane::evidence(view.judged, check), Vec::new())
+        };
+        let (text, level) = live.unwrap_or_else(|| {
             (
                 format!("{} not measured yet", check.metric),
                 Status::Unknown,
@@ -603,6 +651,12 @@ fn item_lines(
             strings::fit(&format!("{indent}{text} {verdict}"), width),
             palette.status(level),
         ));
+        lines.extend(details.iter().map(|detail| {
+            Line::styled(
+                strings::fit(&format!("{indent}  {detail}"), width),
+                palette.get(Slot::Muted),
+            )
+        }));
     }
     if selected && let Some(task) = &item.task {
         lines.push(Line::styled(

@@ -1,10 +1,12 @@
 //! The incidents pane: open incidents first (the most severe first), then those resolved in the
 //! last day, one row each with level, title, stage, the response time against the level's
-//! target (OVERDUE while nobody acknowledged in time), commander and affected systems. Its keys
-//! acknowledge, mitigate, resolve, change the level of and write a note on the selected incident
-//! (each a change the runner checks and appends to the store), and Enter shows the timeline.
+//! target (OVERDUE while nobody acknowledged in time), commander and affected systems, and a red
+//! count of follow-up action items past their due date. Its keys acknowledge, mitigate, resolve,
+//! change the level of, take command of, write a note on and add an action item to the selected
+//! incident (each a change the runner checks and appends to the store), declare a new one by hand
+//! (also from the palette), and Enter shows the timeline. A read-only console refuses them all.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -17,6 +19,7 @@ use crate::core::checklists::Language;
 use crate::core::incidents::{Change, Incident, Level};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
+use crate::tui::form::Form;
 use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Problem, Summary, View, command,
@@ -60,7 +63,48 @@ const COMMANDS: &[Command] = &[
     ),
     command(Action::RaiseLevel, None, "one level more severe (P2 -> P1)"),
     command(Action::LowerLevel, None, "one level less severe (P1 -> P2)"),
+    // The footer is full at 80 columns already: these three are in the help (`?`).
+    command(
+        Action::TakeCommand,
+        None,
+        "take command: you become its commander",
+    ),
+    command(
+        Action::AddActionItem,
+        None,
+        "add a follow-up action item: what, owner, due date",
+    ),
+    command(
+        Action::DeclareIncident,
+        None,
+        "declare a new incident by hand: title, level, affected systems",
+    ),
 ];
+
+/// The palette entry that declares an incident by hand (incident ids never are empty).
+const DECLARE_ENTRY: &str = "";
+
+/// In a read-only console, says that `what` is refused and returns true.
+pub fn refused_read_only(ctx: &mut Ctx, what: &str) -> bool {
+    if ctx.read_only {
+        ctx.notice(
+            &format!("read-only: {what} is refused (start opsdeck without --read-only)"),
+            Status::Warn,
+        );
+    }
+    ctx.read_only
+}
+
+/// `1 action item overdue`, `2 action items overdue`.
+fn late_items(count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} action item{plural} overdue")
+}
+
+/// The day action items fall due by, on the console's clock.
+fn today(view: &View) -> NaiveDate {
+    view.now.with_timezone(&view.look.utc_offset).date_naive()
+}
 
 impl IncidentsPane {
     pub fn open_count(&self) -> usize {
@@ -69,6 +113,14 @@ impl IncidentsPane {
 
     pub fn overdue_count(&self, now: DateTime<Utc>) -> usize {
         self.incidents.iter().filter(|i| i.overdue(now)).count()
+    }
+
+    /// Follow-up action items past their due date, over every incident shown.
+    pub fn overdue_actions(&self, today: NaiveDate) -> usize {
+        self.incidents
+            .iter()
+            .map(|i| i.overdue_actions(today).len())
+            .sum()
     }
 
     pub fn selected_incident(&self) -> Option<&Incident> {
@@ -98,6 +150,7 @@ impl IncidentsPane {
             Action::Acknowledge => Some(Change::Acknowledged),
             Action::Mitigate => Some(Change::Mitigated),
             Action::Resolve => Some(Change::Resolved),
+            Action::TakeCommand => Some(Change::CommandTaken),
             Action::RaiseLevel | Action::LowerLevel => {
                 let index = Level::ALL.iter().position(|l| *l == incident.level)?;
                 let next = if action == Action::RaiseLevel {
@@ -114,7 +167,7 @@ impl IncidentsPane {
     }
 
     /// The timeline popup; times are in UTC, as the CLI export and postmortems give them.
-    fn timeline(incident: &Incident) -> Popup {
+    fn timeline(incident: &Incident, today: NaiveDate) -> Popup {
         let mut lines = vec![format!(
             "{} {}  {}",
             incident.level.as_str(),
@@ -142,6 +195,24 @@ impl IncidentsPane {
             }
             if let Some(link) = &entry.link {
                 lines.push(format!("    see: {}", printable(link)));
+            }
+        }
+        if !incident.actions.is_empty() {
+            lines.push(String::new());
+            lines.push("Action items:".to_owned());
+            let overdue = incident.overdue_actions(today);
+            for item in &incident.actions {
+                let late = if overdue.contains(&item) {
+                    " OVERDUE"
+                } else {
+                    ""
+                };
+                lines.push(format!(
+                    "  due {}{late}  {}: {}",
+                    item.due,
+                    printable(&item.owner),
+                    printable(&item.text)
+                ));
             }
         }
         Popup::Text {
@@ -197,7 +268,14 @@ fn incident_line(incident: &Incident, view: &View, width: usize, selected: bool)
     } else {
         (0, 0)
     };
-    let title_columns = rest.saturating_sub(commander_columns + affects_columns);
+    let late = incident.overdue_actions(today(view)).len();
+    let late_mark = if late > 0 {
+        format!("!{late} ")
+    } else {
+        String::new()
+    };
+    let title_columns =
+        rest.saturating_sub(commander_columns + affects_columns + strings::width(&late_mark));
     let mut spans = vec![
         Span::styled(
             pad(incident.level.as_str(), LEVEL_COLUMNS),
@@ -207,6 +285,7 @@ fn incident_line(incident: &Incident, view: &View, width: usize, selected: bool)
                 text
             },
         ),
+        Span::styled(late_mark, palette.status(Status::Crit)),
         Span::styled(pad(&printable(&incident.title), title_columns), text),
         Span::styled(
             pad(incident.stage().label(Language::En), STAGE_COLUMNS),
@@ -272,6 +351,10 @@ impl Component for IncidentsPane {
         if overdue > 0 {
             text.push_str(&format!(" · {overdue} overdue"));
         }
+        let late = self.overdue_actions(today(view));
+        if late > 0 {
+            text.push_str(&format!(" · {}", late_items(late)));
+        }
         if self.problem.is_some() {
             text.push_str(" · store problem");
         }
@@ -281,7 +364,7 @@ impl Component for IncidentsPane {
             .filter(|i| i.is_open())
             .map(|i| i.level)
             .min();
-        let level = if overdue > 0 || self.problem.is_some() {
+        let level = if overdue > 0 || late > 0 || self.problem.is_some() {
             Status::Crit
         } else {
             match worst {
@@ -303,6 +386,11 @@ impl Component for IncidentsPane {
     }
 
     fn handle(&mut self, action: Action, ctx: &mut Ctx) -> Handled {
+        let today = ctx.now.with_timezone(&chrono::Local).date_naive();
+        let changes = action == Action::NoteItem || action.needs_its_pane();
+        if changes && refused_read_only(ctx, "changing incidents") {
+            return Handled::Yes(Vec::new());
+        }
         match action {
             Action::Up | Action::Down | Action::Top | Action::Bottom => {
                 let last = self.incidents.len().saturating_sub(1);
@@ -311,7 +399,7 @@ impl Component for IncidentsPane {
             }
             Action::RunTask => {
                 if let Some(incident) = self.selected_incident() {
-                    ctx.open(IncidentsPane::timeline(incident));
+                    ctx.open(IncidentsPane::timeline(incident, today));
                 }
                 Handled::Yes(Vec::new())
             }
@@ -321,14 +409,25 @@ impl Component for IncidentsPane {
                         editor: Box::new(NoteEditor::new(NoteTarget::Incident(
                             incident.id.clone(),
                         ))),
-                        under: Box::new(IncidentsPane::timeline(incident)),
+                        under: Box::new(IncidentsPane::timeline(incident, today)),
                     });
+                }
+                Handled::Yes(Vec::new())
+            }
+            Action::DeclareIncident => {
+                *ctx.modal = Some(Modal::Form(Box::new(Form::declare_by_hand())));
+                Handled::Yes(Vec::new())
+            }
+            Action::AddActionItem => {
+                if let Some(incident) = self.selected_incident() {
+                    *ctx.modal = Some(Modal::Form(Box::new(Form::action_item(incident))));
                 }
                 Handled::Yes(Vec::new())
             }
             Action::Acknowledge
             | Action::Mitigate
             | Action::Resolve
+            | Action::TakeCommand
             | Action::RaiseLevel
             | Action::LowerLevel => {
                 let Some(incident) = self.selected_incident() else {
@@ -384,6 +483,13 @@ impl Component for IncidentsPane {
                 look.palette.status(Status::Crit),
             ));
         }
+        let late = self.overdue_actions(today(view));
+        if late > 0 {
+            title.push(Span::styled(
+                format!(" · {}", late_items(late)),
+                look.palette.status(Status::Crit),
+            ));
+        }
         let block = pane_block(title, view.focused, look);
         let inner = block.inner(area);
         frame.render_widget(block, area);
@@ -414,26 +520,38 @@ impl Component for IncidentsPane {
         frame.render_widget(Paragraph::new(lines), inner);
     }
 
+    /// Declaring by hand, whether or not the pane is on screen, then every open incident.
     fn palette(&self) -> Vec<PaletteEntry> {
-        self.incidents
-            .iter()
-            .filter(|i| i.is_open())
-            .map(|incident| PaletteEntry {
-                pane: Pane::Incidents,
-                kind: "incident",
-                label: format!(
-                    "{} {} ({})",
-                    incident.level.as_str(),
-                    printable(&incident.title),
-                    incident.id
-                ),
-                key: incident.id.clone(),
-            })
+        let declare = PaletteEntry {
+            pane: Pane::Incidents,
+            kind: "command",
+            label: "declare incident (by hand)".to_owned(),
+            key: DECLARE_ENTRY.to_owned(),
+        };
+        std::iter::once(declare)
+            .chain(
+                self.incidents
+                    .iter()
+                    .filter(|i| i.is_open())
+                    .map(|incident| PaletteEntry {
+                        pane: Pane::Incidents,
+                        kind: "incident",
+                        label: format!(
+                            "{} {} ({})",
+                            incident.level.as_str(),
+                            printable(&incident.title),
+                            incident.id
+                        ),
+                        key: incident.id.clone(),
+                    }),
+            )
             .collect()
     }
 
     fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
-        if let Some(index) = self.incidents.iter().position(|i| i.id == key) {
+        if key == DECLARE_ENTRY {
+            self.handle(Action::DeclareIncident, ctx);
+        } else if let Some(index) = self.incidents.iter().position(|i| i.id == key) {
             self.selected = index;
             self.handle(Action::RunTask, ctx);
         }
