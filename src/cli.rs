@@ -262,6 +262,8 @@ pub enum IncidentCommand {
         /// What is to be done.
         text: String,
     },
+    /// Mark a follow-up action item done (its number as `show` lists it); it is no longer overdue.
+    ActionDone { id: String, item: usize },
     /// The postmortem in the report template's four parts, as Markdown or JSON.
     Export {
         id: String,

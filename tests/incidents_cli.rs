@@ -251,6 +251,7 @@ fn life_cycle(home: &Home) {
     assert_eq!(shown["level_changes"][0]["by"], "bob");
 
     let report = home.json(&["export", &id, "--format", "json"]);
+    support::assert_follows_the_incident_report_schema(&report);
     assert_eq!(report["schema"], "opsdeck.incident-report/1");
     let basic = &report["basic_info"];
     assert_eq!(basic["incident_id"], id.as_str());
@@ -438,6 +439,62 @@ fn open_incidents_list_first_most_severe_first_with_escapes_shown_escaped() {
     // JSON keeps the text exactly (JSON itself escapes it).
     let json = home.json(&["show", &major, "--format", "json"]);
     assert_eq!(json["title"], "site down \u{1b}[2J\u{7}now");
+}
+
+#[test]
+fn an_action_item_marked_done_is_shown_done_and_cannot_be_done_twice() {
+    let home = Home::new();
+    let id = home.open("alice", &["--level", "P2", "--title", "slow checkout"]);
+    home.run("bob", &["action-done", &id, "1"])
+        .refused(&format!("{id} has no action items"));
+    let due = (Utc::now() + Duration::days(7))
+        .format("%Y-%m-%d")
+        .to_string();
+    for text in ["raise the pool", "alert on pool use"] {
+        home.run(
+            "alice",
+            &["action", &id, "--owner", "dba", "--due", &due, text],
+        )
+        .ok();
+    }
+    let done = home.run("bob", &["action-done", &id, "2"]).ok();
+    assert!(
+        done.stdout.contains(&format!(
+            "{id} [P2] slow checkout: action item 2 done by bob"
+        )),
+        "{}",
+        done.text()
+    );
+    home.run("carol", &["action-done", &id, "2"])
+        .refused(&format!("action item 2 of {id} was already done by bob"));
+    home.run("carol", &["action-done", &id, "3"])
+        .refused("its items are numbered 1 to 2")
+        .refused(&format!("fix: opsdeck incident show {id} lists them"));
+
+    let shown = home.json(&["show", &id, "--format", "json"]);
+    assert_eq!(shown["actions"][0]["done"], Value::Null);
+    assert_eq!(shown["actions"][1]["done"]["by"], "bob");
+    let text = home.run("reader", &["show", &id]).ok().stdout;
+    assert!(
+        text.contains(&format!("  1. [ ] raise the pool — owner dba — due {due}")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  2. [x] alert on pool use — owner dba — due {due}"
+        )),
+        "{text}"
+    );
+    let markdown = home.run("reader", &["export", &id]).ok().stdout;
+    assert!(
+        markdown.contains(&format!(
+            "- [ ] raise the pool — owner: dba — due: {due}\n- [x] alert on pool use — owner: dba — due: {due}\n"
+        )),
+        "{markdown}"
+    );
+    let report = home.json(&["export", &id, "--format", "json"]);
+    support::assert_follows_the_incident_report_schema(&report);
+    assert_eq!(report["follow_up"]["action_items"][1]["done"]["by"], "bob");
 }
 
 #[test]

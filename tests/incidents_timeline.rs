@@ -531,6 +531,13 @@ fn a_headless_opsdeck_run_lands_in_the_open_incidents_timeline() {
             .as_str()
             .is_some_and(|link| !link.is_empty())
     );
+    let report: serde_json::Value =
+        serde_json::from_str(&opsdeck(&["incident", "export", &id, "--format", "json"])).unwrap();
+    assert_eq!(
+        report["timeline"]["entries"][2]["link"],
+        timeline[2]["link"]
+    );
+    support::assert_follows_the_incident_report_schema(&report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,7 @@ async fn dispatch(session: &Session, store: &Store, command: IncidentCommand) ->
             })?;
             (id, Change::ActionAdded { text, owner, due })
         }
+        IncidentCommand::ActionDone { id, item } => (id, Change::ActionDone { item }),
     };
     let (id, change) = change;
     record(session, store, &id, change).await
@@ -199,6 +200,7 @@ async fn record(session: &Session, store: &Store, id: &str, change: Change) -> R
         Change::ActionAdded { owner, due, .. } => {
             format!("action item for {} due {due}", printable(owner))
         }
+        Change::ActionDone { item } => format!("action item {item} done"),
         change => {
             let stage = change.stage().unwrap_or(Stage::Detected);
             let after_detection = after
@@ -409,11 +411,17 @@ fn show_text(incident: &Incident, language: Language, now: DateTime<Utc>) -> Str
     if !incident.actions.is_empty() {
         out.push_str("Action items:\n");
         let today = now.with_timezone(&Local).date_naive();
-        for action in &incident.actions {
-            let late = if action.due < today { " OVERDUE" } else { "" };
+        for (number, action) in incident.actions.iter().enumerate() {
+            let late = if action.is_overdue(today) {
+                " OVERDUE"
+            } else {
+                ""
+            };
+            let mark = if action.done.is_some() { "x" } else { " " };
             let _ = writeln!(
                 out,
-                "  [ ] {} — owner {} — due {}{late}",
+                "  {}. [{mark}] {} — owner {} — due {}{late}",
+                number + 1,
                 printable(&action.text),
                 printable(&action.owner),
                 action.due

@@ -750,3 +750,24 @@ fn passwd_ids(user: &str) -> Option<(u32, u32)> {
         Some((uid, gid))
     })
 }
+
+/// The JSON export against its documented schema (assets/schemas), so the document and the
+/// output cannot drift apart.
+pub fn assert_follows_the_incident_report_schema(report: &serde_json::Value) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/schemas/incident-report-1.schema.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    assert_eq!(report["schema"], "opsdeck.incident-report/1");
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\nin {report:#}");
+}

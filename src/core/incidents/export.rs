@@ -119,9 +119,14 @@ where
         out.push_str("None yet.\n");
     }
     for action in &incident.actions {
-        let late = if action.due < today { " (overdue)" } else { "" };
+        let late = if action.is_overdue(today) {
+            " (overdue)"
+        } else {
+            ""
+        };
+        let mark = if action.done.is_some() { "x" } else { " " };
         out.push_str(&format!(
-            "- [ ] {} — owner: {} — due: {}{late}\n",
+            "- [{mark}] {} — owner: {} — due: {}{late}\n",
             line_start(&action.text),
             inline(&action.owner),
             action.due
@@ -151,9 +156,10 @@ pub fn json(incident: &Incident, now: DateTime<Utc>, today: NaiveDate) -> Value 
                 "text": action.text,
                 "owner": action.owner,
                 "due": action.due,
-                "overdue": action.due < today,
+                "overdue": action.is_overdue(today),
                 "added_by": action.added_by,
                 "added_at": action.added_at,
+                "done": action.done,
             })
         })
         .collect();

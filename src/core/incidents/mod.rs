@@ -183,6 +183,10 @@ pub enum Change {
         owner: String,
         due: NaiveDate,
     },
+    /// A follow-up action item is done: `item` is its number as listed (1 for the first added).
+    ActionDone {
+        item: usize,
+    },
     /// Someone took the response on without acknowledging (it was already acknowledged, or they
     /// take over from the commander).
     CommandTaken,
@@ -265,6 +269,7 @@ impl Change {
             Change::Recovered => "recovered",
             Change::PostmortemDone => "postmortem_done",
             Change::ActionAdded { .. } => "action_added",
+            Change::ActionDone { .. } => "action_done",
             Change::CommandTaken => "command_taken",
             Change::Observed { .. } => "observed",
             Change::Notified { .. } => "notified",
@@ -327,6 +332,15 @@ pub struct ActionItem {
     pub due: NaiveDate,
     pub added_by: String,
     pub added_at: DateTime<Utc>,
+    /// Who marked it done and when; an item done is never overdue.
+    pub done: Option<Stamp>,
+}
+
+impl ActionItem {
+    /// Not done, and its due date is before `today`.
+    pub fn is_overdue(&self, today: NaiveDate) -> bool {
+        self.done.is_none() && self.due < today
+    }
 }
 
 /// One line of the timeline: when, who, what, and the evidence frozen when it was written.
@@ -530,11 +544,29 @@ pub fn fold(id: &str, events: &[Event]) -> Option<Incident> {
                     due: *due,
                     added_by: event.user.clone(),
                     added_at: event.at,
+                    done: None,
                 });
                 incident.timeline.push(entry(
                     format!("action item for {owner}, due {due}: {text}"),
                     "",
                 ));
+            }
+            Change::ActionDone { item } => {
+                let Some(action) = item
+                    .checked_sub(1)
+                    .and_then(|index| incident.actions.get_mut(index))
+                else {
+                    continue;
+                };
+                if action.done.is_some() {
+                    continue;
+                }
+                action.done = Some(Stamp {
+                    by: event.user.clone(),
+                    at: event.at,
+                });
+                let text = format!("action item {item} done: {}", action.text);
+                incident.timeline.push(entry(text, ""));
             }
             Change::CommandTaken => {
                 incident.commander = Some(event.user.clone());
@@ -678,13 +710,12 @@ impl Incident {
             .is_some_and(|opened| opened.evidence.starts_with(&alert_evidence_prefix(alert)))
     }
 
-    /// The follow-up action items due before `today`, the longest overdue first. Items are not
-    /// closed in the log yet, so every one past its date counts.
+    /// The follow-up action items not done and due before `today`, the longest overdue first.
     pub fn overdue_actions(&self, today: NaiveDate) -> Vec<&ActionItem> {
         let mut overdue: Vec<&ActionItem> = self
             .actions
             .iter()
-            .filter(|item| item.due < today)
+            .filter(|item| item.is_overdue(today))
             .collect();
         overdue.sort_by_key(|item| item.due);
         overdue
@@ -791,6 +822,28 @@ pub fn check(
                 ))
             } else {
                 None
+            }
+        }
+        Change::ActionDone { item } => {
+            match item.checked_sub(1).and_then(|index| incident.actions.get(index)) {
+                None if incident.actions.is_empty() => Some(format!(
+                    "{} has no action items\n  fix: add one with opsdeck incident action {} --owner NAME --due DATE \"what\"",
+                    incident.id, incident.id
+                )),
+                None => Some(format!(
+                    "{} has no action item {item}; its items are numbered 1 to {}\n  fix: opsdeck incident show {} lists them",
+                    incident.id,
+                    incident.actions.len(),
+                    incident.id
+                )),
+                Some(action) => action.done.as_ref().map(|stamp| {
+                    format!(
+                        "action item {item} of {} was already done by {} at {}",
+                        incident.id,
+                        stamp.by,
+                        stamp.at.format("%Y-%m-%d %H:%M UTC")
+                    )
+                }),
             }
         }
     };
@@ -1004,6 +1057,60 @@ mod tests {
         )
         .expect("opened");
         assert!(raised.overdue(at(20)));
+    }
+
+    #[test]
+    fn an_action_item_done_is_no_longer_overdue_and_is_done_once() {
+        let today = NaiveDate::from_ymd_opt(2026, 12, 5).expect("date");
+        let due = |day| NaiveDate::from_ymd_opt(2026, 12, day).expect("date");
+        let added = |text: &str, day| Change::ActionAdded {
+            text: text.into(),
+            owner: "dba".into(),
+            due: due(day),
+        };
+        let mut events = vec![
+            event(0, "alice", opened(Level::P2)),
+            event(1, "alice", added("raise the pool", 1)),
+            event(2, "alice", added("alert on pool use", 3)),
+        ];
+        let before = fold("INC-1", &events).expect("opened");
+        assert_eq!(before.overdue_actions(today).len(), 2);
+
+        events.push(event(30, "bob", Change::ActionDone { item: 1 }));
+        events.push(event(40, "carol", Change::ActionDone { item: 1 }));
+        let after = fold("INC-1", &events).expect("opened");
+        assert_eq!(
+            after.actions[0].done,
+            Some(Stamp {
+                by: "bob".into(),
+                at: at(30)
+            }),
+            "the first one to mark it done counts"
+        );
+        let overdue: Vec<&str> = after
+            .overdue_actions(today)
+            .iter()
+            .map(|item| item.text.as_str())
+            .collect();
+        assert_eq!(overdue, vec!["alert on pool use"]);
+        assert_eq!(
+            after.timeline.last().map(|entry| entry.text.as_str()),
+            Some("action item 1 done: raise the pool")
+        );
+
+        let refused =
+            |item| check(&after, &Change::ActionDone { item }, "bob", today).expect_err("refused");
+        assert!(refused(1).starts_with("action item 1 of INC-1 was already done by bob"));
+        assert!(refused(3).contains("its items are numbered 1 to 2"));
+        assert!(refused(0).contains("fix: opsdeck incident show INC-1 lists them"));
+        assert_eq!(
+            check(&after, &Change::ActionDone { item: 2 }, "bob", today),
+            Ok(())
+        );
+        let without = fold("INC-1", &events[..1]).expect("opened");
+        let refusal =
+            check(&without, &Change::ActionDone { item: 1 }, "bob", today).expect_err("refused");
+        assert!(refusal.contains("INC-1 has no action items"), "{refusal}");
     }
 
     #[test]

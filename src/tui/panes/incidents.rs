@@ -200,15 +200,17 @@ impl IncidentsPane {
         if !incident.actions.is_empty() {
             lines.push(String::new());
             lines.push("Action items:".to_owned());
-            let overdue = incident.overdue_actions(today);
-            for item in &incident.actions {
-                let late = if overdue.contains(&item) {
+            for (number, item) in incident.actions.iter().enumerate() {
+                let late = if item.is_overdue(today) {
                     " OVERDUE"
+                } else if item.done.is_some() {
+                    " done"
                 } else {
                     ""
                 };
                 lines.push(format!(
-                    "  due {}{late}  {}: {}",
+                    "  {}. due {}{late}  {}: {}",
+                    number + 1,
                     item.due,
                     printable(&item.owner),
                     printable(&item.text)
