@@ -2012,6 +2012,65 @@ mod incidents {
     }
 
     #[test]
+    fn an_action_item_is_marked_done_from_the_palette_and_read_only_refuses_it() {
+        let with_item = |read_only: bool| {
+            let mut incident = overdue_p1();
+            let added = LogEvent {
+                incident: incident.id.clone(),
+                change: Change::ActionAdded {
+                    text: "풀 크기 조정\u{1b}[2J".into(),
+                    owner: "dba".into(),
+                    due: chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                },
+                user: "alice".into(),
+                host: "web-1".into(),
+                at: at(-60 * 60),
+            };
+            let opened = LogEvent {
+                incident: incident.id.clone(),
+                change: Change::Opened {
+                    title: incident.title.clone(),
+                    level: incident.level,
+                    affects: incident.affects.clone(),
+                    evidence: String::new(),
+                },
+                user: "alice".into(),
+                host: "web-1".into(),
+                at: incident.detected.at,
+            };
+            incident = fold(&incident.id, &[opened, added]).expect("an incident");
+            let mut state = state("PROD");
+            state.host.read_only = read_only;
+            state.update(Msg::Runner(Event::Incidents(vec![incident])));
+            key(&mut state, ":");
+            typed(&mut state, "mark done");
+            state
+        };
+
+        let mut state = with_item(false);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            screen.contains("mark done: 풀 크기 조정\\x1b[2J (dba, due 2026-12-01;"),
+            "{screen}"
+        );
+        assert_eq!(
+            key(&mut state, "enter"),
+            vec![Request::IncidentEntry {
+                id: "INC-20261205-00a1b2".into(),
+                change: Change::ActionDone { item: 1 },
+            }]
+        );
+
+        let mut state = with_item(true);
+        assert!(key(&mut state, "enter").is_empty());
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            screen.contains("read-only: marking an action item done is refused"),
+            "{screen}"
+        );
+    }
+
+    #[test]
     fn the_action_item_form_refuses_a_past_date_in_place_then_adds_it() {
         let mut state = writable(incident_state());
         focus(&mut state, Pane::Incidents);

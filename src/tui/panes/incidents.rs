@@ -84,6 +84,16 @@ const COMMANDS: &[Command] = &[
 /// The palette entry that declares an incident by hand (incident ids never are empty).
 const DECLARE_ENTRY: &str = "";
 
+/// The palette key of an incident's action item: `INC-…#2` (incident ids have no `#`).
+fn action_entry_key(incident: &str, item: usize) -> String {
+    format!("{incident}#{item}")
+}
+
+fn parse_action_entry_key(key: &str) -> Option<(&str, usize)> {
+    let (incident, item) = key.split_once('#')?;
+    Some((incident, item.parse().ok()?))
+}
+
 /// In a read-only console, says that `what` is refused and returns true.
 pub fn refused_read_only(ctx: &mut Ctx, what: &str) -> bool {
     if ctx.read_only {
@@ -522,7 +532,8 @@ impl Component for IncidentsPane {
         frame.render_widget(Paragraph::new(lines), inner);
     }
 
-    /// Declaring by hand, whether or not the pane is on screen, then every open incident.
+    /// Declaring by hand, whether or not the pane is on screen, then every open incident, then
+    /// every follow-up action item not done yet (choosing one marks it done).
     fn palette(&self) -> Vec<PaletteEntry> {
         let declare = PaletteEntry {
             pane: Pane::Incidents,
@@ -547,10 +558,39 @@ impl Component for IncidentsPane {
                         key: incident.id.clone(),
                     }),
             )
+            .chain(self.incidents.iter().flat_map(|incident| {
+                incident
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, item)| item.done.is_none())
+                    .map(|(index, item)| PaletteEntry {
+                        pane: Pane::Incidents,
+                        kind: "action item",
+                        label: format!(
+                            "mark done: {} ({}, due {}; {} #{})",
+                            printable(&item.text),
+                            printable(&item.owner),
+                            item.due,
+                            incident.id,
+                            index + 1
+                        ),
+                        key: action_entry_key(&incident.id, index + 1),
+                    })
+            }))
             .collect()
     }
 
     fn open_entry(&mut self, key: &str, ctx: &mut Ctx) -> Vec<Request> {
+        if let Some((id, item)) = parse_action_entry_key(key) {
+            if refused_read_only(ctx, "marking an action item done") {
+                return Vec::new();
+            }
+            return vec![Request::IncidentEntry {
+                id: id.to_owned(),
+                change: Change::ActionDone { item },
+            }];
+        }
         if key == DECLARE_ENTRY {
             self.handle(Action::DeclareIncident, ctx);
         } else if let Some(index) = self.incidents.iter().position(|i| i.id == key) {
