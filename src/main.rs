@@ -502,6 +502,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         username(),
         hostname(),
     );
+    state.language = checklists.language;
     state.set_checklists(
         checklists.checklists.clone(),
         checklists.language,

@@ -2071,6 +2071,21 @@ mod incidents {
     }
 
     #[test]
+    fn in_korean_the_stages_and_the_levels_in_the_declare_form_are_korean() {
+        let mut state = writable(incident_state());
+        state.language = opsdeck::core::checklists::Language::Ko;
+        focus(&mut state, Pane::Incidents);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_aligned(&screen, 80);
+        assert!(screen.contains("감지"), "{screen}");
+        key(&mut state, "o");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_aligned(&screen, 80);
+        assert!(screen.contains("P2  부분 기능 장애"), "{screen}");
+        assert!(screen.contains("담당 개발자"), "{screen}");
+    }
+
+    #[test]
     fn the_action_item_form_refuses_a_past_date_in_place_then_adds_it() {
         let mut state = writable(incident_state());
         focus(&mut state, Pane::Incidents);

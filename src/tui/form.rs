@@ -43,6 +43,8 @@ pub struct Form {
     pub focus: usize,
     /// Why the last Enter did not go through, shown in the form.
     pub refusal: Option<String>,
+    /// The language of the level's labels.
+    pub language: Language,
 }
 
 /// What a key did to the form.
@@ -64,7 +66,7 @@ fn field(text: &str, placeholder: &str) -> TextArea<'static> {
 
 impl Form {
     /// Declaring `opening`: prefilled from an alert, or blank when declared by hand.
-    pub fn declare(opening: Opening) -> Form {
+    pub fn declare(opening: Opening, language: Language) -> Form {
         Form {
             fields: vec![
                 field(&opening.title, "what is broken, as users see it"),
@@ -80,22 +82,26 @@ impl Form {
             },
             focus: 0,
             refusal: None,
+            language,
         }
     }
 
     /// A blank declaration: the middle level until someone says otherwise.
-    pub fn declare_by_hand() -> Form {
-        Form::declare(Opening {
-            title: String::new(),
-            level: Level::P2,
-            affects: Vec::new(),
-            evidence: String::new(),
-            alert: None,
-        })
+    pub fn declare_by_hand(language: Language) -> Form {
+        Form::declare(
+            Opening {
+                title: String::new(),
+                level: Level::P2,
+                affects: Vec::new(),
+                evidence: String::new(),
+                alert: None,
+            },
+            language,
+        )
     }
 
     /// An action item for `incident`.
-    pub fn action_item(incident: &Incident) -> Form {
+    pub fn action_item(incident: &Incident, language: Language) -> Form {
         Form {
             fields: vec![
                 field("", "what is to be done"),
@@ -107,6 +113,7 @@ impl Form {
             },
             focus: 0,
             refusal: None,
+            language,
         }
     }
 
@@ -308,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_blank_declaration_needs_a_title_and_takes_the_level_and_affected_typed() {
-        let mut form = Form::declare_by_hand();
+        let mut form = Form::declare_by_hand(Language::En);
         assert_eq!(press(&mut form, "enter"), Outcome::Open);
         assert!(
             form.refusal
@@ -348,7 +355,7 @@ mod tests {
             at: chrono::DateTime::UNIX_EPOCH,
         };
         let incident = fold("INC-1", &[opened]).expect("opened");
-        let mut form = Form::action_item(&incident);
+        let mut form = Form::action_item(&incident, Language::En);
         let refusal = |form: &Form| form.refusal.clone().unwrap_or_default();
         press(&mut form, "x tab tab 1 2 / 3 1 enter");
         assert!(

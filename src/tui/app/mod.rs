@@ -73,6 +73,8 @@ pub struct AppState {
     pub panes: Vec<Box<dyn Component>>,
     /// The newest verdict of the rules on every metric, by series key.
     pub judged: HashMap<String, Evaluation>,
+    /// The language of the incident levels' and stages' labels (the checklists' language).
+    pub language: Language,
     pub should_quit: bool,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
@@ -97,6 +99,7 @@ impl AppState {
             awaiting_plan: None,
             panes: panes::all(),
             judged: HashMap::new(),
+            language: Language::En,
             should_quit: false,
             dirty: true,
         };
@@ -208,6 +211,7 @@ impl AppState {
             keymap: &self.keymap,
             read_only: self.host.read_only,
             judged: &self.judged,
+            language: self.language,
         }
     }
 
@@ -238,12 +242,14 @@ impl AppState {
             notice,
             modal,
             awaiting_plan,
+            language,
             ..
         } = self;
         let component = panes.iter_mut().find(|component| component.id() == pane)?;
         let mut ctx = Ctx {
             now: *now,
             read_only: host.read_only,
+            language: *language,
             notice,
             modal,
             awaiting_plan,

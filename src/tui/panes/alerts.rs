@@ -212,6 +212,7 @@ impl Component for AlertsPane {
                     Some(alert) => {
                         *ctx.modal = Some(Modal::Form(Box::new(Form::declare(
                             Opening::from_alert(alert),
+                            ctx.language,
                         ))));
                     }
                     None => ctx.notice(

@@ -177,12 +177,12 @@ impl IncidentsPane {
     }
 
     /// The timeline popup; times are in UTC, as the CLI export and postmortems give them.
-    fn timeline(incident: &Incident, today: NaiveDate) -> Popup {
+    fn timeline(incident: &Incident, today: NaiveDate, language: Language) -> Popup {
         let mut lines = vec![format!(
             "{} {}  {}",
             incident.level.as_str(),
             printable(&incident.title),
-            incident.stage().label(Language::En)
+            incident.stage().label(language)
         )];
         let contacts = crate::core::incidents::policy::current().contact_lines(incident.level);
         lines.extend(
@@ -300,7 +300,7 @@ fn incident_line(incident: &Incident, view: &View, width: usize, selected: bool)
         Span::styled(late_mark, palette.status(Status::Crit)),
         Span::styled(pad(&printable(&incident.title), title_columns), text),
         Span::styled(
-            pad(incident.stage().label(Language::En), STAGE_COLUMNS),
+            pad(incident.stage().label(view.language), STAGE_COLUMNS),
             text,
         ),
     ];
@@ -411,7 +411,7 @@ impl Component for IncidentsPane {
             }
             Action::RunTask => {
                 if let Some(incident) = self.selected_incident() {
-                    ctx.open(IncidentsPane::timeline(incident, today));
+                    ctx.open(IncidentsPane::timeline(incident, today, ctx.language));
                 }
                 Handled::Yes(Vec::new())
             }
@@ -421,18 +421,21 @@ impl Component for IncidentsPane {
                         editor: Box::new(NoteEditor::new(NoteTarget::Incident(
                             incident.id.clone(),
                         ))),
-                        under: Box::new(IncidentsPane::timeline(incident, today)),
+                        under: Box::new(IncidentsPane::timeline(incident, today, ctx.language)),
                     });
                 }
                 Handled::Yes(Vec::new())
             }
             Action::DeclareIncident => {
-                *ctx.modal = Some(Modal::Form(Box::new(Form::declare_by_hand())));
+                *ctx.modal = Some(Modal::Form(Box::new(Form::declare_by_hand(ctx.language))));
                 Handled::Yes(Vec::new())
             }
             Action::AddActionItem => {
                 if let Some(incident) = self.selected_incident() {
-                    *ctx.modal = Some(Modal::Form(Box::new(Form::action_item(incident))));
+                    *ctx.modal = Some(Modal::Form(Box::new(Form::action_item(
+                        incident,
+                        ctx.language,
+                    ))));
                 }
                 Handled::Yes(Vec::new())
             }

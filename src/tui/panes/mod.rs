@@ -26,6 +26,7 @@ use ratatui::widgets::{Block, BorderType, Borders};
 use crate::config::action::Action;
 use crate::config::keymap::Keymap;
 use crate::config::theme::Slot;
+use crate::core::checklists::Language;
 use crate::core::checks::Evaluation;
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
@@ -111,6 +112,8 @@ pub struct View<'a> {
     pub read_only: bool,
     /// The newest verdict of the rules on every metric, by series key.
     pub judged: &'a HashMap<String, Evaluation>,
+    /// The language of labels that come in English and Korean (incident levels and stages).
+    pub language: Language,
 }
 
 impl View<'_> {
@@ -165,6 +168,7 @@ impl Notice {
 pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
     pub read_only: bool,
+    pub language: Language,
     pub notice: &'a mut Option<Notice>,
     pub modal: &'a mut Option<Modal>,
     /// A plan asked for, and whether it is to be confirmed and run once it arrives.

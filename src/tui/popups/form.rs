@@ -10,7 +10,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::config::theme::Slot;
-use crate::core::checklists::Language;
 use crate::core::model::Status;
 use crate::tui::form::{Form, Row};
 use crate::tui::strings::{self, printable};
@@ -45,7 +44,7 @@ pub fn render(form: &Form, look: &Look, area: Rect, frame: &mut Frame) {
             }
             Row::Level => {
                 let Some(level) = form.level() else { continue };
-                let [definition, response, notified] = Form::level_lines(level, Language::En);
+                let [definition, response, notified] = Form::level_lines(level, form.language);
                 let picked = format!("{}  ", level.as_str());
                 let picked_width = strings::width(&picked);
                 spans.push(Span::styled(picked, palette.get(Slot::Text)));
