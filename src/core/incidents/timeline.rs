@@ -142,14 +142,45 @@ async fn write(
         for incident in open.iter().filter(|incident| entry.concerns(incident)) {
             // Never before the opening: the log folds from its first row, which must be it.
             let at = entry.at.max(incident.detected.at);
-            if let Err(NotRecorded::Store(error) | NotRecorded::Refused(error)) = service
-                .observe(incident.id.clone(), entry.change.clone(), at)
-                .await
-            {
+            if let Err(error) = observe_retrying(&service, incident, &entry.change, at).await {
                 warn(format!(
                     "an entry of {}'s timeline was not written: {error}",
                     incident.id
                 ));
+            }
+        }
+    }
+}
+
+/// How many times an entry is tried before it is given up with a warning.
+const WRITE_ATTEMPTS: u32 = 3;
+/// The pause before the second attempt; it doubles before each further one.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
+/// Appends one entry, trying again after a store failure: a store busy for a few seconds (a
+/// loaded host, a SQLite file another process is writing) must not leave a hole in a
+/// postmortem. The writer is its own task, so the pauses hold up no one.
+async fn observe_retrying(
+    service: &IncidentService,
+    incident: &Incident,
+    change: &Change,
+    at: DateTime<Utc>,
+) -> Result<(), String> {
+    let mut pause = RETRY_AFTER;
+    let mut attempt = 1;
+    loop {
+        match service
+            .observe(incident.id.clone(), change.clone(), at)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(NotRecorded::Refused(error)) => return Err(error),
+            Err(NotRecorded::Store(error)) if attempt >= WRITE_ATTEMPTS => return Err(error),
+            Err(NotRecorded::Store(error)) => {
+                tracing::info!("retrying an entry of {}'s timeline: {error}", incident.id);
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
             }
         }
     }
