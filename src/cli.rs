@@ -307,6 +307,8 @@ pub enum Format {
 pub enum CheckGroup {
     Resources,
     Services,
+    /// Open incidents nobody acknowledged within their level's target (from the state store).
+    Incidents,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {

@@ -23,7 +23,7 @@ use opsdeck::core::sources::secrets::RedactingWriter;
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
-use opsdeck::headless::check::{CheckReport, check_resources, check_services};
+use opsdeck::headless::check::{CheckReport, check_incidents, check_resources, check_services};
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
@@ -73,6 +73,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 if matches!(only, None | Some(CheckGroup::Services)) {
                     checks.extend(check_services(&config.service_specs, &judge).await);
+                }
+                if matches!(only, None | Some(CheckGroup::Incidents)) {
+                    let location = store_location(&cli, config, paths.as_ref())?;
+                    checks.extend(check_incidents(&location, &judge).await);
                 }
                 Ok::<_, anyhow::Error>(checks)
             })?;

@@ -95,6 +95,13 @@ impl Home {
     }
 
     fn command(&self, user: &str, args: &[&str]) -> Command {
+        let mut command = self.opsdeck(user);
+        command.arg("incident").args(args);
+        command
+    }
+
+    /// `opsdeck` in the sandbox, on its store, as `user`, before any subcommand.
+    fn opsdeck(&self, user: &str) -> Command {
         let mut command = Command::new(BIN);
         if !self.on_postgres {
             command
@@ -102,8 +109,6 @@ impl Home {
                 .arg(self.dir.path().join("state/state.db"));
         }
         command
-            .arg("incident")
-            .args(args)
             .env("HOME", self.dir.path().join("home"))
             .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
             .env("XDG_DATA_HOME", self.dir.path().join("data"))
@@ -495,6 +500,70 @@ fn an_action_item_marked_done_is_shown_done_and_cannot_be_done_twice() {
     let report = home.json(&["export", &id, "--format", "json"]);
     support::assert_follows_the_incident_report_schema(&report);
     assert_eq!(report["follow_up"]["action_items"][1]["done"]["by"], "bob");
+}
+
+/// `opsdeck check --only incidents` as cron runs it: its exit status and its one line.
+fn check_incidents(home: &Home) -> (Option<i32>, Value) {
+    let output = home
+        .opsdeck("cron")
+        .args(["check", "--only", "incidents", "--format", "json"])
+        .output()
+        .unwrap();
+    let run = Run::from(output);
+    let report: Value = serde_json::from_str(&run.stdout)
+        .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", run.text()));
+    (run.code, report)
+}
+
+#[test]
+fn check_reports_an_incident_nobody_acknowledged_in_time_as_critical_until_acknowledged() {
+    let home = Home::new();
+    let (code, report) = check_incidents(&home);
+    assert_eq!(code, Some(0), "{report:#}");
+    assert_eq!(
+        report["checks"],
+        Value::Array(Vec::new()),
+        "no store, no incident"
+    );
+    assert!(
+        !home.dir.path().join("state/state.db").exists(),
+        "check does not create the state file"
+    );
+
+    std::fs::write(
+        home.dir.path().join("config/opsdeck/config.toml"),
+        "[incidents.levels.P2]\nrespond_within = \"2s\"\n",
+    )
+    .unwrap();
+    let id = home.open(
+        "alice",
+        &["--level", "P2", "--title", "orders \u{1b}[2J stuck"],
+    );
+    let (code, report) = check_incidents(&home);
+    assert_eq!(code, Some(0), "within its target: {report:#}");
+    assert_eq!(report["checks"][0]["id"], "incident.unacknowledged_overdue");
+    assert_eq!(report["checks"][0]["value"], 0.0);
+
+    std::thread::sleep(std::time::Duration::from_millis(2_100));
+    let (code, report) = check_incidents(&home);
+    assert_eq!(
+        code,
+        Some(2),
+        "overdue is critical by the default rule: {report:#}"
+    );
+    let line = &report["checks"][0];
+    assert_eq!(line["status"], "crit");
+    assert_eq!(line["value"], 1.0);
+    let detail = line["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with(&format!("{id} P2 orders \\x1b[2J stuck (respond by ")),
+        "{detail}"
+    );
+
+    home.run("bob", &["ack", &id]).ok();
+    let (code, report) = check_incidents(&home);
+    assert_eq!(code, Some(0), "acknowledged: {report:#}");
+    assert_eq!(report["checks"][0]["detail"], Value::Null);
 }
 
 #[test]

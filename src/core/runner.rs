@@ -28,8 +28,8 @@ use crate::core::collectors::{
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
-use crate::core::incidents::{Notice, UNACKNOWLEDGED_OVERDUE};
-use crate::core::model::{Alert, Metric, Status, Unit};
+use crate::core::incidents::{IncidentsSample, Notice};
+use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
@@ -159,15 +159,11 @@ impl Sample for Collected {
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
-            }) => {
-                let now = crate::core::model::now();
-                let overdue = incidents.iter().filter(|i| i.overdue(now)).count();
-                vec![Metric::new(
-                    UNACKNOWLEDGED_OVERDUE,
-                    overdue as f64,
-                    Unit::Count,
-                )]
+            }) => IncidentsSample {
+                incidents,
+                taken_at: crate::core::model::now(),
             }
+            .metrics(),
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 Vec::new()
             }

@@ -1,6 +1,6 @@
-//! `opsdeck check`: one pass of the console's collectors (resources and services), judged by
-//! the console's judge, printed as a report with the Nagios exit convention (0 ok, 1 warn,
-//! 2 crit, 3 unknown). A single pass has no history, so flap control counts its one result:
+//! `opsdeck check`: one pass of the console's collectors (resources and services) and of the
+//! incidents in the state store, judged by the console's judge, printed as a report with the
+//! Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown). A single pass has no history, so flap control counts its one result:
 //! a failed check is down at once, where the console waits for `down_after` failures in a row.
 
 use std::fmt::Write as _;
@@ -11,9 +11,12 @@ use serde::Serialize;
 use crate::core::checks::{Evaluation, Judge, rules::format_value};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use crate::core::collectors::{self, CollectError, OffThread};
+use crate::core::incidents::{IncidentsSample, UNACKNOWLEDGED_OVERDUE};
 use crate::core::model::Status;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceResult};
+use crate::core::store::{Store, StoreLocation};
+use crate::core::text::printable;
 
 #[derive(Debug, Serialize)]
 pub struct CheckReport {
@@ -86,6 +89,65 @@ pub async fn check_resources(
         detail: fs.error.clone(),
     }));
     Ok(checks)
+}
+
+/// Judges the open incidents in the state store as the console's watch does
+/// (`incident.unacknowledged_overdue`), naming the overdue ones. A state file that does not
+/// exist yet holds no incident, so it is not created just to say so; a store that cannot be
+/// read is an unknown line with the reason.
+pub async fn check_incidents(location: &StoreLocation, judge: &Judge) -> Vec<CheckLine> {
+    if let StoreLocation::Sqlite(path) = location
+        && !path.exists()
+    {
+        return Vec::new();
+    }
+    let read = async {
+        let store = Store::open(location).await?;
+        let incidents = store.incidents().await;
+        store.close().await;
+        incidents
+    };
+    let incidents = match read.await {
+        Ok(incidents) => incidents,
+        Err(error) => {
+            return vec![CheckLine {
+                id: UNACKNOWLEDGED_OVERDUE.to_owned(),
+                status: Status::Unknown,
+                metric: Some(UNACKNOWLEDGED_OVERDUE.to_owned()),
+                value: None,
+                display: "-".into(),
+                op: None,
+                warn: None,
+                crit: None,
+                reason: None,
+                detail: Some(error.to_string()),
+            }];
+        }
+    };
+    let sample = IncidentsSample {
+        incidents: &incidents,
+        taken_at: crate::core::model::now(),
+    };
+    let overdue: Vec<String> = sample
+        .overdue()
+        .map(|incident| {
+            format!(
+                "{} {} {} (respond by {})",
+                incident.id,
+                incident.level.as_str(),
+                printable(&incident.title),
+                incident.respond_by().format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .collect();
+    judge
+        .evaluate(&sample)
+        .into_iter()
+        .map(|evaluation| CheckLine {
+            detail: (!overdue.is_empty()).then(|| overdue.join("; ")),
+            ..CheckLine::from_evaluation(evaluation)
+        })
+        .collect()
 }
 
 /// Checks every service once through the console's service collectors (bounded concurrency,

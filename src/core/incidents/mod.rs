@@ -25,6 +25,36 @@ pub const UNACKNOWLEDGED_OVERDUE: &str = "incident.unacknowledged_overdue";
 /// Every metric incidents feed to the rules.
 pub const INCIDENT_METRICS: &[&str] = &[UNACKNOWLEDGED_OVERDUE];
 
+/// The incidents as read at one moment, as the rules judge them: the console's watch and
+/// `opsdeck check` count the overdue ones the same way.
+pub struct IncidentsSample<'a> {
+    pub incidents: &'a [Incident],
+    pub taken_at: DateTime<Utc>,
+}
+
+impl IncidentsSample<'_> {
+    /// The open incidents nobody acknowledged within their level's target at `taken_at`.
+    pub fn overdue(&self) -> impl Iterator<Item = &Incident> {
+        self.incidents
+            .iter()
+            .filter(|incident| incident.overdue(self.taken_at))
+    }
+}
+
+impl crate::core::collectors::Sample for IncidentsSample<'_> {
+    fn metrics(&self) -> Vec<crate::core::model::Metric> {
+        vec![crate::core::model::Metric::new(
+            UNACKNOWLEDGED_OVERDUE,
+            self.overdue().count() as f64,
+            crate::core::model::Unit::Count,
+        )]
+    }
+
+    fn taken_at(&self) -> DateTime<Utc> {
+        self.taken_at
+    }
+}
+
 /// An incident's severity, P0 (everything down) to P4 (minor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Level {
