@@ -16,52 +16,15 @@
 
 mod support;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use support::PgServer;
 use support::receivers::{Answer, HttpReceiver, SmtpReceiver};
+use support::run::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn from(output: Output) -> Run {
-        Run {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    fn text(&self) -> String {
-        format!(
-            "exit {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-
-    fn ok(self) -> Run {
-        assert_eq!(self.code, Some(0), "expected success:\n{}", self.text());
-        self
-    }
-
-    fn refused(self, reason: &str) -> Run {
-        assert_eq!(self.code, Some(2), "expected a refusal:\n{}", self.text());
-        assert!(
-            self.stderr.contains(reason),
-            "the refusal should say `{reason}`:\n{}",
-            self.text()
-        );
-        self
-    }
-}
 
 struct Home {
     dir: tempfile::TempDir,

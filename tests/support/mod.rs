@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod receivers;
+pub mod run;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};
