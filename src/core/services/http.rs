@@ -250,6 +250,11 @@ fn client(verify_tls: bool) -> Result<&'static reqwest::Client, String> {
     if let Some(client) = slot.get() {
         return Ok(client);
     }
+    // reqwest is built without a provider of its own (it would bring aws-lc, 0.5 MiB of code and
+    // tables next to ring's); it takes the process default. Losing the race to another thread
+    // installing the same one is fine.
+    let _ =
+        rustls::crypto::CryptoProvider::install_default(rustls::crypto::ring::default_provider());
     let client = reqwest::Client::builder()
         .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
         .tls_danger_accept_invalid_certs(!verify_tls)
