@@ -4,9 +4,11 @@
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-changed=link/opsdeck.order");
-    // lld (Rust's default linker on x86_64 Linux) reads the list; names it does not find (a
-    // stale list, or a debug build's symbols) are skipped without a warning.
-    if std::env::var("PROFILE").as_deref() == Ok("release") {
+    // lld (Rust's default linker on x86_64 Linux; other targets link with the system's ld,
+    // which has no such option) reads the list; names it does not find (a stale list) are
+    // skipped without a warning.
+    let x86_64_linux = std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu");
+    if x86_64_linux && std::env::var("PROFILE").as_deref() == Ok("release") {
         let order = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("link/opsdeck.order");
         if order.exists() {
             println!(
