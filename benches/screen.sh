@@ -46,6 +46,8 @@
 # seconds of set-up: about 3 x (4 x 30 + 36) s = 8 min with the defaults and btop and htop.
 #
 # Environment: OPSDECK_BIN (skip the build and measure this binary; it needs --pane), RUNS (3),
+# OPSDECK_WRAP (a command line opsdeck runs under, split on spaces, e.g. valgrind for
+# benches/link_order.sh; btop and htop are then left out, the figures mean nothing),
 # DURATION (30 s, more than 11; the key runs last 12 s whatever it is), BURST_GAP_MS (5),
 # OPSDECK_KEY (j), TUI_MEASURE (../shared/tools/tui-measure), PG_BIN_DIR (the newest
 # /usr/lib/postgresql/*/bin, else the directory of `initdb` on PATH).
@@ -314,9 +316,12 @@ TOML
 real_config=""
 setup_real
 
+# Word splitting wanted: the wrapper is a command line.
+# shellcheck disable=SC2206
+opsdeck_wrap=(${OPSDECK_WRAP:-})
 configs=(default real)
 for program in btop htop; do
-    if command -v "$program" >/dev/null; then
+    if [[ -z "${OPSDECK_WRAP:-}" ]] && command -v "$program" >/dev/null; then
         configs+=("$program")
     fi
 done
@@ -376,11 +381,11 @@ for run in $(seq 1 "$runs"); do
     for config in "${configs[@]}"; do
         case "$config" in
         default)
-            cmd=("$opsdeck")
+            cmd=("${opsdeck_wrap[@]}" "$opsdeck")
             key_panes=(tasks)
             ;;
         real)
-            cmd=("$opsdeck" --config "$real_config")
+            cmd=("${opsdeck_wrap[@]}" "$opsdeck" --config "$real_config")
             key_panes=(tasks services)
             ;;
         *)

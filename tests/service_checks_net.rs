@@ -140,7 +140,7 @@ fn tls_acceptor(cert: &Path, key: &Path) -> TlsAcceptor {
         .collect::<Result<_, _>>()
         .expect("read certificate");
     let key = PrivateKeyDer::from_pem_file(key).expect("read key");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("protocol versions")

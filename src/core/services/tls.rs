@@ -160,13 +160,13 @@ pub(super) fn prepare() {
     }
 }
 
-/// One client configuration for all endpoint checks, on aws-lc-rs without a process default.
+/// One client configuration for all endpoint checks, on ring without a process default.
 fn client_config() -> Result<Arc<rustls::ClientConfig>, String> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     if let Some(config) = CONFIG.get() {
         return Ok(config.clone());
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|error| format!("TLS setup failed: {error}"))?
