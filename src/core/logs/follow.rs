@@ -40,7 +40,9 @@ pub struct Batch {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the log file {path}: {reason}\n  fix: check that the file exists and is readable by this user")]
+#[error(
+    "cannot read the log file {path}: {reason}\n  fix: check that the file exists and is readable by this user"
+)]
 pub struct FollowError {
     pub path: String,
     pub reason: io::Error,
