@@ -1,16 +1,18 @@
 //! Following a log file while the real `logrotate` rotates it (create, then copytruncate): every
 //! line is read exactly once and in order; a restart resumes at the offset kept in the state
-//! store; hostile lines (10 MB, invalid UTF-8, NUL bytes) come out bounded and intact.
+//! store (SQLite and a throwaway PostgreSQL); hostile lines (10 MB, invalid UTF-8, NUL bytes) come out bounded and intact.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use opsdeck::core::logs::follow::{Follower, MAX_LINE};
+use opsdeck::core::logs::follow::{Follower, MAX_LINE, Position};
 use opsdeck::core::store::{Store, StoreLocation};
 
 fn append(path: &Path, lines: std::ops::Range<usize>) {
@@ -190,4 +192,66 @@ fn hostile_lines_are_bounded_and_kept() {
     assert_eq!(seen, ["half a line, now complete"]);
     let end = std::fs::metadata(&log).unwrap().len();
     assert_eq!(follower.position().offset, end);
+}
+
+#[test]
+fn a_file_emptied_while_stopped_is_read_from_its_start() {
+    let (_dir, log) = setup();
+    append(&log, 0..50);
+    let mut follower = Follower::new(&log);
+    drain(&mut follower, &mut Vec::new());
+    let stored = follower.position();
+    drop(follower);
+    std::fs::write(&log, "").unwrap();
+    append(&log, 50..60);
+    let mut seen = Vec::new();
+    let mut follower = Follower::resume(&log, stored);
+    drain(&mut follower, &mut seen);
+    assert_eq!(seen, expected(50..60));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn offsets_round_trip_on_postgres() {
+    let server = tokio::task::spawn_blocking(|| {
+        let server = support::PgServer::start();
+        server.create_database("opsdeck");
+        server
+    })
+    .await
+    .unwrap();
+    let store = Store::open(&StoreLocation::Postgres(server.url_for("opsdeck")))
+        .await
+        .unwrap();
+    // An inode with the top bit set survives the signed BIGINT column.
+    let first = Position {
+        inode: u64::MAX - 7,
+        offset: 1234,
+    };
+    store
+        .save_log_offset("nginx", "/var/log/a", first)
+        .await
+        .unwrap();
+    let later = Position {
+        inode: 42,
+        offset: 99,
+    };
+    store
+        .save_log_offset("nginx", "/var/log/a", later)
+        .await
+        .unwrap();
+    store
+        .save_log_offset("nginx", "/var/log/b", first)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.log_offset("nginx", "/var/log/a").await.unwrap(),
+        Some(later)
+    );
+    assert_eq!(
+        store.log_offset("nginx", "/var/log/b").await.unwrap(),
+        Some(first)
+    );
+    assert_eq!(store.log_offset("app", "/var/log/a").await.unwrap(), None);
+    drop(store);
+    drop(server);
 }
