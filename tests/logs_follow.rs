@@ -255,3 +255,21 @@ async fn offsets_round_trip_on_postgres() {
     drop(store);
     drop(server);
 }
+
+#[test]
+fn a_large_unread_copy_is_finished_a_batch_at_a_time() {
+    let (dir, log) = setup();
+    let mut follower = Follower::new(&log);
+    let mut seen = Vec::new();
+    append(&log, 0..10);
+    drain(&mut follower, &mut seen);
+    // Over a batch's worth of unread lines go to the copy.
+    append(&log, 10..50_000);
+    logrotate(dir.path(), &log, "copytruncate");
+    append(&log, 50_000..50_010);
+    let first = follower.poll().unwrap();
+    assert!(first.more, "one poll reads a bounded amount");
+    seen.extend(first.lines);
+    drain(&mut follower, &mut seen);
+    assert_eq!(seen, expected(0..50_010));
+}

@@ -202,6 +202,9 @@ fn matches_at(file: &File, offset: u64, fingerprint: &[u8]) -> io::Result<bool> 
 pub struct Follower {
     path: PathBuf,
     reader: Option<Reader>,
+    /// A rotated-away file with lines not read yet (`PATH.1` after copytruncate, or after a
+    /// rotation while stopped): finished, a batch at a time, before `reader` goes on.
+    draining: Option<Reader>,
     /// Where to start when the file is first opened (a stored position, or the start).
     resume: Position,
 }
@@ -219,6 +222,7 @@ impl Follower {
         Follower {
             path: path.into(),
             reader: None,
+            draining: None,
             resume: position,
         }
     }
@@ -227,9 +231,13 @@ impl Follower {
         &self.path
     }
 
-    /// The position to store: everything before it has been handed out.
+    /// The position to store: everything before it has been handed out. While a rotated file
+    /// is being finished it is that file's position, so a restart finishes it too.
     pub fn position(&self) -> Position {
-        self.reader.as_ref().map_or(self.resume, Reader::position)
+        self.draining
+            .as_ref()
+            .or(self.reader.as_ref())
+            .map_or(self.resume, Reader::position)
     }
 
     /// The complete lines written since the last poll. A missing file is no error (it may be
@@ -248,19 +256,22 @@ impl Follower {
     }
 
     fn poll_into(&mut self, lines: &mut Vec<String>) -> io::Result<bool> {
-        if self.reader.is_none() && !self.open_first(lines)? {
+        if self.reader.is_none() && !self.open_first()? {
             return Ok(false);
         }
-        let Some(reader) = self.reader.as_mut() else {
-            return Ok(false);
-        };
-        if reader.truncated()? {
-            let (offset, fingerprint) = (reader.offset, reader.fingerprint.clone());
-            let inode = reader.inode;
-            self.finish_copy(offset, &fingerprint, inode, lines)?;
-            if let Some(reader) = self.reader.as_mut() {
-                reader.restart();
+        if self.draining.is_none()
+            && let Some(reader) = self.reader.as_mut()
+            && reader.truncated()?
+        {
+            self.draining = rotated_copy(&self.path, reader)?;
+            reader.restart();
+        }
+        if let Some(old) = self.draining.as_mut() {
+            if old.read(lines, BATCH_BYTES)? {
+                return Ok(true);
             }
+            old.flush(lines);
+            self.draining = None;
         }
         let Some(reader) = self.reader.as_mut() else {
             return Ok(false);
@@ -291,7 +302,7 @@ impl Follower {
     }
 
     /// Opens the file the first time, honouring the resume position; false when it is missing.
-    fn open_first(&mut self, lines: &mut Vec<String>) -> io::Result<bool> {
+    fn open_first(&mut self) -> io::Result<bool> {
         let mut reader = match Reader::open(&self.path, 0) {
             Ok(reader) => reader,
             Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
@@ -305,39 +316,25 @@ impl Follower {
                 reader.read_to = resume.offset;
             }
         } else if resume.inode != 0 {
-            let rotated = rotated_path(&self.path);
-            if let Ok(mut old) = Reader::open(&rotated, resume.offset)
-                && old.inode == resume.inode
-            {
-                old.read(lines, u64::MAX)?;
-                old.flush(lines);
-            }
+            self.draining = Reader::open(&rotated_path(&self.path), resume.offset)
+                .ok()
+                .filter(|old| old.inode == resume.inode);
         }
         self.reader = Some(reader);
         Ok(true)
     }
+}
 
-    /// After copytruncate: the lines past `offset` that were copied to `PATH.1` before the
-    /// file was emptied, if `PATH.1` is that copy (it holds the same bytes before `offset`).
-    fn finish_copy(
-        &self,
-        offset: u64,
-        fingerprint: &[u8],
-        inode: u64,
-        lines: &mut Vec<String>,
-    ) -> io::Result<()> {
-        let Ok(mut copy) = Reader::open(&rotated_path(&self.path), offset) else {
-            return Ok(());
-        };
-        let is_copy = copy.inode != inode
-            && copy.file.metadata()?.len() >= offset
-            && (offset == 0 || matches_at(&copy.file, offset, fingerprint)?);
-        if is_copy {
-            copy.read(lines, u64::MAX)?;
-            copy.flush(lines);
-        }
-        Ok(())
-    }
+/// After copytruncate of `reader`'s file: `PATH.1` from the read position, if it is the copy
+/// (another file holding the same bytes before that position).
+fn rotated_copy(path: &Path, reader: &Reader) -> io::Result<Option<Reader>> {
+    let Ok(copy) = Reader::open(&rotated_path(path), reader.offset) else {
+        return Ok(None);
+    };
+    let is_copy = copy.inode != reader.inode
+        && copy.file.metadata()?.len() >= reader.offset
+        && matches_at(&copy.file, reader.offset, &reader.fingerprint)?;
+    Ok(is_copy.then_some(copy))
 }
 
 /// Where logrotate puts the previous file (without `dateext`).
