@@ -5,7 +5,8 @@
 //!
 //! Memory is bounded whatever the file holds: input is read in fixed chunks, a line keeps at
 //! most [`MAX_LINE`] bytes (the rest is counted and replaced by a marker, never buffered) and a
-//! poll reads at most [`BATCH_BYTES`] of the followed file. Invalid UTF-8 is replaced, not
+//! poll stops after [`BATCH_BYTES`] of each file it reads (a rotated-away file, then the
+//! current one), so a huge backlog comes out over several polls. Invalid UTF-8 is replaced, not
 //! rejected; NUL bytes stay in the text (escaping is the display's job).
 
 use std::fs::File;
@@ -15,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 /// The longest line kept; the rest of a longer line is dropped and counted in a marker.
 pub const MAX_LINE: usize = 64 * 1024;
-/// How much of the followed file one [`Follower::poll`] reads at most; [`Batch::more`] says
-/// there is more to read right away.
+/// How much of one file a [`Follower::poll`] reads before it stops (to the next chunk);
+/// [`Batch::more`] says there is more to read right away.
 pub const BATCH_BYTES: u64 = 1024 * 1024;
 const CHUNK: usize = 64 * 1024;
 /// How many bytes before the read position identify it: if they change, the file was
