@@ -1,5 +1,6 @@
 //! One log line into a [`LogRecord`]: its time, level and message when the line's format has
-//! them. Formats: plain text with a level word, JSON lines, syslog (RFC 3164) and the
+//! them. Formats: plain text with a level word, JSON lines, syslog (RFC 3164 stamps or
+//! rsyslog's RFC 3339 ones) and the
 //! nginx/Apache combined access log. Parsing never fails and never panics: what a line lacks
 //! (or garbles) is `None`, and the whole line stays the message.
 
@@ -227,18 +228,9 @@ fn epoch(number: f64) -> Option<DateTime<Utc>> {
 
 /// `Dec  5 10:00:00 host prog[123]: message` (RFC 3164, as rsyslog writes files).
 fn syslog(line: &str, now: DateTime<Utc>) -> Option<LogRecord> {
-    let stamp = line.get(..15)?;
-    let rest = line.get(15..)?.strip_prefix(' ')?;
-    let partial =
-        NaiveDateTime::parse_from_str(&format!("{} {stamp}", now.year()), "%Y %b %e %H:%M:%S")
-            .ok()?;
-    // A December line read in January is from last year.
-    let at = if partial > now.naive_utc() + chrono::Duration::days(1) {
-        NaiveDate::from_ymd_opt(now.year() - 1, partial.month(), partial.day())
-            .map(|day| day.and_time(partial.time()))
-            .unwrap_or(partial)
-    } else {
-        partial
+    let (at, rest) = match syslog_precise_time(line) {
+        Some(found) => found,
+        None => syslog_time(line, now)?,
     };
     let (host, rest) = rest.split_once(' ')?;
     let mut fields = vec![("host".to_owned(), host.to_owned())];
@@ -258,12 +250,38 @@ fn syslog(line: &str, now: DateTime<Utc>) -> Option<LogRecord> {
     };
     let level = level_word(message);
     Some(LogRecord {
-        at: Some(Utc.from_utc_datetime(&at)),
+        at: Some(at),
         level,
         message: message.to_owned(),
         fields,
         access: None,
     })
+}
+
+/// The RFC 3164 stamp (`Dec  5 10:00:00`, no year: taken from `now`) and what follows it.
+fn syslog_time(line: &str, now: DateTime<Utc>) -> Option<(DateTime<Utc>, &str)> {
+    let stamp = line.get(..15)?;
+    let rest = line.get(15..)?.strip_prefix(' ')?;
+    let partial =
+        NaiveDateTime::parse_from_str(&format!("{} {stamp}", now.year()), "%Y %b %e %H:%M:%S")
+            .ok()?;
+    // A December line read in January is from last year.
+    let at = if partial > now.naive_utc() + chrono::Duration::days(1) {
+        NaiveDate::from_ymd_opt(now.year() - 1, partial.month(), partial.day())
+            .map(|day| day.and_time(partial.time()))
+            .unwrap_or(partial)
+    } else {
+        partial
+    };
+    Some((Utc.from_utc_datetime(&at), rest))
+}
+
+/// rsyslog's high-precision stamp (`2026-12-05T10:00:00.123456+09:00`, Debian's default since
+/// 12) and what follows it.
+fn syslog_precise_time(line: &str) -> Option<(DateTime<Utc>, &str)> {
+    let (stamp, rest) = line.split_once(' ')?;
+    let at = DateTime::parse_from_rfc3339(stamp).ok()?;
+    Some((at.with_timezone(&Utc), rest))
 }
 
 /// `1.2.3.4 - user [05/Dec/2026:10:00:00 +0000] "GET /path HTTP/1.1" 200 512 "ref" "agent" 0.012`
@@ -470,6 +488,20 @@ mod tests {
             record.fields[1],
             ("program".to_owned(), "kernel".to_owned())
         );
+
+        let record = Format::Syslog.parse(
+            "2026-12-05T10:00:00.250000+09:00 web1 CRON[77]: (root) CMD (true)",
+            now(),
+        );
+        assert_eq!(
+            record.at,
+            Some(
+                Utc.with_ymd_and_hms(2026, 12, 5, 1, 0, 0).unwrap()
+                    + chrono::Duration::milliseconds(250)
+            )
+        );
+        assert_eq!(record.fields[1], ("program".to_owned(), "CRON".to_owned()));
+        assert_eq!(record.message, "(root) CMD (true)");
 
         let record = Format::Syslog.parse("Dec 5 1", now());
         assert_eq!((record.at, record.message.as_str()), (None, "Dec 5 1"));
