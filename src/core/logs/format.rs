@@ -1,8 +1,7 @@
 //! One log line into a [`LogRecord`]: its time, level and message when the line's format has
 //! them. Formats: plain text with a level word, JSON lines, syslog (RFC 3164 stamps or
-//! rsyslog's RFC 3339 ones) and the
-//! nginx/Apache combined access log. Parsing never fails and never panics: what a line lacks
-//! (or garbles) is `None`, and the whole line stays the message.
+//! rsyslog's RFC 3339 ones) and the nginx/Apache combined access log. Parsing never fails and
+//! never panics: what a line lacks (or garbles) is `None`, and the whole line stays the message.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
