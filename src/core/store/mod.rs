@@ -4,8 +4,8 @@
 //!
 //! The store owns the connection, the schema and the alert, rule and task-run records; each
 //! domain keeps the queries for its own records beside its types (`backups::records`,
-//! `checklists::records`, `incidents::records`), so the store imports no domain and the
-//! domains import the store.
+//! `checklists::records`, `incidents::records`, `logs::records`), so the store imports no
+//! domain and the domains import the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -88,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "incidents",
         include_str!("../../../migrations/0006_incidents.sql"),
+    ),
+    (
+        7,
+        "log offsets",
+        include_str!("../../../migrations/0007_log_offsets.sql"),
     ),
 ];
 
