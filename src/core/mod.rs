@@ -18,6 +18,7 @@ pub mod checks;
 pub mod collectors;
 pub mod execution;
 pub mod incidents;
+pub mod logs;
 pub mod model;
 pub mod notify;
 pub mod protocol;
