@@ -78,7 +78,11 @@ fn failed_logins_from_a_real_format_auth_log() {
     assert_eq!(logins.by_ip(ip("2001:db8::42")).failures, 1);
     assert_eq!(logins.by_user("root"), 3);
     assert_eq!(logins.by_user("admin"), 1);
-    assert_eq!(logins.by_user("oracle"), 0, "an invalid-user line is not a failure");
+    assert_eq!(
+        logins.by_user("oracle"),
+        0,
+        "an invalid-user line is not a failure"
+    );
     assert_eq!(logins.top_users(1), vec![("root", 3)]);
     assert_eq!(logins.top_ips(1)[0].0, ip("203.0.113.9"));
     let suspicious: Vec<IpAddr> = logins.suspicious().into_iter().map(|(ip, _)| ip).collect();
@@ -133,7 +137,11 @@ fn access_log_figures_match_an_independent_tally() {
         let hour = random.next(24);
         let path = PATHS[random.next(PATHS.len() as u64) as usize];
         let status = STATUSES[random.next(STATUSES.len() as u64) as usize];
-        let query = if random.next(3) == 0 { "?page=3&q=x" } else { "" };
+        let query = if random.next(3) == 0 {
+            "?page=3&q=x"
+        } else {
+            ""
+        };
         let millis = 1 + random.next(3000);
         let month = MONTHS[random.next(12) as usize];
         writeln!(

@@ -61,7 +61,12 @@ pub fn parse_sshd(line: &str) -> Option<LoginFailure<'_>> {
         let (_method, rest) = rest.split_once(" for ")?;
         match rest.strip_prefix("invalid user ") {
             Some(rest) => (LoginFailureKind::Failed { invalid_user: true }, rest),
-            None => (LoginFailureKind::Failed { invalid_user: false }, rest),
+            None => (
+                LoginFailureKind::Failed {
+                    invalid_user: false,
+                },
+                rest,
+            ),
         }
     } else if let Some(rest) = message.strip_prefix("Invalid user ") {
         (LoginFailureKind::InvalidUser, rest)
@@ -195,8 +200,11 @@ impl FailedLogins {
     }
 }
 
-fn top<'a>(counts: &'a HashMap<String, u64>, n: usize) -> Vec<(&'a str, u64)> {
-    let mut entries: Vec<_> = counts.iter().map(|(key, count)| (key.as_str(), *count)).collect();
+fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
+    let mut entries: Vec<_> = counts
+        .iter()
+        .map(|(key, count)| (key.as_str(), *count))
+        .collect();
     entries.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     entries.truncate(n);
     entries
@@ -492,7 +500,9 @@ mod tests {
             parse_sshd("Failed publickey for root from 2001:db8::7 port 22 ssh2").unwrap();
         assert_eq!(
             failure.kind,
-            LoginFailureKind::Failed { invalid_user: false }
+            LoginFailureKind::Failed {
+                invalid_user: false
+            }
         );
         assert_eq!(failure.user, "root");
         assert_eq!(failure.ip, "2001:db8::7".parse::<IpAddr>().unwrap());
@@ -565,7 +575,10 @@ mod tests {
         }
         let exact = values[949];
         let reported = histogram.quantile(0.95).unwrap();
-        assert!(reported >= exact * 0.999_999 && reported <= exact * 1.01, "{reported} vs {exact}");
+        assert!(
+            reported >= exact * 0.999_999 && reported <= exact * 1.01,
+            "{reported} vs {exact}"
+        );
         histogram.record(f64::INFINITY);
         histogram.record(-5.0);
         assert_eq!(histogram.count(), 1002);

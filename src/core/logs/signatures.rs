@@ -372,7 +372,10 @@ fn bump(series: &mut VecDeque<(i64, u64)>, bucket: i64, keep: i64) {
         Some(position) => series.insert(position + 1, (bucket, 1)),
         None => series.push_front((bucket, 1)),
     }
-    while series.front().is_some_and(|&(first, _)| first <= newest - keep) {
+    while series
+        .front()
+        .is_some_and(|&(first, _)| first <= newest - keep)
+    {
         series.pop_front();
     }
 }
@@ -391,7 +394,11 @@ pub struct SignatureTable {
 
 impl Default for SignatureTable {
     fn default() -> Self {
-        Self::new(DEFAULT_MAX_TEMPLATES, TimeDelta::hours(25), TimeDelta::hours(1))
+        Self::new(
+            DEFAULT_MAX_TEMPLATES,
+            TimeDelta::hours(25),
+            TimeDelta::hours(1),
+        )
     }
 }
 
@@ -533,7 +540,10 @@ mod tests {
         );
         // A clock time is numbers, not an IPv6 address.
         assert_eq!(normalise("at 10:56:03"), "at <num>:<num>:<num>");
-        assert_eq!(normalise("version 1.2.3.400"), "version <num>.<num>.<num>.<num>");
+        assert_eq!(
+            normalise("version 1.2.3.400"),
+            "version <num>.<num>.<num>.<num>"
+        );
     }
 
     #[test]
@@ -598,11 +608,17 @@ mod tests {
         for minute in 0..120 {
             let line = format!("ERROR connection reset by peer 10.0.0.{}", minute % 200);
             let finding = table.record(&line, at(minute));
-            assert!(finding.is_none(), "known template flagged at minute {minute}");
+            assert!(
+                finding.is_none(),
+                "known template flagged at minute {minute}"
+            );
         }
         let first = table.record("ERROR disk /dev/sda1 full: 4096 bytes left", at(121));
         let first = first.expect("a new template after the warm-up is a finding");
-        assert_eq!(first.template, "ERROR disk /dev/sda<num> full: <num> bytes left");
+        assert_eq!(
+            first.template,
+            "ERROR disk /dev/sda<num> full: <num> bytes left"
+        );
         assert_eq!(first.first_seen, at(121));
         assert_eq!(first.sample, "ERROR disk /dev/sda1 full: 4096 bytes left");
         for minute in 122..200 {
@@ -628,7 +644,11 @@ mod tests {
         let mut table = SignatureTable::new(100, retain, TimeDelta::zero());
         assert!(table.record("backup failed: 3", at(0)).is_some());
         assert!(table.record("backup failed: 4", at(60 * 24)).is_none());
-        assert!(table.record("backup failed: 5", at(60 * 24 + 25 * 60 + 1)).is_some());
+        assert!(
+            table
+                .record("backup failed: 5", at(60 * 24 + 25 * 60 + 1))
+                .is_some()
+        );
     }
 
     #[test]
@@ -645,8 +665,14 @@ mod tests {
             table.record("keep me", at(1 + index / 100));
             assert!(table.len() <= 100);
         }
-        assert!(table.get("keep me").is_some(), "the busiest template was evicted");
-        assert!(table.get("unique aaaa").is_none(), "the oldest template was kept");
+        assert!(
+            table.get("keep me").is_some(),
+            "the busiest template was evicted"
+        );
+        assert!(
+            table.get("unique aaaa").is_none(),
+            "the oldest template was kept"
+        );
         assert!(table.get("unique ajjj").is_some());
     }
 
