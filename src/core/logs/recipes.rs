@@ -567,6 +567,16 @@ mod tests {
     }
 
     #[test]
+    fn ten_megabyte_lines_are_refused_in_linear_time() {
+        let started = std::time::Instant::now();
+        let huge = format!("sshd[1]: Failed password for {} from", "x".repeat(10 << 20));
+        assert_eq!(parse_sshd(&huge), None);
+        let huge = format!("1.2.3.4 - - [{}", "[\"".repeat(5 << 20));
+        assert_eq!(parse_combined(&huge, RequestTime::Seconds), None);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
     fn latency_quantile_within_one_percent() {
         let mut histogram = LatencyHistogram::default();
         let values: Vec<f64> = (1..=1000).map(|value| f64::from(value) * 0.7).collect();
