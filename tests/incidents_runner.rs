@@ -8,7 +8,9 @@
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+mod support;
+
+use support::runner::next;
 
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::incidents::{self, Change, Event as LogEvent, Incident, Level, Opening};
@@ -16,20 +18,6 @@ use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
-
-/// The next event `wanted` picks, within 20 s.
-async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let event = tokio::time::timeout_at(deadline, runner.events.recv())
-            .await
-            .expect("the event within 20 s")
-            .expect("runner alive");
-        if let Some(found) = wanted(event) {
-            return found;
-        }
-    }
-}
 
 async fn append(store: &Store, id: &str, change: Change, at: chrono::DateTime<chrono::Utc>) {
     store

@@ -14,6 +14,7 @@
 mod support;
 
 use std::time::Duration;
+use support::runner::next;
 
 use opsdeck::config::Config;
 use opsdeck::core::execution::{Identity, TaskSettings};
@@ -29,20 +30,6 @@ use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::Params;
 use sqlx::Connection;
 use sqlx::postgres::PgConnection;
-
-/// The next event `wanted` picks, within 30 s.
-async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let event = tokio::time::timeout_at(deadline, runner.events.recv())
-            .await
-            .expect("the event within 30 s")
-            .expect("runner alive");
-        if let Some(found) = wanted(event) {
-            return found;
-        }
-    }
-}
 
 /// Reads the incident from the store until `done` holds (the timeline is written behind the
 /// runner's back), within 15 s.

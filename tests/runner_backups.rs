@@ -5,28 +5,16 @@
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
 
-use std::time::Duration;
+mod support;
+
+use support::runner::next;
 
 use opsdeck::config::Config;
 use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::RunStatus;
 use opsdeck::core::protocol::{Event, Request};
-use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
+use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
-
-/// The next event `wanted` picks, within 20 s.
-async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let event = tokio::time::timeout_at(deadline, runner.events.recv())
-            .await
-            .expect("the event within 20 s")
-            .expect("runner alive");
-        if let Some(found) = wanted(event) {
-            return found;
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_finished_backup_task_refreshes_the_backups_without_being_asked() {

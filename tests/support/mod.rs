@@ -17,6 +17,7 @@
 
 pub mod receivers;
 pub mod run;
+pub mod runner;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Write};

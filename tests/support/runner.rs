@@ -1,0 +1,24 @@
+//! Waiting on a runner's events in a test: the next one a test is after, or a failure naming
+//! the wait once the deadline passes.
+
+use std::time::Duration;
+
+use opsdeck::core::protocol::Event;
+use opsdeck::core::runner::RunnerHandle;
+
+/// Long enough for a loaded CI machine to start a throwaway server and run a check on it.
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// The next event `wanted` picks, within 30 s.
+pub async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    loop {
+        let event = tokio::time::timeout_at(deadline, runner.events.recv())
+            .await
+            .expect("the event within 30 s")
+            .expect("runner alive");
+        if let Some(found) = wanted(event) {
+            return found;
+        }
+    }
+}
