@@ -12,7 +12,7 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::Value;
@@ -81,22 +81,8 @@ impl Home {
                 .arg("--state")
                 .arg(self.dir.path().join("state/state.db"));
         }
-        command
-            .arg("checklist")
-            .args(args)
-            .env("HOME", self.dir.path().join("home"))
-            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env("XDG_STATE_HOME", self.dir.path().join("state"))
-            .env("USER", user)
-            .env("LOGNAME", user)
-            .env("TZ", "UTC")
-            .env("LANG", "C.UTF-8")
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        command.arg("checklist").args(args);
+        support::run::sandboxed(&mut command, self.dir.path(), user);
         command
     }
 

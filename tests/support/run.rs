@@ -1,7 +1,9 @@
 //! What one run of the opsdeck binary gave: exit code, stdout and stderr, with the assertions
-//! the CLI tests make of it (success, or a refusal with exit 2 naming its reason).
+//! the CLI tests make of it (success, or a refusal with exit 2 naming its reason), and the
+//! sandbox a CLI test runs the binary in.
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
 pub struct Run {
     pub code: Option<i32>,
@@ -41,4 +43,23 @@ impl Run {
         );
         self
     }
+}
+
+/// Runs `command` inside the sandbox `dir` (its `home`, `config`, `data` and `state`), as `user`,
+/// in UTC and a UTF-8 locale, with no input and its output captured.
+pub fn sandboxed(command: &mut Command, dir: &Path, user: &str) {
+    command
+        .env("HOME", dir.join("home"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_STATE_HOME", dir.join("state"))
+        .env("USER", user)
+        .env("LOGNAME", user)
+        .env("TZ", "UTC")
+        .env("LANG", "C.UTF-8")
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
 }
