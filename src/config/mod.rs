@@ -256,6 +256,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::queries::QUERY_METRICS)
             .chain(crate::core::backups::status::BACKUP_METRICS)
             .chain(crate::core::incidents::INCIDENT_METRICS)
+            .chain(crate::core::logs::findings::LOG_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {

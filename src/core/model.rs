@@ -63,6 +63,7 @@ pub enum Unit {
     BytesPerSecond,
     Count,
     Seconds,
+    Milliseconds,
     Load,
 }
 

@@ -8,6 +8,7 @@ use crate::core::checklists::service::EntryRequest;
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
 use crate::core::incidents::{Change, Incident, Level, Opening};
+use crate::core::logs::findings::{LineFilter, LogLine, LogsSnapshot};
 use crate::core::model::{Alert, Status, TaskRun};
 use crate::core::queries::{QuerySnapshot, StatementSort};
 use crate::core::services::CheckOutcome;
@@ -53,6 +54,18 @@ pub enum Request {
     /// [`Event::IncidentOpened`] then [`Event::Incidents`] once stored, or
     /// [`Event::IncidentRefused`].
     OpenIncident(Opening),
+    /// Send a source's recent lines that pass `filter`, newest last; answered with
+    /// [`Event::LogLines`].
+    LoadLogLines { source: String, filter: LineFilter },
+    /// Attach a log finding to an open incident, its lines frozen as the entry's evidence;
+    /// answered like [`Request::IncidentEntry`].
+    AttachLogFinding {
+        incident: String,
+        source: String,
+        /// One line saying what was found (`new signature … first seen 02:41`).
+        summary: String,
+        lines: Vec<LogLine>,
+    },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -139,6 +152,17 @@ pub enum Event {
     },
     /// A change to an incident was not recorded, and why.
     IncidentRefused(String),
+    /// What every log source found this round, with the rules' verdicts on its metrics.
+    Logs {
+        snapshot: Box<LogsSnapshot>,
+        evaluations: Vec<Evaluation>,
+    },
+    /// The lines asked for by [`Request::LoadLogLines`].
+    LogLines {
+        source: String,
+        filter: LineFilter,
+        lines: Vec<LogLine>,
+    },
     /// The rules' verdicts on service and database metrics (checklist items show them live).
     Judged(Vec<Evaluation>),
 }

@@ -420,29 +420,11 @@ async fn run(
                     });
                 }
                 Some(Request::IncidentEntry { id, change }) => {
-                    let (incidents, events) = (incidents.clone(), events.clone());
-                    let timeline = timeline.clone();
-                    tokio::spawn(async move {
-                        let Some(incidents) = incidents else {
-                            let _ = events.send(no_incident_store()).await;
-                            return;
-                        };
-                        let notice = change.notice();
-                        let event = match incidents.record(&id, change).await {
-                            Ok(incidents) => {
-                                if let Some(timeline) = &timeline {
-                                    timeline.incidents(&incidents);
-                                }
-                                Event::Incidents(incidents)
-                            }
-                            Err(not_recorded) => not_recorded_event(not_recorded),
-                        };
-                        let recorded = matches!(event, Event::Incidents(_));
-                        let _ = events.send(event).await;
-                        if let (true, Some(notice)) = (recorded, notice) {
-                            announce(&incidents, &id, notice, &events).await;
-                        }
-                    });
+                    record_incident_entry(&incidents, &events, &timeline, id, change);
+                }
+                Some(Request::AttachLogFinding { incident, source, summary, lines }) => {
+                    let change = crate::core::logs::findings::attachment(&source, &summary, &lines);
+                    record_incident_entry(&incidents, &events, &timeline, incident, change);
                 }
                 Some(Request::OpenIncident(opening)) => {
                     let (incidents, events) = (incidents.clone(), events.clone());
@@ -489,6 +471,10 @@ async fn run(
                 Some(Request::LoadHistory { task_id }) => {
                     let tasks = tasks.clone();
                     tokio::spawn(async move { tasks.send_history(task_id).await });
+                }
+                Some(Request::LoadLogLines { source, filter }) => {
+                    let lines = Vec::new();
+                    let _ = events.send(Event::LogLines { source, filter, lines }).await;
                 }
                 Some(Request::Shutdown) | None => break,
             },
@@ -923,4 +909,37 @@ async fn persist(
             }
         }
     }
+}
+
+/// Records `change` to incident `id` off the loop: the store answers [`Event::Incidents`] or a
+/// refusal, the timeline learns the new state, and the team hears when the change calls for it.
+fn record_incident_entry(
+    incidents: &Option<IncidentService>,
+    events: &mpsc::Sender<Event>,
+    timeline: &Option<Timeline>,
+    id: String,
+    change: crate::core::incidents::Change,
+) {
+    let (incidents, events, timeline) = (incidents.clone(), events.clone(), timeline.clone());
+    tokio::spawn(async move {
+        let Some(incidents) = incidents else {
+            let _ = events.send(no_incident_store()).await;
+            return;
+        };
+        let notice = change.notice();
+        let event = match incidents.record(&id, change).await {
+            Ok(incidents) => {
+                if let Some(timeline) = &timeline {
+                    timeline.incidents(&incidents);
+                }
+                Event::Incidents(incidents)
+            }
+            Err(not_recorded) => not_recorded_event(not_recorded),
+        };
+        let recorded = matches!(event, Event::Incidents(_));
+        let _ = events.send(event).await;
+        if let (true, Some(notice)) = (recorded, notice) {
+            announce(&incidents, &id, notice, &events).await;
+        }
+    });
 }

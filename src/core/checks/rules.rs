@@ -348,6 +348,7 @@ pub fn format_value(value: f64, unit: Unit) -> String {
         Unit::BytesPerSecond => format!("{}/s", format_bytes(value)),
         Unit::Count => format!("{value:.0}"),
         Unit::Seconds => format!("{value:.0} s"),
+        Unit::Milliseconds => format!("{value:.0} ms"),
         Unit::Load => format!("{value:.2}"),
     }
 }

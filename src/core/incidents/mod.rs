@@ -250,6 +250,8 @@ pub enum Source {
     Session,
     Backup,
     Checklist,
+    /// A log finding attached from the logs pane, its lines frozen as evidence.
+    Log,
 }
 
 impl Source {
@@ -261,6 +263,7 @@ impl Source {
             Source::Session => "session",
             Source::Backup => "backup",
             Source::Checklist => "checklist",
+            Source::Log => "log",
         }
     }
 }

@@ -1,12 +1,16 @@
-//! Log files as a source of findings: following a file across rotation and restarts
-//! ([`follow`]), the stored read positions ([`records`]), parsing one line of a known format
+//! Log files and the journal as a source of findings: what a configured source is
+//! ([`source`]), what the sources found, as owned data and as the rules' sample ([`findings`]),
+//! following a file across rotation and restarts ([`follow`]), the stored read positions
+//! ([`records`]), parsing one line of a known format
 //! into a record ([`format`]), reducing messages to signatures counted per minute with new ones
 //! flagged ([`signatures`]), and the guides' recipes (failed SSH logins, access-log figures:
 //! [`recipes`]). Everything here is synchronous and UI-free, so a follower can run on a blocking
 //! thread and the CLI and the console read logs the same way.
 
+pub mod findings;
 pub mod follow;
 pub mod format;
 pub mod recipes;
 mod records;
 pub mod signatures;
+pub mod source;

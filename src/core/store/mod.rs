@@ -630,6 +630,7 @@ fn unit_name(unit: Unit) -> &'static str {
         Unit::BytesPerSecond => "bytes_per_second",
         Unit::Count => "count",
         Unit::Seconds => "seconds",
+        Unit::Milliseconds => "milliseconds",
         Unit::Load => "load",
     }
 }
@@ -640,6 +641,7 @@ fn parse_unit(name: &str) -> Unit {
         "bytes" => Unit::Bytes,
         "bytes_per_second" => Unit::BytesPerSecond,
         "seconds" => Unit::Seconds,
+        "milliseconds" => Unit::Milliseconds,
         "load" => Unit::Load,
         _ => Unit::Count,
     }
