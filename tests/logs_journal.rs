@@ -3,7 +3,8 @@
 //! through `JournalReader` (the real `journalctl --file/--directory`). Checked: fields, levels,
 //! units and times; the back-scan window; resuming after a cursor (also across a restart, the
 //! cursor kept in SQLite and PostgreSQL); `-u` filtering; the failed-login recipe on `line()`;
-//! binary, oversized and hostile messages; the per-poll bound; a missing file's error.
+//! binary, oversized and hostile messages; the per-poll bound; a missing file's error; a
+//! rejected cursor.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -92,11 +93,14 @@ fn export(records: &[Record], monotonic: u64) -> Vec<u8> {
 }
 
 fn journal_remote() -> PathBuf {
-    ["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists())
-        .expect("systemd-journal-remote is missing: apt-get install systemd-journal-remote")
+    [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|path| path.exists())
+    .expect("systemd-journal-remote is missing: apt-get install systemd-journal-remote")
 }
 
 /// Writes `records` into the new journal file `path` with the real systemd-journal-remote.
@@ -136,7 +140,11 @@ fn base() -> DateTime<Utc> {
 fn first_records(base: DateTime<Utc>) -> Vec<Record> {
     let s = TimeDelta::seconds;
     vec![
-        app(base - TimeDelta::days(3), 3, b"an error from three days ago"),
+        app(
+            base - TimeDelta::days(3),
+            3,
+            b"an error from three days ago",
+        ),
         sshd(base, 812, "Invalid user admin from 203.0.113.7 port 4242"),
         sshd(
             base + s(1),
@@ -288,7 +296,11 @@ fn a_unit_filter_reads_only_that_unit() {
     let mut ssh = JournalReader::new(Some("ssh.service".into()), Some(file.clone()), None, DAY);
     let entries = ssh.poll().unwrap();
     assert_eq!(entries.len(), 4);
-    assert!(entries.iter().all(|e| e.identifier.as_deref() == Some("sshd")));
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.identifier.as_deref() == Some("sshd"))
+    );
 
     let mut app = JournalReader::new(Some("app.service".into()), Some(file), None, DAY);
     assert_eq!(
@@ -328,7 +340,10 @@ fn reading_resumes_after_the_cursor_across_files_and_restarts() {
 
     let mut reader = JournalReader::new(None, Some(dir.path().to_owned()), None, DAY);
     assert_eq!(reader.poll().unwrap().len(), 7);
-    assert!(reader.poll().unwrap().is_empty(), "nothing new, nothing read");
+    assert!(
+        reader.poll().unwrap().is_empty(),
+        "nothing new, nothing read"
+    );
     let cursor = reader.cursor().unwrap().to_owned();
 
     write_journal(
@@ -359,7 +374,11 @@ async fn the_cursor_survives_a_restart_in_the_sqlite_store() {
     let base = base();
     let journals = dir.path().join("journal");
     std::fs::create_dir(&journals).unwrap();
-    write_journal(&journals.join("first.journal"), &first_records(base), 1_000_000);
+    write_journal(
+        &journals.join("first.journal"),
+        &first_records(base),
+        1_000_000,
+    );
     let state = StoreLocation::Sqlite(dir.path().join("state.db"));
 
     let store = Store::open(&state).await.unwrap();
@@ -377,7 +396,11 @@ async fn the_cursor_survives_a_restart_in_the_sqlite_store() {
         .unwrap();
     drop(store);
 
-    write_journal(&journals.join("second.journal"), &second_records(base), 2_000_000);
+    write_journal(
+        &journals.join("second.journal"),
+        &second_records(base),
+        2_000_000,
+    );
     let store = Store::open(&state).await.unwrap();
     let cursor = store.journal_cursor("auth").await.unwrap();
     assert_eq!(cursor.as_deref(), Some(first.0[6].cursor.as_str()));
@@ -467,7 +490,13 @@ fn binary_oversized_and_hostile_messages_come_out_bounded() {
     assert_eq!(entries[2].message, "caf\u{e9} \u{1F600}");
     let bare = &entries[3];
     assert_eq!(
-        (bare.priority, bare.level(), bare.pid, &bare.unit, &bare.hostname),
+        (
+            bare.priority,
+            bare.level(),
+            bare.pid,
+            &bare.unit,
+            &bare.hostname
+        ),
         (None, None, None, &None, &None)
     );
     assert_eq!(
@@ -501,7 +530,11 @@ fn a_backlog_is_read_in_bounded_polls_in_order() {
     assert_eq!(first.len(), MAX_ENTRIES_PER_POLL);
     let rest = drain(&mut reader);
     assert_eq!(rest.len(), 1234);
-    let all: Vec<String> = first.iter().chain(&rest).map(|e| e.message.clone()).collect();
+    let all: Vec<String> = first
+        .iter()
+        .chain(&rest)
+        .map(|e| e.message.clone())
+        .collect();
     let expected: Vec<String> = (0..total).map(|n| format!("request {n}")).collect();
     assert_eq!(all, expected, "no entry lost or repeated between polls");
 }
@@ -514,7 +547,29 @@ fn a_missing_journal_file_is_an_error_naming_it_and_the_fix() {
     let error = reader.poll().unwrap_err();
     assert!(matches!(error, JournalError::Failed { .. }), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains(&missing.display().to_string()), "{message}");
+    assert!(
+        message.contains(&missing.display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("fix: check that"), "{message}");
     assert_eq!(reader.cursor(), None);
+}
+
+#[test]
+fn a_cursor_the_journal_rejects_is_reported_once_then_reading_starts_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("first.journal");
+    write_journal(&file, &first_records(base()), 1_000_000);
+
+    let mut reader = JournalReader::new(None, Some(file), Some("not a cursor".into()), DAY);
+    let error = reader.poll().unwrap_err();
+    assert!(matches!(error, JournalError::BadCursor { .. }), "{error:?}");
+    assert!(error.to_string().contains("\"not a cursor\""), "{error}");
+    assert!(error.to_string().contains("fix: "), "{error}");
+    assert_eq!(reader.cursor(), None);
+    assert_eq!(
+        reader.poll().unwrap().len(),
+        7,
+        "the back-scan window again"
+    );
 }

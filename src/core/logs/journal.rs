@@ -56,6 +56,10 @@ pub enum JournalError {
         fix: String,
     },
     #[error(
+        "journalctl rejected the stored cursor {cursor:?}: {stderr}\n  fix: none needed, the next read starts over from the back-scan window (entries in it may be counted again)"
+    )]
+    BadCursor { cursor: String, stderr: String },
+    #[error(
         "`{command}` gave no answer within {} s and was stopped\n  fix: check that the journal (or the file given) is readable and not on a hung mount",
         POLL_TIMEOUT.as_secs()
     )]
@@ -212,11 +216,17 @@ impl JournalReader {
         }
         match status {
             Some(status) if !status.success() && !stopped && read.is_empty() => {
+                let stderr = stderr.trim().to_owned();
+                if let Some(cursor) = self.cursor.take_if(|_| stderr.contains("cursor")) {
+                    // A cursor journalctl cannot seek to never will be: start over rather than
+                    // fail on every poll.
+                    return Err(JournalError::BadCursor { cursor, stderr });
+                }
                 Err(JournalError::Failed {
                     fix: self.fix(&stderr),
                     command,
                     status: status.to_string(),
-                    stderr: stderr.trim().to_owned(),
+                    stderr,
                 })
             }
             _ => Ok(read),
@@ -258,9 +268,6 @@ impl JournalReader {
     /// What to do about a failed journalctl, from what it said.
     fn fix(&self, stderr: &str) -> String {
         let lower = stderr.to_ascii_lowercase();
-        if lower.contains("cursor") {
-            return "the stored cursor does not fit this journal: clear it (or let the source start over from its back-scan window)".to_owned();
-        }
         if lower.contains("permission") || lower.contains("access denied") {
             return match &self.file {
                 Some(file) => format!("make {} readable by this user", file.display()),
