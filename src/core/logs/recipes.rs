@@ -257,10 +257,13 @@ pub fn parse_combined(line: &str, time: RequestTime) -> Option<AccessRecord<'_>>
     };
     let request_ms = match time {
         RequestTime::Absent => None,
+        // The time follows the quoted agent: in the common log format (no referer, agent or
+        // time) the last number is the size, not a time.
         unit => line
-            .rsplit(' ')
-            .next()
-            .and_then(|text| text.trim_end().parse::<f64>().ok())
+            .trim_end()
+            .rsplit_once(' ')
+            .filter(|(before, _)| before.ends_with('"'))
+            .and_then(|(_, text)| text.parse::<f64>().ok())
             .filter(|value| value.is_finite() && *value >= 0.0)
             .map(|value| match unit {
                 RequestTime::Seconds => value * 1000.0,
@@ -559,6 +562,9 @@ mod tests {
         assert_eq!(record.at.to_rfc3339(), "2026-12-05T23:59:07+09:00");
         let plain = parse_combined(line, RequestTime::Absent).unwrap();
         assert_eq!(plain.request_ms, None);
+        let common = r#"10.0.0.1 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.0" 200 12"#;
+        let record = parse_combined(common, RequestTime::Seconds).unwrap();
+        assert_eq!((record.bytes, record.request_ms), (12, None));
     }
 
     #[test]

@@ -100,10 +100,9 @@ impl StorePositions {
         &self,
         what: impl std::future::Future<Output = Result<T, crate::core::store::StoreError>>,
     ) -> Result<T, String> {
-        match self
-            .handle
-            .block_on(tokio::time::timeout(STORE_TIMEOUT, what))
-        {
+        // The timer is made inside the runtime: this thread may not be one of its own.
+        let timed = async { tokio::time::timeout(STORE_TIMEOUT, what).await };
+        match self.handle.block_on(timed) {
             Ok(result) => result.map_err(|error| error.to_string()),
             Err(_) => Err(format!(
                 "{}: no answer within {} s",
@@ -247,6 +246,8 @@ struct Tally {
     /// Requests per hour of day, UTC.
     hourly: [u64; 24],
     last_line_at: Option<DateTime<Utc>>,
+    /// Lines read so far: a snapshot's findings change only with it and with the minute.
+    read: u64,
     /// The message of the line being read, reused.
     message: String,
 }
@@ -262,6 +263,7 @@ impl Tally {
             access: AccessStats::default(),
             hourly: [0; 24],
             last_line_at: None,
+            read: 0,
             message: String::new(),
         }
     }
@@ -300,6 +302,7 @@ impl Tally {
             return;
         }
         let at = parsed.at.map_or(now, |at| at.min(now));
+        self.read += 1;
         self.last_line_at = self.last_line_at.max(Some(at));
         let window = window_minutes(source);
         let now_minute = minute_of(now);
@@ -466,41 +469,44 @@ impl Tally {
 
     /// New signatures first (the latest first), then by count in the last hour.
     fn top_signatures(&self, now: DateTime<Utc>) -> Vec<SignatureFinding> {
-        let mut all: Vec<SignatureFinding> = self
+        let mut ranked: Vec<_> = self
             .signatures
             .iter()
             .filter_map(|(template, signature)| {
                 let trend = self.signatures.trend(template, now)?;
-                Some(SignatureFinding {
-                    template: template.to_owned(),
-                    sample: signature.sample.clone(),
-                    level: signature.level,
-                    first_seen: signature.first_seen,
-                    last_seen: signature.last_seen,
-                    total: signature.total,
-                    last_hour: trend.last_hour,
-                    same_hour_yesterday: trend.same_hour_yesterday,
-                    is_new: self.flagged.contains(template)
-                        && now - signature.first_seen <= NEW_FOR,
-                })
+                let is_new =
+                    self.flagged.contains(template) && now - signature.first_seen <= NEW_FOR;
+                Some((is_new, template, signature, trend))
             })
             .collect();
-        all.sort_by(|a, b| {
-            b.is_new
-                .cmp(&a.is_new)
+        ranked.sort_by(|a, b| {
+            b.0.cmp(&a.0)
                 .then_with(|| {
-                    if a.is_new {
-                        b.first_seen.cmp(&a.first_seen)
+                    if a.0 {
+                        b.2.first_seen.cmp(&a.2.first_seen)
                     } else {
                         std::cmp::Ordering::Equal
                     }
                 })
-                .then(b.last_hour.cmp(&a.last_hour))
-                .then(b.total.cmp(&a.total))
-                .then_with(|| a.template.cmp(&b.template))
+                .then(b.3.last_hour.cmp(&a.3.last_hour))
+                .then(b.2.total.cmp(&a.2.total))
+                .then_with(|| a.1.cmp(b.1))
         });
-        all.truncate(TOP_SIGNATURES);
-        all
+        ranked
+            .into_iter()
+            .take(TOP_SIGNATURES)
+            .map(|(is_new, template, signature, trend)| SignatureFinding {
+                template: template.to_owned(),
+                sample: signature.sample.clone(),
+                level: signature.level,
+                first_seen: signature.first_seen,
+                last_seen: signature.last_seen,
+                total: signature.total,
+                last_hour: trend.last_hour,
+                same_hour_yesterday: trend.same_hour_yesterday,
+                is_new,
+            })
+            .collect()
     }
 
     fn access_findings(&self) -> AccessFindings {
@@ -583,7 +589,11 @@ fn parse<'a>(
         }
         access => {
             let record = source.format.parse(line, now);
-            message.push_str(&record.message);
+            match (&source.format, record.at) {
+                // A plain line's stamp would make every template start with `<num>-<num>…`.
+                (Format::Plain, Some(_)) => message.push_str(after_stamp(&record.message)),
+                _ => message.push_str(&record.message),
+            }
             Parsed {
                 at: record.at,
                 level: record.level,
@@ -621,6 +631,19 @@ fn minute_mut(
         }
     };
     minutes.get_mut(position)
+}
+
+/// A plain line after the stamp its format found at its start: one word (`2026-12-05T10:00:00Z`)
+/// or two (`2026-12-05 10:00:00,123`).
+fn after_stamp(line: &str) -> &str {
+    let line = line.trim_start();
+    let (first, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+    let rest = rest.trim_start();
+    if first.trim_matches(|c| c == '[' || c == ']').len() >= 19 {
+        return rest;
+    }
+    rest.split_once(char::is_whitespace)
+        .map_or("", |(_, after)| after.trim_start())
 }
 
 fn add_latency(latency: &mut Vec<(usize, u64)>, bucket: usize) {
@@ -694,6 +717,9 @@ struct Watched {
     tally: Tally,
     /// This round's problems, shown in place.
     errors: Vec<String>,
+    /// The last findings, with the minute and the line count they were made at: an idle
+    /// source's snapshot is a copy, not a ranking of every signature again.
+    cached: std::cell::RefCell<Option<(i64, u64, SourceFindings)>>,
 }
 
 /// Every source being followed; see the module documentation.
@@ -718,6 +744,7 @@ impl LogWatch {
                 files: BTreeMap::new(),
                 journal: None,
                 errors: Vec::new(),
+                cached: std::cell::RefCell::new(None),
             })
             .collect();
         LogWatch {
@@ -954,7 +981,16 @@ impl LogWatch {
             .sources
             .iter()
             .map(|watched| {
-                let mut findings = watched.tally.findings(&watched.source, now);
+                let key = (minute_of(now), watched.tally.read);
+                let mut cached = watched.cached.borrow_mut();
+                let mut findings = match cached.as_ref() {
+                    Some((minute, read, findings)) if (*minute, *read) == key => findings.clone(),
+                    _ => {
+                        let findings = watched.tally.findings(&watched.source, now);
+                        *cached = Some((key.0, key.1, findings.clone()));
+                        findings
+                    }
+                };
                 if !watched.errors.is_empty() {
                     findings.error = Some(watched.errors.join("\n"));
                 }
@@ -1199,6 +1235,17 @@ mod tests {
     }
 
     #[test]
+    fn plain_messages_leave_their_stamp_out() {
+        assert_eq!(
+            after_stamp("2026-12-05T10:00:00.123Z ERROR x 1"),
+            "ERROR x 1"
+        );
+        assert_eq!(after_stamp("2026-12-05 10:00:00,250 WARN y"), "WARN y");
+        assert_eq!(after_stamp("[2026-12-05T10:00:00+09:00] INFO z"), "INFO z");
+        assert_eq!(after_stamp("2026-12-05 10:00:00"), "");
+    }
+
+    #[test]
     fn lines_are_split_bounded_and_lossy() {
         let mut input = Vec::new();
         input.extend_from_slice(b"one\r\ntwo \xff\n");
@@ -1252,7 +1299,10 @@ mod tests {
         assert!(ring.bytes <= RING_BYTES);
         assert_eq!(
             ring.bytes,
-            ring.lines.iter().map(|kept| kept.line.text.len()).sum()
+            ring.lines
+                .iter()
+                .map(|kept| kept.line.text.len())
+                .sum::<usize>()
         );
     }
 }
