@@ -243,7 +243,11 @@ fn a_first_start_back_scans_rotated_files_within_the_window_only() {
 
     // The CLI's one-shot over the last 24 h reads the same; over 2 h only the current file's
     // last two lines.
-    let scanned = watch::scan(&[source.clone()], Duration::from_secs(24 * 3600), now);
+    let scanned = watch::scan(
+        std::slice::from_ref(&source),
+        Duration::from_secs(24 * 3600),
+        now,
+    );
     assert_eq!(total_lines(only(&scanned)), 10);
     let scanned = watch::scan(&[source], Duration::from_secs(2 * 3600 + 60), now);
     assert_eq!(total_lines(only(&scanned)), 2);

@@ -357,7 +357,7 @@ impl Tally {
                 Some(record) => {
                     self.access.observe(record);
                     self.hourly[at.hour() as usize] += 1;
-                    if let Some(bucket) = bucket.as_deref_mut() {
+                    if let Some(bucket) = bucket {
                         bucket.requests += 1;
                         if (500..600).contains(&record.status) {
                             bucket.server_errors += 1;
