@@ -143,6 +143,8 @@ struct Kept {
 struct Ring {
     lines: VecDeque<Kept>,
     bytes: usize,
+    /// Keeps nothing: the one-shot [`scan`] has no line view to copy every line for.
+    discard: bool,
 }
 
 impl Ring {
@@ -166,10 +168,16 @@ pub struct LineView {
 }
 
 impl LineView {
-    fn new(sources: &[LogSource]) -> LineView {
+    fn new(sources: &[LogSource], discard: bool) -> LineView {
         let rings = sources
             .iter()
-            .map(|source| (source.name.clone(), Mutex::new(Ring::default())))
+            .map(|source| {
+                let ring = Ring {
+                    discard,
+                    ..Ring::default()
+                };
+                (source.name.clone(), Mutex::new(ring))
+            })
             .collect();
         LineView {
             rings: Arc::new(rings),
@@ -371,6 +379,9 @@ impl Tally {
                 }
                 None => self.access.unparsed += 1,
             }
+        }
+        if ring.discard {
+            return;
         }
         ring.push(Kept {
             line: LogLine {
@@ -735,7 +746,16 @@ impl LogWatch {
     /// A watch over `sources`, keeping read positions in `positions` when given (without, every
     /// start is a first start: rotated files are back-scanned).
     pub fn new(sources: Vec<LogSource>, positions: Option<Box<dyn Positions>>) -> LogWatch {
-        let view = LineView::new(&sources);
+        LogWatch::build(sources, positions, false)
+    }
+
+    /// `one_shot`: reads every file to its end in one poll and keeps no lines ([`scan`]).
+    fn build(
+        sources: Vec<LogSource>,
+        positions: Option<Box<dyn Positions>>,
+        one_shot: bool,
+    ) -> LogWatch {
+        let view = LineView::new(&sources, one_shot);
         let sources = sources
             .into_iter()
             .map(|source| Watched {
@@ -751,7 +771,7 @@ impl LogWatch {
             sources,
             positions,
             view,
-            to_the_end: false,
+            to_the_end: one_shot,
         }
     }
 
@@ -1019,8 +1039,7 @@ pub fn scan(sources: &[LogSource], since: Duration, now: DateTime<Utc>) -> LogsS
             ..source.clone()
         })
         .collect();
-    let mut watch = LogWatch::new(sources, None);
-    watch.to_the_end = true;
+    let mut watch = LogWatch::build(sources, None, true);
     watch.poll(now);
     watch.snapshot(now)
 }
