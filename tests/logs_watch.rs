@@ -624,3 +624,51 @@ async fn a_journal_source_counts_levels_from_priorities_and_resumes_at_its_curso
     assert_eq!(only(&snapshot).error, None);
     assert!(watch.lines("journal", &LineFilter::All).is_empty());
 }
+
+#[test]
+fn a_source_without_files_says_so_in_place_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pattern = dir.path().join("app-*.log");
+    let mut watch = LogWatch::new(vec![plain("app", &pattern)], None);
+    let now = Utc::now();
+    watch.poll(now);
+    let snapshot = watch.snapshot(now);
+    let error = only(&snapshot).error.clone().unwrap();
+    assert!(
+        error.contains("no file matches") && error.contains("app-*.log"),
+        "{error}"
+    );
+    assert!(error.contains("fix:"), "{error}");
+
+    // A file appears: picked up by the next round, read from its start.
+    append(&dir.path().join("app-1.log"), "ERROR first\n");
+    watch.poll(now);
+    let snapshot = watch.snapshot(now);
+    assert_eq!(only(&snapshot).error, None);
+    assert_eq!(only(&snapshot).window.errors, 1);
+    // A second one too, its rotated file back-scanned with it (a first sight), but never
+    // followed on its own.
+    append(&dir.path().join("app-2.log.1"), "ERROR rotated\n");
+    append(&dir.path().join("app-2.log"), "ERROR second\nWARN third\n");
+    watch.poll(now);
+    let counts = |snapshot: &LogsSnapshot| {
+        let window = only(snapshot).window;
+        (window.errors, window.warnings)
+    };
+    assert_eq!(counts(&watch.snapshot(now)), (3, 1));
+    append(&dir.path().join("app-2.log.1"), "ERROR later\n");
+    watch.poll(now);
+    assert_eq!(counts(&watch.snapshot(now)), (3, 1));
+
+    // An invalid glob is an error in place; nothing read before is lost.
+    let mut broken = LogWatch::new(vec![plain("bad", Path::new("/var/log/[x.log"))], None);
+    broken.poll(now);
+    let snapshot = broken.snapshot(now);
+    assert!(
+        only(&snapshot)
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("not a valid glob")
+    );
+}
