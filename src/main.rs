@@ -32,6 +32,7 @@ use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
 fn main() -> ExitCode {
+    opsdeck::loader_tables::release();
     let cli = Cli::parse();
     let failure_code = match &cli.command {
         Some(Command::Check { .. }) => 3,
