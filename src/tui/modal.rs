@@ -14,6 +14,7 @@ use crate::core::model::TaskRun;
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
 use crate::tui::form::Form;
+use crate::tui::panes::logs::{AttachChoice, LinesView};
 
 #[derive(Debug, Clone)]
 pub enum Modal {
@@ -35,7 +36,7 @@ pub enum Modal {
 
 impl Modal {
     /// Fills a popup that was waiting for what the runner now sends (a task's runs, a
-    /// checklist's past periods); anything else leaves the modal as it is.
+    /// checklist's past periods, a log source's lines); anything else leaves the modal as it is.
     pub fn apply(&mut self, event: &Event) {
         match (self, event) {
             (
@@ -68,6 +69,7 @@ impl Modal {
                 periods.clone_from(loaded_periods);
                 *loaded = true;
             }
+            (Modal::Popup(Popup::LogLines(view)), event) => view.apply(event),
             _ => {}
         }
     }
@@ -130,6 +132,10 @@ pub enum Popup {
         selected: usize,
         loaded: bool,
     },
+    /// A log source's lines (a signature's, a search's, or all), to filter, follow and attach.
+    LogLines(Box<LinesView>),
+    /// Choosing the open incident a log finding is attached to.
+    LogAttach(Box<AttachChoice>),
     /// Read-only text, such as a statement's full query.
     Text {
         title: String,
