@@ -208,6 +208,12 @@ pub fn histogram(
     (counts, per_column)
 }
 
+/// `1 new signature`, `2 new signatures`.
+fn new_signatures(count: u64) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} new signature{plural}")
+}
+
 /// `12`, `1.5`, `0.2`: a per-minute rate.
 fn rate(lines: u64, window_secs: u64) -> String {
     if window_secs == 0 {
@@ -282,8 +288,10 @@ pub fn finding_summary(source: &SourceFindings, filter: &LineFilter) -> String {
         LineFilter::All => {
             let window = strings::duration(i64::try_from(source.window_secs).unwrap_or(0));
             format!(
-                "{} errors, {} warnings in {window}, {} new signatures",
-                source.window.errors, source.window.warnings, source.window.new_signatures
+                "{} errors, {} warnings in {window}, {}",
+                source.window.errors,
+                source.window.warnings,
+                new_signatures(source.window.new_signatures)
             )
         }
     }
@@ -670,7 +678,12 @@ impl LogsPane {
             };
             Some((source.name.clone(), template))
         });
-        self.snapshot = Some(snapshot.clone());
+        let mut snapshot = snapshot.clone();
+        // New signatures lead whatever order they came in; the rest keep theirs.
+        for source in &mut snapshot.sources {
+            source.signatures.sort_by_key(|signature| !signature.is_new);
+        }
+        self.snapshot = Some(snapshot);
         self.levels = levels;
         self.selected = named.and_then(|(name, template)| {
             let index = self.sources().iter().position(|s| s.name == name)?;
@@ -735,7 +748,7 @@ impl Component for LogsPane {
         let mut text = format!("Logs {} sources · {errors} errors", sources.len());
         let new = self.new_signatures();
         if new > 0 {
-            text.push_str(&format!(" · {new} new signatures"));
+            text.push_str(&format!(" · {}", new_signatures(new)));
         }
         let unreadable = self.unreadable();
         if unreadable > 0 {
@@ -912,12 +925,23 @@ fn source_line(
 /// Columns of a signature row before its template.
 const SIGNATURE_FIGURES: usize = 2 + 3 + 1 + 6 + 1 + 7 + 1 + 5 + 2;
 
-fn signature_line(signature: &SignatureFinding, width: usize, look: &Look) -> Line<'static> {
+fn signature_line(
+    signature: &SignatureFinding,
+    width: usize,
+    now: DateTime<Utc>,
+    look: &Look,
+) -> Line<'static> {
     let palette = &look.palette;
+    // A time alone would read as today's: older ones show their day.
+    let format = if now - signature.first_seen < chrono::TimeDelta::hours(20) {
+        "%H:%M"
+    } else {
+        "%m-%d"
+    };
     let first = signature
         .first_seen
         .with_timezone(&look.utc_offset)
-        .format("%H:%M")
+        .format(format)
         .to_string();
     let marker = if signature.is_new { "NEW" } else { "" };
     Line::from(vec![
@@ -964,9 +988,14 @@ fn detail_lines(
     };
     let max_lines = bins.iter().map(|b| b.0).max().unwrap_or(0);
     let max_errors = bins.iter().map(|b| b.1).max().unwrap_or(0);
+    // A short window has fewer bins than columns: each is drawn wider, up to four columns.
+    let repeat = (columns / bins.len().max(1)).clamp(1, 4);
     let values = |pick: fn(&(u64, u64)) -> u64| -> Vec<Option<f64>> {
         bins.iter()
-            .map(|bin| Some(pick(bin)).filter(|v| *v > 0).map(|v| v as f64))
+            .flat_map(|bin| {
+                let value = Some(pick(bin)).filter(|v| *v > 0).map(|v| v as f64);
+                std::iter::repeat_n(value, repeat)
+            })
             .collect()
     };
     let mut lines = vec![
@@ -998,7 +1027,7 @@ fn detail_lines(
         ]),
     ];
     let ago = format!("-{}", pane.window.label().replace(' ', ""));
-    let axis = bins.len().saturating_sub(ago.len() + 3);
+    let axis = (bins.len() * repeat).saturating_sub(ago.len() + 3);
     lines.push(Line::styled(
         format!("{}{ago}{}now", " ".repeat(LABEL), " ".repeat(axis)),
         muted,
@@ -1080,7 +1109,7 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
     let new = pane.new_signatures();
     if new > 0 {
         title.push(Span::styled(
-            format!(" · {new} new signatures"),
+            format!(" · {}", new_signatures(new)),
             palette.status(Status::Warn),
         ));
     }
@@ -1153,7 +1182,7 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
             },
             Row::Signature(index, signature) => {
                 match pane.source(index).and_then(|s| s.signatures.get(signature)) {
-                    Some(signature) => signature_line(signature, width, look),
+                    Some(signature) => signature_line(signature, width, view.now, look),
                     None => continue,
                 }
             }
@@ -1359,7 +1388,7 @@ mod tests {
     #[test]
     fn log_text_escapes_and_cuts_by_display_width() {
         assert_eq!(log_text("a\x1b[2Jb", 20), "a\\x1b[2Jb");
-        assert_eq!(log_text("디스크 사용량 초과", 9), "디스크 사…");
+        assert_eq!(log_text("디스크 사용량 초과", 9), "디스크 …");
         let long = "x".repeat(100_000);
         assert_eq!(log_text(&long, 10), format!("{}…", "x".repeat(9)));
         // Zero-width characters past the head still leave the marker.
