@@ -2491,6 +2491,10 @@ mod logs {
         insta::assert_snapshot!(screen);
         assert!(screen.contains("NEW"), "{screen}");
         assert!(
+            screen.contains("journalctl: No journal files were fo…"),
+            "the problem in place, cut with a marker:\n{screen}"
+        );
+        assert!(
             !screen.contains('↑') && !screen.contains('▁'),
             "ASCII only:\n{screen}"
         );

@@ -866,8 +866,8 @@ impl Component for LogsPane {
     }
 }
 
-/// Column widths of the list: name, then the figures.
-const FIGURES: usize = 6 + 1 + 6 + 1 + 6 + 1 + 5 + 1 + 5;
+/// Columns of a source row after its name: three counts, the window and the last line's age.
+const FIGURES: usize = 3 * 7 + 2 * 6;
 
 fn source_line(
     pane: &LogsPane,
@@ -981,15 +981,15 @@ fn detail_lines(
     let columns = width.saturating_sub(LABEL + 12).max(1);
     let window = pane.window.minutes();
     let (bins, per_column) = histogram(&source.minutes, end, window, columns);
-    let span = if per_column == 1 {
-        "a column a minute".to_owned()
-    } else {
-        format!("a column = {per_column} min")
-    };
     let max_lines = bins.iter().map(|b| b.0).max().unwrap_or(0);
     let max_errors = bins.iter().map(|b| b.1).max().unwrap_or(0);
     // A short window has fewer bins than columns: each is drawn wider, up to four columns.
     let repeat = (columns / bins.len().max(1)).clamp(1, 4);
+    let span = match (per_column, repeat) {
+        (1, 1) => "a column a minute".to_owned(),
+        (1, columns) => format!("{columns} columns a minute"),
+        (minutes, _) => format!("a column = {minutes} min"),
+    };
     let values = |pick: fn(&(u64, u64)) -> u64| -> Vec<Option<f64>> {
         bins.iter()
             .flat_map(|bin| {
@@ -1162,13 +1162,17 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
     if let Some((note, level)) = &pane.note {
         lines.push(Line::styled(fit(note, width), palette.status(*level)));
     }
-    let detail = pane.detail_height();
-    // The list keeps at least three rows; the detail gives way below it.
-    let room = height
-        .saturating_sub(lines.len() + detail + 1)
-        .max(3.min(height.saturating_sub(lines.len())))
-        .max(1);
     let rows = pane.rows();
+    // Every row of the list first (an unreadable source must stay in sight), then as much of
+    // the detail as is left, none when less than its title and histogram fit.
+    let free = height.saturating_sub(lines.len());
+    let detail = pane
+        .detail_height()
+        .min(free.saturating_sub(rows.len() + 1));
+    let detail = if detail >= 3 { detail } else { 0 };
+    let room = free
+        .saturating_sub(if detail > 0 { detail + 1 } else { 0 })
+        .max(1);
     let selected = pane.selected_row();
     let at = selected
         .and_then(|row| rows.iter().position(|r| *r == row))
@@ -1194,9 +1198,15 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
         };
         lines.push(line);
     }
-    if let Some(source) = selected.and_then(|row| pane.source(row.source())) {
+    if let Some(source) = selected.and_then(|row| pane.source(row.source()))
+        && detail > 0
+    {
         lines.push(Line::raw(""));
-        lines.extend(detail_lines(pane, source, width, view));
+        lines.extend(
+            detail_lines(pane, source, width, view)
+                .into_iter()
+                .take(detail),
+        );
     }
     lines.truncate(height);
     frame.render_widget(Paragraph::new(lines), inner);
