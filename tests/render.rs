@@ -2520,8 +2520,40 @@ mod logs {
             .filter(|&y| (0..120).any(|x| before[(x, y)] != after[(x, y)]))
             .collect();
         assert_eq!(changed.len(), 2, "{changed:?}\n{}", text(&after));
-        let cells = before.diff(&after).len();
-        assert!(cells <= 240, "{cells} cells redrawn");
+        let bytes = bytes_for_j(state, &look);
+        assert!(bytes <= 400, "{bytes} bytes for one j");
+    }
+
+    /// What the console writes to the terminal for one `j` at 120×40, as it would over SSH.
+    fn bytes_for_j(mut state: AppState, look: &Look) -> usize {
+        use std::cell::RefCell;
+        use std::io::Write;
+        use std::rc::Rc;
+
+        #[derive(Clone, Default)]
+        struct Shared(Rc<RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let backend = opsdeck::tui::terminal::SyncBackend::new(out.clone());
+        let options = ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 120, 40)),
+        };
+        let mut terminal = Terminal::with_options(backend, options).unwrap();
+        terminal.draw(|frame| view(&state, look, frame)).unwrap();
+        let first = out.0.borrow().len();
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        terminal.draw(|frame| view(&state, look, frame)).unwrap();
+        let bytes = out.0.borrow().len() - first;
+        assert!(bytes > 0, "the move is drawn");
+        bytes
     }
 
     #[test]
