@@ -2667,7 +2667,7 @@ mod logs {
         assert_eq!(key(&mut state, "a"), vec![expected]);
         // The lines sent were those shown; later lines do not change what was sent.
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
-        assert!(screen.contains("4 lines attached"), "{screen}");
+        assert!(screen.contains("attaching 4 lines to INC-1…"), "{screen}");
 
         // Two open incidents: a choice, the most severe first.
         state.update(Msg::Runner(Event::Incidents(vec![
@@ -2701,6 +2701,79 @@ mod logs {
             state.modal,
             Some(Modal::Popup(Popup::LogLines(_)))
         ));
+    }
+
+    #[test]
+    fn a_on_a_signature_attaches_its_sample_and_read_only_refuses() {
+        let mut state = with_logs();
+        state.update(Msg::Runner(Event::Incidents(vec![incident(
+            "INC-7",
+            IncidentLevel::P3,
+            false,
+        )])));
+        key(&mut state, "j");
+        key(&mut state, "j");
+        key(&mut state, "j");
+        let sent = key(&mut state, "a");
+        let Some(Request::AttachLogFinding {
+            incident,
+            source,
+            summary,
+            lines,
+        }) = sent.first()
+        else {
+            panic!("nothing sent: {sent:?}");
+        };
+        assert_eq!((incident.as_str(), source.as_str()), ("INC-7", "app"));
+        assert!(
+            summary.starts_with("signature \"사용자 root 로그인 실패 \\x1b[2J"),
+            "{summary}"
+        );
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, format!("sample of {HOSTILE}"));
+        assert_eq!(lines[0].at, at(-300 * 60));
+
+        state.host.read_only = true;
+        assert!(key(&mut state, "a").is_empty());
+        let notice = state.notice.clone().expect("a notice");
+        assert!(notice.text.contains("read-only"), "{}", notice.text);
+        // The incidents pane keeps `a` for acknowledging.
+        assert_eq!(
+            state
+                .keymap
+                .resolve(KeyChord::parse("a").unwrap())
+                .map(|a| a.name()),
+            Some("acknowledge")
+        );
+    }
+
+    #[test]
+    fn w_cycles_the_histogram_window() {
+        let mut state = with_logs();
+        let look = look("dark", Glyphs::Unicode);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let screen = text(&render(&state, &look, 120, 40));
+            let title = screen
+                .lines()
+                .find_map(|line| {
+                    line.split("app · last ")
+                        .nth(1)
+                        .map(|rest| rest.trim_end_matches(['│', ' ']).to_owned())
+                })
+                .expect("the histogram's title");
+            seen.push(title);
+            key(&mut state, "w");
+        }
+        assert_eq!(
+            seen,
+            [
+                "15 min · 4 columns a minute",
+                "1 h · a column a minute",
+                "24 h · a column = 15 min",
+                "15 min · 4 columns a minute"
+            ]
+        );
     }
 
     #[test]

@@ -263,6 +263,9 @@ fn level_style(level: Option<Level>, look: &Look) -> Style {
     }
 }
 
+/// The most columns of a template in an attached finding's summary: the timeline is one line.
+const SUMMARY_TEMPLATE: usize = 160;
+
 /// The one line an attached finding says, in UTC like the rest of an incident's timeline:
 /// `new signature "…" first seen 02:41 UTC, 12 in the last hour (3 same hour yesterday)`.
 pub fn finding_summary(source: &SourceFindings, filter: &LineFilter) -> String {
@@ -276,15 +279,17 @@ pub fn finding_summary(source: &SourceFindings, filter: &LineFilter) -> String {
                     format!(
                         "{}signature \"{}\" first seen {} UTC, {} in the last hour{yesterday}",
                         if signature.is_new { "new " } else { "" },
-                        template,
+                        log_text(template, SUMMARY_TEMPLATE),
                         signature.first_seen.format("%H:%M"),
                         signature.last_hour
                     )
                 }
-                None => format!("signature \"{template}\""),
+                None => format!("signature \"{}\"", log_text(template, SUMMARY_TEMPLATE)),
             }
         }
-        LineFilter::Text(text) => format!("lines containing \"{text}\""),
+        LineFilter::Text(text) => {
+            format!("lines containing \"{}\"", log_text(text, SUMMARY_TEMPLATE))
+        }
         LineFilter::All => {
             let window = strings::duration(i64::try_from(source.window_secs).unwrap_or(0));
             format!(
@@ -612,8 +617,11 @@ impl LogsPane {
                         if ctx.modal.is_some() {
                             return sent;
                         }
-                        view.message =
-                            Some((format!("{} lines attached", view.lines.len()), Status::Ok));
+                        let to = self.incidents.first().map_or("", |i| i.id.as_str());
+                        view.message = Some((
+                            format!("attaching {} lines to {}…", view.lines.len(), printable(to)),
+                            Status::Ok,
+                        ));
                         requests = sent;
                     }
                     Err(reason) => view.message = Some((reason, Status::Warn)),
@@ -645,7 +653,7 @@ impl LogsPane {
                 if let Some(mut back) = choice.back {
                     back.message = Some((
                         format!(
-                            "{} lines attached to {}",
+                            "attaching {} lines to {}…",
                             choice.lines.len(),
                             printable(&id)
                         ),
