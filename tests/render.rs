@@ -2747,6 +2747,25 @@ mod logs {
         );
     }
 
+    /// Configured sources show (and take the focus `--pane logs` gives) before their first read.
+    #[test]
+    fn configured_sources_read_as_reading_until_the_first_snapshot() {
+        let mut state = state("PROD");
+        state.set_log_sources(vec!["app".into(), "인증".into()]);
+        state.focus_on(Pane::Logs);
+        assert_eq!(state.focus, Pane::Logs);
+        let look = look("dark", Glyphs::Unicode);
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("Logs · reading…"), "{screen}");
+        assert!(screen.contains("인증   reading…"), "{screen}");
+        key(&mut state, "tab");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("─ Logs reading…"), "{screen}");
+        state.update(Msg::Runner(logs_event()));
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("─ Logs 3 sources · 14 errors"), "{screen}");
+    }
+
     #[test]
     fn w_cycles_the_histogram_window() {
         let mut state = with_logs();

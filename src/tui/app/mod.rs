@@ -24,6 +24,7 @@ use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
 use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::queries::QueriesPane;
 use crate::tui::panes::resources::ResourcesPane;
 use crate::tui::panes::services::{ServiceRow, ServicesPane};
@@ -156,6 +157,14 @@ impl AppState {
     /// The configured backup sets, shown as "scanning…" until their first report.
     pub fn set_backup_sets(&mut self, names: Vec<String>) {
         if let Some(pane) = self.pane_mut::<BackupsPane>() {
+            pane.configured = names;
+        }
+        self.dirty = true;
+    }
+
+    /// The configured log sources, shown as "reading…" until their first read.
+    pub fn set_log_sources(&mut self, names: Vec<String>) {
+        if let Some(pane) = self.pane_mut::<LogsPane>() {
             pane.configured = names;
         }
         self.dirty = true;

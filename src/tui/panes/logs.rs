@@ -101,6 +101,8 @@ const SIGNATURE_ROWS: usize = 10;
 
 #[derive(Debug, Clone, Default)]
 pub struct LogsPane {
+    /// Names of the configured sources, in config order, known before the first read.
+    pub configured: Vec<String>,
     pub snapshot: Option<LogsSnapshot>,
     /// The worst verdict of the rules on each source's metrics, by source name.
     pub levels: HashMap<String, Status>,
@@ -745,12 +747,18 @@ impl Component for LogsPane {
         "Logs"
     }
 
-    /// Only once log sources report, so a console without `[[log]]` keeps its rows.
+    /// Only with log sources, so a console without `[[log]]` keeps its rows.
     fn shown(&self) -> bool {
-        !self.sources().is_empty()
+        !self.configured.is_empty() || !self.sources().is_empty()
     }
 
     fn summary(&self, _view: &View) -> Summary {
+        if self.snapshot.is_none() {
+            return Summary {
+                text: "Logs reading…".into(),
+                level: Status::Unknown,
+            };
+        }
         let sources = self.sources();
         let errors: u64 = sources.iter().map(|s| s.window.errors).sum();
         let mut text = format!("Logs {} sources · {errors} errors", sources.len());
@@ -772,7 +780,8 @@ impl Component for LogsPane {
     }
 
     fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
-        let rows = 1 + self.rows().len() + 1 + self.detail_height();
+        let listed = self.rows().len().max(self.configured.len());
+        let rows = 1 + listed + 1 + self.detail_height();
         u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
     }
 
@@ -1128,14 +1137,15 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
             palette.status(Status::Crit),
         ));
     }
-    if let Some(at) = pane.received_at {
-        title.push(Span::styled(
+    match pane.received_at {
+        Some(at) => title.push(Span::styled(
             format!(
                 " · read {} ago",
                 strings::minutes((view.now - at).num_seconds())
             ),
             palette.get(Slot::Muted),
-        ));
+        )),
+        None => title.push(Span::styled(" · reading…", palette.get(Slot::Muted))),
     }
     let block = pane_block(title, view.focused, look);
     let inner = block.inner(area);
@@ -1148,7 +1158,9 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
     let name_width = pane
         .sources()
         .iter()
-        .map(|s| strings::width(&printable(&s.name)))
+        .map(|s| &s.name)
+        .chain(&pane.configured)
+        .map(|name| strings::width(&printable(name)))
         .max()
         .unwrap_or(6)
         .clamp(6, 20);
@@ -1169,6 +1181,14 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
     )];
     if let Some((note, level)) = &pane.note {
         lines.push(Line::styled(fit(note, width), palette.status(*level)));
+    }
+    if pane.snapshot.is_none() {
+        lines.extend(pane.configured.iter().map(|name| {
+            Line::styled(
+                format!("{} reading…", pad(&log_text(name, name_width), name_width)),
+                palette.get(Slot::Muted),
+            )
+        }));
     }
     let rows = pane.rows();
     // Every row of the list first (an unreadable source must stay in sight), then as much of
