@@ -2737,14 +2737,26 @@ mod logs {
         assert!(key(&mut state, "a").is_empty());
         let notice = state.notice.clone().expect("a notice");
         assert!(notice.text.contains("read-only"), "{}", notice.text);
-        // The incidents pane keeps `a` for acknowledging.
-        assert_eq!(
-            state
-                .keymap
-                .resolve(KeyChord::parse("a").unwrap())
-                .map(|a| a.name()),
-            Some("acknowledge")
+        state.host.read_only = false;
+        // Bound to a key of its own, attaching still works only with the logs pane focused.
+        let mut overrides = std::collections::BTreeMap::new();
+        overrides.insert(
+            opsdeck::config::action::Action::AttachFinding,
+            opsdeck::config::keymap::KeyList(vec![KeyChord::parse("A").unwrap()]),
         );
+        state.keymap = Keymap::new(&overrides);
+        key(&mut state, "tab");
+        assert_ne!(state.focus, Pane::Logs);
+        assert!(key(&mut state, "A").is_empty());
+        let notice = state.notice.clone().expect("a notice");
+        assert!(
+            notice.text.contains("works in the logs pane"),
+            "{}",
+            notice.text
+        );
+        key(&mut state, "shift-tab");
+        assert_eq!(state.focus, Pane::Logs);
+        assert_eq!(key(&mut state, "A").len(), 1);
     }
 
     /// Configured sources show (and take the focus `--pane logs` gives) before their first read.

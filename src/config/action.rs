@@ -221,10 +221,10 @@ impl Action {
         }
     }
 
-    /// Changes a record the team shares (opens an incident, changes its stage or level): such a
-    /// key acts only in its own pane, never passed on from another pane's focus, where a stray
-    /// key would change an incident nobody was looking at, or declare one from an alert nobody
-    /// had selected.
+    /// Changes a record the team shares (opens an incident, changes its stage or level, attaches
+    /// a log finding to it): such a key acts only in its own pane, never passed on from another
+    /// pane's focus, where a stray key would change an incident nobody was looking at, or
+    /// declare one from an alert nobody had selected.
     pub fn needs_its_pane(self) -> bool {
         matches!(
             self,
@@ -236,6 +236,7 @@ impl Action {
                 | Action::DeclareIncident
                 | Action::TakeCommand
                 | Action::AddActionItem
+                | Action::AttachFinding
         )
     }
 

@@ -77,7 +77,7 @@ impl Window {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenIncident {
     pub id: String,
-    /// `P1 title`, printable.
+    /// `P1 title (id)`, printable.
     pub label: String,
 }
 
