@@ -2587,6 +2587,13 @@ mod logs {
             "the long line is cut with a marker:\n{screen}"
         );
         assert!(!screen.contains("TAIL"));
+        let small = render(&state, &look("mono", Glyphs::Ascii), 80, 24);
+        assert_clean(&small, 80);
+        let screen = text(&small);
+        assert!(
+            screen.contains("결제 요청 처리 완료 order=42 \\x07"),
+            "{screen}"
+        );
         // Enter on a source asks for all its lines.
         key(&mut state, "esc");
         key(&mut state, "g");

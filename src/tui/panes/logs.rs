@@ -96,6 +96,9 @@ impl Row {
     }
 }
 
+/// A read older than this is drawn as a warning in the title.
+const STALE_AFTER_SECS: i64 = 300;
+
 /// Signatures listed under the selected source.
 const SIGNATURE_ROWS: usize = 10;
 
@@ -781,7 +784,7 @@ impl Component for LogsPane {
 
     fn wanted_height(&self, _view: &View, _width: u16) -> u16 {
         let listed = self.rows().len().max(self.configured.len());
-        let rows = 1 + listed + 1 + self.detail_height();
+        let rows = 1 + usize::from(self.note.is_some()) + listed + 1 + self.detail_height();
         u16::try_from(rows).unwrap_or(u16::MAX).saturating_add(2)
     }
 
@@ -1138,13 +1141,19 @@ fn render(pane: &LogsPane, view: &View, area: Rect, frame: &mut Frame) {
         ));
     }
     match pane.received_at {
-        Some(at) => title.push(Span::styled(
-            format!(
-                " · read {} ago",
-                strings::minutes((view.now - at).num_seconds())
-            ),
-            palette.get(Slot::Muted),
-        )),
+        Some(at) => {
+            let age = (view.now - at).num_seconds();
+            // The runner reads every few seconds: minutes without a read mean it is stuck.
+            let style = if age >= STALE_AFTER_SECS {
+                palette.status(Status::Warn)
+            } else {
+                palette.get(Slot::Muted)
+            };
+            title.push(Span::styled(
+                format!(" · read {} ago", strings::minutes(age)),
+                style,
+            ));
+        }
         None => title.push(Span::styled(" · reading…", palette.get(Slot::Muted))),
     }
     let block = pane_block(title, view.focused, look);
