@@ -2786,6 +2786,27 @@ mod logs {
     }
 
     #[test]
+    fn a_read_minutes_old_is_marked_in_the_title() {
+        let mut state = with_logs();
+        let look = look("dark", Glyphs::Unicode);
+        let warn = look.palette.status(Status::Warn);
+        let age_style = |state: &AppState, age: &str| {
+            let buffer = render(state, &look, 120, 40);
+            let screen = text(&buffer);
+            let y = screen
+                .lines()
+                .position(|line| line.contains(age))
+                .unwrap_or_else(|| panic!("no `{age}`:\n{screen}"));
+            let line = screen.lines().nth(y).unwrap();
+            let column = line[..line.find(age).unwrap()].width() + 3;
+            buffer[(u16::try_from(column).unwrap(), u16::try_from(y).unwrap())].fg
+        };
+        assert_ne!(age_style(&state, "read <1m ago"), warn.fg.unwrap());
+        state.update(Msg::Tick(at(10 * 60)));
+        assert_eq!(age_style(&state, "read 10m ago"), warn.fg.unwrap());
+    }
+
+    #[test]
     fn w_cycles_the_histogram_window() {
         let mut state = with_logs();
         let look = look("dark", Glyphs::Unicode);
