@@ -2651,6 +2651,12 @@ mod logs {
         key(&mut state, "enter");
         let filter = LineFilter::Signature("connection refused to <ip>:<num>".into());
         let lines = hostile_lines();
+        assert!(
+            key(&mut state, "a").is_empty(),
+            "nothing shown yet, nothing sent"
+        );
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("the lines are still loading"), "{screen}");
         state.update(Msg::Runner(Event::LogLines {
             source: "app".into(),
             filter: filter.clone(),
