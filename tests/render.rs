@@ -2645,6 +2645,49 @@ mod logs {
     }
 
     #[test]
+    fn the_line_view_scrolls_and_scrolling_up_stops_following() {
+        let mut state = with_logs();
+        key(&mut state, "enter");
+        let lines: Vec<LogLine> = (0..100)
+            .map(|n| LogLine {
+                at: at(n - 100),
+                level: Some(Level::Info),
+                text: format!("line number {n}"),
+            })
+            .collect();
+        state.update(Msg::Runner(Event::LogLines {
+            source: "app".into(),
+            filter: LineFilter::All,
+            lines,
+        }));
+        let look = look("dark", Glyphs::Unicode);
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 0 ") && !screen.contains("line number 99"));
+        key(&mut state, "f");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(
+            screen.contains("line number 99"),
+            "stuck to the bottom:\n{screen}"
+        );
+        assert!(!screen.contains("line number 0 "), "{screen}");
+        key(&mut state, "k");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(!screen.contains("line number 99") && screen.contains("line number 98"));
+        assert!(
+            !screen.contains("following"),
+            "scrolling up stops following:\n{screen}"
+        );
+        assert!(state.update(Msg::Runner(logs_event())).is_empty());
+        key(&mut state, "pagedown");
+        key(&mut state, "G");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 99"), "{screen}");
+        key(&mut state, "g");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 0 "), "{screen}");
+    }
+
+    #[test]
     fn a_attaches_the_frozen_lines_to_the_open_incident_or_says_there_is_none() {
         let mut state = with_logs();
         key(&mut state, "j");
