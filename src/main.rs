@@ -587,6 +587,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         backups_interval: config.backups.interval.0,
         checklists: checklists.checklists.clone(),
         watch_incidents: true,
+        logs: config.log_sources.clone(),
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

@@ -599,6 +599,46 @@ failed_logins = false
         assert!(matches.message.contains("match name `m` is used twice"), "{matches}");
     }
 
+    /// The commented lines of the default file from the one starting with `first` up to the
+    /// next blank line, uncommented.
+    fn documented(first: &str) -> String {
+        crate::config::DEFAULT_CONFIG
+            .lines()
+            .skip_while(|line| *line != first)
+            .take_while(|line| !line.is_empty())
+            .filter(|line| line.starts_with('#'))
+            .map(|line| line.trim_start_matches('#').strip_prefix(' ').unwrap_or(""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_documented_examples_parse() {
+        let text = format!(
+            "{}\n{}",
+            documented("# [[rule]]"),
+            documented("# Log sources for the logs pane, `opsdeck logs` and `opsdeck check --only logs`: files by glob")
+        );
+        let config = Config::parse("default examples", &text).unwrap();
+        let names: Vec<&str> = config
+            .log_sources
+            .iter()
+            .map(|source| source.name.as_str())
+            .collect();
+        assert_eq!(names, ["app", "api", "nginx", "auth", "sshd"]);
+        let rules = config.effective_rules();
+        let errors = rules
+            .iter()
+            .find(|rule| rule.metric == "log.errors")
+            .unwrap();
+        assert_eq!((errors.instance.as_deref(), errors.warn), (Some("app"), Some(50.0)));
+        let server_errors = rules
+            .iter()
+            .find(|rule| rule.metric == "log.http_5xx_pct")
+            .unwrap();
+        assert_eq!(server_errors.hold_for, Duration::from_secs(600));
+    }
+
     #[test]
     fn a_misspelt_key_names_the_right_one() {
         let error = error("[[log]]\nname = \"x\"\npath = \"/a.log\"\nwindw = \"5m\"\n");

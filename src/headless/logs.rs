@@ -21,6 +21,8 @@ use crate::core::logs::watch;
 use crate::core::model::Status;
 use crate::core::text::printable;
 
+/// How far back the per-minute counts go (the pane's 24-hour histogram).
+const MINUTES_KEPT: u64 = watch::RETAINED_MINUTES.unsigned_abs() * 60;
 /// How much of a template or sample line the text report shows; the JSON has them whole.
 const SHOWN_TEXT: usize = 160;
 
@@ -168,7 +170,7 @@ impl LogsReport {
 
     pub fn to_text(&self) -> String {
         let mut out = String::new();
-        let since = humantime::format_duration(Duration::from_secs(self.since_secs));
+        let since = span(self.since_secs);
         let _ = writeln!(
             out,
             "opsdeck logs on {} at {}, last {since} (times local, {})",
@@ -212,7 +214,7 @@ impl LogsReport {
                 let _ = writeln!(out, "      problem: {}", printable(line.trim()));
             }
         }
-        let window = humantime::format_duration(Duration::from_secs(findings.window_secs));
+        let window = span(findings.window_secs);
         let totals = &findings.window;
         let _ = writeln!(
             out,
@@ -243,10 +245,10 @@ impl LogsReport {
         let last = findings
             .last_line_at
             .map_or_else(|| "no line yet".to_owned(), |at| format!("last line {}", local(at)));
-        let span = humantime::format_duration(Duration::from_secs(self.since_secs.min(86_400)));
         let _ = writeln!(
             out,
-            "      last {span}: {lines} lines, {errors} errors, {warnings} warnings; {last}"
+            "      last {}: {lines} lines, {errors} errors, {warnings} warnings; {last}",
+            span(self.since_secs.min(MINUTES_KEPT))
         );
         signatures_text(out, findings);
         if !findings.matches.is_empty() {
@@ -289,6 +291,16 @@ fn judged_text(evaluation: &Evaluation) -> String {
         format_value(metric.value, metric.unit),
         limits.join(", ")
     )
+}
+
+/// A span as written in the config: `5m`, `24h`, `7d`, `1h 30m`.
+fn span(seconds: u64) -> String {
+    match seconds {
+        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => humantime::format_duration(Duration::from_secs(s)).to_string(),
+    }
 }
 
 fn local(at: DateTime<Utc>) -> String {
@@ -447,7 +459,7 @@ pub async fn check_lines(
                 })
                 .map(|evaluation| (*evaluation).clone());
             let totals = &findings.window;
-            let window = humantime::format_duration(Duration::from_secs(findings.window_secs));
+            let window = span(findings.window_secs);
             let mut detail = format!(
                 "{}: {} lines, {} errors, {} warnings in {window}",
                 printable(&findings.origin),
