@@ -624,13 +624,24 @@ fn window_minutes(source: &LogSource) -> i64 {
         .clamp(1, RETAINED_MINUTES)
 }
 
-/// `line` cut to [`MAX_KEPT_LINE`] bytes, with the follower's marker for what was left out.
+/// `line` cut to [`MAX_KEPT_LINE`] bytes, with the follower's marker counting what was left
+/// out (the follower's own cut included, so the count is of the line as written).
 fn kept_text(line: &str) -> String {
-    let kept = signatures::cut(line, MAX_KEPT_LINE);
-    if kept.len() == line.len() {
+    let (body, dropped) = line
+        .rsplit_once("…[cut ")
+        .and_then(|(body, marker)| {
+            let count = marker.strip_suffix(" bytes]")?.parse::<u64>().ok()?;
+            Some((body, count))
+        })
+        .unwrap_or((line, 0));
+    if body.len() <= MAX_KEPT_LINE {
         return line.to_owned();
     }
-    format!("{kept}…[cut {} bytes]", line.len() - kept.len())
+    let kept = signatures::cut(body, MAX_KEPT_LINE);
+    format!(
+        "{kept}…[cut {} bytes]",
+        (body.len() - kept.len()) as u64 + dropped
+    )
 }
 
 /// One followed file.
@@ -1109,6 +1120,8 @@ mod tests {
         assert!(kept.len() <= MAX_KEPT_LINE + 32);
         assert!(kept.ends_with(&format!("…[cut {} bytes]", long.len() - MAX_KEPT_LINE)));
         assert_eq!(kept_text("short"), "short");
+        let followed = format!("{}…[cut 100 bytes]", "z".repeat(MAX_KEPT_LINE + 5));
+        assert!(kept_text(&followed).ends_with("…[cut 105 bytes]"));
     }
 
     #[test]

@@ -94,6 +94,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "log offsets",
         include_str!("../../../migrations/0007_log_offsets.sql"),
     ),
+    (
+        8,
+        "journal cursors",
+        include_str!("../../../migrations/0008_journal_cursors.sql"),
+    ),
 ];
 
 /// How often opening the store tries to bring the schema up to date.
