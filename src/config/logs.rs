@@ -599,15 +599,18 @@ failed_logins = false
         assert!(matches.message.contains("match name `m` is used twice"), "{matches}");
     }
 
-    /// The commented lines of the default file from the one starting with `first` up to the
-    /// next blank line, uncommented.
+    /// The commented-out TOML of the default file from the line starting with `first` up to
+    /// the next blank line, uncommented (prose comments left out).
     fn documented(first: &str) -> String {
         crate::config::DEFAULT_CONFIG
             .lines()
-            .skip_while(|line| *line != first)
+            .skip_while(|line| !line.starts_with(first))
             .take_while(|line| !line.is_empty())
-            .filter(|line| line.starts_with('#'))
-            .map(|line| line.trim_start_matches('#').strip_prefix(' ').unwrap_or(""))
+            .filter_map(|line| line.strip_prefix('#'))
+            .map(|line| line.strip_prefix(' ').unwrap_or(line))
+            .filter(|line| {
+                line.starts_with('[') || line.contains(" = ") || line.trim_start().starts_with('#')
+            })
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -617,7 +620,7 @@ failed_logins = false
         let text = format!(
             "{}\n{}",
             documented("# [[rule]]"),
-            documented("# Log sources for the logs pane, `opsdeck logs` and `opsdeck check --only logs`: files by glob")
+            documented("# Log sources for the logs pane")
         );
         let config = Config::parse("default examples", &text).unwrap();
         let names: Vec<&str> = config
