@@ -95,7 +95,11 @@ fn app_log(errors: usize, warnings: usize, infos: usize) -> String {
         }
     }
     for i in 0..warnings {
-        log.push_str(&format!("{} WARN slow query took {} ms\n", iso(now), 1000 + i));
+        log.push_str(&format!(
+            "{} WARN slow query took {} ms\n",
+            iso(now),
+            1000 + i
+        ));
     }
     for i in 0..infos {
         log.push_str(&format!("{} INFO request {i} served\n", iso(now)));
@@ -137,8 +141,9 @@ fn errors_above_the_rule_exit_by_its_level_and_name_the_source() {
             run.text()
         );
         assert!(
-            run.stdout
-                .contains(&format!("{label:<5} log.errors {errors} (warn > 20, crit > 50)")),
+            run.stdout.contains(&format!(
+                "{label:<5} log.errors {errors} (warn > 20, crit > 50)"
+            )),
             "the rule's verdict is shown:\n{}",
             run.text()
         );
@@ -152,8 +157,16 @@ fn errors_above_the_rule_exit_by_its_level_and_name_the_source() {
         assert!(check.stdout.contains("log:app"), "{}", check.text());
     }
     let run = sandbox.run(&["logs"]);
-    assert!(run.stdout.contains("ERROR payment failed for order <num>"), "{}", run.text());
-    assert!(run.stdout.contains("matches: timeouts 2 in the window"), "{}", run.text());
+    assert!(
+        run.stdout.contains("ERROR payment failed for order <num>"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        run.stdout.contains("matches: timeouts 2 in the window"),
+        "{}",
+        run.text()
+    );
 }
 
 #[test]
@@ -279,7 +292,10 @@ warn = 2
 
     let server_errors: u64 = statuses.range(500..600).map(|(_, count)| count).sum();
     let pct = server_errors as f64 * 100.0 / f64::from(requests);
-    assert!(pct > 2.0, "the test's own 5xx share must break the rule: {pct}");
+    assert!(
+        pct > 2.0,
+        "the test's own 5xx share must break the rule: {pct}"
+    );
     let (top_path, top_count) = endpoints
         .iter()
         .max_by_key(|(path, count)| (**count, std::cmp::Reverse(**path)))
@@ -316,7 +332,10 @@ warn = 2
     assert_eq!(reported_hourly, hourly);
     let mean = access["mean_ms"].as_f64().unwrap();
     let expected_mean = total_ms / f64::from(requests);
-    assert!((mean - expected_mean).abs() < 0.01, "{mean} vs {expected_mean}");
+    assert!(
+        (mean - expected_mean).abs() < 0.01,
+        "{mean} vs {expected_mean}"
+    );
     let window = &report["sources"][0]["window"];
     assert_eq!(window["requests"], requests);
     assert_eq!(window["server_errors"], server_errors);
@@ -331,8 +350,9 @@ warn = 2
     let text = sandbox.run(&["logs"]);
     assert_eq!(text.code, Some(1), "{}", text.text());
     assert!(
-        text.stdout
-            .contains(&format!("access: {requests} requests (1 lines not in the access format), 5xx {pct:.1} %")),
+        text.stdout.contains(&format!(
+            "access: {requests} requests (1 lines not in the access format), 5xx {pct:.1} %"
+        )),
         "{}",
         text.text()
     );
@@ -417,13 +437,18 @@ warn = 10
         .as_array()
         .unwrap()
         .iter()
-        .map(|pair| (pair[0].as_str().unwrap().to_owned(), pair[1].as_u64().unwrap()))
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_owned(),
+                pair[1].as_u64().unwrap(),
+            )
+        })
         .collect();
     let mut expected: Vec<(String, u64)> = failed
         .iter()
         .map(|(ip, count)| ((*ip).to_owned(), *count))
         .collect();
-    expected.sort_by(|a, b| b.1.cmp(&a.1));
+    expected.sort_by_key(|pair| std::cmp::Reverse(pair.1));
     assert_eq!(top, expected);
     let suspicious: Vec<&str> = logins["suspicious"]
         .as_array()
@@ -473,7 +498,9 @@ fn hostile_lines_never_reach_the_terminal_raw() {
         let output = sandbox.output(&["logs", "--format", format]);
         let stdout = &output.stdout;
         assert!(
-            !stdout.iter().any(|byte| matches!(byte, 0x1b | 0x00 | 0x07 | b'\r')),
+            !stdout
+                .iter()
+                .any(|byte| matches!(byte, 0x1b | 0x00 | 0x07 | b'\r')),
             "{format}: a raw control byte reached stdout"
         );
         let text = String::from_utf8(stdout.clone()).expect("stdout is UTF-8");
@@ -488,7 +515,10 @@ fn hostile_lines_never_reach_the_terminal_raw() {
             assert_eq!(report["sources"][0]["window"]["errors"], 4, "{report:#}");
             assert_eq!(report["sources"][0]["window"]["lines"], 5, "{report:#}");
         } else {
-            assert!(text.contains("\\x1b]0;pwned\\x07"), "escaped, visible:\n{text}");
+            assert!(
+                text.contains("\\x1b]0;pwned\\x07"),
+                "escaped, visible:\n{text}"
+            );
             assert!(text.contains("4 errors"), "{text}");
         }
     }
@@ -520,14 +550,16 @@ fn an_unknown_source_is_refused_naming_the_configured_ones() {
     let run = sandbox
         .run(&["logs", "--source", "ngnix"])
         .refused("no [[log]] source named `ngnix`; configured: app, nginx");
-    assert!(run.stderr.contains("did you mean `nginx`?"), "{}", run.text());
+    assert!(
+        run.stderr.contains("did you mean `nginx`?"),
+        "{}",
+        run.text()
+    );
     assert!(run.stdout.is_empty(), "{}", run.text());
 
     let empty = Sandbox::new();
     empty.configure("");
-    empty
-        .run(&["logs"])
-        .refused("no log sources configured");
+    empty.run(&["logs"]).refused("no log sources configured");
 }
 
 #[test]

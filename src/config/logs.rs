@@ -222,7 +222,9 @@ impl LogConfig {
                 if let Err(error) = glob::Pattern::new(pattern) {
                     return fail(
                         at,
-                        format!("log source `{name}`: path `{pattern}` is not a valid glob ({error})"),
+                        format!(
+                            "log source `{name}`: path `{pattern}` is not a valid glob ({error})"
+                        ),
                         "write a path or a glob like \"/var/log/app/*.log\" (* and ? match within a name, [abc] one character)",
                     );
                 }
@@ -455,9 +457,17 @@ failed_logins = false
         assert_eq!(api.suspicious_after, 3);
         let names: Vec<&str> = api.matches.iter().map(|rule| rule.name.as_str()).collect();
         assert_eq!(names, ["timeouts", "oom"]);
-        assert!(api.matches[0].regex.is_match("upstream timed out (110: Connection timed out)"));
+        assert!(
+            api.matches[0]
+                .regex
+                .is_match("upstream timed out (110: Connection timed out)")
+        );
         assert!(!api.matches[0].regex.is_match("upstream timed out"));
-        assert!(api.matches[1].regex.is_match("Out Of Memory: killed process 12"));
+        assert!(
+            api.matches[1]
+                .regex
+                .is_match("Out Of Memory: killed process 12")
+        );
 
         let nginx = &sources[1];
         assert_eq!(nginx.format, Format::Access(RequestTime::Micros));
@@ -471,8 +481,14 @@ failed_logins = false
                 file: Some(PathBuf::from("/var/log/journal/export.journal")),
             }
         );
-        assert!(!sshd.recipes.failed_logins, "the override wins over the journal default");
-        assert_eq!(sshd.origin(), "journal -u ssh.service --file /var/log/journal/export.journal");
+        assert!(
+            !sshd.recipes.failed_logins,
+            "the override wins over the journal default"
+        );
+        assert_eq!(
+            sshd.origin(),
+            "journal -u ssh.service --file /var/log/journal/export.journal"
+        );
     }
 
     #[test]
@@ -516,9 +532,20 @@ failed_logins = false
         );
         assert_eq!(error.file, "logs.toml");
         assert_eq!(error.position.map(|(line, _)| line), Some(6));
-        assert!(error.message.contains("match `bad` regex `timeout (` is invalid"), "{error}");
+        assert!(
+            error
+                .message
+                .contains("match `bad` regex `timeout (` is invalid"),
+            "{error}"
+        );
         assert!(!error.message.contains('\n'), "one line: {error}");
-        assert!(error.fix.as_deref().is_some_and(|fix| fix.contains("regex-lite")), "{error}");
+        assert!(
+            error
+                .fix
+                .as_deref()
+                .is_some_and(|fix| fix.contains("regex-lite")),
+            "{error}"
+        );
     }
 
     #[test]
@@ -528,7 +555,10 @@ failed_logins = false
         assert!(both.message.contains("both path and journal"), "{both}");
         let neither = error("\n[[log]]\nname = \"x\"\n");
         assert_eq!(neither.position.map(|(line, _)| line), Some(2));
-        assert!(neither.message.contains("neither path nor journal"), "{neither}");
+        assert!(
+            neither.message.contains("neither path nor journal"),
+            "{neither}"
+        );
     }
 
     #[test]
@@ -596,7 +626,10 @@ failed_logins = false
             "[[log]]\nname = \"x\"\npath = \"/a.log\"\n[[log.match]]\nname = \"m\"\nregex = \"a\"\n[[log.match]]\nname = \"m\"\nregex = \"b\"\n",
         );
         assert_eq!(matches.position.map(|(line, _)| line), Some(7));
-        assert!(matches.message.contains("match name `m` is used twice"), "{matches}");
+        assert!(
+            matches.message.contains("match name `m` is used twice"),
+            "{matches}"
+        );
     }
 
     /// The commented-out TOML of the default file from the line starting with `first` up to
@@ -634,7 +667,10 @@ failed_logins = false
             .iter()
             .find(|rule| rule.metric == "log.errors")
             .unwrap();
-        assert_eq!((errors.instance.as_deref(), errors.warn), (Some("app"), Some(50.0)));
+        assert_eq!(
+            (errors.instance.as_deref(), errors.warn),
+            (Some("app"), Some(50.0))
+        );
         let server_errors = rules
             .iter()
             .find(|rule| rule.metric == "log.http_5xx_pct")

@@ -100,12 +100,16 @@ pub struct LogsReport {
 
 /// Whether `evaluation` is about `source`.
 fn concerns(evaluation: &Evaluation, source: &str) -> bool {
-    evaluation.metric.instance.as_deref().is_some_and(|instance| {
-        instance == source
-            || instance
-                .strip_prefix(source)
-                .is_some_and(|rest| rest.starts_with('/'))
-    })
+    evaluation
+        .metric
+        .instance
+        .as_deref()
+        .is_some_and(|instance| {
+            instance == source
+                || instance
+                    .strip_prefix(source)
+                    .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 /// A source's status: the worst of its evaluations, at least unknown when it could not be
@@ -208,7 +212,11 @@ impl LogsReport {
             printable(&findings.origin)
         );
         if status.no_files {
-            let _ = writeln!(out, "      no files yet: nothing matches {}", printable(&findings.origin));
+            let _ = writeln!(
+                out,
+                "      no files yet: nothing matches {}",
+                printable(&findings.origin)
+            );
         } else if let Some(error) = &findings.error {
             for line in error.lines() {
                 let _ = writeln!(out, "      problem: {}", printable(line.trim()));
@@ -242,9 +250,10 @@ impl LogsReport {
                     warnings + minute.warnings,
                 )
             });
-        let last = findings
-            .last_line_at
-            .map_or_else(|| "no line yet".to_owned(), |at| format!("last line {}", local(at)));
+        let last = findings.last_line_at.map_or_else(
+            || "no line yet".to_owned(),
+            |at| format!("last line {}", local(at)),
+        );
         let _ = writeln!(
             out,
             "      last {}: {lines} lines, {errors} errors, {warnings} warnings; {last}",
@@ -313,7 +322,11 @@ fn shown(text: &str) -> String {
     if kept.len() == text.len() {
         printable(text)
     } else {
-        format!("{}…[{} more bytes]", printable(kept), text.len() - kept.len())
+        format!(
+            "{}…[{} more bytes]",
+            printable(kept),
+            text.len() - kept.len()
+        )
     }
 }
 
@@ -381,7 +394,11 @@ fn access_text(out: &mut String, findings: &SourceFindings) {
         .map(|(code, count)| format!("{code} {count}"))
         .collect();
     let _ = writeln!(out, "        statuses: {}", statuses.join(" · "));
-    let _ = writeln!(out, "        top endpoints: {}", counts(&access.top_endpoints));
+    let _ = writeln!(
+        out,
+        "        top endpoints: {}",
+        counts(&access.top_endpoints)
+    );
     let hourly: Vec<String> = access
         .hourly
         .iter()
@@ -410,10 +427,7 @@ fn logins_text(out: &mut String, findings: &SourceFindings) {
 
 /// The log lines of `opsdeck check`: every source read over its window and judged, one line
 /// each (named `log:SOURCE`) with the metric that decided it.
-pub async fn check_lines(
-    sources: &[LogSource],
-    judge: &Judge,
-) -> Vec<super::check::CheckLine> {
+pub async fn check_lines(sources: &[LogSource], judge: &Judge) -> Vec<super::check::CheckLine> {
     if sources.is_empty() {
         return Vec::new();
     }
