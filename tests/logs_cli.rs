@@ -235,6 +235,54 @@ fn json_holds_the_counts_of_the_lines_written() {
     assert_eq!(report["statuses"][0]["status"], "crit");
 }
 
+#[test]
+fn a_signature_first_seen_after_quiet_hours_is_marked_new() {
+    let sandbox = Sandbox::new();
+    sandbox.configure(&format!(
+        "[[log]]\nname = \"app\"\npath = \"{}/app.log\"\n\n[[rule]]\nmetric = \"log.new_signatures\"\ninstance = \"app\"\nop = \">=\"\nwarn = 1\n",
+        sandbox.logs().display()
+    ));
+    let now = Utc::now();
+    let mut log = String::new();
+    for minutes_ago in (5..=180).rev().step_by(5) {
+        let at = iso(now - Duration::minutes(minutes_ago));
+        log.push_str(&format!("{at} INFO heartbeat {minutes_ago} ok\n"));
+    }
+    let first_seen = now - Duration::seconds(30);
+    log.push_str(&format!(
+        "{} ERROR disk quota exceeded for volume 7\n",
+        iso(first_seen)
+    ));
+    sandbox.write_log("app.log", log.as_bytes());
+
+    let (code, report) = sandbox.json(&["logs", "--format", "json"]);
+    assert_eq!(code, Some(1), "{report:#}");
+    let app = &report["sources"][0];
+    assert_eq!(app["window"]["new_signatures"], 1, "{report:#}");
+    let newest = &app["signatures"][0];
+    assert_eq!(newest["is_new"], true, "{report:#}");
+    assert_eq!(
+        newest["template"],
+        "<num>-<num>-<num>T<num>:<num>:<num>Z ERROR disk quota exceeded for volume <num>"
+    );
+    assert_eq!(newest["first_seen"], iso(first_seen));
+    assert_eq!(app["signatures"][1]["is_new"], false, "{report:#}");
+    assert_eq!(app["signatures"][1]["total"], 36, "{report:#}");
+
+    let text = sandbox.run(&["logs"]);
+    let marked = text
+        .stdout
+        .lines()
+        .find(|line| line.contains("disk quota exceeded"))
+        .unwrap_or_else(|| panic!("{}", text.text()));
+    assert!(marked.trim_start().starts_with("NEW "), "{}", text.text());
+    assert!(
+        marked.contains(&format!("first seen {}", first_seen.format("%m-%d %H:%M"))),
+        "{}",
+        text.text()
+    );
+}
+
 /// A combined access-log line with nginx's `$request_time` (seconds) at the end.
 fn access_line(at: DateTime<Utc>, path: &str, status: u16, seconds: f64) -> String {
     format!(
