@@ -517,3 +517,106 @@ fn hostile_lines_keep_memory_bounded() {
     assert!(lines.iter().map(|line| line.text.len()).sum::<usize>() <= RING_BYTES);
     assert!(lines.last().unwrap().text.starts_with("WARN 4999 "));
 }
+
+/// A journal file made by the real systemd-journal-remote from export-format entries
+/// (priority, identifier, message), one a second from `start`.
+fn write_journal(path: &Path, start: DateTime<Utc>, entries: &[(u8, &str, &str)]) {
+    let mut export = String::new();
+    for (n, (priority, identifier, message)) in entries.iter().enumerate() {
+        let at = start + TimeDelta::seconds(n as i64);
+        export.push_str(&format!(
+            "__REALTIME_TIMESTAMP={}\n__MONOTONIC_TIMESTAMP={}\n\
+             _BOOT_ID=6a1b6e7bd0a54d4f9b1c1f6cf0a1d2e3\n_HOSTNAME=web1\n\
+             SYSLOG_IDENTIFIER={identifier}\n_PID=42\nPRIORITY={priority}\nMESSAGE={message}\n\n",
+            at.timestamp_micros(),
+            1_000_000 + n * 1000
+        ));
+    }
+    let remote = [
+        "/lib/systemd/systemd-journal-remote",
+        "/usr/lib/systemd/systemd-journal-remote",
+    ]
+    .iter()
+    .find(|candidate| Path::new(candidate).exists())
+    .expect("systemd-journal-remote is installed (.ci/run installs it)");
+    let mut child = Command::new(remote)
+        .arg(format!("--output={}", path.display()))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(export.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "systemd-journal-remote failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_source_counts_levels_from_priorities_and_resumes_at_its_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("remote.journal");
+    let start = Utc::now() - TimeDelta::minutes(2);
+    write_journal(
+        &journal,
+        start,
+        &[
+            (3, "app", "payment 1 failed"),
+            (3, "app", "payment 2 failed"),
+            (4, "app", "queue is slow"),
+            (
+                6,
+                "sshd",
+                "Failed password for root from 203.0.113.9 port 22 ssh2",
+            ),
+            (6, "app", "started"),
+        ],
+    );
+    let source = LogSource::new(
+        "journal",
+        Input::Journal {
+            unit: None,
+            file: Some(journal.clone()),
+        },
+        Format::Syslog,
+    );
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let watch = LogWatch::new(vec![source.clone()], store_positions(&store));
+    let (watch, snapshot) = poll(watch).await;
+    let findings = only(&snapshot);
+    assert_eq!(findings.error, None);
+    assert_eq!(
+        (
+            findings.window.lines,
+            findings.window.errors,
+            findings.window.warnings
+        ),
+        (5, 2, 1),
+        "levels from the priorities, not from words in the messages"
+    );
+    assert_eq!(findings.window.failed_logins, 1);
+    let logins = findings.logins.as_ref().unwrap();
+    assert_eq!(logins.top_ips, [("203.0.113.9".to_owned(), 1)]);
+    let lines = watch.lines("journal", &LineFilter::All);
+    assert_eq!(lines.len(), 5);
+    assert!(lines[0].text.ends_with("app[42]: payment 1 failed"));
+    assert_eq!(lines[0].at.timestamp(), start.timestamp());
+    assert!(store.journal_cursor("journal").await.unwrap().is_some());
+    drop(watch);
+
+    // A restart resumes after the stored cursor: nothing is read twice.
+    let watch = LogWatch::new(vec![source], store_positions(&store));
+    let (watch, snapshot) = poll(watch).await;
+    assert_eq!(only(&snapshot).error, None);
+    assert!(watch.lines("journal", &LineFilter::All).is_empty());
+}

@@ -3,7 +3,9 @@
 //! new files are picked up and vanished ones dropped), resumes from the positions kept in the
 //! state store, and on a first start (no stored position) back-scans the rotated files
 //! (`PATH.1`, `PATH.N.gz`, `PATH-DATE[.gz]`) and the current file for the source's
-//! `back_scan` window. Each line goes through the source's format into level counts per
+//! `back_scan` window. A journal source is read through [`JournalReader`] from its stored
+//! cursor (or the back-scan window), each entry as its syslog-style line with the time and
+//! the level (from the priority) the journal gives. Each line goes through the source's format into level counts per
 //! minute, the signature table, the `[[log.match]]` regexes and the recipes (failed logins,
 //! access-log figures), and into a bounded ring of recent lines for the pane's line view.
 //! [`scan`] is the one-shot of the same reading for `opsdeck logs`, and [`LogCollector`] the
@@ -36,6 +38,7 @@ use super::findings::{
 };
 use super::follow::{self, Follower, Position};
 use super::format::{Format, Level, RequestTime as FormatTime};
+use super::journal::{self, JournalReader};
 use super::recipes::{
     AccessRecord, AccessStats, FailedLogins, LatencyHistogram, LoginFailureKind, RequestTime,
     parse_combined, parse_sshd,
@@ -76,6 +79,9 @@ pub trait Positions: Send {
     /// The stored position of `path` of `source`; `None` when it was never read.
     fn load(&mut self, source: &str, path: &str) -> Result<Option<Position>, String>;
     fn save(&mut self, source: &str, path: &str, position: Position) -> Result<(), String>;
+    /// The stored journal cursor of `source`; `None` when its journal was never read.
+    fn load_cursor(&mut self, source: &str) -> Result<Option<String>, String>;
+    fn save_cursor(&mut self, source: &str, cursor: &str) -> Result<(), String>;
 }
 
 /// [`Positions`] in the state store, for a watch polled on a blocking thread of the runtime
@@ -115,6 +121,14 @@ impl Positions for StorePositions {
 
     fn save(&mut self, source: &str, path: &str, position: Position) -> Result<(), String> {
         self.wait(self.store.save_log_offset(source, path, position))
+    }
+
+    fn load_cursor(&mut self, source: &str) -> Result<Option<String>, String> {
+        self.wait(self.store.journal_cursor(source))
+    }
+
+    fn save_cursor(&mut self, source: &str, cursor: &str) -> Result<(), String> {
+        self.wait(self.store.save_journal_cursor(source, cursor))
     }
 }
 
@@ -261,7 +275,25 @@ impl Tally {
         since: Option<DateTime<Utc>>,
         ring: &mut Ring,
     ) {
-        let parsed = parse(source, line, now, &mut self.message);
+        self.ingest_given(source, line, None, now, since, ring);
+    }
+
+    /// [`ingest`](Self::ingest) for a line whose time and level are known besides its text (a
+    /// journal entry's timestamp and priority); they win over what the format reads.
+    fn ingest_given(
+        &mut self,
+        source: &LogSource,
+        line: &str,
+        given: Option<(DateTime<Utc>, Option<Level>)>,
+        now: DateTime<Utc>,
+        since: Option<DateTime<Utc>>,
+        ring: &mut Ring,
+    ) {
+        let mut parsed = parse(source, line, now, &mut self.message);
+        if let Some((at, level)) = given {
+            parsed.at = Some(at);
+            parsed.level = level.or(parsed.level);
+        }
         if let (Some(since), Some(at)) = (since, parsed.at)
             && at < since
         {
@@ -657,6 +689,8 @@ struct Followed {
 struct Watched {
     source: LogSource,
     files: BTreeMap<PathBuf, Followed>,
+    /// A journal source's reader, made on the first poll (from the stored cursor).
+    journal: Option<JournalReader>,
     tally: Tally,
     /// This round's problems, shown in place.
     errors: Vec<String>,
@@ -682,6 +716,7 @@ impl LogWatch {
                 tally: Tally::new(&source),
                 source,
                 files: BTreeMap::new(),
+                journal: None,
                 errors: Vec::new(),
             })
             .collect();
@@ -709,10 +744,7 @@ impl LogWatch {
             self.sources[index].errors.clear();
             match self.sources[index].source.input.clone() {
                 Input::Files { pattern } => self.poll_files(index, &pattern, now),
-                Input::Journal { .. } => self.sources[index].errors.push(
-                    "journal sources need the journal reader, which this build does not have yet"
-                        .to_owned(),
-                ),
+                Input::Journal { unit, file } => self.poll_journal(index, unit, file, now),
             }
             let watched = &mut self.sources[index];
             watched.tally.prune(now, window_minutes(&watched.source));
@@ -749,6 +781,74 @@ impl LogWatch {
         let paths: Vec<PathBuf> = self.sources[index].files.keys().cloned().collect();
         for path in paths {
             self.read_file(index, &path, now);
+        }
+    }
+
+    /// Reads a journal source's new entries, a bounded batch at a time, storing the cursor
+    /// after each.
+    fn poll_journal(
+        &mut self,
+        index: usize,
+        unit: Option<String>,
+        file: Option<PathBuf>,
+        now: DateTime<Utc>,
+    ) {
+        let started = Instant::now();
+        let watched = &mut self.sources[index];
+        let name = watched.source.name.clone();
+        if watched.journal.is_none() {
+            let cursor = match self.positions.as_mut() {
+                Some(positions) => positions.load_cursor(&name).unwrap_or_else(|message| {
+                    watched.errors.push(format!(
+                        "cannot read where the journal was read up to, so it is read again \
+                         from the back-scan window: {message}"
+                    ));
+                    None
+                }),
+                None => None,
+            };
+            let back_scan = watched.source.back_scan;
+            watched.journal = Some(JournalReader::new(unit, file, cursor, back_scan));
+        }
+        let Some(reader) = watched.journal.as_mut() else {
+            return;
+        };
+        loop {
+            let before = reader.cursor().map(str::to_owned);
+            let entries = match reader.poll() {
+                Ok(entries) => entries,
+                Err(error) => {
+                    watched.errors.push(error.to_string());
+                    return;
+                }
+            };
+            if !entries.is_empty() {
+                let mut ring = self.view.ring(index);
+                for entry in &entries {
+                    watched.tally.ingest_given(
+                        &watched.source,
+                        &entry.line(),
+                        Some((entry.at, entry.level())),
+                        now,
+                        None,
+                        &mut ring,
+                    );
+                }
+            }
+            if let (Some(cursor), Some(positions)) = (reader.cursor(), self.positions.as_mut())
+                && before.as_deref() != Some(cursor)
+                && let Err(message) = positions.save_cursor(&name, cursor)
+            {
+                watched.errors.push(format!(
+                    "cannot remember where the journal was read up to (a restart reads it \
+                     again from the last remembered entry): {message}"
+                ));
+            }
+            if entries.len() < journal::MAX_ENTRIES_PER_POLL
+                || (!self.to_the_end && started.elapsed() >= POLL_BUDGET)
+            {
+                return;
+            }
         }
     }
 
