@@ -302,10 +302,10 @@ fn judged_text(evaluation: &Evaluation) -> String {
     )
 }
 
-/// A span as written in the config: `5m`, `24h`, `7d`, `1h 30m`.
+/// A span as people write it: `5m`, `90m`, `24h`, `7d`.
 fn span(seconds: u64) -> String {
     match seconds {
-        s if s > 0 && s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s > 86_400 && s % 86_400 == 0 => format!("{}d", s / 86_400),
         s if s > 0 && s % 3600 == 0 => format!("{}h", s / 3600),
         s if s % 60 == 0 => format!("{}m", s / 60),
         s => humantime::format_duration(Duration::from_secs(s)).to_string(),
@@ -495,4 +495,48 @@ pub async fn check_lines(sources: &[LogSource], judge: &Judge) -> Vec<super::che
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Metric, Unit};
+
+    #[test]
+    fn spans_read_as_written() {
+        for (seconds, text) in [
+            (300, "5m"),
+            (5400, "90m"),
+            (3600, "1h"),
+            (86_400, "24h"),
+            (7 * 86_400, "7d"),
+            (45, "45s"),
+        ] {
+            assert_eq!(span(seconds), text);
+        }
+    }
+
+    #[test]
+    fn a_source_owns_its_metrics_and_its_matches_only() {
+        let evaluation = |instance: &str| Evaluation {
+            metric: Metric::of("log.matches", instance, 1.0, Unit::Count),
+            status: Status::Ok,
+            operator: None,
+            warn: None,
+            crit: None,
+        };
+        assert!(concerns(&evaluation("app"), "app"));
+        assert!(concerns(&evaluation("app/timeouts"), "app"));
+        assert!(!concerns(&evaluation("app2"), "app"));
+        assert!(!concerns(&evaluation("app2/timeouts"), "app"));
+    }
+
+    #[test]
+    fn printed_log_text_is_escaped_and_cut() {
+        assert_eq!(shown("a\x1b[2Jb\0"), "a\\x1b[2Jb\\x00");
+        let long = "é".repeat(200);
+        let cut = shown(&long);
+        assert!(cut.starts_with(&"é".repeat(SHOWN_TEXT / 2)));
+        assert!(cut.ends_with(&format!("…[{} more bytes]", 400 - SHOWN_TEXT)));
+    }
 }
