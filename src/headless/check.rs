@@ -1,7 +1,8 @@
 //! `opsdeck check`: one pass of the console's collectors (resources, services and log sources,
-//! these over their window) and of the incidents in the state store, judged by the console's judge, printed as a report with the
-//! Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown). A single pass has no history, so flap control counts its one result:
-//! a failed check is down at once, where the console waits for `down_after` failures in a row.
+//! these over their window) and of the incidents in the state store, judged by the console's
+//! judge, printed as a report with the Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown).
+//! A single pass has no history, so flap control counts its one result: a failed check is down
+//! at once, where the console waits for `down_after` failures in a row.
 
 use std::fmt::Write as _;
 
