@@ -29,6 +29,9 @@ use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
 use crate::core::incidents::{IncidentsSample, Notice};
+use crate::core::logs::findings::{LineFilter, LogsSnapshot};
+use crate::core::logs::source::LogSource;
+use crate::core::logs::watch::{LineView, LogCollector, LogWatch, StorePositions};
 use crate::core::model::{Alert, Metric, Status};
 use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
@@ -74,6 +77,8 @@ pub struct RunnerSettings {
     /// Re-read the incidents every few seconds for a pane that shows them (the console);
     /// requests that change an incident are served either way.
     pub watch_incidents: bool,
+    /// The log sources followed (`[[log]]`), their read positions kept in the store.
+    pub logs: Vec<LogSource>,
 }
 
 impl RunnerSettings {
@@ -93,6 +98,7 @@ impl RunnerSettings {
             backups_interval: Duration::from_secs(60),
             checklists: Vec::new(),
             watch_incidents: false,
+            logs: Vec::new(),
         }
     }
 }
@@ -111,6 +117,13 @@ enum Collected {
     Backups(BackupRound),
     Checklists(Result<Vec<RunState>, String>),
     Incidents(Watched),
+    Logs(Box<LogsSnapshot>),
+}
+
+impl From<Box<LogsSnapshot>> for Collected {
+    fn from(snapshot: Box<LogsSnapshot>) -> Self {
+        Collected::Logs(snapshot)
+    }
 }
 
 impl From<Result<ResourceSample, CollectError>> for Collected {
@@ -156,6 +169,7 @@ impl Sample for Collected {
             Collected::Service(result) => result.metrics(),
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
+            Collected::Logs(snapshot) => snapshot.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -176,6 +190,7 @@ impl Sample for Collected {
             Collected::Service(result) => result.checked_at,
             Collected::Queries(snapshot) => snapshot.taken_at,
             Collected::Backups(round) => round.taken_at,
+            Collected::Logs(snapshot) => snapshot.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -280,6 +295,20 @@ async fn run(
         }
         None => (None, None),
     };
+    // The watch polls on a blocking thread; line requests are answered from its shared lines.
+    let log_lines = (!settings.logs.is_empty()).then(|| {
+        let positions = store.clone().map(|store| {
+            Box::new(StorePositions::new(
+                store,
+                tokio::runtime::Handle::current(),
+            )) as Box<dyn crate::core::logs::watch::Positions>
+        });
+        let watch = LogWatch::new(settings.logs, positions);
+        let lines = watch.line_view();
+        let control = drives.start(OffThread::new("logs", LogCollector::new(watch)));
+        drives.refreshed.push(control);
+        lines
+    });
     if !settings.backups.is_empty() {
         let collector =
             BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
@@ -473,8 +502,7 @@ async fn run(
                     tokio::spawn(async move { tasks.send_history(task_id).await });
                 }
                 Some(Request::LoadLogLines { source, filter }) => {
-                    let lines = Vec::new();
-                    let _ = events.send(Event::LogLines { source, filter, lines }).await;
+                    answer_log_lines(log_lines.clone(), source, filter, events.clone());
                 }
                 Some(Request::Shutdown) | None => break,
             },
@@ -505,6 +533,35 @@ async fn run(
     if let Some(store) = store {
         store.close().await;
     }
+}
+
+/// Sends `source`'s recent lines that pass `filter` (none without log sources), filtered off
+/// the loop: a text filter over a full ring is a megabyte of lowercasing.
+fn answer_log_lines(
+    view: Option<LineView>,
+    source: String,
+    filter: LineFilter,
+    events: mpsc::Sender<Event>,
+) {
+    tokio::spawn(async move {
+        let picked = tokio::task::spawn_blocking(move || {
+            let lines = view.map_or_else(Vec::new, |view| view.lines(&source, &filter));
+            (source, filter, lines)
+        })
+        .await;
+        match picked {
+            Ok((source, filter, lines)) => {
+                let _ = events
+                    .send(Event::LogLines {
+                        source,
+                        filter,
+                        lines,
+                    })
+                    .await;
+            }
+            Err(error) => tracing::error!("reading the log lines stopped: {error}"),
+        }
+    });
 }
 
 /// Starts every service's loop once the checks' shared setup is done (before any check's clock
@@ -602,6 +659,10 @@ async fn deliver(
         }
         Collected::Backups(round) => vec![Event::Backups {
             reports: round.reports,
+            evaluations,
+        }],
+        Collected::Logs(snapshot) => vec![Event::Logs {
+            snapshot,
             evaluations,
         }],
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],

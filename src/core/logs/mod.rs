@@ -17,3 +17,4 @@ pub mod recipes;
 mod records;
 pub mod signatures;
 pub mod source;
+pub mod watch;

@@ -343,15 +343,24 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     pub fn record(&mut self, ms: f64) {
-        let index = if ms <= LATENCY_MIN_MS {
-            0
-        } else {
-            // Bucket i holds (MIN·G^(i-1), MIN·G^i]; the float-to-int cast saturates.
-            let exact = (ms / LATENCY_MIN_MS).ln() / LATENCY_GROWTH.ln();
-            (exact.ceil() as usize).min(LATENCY_BUCKETS - 1)
-        };
-        self.buckets[index] += 1;
+        self.buckets[Self::bucket(ms)] += 1;
         self.count += 1;
+    }
+
+    /// The bucket `ms` falls in: bucket i holds (MIN·G^(i-1), MIN·G^i]. Public so sparse
+    /// per-minute histograms (the log watch's windows) share the buckets.
+    pub fn bucket(ms: f64) -> usize {
+        if ms <= LATENCY_MIN_MS {
+            return 0;
+        }
+        // The float-to-int cast saturates (and maps NaN to 0).
+        let exact = (ms / LATENCY_MIN_MS).ln() / LATENCY_GROWTH.ln();
+        (exact.ceil() as usize).min(LATENCY_BUCKETS - 1)
+    }
+
+    /// The upper bound of bucket `index`, what a quantile falling in it reports.
+    pub fn bucket_bound(index: usize) -> f64 {
+        LATENCY_MIN_MS * LATENCY_GROWTH.powi(i32::try_from(index).unwrap_or(i32::MAX))
     }
 
     pub fn count(&self) -> u64 {
@@ -369,8 +378,7 @@ impl LatencyHistogram {
         for (index, &count) in self.buckets.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                let exponent = i32::try_from(index).ok()?;
-                return Some(LATENCY_MIN_MS * LATENCY_GROWTH.powi(exponent));
+                return Some(Self::bucket_bound(index));
             }
         }
         None

@@ -17,6 +17,8 @@ use std::collections::{HashMap, VecDeque};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use super::format::Level;
+
 /// Bytes of a message that are normalised; the rest is ignored, so a 10 MB line costs the same
 /// as a 1 KiB one and cannot make a 10 MB template.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
@@ -296,6 +298,8 @@ pub struct Signature {
     pub last_seen: DateTime<Utc>,
     pub sample: String,
     pub total: u64,
+    /// The worst level its lines had (as given to [`SignatureTable::record_at_level`]).
+    pub level: Option<Level>,
     /// The table's record counter when last seen: an eviction order without the ties that
     /// timestamps of busy seconds have.
     recency: u64,
@@ -310,6 +314,7 @@ impl Signature {
             last_seen: at,
             sample: cut(sample, MAX_SAMPLE_BYTES).to_owned(),
             total: 0,
+            level: None,
             recency,
             minutes: VecDeque::new(),
             hours: VecDeque::new(),
@@ -421,12 +426,23 @@ impl SignatureTable {
     /// Counts `message` at `at`; returns the finding when its template is new (once per
     /// template until it is forgotten).
     pub fn record(&mut self, message: &str, at: DateTime<Utc>) -> Option<NewSignature> {
+        self.record_at_level(message, None, at)
+    }
+
+    /// [`record`](Self::record) for a line of a known level, kept as the template's worst.
+    pub fn record_at_level(
+        &mut self,
+        message: &str,
+        level: Option<Level>,
+        at: DateTime<Utc>,
+    ) -> Option<NewSignature> {
         let since = *self.observing_since.get_or_insert(at);
         normalise_into(message, &mut self.scratch);
         self.records += 1;
         if let Some(entry) = self.entries.get_mut(self.scratch.as_str()) {
             if at - entry.last_seen <= self.retain {
                 entry.recency = self.records;
+                entry.level = entry.level.max(level);
                 entry.count(at);
                 return None;
             }
@@ -435,7 +451,8 @@ impl SignatureTable {
         if self.entries.len() >= self.max_templates {
             self.evict(at);
         }
-        let signature = Signature::new(message, at, self.records);
+        let mut signature = Signature::new(message, at, self.records);
+        signature.level = level;
         let finding = (at - since >= self.warmup).then(|| NewSignature {
             template: self.scratch.clone(),
             first_seen: at,
@@ -459,6 +476,12 @@ impl SignatureTable {
         let (_, threshold, _) = recency.select_nth_unstable(drop - 1);
         let threshold = *threshold;
         self.entries.retain(|_, entry| entry.recency > threshold);
+    }
+
+    /// The template of the message last recorded, so a caller can key its own data by it
+    /// without normalising the message again.
+    pub fn last_template(&self) -> &str {
+        &self.scratch
     }
 
     pub fn len(&self) -> usize {
