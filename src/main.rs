@@ -566,6 +566,13 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|set| set.name.clone())
             .collect(),
     );
+    state.set_log_sources(
+        config
+            .log_sources
+            .iter()
+            .map(|source| source.name.clone())
+            .collect(),
+    );
     state.set_tasks(
         tasks
             .iter()
