@@ -20,6 +20,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck run log-rotation --yes --param force=true
   opsdeck history --task db-vacuum-analyze --format json
   opsdeck queries --db app --top 10 --min-mean-ms 1000
+  opsdeck logs --since 1h          log findings: errors, new signatures, access figures, failed logins
+  opsdeck logs --source nginx --format json
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
@@ -110,6 +112,19 @@ pub enum Command {
         /// Only this set (a [[backup]] name); default: all.
         #[arg(long)]
         set: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The log sources' findings over the last `--since`: lines, errors and warnings, top
+    /// signatures (new ones first), matches, access-log figures and failed logins, judged by the
+    /// rules over each source's window (exit 0 ok, 1 warn, 2 crit, 3 a source unreadable).
+    Logs {
+        /// Only this source (a [[log]] name); default: all.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
+        /// How far back to read, e.g. 15m, 1h, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = parse_since)]
+        since: std::time::Duration,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
@@ -309,6 +324,8 @@ pub enum CheckGroup {
     Services,
     /// Open incidents nobody acknowledged within their level's target (from the state store).
     Incidents,
+    /// The [[log]] sources, each judged over its window.
+    Logs,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {
@@ -316,4 +333,12 @@ fn parse_param(text: &str) -> Result<(String, String), String> {
         .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
         .filter(|(key, _)| !key.is_empty())
         .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))
+}
+
+fn parse_since(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(since) if !since.is_zero() => Ok(since),
+        Ok(_) => Err("must be more than 0, e.g. 15m, 1h or 24h".to_owned()),
+        Err(error) => Err(format!("{error}; write it like 15m, 1h, 24h or 7d")),
+    }
 }

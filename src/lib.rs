@@ -8,9 +8,11 @@
 //! - [`headless`]: `opsdeck check` and other commands that fold runner output into text or JSON.
 //! - [`tui`]: the full-screen console on ratatui/crossterm.
 //! - [`cli`]: the command-line surface shared by the binary and its tests.
+//! - [`loader_tables`]: the binary's applied relocation tables, given back to the kernel at start.
 
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod headless;
+pub mod loader_tables;
 pub mod tui;

@@ -32,9 +32,10 @@ use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
 fn main() -> ExitCode {
+    opsdeck::loader_tables::release();
     let cli = Cli::parse();
     let failure_code = match &cli.command {
-        Some(Command::Check { .. }) => 3,
+        Some(Command::Check { .. } | Command::Logs { .. }) => 3,
         _ => 1,
     };
     match dispatch(cli) {
@@ -76,6 +77,9 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 if matches!(only, None | Some(CheckGroup::Services)) {
                     checks.extend(check_services(&config.service_specs, &judge).await);
+                }
+                if matches!(only, None | Some(CheckGroup::Logs)) {
+                    checks.extend(headless::logs::check_lines(&config.log_sources, &judge).await);
                 }
                 if matches!(only, None | Some(CheckGroup::Incidents)) {
                     let location = store_location(&cli, config, paths.as_ref())?;
@@ -220,6 +224,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Ok(headless::backups::exit_code(&judged))
             })
         }
+        Some(Command::Logs {
+            source,
+            since,
+            format,
+        }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            headless::exit_status(logs(&loaded.config, source.as_deref(), *since, *format))
+        }
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
@@ -262,6 +274,27 @@ fn dispatch(cli: Cli) -> Result<i32> {
         }
         None => console(&cli, paths),
     }
+}
+
+/// `opsdeck logs`: the chosen sources read on a blocking thread, judged and printed.
+fn logs(
+    config: &Config,
+    source: Option<&str>,
+    since: std::time::Duration,
+    format: Format,
+) -> Result<i32> {
+    let sources = headless::logs::select(&config.log_sources, source)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let snapshot = runtime.block_on(headless::logs::scan(sources.clone(), since))?;
+    let judge = Judge::new(config.effective_rules());
+    let report = headless::logs::LogsReport::new(hostname(), &sources, snapshot, since, &judge);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(report.exit_code())
 }
 
 /// Loads the config, opens the state store, and runs `body` on a small runtime.
@@ -533,6 +566,13 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|set| set.name.clone())
             .collect(),
     );
+    state.set_log_sources(
+        config
+            .log_sources
+            .iter()
+            .map(|source| source.name.clone())
+            .collect(),
+    );
     state.set_tasks(
         tasks
             .iter()
@@ -555,6 +595,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         backups_interval: config.backups.interval.0,
         checklists: checklists.checklists.clone(),
         watch_incidents: true,
+        logs: config.log_sources.clone(),
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

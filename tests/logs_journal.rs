@@ -473,13 +473,20 @@ fn binary_oversized_and_hostile_messages_come_out_bounded() {
                 at: base + s(3),
                 fields: vec![("MESSAGE", b"no priority, unit, pid or host".to_vec())],
             },
+            Record {
+                at: base + s(4),
+                fields: vec![
+                    ("MESSAGE", b"set twice: first".to_vec()),
+                    ("MESSAGE", b"set twice: second".to_vec()),
+                ],
+            },
         ],
         1_000_000,
     );
     let entries = JournalReader::new(None, Some(file), None, DAY)
         .poll()
         .unwrap();
-    assert_eq!(entries.len(), 4);
+    assert_eq!(entries.len(), 5);
     // Binary (NUL, invalid UTF-8): journalctl writes it as bytes, decoded with the bad byte
     // replaced; the escape stays in the data (the console escapes it when drawing).
     assert_eq!(entries[0].message, "nul\0byte and \x1b[31mescape\u{FFFD}");
@@ -506,6 +513,8 @@ fn binary_oversized_and_hostile_messages_come_out_bounded() {
             bare.at.format("%b %e %H:%M:%S")
         )
     );
+    // A field set twice is an array in journalctl's JSON: the first value is the message.
+    assert_eq!(entries[4].message, "set twice: first");
 }
 
 #[test]

@@ -2224,3 +2224,689 @@ mod incidents {
         );
     }
 }
+
+mod logs {
+    use super::*;
+    use opsdeck::core::incidents::{
+        Change, Event as LogEvent, Incident, Level as IncidentLevel, fold,
+    };
+    use opsdeck::core::logs::findings::{
+        AccessFindings, LineFilter, LogLine, LoginFindings, LogsSnapshot, MatchCount, MinuteCounts,
+        SignatureFinding, SourceFindings, WindowTotals,
+    };
+    use opsdeck::core::logs::format::Level;
+    use opsdeck::core::protocol::Request;
+    use opsdeck::tui::app::Pane;
+    use opsdeck::tui::modal::{Modal, Popup};
+
+    /// Every way a log line can try to drive the terminal or break the layout.
+    const HOSTILE: &str = "사용자 root 로그인 실패 \u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7} nul\0 cr\r \u{fffd}\u{fffd} end";
+
+    fn signature(
+        template: &str,
+        level: Level,
+        first: i64,
+        last_hour: u64,
+        yesterday: Option<f64>,
+        new: bool,
+    ) -> SignatureFinding {
+        SignatureFinding {
+            template: template.into(),
+            sample: format!("sample of {template}"),
+            level: Some(level),
+            first_seen: at(first * 60),
+            last_seen: at(-60),
+            total: last_hour * 3,
+            last_hour,
+            same_hour_yesterday: yesterday,
+            is_new: new,
+        }
+    }
+
+    /// A day of minutes: a steady trickle with a burst of errors in the last quarter hour.
+    fn minutes() -> Vec<MinuteCounts> {
+        (0..1440)
+            .rev()
+            .filter(|ago| ago % 7 != 3)
+            .map(|ago: i64| MinuteCounts {
+                minute: at(-ago * 60),
+                lines: 20 + (ago % 13) as u64,
+                errors: if ago < 15 {
+                    (15 - ago) as u64
+                } else {
+                    u64::from(ago % 97 == 0)
+                },
+                warnings: u64::from(ago % 5 == 0),
+            })
+            .collect()
+    }
+
+    fn source(name: &str, origin: &str) -> SourceFindings {
+        SourceFindings {
+            name: name.into(),
+            origin: origin.into(),
+            error: None,
+            window_secs: 300,
+            window: WindowTotals::default(),
+            minutes: Vec::new(),
+            signatures: Vec::new(),
+            matches: Vec::new(),
+            access: None,
+            logins: None,
+            last_line_at: Some(at(-20)),
+        }
+    }
+
+    pub fn snapshot() -> LogsSnapshot {
+        let mut app = source("app", "/var/log/app/*.log");
+        app.window = WindowTotals {
+            lines: 612,
+            errors: 14,
+            warnings: 3,
+            new_signatures: 1,
+            ..WindowTotals::default()
+        };
+        app.minutes = minutes();
+        // Not in the runner's order on purpose: the new one must still lead.
+        app.signatures = vec![
+            signature(
+                "GET <path> took <num> ms",
+                Level::Info,
+                -1400,
+                140,
+                Some(200.0),
+                false,
+            ),
+            signature(HOSTILE, Level::Warn, -300, 7, Some(7.0), false),
+            signature(
+                "connection refused to <ip>:<num>",
+                Level::Error,
+                -19,
+                12,
+                Some(3.0),
+                true,
+            ),
+            signature(&"x".repeat(100_000), Level::Error, -600, 2, None, false),
+        ];
+        app.matches = vec![MatchCount {
+            name: "oom".into(),
+            in_window: 2,
+            total: 5,
+        }];
+        let mut nginx = source("nginx", "/var/log/nginx/access.log");
+        nginx.window = WindowTotals {
+            lines: 6020,
+            requests: 6020,
+            server_errors: 126,
+            p95_ms: Some(340.0),
+            ..WindowTotals::default()
+        };
+        nginx.access = Some(AccessFindings {
+            requests: 120_400,
+            unparsed: 3,
+            server_error_pct: Some(2.1),
+            statuses: vec![(200, 117_000), (500, 2_528)],
+            top_endpoints: vec![("/api/orders".into(), 40_000), ("/login".into(), 12_000)],
+            hourly: vec![5_000; 24],
+            mean_ms: Some(120.0),
+            p95_ms: Some(340.0),
+        });
+        let mut auth = source("auth", "journal sshd.service");
+        auth.error = Some("journalctl: No journal files were found.\u{1b}[31m".into());
+        auth.window = WindowTotals {
+            lines: 40,
+            errors: 0,
+            failed_logins: 23,
+            ..WindowTotals::default()
+        };
+        auth.logins = Some(LoginFindings {
+            failed: 23,
+            top_ips: vec![("203.0.113.9".into(), 15), ("198.51.100.2".into(), 8)],
+            suspicious: vec![("203.0.113.9".into(), 15)],
+            top_users: vec![("root".into(), 12), ("관리자".into(), 3)],
+        });
+        LogsSnapshot {
+            taken_at: at(0),
+            sources: vec![app, nginx, auth],
+        }
+    }
+
+    fn logs_event() -> Event {
+        Event::Logs {
+            snapshot: Box::new(snapshot()),
+            evaluations: Vec::new(),
+        }
+    }
+
+    fn with_logs() -> AppState {
+        let mut state = state("PROD");
+        state.host.read_only = false;
+        assert!(
+            !state.pane_shown(Pane::Logs),
+            "no log source, no pane: the default screen keeps its rows"
+        );
+        state.update(Msg::Runner(logs_event()));
+        assert!(state.pane_shown(Pane::Logs));
+        while state.focus != Pane::Logs {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state
+    }
+
+    fn key(state: &mut AppState, name: &str) -> Vec<Request> {
+        state.update(Msg::Key(KeyChord::parse(name).unwrap()))
+    }
+
+    fn incident(id: &str, level: IncidentLevel, resolved: bool) -> Incident {
+        let event = |change, seconds| LogEvent {
+            incident: id.into(),
+            change,
+            user: "alice".into(),
+            host: "web-1".into(),
+            at: at(seconds),
+        };
+        let mut events = vec![event(
+            Change::Opened {
+                title: format!("{id} title"),
+                level,
+                affects: Vec::new(),
+                evidence: String::new(),
+            },
+            -600,
+        )];
+        if resolved {
+            events.push(event(Change::Resolved, -60));
+        }
+        fold(id, &events).expect("an incident")
+    }
+
+    fn hostile_lines() -> Vec<LogLine> {
+        let line = |second: i64, level, text: &str| LogLine {
+            at: at(-second),
+            level,
+            text: text.into(),
+        };
+        vec![
+            line(
+                50,
+                Some(Level::Error),
+                "connection refused to 10.0.0.5:5432",
+            ),
+            line(40, Some(Level::Warn), HOSTILE),
+            line(30, None, &format!("{}TAIL", "y".repeat(100 * 1024))),
+            line(20, Some(Level::Info), "결제 요청 처리 완료 order=42 \u{7}"),
+        ]
+    }
+
+    /// No escape byte reaches the screen, and no line is wider than the screen.
+    fn assert_clean(buffer: &Buffer, width: usize) {
+        for cell in buffer.content() {
+            assert!(
+                !cell.symbol().chars().any(char::is_control),
+                "control character drawn: {cell:?}"
+            );
+        }
+        for line in text(buffer).lines() {
+            assert_eq!(line.width(), width, "misaligned: {line}");
+        }
+    }
+
+    #[test]
+    fn sources_signatures_and_the_day_histogram_at_120x40() {
+        let mut state = with_logs();
+        key(&mut state, "j");
+        key(&mut state, "w");
+        key(&mut state, "w");
+        let buffer = render(&state, &look("dark", Glyphs::Unicode), 120, 40);
+        assert_clean(&buffer, 120);
+        let screen = text(&buffer);
+        insta::assert_snapshot!(screen);
+        let lines: Vec<&str> = screen.lines().collect();
+        let new = lines
+            .iter()
+            .position(|l| l.contains("NEW"))
+            .expect("a NEW row");
+        let old = lines
+            .iter()
+            .position(|l| l.contains("GET <path>"))
+            .expect("the old one");
+        assert!(new < old, "new signatures first:\n{screen}");
+        assert!(lines[new].contains("connection refused to <ip>:<num>"));
+        assert!(lines[new].contains("↑3"), "{}", lines[new]);
+        assert!(
+            screen.contains("\\x1b[2J\\x1b]52;c;ZXZpbA==\\x07"),
+            "{screen}"
+        );
+        assert!(screen.contains("last 24 h · a column = "), "{screen}");
+        assert!(screen.contains("journalctl: No journal files were found.\\x1b[31m"));
+    }
+
+    #[test]
+    fn at_80x24_the_focused_pane_fits_and_folds_to_a_line_otherwise() {
+        let mut state = with_logs();
+        let look = look("mono", Glyphs::Ascii);
+        let buffer = render(&state, &look, 80, 24);
+        assert_clean(&buffer, 80);
+        let screen = text(&buffer);
+        insta::assert_snapshot!(screen);
+        assert!(screen.contains("NEW"), "{screen}");
+        assert!(
+            screen.contains("journalctl: No journal files were fo…"),
+            "the problem in place, cut with a marker:\n{screen}"
+        );
+        assert!(
+            !screen.contains('↑') && !screen.contains('▁'),
+            "ASCII only:\n{screen}"
+        );
+        key(&mut state, "tab");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(
+            screen.contains("─ Logs 3 sources · 14 errors · 1 new signature · 1 unreadable"),
+            "{screen}"
+        );
+    }
+
+    /// A selection move redraws the two rows it moves between (issue 13: a key's reply over SSH
+    /// stays a few hundred bytes).
+    #[test]
+    fn j_between_signatures_changes_only_those_rows() {
+        let mut state = with_logs();
+        let look = look("dark", Glyphs::Unicode);
+        key(&mut state, "j");
+        let before = render(&state, &look, 120, 40);
+        key(&mut state, "j");
+        let after = render(&state, &look, 120, 40);
+        let changed: Vec<u16> = (0..40)
+            .filter(|&y| (0..120).any(|x| before[(x, y)] != after[(x, y)]))
+            .collect();
+        assert_eq!(changed.len(), 2, "{changed:?}\n{}", text(&after));
+        let bytes = bytes_for_j(state, &look);
+        assert!(bytes <= 400, "{bytes} bytes for one j");
+    }
+
+    /// What the console writes to the terminal for one `j` at 120×40, as it would over SSH.
+    fn bytes_for_j(mut state: AppState, look: &Look) -> usize {
+        use std::cell::RefCell;
+        use std::io::Write;
+        use std::rc::Rc;
+
+        #[derive(Clone, Default)]
+        struct Shared(Rc<RefCell<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.borrow_mut().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let backend = opsdeck::tui::terminal::SyncBackend::new(out.clone());
+        let options = ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 120, 40)),
+        };
+        let mut terminal = Terminal::with_options(backend, options).unwrap();
+        terminal.draw(|frame| view(&state, look, frame)).unwrap();
+        let first = out.0.borrow().len();
+        state.update(Msg::Key(KeyChord::parse("j").unwrap()));
+        terminal.draw(|frame| view(&state, look, frame)).unwrap();
+        let bytes = out.0.borrow().len() - first;
+        assert!(bytes > 0, "the move is drawn");
+        bytes
+    }
+
+    #[test]
+    fn enter_shows_the_signatures_lines_escaped_and_cut() {
+        let mut state = with_logs();
+        key(&mut state, "j");
+        let requests = key(&mut state, "enter");
+        let filter = LineFilter::Signature("connection refused to <ip>:<num>".into());
+        assert_eq!(
+            requests,
+            vec![Request::LoadLogLines {
+                source: "app".into(),
+                filter: filter.clone(),
+            }]
+        );
+        state.update(Msg::Runner(Event::LogLines {
+            source: "app".into(),
+            filter,
+            lines: hostile_lines(),
+        }));
+        let buffer = render(&state, &look("dark", Glyphs::Unicode), 120, 40);
+        assert_clean(&buffer, 120);
+        let screen = text(&buffer);
+        insta::assert_snapshot!(screen);
+        assert!(
+            screen.contains("\\x1b[2J\\x1b]52;c;ZXZpbA==\\x07 nul\\x00 cr\\r"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("yyyy…"),
+            "the long line is cut with a marker:\n{screen}"
+        );
+        assert!(!screen.contains("TAIL"));
+        let small = render(&state, &look("mono", Glyphs::Ascii), 80, 24);
+        assert_clean(&small, 80);
+        let screen = text(&small);
+        assert!(
+            screen.contains("결제 요청 처리 완료 order=42 \\x07"),
+            "{screen}"
+        );
+        // Enter on a source asks for all its lines.
+        key(&mut state, "esc");
+        key(&mut state, "g");
+        assert_eq!(
+            key(&mut state, "enter"),
+            vec![Request::LoadLogLines {
+                source: "app".into(),
+                filter: LineFilter::All,
+            }]
+        );
+    }
+
+    #[test]
+    fn slash_searches_and_f_follows_each_new_read() {
+        let mut state = with_logs();
+        key(&mut state, "enter");
+        assert!(key(&mut state, "/").is_empty());
+        for ch in "timeout".chars() {
+            assert!(
+                key(&mut state, &ch.to_string()).is_empty(),
+                "typing, not keys"
+            );
+        }
+        let search = LineFilter::Text("timeout".into());
+        assert_eq!(
+            key(&mut state, "enter"),
+            vec![Request::LoadLogLines {
+                source: "app".into(),
+                filter: search.clone(),
+            }]
+        );
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("lines containing \"timeout\""), "{screen}");
+        // Not following: a new read asks for nothing.
+        assert!(state.update(Msg::Runner(logs_event())).is_empty());
+        let follow = key(&mut state, "f");
+        let again = Request::LoadLogLines {
+            source: "app".into(),
+            filter: search,
+        };
+        assert_eq!(follow, vec![again.clone()]);
+        assert_eq!(state.update(Msg::Runner(logs_event())), vec![again]);
+        let Some(Modal::Popup(Popup::LogLines(view))) = &state.modal else {
+            panic!("the line view stays open");
+        };
+        assert!(view.follow);
+        key(&mut state, "f");
+        assert!(state.update(Msg::Runner(logs_event())).is_empty());
+    }
+
+    #[test]
+    fn the_line_view_scrolls_and_scrolling_up_stops_following() {
+        let mut state = with_logs();
+        key(&mut state, "enter");
+        let lines: Vec<LogLine> = (0..100)
+            .map(|n| LogLine {
+                at: at(n - 100),
+                level: Some(Level::Info),
+                text: format!("line number {n}"),
+            })
+            .collect();
+        state.update(Msg::Runner(Event::LogLines {
+            source: "app".into(),
+            filter: LineFilter::All,
+            lines,
+        }));
+        let look = look("dark", Glyphs::Unicode);
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 0 ") && !screen.contains("line number 99"));
+        key(&mut state, "f");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(
+            screen.contains("line number 99"),
+            "stuck to the bottom:\n{screen}"
+        );
+        assert!(!screen.contains("line number 0 "), "{screen}");
+        key(&mut state, "k");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(!screen.contains("line number 99") && screen.contains("line number 98"));
+        assert!(
+            !screen.contains("following"),
+            "scrolling up stops following:\n{screen}"
+        );
+        assert!(state.update(Msg::Runner(logs_event())).is_empty());
+        key(&mut state, "pagedown");
+        key(&mut state, "G");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 99"), "{screen}");
+        key(&mut state, "g");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("line number 0 "), "{screen}");
+    }
+
+    #[test]
+    fn a_attaches_the_frozen_lines_to_the_open_incident_or_says_there_is_none() {
+        let mut state = with_logs();
+        key(&mut state, "j");
+        key(&mut state, "enter");
+        let filter = LineFilter::Signature("connection refused to <ip>:<num>".into());
+        let lines = hostile_lines();
+        assert!(
+            key(&mut state, "a").is_empty(),
+            "nothing shown yet, nothing sent"
+        );
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("the lines are still loading"), "{screen}");
+        state.update(Msg::Runner(Event::LogLines {
+            source: "app".into(),
+            filter: filter.clone(),
+            lines: lines.clone(),
+        }));
+        assert!(key(&mut state, "a").is_empty(), "no incident, nothing sent");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("no open incident to attach to"), "{screen}");
+
+        state.update(Msg::Runner(Event::Incidents(vec![
+            incident("INC-1", IncidentLevel::P2, false),
+            incident("INC-old", IncidentLevel::P1, true),
+        ])));
+        let summary = "new signature \"connection refused to <ip>:<num>\" first seen 02:41 UTC, 12 in the last hour (3 same hour yesterday)";
+        let expected = Request::AttachLogFinding {
+            incident: "INC-1".into(),
+            source: "app".into(),
+            summary: summary.into(),
+            lines: lines.clone(),
+        };
+        assert_eq!(key(&mut state, "a"), vec![expected]);
+        // The lines sent were those shown; later lines do not change what was sent.
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("attaching 4 lines to INC-1…"), "{screen}");
+
+        // Two open incidents: a choice, the most severe first.
+        state.update(Msg::Runner(Event::Incidents(vec![
+            incident("INC-1", IncidentLevel::P2, false),
+            incident("INC-2", IncidentLevel::P1, false),
+        ])));
+        assert!(key(&mut state, "a").is_empty());
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(
+            screen.contains("Attach to which open incident?"),
+            "{screen}"
+        );
+        state.update(Msg::Runner(Event::LogLines {
+            source: "app".into(),
+            filter,
+            lines: Vec::new(),
+        }));
+        key(&mut state, "j");
+        let sent = key(&mut state, "enter");
+        assert_eq!(
+            sent,
+            vec![Request::AttachLogFinding {
+                incident: "INC-1".into(),
+                source: "app".into(),
+                summary: summary.into(),
+                lines,
+            }],
+            "the second choice, with the lines frozen when `a` was pressed"
+        );
+        assert!(matches!(
+            state.modal,
+            Some(Modal::Popup(Popup::LogLines(_)))
+        ));
+    }
+
+    #[test]
+    fn a_on_a_signature_attaches_its_sample_and_read_only_refuses() {
+        let mut state = with_logs();
+        state.update(Msg::Runner(Event::Incidents(vec![incident(
+            "INC-7",
+            IncidentLevel::P3,
+            false,
+        )])));
+        key(&mut state, "j");
+        key(&mut state, "j");
+        key(&mut state, "j");
+        let sent = key(&mut state, "a");
+        let Some(Request::AttachLogFinding {
+            incident,
+            source,
+            summary,
+            lines,
+        }) = sent.first()
+        else {
+            panic!("nothing sent: {sent:?}");
+        };
+        assert_eq!((incident.as_str(), source.as_str()), ("INC-7", "app"));
+        assert!(
+            summary.starts_with("signature \"사용자 root 로그인 실패 \\x1b[2J"),
+            "{summary}"
+        );
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].text, format!("sample of {HOSTILE}"));
+        assert_eq!(lines[0].at, at(-300 * 60));
+
+        state.host.read_only = true;
+        assert!(key(&mut state, "a").is_empty());
+        let notice = state.notice.clone().expect("a notice");
+        assert!(notice.text.contains("read-only"), "{}", notice.text);
+        state.host.read_only = false;
+        // Bound to a key of its own, attaching still works only with the logs pane focused.
+        let mut overrides = std::collections::BTreeMap::new();
+        overrides.insert(
+            opsdeck::config::action::Action::AttachFinding,
+            opsdeck::config::keymap::KeyList(vec![KeyChord::parse("A").unwrap()]),
+        );
+        state.keymap = Keymap::new(&overrides);
+        key(&mut state, "tab");
+        assert_ne!(state.focus, Pane::Logs);
+        assert!(key(&mut state, "A").is_empty());
+        let notice = state.notice.clone().expect("a notice");
+        assert!(
+            notice.text.contains("works in the logs pane"),
+            "{}",
+            notice.text
+        );
+        key(&mut state, "shift-tab");
+        assert_eq!(state.focus, Pane::Logs);
+        assert_eq!(key(&mut state, "A").len(), 1);
+    }
+
+    /// Configured sources show (and take the focus `--pane logs` gives) before their first read.
+    #[test]
+    fn configured_sources_read_as_reading_until_the_first_snapshot() {
+        let mut state = state("PROD");
+        state.set_log_sources(vec!["app".into(), "인증".into()]);
+        state.focus_on(Pane::Logs);
+        assert_eq!(state.focus, Pane::Logs);
+        let look = look("dark", Glyphs::Unicode);
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("Logs · reading…"), "{screen}");
+        assert!(screen.contains("인증   reading…"), "{screen}");
+        key(&mut state, "tab");
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("─ Logs reading…"), "{screen}");
+        state.update(Msg::Runner(logs_event()));
+        let screen = text(&render(&state, &look, 80, 24));
+        assert!(screen.contains("─ Logs 3 sources · 14 errors"), "{screen}");
+    }
+
+    #[test]
+    fn a_read_minutes_old_is_marked_in_the_title() {
+        let mut state = with_logs();
+        let look = look("dark", Glyphs::Unicode);
+        let warn = look.palette.status(Status::Warn);
+        let age_style = |state: &AppState, age: &str| {
+            let buffer = render(state, &look, 120, 40);
+            let screen = text(&buffer);
+            let y = screen
+                .lines()
+                .position(|line| line.contains(age))
+                .unwrap_or_else(|| panic!("no `{age}`:\n{screen}"));
+            let line = screen.lines().nth(y).unwrap();
+            let column = line[..line.find(age).unwrap()].width() + 3;
+            buffer[(u16::try_from(column).unwrap(), u16::try_from(y).unwrap())].fg
+        };
+        assert_ne!(age_style(&state, "read <1m ago"), warn.fg.unwrap());
+        state.update(Msg::Tick(at(10 * 60)));
+        assert_eq!(age_style(&state, "read 10m ago"), warn.fg.unwrap());
+    }
+
+    #[test]
+    fn w_cycles_the_histogram_window() {
+        let mut state = with_logs();
+        let look = look("dark", Glyphs::Unicode);
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let screen = text(&render(&state, &look, 120, 40));
+            let title = screen
+                .lines()
+                .find_map(|line| {
+                    line.split("app · last ")
+                        .nth(1)
+                        .map(|rest| rest.trim_end_matches(['│', ' ']).to_owned())
+                })
+                .expect("the histogram's title");
+            seen.push(title);
+            key(&mut state, "w");
+        }
+        assert_eq!(
+            seen,
+            [
+                "15 min · 4 columns a minute",
+                "1 h · a column a minute",
+                "24 h · a column = 15 min",
+                "15 min · 4 columns a minute"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_palette_jumps_to_a_source_and_help_lists_the_log_keys() {
+        let mut state = with_logs();
+        key(&mut state, ":");
+        for ch in "nginx".chars() {
+            key(&mut state, &ch.to_string());
+        }
+        key(&mut state, "enter");
+        assert_eq!(state.focus, Pane::Logs);
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(screen.contains("nginx · last 15 min"), "{screen}");
+        assert!(screen.contains("5xx 2.1 %"), "{screen}");
+        assert!(screen.contains("/api/orders 40000"), "{screen}");
+        assert!(
+            screen.contains("Enter lines") && screen.contains("f follow"),
+            "{screen}"
+        );
+        let help: String =
+            opsdeck::tui::popups::help::lines(&state, &look("dark", Glyphs::Unicode))
+                .iter()
+                .map(|line| format!("{line}\n"))
+                .collect();
+        assert!(help.contains("attach_finding"), "{help}");
+        assert!(help.contains("Log lines"), "{help}");
+    }
+}

@@ -4,6 +4,13 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where a pane-bound action works (see [`Action::home`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    Incidents,
+    Logs,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -49,10 +56,13 @@ pub enum Action {
     DeclareIncident,
     TakeCommand,
     AddActionItem,
+    LogWindow,
+    Follow,
+    AttachFinding,
 }
 
 impl Action {
-    pub const ALL: [Action; 42] = [
+    pub const ALL: [Action; 45] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -95,6 +105,9 @@ impl Action {
         Action::DeclareIncident,
         Action::TakeCommand,
         Action::AddActionItem,
+        Action::LogWindow,
+        Action::Follow,
+        Action::AttachFinding,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -142,6 +155,9 @@ impl Action {
             Action::DeclareIncident => "declare_incident",
             Action::TakeCommand => "take_command",
             Action::AddActionItem => "add_action_item",
+            Action::LogWindow => "log_window",
+            Action::Follow => "follow",
+            Action::AttachFinding => "attach_finding",
         }
     }
 
@@ -199,13 +215,16 @@ impl Action {
             Action::AddActionItem => {
                 "add a follow-up action item (owner, due date) to the selected incident"
             }
+            Action::LogWindow => "the logs pane's histogram window: 15 min, 1 h, 24 h",
+            Action::Follow => "follow the log lines shown: new lines as they come",
+            Action::AttachFinding => "attach the log finding and its lines to an open incident",
         }
     }
 
-    /// Changes a record the team shares (opens an incident, changes its stage or level): such a
-    /// key acts only in its own pane, never passed on from another pane's focus, where a stray
-    /// key would change an incident nobody was looking at, or declare one from an alert nobody
-    /// had selected.
+    /// Changes a record the team shares (opens an incident, changes its stage or level, attaches
+    /// a log finding to it): such a key acts only in its own pane, never passed on from another
+    /// pane's focus, where a stray key would change an incident nobody was looking at, or
+    /// declare one from an alert nobody had selected.
     pub fn needs_its_pane(self) -> bool {
         matches!(
             self,
@@ -217,7 +236,25 @@ impl Action {
                 | Action::DeclareIncident
                 | Action::TakeCommand
                 | Action::AddActionItem
+                | Action::AttachFinding
         )
+    }
+
+    /// The one pane an action works in, for actions whose default key means another action in
+    /// another pane (`a` acknowledges an incident in the incidents pane and attaches a log
+    /// finding in the logs pane): the pane with the focus decides which one a shared key is.
+    pub fn home(self) -> Option<Home> {
+        match self {
+            Action::Acknowledge
+            | Action::Mitigate
+            | Action::Resolve
+            | Action::RaiseLevel
+            | Action::LowerLevel
+            | Action::TakeCommand
+            | Action::AddActionItem => Some(Home::Incidents),
+            Action::LogWindow | Action::Follow | Action::AttachFinding => Some(Home::Logs),
+            _ => None,
+        }
     }
 
     /// Moves a selection: every pane with rows has them; in the gauges they move the alerts'.

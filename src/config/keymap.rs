@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 
 use crate::config::FIX_SEPARATOR;
-use crate::config::action::Action;
+use crate::config::action::{Action, Home};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeyCode {
@@ -220,6 +220,11 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         // `c` cancels a task: `l` takes the lead, `u` adds a follow-up item.
         Action::TakeCommand => vec![ch('l')],
         Action::AddActionItem => vec![ch('u')],
+        // Every letter is taken: the log keys share the incident keys' letters, each meaning
+        // its own action in its own pane (see `Action::home`).
+        Action::LogWindow => vec![ch('w')],
+        Action::Follow => vec![ch('f')],
+        Action::AttachFinding => vec![ch('a')],
     }
 }
 
@@ -251,6 +256,23 @@ impl Keymap {
             .map(|(action, _)| *action)
     }
 
+    /// The action `key` means where `home` has the keys: an action of that home first, then one
+    /// that works everywhere, then the first bound (which then says where it works).
+    pub fn resolve_in(&self, key: KeyChord, home: Option<Home>) -> Option<Action> {
+        let bound: Vec<Action> = self
+            .bindings
+            .iter()
+            .filter(|(_, keys)| keys.contains(&key))
+            .map(|(action, _)| *action)
+            .collect();
+        bound
+            .iter()
+            .find(|action| home.is_some() && action.home() == home)
+            .or_else(|| bound.iter().find(|action| action.home().is_none()))
+            .or_else(|| bound.first())
+            .copied()
+    }
+
     pub fn keys_for(&self, action: Action) -> &[KeyChord] {
         self.bindings
             .iter()
@@ -264,11 +286,17 @@ impl Keymap {
             .map(|(action, keys)| (*action, keys.as_slice()))
     }
 
-    /// Keys bound to two actions; the first action listed wins, so the second never fires.
+    /// Keys bound to two actions that can mean something in the same place, so one of them never
+    /// fires (actions of two different panes may share a key).
     pub fn conflicts(&self) -> Vec<(KeyChord, Action, Action)> {
         let mut conflicts = Vec::new();
         for (index, (first, keys)) in self.bindings.iter().enumerate() {
             for (second, other_keys) in &self.bindings[index + 1..] {
+                if let (Some(one), Some(other)) = (first.home(), second.home())
+                    && one != other
+                {
+                    continue;
+                }
                 for key in keys.iter().filter(|key| other_keys.contains(key)) {
                     conflicts.push((*key, *first, *second));
                 }
@@ -332,6 +360,46 @@ mod tests {
         assert_eq!(
             keymap.resolve(KeyChord::parse("?").unwrap()),
             Some(Action::Help)
+        );
+    }
+
+    #[test]
+    fn a_shared_key_means_the_action_of_the_pane_with_the_keys() {
+        let keymap = Keymap::default();
+        let a = KeyChord::parse("a").unwrap();
+        assert_eq!(
+            keymap.resolve_in(a, Some(Home::Logs)),
+            Some(Action::AttachFinding)
+        );
+        assert_eq!(
+            keymap.resolve_in(a, Some(Home::Incidents)),
+            Some(Action::Acknowledge)
+        );
+        // Elsewhere the first bound, which says it works in the incidents pane.
+        assert_eq!(keymap.resolve_in(a, None), Some(Action::Acknowledge));
+        assert_eq!(
+            keymap.resolve_in(KeyChord::parse("/").unwrap(), Some(Home::Logs)),
+            Some(Action::Filter)
+        );
+        // Two actions of one pane on one key still clash, as do a pane's and a global one.
+        let mut overrides = BTreeMap::new();
+        overrides.insert(Action::Follow, KeyList(vec![KeyChord::parse("w").unwrap()]));
+        overrides.insert(Action::Zoom, KeyList(vec![KeyChord::parse("f").unwrap()]));
+        let clashes = Keymap::new(&overrides).conflicts();
+        let w = KeyChord::parse("w").unwrap();
+        assert!(
+            clashes.contains(&(w, Action::LogWindow, Action::Follow)),
+            "{clashes:?}"
+        );
+        let f = KeyChord::parse("f").unwrap();
+        assert!(
+            clashes.contains(&(f, Action::Zoom, Action::Resolve)),
+            "{clashes:?}"
+        );
+        assert!(
+            !clashes
+                .iter()
+                .any(|(_, one, other)| *one == Action::Mitigate && *other == Action::Follow)
         );
     }
 }

@@ -9,6 +9,7 @@ pub mod backups;
 pub mod diagnostics;
 pub mod incidents;
 pub mod keymap;
+pub mod logs;
 pub mod paths;
 pub mod queries;
 pub mod services;
@@ -34,7 +35,7 @@ use crate::core::store::StoreLocation;
 /// The documented default configuration, printed by `opsdeck config default`.
 pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml");
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub general: GeneralConfig,
@@ -58,6 +59,8 @@ pub struct Config {
     pub incidents: incidents::IncidentsConfig,
     #[serde(rename = "escalation")]
     pub escalation: Vec<toml::Spanned<incidents::EscalationConfig>>,
+    #[serde(rename = "log")]
+    pub logs: Vec<toml::Spanned<logs::LogConfig>>,
     /// The levels and contacts, checked and built while parsing.
     #[serde(skip)]
     pub incident_policy: crate::core::incidents::policy::Policy,
@@ -67,6 +70,9 @@ pub struct Config {
     /// The services, checked and built while parsing.
     #[serde(skip)]
     pub service_specs: Vec<crate::core::services::ServiceSpec>,
+    /// The log sources, checked and built while parsing.
+    #[serde(skip)]
+    pub log_sources: Vec<crate::core::logs::source::LogSource>,
     /// Where `theme` is written in the file, to point at it when no such theme exists.
     #[serde(skip)]
     pub theme_at: Option<(usize, usize)>,
@@ -366,6 +372,7 @@ impl Config {
         config.validate(file, source)?;
         config.service_specs = services::build_services(&config.services, file, source)?;
         config.backup_set_specs = backups::build_sets(&config.backup_sets, file, source)?;
+        config.log_sources = logs::build_sources(&config.logs, file, source)?;
         config.incident_policy =
             incidents::build_policy(&config.incidents, &config.escalation, file, source)?;
         let span = config.general.theme.span();
@@ -698,6 +705,7 @@ mod tests {
         assert_eq!(parsed.notify, services::NotifyConfig::default());
         assert_eq!(parsed.queries, queries::QueriesConfig::default());
         assert!(parsed.databases.is_empty());
+        assert!(parsed.logs.is_empty() && parsed.log_sources.is_empty());
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! `opsdeck check`: one pass of the console's collectors (resources and services) and of the
-//! incidents in the state store, judged by the console's judge, printed as a report with the
-//! Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown). A single pass has no history, so flap control counts its one result:
-//! a failed check is down at once, where the console waits for `down_after` failures in a row.
+//! `opsdeck check`: one pass of the console's collectors (resources, services and log sources,
+//! these over their window) and of the incidents in the state store, judged by the console's
+//! judge, printed as a report with the Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown).
+//! A single pass has no history, so flap control counts its one result: a failed check is down
+//! at once, where the console waits for `down_after` failures in a row.
 
 use std::fmt::Write as _;
 
@@ -55,6 +56,42 @@ impl CheckLine {
             crit: evaluation.crit,
             reason: evaluation.reason(),
             detail: None,
+        }
+    }
+
+    /// A line that could not be judged, with why.
+    pub fn unknown(id: String, detail: String) -> CheckLine {
+        CheckLine {
+            id,
+            status: Status::Unknown,
+            metric: None,
+            value: None,
+            display: "-".into(),
+            op: None,
+            warn: None,
+            crit: None,
+            reason: None,
+            detail: Some(detail),
+        }
+    }
+
+    /// A line for one whole thing (a log source) at `status`, showing the evaluation that
+    /// decided it.
+    pub fn decided(
+        id: String,
+        status: Status,
+        decisive: Option<Evaluation>,
+        detail: String,
+    ) -> CheckLine {
+        let line = match decisive {
+            Some(evaluation) => CheckLine::from_evaluation(evaluation),
+            None => CheckLine::unknown(String::new(), String::new()),
+        };
+        CheckLine {
+            id,
+            status,
+            detail: Some(detail),
+            ..line
         }
     }
 }

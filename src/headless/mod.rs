@@ -5,6 +5,7 @@ pub mod backups;
 pub mod check;
 pub mod checklists;
 pub mod incidents;
+pub mod logs;
 pub mod queries;
 pub mod tasks;
 

@@ -123,12 +123,13 @@ pub async fn run<K>(
                 running = Some(started);
             }
             Some(event) = next_event(&mut running) => {
-                state.update(Msg::Runner(event));
+                let mut requests = state.update(Msg::Runner(event));
                 // Fold everything already queued into one redraw.
                 if let Some((runner, _)) = running.as_mut() {
                     while let Ok(event) = runner.events.try_recv() {
-                        state.update(Msg::Runner(event));
+                        requests.extend(state.update(Msg::Runner(event)));
                     }
+                    send(runner, requests);
                 }
             }
             _ = clock.tick() => { state.update(Msg::Tick(Utc::now())); }

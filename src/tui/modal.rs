@@ -1,16 +1,21 @@
 //! What takes the keys above the panes, one at a time: the help, the services filter, the
 //! command palette, a popup (plan, history, detail, checklist run…), a form (declaring an
 //! incident, an action item) or the note editor over the checklist run or incident timeline it
-//! belongs to.
+//! belongs to. The log line view and the choice of the incident a log finding goes to keep their
+//! state here; their keys and drawing are the logs pane's.
+
+use std::cell::Cell;
 
 use chrono::{DateTime, Utc};
 use tui_textarea::TextArea;
 
 use crate::config::action::Action;
+use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::incidents::Change;
-use crate::core::model::TaskRun;
+use crate::core::logs::findings::{LineFilter, LogLine};
+use crate::core::model::{Status, TaskRun};
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
 use crate::tui::form::Form;
@@ -35,7 +40,7 @@ pub enum Modal {
 
 impl Modal {
     /// Fills a popup that was waiting for what the runner now sends (a task's runs, a
-    /// checklist's past periods); anything else leaves the modal as it is.
+    /// checklist's past periods, a log source's lines); anything else leaves the modal as it is.
     pub fn apply(&mut self, event: &Event) {
         match (self, event) {
             (
@@ -68,6 +73,7 @@ impl Modal {
                 periods.clone_from(loaded_periods);
                 *loaded = true;
             }
+            (Modal::Popup(Popup::LogLines(view)), event) => view.apply(event),
             _ => {}
         }
     }
@@ -130,6 +136,10 @@ pub enum Popup {
         selected: usize,
         loaded: bool,
     },
+    /// A log source's lines (a signature's, a search's, or all), to filter, follow and attach.
+    LogLines(Box<LinesView>),
+    /// Choosing the open incident a log finding is attached to.
+    LogAttach(Box<AttachChoice>),
     /// Read-only text, such as a statement's full query.
     Text {
         title: String,
@@ -238,5 +248,160 @@ impl NoteEditor {
     pub fn text(&self) -> Option<String> {
         let text = self.textarea.lines().join("\n");
         (!text.trim().is_empty()).then_some(text)
+    }
+}
+
+/// An open incident a finding can be attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIncident {
+    pub id: String,
+    /// `P1 title (id)`, printable.
+    pub label: String,
+}
+
+/// The line view: a source's lines passing a filter, as the runner sent them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinesView {
+    pub source: String,
+    /// What the lines shown were asked for with.
+    pub filter: LineFilter,
+    /// What the view was opened on; an empty search goes back to it.
+    pub base: LineFilter,
+    pub lines: Vec<LogLine>,
+    pub loaded: bool,
+    /// The first line shown.
+    pub scroll: usize,
+    /// Fetch again on each read and stay at the bottom.
+    pub follow: bool,
+    /// The search being typed.
+    pub typing: Option<String>,
+    /// What the last attach came to, shown in place.
+    pub message: Option<(String, Status)>,
+    /// The rows the lines had when last drawn, so scrolling up from the bottom moves at once.
+    pub rows: Cell<usize>,
+}
+
+impl LinesView {
+    pub fn new(source: &str, filter: LineFilter) -> LinesView {
+        LinesView {
+            source: source.to_owned(),
+            filter: filter.clone(),
+            base: filter,
+            lines: Vec::new(),
+            loaded: false,
+            scroll: 0,
+            follow: false,
+            typing: None,
+            message: None,
+            rows: Cell::new(0),
+        }
+    }
+
+    pub fn request(&self) -> Request {
+        Request::LoadLogLines {
+            source: self.source.clone(),
+            filter: self.filter.clone(),
+        }
+    }
+
+    /// Takes the lines it asked for.
+    pub fn apply(&mut self, event: &Event) {
+        if let Event::LogLines {
+            source,
+            filter,
+            lines,
+        } = event
+            && *source == self.source
+            && *filter == self.filter
+        {
+            self.lines.clone_from(lines);
+            self.loaded = true;
+        }
+    }
+
+    /// The request to fetch the lines again when a read comes in while following.
+    pub fn follow_up(&self, event: &Event) -> Option<Request> {
+        (self.follow && matches!(event, Event::Logs { .. })).then(|| self.request())
+    }
+
+    /// The first line on screen in `rows` rows.
+    pub fn top(&self, rows: usize) -> usize {
+        let last_top = self.lines.len().saturating_sub(rows);
+        if self.follow {
+            last_top
+        } else {
+            self.scroll.min(last_top)
+        }
+    }
+
+    /// A key while the search is typed: Enter asks for the lines containing it (an empty one
+    /// goes back to what the view was opened on), Esc stops typing.
+    pub fn type_key(&mut self, key: KeyChord) -> Option<Request> {
+        let typed = self.typing.as_mut()?;
+        match key.code {
+            KeyCode::Esc => self.typing = None,
+            KeyCode::Enter => {
+                let text = typed.trim().to_owned();
+                self.typing = None;
+                self.filter = if text.is_empty() {
+                    self.base.clone()
+                } else {
+                    LineFilter::Text(text)
+                };
+                self.loaded = false;
+                self.scroll = 0;
+                return Some(self.request());
+            }
+            KeyCode::Backspace => {
+                typed.pop();
+            }
+            KeyCode::Char(ch) if !key.ctrl && !key.alt => typed.push(ch),
+            _ => {}
+        }
+        None
+    }
+
+    /// Scrolls for a selection key; whether it was one. Scrolling up stops following.
+    pub fn scroll_by(&mut self, action: Action) -> bool {
+        let rows = self.rows.get().max(1);
+        let last_top = self.lines.len().saturating_sub(rows);
+        let top = self.top(rows);
+        self.scroll = match action {
+            Action::Up => top.saturating_sub(1),
+            Action::Down => (top + 1).min(last_top),
+            Action::PageUp => top.saturating_sub(rows),
+            Action::PageDown => (top + rows).min(last_top),
+            Action::Top => 0,
+            Action::Bottom => last_top,
+            _ => return false,
+        };
+        if matches!(action, Action::Up | Action::PageUp | Action::Top) {
+            self.follow = false;
+        }
+        true
+    }
+}
+
+/// Choosing the open incident a finding goes to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachChoice {
+    pub source: String,
+    pub summary: String,
+    pub lines: Vec<LogLine>,
+    pub incidents: Vec<OpenIncident>,
+    pub selected: usize,
+    /// The line view it was started from, shown again afterwards.
+    pub back: Option<Box<LinesView>>,
+}
+
+impl AttachChoice {
+    pub fn request(&self) -> Option<Request> {
+        let incident = self.incidents.get(self.selected)?;
+        Some(Request::AttachLogFinding {
+            incident: incident.id.clone(),
+            source: self.source.clone(),
+            summary: self.summary.clone(),
+            lines: self.lines.clone(),
+        })
     }
 }

@@ -105,6 +105,9 @@ pub struct GlyphSet {
     /// Partial cells for one to seven eighths; empty for ASCII.
     pub eighths: &'static [char],
     pub levels: &'static [char],
+    /// A count going up or down against a reference (log signature trends).
+    pub rising: char,
+    pub falling: char,
 }
 
 pub const UNICODE_GLYPHS: GlyphSet = GlyphSet {
@@ -112,6 +115,8 @@ pub const UNICODE_GLYPHS: GlyphSet = GlyphSet {
     empty: '░',
     eighths: &['▏', '▎', '▍', '▌', '▋', '▊', '▉'],
     levels: &['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'],
+    rising: '↑',
+    falling: '↓',
 };
 
 pub const ASCII_GLYPHS: GlyphSet = GlyphSet {
@@ -119,6 +124,8 @@ pub const ASCII_GLYPHS: GlyphSet = GlyphSet {
     empty: '.',
     eighths: &[],
     levels: &['_', '.', '-', '~', '=', '+', '*', '#'],
+    rising: '^',
+    falling: 'v',
 };
 
 /// Picks glyphs from the config, falling back to ASCII when the locale is not UTF-8.

@@ -227,7 +227,7 @@ pub fn attachment(
     }
     crate::core::incidents::Change::Observed {
         source: crate::core::incidents::Source::Log,
-        text: format!("log {source}: {}", crate::core::text::printable(summary)),
+        text: format!("{source}: {}", crate::core::text::printable(summary)),
         evidence,
         link: Some(source.to_owned()),
     }

@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -204,9 +204,18 @@ impl JournalReader {
         // receiver ends the reader thread at its next send.
         let stopped = read.len() >= MAX_ENTRIES_PER_POLL || timed_out;
         drop(entries);
-        let status = finish(&mut child, stopped);
-        let _ = reader.join();
-        let stderr = errors.join().unwrap_or_default();
+        let (status, stderr) = if stopped {
+            let _ = child.kill();
+            // Reaped in the background: a journalctl stuck in the kernel (a hung mount) outlives
+            // a kill until its I/O returns, and the poll must not wait for that.
+            std::thread::spawn(move || child.wait());
+            (None, String::new())
+        } else {
+            // Its output ended, so it has exited or is about to.
+            let status = child.wait().ok();
+            let _ = reader.join();
+            (status, errors.join().unwrap_or_default())
+        };
 
         if let Some(last) = read.last() {
             self.cursor = Some(last.cursor.clone());
@@ -282,17 +291,6 @@ impl JournalReader {
             None => "check that journalctl works for this user (journalctl -n 1)".to_owned(),
         }
     }
-}
-
-/// Ends the journalctl run: waits for it when it finished its output, kills it when it was
-/// `stopped` early. Its exit status, when it had one of its own.
-fn finish(child: &mut Child, stopped: bool) -> Option<std::process::ExitStatus> {
-    if stopped {
-        let _ = child.kill();
-        let _ = child.wait();
-        return None;
-    }
-    child.wait().ok()
 }
 
 /// Parses journalctl's JSON lines into entries until its output ends or nobody listens.

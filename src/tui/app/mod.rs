@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::action::Action;
+use crate::config::action::{Action, Home};
 use crate::config::keymap::{KeyChord, KeyCode, Keymap};
 use crate::core::checklists::{Checklist, Language};
 use crate::core::checks::Evaluation;
@@ -24,6 +24,7 @@ use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
 use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::queries::QueriesPane;
 use crate::tui::panes::resources::ResourcesPane;
 use crate::tui::panes::services::{ServiceRow, ServicesPane};
@@ -161,6 +162,14 @@ impl AppState {
         self.dirty = true;
     }
 
+    /// The configured log sources, shown as "reading…" until their first read.
+    pub fn set_log_sources(&mut self, names: Vec<String>) {
+        if let Some(pane) = self.pane_mut::<LogsPane>() {
+            pane.configured = names;
+        }
+        self.dirty = true;
+    }
+
     /// The checklists in `language`, with the files that could not be loaded.
     pub fn set_checklists(
         &mut self,
@@ -221,7 +230,7 @@ impl AppState {
                 self.dirty = true;
                 return self.on_key(key);
             }
-            Msg::Runner(event) => self.on_event(event),
+            Msg::Runner(event) => return self.on_event(event),
             Msg::Tick(now) => self.on_tick(now),
             Msg::ScrollUp => return self.act(Action::Up),
             Msg::ScrollDown => return self.act(Action::Down),
@@ -271,15 +280,34 @@ impl AppState {
             }
             Some(Modal::Palette(input)) => return self.palette_key(input, key),
             Some(Modal::Form(form)) => return self.form_key(*form, key),
+            Some(Modal::Popup(Popup::LogLines(mut view))) if view.typing.is_some() => {
+                let request = view.type_key(key);
+                self.modal = Some(Modal::Popup(Popup::LogLines(view)));
+                return request.into_iter().collect();
+            }
             other => self.modal = other,
         }
-        let Some(action) = self.keymap.resolve(key) else {
+        let Some(action) = self.keymap.resolve_in(key, self.key_home()) else {
             return self.unbound_key(key);
         };
         if self.modal.is_some() {
             return self.modal_action(action);
         }
         self.act(action)
+    }
+
+    /// Where the keys are, for a key two panes' actions share: the logs pane or its line view,
+    /// the incidents pane, or elsewhere.
+    fn key_home(&self) -> Option<Home> {
+        match &self.modal {
+            Some(Modal::Popup(Popup::LogLines(_) | Popup::LogAttach(_))) => Some(Home::Logs),
+            Some(_) => None,
+            None => match self.focus {
+                Pane::Logs => Some(Home::Logs),
+                Pane::Incidents => Some(Home::Incidents),
+                _ => None,
+            },
+        }
     }
 
     /// A key bound to no action: a task's own key runs it from any pane.
@@ -452,7 +480,9 @@ impl AppState {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    /// Takes a runner event in; what it returns asks the runner for more (a followed log view
+    /// fetches its lines again on each read).
+    fn on_event(&mut self, event: Event) -> Vec<Request> {
         self.dirty = true;
         if let Event::Resources { sample, .. } = &event {
             self.now = self.now.max(sample.taken_at);
@@ -460,12 +490,17 @@ impl AppState {
         for pane in &mut self.panes {
             pane.apply(&event, self.now);
         }
+        let mut requests = Vec::new();
         if let Some(modal) = &mut self.modal {
             modal.apply(&event);
+            if let Modal::Popup(Popup::LogLines(view)) = modal {
+                requests.extend(view.follow_up(&event));
+            }
         }
         match event {
             Event::Resources { evaluations, .. }
             | Event::Backups { evaluations, .. }
+            | Event::Logs { evaluations, .. }
             | Event::Judged(evaluations) => {
                 for evaluation in evaluations {
                     self.judged.insert(evaluation.metric.key(), evaluation);
@@ -501,6 +536,7 @@ impl AppState {
             Event::TaskRefused { reason, .. } => self.set_notice(&reason, Status::Warn),
             _ => {}
         }
+        requests
     }
 
     fn on_plan(

@@ -14,6 +14,7 @@ use crate::tui::input::textarea_input;
 use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup, RunPopup, scrolled};
 use crate::tui::panes::backups::backup_action_of;
 use crate::tui::panes::checklists::{self, ChecklistsPane};
+use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::tasks::TasksPane;
 use crate::tui::panes::{self, Pane};
 
@@ -100,6 +101,27 @@ impl AppState {
     fn popup_action(&mut self, mut popup: Popup, action: Action) -> Vec<Request> {
         if let Popup::Checklist(run_popup) = popup {
             return self.checklist_popup_action(run_popup, action);
+        }
+        if action == Action::Quit {
+            self.should_quit = true;
+            self.modal = Some(Modal::Popup(popup));
+            return Vec::new();
+        }
+        if let Popup::LogLines(view) = popup {
+            return self
+                .with_ctx(Pane::Logs, |pane, ctx| {
+                    panes::downcast_mut::<LogsPane>(pane)
+                        .map(|logs| logs.lines_action(*view, action, ctx))
+                })
+                .flatten()
+                .unwrap_or_default();
+        }
+        if let Popup::LogAttach(choice) = popup {
+            return self
+                .with_ctx(Pane::Logs, |_, ctx| {
+                    LogsPane::choice_action(*choice, action, ctx)
+                })
+                .unwrap_or_default();
         }
         if popup.navigate(action) {
             self.modal = Some(Modal::Popup(popup));

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod backups;
 pub mod checklists;
 pub mod incidents;
+pub mod logs;
 pub mod queries;
 pub mod resources;
 pub mod services;
@@ -41,6 +42,7 @@ pub enum Pane {
     Services,
     Queries,
     Backups,
+    Logs,
     Checklists,
     Incidents,
     Alerts,
@@ -54,6 +56,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
         Box::new(services::ServicesPane::default()),
         Box::new(queries::QueriesPane::default()),
         Box::new(backups::BackupsPane::default()),
+        Box::new(logs::LogsPane::default()),
         Box::new(checklists::ChecklistsPane::default()),
         Box::new(incidents::IncidentsPane::default()),
         Box::new(alerts::AlertsPane::default()),

@@ -12,6 +12,7 @@ use crate::config::theme::Slot;
 use crate::tui::app::AppState;
 use crate::tui::panes::Command;
 use crate::tui::panes::checklists::RUN_COMMANDS;
+use crate::tui::panes::logs::LINES_COMMANDS;
 use crate::tui::strings::pad;
 use crate::tui::style::Look;
 
@@ -79,6 +80,7 @@ pub fn lines(state: &AppState, look: &Look) -> Vec<Line<'static>> {
         pane_section(&mut lines, keymap, pane.title(), pane.commands(), look);
     }
     pane_section(&mut lines, keymap, "Checklist run", RUN_COMMANDS, look);
+    pane_section(&mut lines, keymap, "Log lines", LINES_COMMANDS, look);
     lines.push(Line::raw(""));
     lines.push(Line::styled(
         "A task's own key (in the tasks pane) runs it from any pane. Remap keys in the [keys]",

@@ -44,6 +44,16 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
             }
             return;
         }
+        Popup::LogLines(lines) => {
+            let view = state.view(look, Pane::Logs);
+            crate::tui::panes::logs::render_lines(lines, &view, area, frame);
+            return;
+        }
+        Popup::LogAttach(choice) => {
+            let view = state.view(look, Pane::Logs);
+            crate::tui::panes::logs::render_choice(choice, &view, area, frame);
+            return;
+        }
         Popup::Backup { set, scroll } => {
             if let Some(pane) = state.pane::<BackupsPane>() {
                 let view = state.view(look, Pane::Backups);
@@ -176,7 +186,11 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
                 *scroll,
             )
         }
-        Popup::Service { .. } | Popup::Backup { .. } | Popup::Checklist(_) => return,
+        Popup::Service { .. }
+        | Popup::Backup { .. }
+        | Popup::Checklist(_)
+        | Popup::LogLines(_)
+        | Popup::LogAttach(_) => return,
         Popup::ChecklistHistory {
             checklist,
             periods,
