@@ -4,12 +4,17 @@
 //! state store, and on a first start (no stored position) back-scans the rotated files
 //! (`PATH.1`, `PATH.N.gz`, `PATH-DATE[.gz]`) and the current file for the source's
 //! `back_scan` window. A journal source is read through [`JournalReader`] from its stored
-//! cursor (or the back-scan window), each entry as its syslog-style line with the time and
-//! the level (from the priority) the journal gives. Each line goes through the source's format into level counts per
-//! minute, the signature table, the `[[log.match]]` regexes and the recipes (failed logins,
-//! access-log figures), and into a bounded ring of recent lines for the pane's line view.
-//! [`scan`] is the one-shot of the same reading for `opsdeck logs`, and [`LogCollector`] the
-//! runner's collector around a watch.
+//! cursor (or the back-scan window), each entry as its syslog-style line with the time and the
+//! level (from the priority) the journal gives. Each line goes through the source's format
+//! into level counts per minute, the signature table, the `[[log.match]]` regexes and the
+//! recipes (failed logins, access-log figures), and into a bounded ring of recent lines for
+//! the pane's line view. [`scan`] is the one-shot of the same reading for `opsdeck logs`, and
+//! [`LogCollector`] the runner's collector around a watch.
+//!
+//! Signatures: every line's message feeds the table (a plain line's without its stamp, an
+//! access line's as method and path); a template the table reports as new (after its hour of
+//! warm-up, so a first start's back-scan is what "seen before" means) counts once in
+//! `log.new_signatures` at its first minute and stays marked new for a day.
 //!
 //! Time: a line counts at the time its record gives, else when it was read; a time in the
 //! future (a clock or a zone that disagrees) counts as now. The rules' window is whole
