@@ -9,10 +9,12 @@
 //! - [`tui`]: the full-screen console on ratatui/crossterm.
 //! - [`cli`]: the command-line surface shared by the binary and its tests.
 //! - [`loader_tables`]: the binary's applied relocation tables, given back to the kernel at start.
+//! - [`math_symbols`]: `log`, `log10` and `pow` from the `libm` crate, so glibc's libm is not loaded.
 
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod headless;
 pub mod loader_tables;
+pub mod math_symbols;
 pub mod tui;

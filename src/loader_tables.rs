@@ -219,7 +219,10 @@ mod tests {
         let page = rustix::param::page_size();
         for pages in &released {
             for address in pages.clone().step_by(page) {
-                assert!(!resident(address).unwrap(), "page {address:#x} is still resident");
+                assert!(
+                    !resident(address).unwrap(),
+                    "page {address:#x} is still resident"
+                );
             }
         }
         // A second call finds the same tables and drops them again without harm.
