@@ -31,6 +31,15 @@ pub struct Position {
     pub offset: u64,
 }
 
+/// Where a [`Follower::poll_each`] left off: the position to store once its lines are
+/// handled, and whether more is already written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    pub position: Position,
+    /// The poll stopped at [`BATCH_BYTES`] with more already written.
+    pub more: bool,
+}
+
 /// The lines one poll found, and the position to store once they are handled.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Batch {
@@ -91,7 +100,7 @@ impl Reader {
     }
 
     /// Reads up to `budget` bytes of complete lines; true when it stopped before the end.
-    fn read(&mut self, lines: &mut Vec<String>, budget: u64) -> io::Result<bool> {
+    fn read(&mut self, each: &mut dyn FnMut(&str), budget: u64) -> io::Result<bool> {
         let mut buffer = vec![0; CHUNK];
         let mut spent = 0;
         loop {
@@ -103,53 +112,69 @@ impl Reader {
                 return Ok(false);
             }
             spent += read as u64;
-            self.take(&buffer[..read], lines);
+            self.take(&buffer[..read], each);
         }
     }
 
-    fn take(&mut self, mut bytes: &[u8], lines: &mut Vec<String>) {
-        while !bytes.is_empty() {
-            let (segment, complete) = match bytes.iter().position(|byte| *byte == b'\n') {
-                Some(end) => (&bytes[..=end], true),
-                None => (bytes, false),
-            };
-            bytes = &bytes[segment.len()..];
-            self.read_to += segment.len() as u64;
-            roll(&mut self.recent, segment);
-            let body = if complete {
-                &segment[..segment.len() - 1]
-            } else {
-                segment
-            };
-            let room = MAX_LINE - self.pending.len();
-            let kept = body.len().min(room);
-            self.pending.extend_from_slice(&body[..kept]);
-            self.cut += (body.len() - kept) as u64;
-            if complete {
-                lines.push(self.finish_line());
-                self.offset = self.read_to;
-                self.fingerprint.clone_from(&self.recent);
+    /// Hands out the complete lines of `bytes` straight from the chunk (a line split across
+    /// chunks goes through `pending`); the fingerprint is taken once per chunk, at the end of
+    /// its last complete line, not once per line.
+    fn take(&mut self, bytes: &[u8], each: &mut dyn FnMut(&str)) {
+        let complete = memchr::memrchr(b'\n', bytes).map_or(0, |end| end + 1);
+        // One validation of the whole chunk instead of one lossy conversion per line; a
+        // newline is never inside a UTF-8 sequence, so every line of a valid chunk is valid.
+        let valid = std::str::from_utf8(&bytes[..complete]).ok();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &bytes[..complete]) {
+            let body = &bytes[start..end];
+            match valid {
+                Some(text) if self.pending.is_empty() && self.cut == 0 && body.len() <= MAX_LINE => {
+                    let line = &text[start..end];
+                    each(line.strip_suffix('\r').unwrap_or(line));
+                }
+                _ => {
+                    self.keep(body);
+                    self.finish_line(each);
+                }
             }
+            start = end + 1;
         }
+        if complete > 0 {
+            roll(&mut self.recent, &bytes[..complete]);
+            self.offset = self.read_to + complete as u64;
+            self.fingerprint.clone_from(&self.recent);
+        }
+        self.keep(&bytes[complete..]);
+        roll(&mut self.recent, &bytes[complete..]);
+        self.read_to += bytes.len() as u64;
     }
 
-    fn finish_line(&mut self) -> String {
+    /// Adds part of a line to `pending`, counting what does not fit under [`MAX_LINE`].
+    fn keep(&mut self, body: &[u8]) {
+        let room = MAX_LINE - self.pending.len();
+        let kept = body.len().min(room);
+        self.pending.extend_from_slice(&body[..kept]);
+        self.cut += (body.len() - kept) as u64;
+    }
+
+    fn finish_line(&mut self, each: &mut dyn FnMut(&str)) {
         if self.cut == 0 && self.pending.last() == Some(&b'\r') {
             self.pending.pop();
         }
-        let mut text = String::from_utf8_lossy(&self.pending).into_owned();
+        let mut text = String::from_utf8_lossy(&self.pending);
         if self.cut > 0 {
-            text.push_str(&format!("…[cut {} bytes]", self.cut));
+            text.to_mut()
+                .push_str(&format!("…[cut {} bytes]", self.cut));
         }
+        each(&text);
         self.pending.clear();
         self.cut = 0;
-        text
     }
 
     /// Hands out a trailing partial line: the file will not grow any more (it was rotated).
-    fn flush(&mut self, lines: &mut Vec<String>) {
+    fn flush(&mut self, each: &mut dyn FnMut(&str)) {
         if !self.pending.is_empty() || self.cut > 0 {
-            lines.push(self.finish_line());
+            self.finish_line(each);
             self.offset = self.read_to;
         }
     }
@@ -245,18 +270,28 @@ impl Follower {
     /// between rotation and creation): the poll is empty.
     pub fn poll(&mut self) -> Result<Batch, FollowError> {
         let mut lines = Vec::new();
-        let more = self.poll_into(&mut lines).map_err(|reason| FollowError {
+        let progress = self.poll_each(|line| lines.push(line.to_owned()))?;
+        Ok(Batch {
+            lines,
+            position: progress.position,
+            more: progress.more,
+        })
+    }
+
+    /// [`poll`](Self::poll) handing each line to `each` as it is read, without a `String` per
+    /// line: the back-scan of a large file reads its lines straight from the read buffer.
+    pub fn poll_each(&mut self, mut each: impl FnMut(&str)) -> Result<Progress, FollowError> {
+        let more = self.poll_into(&mut each).map_err(|reason| FollowError {
             path: self.path.display().to_string(),
             reason,
         })?;
-        Ok(Batch {
-            lines,
+        Ok(Progress {
             position: self.position(),
             more,
         })
     }
 
-    fn poll_into(&mut self, lines: &mut Vec<String>) -> io::Result<bool> {
+    fn poll_into(&mut self, lines: &mut dyn FnMut(&str)) -> io::Result<bool> {
         if self.reader.is_none() && !self.open_first()? {
             return Ok(false);
         }

@@ -166,7 +166,7 @@ impl Ring {
 }
 
 /// The watch's recent lines, shared: the runner answers line requests from it while the watch
-/// polls on its own thread (a poll holds a source's lines only while adding a batch).
+/// polls on its own thread (a poll holds a source's lines only while reading one batch).
 #[derive(Debug, Clone)]
 pub struct LineView {
     rings: Arc<Vec<(String, Mutex<Ring>)>>,
@@ -323,7 +323,6 @@ impl Tally {
         let new = self
             .signatures
             .record_at_level(&self.message, parsed.level, at);
-        let template = template_hash(self.signatures.last_template());
         let login = source
             .recipes
             .failed_logins
@@ -388,6 +387,7 @@ impl Tally {
         if ring.discard {
             return;
         }
+        let template = template_hash(self.signatures.last_template());
         ring.push(Kept {
             line: LogLine {
                 at,
@@ -966,21 +966,24 @@ impl LogWatch {
         };
         loop {
             let before = followed.follower.position();
-            let batch = match followed.follower.poll() {
+            // Lines go from the read buffer straight into the tally; the ring stays locked for
+            // one batch (at most [`follow::BATCH_BYTES`]), as it did while a batch was added.
+            let mut ring = self.view.ring(index);
+            let tally = &mut watched.tally;
+            let source = &watched.source;
+            let since = followed.since;
+            let batch = match followed
+                .follower
+                .poll_each(|line| tally.ingest(source, line, now, since, &mut ring))
+            {
                 Ok(batch) => batch,
                 Err(error) => {
+                    drop(ring);
                     watched.errors.push(error.to_string());
                     return;
                 }
             };
-            if !batch.lines.is_empty() {
-                let mut ring = self.view.ring(index);
-                for line in &batch.lines {
-                    watched
-                        .tally
-                        .ingest(&watched.source, line, now, followed.since, &mut ring);
-                }
-            }
+            drop(ring);
             if batch.position != before
                 && let Some(positions) = self.positions.as_mut()
                 && let Err(message) = positions.save(&watched.source.name, &key, batch.position)
