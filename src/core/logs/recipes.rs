@@ -238,11 +238,39 @@ pub struct AccessRecord<'a> {
 /// Parses an nginx/Apache combined line:
 /// `IP - USER [05/Dec/2026:10:00:01 +0000] "GET /path?q HTTP/1.1" 200 1234 "ref" "agent" [time]`.
 pub fn parse_combined(line: &str, time: RequestTime) -> Option<AccessRecord<'_>> {
+    parse_combined_with(line, time, &mut StampCache::default())
+}
+
+/// The last time stamp parsed and what it meant: an access log writes many lines a second with
+/// the same stamp text, so a stream of lines parses each distinct stamp once.
+#[derive(Debug, Default)]
+pub struct StampCache {
+    text: String,
+    at: Option<DateTime<FixedOffset>>,
+}
+
+/// [`parse_combined`] for a stream of lines, reusing the previous line's time when its stamp
+/// text is the same.
+pub fn parse_combined_with<'a>(
+    line: &'a str,
+    time: RequestTime,
+    stamps: &mut StampCache,
+) -> Option<AccessRecord<'a>> {
     let (ip, rest) = line.split_once(' ')?;
     let open = rest.find('[')?;
     let rest = &rest[open + 1..];
     let close = rest.find(']')?;
-    let at = parse_clf_time(&rest[..close])?;
+    let stamp = &rest[..close];
+    let at = match stamps.at {
+        Some(at) if stamps.text == stamp => at,
+        _ => {
+            let at = parse_clf_time(stamp)?;
+            stamps.text.clear();
+            stamps.text.push_str(stamp);
+            stamps.at = Some(at);
+            at
+        }
+    };
     let rest = rest[close + 1..].strip_prefix(" \"")?;
     let end = rest.find('"')?;
     let request = &rest[..end];

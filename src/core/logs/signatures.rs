@@ -262,6 +262,10 @@ fn ipv4_with_port(token: &str) -> Option<bool> {
         Some((address, port)) => (address, Some(port)),
         None => (token, None),
     };
+    // Most tokens (paths, words) are ruled out here without running the address parser.
+    if !(7..=15).contains(&address.len()) || !address.as_bytes()[0].is_ascii_digit() {
+        return None;
+    }
     if let Some(port) = port
         && (port.is_empty() || !port.bytes().all(|byte| byte.is_ascii_digit()))
     {

@@ -46,7 +46,7 @@ use super::format::{Format, Level, RequestTime as FormatTime};
 use super::journal::{self, JournalReader};
 use super::recipes::{
     AccessRecord, AccessStats, FailedLogins, LatencyHistogram, LoginFailureKind, RequestTime,
-    parse_combined, parse_sshd,
+    StampCache, parse_combined_with, parse_sshd,
 };
 use super::signatures::{self, SignatureTable};
 use super::source::{Input, LogSource};
@@ -263,6 +263,7 @@ struct Tally {
     read: u64,
     /// The message of the line being read, reused.
     message: String,
+    stamps: StampCache,
 }
 
 impl Tally {
@@ -278,6 +279,7 @@ impl Tally {
             last_line_at: None,
             read: 0,
             message: String::new(),
+            stamps: StampCache::default(),
         }
     }
 
@@ -304,7 +306,7 @@ impl Tally {
         since: Option<DateTime<Utc>>,
         ring: &mut Ring,
     ) {
-        let mut parsed = parse(source, line, now, &mut self.message);
+        let mut parsed = parse(source, line, now, &mut self.message, &mut self.stamps);
         if let Some((at, level)) = given {
             parsed.at = Some(at);
             parsed.level = level.or(parsed.level);
@@ -575,6 +577,7 @@ fn parse<'a>(
     line: &'a str,
     now: DateTime<Utc>,
     message: &mut String,
+    stamps: &mut StampCache,
 ) -> Parsed<'a> {
     let access = if source.recipes.access || matches!(source.format, Format::Access(_)) {
         let unit = match source.format {
@@ -582,7 +585,7 @@ fn parse<'a>(
             Format::Access(FormatTime::Micros) => RequestTime::Microseconds,
             _ => RequestTime::Seconds,
         };
-        parse_combined(line, unit)
+        parse_combined_with(line, unit, stamps)
     } else {
         None
     };
