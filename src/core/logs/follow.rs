@@ -128,7 +128,9 @@ impl Reader {
         for end in memchr::memchr_iter(b'\n', &bytes[..complete]) {
             let body = &bytes[start..end];
             match valid {
-                Some(text) if self.pending.is_empty() && self.cut == 0 && body.len() <= MAX_LINE => {
+                Some(text)
+                    if self.pending.is_empty() && self.cut == 0 && body.len() <= MAX_LINE =>
+                {
                     let line = &text[start..end];
                     each(line.strip_suffix('\r').unwrap_or(line));
                 }
