@@ -453,7 +453,7 @@ kind = "tar_gz"
     assert_eq!(
         code,
         Some(2),
-        "the newest good backup is 30 h old: {report:#}"
+        "the newest good backup is 30 h old: {report:#}\nthe verification said: {said}"
     );
     let judged = &set_report(&report, "files")["report"];
     assert_eq!(judged["stale"], true, "{judged:#}");
