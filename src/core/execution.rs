@@ -376,6 +376,10 @@ impl TaskManager {
         save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut timed_out = false;
         let mut output_dirty = false;
+        // The output is saved from a task of its own: a store write awaited in this loop would
+        // stop it polling the run, which may hold the store's one SQLite connection mid-query,
+        // and both would wait out the pool's timeout (the run's own write then lost).
+        let mut saving: Option<tokio::task::JoinHandle<()>> = None;
         let result = loop {
             tokio::select! {
                 biased;
@@ -395,11 +399,16 @@ impl TaskManager {
                     }
                 }
                 _ = save_tick.tick() => {
-                    if output_dirty {
+                    let idle = saving.as_ref().is_none_or(tokio::task::JoinHandle::is_finished);
+                    if output_dirty
+                        && idle
+                        && let Some(store) = &self.store
+                    {
                         output_dirty = false;
-                        if let Some(store) = &self.store {
-                            let _ = store.save_run_output(&run.id, &run.output).await;
-                        }
+                        let (store, id, output) = (store.clone(), run.id.clone(), run.output.clone());
+                        saving = Some(tokio::spawn(async move {
+                            let _ = store.save_run_output(&id, &output).await;
+                        }));
                     }
                 }
                 () = cancel.cancelled() => {
@@ -413,6 +422,10 @@ impl TaskManager {
         };
         while let Ok(line) = lines.try_recv() {
             self.take_line(&mut run, &mut log_file, line).await;
+        }
+        // Landing after the final record, an earlier snapshot would cut its output short.
+        if let Some(saving) = saving {
+            let _ = saving.await;
         }
         run.ended_at = Some(now());
         match result {
