@@ -10,7 +10,6 @@ mod support;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use opsdeck::core::logs::follow::{Follower, MAX_LINE, Position};
 use opsdeck::core::store::{Store, StoreLocation};
@@ -32,31 +31,6 @@ fn expected(lines: std::ops::Range<usize>) -> Vec<String> {
     lines
         .map(|n| format!("line {n} of the application log"))
         .collect()
-}
-
-/// Rotates `log` with the real logrotate, forced, with `directive` (create or copytruncate).
-fn logrotate(dir: &Path, log: &Path, directive: &str) {
-    let conf = dir.join(format!("{directive}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "{} {{\n    {directive}\n    rotate 5\n    missingok\n}}\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    let output = Command::new("logrotate")
-        .arg("-f")
-        .arg("-s")
-        .arg(dir.join("logrotate.state"))
-        .arg(&conf)
-        .output()
-        .expect("logrotate is installed (.ci/run installs it)");
-    assert!(
-        output.status.success(),
-        "logrotate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Polls until the file has nothing more, as a follower thread would.
@@ -85,12 +59,12 @@ fn create_rotation_loses_and_repeats_no_line() {
     drain(&mut follower, &mut seen);
     // Written before the rotation but not read yet: must come from the renamed file.
     append(&log, 100..150);
-    logrotate(dir.path(), &log, "create");
+    support::logs::logrotate(dir.path(), &log, "create");
     assert!(dir.path().join("app.log.1").exists());
     append(&log, 150..200);
     drain(&mut follower, &mut seen);
     append(&log, 200..260);
-    logrotate(dir.path(), &log, "create");
+    support::logs::logrotate(dir.path(), &log, "create");
     append(&log, 260..300);
     drain(&mut follower, &mut seen);
     drain(&mut follower, &mut seen);
@@ -105,12 +79,12 @@ fn copytruncate_loses_and_repeats_no_line() {
     append(&log, 0..100);
     drain(&mut follower, &mut seen);
     append(&log, 100..150);
-    logrotate(dir.path(), &log, "copytruncate");
+    support::logs::logrotate(dir.path(), &log, "copytruncate");
     // Fewer bytes than before the truncation: the size shrank.
     append(&log, 150..160);
     drain(&mut follower, &mut seen);
     append(&log, 160..200);
-    logrotate(dir.path(), &log, "copytruncate");
+    support::logs::logrotate(dir.path(), &log, "copytruncate");
     // More bytes than before the truncation: only the content tells it was rewritten.
     append(&log, 200..500);
     drain(&mut follower, &mut seen);
@@ -139,7 +113,7 @@ async fn a_restart_resumes_at_the_stored_offset() {
 
     // Stopped: lines are written, and the file is rotated away with some of them unread.
     append(&log, 100..140);
-    logrotate(dir.path(), &log, "create");
+    support::logs::logrotate(dir.path(), &log, "create");
     append(&log, 140..170);
 
     let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
@@ -212,16 +186,7 @@ fn a_file_emptied_while_stopped_is_read_from_its_start() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn offsets_round_trip_on_postgres() {
-    let server = tokio::task::spawn_blocking(|| {
-        let server = support::PgServer::start();
-        server.create_database("opsdeck");
-        server
-    })
-    .await
-    .unwrap();
-    let store = Store::open(&StoreLocation::Postgres(server.url_for("opsdeck")))
-        .await
-        .unwrap();
+    let (server, store) = support::postgres_store().await;
     // An inode with the top bit set survives the signed BIGINT column.
     let first = Position {
         inode: u64::MAX - 7,
@@ -265,7 +230,7 @@ fn a_large_unread_copy_is_finished_a_batch_at_a_time() {
     drain(&mut follower, &mut seen);
     // Over a batch's worth of unread lines go to the copy.
     append(&log, 10..50_000);
-    logrotate(dir.path(), &log, "copytruncate");
+    support::logs::logrotate(dir.path(), &log, "copytruncate");
     append(&log, 50_000..50_010);
     let first = follower.poll().unwrap();
     assert!(first.more, "one poll reads a bounded amount");

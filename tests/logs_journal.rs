@@ -430,16 +430,7 @@ async fn the_cursor_survives_a_restart_in_the_sqlite_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cursors_round_trip_on_postgres() {
-    let server = tokio::task::spawn_blocking(|| {
-        let server = support::PgServer::start();
-        server.create_database("opsdeck");
-        server
-    })
-    .await
-    .unwrap();
-    let store = Store::open(&StoreLocation::Postgres(server.url_for("opsdeck")))
-        .await
-        .unwrap();
+    let (_server, store) = support::postgres_store().await;
     let first = "s=09da8859919f4f7b9c94f52aca4a0cc7;i=1;b=6a1b6e7bd0a54d4f9b1c1f6cf0a1d2e3;m=3e8;t=6452b609bd6c0;x=9ac2522f86718553";
     let later = "s=09da8859919f4f7b9c94f52aca4a0cc7;i=2;b=6a1b6e7bd0a54d4f9b1c1f6cf0a1d2e3;m=7d0;t=6452b60ab1900;x=e2c82e57218260dc";
     assert_eq!(store.journal_cursor("auth").await.unwrap(), None);

@@ -81,27 +81,6 @@ fn stamped(at: DateTime<Utc>, text: &str) -> String {
     format!("{} {text}\n", at.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
-fn logrotate(dir: &Path, log: &Path) {
-    let conf = dir.join("create.conf");
-    std::fs::write(
-        &conf,
-        format!("{} {{\n    create\n    rotate 5\n}}\n", log.display()),
-    )
-    .unwrap();
-    let output = Command::new("logrotate")
-        .arg("-f")
-        .arg("-s")
-        .arg(dir.join("logrotate.state"))
-        .arg(&conf)
-        .output()
-        .expect("logrotate is installed (.ci/run installs it)");
-    assert!(
-        output.status.success(),
-        "logrotate failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// Polls `watch` on a blocking thread, as the runner's collector does (the store is async).
 async fn poll(mut watch: LogWatch) -> (LogWatch, LogsSnapshot) {
     tokio::task::spawn_blocking(move || {
@@ -151,7 +130,7 @@ async fn a_restart_resumes_at_the_stored_position_losing_and_repeating_no_line()
 
     // Stopped: more lines, a real rotation with some of them unread, then more lines.
     append(&log, &numbered(120..150));
-    logrotate(dir.path(), &log);
+    support::logs::logrotate(dir.path(), &log, "create");
     append(&log, &numbered(150..170));
 
     let store = Store::open(&location).await.unwrap();

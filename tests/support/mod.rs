@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod logs;
 pub mod receivers;
 pub mod run;
 pub mod runner;
@@ -772,4 +773,21 @@ pub fn assert_follows_the_incident_report_schema(report: &serde_json::Value) {
         .map(|error| format!("{} at {}", error, error.instance_path()))
         .collect();
     assert!(errors.is_empty(), "{errors:#?}\nin {report:#}");
+}
+
+/// A throwaway PostgreSQL with an `opsdeck` database, and the store opened on it (the server
+/// lives as long as the returned handle).
+pub async fn postgres_store() -> (PgServer, opsdeck::core::store::Store) {
+    let server = tokio::task::spawn_blocking(|| {
+        let server = PgServer::start();
+        server.create_database("opsdeck");
+        server
+    })
+    .await
+    .expect("PostgreSQL start");
+    let location = opsdeck::core::store::StoreLocation::Postgres(server.url_for("opsdeck"));
+    let store = opsdeck::core::store::Store::open(&location)
+        .await
+        .expect("store on PostgreSQL");
+    (server, store)
 }
