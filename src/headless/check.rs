@@ -327,16 +327,29 @@ impl CheckReport {
                 line.display
             );
         }
-        let count = |status| self.checks.iter().filter(|c| c.status == status).count();
-        let _ = writeln!(
-            out,
-            "overall: {} ({} crit, {} warn, {} unknown, {} ok)",
-            self.status.label(),
-            count(Status::Crit),
-            count(Status::Warn),
-            count(Status::Unknown),
-            count(Status::Ok)
-        );
+        out.push_str(&overall_line(
+            self.status,
+            self.checks.iter().map(|check| check.status),
+        ));
         out
     }
+}
+
+/// The closing line of a text report: the overall status and how many checks had each.
+pub fn overall_line(overall: Status, statuses: impl Iterator<Item = Status>) -> String {
+    let mut counts = [0usize; 4];
+    for status in statuses {
+        let slot = match status {
+            Status::Crit => 0,
+            Status::Warn => 1,
+            Status::Unknown => 2,
+            Status::Ok => 3,
+        };
+        counts[slot] += 1;
+    }
+    let [crit, warn, unknown, ok] = counts;
+    format!(
+        "overall: {} ({crit} crit, {warn} warn, {unknown} unknown, {ok} ok)\n",
+        overall.label()
+    )
 }

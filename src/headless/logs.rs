@@ -185,21 +185,10 @@ impl LogsReport {
         for (findings, status) in self.snapshot.sources.iter().zip(&self.statuses) {
             self.source_text(&mut out, findings, status);
         }
-        let count = |wanted| {
-            self.statuses
-                .iter()
-                .filter(|status| status.status == wanted)
-                .count()
-        };
-        let _ = writeln!(
-            out,
-            "overall: {} ({} crit, {} warn, {} unknown, {} ok)",
-            self.status.label(),
-            count(Status::Crit),
-            count(Status::Warn),
-            count(Status::Unknown),
-            count(Status::Ok)
-        );
+        out.push_str(&super::check::overall_line(
+            self.status,
+            self.statuses.iter().map(|status| status.status),
+        ));
         out
     }
 
