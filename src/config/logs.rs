@@ -274,7 +274,9 @@ impl LogConfig {
                         .into(),
                 );
             }
-            return Ok(Format::Plain);
+            // The reader hands each entry on as a syslog line (`JournalEntry::line`), so the
+            // signature is its message, not the stamp, host and program before it.
+            return Ok(Format::Syslog);
         }
         let format = self.format.unwrap_or(FormatName::Plain);
         if format != FormatName::Json
@@ -500,6 +502,7 @@ failed_logins = false
         assert!(sources[0].recipes.failed_logins);
         assert_eq!(sources[0].format, Format::Syslog);
         assert!(sources[1].recipes.failed_logins);
+        assert_eq!(sources[1].format, Format::Syslog);
         assert_eq!(
             sources[1].input,
             Input::Journal {
