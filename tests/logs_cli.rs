@@ -19,6 +19,7 @@ use std::process::{Command, Output};
 
 use chrono::{DateTime, Duration, Timelike, Utc};
 use serde_json::Value;
+use support::journal;
 use support::run::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_opsdeck");
@@ -522,6 +523,68 @@ warn = 10
         "{}",
         text.text()
     );
+}
+
+#[test]
+fn a_journal_source_reports_failed_logins_and_levels_and_exits_by_its_rule() {
+    let sandbox = Sandbox::new();
+    let journal = sandbox.logs().join("export.journal");
+    sandbox.configure(&format!(
+        r#"
+[[log]]
+name = "ssh"
+journal = true
+journal_file = "{}"
+
+[[rule]]
+metric = "log.failed_logins"
+instance = "ssh"
+warn = 2
+"#,
+        journal.display()
+    ));
+    let base = Utc::now() - Duration::seconds(90);
+    let second = Duration::seconds;
+    let records = vec![
+        journal::sshd(base, 812, "Invalid user admin from 203.0.113.7 port 4242"),
+        journal::sshd(
+            base + second(1),
+            812,
+            "Failed password for invalid user admin from 203.0.113.7 port 4242 ssh2",
+        ),
+        journal::sshd(
+            base + second(2),
+            813,
+            "Failed password for root from 198.51.100.9 port 5555 ssh2",
+        ),
+        journal::app(base + second(3), 3, b"database connection refused"),
+        journal::app(base + second(4), 4, b"slow query took 2300 ms"),
+        journal::app(base + second(5), 6, b"request served"),
+        journal::sshd(
+            base + second(6),
+            814,
+            "Failed password for invalid user admin from 203.0.113.7 port 4243 ssh2",
+        ),
+    ];
+    journal::write_journal(&journal, &records, 1_000_000);
+
+    let (code, report) = sandbox.json(&["logs", "--format", "json", "--since", "1h"]);
+    let ssh = &report["sources"][0];
+    assert_eq!(ssh["name"], "ssh", "{report:#}");
+    assert_eq!(ssh["window"]["lines"], 7, "{report:#}");
+    assert_eq!(ssh["window"]["errors"], 1, "{report:#}");
+    assert_eq!(ssh["window"]["warnings"], 1, "{report:#}");
+    assert_eq!(ssh["logins"]["failed"], 3, "{report:#}");
+    assert_eq!(ssh["logins"]["top_ips"][0][0], "203.0.113.7", "{report:#}");
+    assert_eq!(ssh["logins"]["top_ips"][0][1], 2, "{report:#}");
+    assert_eq!(
+        code,
+        Some(1),
+        "three failed logins pass the warn level: {report:#}"
+    );
+
+    let text = sandbox.run(&["logs", "--since", "1h"]);
+    assert!(text.stdout.contains("failed logins: 3"), "{}", text.text());
 }
 
 #[test]

@@ -179,7 +179,10 @@ impl LogsReport {
             out,
             "opsdeck logs on {} at {}, last {since} (times local, {})",
             printable(&self.host),
-            self.snapshot.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.snapshot
+                .taken_at
+                .with_timezone(&Local)
+                .format("%Y-%m-%d %H:%M:%S"),
             Local::now().format("%:z")
         );
         for (findings, status) in self.snapshot.sources.iter().zip(&self.statuses) {

@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod journal;
 pub mod logs;
 pub mod receivers;
 pub mod run;
