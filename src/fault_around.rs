@@ -29,47 +29,46 @@ pub struct Mapping {
     pub clean: bool,
 }
 
-/// What [`switch_off`] did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Switched {
-    /// The mappings registered: fault-around is off in them from now on.
-    pub mappings: Vec<Mapping>,
-}
-
-/// Registers every read-only file mapping of the process and drops the pages of the clean ones.
-/// Call it once, first thing in `main`, while the process has one thread.
-pub fn switch_off() -> std::io::Result<Switched> {
+/// Registers every read-only file mapping of the process and drops the pages of the clean ones;
+/// returns the mappings registered, where fault-around is off from now on. An error means
+/// nothing was registered (no userfaultfd, or one without the asynchronous mode); a mapping the
+/// kernel refuses is left as it was. Call it first thing in `main`, while the process has one
+/// thread.
+pub fn switch_off() -> std::io::Result<Vec<Mapping>> {
     let smaps = std::fs::read_to_string("/proc/self/smaps")?;
-    let mappings = read_only_file_mappings(&smaps);
-    imp::register(&mappings)?;
-    Ok(Switched { mappings })
+    imp::register(read_only_file_mappings(&smaps))
 }
 
 /// The private, non-writable mappings of files in an smaps listing, with whether any page of
-/// them is anonymous (written, as the loader does to the relocated data before sealing it).
+/// them is anonymous (written, as the loader does to the relocated data before sealing it),
+/// resident or swapped out.
 pub fn read_only_file_mappings(smaps: &str) -> Vec<Mapping> {
     let mut mappings: Vec<Mapping> = Vec::new();
     let mut current: Option<usize> = None;
     for line in smaps.lines() {
-        if let Some(mapping) = mapping_header(line) {
-            current = mapping.map(|addresses| {
+        if let Some((addresses, kept)) = mapping_header(line) {
+            current = kept.then(|| {
                 mappings.push(Mapping {
                     addresses,
                     clean: true,
                 });
                 mappings.len() - 1
             });
-        } else if let (Some(index), Some(kib)) = (current, line.strip_prefix("Anonymous:")) {
-            mappings[index].clean &= kib.trim().trim_end_matches("kB").trim() == "0";
+        } else if let Some(index) = current {
+            // A written page is anonymous: in memory, or swapped out.
+            let written = ["Anonymous:", "Swap:"]
+                .iter()
+                .filter_map(|field| line.strip_prefix(field))
+                .any(|kib| kib.trim().trim_end_matches("kB").trim() != "0");
+            mappings[index].clean &= !written;
         }
     }
     mappings
 }
 
-/// `Some(header)` when `line` opens a mapping's entry: `Some(addresses)` for a private,
-/// non-writable mapping of a file (a nonzero inode), `None` for any other mapping.
-#[allow(clippy::option_option)] // "a header, of a mapping we keep or not" vs "not a header"
-fn mapping_header(line: &str) -> Option<Option<Range<usize>>> {
+/// The addresses of the mapping whose entry `line` opens, and whether it is a private,
+/// non-writable mapping of a file (a nonzero inode); `None` for the entry's other lines.
+fn mapping_header(line: &str) -> Option<(Range<usize>, bool)> {
     let mut fields = line.split_ascii_whitespace();
     let (start, end) = fields.next()?.split_once('-')?;
     let start = usize::from_str_radix(start, 16).ok()?;
@@ -82,7 +81,7 @@ fn mapping_header(line: &str) -> Option<Option<Range<usize>>> {
         return None;
     }
     let kept = perms[1] == b'-' && perms[3] == b'p' && inode != 0 && start < end;
-    Some(kept.then_some(start..end))
+    Some((start..end, kept))
 }
 
 #[cfg(target_os = "linux")]
@@ -127,7 +126,7 @@ mod imp {
     /// Kept open for the process's life: closing it would unregister every mapping.
     static DESCRIPTOR: OnceLock<OwnedFd> = OnceLock::new();
 
-    pub fn register(mappings: &[Mapping]) -> std::io::Result<()> {
+    pub fn register(mappings: Vec<Mapping>) -> std::io::Result<Vec<Mapping>> {
         let descriptor = match DESCRIPTOR.get() {
             Some(descriptor) => descriptor,
             None => {
@@ -147,6 +146,7 @@ mod imp {
                 DESCRIPTOR.get_or_init(|| descriptor)
             }
         };
+        let mut registered = Vec::with_capacity(mappings.len());
         for mapping in mappings {
             let addresses = &mapping.addresses;
             let mut register = Register {
@@ -157,32 +157,37 @@ mod imp {
             };
             // SAFETY: UFFDIO_REGISTER reads and writes a `struct uffdio_register`, which
             // `Register` is. Registering read-only memory for write-protection changes no access.
-            unsafe {
+            let accepted = unsafe {
                 ioctl(
                     descriptor,
                     Updater::<UFFDIO_REGISTER, Register>::new(&mut register),
                 )
-            }?;
+            };
+            if accepted.is_err() {
+                continue;
+            }
             if mapping.clean {
                 // SAFETY: a private, read-only mapping of a file with no written page (smaps,
                 // read while the process has one thread): its pages are the file's, and a later
-                // access maps them again from the page cache.
-                unsafe {
+                // access maps them again from the page cache. Should the kernel refuse, the
+                // pages stay, which costs memory and nothing else.
+                let _ = unsafe {
                     madvise(
                         addresses.start as *mut std::ffi::c_void,
                         addresses.end - addresses.start,
                         Advice::LinuxDontNeed,
                     )
-                }?;
+                };
             }
+            registered.push(mapping);
         }
-        Ok(())
+        Ok(registered)
     }
 }
 
 #[cfg(not(target_os = "linux"))]
 mod imp {
-    pub fn register(_: &[super::Mapping]) -> std::io::Result<()> {
+    pub fn register(_: Vec<super::Mapping>) -> std::io::Result<Vec<super::Mapping>> {
         Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
     }
 }
@@ -199,9 +204,13 @@ Size:               1024 kB
 Anonymous:             0 kB
 55d0c0100000-55d0c0200000 r-xp 00100000 fd:01 1234 /usr/bin/opsdeck
 Anonymous:             0 kB
+Swap:                  0 kB
 55d0c0200000-55d0c0210000 r--p 00200000 fd:01 1234 /usr/bin/opsdeck
 Anonymous:            64 kB
-55d0c0210000-55d0c0220000 rw-p 00210000 fd:01 1234 /usr/bin/opsdeck
+55d0c0210000-55d0c0211000 r--p 00210000 fd:01 1234 /usr/bin/opsdeck
+Anonymous:             0 kB
+Swap:                  4 kB
+55d0c0211000-55d0c0220000 rw-p 00211000 fd:01 1234 /usr/bin/opsdeck
 Anonymous:             0 kB
 7f0000000000-7f0000021000 rw-p 00000000 00:00 0
 Anonymous:             4 kB
@@ -223,6 +232,10 @@ Anonymous:             0 kB
                 },
                 Mapping {
                     addresses: 0x55d0_c020_0000..0x55d0_c021_0000,
+                    clean: false
+                },
+                Mapping {
+                    addresses: 0x55d0_c021_0000..0x55d0_c021_1000,
                     clean: false
                 },
             ]
@@ -263,14 +276,12 @@ mod linux_tests {
         let middle = middle - middle % page;
         assert!(resident(middle + page));
 
-        let switched = super::switch_off().unwrap();
+        let registered = super::switch_off().unwrap();
         assert!(
-            switched
-                .mappings
+            registered
                 .iter()
                 .any(|mapping| mapping.addresses.contains(&middle) && mapping.clean),
-            "the table's mapping was not registered: {:x?}",
-            switched.mappings
+            "the table's mapping was not registered: {registered:x?}"
         );
         assert!(!resident(middle), "the table's pages were not dropped");
 
