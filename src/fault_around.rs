@@ -251,15 +251,13 @@ mod linux_tests {
     static TABLE: [u8; 256 * 1024] = [7; 256 * 1024];
 
     /// Whether the page at `address` is in memory, from `/proc/self/pagemap` (bit 63).
-    fn resident(address: usize) -> bool {
-        let mut pagemap = std::fs::File::open("/proc/self/pagemap").unwrap();
+    fn resident(address: usize) -> std::io::Result<bool> {
+        let mut pagemap = std::fs::File::open("/proc/self/pagemap")?;
         let page = rustix::param::page_size();
-        pagemap
-            .seek(SeekFrom::Start((address / page * 8) as u64))
-            .unwrap();
+        pagemap.seek(SeekFrom::Start((address / page * 8) as u64))?;
         let mut entry = [0u8; 8];
-        pagemap.read_exact(&mut entry).unwrap();
-        u64::from_le_bytes(entry) >> 63 == 1
+        pagemap.read_exact(&mut entry)?;
+        Ok(u64::from_le_bytes(entry) >> 63 == 1)
     }
 
     #[test]
@@ -274,7 +272,7 @@ mod linux_tests {
         assert_eq!(sum, 7 * (TABLE.len() / page) as u64);
         let middle = TABLE.as_ptr() as usize + TABLE.len() / 2;
         let middle = middle - middle % page;
-        assert!(resident(middle + page));
+        assert!(resident(middle + page).unwrap());
 
         let registered = super::switch_off().unwrap();
         assert!(
@@ -283,11 +281,14 @@ mod linux_tests {
                 .any(|mapping| mapping.addresses.contains(&middle) && mapping.clean),
             "the table's mapping was not registered: {registered:x?}"
         );
-        assert!(!resident(middle), "the table's pages were not dropped");
+        assert!(
+            !resident(middle).unwrap(),
+            "the table's pages were not dropped"
+        );
 
         let offset = middle - TABLE.as_ptr() as usize;
         assert_eq!(std::hint::black_box(&TABLE)[offset], 7);
-        assert!(resident(middle));
+        assert!(resident(middle).unwrap());
         // With fault-around, the 64 KiB around it would be back too.
         for neighbour in [
             middle - 2 * page,
@@ -296,7 +297,7 @@ mod linux_tests {
             middle + 2 * page,
         ] {
             assert!(
-                !resident(neighbour),
+                !resident(neighbour).unwrap(),
                 "page {neighbour:#x} next to the one read is resident"
             );
         }
