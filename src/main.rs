@@ -32,7 +32,11 @@ use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
 
 fn main() -> ExitCode {
-    opsdeck::loader_tables::release();
+    // Without fault-around the loader's tables are dropped with the rest of the pages read
+    // before main; on kernels that refuse it, at least those go.
+    if opsdeck::fault_around::switch_off().is_err() {
+        opsdeck::loader_tables::release();
+    }
     let cli = Cli::parse();
     let failure_code = match &cli.command {
         Some(Command::Check { .. } | Command::Logs { .. }) => 3,
