@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod prometheus;
 pub mod receivers;
 pub mod run;
 pub mod runner;

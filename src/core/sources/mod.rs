@@ -6,6 +6,7 @@
 pub mod failure;
 pub mod pg;
 pub mod process;
+pub mod prometheus;
 pub mod redis;
 pub mod secrets;
 
