@@ -245,7 +245,7 @@ async fn a_promql_syntax_error_is_reported_at_its_rule_with_prometheus_text() {
     );
     let run = opsdeck(dir.path(), &config, &["config", "check"]);
     assert_ne!(run.code, Some(0), "{}", run.text());
-    let at = format!("{}:11:1:", config.display());
+    let at = format!("{}:12:1:", config.display());
     assert!(
         run.stderr.contains(&at),
         "names the file and line:\n{}",

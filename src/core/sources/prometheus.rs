@@ -130,7 +130,7 @@ struct MatrixItem {
 
 impl Prometheus {
     pub fn new(spec: PrometheusSpec) -> Result<Prometheus, PromError> {
-        let client = crate::core::services::http::client_builder()
+        let client = crate::core::sources::http_client_builder()
             .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
             .timeout(spec.timeout)
             .connect_timeout(spec.timeout)
