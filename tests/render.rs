@@ -3047,7 +3047,7 @@ mod hosts {
         );
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         assert!(screen.contains("reading the last 30 minutes"), "{screen}");
-        let ramp: Vec<f64> = (0..120).map(f64::from).collect();
+        let ramp: Vec<f64> = (0..60).map(f64::from).collect();
         state.update(Msg::Runner(Event::HostHistory(Box::new(HostHistory {
             instance: "db-서울:9100".into(),
             series: vec![
@@ -3059,10 +3059,10 @@ mod hosts {
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
         let cpu = screen
             .lines()
-            .find(|line| line.contains("CPU "))
+            .find(|line| line.contains("│CPU "))
             .unwrap_or_else(|| panic!("{screen}"));
         assert!(
-            cpu.contains('█') && cpu.contains('▁'),
+            cpu.contains('▁') && cpu.contains('▄'),
             "a rising sparkline:\n{screen}"
         );
         assert!(
