@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use opsdeck::config::default_rules;
 use opsdeck::core::checks::{Operator, Rule};
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::fleet::{FleetSpec, HOST_UP, PromqlRule};
 use opsdeck::core::model::Status;
 use opsdeck::core::protocol::{Event, Request};
@@ -49,17 +48,7 @@ fn fleet_runner(fleet: FleetSpec, rules: Vec<Rule>) -> RunnerHandle {
         RunnerSettings {
             rules,
             fleet: vec![fleet],
-            ..RunnerSettings::tasks_only(TaskSettings {
-                tasks: Vec::new(),
-                read_only: false,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
-            })
+            ..RunnerSettings::tasks_only(support::runner::no_tasks())
         },
         None,
     )

@@ -57,6 +57,11 @@ fn promql_metric(name: &str) -> &'static str {
     Box::leak(format!("promql.{name}").into_boxed_str())
 }
 
+/// A mistake at `offset` of `source`, with its fix.
+fn at(file: &str, source: &str, offset: usize, message: String, fix: &str) -> ConfigError {
+    ConfigError::at(file, source, offset, message, Some(fix.to_owned()))
+}
+
 /// The `[[rule]] promql` entries, in file order.
 pub fn build_promql_rules(
     rules: &[toml::Spanned<RuleConfig>],
@@ -67,15 +72,7 @@ pub fn build_promql_rules(
     for spanned in rules {
         let rule = spanned.get_ref();
         let Some(expr) = &rule.promql else { continue };
-        let at = |message: String, fix: &str| {
-            ConfigError::at(
-                file,
-                source,
-                spanned.span().start,
-                message,
-                Some(fix.to_owned()),
-            )
-        };
+        let at = |message: String, fix: &str| at(file, source, spanned.span().start, message, fix);
         let Some(name) = &rule.name else {
             return Err(at(
                 "a `promql` rule needs a `name`".into(),
@@ -131,15 +128,7 @@ pub fn build_sources(
     let mut specs: Vec<FleetSpec> = Vec::new();
     for spanned in entries {
         let entry = spanned.get_ref();
-        let at = |message: String, fix: &str| {
-            ConfigError::at(
-                file,
-                source,
-                spanned.span().start,
-                message,
-                Some(fix.to_owned()),
-            )
-        };
+        let at = |message: String, fix: &str| at(file, source, spanned.span().start, message, fix);
         let name = entry.name.clone().unwrap_or_else(|| "prometheus".into());
         if specs.iter().any(|spec| spec.name == name) {
             return Err(at(
@@ -209,4 +198,48 @@ pub fn build_sources(
         });
     }
     Ok(specs)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn a_source_and_a_promql_rule_parse_into_specs_and_rules() {
+        let config = Config::parse(
+            "t",
+            "[[prometheus]]\nurl = \"http://prom:9090\"\nbearer_token = \"s3cret\"\njobs = [\"node\", \"edge\"]\n\n[[rule]]\nname = \"load\"\npromql = \"node_load1\"\nwarn = 2\n",
+        )
+        .unwrap();
+        let spec = &config.fleet_specs[0];
+        assert_eq!(spec.name, "prometheus");
+        assert_eq!(spec.jobs, ["node", "edge"]);
+        assert_eq!(spec.interval, std::time::Duration::from_secs(15));
+        assert_eq!(spec.rules[0].metric, "promql.load");
+        assert!(!format!("{:?}", spec.server).contains("s3cret"));
+        assert!(
+            config
+                .effective_rules()
+                .iter()
+                .any(|rule| rule.metric == "promql.load" && rule.warn == Some(2.0))
+        );
+    }
+
+    #[test]
+    fn promql_mistakes_are_reported_at_their_rule() {
+        let error = |text: &str| Config::parse("t", text).unwrap_err().to_string();
+        let without_server = error("[[rule]]\nname = \"x\"\npromql = \"up\"\nwarn = 1\n");
+        assert!(
+            without_server.starts_with("t:1:1: a `promql` rule needs a [[prometheus]]"),
+            "{without_server}"
+        );
+        let both = error("[[rule]]\nmetric = \"host.up\"\npromql = \"up\"\nwarn = 1\n");
+        assert!(both.contains("both `metric` and `promql`"), "{both}");
+        let unnamed =
+            error("[[prometheus]]\nurl = \"http://p:9090\"\n[[rule]]\npromql = \"up\"\nwarn = 1\n");
+        assert!(
+            unnamed.starts_with("t:3:1: a `promql` rule needs a `name`"),
+            "{unnamed}"
+        );
+    }
 }
