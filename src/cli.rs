@@ -22,6 +22,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck queries --db app --top 10 --min-mean-ms 1000
   opsdeck logs --since 1h          log findings: errors, new signatures, access figures, failed logins
   opsdeck logs --source nginx --format json
+  opsdeck hosts --format json      the fleet from Prometheus, worst first; exit by the rules
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
@@ -125,6 +126,13 @@ pub enum Command {
         /// How far back to read, e.g. 15m, 1h, 24h, 7d.
         #[arg(long, default_value = "24h", value_parser = parse_since)]
         since: std::time::Duration,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The fleet's hosts from the [[prometheus]] sources, worst first: up/down, CPU, memory,
+    /// the fullest filesystem, load, network and the scrape's age, judged by the rules (exit 0
+    /// ok, 1 warn, 2 crit, 3 a source or a PromQL rule could not be read).
+    Hosts {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let failure_code = match &cli.command {
-        Some(Command::Check { .. } | Command::Logs { .. }) => 3,
+        Some(Command::Check { .. } | Command::Logs { .. } | Command::Hosts { .. }) => 3,
         _ => 1,
     };
     match dispatch(cli) {
@@ -236,6 +236,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load_config(&cli, paths.as_ref())?;
             headless::exit_status(logs(&loaded.config, source.as_deref(), *since, *format))
         }
+        Some(Command::Hosts { format }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            headless::exit_status(hosts(&loaded.config, *format))
+        }
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
@@ -294,6 +298,22 @@ fn logs(
     let snapshot = runtime.block_on(headless::logs::scan(sources.clone(), since))?;
     let judge = Judge::new(config.effective_rules());
     let report = headless::logs::LogsReport::new(hostname(), &sources, snapshot, since, &judge);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(report.exit_code())
+}
+
+/// `opsdeck hosts`: every `[[prometheus]]` source read once, judged and printed.
+fn hosts(config: &Config, format: Format) -> Result<i32> {
+    headless::hosts::require(&config.fleet_specs)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let sources = runtime.block_on(headless::hosts::collect(&config.fleet_specs));
+    let judge = Judge::new(config.effective_rules());
+    let report = headless::hosts::HostsReport::new(sources, &judge);
     match format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -373,6 +393,7 @@ fn config_check(file: Option<&PathBuf>, paths: Option<&Paths>) -> Result<i32> {
     loaded
         .config
         .theme(None, themes_dir.as_deref(), Some(&path))?;
+    check_promql_rules(&loaded.config, &path)?;
     let conflicts = loaded.config.keymap().conflicts();
     for (key, first, second) in &conflicts {
         eprintln!(
@@ -385,6 +406,52 @@ fn config_check(file: Option<&PathBuf>, paths: Option<&Paths>) -> Result<i32> {
     }
     println!("{}: ok", path.display());
     Ok(0)
+}
+
+/// Asks the first `[[prometheus]]` server whether each `[[rule]] promql` parses: a refused one is
+/// reported at its `[[rule]]` with Prometheus' own error text. A server that cannot be reached
+/// is a warning (the rules are then checked at their first evaluation, shown in place).
+fn check_promql_rules(config: &Config, path: &std::path::Path) -> Result<()> {
+    let (Some(spec), false) = (config.fleet_specs.first(), config.promql_rules.is_empty()) else {
+        return Ok(());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let server = opsdeck::core::sources::prometheus::Prometheus::new(spec.server.clone())?;
+    let rules: Vec<_> = config
+        .promql_rules
+        .iter()
+        .map(|placed| placed.rule.clone())
+        .collect();
+    match runtime.block_on(opsdeck::core::fleet::check_rules(&server, &rules)) {
+        Ok(refused) => {
+            match refused.first() {
+                Some((index, message)) => {
+                    let placed = &config.promql_rules[*index];
+                    Err(opsdeck::config::ConfigError {
+                    file: path.display().to_string(),
+                    position: Some(placed.at),
+                    message: format!(
+                        "Prometheus refuses the promql of rule `{}`: {}",
+                        placed.rule.metric.trim_start_matches("promql."),
+                        opsdeck::core::text::printable(message)
+                    ),
+                    fix: Some("correct the expression (try it in Prometheus' expression browser first)".into()),
+                }
+                .into())
+                }
+                None => Ok(()),
+            }
+        }
+        Err(error) => {
+            eprintln!(
+                "{}: warning: the promql rules were not checked: {error}",
+                path.display()
+            );
+            Ok(())
+        }
+    }
 }
 
 fn hostname() -> String {
@@ -570,6 +637,13 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|set| set.name.clone())
             .collect(),
     );
+    state.set_fleet_sources(
+        config
+            .fleet_specs
+            .iter()
+            .map(|spec| spec.name.clone())
+            .collect(),
+    );
     state.set_log_sources(
         config
             .log_sources
@@ -600,6 +674,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         checklists: checklists.checklists.clone(),
         watch_incidents: true,
         logs: config.log_sources.clone(),
+        fleet: config.fleet_specs.clone(),
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

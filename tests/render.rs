@@ -2910,3 +2910,201 @@ mod logs {
         assert!(help.contains("Log lines"), "{help}");
     }
 }
+
+/// The hosts pane from a `[[prometheus]]` source: worst first, a Korean host name aligned, a
+/// label with an escape sequence shown escaped, the host view's sparklines, and Prometheus
+/// down said in place over the last rows, marked stale.
+mod hosts {
+    use std::collections::BTreeMap;
+
+    use opsdeck::config::Glyphs;
+    use opsdeck::core::fleet::{FleetSnapshot, HostHistory, HostRow};
+    use opsdeck::core::model::{Metric, Status, Unit};
+    use opsdeck::core::protocol::{Event, Request};
+    use opsdeck::tui::app::{AppState, Msg};
+    use opsdeck::tui::panes::Pane;
+
+    use super::{at, look, render, state, text};
+    use opsdeck::config::keymap::KeyChord;
+    use opsdeck::core::checks::Evaluation;
+
+    fn host(instance: &str, up: bool, cpu: f64) -> HostRow {
+        let mut labels = BTreeMap::from([
+            ("instance".to_owned(), instance.to_owned()),
+            ("job".to_owned(), "node".to_owned()),
+        ]);
+        labels.insert("rack".into(), "r1\u{1b}[31mred".into());
+        HostRow {
+            instance: instance.into(),
+            job: "node".into(),
+            labels,
+            up,
+            cpu_used_pct: up.then_some(cpu),
+            mem_used_pct: up.then_some(41.0),
+            disk_used_pct: up.then_some(63.0),
+            load1: up.then_some(0.42),
+            net_rx_bytes_per_s: up.then_some(12_500.0),
+            net_tx_bytes_per_s: up.then_some(800.0),
+            scrape_age_seconds: Some(if up { 1.0 } else { 31.0 }),
+        }
+    }
+
+    fn snapshot(error: Option<&str>) -> FleetSnapshot {
+        FleetSnapshot {
+            source: "prometheus".into(),
+            url: "http://prom:9090".into(),
+            taken_at: at(-2),
+            hosts: vec![
+                host("web-01:9100", true, 12.0),
+                host("db-서울:9100", false, 0.0),
+                host("evil\u{1b}[2J:9100", true, 95.0),
+            ],
+            error: error.map(str::to_owned),
+            warnings: Vec::new(),
+            rules: Vec::new(),
+            collect_ms: 8.0,
+            response_bytes: 2048,
+        }
+    }
+
+    fn judged(snapshot: &FleetSnapshot) -> Vec<Evaluation> {
+        snapshot
+            .hosts
+            .iter()
+            .map(|host| Evaluation {
+                metric: Metric::of(
+                    "host.up",
+                    &host.instance,
+                    f64::from(u8::from(host.up)),
+                    Unit::Count,
+                ),
+                status: if host.up { Status::Ok } else { Status::Crit },
+                operator: None,
+                warn: None,
+                crit: None,
+            })
+            .collect()
+    }
+
+    fn fleet_state() -> AppState {
+        let mut state = state("PROD");
+        state.set_fleet_sources(vec!["prometheus".into()]);
+        let snapshot = snapshot(None);
+        let evaluations = judged(&snapshot);
+        state.update(Msg::Runner(Event::Fleet {
+            snapshot: Box::new(snapshot),
+            evaluations,
+        }));
+        state.focus_on(Pane::Hosts);
+        state.update(Msg::Tick(at(0)));
+        state
+    }
+
+    fn key(state: &mut AppState, name: &str) -> Vec<Request> {
+        state.update(Msg::Key(KeyChord::parse(name).unwrap()))
+    }
+
+    #[test]
+    fn the_hosts_pane_lists_worst_first_with_escapes_shown_at_80x24() {
+        let state = fleet_state();
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            !screen.contains('\u{1b}'),
+            "no raw escape reaches the terminal:\n{screen}"
+        );
+        let rows: Vec<&str> = screen
+            .lines()
+            .filter(|line| line.contains(":9100"))
+            .collect();
+        assert_eq!(rows.len(), 3, "{screen}");
+        assert!(
+            rows[0].contains("db-서울") && rows[0].contains("CRIT") && rows[0].contains("down"),
+            "down first:\n{screen}"
+        );
+        assert!(
+            rows[1].contains("evil\\x1b[2J"),
+            "busiest next, escaped:\n{screen}"
+        );
+        // The UP column lines up whatever the host name's width.
+        let column = |row: &str, word: &str| {
+            let before = &row[..row.find(word).unwrap()];
+            unicode_width::UnicodeWidthStr::width(before)
+        };
+        assert_eq!(column(rows[0], " down "), column(rows[2], " up "));
+        assert!(screen.contains("1 down"), "{screen}");
+    }
+
+    #[test]
+    fn enter_opens_the_host_view_with_sparklines_and_escape_returns() {
+        let mut state = fleet_state();
+        let requests = key(&mut state, "Enter");
+        let Some(Request::LoadHostHistory { source, instance }) = requests.first() else {
+            panic!("Enter asks for the host's history: {requests:?}");
+        };
+        assert_eq!(
+            (source.as_str(), instance.as_str()),
+            ("prometheus", "db-서울:9100")
+        );
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("reading the last 30 minutes"), "{screen}");
+        let ramp: Vec<f64> = (0..60).map(f64::from).collect();
+        state.update(Msg::Runner(Event::HostHistory(Box::new(HostHistory {
+            instance: "db-서울:9100".into(),
+            series: vec![
+                ("CPU", Unit::Percent, ramp.iter().map(|v| v / 1.2).collect()),
+                ("load", Unit::Load, ramp.iter().map(|v| v / 100.0).collect()),
+            ],
+            error: None,
+        }))));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        let cpu = screen
+            .lines()
+            .find(|line| line.contains("│CPU "))
+            .unwrap_or_else(|| panic!("{screen}"));
+        assert!(
+            cpu.contains('▁') && cpu.contains('▄'),
+            "a rising sparkline:\n{screen}"
+        );
+        assert!(
+            screen.contains("rack=r1\\x1b[31mred"),
+            "labels escaped:\n{screen}"
+        );
+        key(&mut state, "Esc");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_eq!(
+            screen.lines().filter(|line| line.contains(":9100")).count(),
+            3,
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn the_filter_narrows_the_rows_and_prometheus_down_is_said_in_place() {
+        let mut state = fleet_state();
+        key(&mut state, "/");
+        for ch in ["w", "e", "b"] {
+            key(&mut state, ch);
+        }
+        key(&mut state, "Enter");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        let rows: Vec<&str> = screen
+            .lines()
+            .filter(|line| line.contains(":9100"))
+            .collect();
+        assert_eq!(rows.len(), 1, "{screen}");
+        assert!(rows[0].contains("web-01"));
+        let failed = snapshot(Some(
+            "http://prom:9090: cannot connect (is Prometheus running, and is the url right?)",
+        ));
+        state.update(Msg::Runner(Event::Fleet {
+            snapshot: Box::new(failed),
+            evaluations: Vec::new(),
+        }));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(screen.contains("cannot read Prometheus"), "{screen}");
+        assert!(
+            screen.contains("stale"),
+            "the last rows stay, marked stale:\n{screen}"
+        );
+    }
+}

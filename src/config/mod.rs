@@ -11,6 +11,7 @@ pub mod incidents;
 pub mod keymap;
 pub mod logs;
 pub mod paths;
+pub mod prometheus;
 pub mod queries;
 pub mod services;
 pub mod tasks;
@@ -61,6 +62,14 @@ pub struct Config {
     pub escalation: Vec<toml::Spanned<incidents::EscalationConfig>>,
     #[serde(rename = "log")]
     pub logs: Vec<toml::Spanned<logs::LogConfig>>,
+    #[serde(rename = "prometheus")]
+    pub prometheus: Vec<toml::Spanned<prometheus::PrometheusConfig>>,
+    /// The `[[prometheus]]` sources, checked and built while parsing.
+    #[serde(skip)]
+    pub fleet_specs: Vec<crate::core::fleet::FleetSpec>,
+    /// The `[[rule]] promql` entries and where they are written.
+    #[serde(skip)]
+    pub promql_rules: Vec<prometheus::PlacedRule>,
     /// The levels and contacts, checked and built while parsing.
     #[serde(skip)]
     pub incident_policy: crate::core::incidents::policy::Policy,
@@ -229,7 +238,14 @@ impl TryFrom<String> for IntervalValue {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleConfig {
-    pub metric: MetricName,
+    /// A metric opsdeck collects; or `promql` (with `name`) for any PromQL expression.
+    #[serde(default)]
+    pub metric: Option<MetricName>,
+    #[serde(default)]
+    pub promql: Option<String>,
+    /// Names a `promql` rule: its metric is `promql.NAME`.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub instance: Option<String>,
     #[serde(default)]
@@ -263,6 +279,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::backups::status::BACKUP_METRICS)
             .chain(crate::core::incidents::INCIDENT_METRICS)
             .chain(crate::core::logs::findings::LOG_METRICS)
+            .chain(crate::core::fleet::FLEET_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -353,6 +370,18 @@ pub fn default_rules() -> Vec<Rule> {
         flag("backup.restore_test_overdue", true),
         // Nobody acknowledged an open incident within its level's target.
         flag(crate::core::incidents::UNACKNOWLEDGED_OVERDUE, false),
+        // A host Prometheus cannot scrape, or a Prometheus opsdeck cannot read, is critical.
+        Rule {
+            operator: Operator::Below,
+            ..below(crate::core::fleet::HOST_UP, None, 1.0)
+        },
+        Rule {
+            operator: Operator::Below,
+            ..below(crate::core::fleet::PROMETHEUS_UP, None, 1.0)
+        },
+        rule(crate::core::fleet::HOST_CPU, 80.0, 90.0, 5),
+        rule(crate::core::fleet::HOST_MEM, 85.0, 95.0, 3),
+        rule(crate::core::fleet::HOST_DISK, 80.0, 90.0, 0),
     ]
 }
 
@@ -373,6 +402,9 @@ impl Config {
         config.service_specs = services::build_services(&config.services, file, source)?;
         config.backup_set_specs = backups::build_sets(&config.backup_sets, file, source)?;
         config.log_sources = logs::build_sources(&config.logs, file, source)?;
+        config.promql_rules = prometheus::build_promql_rules(&config.rules, file, source)?;
+        config.fleet_specs =
+            prometheus::build_sources(&config.prometheus, &config.promql_rules, file, source)?;
         config.incident_policy =
             incidents::build_policy(&config.incidents, &config.escalation, file, source)?;
         let span = config.general.theme.span();
@@ -412,12 +444,30 @@ impl Config {
         self.validate_task_keys(file)?;
         for rule in &self.rules {
             let inner = rule.get_ref();
+            let what = match (&inner.metric, &inner.promql) {
+                (Some(metric), None) => metric.0.clone(),
+                (None, Some(_)) => format!("promql `{}`", inner.name.as_deref().unwrap_or("")),
+                (metric, _) => {
+                    let message = if metric.is_some() {
+                        "a rule has both `metric` and `promql`"
+                    } else {
+                        "a rule has neither `metric` nor `promql`"
+                    };
+                    return Err(ConfigError::at(
+                        file,
+                        source,
+                        rule.span().start,
+                        message.into(),
+                        Some("write metric = \"cpu.used_pct\" for a collected metric, or name = \"…\" and promql = \"…\" for a PromQL expression".into()),
+                    ));
+                }
+            };
             if inner.enabled && inner.warn.is_none() && inner.crit.is_none() {
                 return Err(ConfigError::at(
                     file,
                     source,
                     rule.span().start,
-                    format!("rule for `{}` has neither `warn` nor `crit`", inner.metric.0),
+                    format!("rule for `{what}` has neither `warn` nor `crit`"),
                     Some("add `warn = …` and/or `crit = …`, or `enabled = false` to turn the rule off".into()),
                 ));
             }
@@ -619,12 +669,15 @@ impl Config {
         }
         for spanned in &self.rules {
             let configured = spanned.get_ref();
-            rules.retain(|rule| {
-                !(rule.metric == configured.metric.0 && rule.instance == configured.instance)
-            });
+            let metric = match (&configured.metric, &configured.name) {
+                (Some(metric), _) => metric.0.clone(),
+                (None, Some(name)) => format!("promql.{name}"),
+                (None, None) => continue,
+            };
+            rules.retain(|rule| !(rule.metric == metric && rule.instance == configured.instance));
             if configured.enabled {
                 rules.push(Rule {
-                    metric: configured.metric.0.clone(),
+                    metric,
                     instance: configured.instance.clone(),
                     operator: configured.op.0,
                     warn: configured.warn,

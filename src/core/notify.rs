@@ -333,7 +333,7 @@ impl Notifier {
         if let Some(client) = &self.http {
             return Ok(client.clone());
         }
-        let client = crate::core::services::http::client_builder()
+        let client = crate::core::sources::http_client_builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))

@@ -66,6 +66,9 @@ pub enum Request {
         summary: String,
         lines: Vec<LogLine>,
     },
+    /// Read one host's recent figures from its `[[prometheus]]` source; answered with
+    /// [`Event::HostHistory`].
+    LoadHostHistory { source: String, instance: String },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -165,4 +168,11 @@ pub enum Event {
     },
     /// The rules' verdicts on service and database metrics (checklist items show them live).
     Judged(Vec<Evaluation>),
+    /// One refresh of a `[[prometheus]]` source, with the rules' verdicts on its hosts.
+    Fleet {
+        snapshot: Box<crate::core::fleet::FleetSnapshot>,
+        evaluations: Vec<Evaluation>,
+    },
+    /// What [`Request::LoadHostHistory`] asked for.
+    HostHistory(Box<crate::core::fleet::HostHistory>),
 }

@@ -26,6 +26,7 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
+use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
 use crate::core::incidents::{IncidentsSample, Notice};
@@ -39,6 +40,7 @@ use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
+use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
 
@@ -79,6 +81,8 @@ pub struct RunnerSettings {
     pub watch_incidents: bool,
     /// The log sources followed (`[[log]]`), their read positions kept in the store.
     pub logs: Vec<LogSource>,
+    /// The `[[prometheus]]` sources of the hosts pane.
+    pub fleet: Vec<FleetSpec>,
 }
 
 impl RunnerSettings {
@@ -99,6 +103,7 @@ impl RunnerSettings {
             checklists: Vec::new(),
             watch_incidents: false,
             logs: Vec::new(),
+            fleet: Vec::new(),
         }
     }
 }
@@ -118,6 +123,13 @@ enum Collected {
     Checklists(Result<Vec<RunState>, String>),
     Incidents(Watched),
     Logs(Box<LogsSnapshot>),
+    Fleet(Box<FleetSnapshot>),
+}
+
+impl From<Box<FleetSnapshot>> for Collected {
+    fn from(snapshot: Box<FleetSnapshot>) -> Self {
+        Collected::Fleet(snapshot)
+    }
 }
 
 impl From<Box<LogsSnapshot>> for Collected {
@@ -170,6 +182,7 @@ impl Sample for Collected {
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
             Collected::Logs(snapshot) => snapshot.metrics(),
+            Collected::Fleet(snapshot) => snapshot.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -191,6 +204,7 @@ impl Sample for Collected {
             Collected::Queries(snapshot) => snapshot.taken_at,
             Collected::Backups(round) => round.taken_at,
             Collected::Logs(snapshot) => snapshot.taken_at,
+            Collected::Fleet(snapshot) => snapshot.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -309,6 +323,16 @@ async fn run(
         drives.refreshed.push(control);
         lines
     });
+    // The host view asks the source's server for one host's history.
+    let mut fleet_servers: HashMap<String, (Prometheus, Vec<String>)> = HashMap::new();
+    for spec in settings.fleet {
+        let collector = FleetCollector::new(spec.clone());
+        if let Some(server) = collector.server() {
+            fleet_servers.insert(spec.name.clone(), (server, spec.jobs.clone()));
+        }
+        let control = drives.start(collector);
+        drives.refreshed.push(control);
+    }
     if !settings.backups.is_empty() {
         let collector =
             BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
@@ -504,6 +528,23 @@ async fn run(
                 Some(Request::LoadLogLines { source, filter }) => {
                     answer_log_lines(log_lines.clone(), source, filter, events.clone());
                 }
+                Some(Request::LoadHostHistory { source, instance }) => {
+                    let server = fleet_servers.get(&source).cloned();
+                    let events = events.clone();
+                    tokio::spawn(async move {
+                        let history = match server {
+                            Some((server, jobs)) => {
+                                crate::core::fleet::history(&server, &jobs, &instance).await
+                            }
+                            None => HostHistory {
+                                instance,
+                                series: Vec::new(),
+                                error: Some(format!("no [[prometheus]] source named `{source}`")),
+                            },
+                        };
+                        let _ = events.send(Event::HostHistory(Box::new(history))).await;
+                    });
+                }
                 Some(Request::Shutdown) | None => break,
             },
         }
@@ -662,6 +703,10 @@ async fn deliver(
             evaluations,
         }],
         Collected::Logs(snapshot) => vec![Event::Logs {
+            snapshot,
+            evaluations,
+        }],
+        Collected::Fleet(snapshot) => vec![Event::Fleet {
             snapshot,
             evaluations,
         }],

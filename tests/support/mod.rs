@@ -17,6 +17,7 @@
 
 pub mod journal;
 pub mod logs;
+pub mod prometheus;
 pub mod receivers;
 pub mod run;
 pub mod runner;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::RunnerHandle;
 
@@ -20,5 +21,21 @@ pub async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) ->
         if let Some(found) = wanted(event) {
             return found;
         }
+    }
+}
+
+/// No tasks, under the identity of `tester` on `test-host`: the settings of a runner that is
+/// there for its collectors.
+pub fn no_tasks() -> TaskSettings {
+    TaskSettings {
+        tasks: Vec::new(),
+        read_only: false,
+        identity: Identity {
+            user: "tester".into(),
+            client: None,
+            host: "test-host".into(),
+            pid: std::process::id(),
+        },
+        runs_dir: None,
     }
 }

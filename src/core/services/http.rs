@@ -243,15 +243,6 @@ pub(super) fn prepare(verify_tls: bool) {
     let _ = client(verify_tls);
 }
 
-/// A reqwest client builder on rustls with ring. reqwest is built without a provider of its own
-/// (it would bring aws-lc, 0.5 MiB of code and tables next to ring's) and takes the process
-/// default, installed here; losing the race to another thread installing it is fine.
-pub(crate) fn client_builder() -> reqwest::ClientBuilder {
-    let _ =
-        rustls::crypto::CryptoProvider::install_default(rustls::crypto::ring::default_provider());
-    reqwest::Client::builder()
-}
-
 /// The shared client for `verify_tls`, built on first use.
 fn client(verify_tls: bool) -> Result<&'static reqwest::Client, String> {
     static CLIENTS: [OnceLock<reqwest::Client>; 2] = [OnceLock::new(), OnceLock::new()];
@@ -259,7 +250,7 @@ fn client(verify_tls: bool) -> Result<&'static reqwest::Client, String> {
     if let Some(client) = slot.get() {
         return Ok(client);
     }
-    let client = client_builder()
+    let client = crate::core::sources::http_client_builder()
         .user_agent(concat!("opsdeck/", env!("CARGO_PKG_VERSION")))
         .tls_danger_accept_invalid_certs(!verify_tls)
         .tcp_nodelay(true)

@@ -24,6 +24,7 @@ use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
 use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::hosts::HostsPane;
 use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::queries::QueriesPane;
 use crate::tui::panes::resources::ResourcesPane;
@@ -162,6 +163,14 @@ impl AppState {
         self.dirty = true;
     }
 
+    /// The configured `[[prometheus]]` sources: the hosts pane is shown with any.
+    pub fn set_fleet_sources(&mut self, names: Vec<String>) {
+        if let Some(pane) = self.pane_mut::<HostsPane>() {
+            pane.configured = names;
+        }
+        self.dirty = true;
+    }
+
     /// The configured log sources, shown as "reading…" until their first read.
     pub fn set_log_sources(&mut self, names: Vec<String>) {
         if let Some(pane) = self.pane_mut::<LogsPane>() {
@@ -270,9 +279,16 @@ impl AppState {
         match self.modal.take() {
             Some(Modal::Note { editor, under }) => return self.edit_note(*editor, *under, key),
             Some(Modal::Filter) => {
-                let typing = self
-                    .pane_mut::<ServicesPane>()
-                    .is_some_and(|pane| pane.edit_filter(key));
+                // The filter being typed is the hosts' when theirs is open, else the services'.
+                let typing = match self
+                    .pane_mut::<HostsPane>()
+                    .filter(|pane| pane.filter_editing)
+                {
+                    Some(hosts) => hosts.edit_filter(key),
+                    None => self
+                        .pane_mut::<ServicesPane>()
+                        .is_some_and(|pane| pane.edit_filter(key)),
+                };
                 if typing {
                     self.modal = Some(Modal::Filter);
                 }
@@ -345,6 +361,11 @@ impl AppState {
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::Palette => self.modal = Some(Modal::Palette(PaletteInput::default())),
             Action::Close if self.zoomed => self.zoomed = false,
+            Action::Close
+                if self.focus == Pane::Hosts
+                    && self
+                        .pane_mut::<HostsPane>()
+                        .is_some_and(HostsPane::close_detail) => {}
             Action::Close => self.notice = None,
             action => return self.route(action),
         }
@@ -501,6 +522,7 @@ impl AppState {
             Event::Resources { evaluations, .. }
             | Event::Backups { evaluations, .. }
             | Event::Logs { evaluations, .. }
+            | Event::Fleet { evaluations, .. }
             | Event::Judged(evaluations) => {
                 for evaluation in evaluations {
                     self.judged.insert(evaluation.metric.key(), evaluation);

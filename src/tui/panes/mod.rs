@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod backups;
 pub mod checklists;
+pub mod hosts;
 pub mod incidents;
 pub mod logs;
 pub mod queries;
@@ -40,6 +41,7 @@ use crate::tui::style::Look;
 pub enum Pane {
     Resources,
     Services,
+    Hosts,
     Queries,
     Backups,
     Logs,
@@ -54,6 +56,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
     vec![
         Box::new(resources::ResourcesPane::default()),
         Box::new(services::ServicesPane::default()),
+        Box::new(hosts::HostsPane::default()),
         Box::new(queries::QueriesPane::default()),
         Box::new(backups::BackupsPane::default()),
         Box::new(logs::LogsPane::default()),
@@ -274,6 +277,20 @@ pub fn downcast_mut<T: Component>(component: &mut dyn Component) -> Option<&mut 
 
 pub fn downcast_ref<T: Component>(component: &dyn Component) -> Option<&T> {
     (component as &dyn Any).downcast_ref::<T>()
+}
+
+/// A key typed into a pane's filter; `false` once typing ends (Enter or Esc).
+pub fn type_filter(filter: &mut String, key: crate::config::keymap::KeyChord) -> bool {
+    use crate::config::keymap::KeyCode;
+    match key.code {
+        KeyCode::Enter | KeyCode::Esc => return false,
+        KeyCode::Backspace => {
+            filter.pop();
+        }
+        KeyCode::Char(ch) if !key.ctrl && !key.alt => filter.push(ch),
+        _ => {}
+    }
+    true
 }
 
 /// Moves a selection by one step (or to an end) within `0..=last`.

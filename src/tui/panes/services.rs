@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::config::action::Action;
-use crate::config::keymap::{KeyChord, KeyCode};
+use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
@@ -164,18 +164,8 @@ impl ServicesPane {
     /// A key while the filter is typed; `false` once typing ends (Enter or Esc).
     pub fn edit_filter(&mut self, key: KeyChord) -> bool {
         self.selected = 0;
-        match key.code {
-            KeyCode::Enter | KeyCode::Esc => {
-                self.filter_editing = false;
-                return false;
-            }
-            KeyCode::Backspace => {
-                self.filter.pop();
-            }
-            KeyCode::Char(ch) if !key.ctrl && !key.alt => self.filter.push(ch),
-            _ => {}
-        }
-        true
+        self.filter_editing = super::type_filter(&mut self.filter, key);
+        self.filter_editing
     }
 
     fn down_count(&self) -> usize {
