@@ -240,14 +240,13 @@ impl AppState {
         match msg {
             Msg::Key(key) => {
                 self.dirty = true;
-                return self.on_key(key);
+                self.on_key(key)
             }
-            Msg::Runner(event) => return self.on_event(event),
-            Msg::Tick(now) => return self.on_tick(now),
-            Msg::ScrollUp => return self.act(Action::Up),
-            Msg::ScrollDown => return self.act(Action::Down),
+            Msg::Runner(event) => self.on_event(event),
+            Msg::Tick(now) => self.on_tick(now),
+            Msg::ScrollUp => self.act(Action::Up),
+            Msg::ScrollDown => self.act(Action::Down),
         }
-        Vec::new()
     }
 
     /// Runs `handle` with the context panes act through.
@@ -356,12 +355,13 @@ impl AppState {
             Action::NextPane | Action::PrevPane => self.step_focus(action == Action::NextPane),
             Action::Zoom => self.zoomed = !self.zoomed,
             Action::TimeSpan => {
-                self.span = self.span.next();
+                let span = self.span.next();
+                self.span = span;
                 if let Some(pane) = self.pane_mut::<ResourcesPane>() {
-                    pane.span = self.span;
+                    pane.span = span;
                 }
                 if let Some(pane) = self.pane_mut::<ServicesPane>() {
-                    pane.span = self.span;
+                    pane.span = span;
                 }
                 return vec![self.history_request()];
             }
