@@ -137,12 +137,18 @@ fn cpu_time() -> Result<Duration, String> {
         .rsplit_once(") ")
         .map(|(_, rest)| rest.split(' ').collect())
         .unwrap_or_default();
-    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<u64>().ok());
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<u64>().ok())
+    };
     let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
         return Err("cannot read utime and stime from /proc/self/stat".to_owned());
     };
     let hertz = rustix::param::clock_ticks_per_second().max(1);
-    Ok(Duration::from_secs_f64((user + system) as f64 / hertz as f64))
+    Ok(Duration::from_secs_f64(
+        (user + system) as f64 / hertz as f64,
+    ))
 }
 
 /// The writer's CPU time for `IDLE_HOURS` of an idle console, in percent of one core.
@@ -163,7 +169,10 @@ async fn idle_cost(start: DateTime<Utc>) -> Result<f64, String> {
             // What the runner hands over per sample: owned keys and values.
             let recorded = history::writer::Recorded {
                 at,
-                values: keys.iter().map(|key| (key.clone(), 100.0 * noise.next())).collect(),
+                values: keys
+                    .iter()
+                    .map(|key| (key.clone(), 100.0 * noise.next()))
+                    .collect(),
             };
             writer.record(&recorded);
         }
@@ -287,7 +296,9 @@ fn main() -> ExitCode {
     });
     match result {
         Ok((idle, _)) if idle > IDLE_TARGET_PCT => {
-            eprintln!("history_size: writing history costs {idle:.4} % of a core, over the {IDLE_TARGET_PCT} % target");
+            eprintln!(
+                "history_size: writing history costs {idle:.4} % of a core, over the {IDLE_TARGET_PCT} % target"
+            );
             ExitCode::FAILURE
         }
         Ok((_, sizes)) => {

@@ -91,7 +91,11 @@ impl History {
 
     /// Replaces every stored series with `loaded`: per key, points of `resolution` as (start,
     /// peak).
-    pub fn load(&mut self, resolution: Resolution, loaded: HashMap<String, Vec<(DateTime<Utc>, f64)>>) {
+    pub fn load(
+        &mut self,
+        resolution: Resolution,
+        loaded: HashMap<String, Vec<(DateTime<Utc>, f64)>>,
+    ) {
         self.stored_seconds = resolution.span().num_seconds();
         self.stored = loaded
             .into_iter()

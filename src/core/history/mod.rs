@@ -33,11 +33,7 @@ pub enum Resolution {
 }
 
 impl Resolution {
-    pub const ALL: [Resolution; 3] = [
-        Resolution::Minute,
-        Resolution::QuarterHour,
-        Resolution::Day,
-    ];
+    pub const ALL: [Resolution; 3] = [Resolution::Minute, Resolution::QuarterHour, Resolution::Day];
 
     /// The time one point covers.
     pub fn span(self) -> TimeDelta {
@@ -265,9 +261,8 @@ impl Minutes {
             starts
         };
         for start in starts {
-            for (key, chunk_start, bytes) in store
-                .history_chunks(minute, None, start, start + 1)
-                .await?
+            for (key, chunk_start, bytes) in
+                store.history_chunks(minute, None, start, start + 1).await?
             {
                 chunks.insert((key, chunk_start), Chunk::decode(minute, &bytes));
             }

@@ -102,14 +102,13 @@ impl Store {
         resolution: Resolution,
         before: i64,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM metric_history WHERE resolution = $1 AND chunk_start <= $2",
-        )
-        .bind(resolution.code())
-        .bind(before - resolution.chunk_millis())
-        .execute(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+        let done =
+            sqlx::query("DELETE FROM metric_history WHERE resolution = $1 AND chunk_start <= $2")
+                .bind(resolution.code())
+                .bind(before - resolution.chunk_millis())
+                .execute(&self.pool)
+                .await
+                .map_err(self.query_error())?;
         Ok(done.rows_affected())
     }
 

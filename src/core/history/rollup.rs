@@ -178,19 +178,32 @@ mod tests {
     fn a_minute_weighs_its_samples_and_keeps_the_last() {
         let slot = minute(&[1.0, 5.0, 3.0]);
         assert_eq!(slot.count, 3);
-        assert_eq!((slot.min, slot.max, slot.mean, slot.last), (1.0, 5.0, 3.0, 3.0));
+        assert_eq!(
+            (slot.min, slot.max, slot.mean, slot.last),
+            (1.0, 5.0, 3.0, 3.0)
+        );
         let later = slot.merged(&Gathered::new(7.0));
-        assert_eq!((later.count, later.mean, later.last, later.max), (4, 4.0, 7.0, 7.0));
+        assert_eq!(
+            (later.count, later.mean, later.last, later.max),
+            (4, 4.0, 7.0, 7.0)
+        );
     }
 
     #[test]
     fn coarser_points_weigh_minutes_alike() {
         let quarter = derive(
             Resolution::Minute,
-            &[minute(&[0.0, 0.0, 0.0, 0.0]), Slot::default(), minute(&[10.0])],
+            &[
+                minute(&[0.0, 0.0, 0.0, 0.0]),
+                Slot::default(),
+                minute(&[10.0]),
+            ],
         );
         assert_eq!(quarter.count, 2);
-        assert_eq!((quarter.min, quarter.max, quarter.mean, quarter.last), (0.0, 10.0, 5.0, 10.0));
+        assert_eq!(
+            (quarter.min, quarter.max, quarter.mean, quarter.last),
+            (0.0, 10.0, 5.0, 10.0)
+        );
         let other = derive(Resolution::Minute, &[minute(&[2.0])]);
         let day = derive(Resolution::QuarterHour, &[quarter, other]);
         assert_eq!(day.count, 3);
@@ -207,6 +220,9 @@ mod tests {
         let bytes = chunk.encode();
         assert_eq!(bytes.len(), 3 * SLOT_BYTES);
         assert_eq!(Chunk::decode(Resolution::Minute, &bytes), chunk);
-        assert_eq!(Chunk::decode(Resolution::Minute, &bytes[..20]).slots[1], Slot::default());
+        assert_eq!(
+            Chunk::decode(Resolution::Minute, &bytes[..20]).slots[1],
+            Slot::default()
+        );
     }
 }

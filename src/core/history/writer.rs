@@ -32,7 +32,10 @@ const PRUNE_EVERY: TimeDelta = TimeDelta::hours(1);
 
 /// Starts the writer; it flushes everything gathered (the open minute too) and ends when the
 /// sender is dropped.
-pub fn spawn(store: Store, events: mpsc::Sender<Event>) -> (mpsc::UnboundedSender<Recorded>, JoinHandle<()>) {
+pub fn spawn(
+    store: Store,
+    events: mpsc::Sender<Event>,
+) -> (mpsc::UnboundedSender<Recorded>, JoinHandle<()>) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let task = tokio::spawn(write(store, receiver, events));
     (sender, task)
@@ -92,7 +95,10 @@ impl Writer {
         self.minutes.flush(store, minute_start).await?;
         let quarter = Resolution::QuarterHour.span().num_milliseconds();
         let quarter_of = |at: DateTime<Utc>| at.timestamp_millis().div_euclid(quarter);
-        if self.rolled_up.is_none_or(|last| quarter_of(last) != quarter_of(now)) {
+        if self
+            .rolled_up
+            .is_none_or(|last| quarter_of(last) != quarter_of(now))
+        {
             let look_back = if self.rolled_up.is_some() {
                 FOLLOW_UP
             } else {

@@ -477,9 +477,8 @@ impl AppState {
         self.dirty = true;
     }
 
-    /// Asks the runner for the stored history of every series a sparkline shows, over the span:
-    /// when the runner starts, when the span changes, and as the shown series or time move on.
-    pub fn history_request(&mut self) -> Request {
+    /// The stored series the sparklines draw.
+    fn history_keys(&self) -> Vec<String> {
         let mut keys = self
             .pane::<ResourcesPane>()
             .map(ResourcesPane::history_keys)
@@ -489,6 +488,13 @@ impl AppState {
                 .map(ServicesPane::history_keys)
                 .unwrap_or_default(),
         );
+        keys
+    }
+
+    /// Asks the runner for the stored history of every series a sparkline shows, over the span:
+    /// when the runner starts, when the span changes, and as the shown series or time move on.
+    pub fn history_request(&mut self) -> Request {
+        let keys = self.history_keys();
         let since = self.now - chrono::TimeDelta::seconds(self.span.seconds());
         self.history_asked = Some((since, self.now, keys.clone()));
         Request::LoadMetricHistory {
@@ -502,17 +508,8 @@ impl AppState {
     /// or a longer span's stored part lags what memory holds.
     fn history_follow_up(&mut self) -> Option<Request> {
         let (_, asked_at, asked_keys) = self.history_asked.as_ref()?;
-        let lagging = self.span != TimeSpan::default()
-            && self.now - *asked_at >= HISTORY_REFRESH;
-        let mut keys = self
-            .pane::<ResourcesPane>()
-            .map(ResourcesPane::history_keys)
-            .unwrap_or_default();
-        keys.extend(
-            self.pane::<ServicesPane>()
-                .map(ServicesPane::history_keys)
-                .unwrap_or_default(),
-        );
+        let lagging = self.span != TimeSpan::default() && self.now - *asked_at >= HISTORY_REFRESH;
+        let keys = self.history_keys();
         (lagging || keys != *asked_keys).then(|| self.history_request())
     }
 

@@ -17,9 +17,9 @@ use crate::config::theme::Slot;
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::collectors::resources::ResourceSample;
+use crate::core::history::{Point, Resolution};
 use crate::core::model::Status;
 use crate::core::protocol::Event;
-use crate::core::history::{Point, Resolution};
 use crate::tui::history::{History, Span as TimeSpan};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, pane_block,
@@ -416,9 +416,12 @@ fn rows(pane: &ResourcesPane, shown: &View, view: &ResourceView, area: Rect) -> 
         if columns.spark == 0 {
             return None;
         }
-        let buckets = pane
-            .history
-            .buckets(key, shown.now, columns.bucket_seconds(pane.span), columns.spark);
+        let buckets = pane.history.buckets(
+            key,
+            shown.now,
+            columns.bucket_seconds(pane.span),
+            columns.spark,
+        );
         let max = scale.unwrap_or_else(|| buckets.iter().flatten().fold(0.0_f64, |a, b| a.max(*b)));
         Some(sparkline(
             &buckets,

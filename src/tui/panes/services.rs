@@ -17,12 +17,12 @@ use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
+use crate::tui::history::{History, Span as TimeSpan};
 use crate::tui::modal::{Modal, Popup};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
 };
 use crate::tui::strings::{self, pad, printable};
-use crate::tui::history::{History, Span as TimeSpan};
 use crate::tui::widgets::sparkline::sparkline;
 
 /// A service as listed in the services pane.
