@@ -18,6 +18,7 @@ pub mod checks;
 pub mod collectors;
 pub mod execution;
 pub mod fleet;
+pub mod history;
 pub mod incidents;
 pub mod logs;
 pub mod model;
