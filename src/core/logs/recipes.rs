@@ -292,7 +292,7 @@ pub fn parse_combined_with<'a>(
             .trim_end()
             .rsplit_once(' ')
             .filter(|(before, _)| before.ends_with('"'))
-            .and_then(|(_, text)| text.parse::<f64>().ok())
+            .and_then(|(_, text)| parse_seconds(text))
             .filter(|value| value.is_finite() && *value >= 0.0)
             .map(|value| match unit {
                 RequestTime::Seconds => value * 1000.0,
@@ -310,6 +310,29 @@ pub fn parse_combined_with<'a>(
         at,
     })
 }
+
+/// `text` as a number, as `str::parse::<f64>` reads it. A request time is digits with a few
+/// decimals (`0.123`), read here without the general parser: up to 15 digits are exact as an
+/// integer and a power of ten up to 10^22 is exact, so one correctly rounded division gives the
+/// correctly rounded value, the parser's own result.
+fn parse_seconds(text: &str) -> Option<f64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = whole.len() + fraction.len();
+    let plain = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
+    if whole.is_empty() || digits > 15 || !plain(whole) || !plain(fraction) {
+        return text.parse().ok();
+    }
+    let mantissa = whole
+        .bytes()
+        .chain(fraction.bytes())
+        .fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
+    // At most 15 digits: the mantissa is below 2^53, so `as` is exact.
+    Some(mantissa as f64 / POWERS_OF_TEN[fraction.len()])
+}
+
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// `05/Dec/2026:10:00:01 +0000`, by position: chrono's format parser is several times slower,
 /// and this runs once per line of a gigabyte back-scan.
@@ -619,6 +642,29 @@ mod tests {
         let huge = format!("1.2.3.4 - - [{}", "[\"".repeat(5 << 20));
         assert_eq!(parse_combined(&huge, RequestTime::Seconds), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn request_times_read_as_the_float_parser_reads_them() {
+        let mut texts: Vec<String> = [
+            "0", "0.0", "0.001", "1.234", "2.999", "12.5", "1.", ".5", "007.100", "-1.5", "+2",
+            "1e3", "inf", "NaN", "1.2.3", "", "123456789012345", "1234567890123456",
+            "0.123456789012345", "99999999.9999999", "4.35", "0.1", "0.3",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        texts.extend((0..30_000).map(|n| format!("{}.{:03}", n / 1000, n % 1000)));
+        texts.extend((0..3_000).map(|n| format!("{}.{:06}", n * 7, n * 331 % 1_000_000)));
+        for text in &texts {
+            let expected = text.parse::<f64>().ok();
+            let fast = parse_seconds(text);
+            assert_eq!(
+                fast.map(f64::to_bits),
+                expected.map(f64::to_bits),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

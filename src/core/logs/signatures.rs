@@ -59,7 +59,7 @@ pub fn normalise_into(message: &str, out: &mut String) {
 
 /// The normaliser with `push_token` deciding each token's placeholder: the tests run it with
 /// [`push_token_by_rules`] alone to check the shortcuts of [`push_token`] change no template.
-fn normalise_with(message: &str, out: &mut String, push_token: fn(&str, &mut String)) {
+fn normalise_with(message: &str, out: &mut String, push_token: impl Fn(&str, &mut String)) {
     out.clear();
     let text = cut(message, MAX_MESSAGE_BYTES);
     let bytes = text.as_bytes();
@@ -677,10 +677,25 @@ mod tests {
             "",
             "   ",
         ];
+        let mut plain = String::new();
         for line in lines {
-            let mut plain = String::new();
             normalise_with(line, &mut plain, push_token_by_rules);
             assert_eq!(normalise(line), plain, "{line:?}");
+        }
+        // And messages made of the characters the rules look at, in every mix.
+        let alphabet = "0123456789abcdefxzABCFX.:-_@/ \"'?=&é\u{1b}".chars().collect::<Vec<_>>();
+        let mut state: u64 = 15;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % bound
+        };
+        for _ in 0..20_000 {
+            let length = next(40);
+            let line: String = (0..length).map(|_| alphabet[next(alphabet.len())]).collect();
+            normalise_with(&line, &mut plain, push_token_by_rules);
+            assert_eq!(normalise(&line), plain, "{line:?}");
         }
     }
 
