@@ -11,9 +11,11 @@
 //! message are normalised, the table holds at most its template cap (default
 //! [`DEFAULT_MAX_TEMPLATES`]), each with [`MINUTE_BUCKETS`] minute and [`HOUR_BUCKETS`] hour
 //! counts at most and a sample cut to [`MAX_SAMPLE_BYTES`]. Worst case at the default cap is
-//! about 10,000 × (1 KiB template + 512 B sample + 86 buckets × 16 B) ≈ 30 MB.
+//! about 10,000 × (1 KiB template + 512 B sample + 86 buckets × 16 B) ≈ 30 MB, and its cache of
+//! recent messages' templates (what makes a repeated message cheap) at most 1 MiB more.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -59,7 +61,7 @@ pub fn normalise_into(message: &str, out: &mut String) {
 
 /// The normaliser with `push_token` deciding each token's placeholder: the tests run it with
 /// [`push_token_by_rules`] alone to check the shortcuts of [`push_token`] change no template.
-fn normalise_with(message: &str, out: &mut String, push_token: impl Fn(&str, &mut String)) {
+fn normalise_with(message: &str, out: &mut String, push_token: impl Fn(&str, u8, &mut String)) {
     out.clear();
     let text = cut(message, MAX_MESSAGE_BYTES);
     let bytes = text.as_bytes();
@@ -70,13 +72,19 @@ fn normalise_with(message: &str, out: &mut String, push_token: impl Fn(&str, &mu
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        if is_token_byte(byte) {
+        if CLASSES[usize::from(byte)] != 0 {
             let start = index;
-            while index < bytes.len() && is_token_byte(bytes[index]) {
+            let mut seen = 0;
+            while let Some(&next) = bytes.get(index) {
+                let class = CLASSES[usize::from(next)];
+                if class == 0 {
+                    break;
+                }
+                seen |= class;
                 index += 1;
             }
             flush_space(out, &mut pending_space);
-            push_token(&text[start..index], out);
+            push_token(&text[start..index], seen, out);
             continue;
         }
         if byte == b'"' || byte == b'\'' {
@@ -127,8 +135,31 @@ fn flush_space(out: &mut String, pending: &mut bool) {
     }
 }
 
-fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b':' | b'-' | b'_' | b'@')
+/// What a byte is to the tokenizer: a token is a run of bytes of any of these classes (letters,
+/// digits and the punctuation the rules look inside), and the classes a token holds say which
+/// rules can apply to it.
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const MARK: u8 = 4;
+const CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut index = 0;
+    while index < table.len() {
+        let byte = index as u8;
+        table[index] = if byte.is_ascii_alphabetic() {
+            LETTER
+        } else if byte.is_ascii_digit() {
+            DIGIT
+        } else if matches!(byte, b'.' | b':' | b'-' | b'_' | b'@') {
+            MARK
+        } else {
+            0
+        };
+        index += 1;
+    }
+    table
 }
 
 fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
@@ -144,23 +175,22 @@ fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-/// A token's placeholder: most tokens are plain words or numbers (a path's segments, a
-/// message's words), told apart in one pass; the others take [`push_token_by_rules`].
-fn push_token(token: &str, out: &mut String) {
-    let (mut letters, mut digits) = (0, 0);
-    for byte in token.bytes() {
-        letters += usize::from(byte.is_ascii_alphabetic());
-        digits += usize::from(byte.is_ascii_digit());
-    }
-    // A word holds none of the rules' punctuation and no digit, so no rule matches it; a run
-    // of digits is a number before anything else (an address, a uuid and an email need
-    // punctuation).
-    if letters == token.len() {
-        out.push_str(token);
-    } else if digits == token.len() {
-        out.push_str("<num>");
-    } else {
-        push_token_by_rules(token, out);
+/// A token's placeholder, given the classes of its bytes: most tokens are words, numbers or
+/// both (a path's segments, a message's words), and a token without punctuation can be no
+/// uuid, email or address, so only the number and piece rules are tried on it; a token with
+/// punctuation takes [`push_token_by_rules`].
+fn push_token(token: &str, classes: u8, out: &mut String) {
+    match classes {
+        LETTER => out.push_str(token),
+        DIGIT => out.push_str("<num>"),
+        _ if classes & MARK == 0 => match number_with_unit(token) {
+            Some(unit) => {
+                out.push_str("<num>");
+                out.push_str(unit);
+            }
+            None => push_piece(token, out),
+        },
+        _ => push_token_by_rules(token, out),
     }
 }
 
@@ -255,11 +285,8 @@ fn number_with_unit(token: &str) -> Option<&str> {
 }
 
 fn is_hex_id(piece: &str) -> bool {
-    if let Some(digits) = piece
-        .strip_prefix("0x")
-        .or_else(|| piece.strip_prefix("0X"))
-    {
-        return !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_hexdigit());
+    if let [b'0', b'x' | b'X', digits @ ..] = piece.as_bytes() {
+        return !digits.is_empty() && digits.iter().all(u8::is_ascii_hexdigit);
     }
     piece.len() >= 6
         && piece.bytes().all(|byte| byte.is_ascii_hexdigit())
@@ -435,6 +462,55 @@ pub struct SignatureTable {
     entries: HashMap<String, Signature, foldhash::fast::RandomState>,
     records: u64,
     scratch: String,
+    recent: TemplateCache,
+}
+
+/// Bytes of a message the [`TemplateCache`] keeps; longer ones are normalised every time.
+const CACHED_MESSAGE_BYTES: usize = 128;
+/// Slots of the [`TemplateCache`].
+const CACHE_SLOTS: usize = 1024;
+
+/// Recent messages and their templates, one per slot by the message's hash: the same messages
+/// come back all the time (an access log's `GET /health`), and a hit costs a hash and a
+/// comparison instead of normalising again. A message that is not a hit replaces the slot's.
+/// Memory: a template is at most three times its message (a digit between two slashes becomes
+/// `<num>`), and a reused string at most twice what it held, so under 1024 × 2 × (128 + 384)
+/// bytes, 1 MiB.
+#[derive(Debug)]
+struct TemplateCache {
+    hasher: foldhash::fast::RandomState,
+    slots: Vec<(String, String)>,
+}
+
+impl Default for TemplateCache {
+    fn default() -> Self {
+        TemplateCache {
+            hasher: foldhash::fast::RandomState::default(),
+            slots: vec![(String::new(), String::new()); CACHE_SLOTS],
+        }
+    }
+}
+
+impl TemplateCache {
+    /// [`normalise_into`] through the cache.
+    fn normalise_into(&mut self, message: &str, out: &mut String) {
+        if message.len() > CACHED_MESSAGE_BYTES {
+            normalise_into(message, out);
+            return;
+        }
+        let slot = self.hasher.hash_one(message) as usize % CACHE_SLOTS;
+        let (cached, template) = &mut self.slots[slot];
+        if cached == message {
+            out.clear();
+            out.push_str(template);
+            return;
+        }
+        normalise_into(message, out);
+        cached.clear();
+        cached.push_str(message);
+        template.clear();
+        template.push_str(out);
+    }
 }
 
 impl Default for SignatureTable {
@@ -460,6 +536,7 @@ impl SignatureTable {
             entries: HashMap::default(),
             records: 0,
             scratch: String::new(),
+            recent: TemplateCache::default(),
         }
     }
 
@@ -477,7 +554,7 @@ impl SignatureTable {
         at: DateTime<Utc>,
     ) -> Option<NewSignature> {
         let since = *self.observing_since.get_or_insert(at);
-        normalise_into(message, &mut self.scratch);
+        self.recent.normalise_into(message, &mut self.scratch);
         self.records += 1;
         if let Some(entry) = self.entries.get_mut(self.scratch.as_str()) {
             if at - entry.last_seen <= self.retain {
@@ -660,6 +737,7 @@ mod tests {
     /// Every line through the shortcuts and through the rules alone: the same template.
     #[test]
     fn shortcuts_change_no_template() {
+        let by_rules = |token: &str, _: u8, out: &mut String| push_token_by_rules(token, out);
         let lines = [
             "GET /api/v1/users/12345",
             "POST /api/v2/orders/550e8400-e29b-41d4-a716-446655440000/items/7",
@@ -679,7 +757,7 @@ mod tests {
         ];
         let mut plain = String::new();
         for line in lines {
-            normalise_with(line, &mut plain, push_token_by_rules);
+            normalise_with(line, &mut plain, by_rules);
             assert_eq!(normalise(line), plain, "{line:?}");
         }
         // And messages made of the characters the rules look at, in every mix.
@@ -694,8 +772,31 @@ mod tests {
         for _ in 0..20_000 {
             let length = next(40);
             let line: String = (0..length).map(|_| alphabet[next(alphabet.len())]).collect();
-            normalise_with(&line, &mut plain, push_token_by_rules);
+            normalise_with(&line, &mut plain, by_rules);
             assert_eq!(normalise(&line), plain, "{line:?}");
+        }
+    }
+
+    /// Through the cache, hits, replaced slots and long messages alike: the same templates.
+    #[test]
+    fn the_cache_changes_no_template() {
+        let mut cache = TemplateCache::default();
+        let mut cached = String::new();
+        let long = format!("GET /{}/42", "segment".repeat(30));
+        let lines: Vec<String> = (0..20_000u64)
+            .map(|n| match n % 7 {
+                0 => "GET /health".to_owned(),
+                1 => format!("GET /api/v1/users/{}", n * 7919 % 100_000),
+                2 => format!("POST /api/v1/orders/{n:x}deadbeef?x=\"{n}\""),
+                3 => format!("GET /hosts/10.0.{}.{}:8080/'q {n}'", n % 256, n % 7),
+                4 => format!("PUT /jobs/550e8400-e29b-41d4-a716-{:012}", n % 50),
+                5 => long.clone(),
+                _ => format!("GET /static/app.{}.js", n % 3),
+            })
+            .collect();
+        for line in &lines {
+            cache.normalise_into(line, &mut cached);
+            assert_eq!(cached, normalise(line), "{line:?}");
         }
     }
 
