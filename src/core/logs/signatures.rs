@@ -761,7 +761,9 @@ mod tests {
             assert_eq!(normalise(line), plain, "{line:?}");
         }
         // And messages made of the characters the rules look at, in every mix.
-        let alphabet = "0123456789abcdefxzABCFX.:-_@/ \"'?=&é\u{1b}".chars().collect::<Vec<_>>();
+        let alphabet = "0123456789abcdefxzABCFX.:-_@/ \"'?=&é\u{1b}"
+            .chars()
+            .collect::<Vec<_>>();
         let mut state: u64 = 15;
         let mut next = |bound: usize| {
             state = state
@@ -771,7 +773,9 @@ mod tests {
         };
         for _ in 0..20_000 {
             let length = next(40);
-            let line: String = (0..length).map(|_| alphabet[next(alphabet.len())]).collect();
+            let line: String = (0..length)
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
             normalise_with(&line, &mut plain, by_rules);
             assert_eq!(normalise(&line), plain, "{line:?}");
         }
