@@ -12,7 +12,7 @@
 //! [`DEFAULT_MAX_TEMPLATES`]), each with [`MINUTE_BUCKETS`] minute and [`HOUR_BUCKETS`] hour
 //! counts at most and a sample cut to [`MAX_SAMPLE_BYTES`]. Worst case at the default cap is
 //! about 10,000 × (1 KiB template + 512 B sample + 86 buckets × 16 B) ≈ 30 MB, and its cache of
-//! recent messages' templates (what makes a repeated message cheap) at most 1 MiB more.
+//! recent messages' templates (what makes a repeated message cheap) at most 256 KiB more.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -467,15 +467,16 @@ pub struct SignatureTable {
 
 /// Bytes of a message the [`TemplateCache`] keeps; longer ones are normalised every time.
 const CACHED_MESSAGE_BYTES: usize = 128;
-/// Slots of the [`TemplateCache`].
-const CACHE_SLOTS: usize = 1024;
+/// Slots of the [`TemplateCache`]: few enough that the slots stay in the processor's nearest
+/// cache, many enough for a service's busy endpoints.
+const CACHE_SLOTS: usize = 256;
 
 /// Recent messages and their templates, one per slot by the message's hash: the same messages
 /// come back all the time (an access log's `GET /health`), and a hit costs a hash and a
 /// comparison instead of normalising again. A message that is not a hit replaces the slot's.
 /// Memory: a template is at most three times its message (a digit between two slashes becomes
-/// `<num>`), and a reused string at most twice what it held, so under 1024 × 2 × (128 + 384)
-/// bytes, 1 MiB.
+/// `<num>`), and a reused string at most twice what it held, so under 256 × 2 × (128 + 384)
+/// bytes, 256 KiB.
 #[derive(Debug)]
 struct TemplateCache {
     hasher: foldhash::fast::RandomState,
