@@ -8,6 +8,7 @@
 //! response times go into a fixed log-scale histogram ([`LatencyHistogram`]) instead of a list.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Timelike};
@@ -200,7 +201,7 @@ impl FailedLogins {
     }
 }
 
-fn top(counts: &HashMap<String, u64>, n: usize) -> Vec<(&str, u64)> {
+fn top<S: BuildHasher>(counts: &HashMap<String, u64, S>, n: usize) -> Vec<(&str, u64)> {
     let mut entries: Vec<_> = counts
         .iter()
         .map(|(key, count)| (key.as_str(), *count))
@@ -256,28 +257,35 @@ pub fn parse_combined_with<'a>(
     time: RequestTime,
     stamps: &mut StampCache,
 ) -> Option<AccessRecord<'a>> {
-    let (ip, rest) = line.split_once(' ')?;
-    let open = rest.find('[')?;
-    let rest = &rest[open + 1..];
-    let close = rest.find(']')?;
-    let stamp = &rest[..close];
-    let at = match stamps.at {
-        Some(at) if stamps.text == stamp => at,
+    let (ip, rest) = split_at_byte(line, b' ')?;
+    let (_, rest) = split_at_byte(rest, b'[')?;
+    let known = stamps.text.len();
+    let (at, rest) = match stamps.at {
+        // The previous line's stamp again, and a stamp holds no `]`: the same split as
+        // searching for it, without the search or the parse.
+        Some(at)
+            if rest.as_bytes().get(known) == Some(&b']')
+                && rest.as_bytes().starts_with(stamps.text.as_bytes()) =>
+        {
+            (at, &rest[known + 1..])
+        }
         _ => {
+            let (stamp, rest) = split_at_byte(rest, b']')?;
             let at = parse_clf_time(stamp)?;
             stamps.text.clear();
             stamps.text.push_str(stamp);
             stamps.at = Some(at);
-            at
+            (at, rest)
         }
     };
-    let rest = rest[close + 1..].strip_prefix(" \"")?;
-    let end = rest.find('"')?;
-    let request = &rest[..end];
-    let (method, target) = request.split_once(' ')?;
-    let target = target.split(' ').next().unwrap_or(target);
-    let path = target.split('?').next().unwrap_or(target);
-    let mut fields = rest[end + 1..].split_ascii_whitespace();
+    let (request, rest) = split_at_byte(rest.strip_prefix(" \"")?, b'"')?;
+    let (method, target) = split_at_byte(request, b' ')?;
+    // Up to the protocol or the query string, whichever comes first.
+    let path = target
+        .bytes()
+        .position(|byte| byte == b' ' || byte == b'?')
+        .map_or(target, |end| &target[..end]);
+    let mut fields = rest.split_ascii_whitespace();
     let status = fields.next()?.parse().ok()?;
     let bytes = match fields.next()? {
         "-" => 0,
@@ -287,11 +295,9 @@ pub fn parse_combined_with<'a>(
         RequestTime::Absent => None,
         // The time follows the quoted agent: in the common log format (no referer, agent or
         // time) the last number is the size, not a time.
-        unit => line
-            .trim_end()
-            .rsplit_once(' ')
+        unit => rsplit_at_byte(line.trim_end(), b' ')
             .filter(|(before, _)| before.ends_with('"'))
-            .and_then(|(_, text)| text.parse::<f64>().ok())
+            .and_then(|(_, text)| parse_seconds(text))
             .filter(|value| value.is_finite() && *value >= 0.0)
             .map(|value| match unit {
                 RequestTime::Seconds => value * 1000.0,
@@ -309,6 +315,51 @@ pub fn parse_combined_with<'a>(
         at,
     })
 }
+
+/// `text` split around the first `byte`, as `split_once` does for an ASCII character. A plain
+/// loop: the fields of a line are short, and the general searches (the standard library's and
+/// `memchr`'s) cost more in their set-up than in the search.
+fn split_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = text.bytes().position(|found| found == byte)?;
+    // An ASCII byte is never inside a multi-byte character: both ends are boundaries.
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// [`split_at_byte`] around the last `byte`.
+fn rsplit_at_byte(text: &str, byte: u8) -> Option<(&str, &str)> {
+    let at = memchr::memrchr(byte, text.as_bytes())?;
+    Some((&text[..at], &text[at + 1..]))
+}
+
+/// `text` as a number, as `str::parse::<f64>` reads it. A request time is digits with a few
+/// decimals (`0.123`), read here without the general parser: up to 15 digits are exact as an
+/// integer and a power of ten up to 10^22 is exact, so one correctly rounded division gives the
+/// correctly rounded value, the parser's own result.
+fn parse_seconds(text: &str) -> Option<f64> {
+    let mut mantissa: u64 = 0;
+    let mut digits = 0;
+    // Digits before the point, once it is seen.
+    let mut whole: Option<usize> = None;
+    for byte in text.bytes() {
+        match byte {
+            b'0'..=b'9' if digits < 15 => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                digits += 1;
+            }
+            b'.' if whole.is_none() && digits > 0 => whole = Some(digits),
+            _ => return text.parse().ok(),
+        }
+    }
+    if digits == 0 {
+        return text.parse().ok();
+    }
+    // At most 15 digits: the mantissa is below 2^53, so `as` is exact.
+    Some(mantissa as f64 / POWERS_OF_TEN[digits - whole.unwrap_or(digits)])
+}
+
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
 
 /// `05/Dec/2026:10:00:01 +0000`, by position: chrono's format parser is several times slower,
 /// and this runs once per line of a gigabyte back-scan.
@@ -427,7 +478,9 @@ pub struct AccessStats {
     pub untracked_endpoints: u64,
     statuses: Vec<u64>,
     hourly: [u64; 24],
-    endpoints: HashMap<String, u64>,
+    /// Hashed once per request of a back-scan: foldhash is several times faster than SipHash
+    /// on short keys and still seeded, since anyone can choose a request path.
+    endpoints: HashMap<String, u64, foldhash::fast::RandomState>,
     time_sum_ms: f64,
     latency: LatencyHistogram,
 }
@@ -441,7 +494,7 @@ impl Default for AccessStats {
             untracked_endpoints: 0,
             statuses: vec![0; 1000],
             hourly: [0; 24],
-            endpoints: HashMap::new(),
+            endpoints: HashMap::default(),
             time_sum_ms: 0.0,
             latency: LatencyHistogram::default(),
         }
@@ -595,6 +648,36 @@ mod tests {
         assert_eq!((record.bytes, record.request_ms), (12, None));
     }
 
+    /// A stream read through one stamp cache gives what each line parsed alone gives, the
+    /// stamp repeated, changed, damaged or followed by more brackets.
+    #[test]
+    fn the_stamp_cache_changes_no_record() {
+        let stamp = "05/Dec/2026:10:00:01 +0000";
+        let rest = r#" "GET /a/1?x=1 HTTP/1.1" 200 12 "-" "curl" 0.250"#;
+        let lines = [
+            format!("10.0.0.1 - - [{stamp}]{rest}"),
+            format!("10.0.0.2 - - [{stamp}]{rest}"),
+            format!("10.0.0.3 - - [{stamp}]]{rest}"),
+            format!("10.0.0.4 - - [{stamp}x]{rest}"),
+            format!("10.0.0.5 - - [{stamp}"),
+            format!("10.0.0.6 - - [{stamp}] \"GET /b?q HTTP/1.1\" 503 - \"-\" \"x\" 1"),
+            format!("10.0.0.7 - - [05/Dec/2026:10:00:02 +0000]{rest}"),
+            format!("10.0.0.8 - - [05/Dec/2026]10:00:02 +0000]{rest}"),
+            format!("10.0.0.9 - - [05/Dec/2026:10:00:02 +0000]{rest}"),
+            format!("10.0.0.10 - - [{stamp}] \"GET /c\" 200 1"),
+            format!("10.0.0.11 - - [{stamp}]"),
+            format!("10.0.0.12 - - [{stamp}]{rest}"),
+        ];
+        let mut stamps = StampCache::default();
+        for line in &lines {
+            assert_eq!(
+                parse_combined_with(line, RequestTime::Seconds, &mut stamps),
+                parse_combined(line, RequestTime::Seconds),
+                "{line}"
+            );
+        }
+    }
+
     #[test]
     fn combined_rejects_junk() {
         for line in [
@@ -616,6 +699,25 @@ mod tests {
         let huge = format!("1.2.3.4 - - [{}", "[\"".repeat(5 << 20));
         assert_eq!(parse_combined(&huge, RequestTime::Seconds), None);
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+
+    #[test]
+    fn request_times_read_as_the_float_parser_reads_them() {
+        // Comma-separated, the empty text among them.
+        let odd = "0,0.0,0.001,1.234,2.999,12.5,1.,.5,007.100,-1.5,+2,1e3,inf,NaN,1.2.3,,\
+                   123456789012345,1234567890123456,0.123456789012345,99999999.9999999,4.35,0.1";
+        let mut texts: Vec<String> = odd.split(',').map(str::to_owned).collect();
+        texts.extend((0..30_000).map(|n| format!("{}.{:03}", n / 1000, n % 1000)));
+        texts.extend((0..3_000).map(|n| format!("{}.{:06}", n * 7, n * 331 % 1_000_000)));
+        for text in &texts {
+            let expected = text.parse::<f64>().ok();
+            let fast = parse_seconds(text);
+            assert_eq!(
+                fast.map(f64::to_bits),
+                expected.map(f64::to_bits),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

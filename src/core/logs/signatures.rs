@@ -11,9 +11,11 @@
 //! message are normalised, the table holds at most its template cap (default
 //! [`DEFAULT_MAX_TEMPLATES`]), each with [`MINUTE_BUCKETS`] minute and [`HOUR_BUCKETS`] hour
 //! counts at most and a sample cut to [`MAX_SAMPLE_BYTES`]. Worst case at the default cap is
-//! about 10,000 × (1 KiB template + 512 B sample + 86 buckets × 16 B) ≈ 30 MB.
+//! about 10,000 × (1 KiB template + 512 B sample + 86 buckets × 16 B) ≈ 30 MB, and its cache of
+//! recent messages' templates (what makes a repeated message cheap) at most 256 KiB more.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -54,6 +56,12 @@ pub fn normalise(message: &str) -> String {
 /// [`normalise`] into a reused buffer (cleared first), so counting a stream allocates only for
 /// templates it has not seen.
 pub fn normalise_into(message: &str, out: &mut String) {
+    normalise_with(message, out, push_token);
+}
+
+/// The normaliser with `push_token` deciding each token's placeholder: the tests run it with
+/// [`push_token_by_rules`] alone to check the shortcuts of [`push_token`] change no template.
+fn normalise_with(message: &str, out: &mut String, push_token: impl Fn(&str, u8, &mut String)) {
     out.clear();
     let text = cut(message, MAX_MESSAGE_BYTES);
     let bytes = text.as_bytes();
@@ -64,13 +72,19 @@ pub fn normalise_into(message: &str, out: &mut String) {
     let mut index = 0;
     while index < bytes.len() {
         let byte = bytes[index];
-        if is_token_byte(byte) {
+        if CLASSES[usize::from(byte)] != 0 {
             let start = index;
-            while index < bytes.len() && is_token_byte(bytes[index]) {
+            let mut seen = 0;
+            while let Some(&next) = bytes.get(index) {
+                let class = CLASSES[usize::from(next)];
+                if class == 0 {
+                    break;
+                }
+                seen |= class;
                 index += 1;
             }
             flush_space(out, &mut pending_space);
-            push_token(&text[start..index], out);
+            push_token(&text[start..index], seen, out);
             continue;
         }
         if byte == b'"' || byte == b'\'' {
@@ -90,6 +104,13 @@ pub fn normalise_into(message: &str, out: &mut String) {
         }
         if byte.is_ascii_whitespace() {
             pending_space = !out.is_empty();
+            index += 1;
+            continue;
+        }
+        // Punctuation such as a path's `/`: the common case, without decoding a character.
+        if byte.is_ascii() && !byte.is_ascii_control() {
+            flush_space(out, &mut pending_space);
+            out.push(char::from(byte));
             index += 1;
             continue;
         }
@@ -114,8 +135,31 @@ fn flush_space(out: &mut String, pending: &mut bool) {
     }
 }
 
-fn is_token_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b':' | b'-' | b'_' | b'@')
+/// What a byte is to the tokenizer: a token is a run of bytes of any of these classes (letters,
+/// digits and the punctuation the rules look inside), and the classes a token holds say which
+/// rules can apply to it.
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const MARK: u8 = 4;
+const CLASSES: [u8; 256] = classes();
+
+const fn classes() -> [u8; 256] {
+    let mut table = [0; 256];
+    let mut index = 0;
+    while index < table.len() {
+        let byte = index as u8;
+        table[index] = if byte.is_ascii_alphabetic() {
+            LETTER
+        } else if byte.is_ascii_digit() {
+            DIGIT
+        } else if matches!(byte, b'.' | b':' | b'-' | b'_' | b'@') {
+            MARK
+        } else {
+            0
+        };
+        index += 1;
+    }
+    table
 }
 
 fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
@@ -131,7 +175,27 @@ fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
     None
 }
 
-fn push_token(token: &str, out: &mut String) {
+/// A token's placeholder, given the classes of its bytes: most tokens are words, numbers or
+/// both (a path's segments, a message's words), and a token without punctuation can be no
+/// uuid, email or address, so only the number and piece rules are tried on it; a token with
+/// punctuation takes [`push_token_by_rules`].
+fn push_token(token: &str, classes: u8, out: &mut String) {
+    match classes {
+        LETTER => out.push_str(token),
+        DIGIT => out.push_str("<num>"),
+        _ if classes & MARK == 0 => match number_with_unit(token) {
+            Some(unit) => {
+                out.push_str("<num>");
+                out.push_str(unit);
+            }
+            None => push_piece(token, out),
+        },
+        _ => push_token_by_rules(token, out),
+    }
+}
+
+/// Every placeholder rule in order, for any token.
+fn push_token_by_rules(token: &str, out: &mut String) {
     if is_uuid(token) {
         out.push_str("<uuid>");
     } else if is_email(token) {
@@ -221,11 +285,8 @@ fn number_with_unit(token: &str) -> Option<&str> {
 }
 
 fn is_hex_id(piece: &str) -> bool {
-    if let Some(digits) = piece
-        .strip_prefix("0x")
-        .or_else(|| piece.strip_prefix("0X"))
-    {
-        return !digits.is_empty() && digits.bytes().all(|byte| byte.is_ascii_hexdigit());
+    if let [b'0', b'x' | b'X', digits @ ..] = piece.as_bytes() {
+        return !digits.is_empty() && digits.iter().all(u8::is_ascii_hexdigit);
     }
     piece.len() >= 6
         && piece.bytes().all(|byte| byte.is_ascii_hexdigit())
@@ -396,9 +457,61 @@ pub struct SignatureTable {
     retain: TimeDelta,
     warmup: TimeDelta,
     observing_since: Option<DateTime<Utc>>,
-    entries: HashMap<String, Signature>,
+    /// Looked up once per line: foldhash is several times faster than SipHash on short keys
+    /// and still seeded, since anyone who can get a line logged chooses its template.
+    entries: HashMap<String, Signature, foldhash::fast::RandomState>,
     records: u64,
     scratch: String,
+    recent: TemplateCache,
+}
+
+/// Bytes of a message the [`TemplateCache`] keeps; longer ones are normalised every time.
+const CACHED_MESSAGE_BYTES: usize = 128;
+/// Slots of the [`TemplateCache`]: few enough that the slots stay in the processor's nearest
+/// cache, many enough for a service's busy endpoints.
+const CACHE_SLOTS: usize = 256;
+
+/// Recent messages and their templates, one per slot by the message's hash: the same messages
+/// come back all the time (an access log's `GET /health`), and a hit costs a hash and a
+/// comparison instead of normalising again. A message that is not a hit replaces the slot's.
+/// Memory: a template is at most three times its message (a digit between two slashes becomes
+/// `<num>`), and a reused string at most twice what it held, so under 256 × 2 × (128 + 384)
+/// bytes, 256 KiB.
+#[derive(Debug)]
+struct TemplateCache {
+    hasher: foldhash::fast::RandomState,
+    slots: Vec<(String, String)>,
+}
+
+impl Default for TemplateCache {
+    fn default() -> Self {
+        TemplateCache {
+            hasher: foldhash::fast::RandomState::default(),
+            slots: vec![(String::new(), String::new()); CACHE_SLOTS],
+        }
+    }
+}
+
+impl TemplateCache {
+    /// [`normalise_into`] through the cache.
+    fn normalise_into(&mut self, message: &str, out: &mut String) {
+        if message.len() > CACHED_MESSAGE_BYTES {
+            normalise_into(message, out);
+            return;
+        }
+        let slot = self.hasher.hash_one(message) as usize % CACHE_SLOTS;
+        let (cached, template) = &mut self.slots[slot];
+        if cached == message {
+            out.clear();
+            out.push_str(template);
+            return;
+        }
+        normalise_into(message, out);
+        cached.clear();
+        cached.push_str(message);
+        template.clear();
+        template.push_str(out);
+    }
 }
 
 impl Default for SignatureTable {
@@ -421,9 +534,10 @@ impl SignatureTable {
             retain,
             warmup,
             observing_since: None,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             records: 0,
             scratch: String::new(),
+            recent: TemplateCache::default(),
         }
     }
 
@@ -441,7 +555,7 @@ impl SignatureTable {
         at: DateTime<Utc>,
     ) -> Option<NewSignature> {
         let since = *self.observing_since.get_or_insert(at);
-        normalise_into(message, &mut self.scratch);
+        self.recent.normalise_into(message, &mut self.scratch);
         self.records += 1;
         if let Some(entry) = self.entries.get_mut(self.scratch.as_str()) {
             if at - entry.last_seen <= self.retain {
@@ -619,6 +733,76 @@ mod tests {
         // A multi-byte character straddling the cut is dropped whole.
         let korean = "오류 ".repeat(1000);
         assert!(normalise(&korean).len() <= MAX_MESSAGE_BYTES);
+    }
+
+    /// Every line through the shortcuts and through the rules alone: the same template.
+    #[test]
+    fn shortcuts_change_no_template() {
+        let by_rules = |token: &str, _: u8, out: &mut String| push_token_by_rules(token, out);
+        let lines = [
+            "GET /api/v1/users/12345",
+            "POST /api/v2/orders/550e8400-e29b-41d4-a716-446655440000/items/7",
+            "GET /static/app.3fa9c1d0.js",
+            "GET /files/DEADBEEF42/0x1F/abcdef/facade/v1/2024-12-05",
+            "PUT /hosts/10.0.0.12:8080/ip/192.168.1.7/v6/fe80::1ff:fe23:4567:890a",
+            "GET /search?q=\"drop table\"&user='bob'&n=10",
+            "DELETE /u/ops.team@example.com/keys/-3/1.5s/250ms/12ms3",
+            "worker42 stopped after 3 retries, load 1.5, took 250ms, exit -1",
+            "ERROR relation \"users\" does not exist, can't open 'x', lone \" quote 5",
+            "connect to 10.0.0.12:5432 from 192.168.1.7 at 10:56:03 version 1.2.3.400",
+            "evil \u{1b}[2J\u{0} line \u{7f} tab\there ~!#$%^&*()+=[]{}|;<>,/?",
+            "오류 코드 42: 사용자 abc12 없음 \u{fffd}",
+            "a_b-c.d:e@f 0 00 000000 123456 12345a a12345 x1y2z3 __init__ 0x 0xZZ",
+            "",
+            "   ",
+        ];
+        let mut plain = String::new();
+        for line in lines {
+            normalise_with(line, &mut plain, by_rules);
+            assert_eq!(normalise(line), plain, "{line:?}");
+        }
+        // And messages made of the characters the rules look at, in every mix.
+        let alphabet = "0123456789abcdefxzABCFX.:-_@/ \"'?=&é\u{1b}"
+            .chars()
+            .collect::<Vec<_>>();
+        let mut state: u64 = 15;
+        let mut next = |bound: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as usize % bound
+        };
+        for _ in 0..20_000 {
+            let length = next(40);
+            let line: String = (0..length)
+                .map(|_| alphabet[next(alphabet.len())])
+                .collect();
+            normalise_with(&line, &mut plain, by_rules);
+            assert_eq!(normalise(&line), plain, "{line:?}");
+        }
+    }
+
+    /// Through the cache, hits, replaced slots and long messages alike: the same templates.
+    #[test]
+    fn the_cache_changes_no_template() {
+        let mut cache = TemplateCache::default();
+        let mut cached = String::new();
+        let long = format!("GET /{}/42", "segment".repeat(30));
+        let lines: Vec<String> = (0..20_000u64)
+            .map(|n| match n % 7 {
+                0 => "GET /health".to_owned(),
+                1 => format!("GET /api/v1/users/{}", n * 7919 % 100_000),
+                2 => format!("POST /api/v1/orders/{n:x}deadbeef?x=\"{n}\""),
+                3 => format!("GET /hosts/10.0.{}.{}:8080/'q {n}'", n % 256, n % 7),
+                4 => format!("PUT /jobs/550e8400-e29b-41d4-a716-{:012}", n % 50),
+                5 => long.clone(),
+                _ => format!("GET /static/app.{}.js", n % 3),
+            })
+            .collect();
+        for line in &lines {
+            cache.normalise_into(line, &mut cached);
+            assert_eq!(cached, normalise(line), "{line:?}");
+        }
     }
 
     #[test]
