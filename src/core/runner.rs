@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::BackupSet;
 use crate::core::backups::watch::{BackupCollector, BackupRound};
+use crate::core::capacity::job::{CapacityJob, CapacityReport, JobTiming};
+use crate::core::capacity::log_dirs::{self, LogDirCollector, LogDirSample};
 use crate::core::checklists::service::ChecklistService;
 use crate::core::checklists::{Checklist, EntryKind, RunState};
 use crate::core::checks::{Change, Evaluation, Judge, Rule};
@@ -80,6 +82,8 @@ pub struct RunnerSettings {
     pub watch_incidents: bool,
     /// The log sources followed (`[[log]]`), their read positions kept in the store.
     pub logs: Vec<LogSource>,
+    /// When to project capacity from the history (needs the store); `None` never.
+    pub capacity: Option<JobTiming>,
 }
 
 impl RunnerSettings {
@@ -100,6 +104,7 @@ impl RunnerSettings {
             checklists: Vec::new(),
             watch_incidents: false,
             logs: Vec::new(),
+            capacity: None,
         }
     }
 }
@@ -119,6 +124,20 @@ enum Collected {
     Checklists(Result<Vec<RunState>, String>),
     Incidents(Watched),
     Logs(Box<LogsSnapshot>),
+    Capacity(Box<CapacityReport>),
+    LogDirs(LogDirSample),
+}
+
+impl From<Box<CapacityReport>> for Collected {
+    fn from(report: Box<CapacityReport>) -> Self {
+        Collected::Capacity(report)
+    }
+}
+
+impl From<LogDirSample> for Collected {
+    fn from(sample: LogDirSample) -> Self {
+        Collected::LogDirs(sample)
+    }
 }
 
 impl From<Box<LogsSnapshot>> for Collected {
@@ -171,6 +190,8 @@ impl Sample for Collected {
             Collected::Queries(snapshot) => snapshot.metrics(),
             Collected::Backups(round) => round.metrics(),
             Collected::Logs(snapshot) => snapshot.metrics(),
+            Collected::Capacity(report) => report.metrics(),
+            Collected::LogDirs(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -192,6 +213,8 @@ impl Sample for Collected {
             Collected::Queries(snapshot) => snapshot.taken_at,
             Collected::Backups(round) => round.taken_at,
             Collected::Logs(snapshot) => snapshot.taken_at,
+            Collected::Capacity(report) => report.taken_at,
+            Collected::LogDirs(sample) => sample.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -304,12 +327,18 @@ async fn run(
                 tokio::runtime::Handle::current(),
             )) as Box<dyn crate::core::logs::watch::Positions>
         });
+        if let Some(sizes) = LogDirCollector::new(&settings.logs, log_dirs::INTERVAL) {
+            drives.start(OffThread::new("log directories", sizes));
+        }
         let watch = LogWatch::new(settings.logs, positions);
         let lines = watch.line_view();
         let control = drives.start(OffThread::new("logs", LogCollector::new(watch)));
         drives.refreshed.push(control);
         lines
     });
+    if let (Some(timing), Some(store)) = (settings.capacity, &store) {
+        drives.start(CapacityJob::new(store.clone(), timing));
+    }
     if !settings.backups.is_empty() {
         let collector =
             BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
@@ -730,6 +759,26 @@ async fn deliver(
             snapshot,
             evaluations,
         }],
+        // Days to full and growth rates have rules like any other metric.
+        Collected::Capacity(report) => {
+            let mut updates = vec![Event::Judged(evaluations)];
+            if let Some(message) = report.error.clone() {
+                updates.push(Event::Warning {
+                    source: "capacity",
+                    message,
+                });
+            }
+            updates.push(Event::Capacity(report));
+            updates
+        }
+        Collected::LogDirs(sample) => {
+            for (name, size) in &sample.sizes {
+                if let Err(message) = size {
+                    tracing::warn!("log source {name}: {message}");
+                }
+            }
+            vec![Event::Judged(evaluations)]
+        }
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",

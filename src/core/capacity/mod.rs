@@ -1,6 +1,7 @@
 //! Capacity projection (issue 16): how fast a size grows per day and what that means — the
 //! days until a filesystem is full, or a database's size in 90 days — from a window of its
-//! history. Pure: samples in, a [`Projection`] out.
+//! history. Pure: samples in, a [`Projection`] out; [`job`] reads the history and emits the
+//! figures as metrics, [`log_dirs`] measures the log directories it projects.
 //!
 //! How a projection decides, in order:
 //! 1. It keeps the last [`Settings::window`] (30 days) of finite samples. Fewer than
@@ -25,6 +26,8 @@
 //!    at the horizon is `level + slope · horizon`, kept within `[0, capacity]`.
 
 mod fit;
+pub mod job;
+pub mod log_dirs;
 mod shape;
 
 use chrono::{DateTime, TimeDelta, Utc};
