@@ -49,10 +49,16 @@ fn series() -> Vec<(&'static str, fn(f64) -> f64)> {
 
 /// 30 days of 15-minute samples of every series, ending at `end`.
 async fn seed(store: &Store, end: DateTime<Utc>) {
-    let steps = 30 * 96;
+    let steps: i32 = 30 * 96;
     let mut samples = Vec::new();
     for step in 0..=steps {
-        let at = end - TimeDelta::minutes(15 * (steps - step));
+        // A batch rolls up what its own span closes, and minutes are kept 48 h: a day at a
+        // time, as the runner would have written them.
+        if step % 96 == 0 && !samples.is_empty() {
+            history::record_batch(store, &samples).await.unwrap();
+            samples.clear();
+        }
+        let at = end - TimeDelta::minutes(15 * i64::from(steps - step));
         let day = -f64::from(steps - step) / 96.0;
         for (key, value) in series() {
             samples.push((key, at, value(day)));
@@ -84,6 +90,22 @@ fn metrics(report: &CapacityReport) -> HashMap<String, (f64, Unit)> {
 /// What every store must give: the projections and metrics of the seeded series.
 fn assert_projected(report: &CapacityReport) {
     assert_eq!(report.error, None);
+    let summary: Vec<String> = report
+        .series
+        .iter()
+        .map(|series| {
+            format!(
+                "{}:{:?} {:?} points {} since {} as of {}",
+                series.metric,
+                series.instance,
+                series.projection.trend,
+                series.projection.points,
+                series.projection.since,
+                series.projection.as_of
+            )
+        })
+        .collect();
+    assert_eq!(report.series.len(), 5, "{summary:#?}");
     let metrics = metrics(report);
     // The history keeps values as f32 (7 significant digits), hence the tolerances below; the
     // last quarter hour may still be open when the batch ends, a few thousandths of a day.

@@ -137,7 +137,12 @@ fn a_noisy_database_grows_at_its_known_rate_within_the_band() {
     let fit = p.fit.unwrap();
     close(fit.slope.estimate / MIB, 200.0, 10.0, "Theil–Sen MiB/day");
     close(fit.ols_slope / MIB, 200.0, 10.0, "OLS MiB/day");
-    close(fit.ols_stderr / MIB, 1.29, 0.2, "OLS standard error MiB/day");
+    close(
+        fit.ols_stderr / MIB,
+        1.29,
+        0.2,
+        "OLS standard error MiB/day",
+    );
     // Signal variance (200·30)²/12 = 3.0e6 MiB², noise 9e4: R² ≈ 0.971.
     close(fit.r_squared, 0.971, 0.01, "R²");
     assert!(

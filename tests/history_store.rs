@@ -67,43 +67,82 @@ async fn exercise(location: StoreLocation) {
 
     // 23:50 on 1 March to 00:10 on 2 March: minute m of the day is 1430 + i.
     let day = 24 * 60;
-    record_batch(&store, &samples(day - 10, day + 10)).await.unwrap();
+    record_batch(&store, &samples(day - 10, day + 10))
+        .await
+        .unwrap();
     let minutes = read(&store, CPU, Resolution::Minute).await;
     assert_eq!(minutes.len(), 20);
     let first = (day - 10) as f64;
-    assert_eq!(minutes[0], point(at(day - 10, 0), first, first + 2.0, first + 1.0, first + 2.0));
+    assert_eq!(
+        minutes[0],
+        point(
+            at(day - 10, 0),
+            first,
+            first + 2.0,
+            first + 1.0,
+            first + 2.0
+        )
+    );
     assert_eq!(minutes[19].at, at(day + 9, 0));
     // The batch closes the quarter hour from 23:45 and the first of March, not the open quarter
     // hour from 00:00 nor the second of March.
-    let quarter = point(at(day - 15, 0), first, first + 11.0, first + 5.5, first + 11.0);
-    assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, vec![quarter]);
+    let quarter = point(
+        at(day - 15, 0),
+        first,
+        first + 11.0,
+        first + 5.5,
+        first + 11.0,
+    );
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        vec![quarter]
+    );
     let first_day = point(at(0, 0), first, first + 11.0, first + 5.5, first + 11.0);
     assert_eq!(read(&store, CPU, Resolution::Day).await, vec![first_day]);
     let disk_day = read(&store, DISK, Resolution::Day).await;
     assert_eq!(disk_day[0].max, 2.0 * (first + 11.0));
 
     // The next ten minutes close 00:00-00:15: minutes 1440..1455, means m + 1.
-    record_batch(&store, &samples(day + 10, day + 20)).await.unwrap();
-    let quarters = read(&store, CPU, Resolution::QuarterHour).await;
-    let midnight = day as f64;
-    let second = point(at(day, 0), midnight, midnight + 16.0, midnight + 8.0, midnight + 16.0);
-    assert_eq!(quarters, vec![quarter, second]);
-    // A window reads only the points starting in it.
-    let window = read_series(&store, CPU, Resolution::Minute, at(day + 5, 0), at(day + 7, 30))
+    record_batch(&store, &samples(day + 10, day + 20))
         .await
         .unwrap();
+    let quarters = read(&store, CPU, Resolution::QuarterHour).await;
+    let midnight = day as f64;
+    let second = point(
+        at(day, 0),
+        midnight,
+        midnight + 16.0,
+        midnight + 8.0,
+        midnight + 16.0,
+    );
+    assert_eq!(quarters, vec![quarter, second]);
+    // A window reads only the points starting in it.
+    let window = read_series(
+        &store,
+        CPU,
+        Resolution::Minute,
+        at(day + 5, 0),
+        at(day + 7, 30),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         window.iter().map(|point| point.at).collect::<Vec<_>>(),
         vec![at(day + 5, 0), at(day + 6, 0), at(day + 7, 0)]
     );
     // Rolling up again changes nothing: a period is derived once.
-    history::roll_up(&store, at(day + 20, 0), TimeDelta::days(90)).await.unwrap();
+    history::roll_up(&store, at(day + 20, 0), TimeDelta::days(90))
+        .await
+        .unwrap();
     assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, quarters);
     assert_eq!(
         series_keys(&store, "").await.unwrap(),
         vec![CPU.to_owned(), DISK.to_owned()]
     );
-    assert_eq!(series_keys(&store, "disk.").await.unwrap(), vec![DISK.to_owned()]);
+    assert_eq!(
+        series_keys(&store, "disk.").await.unwrap(),
+        vec![DISK.to_owned()]
+    );
     assert!(series_keys(&store, "mem").await.unwrap().is_empty());
     store.close().await;
 
@@ -133,10 +172,15 @@ async fn exercise(location: StoreLocation) {
     // 90 days after the first of March ended its quarter hours go; the second's stay.
     let now = at(day, 0) + TimeDelta::days(90) + TimeDelta::hours(12);
     history::prune(&store, now).await.unwrap();
-    assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, vec![second]);
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        vec![second]
+    );
     assert_eq!(read(&store, CPU, Resolution::Day).await, vec![first_day]);
     // Two years on, the days go too.
-    history::prune(&store, at(0, 0) + TimeDelta::days(800)).await.unwrap();
+    history::prune(&store, at(0, 0) + TimeDelta::days(800))
+        .await
+        .unwrap();
     assert!(read(&store, CPU, Resolution::Day).await.is_empty());
     assert!(series_keys(&store, "").await.unwrap().is_empty());
     store.close().await;

@@ -16,10 +16,10 @@ use opsdeck::config::keymap::{KeyChord, KeyList, Keymap};
 use opsdeck::config::theme::load_theme;
 use opsdeck::core::collectors::resources::{LoadAverage, NetworkRate, ResourceSample, Usage};
 use opsdeck::core::history::{Point, Resolution};
+use opsdeck::core::model::Status;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::services::CheckOutcome;
 use opsdeck::core::services::flap::ServiceState;
-use opsdeck::core::model::Status;
 use opsdeck::tui::app::{AppState, HostInfo, Msg, Pane};
 use opsdeck::tui::layout::view;
 use opsdeck::tui::style::{Look, Palette, glyphs_for};
@@ -151,8 +151,14 @@ fn asked(request: &Request) -> (Vec<String>, Resolution, DateTime<Utc>) {
 fn answer(state: &mut AppState, resolution: Resolution, since: DateTime<Utc>, every: TimeDelta) {
     let series = vec![
         ("cpu.used_pct".to_owned(), points(since, every, 10.0)),
-        ("net.rx_bytes_per_s:eth0".to_owned(), points(since, every, 100.0)),
-        ("service.latency_ms:api".to_owned(), points(since, every, 5.0)),
+        (
+            "net.rx_bytes_per_s:eth0".to_owned(),
+            points(since, every, 100.0),
+        ),
+        (
+            "service.latency_ms:api".to_owned(),
+            points(since, every, 5.0),
+        ),
     ];
     state.update(Msg::Runner(Event::MetricHistory {
         resolution,
@@ -169,7 +175,10 @@ fn press(state: &mut AppState, key: &str) -> Vec<Request> {
 fn the_sparklines_start_from_the_stored_history_and_zoom_through_four_spans() {
     let mut state = console(Keymap::default());
     let before = screen(&state, 100, 30);
-    assert!(row(&before, "Resources").contains("Resources · 10 min"), "{before}");
+    assert!(
+        row(&before, "Resources").contains("Resources · 10 min"),
+        "{before}"
+    );
     let live_cpu = row(&before, "CPU").to_owned();
 
     // At start the console asks for the last ten minutes of every series it draws.
@@ -184,12 +193,25 @@ fn the_sparklines_start_from_the_stored_history_and_zoom_through_four_spans() {
             "service.latency_ms:api",
         ]
     );
-    assert_eq!((resolution, since), (Resolution::Minute, now() - TimeDelta::minutes(10)));
+    assert_eq!(
+        (resolution, since),
+        (Resolution::Minute, now() - TimeDelta::minutes(10))
+    );
     answer(&mut state, resolution, since, TimeDelta::minutes(1));
     let restored = screen(&state, 100, 30);
     let restored_cpu = row(&restored, "CPU");
-    assert_ne!(restored_cpu, live_cpu, "the stored minutes fill the CPU sparkline");
-    assert!(restored_cpu.chars().filter(|ch| "▁▂▃▄▅▆▇█".contains(*ch)).count() > 20, "{restored}");
+    assert_ne!(
+        restored_cpu, live_cpu,
+        "the stored minutes fill the CPU sparkline"
+    );
+    assert!(
+        restored_cpu
+            .chars()
+            .filter(|ch| "▁▂▃▄▅▆▇█".contains(*ch))
+            .count()
+            > 20,
+        "{restored}"
+    );
 
     // Z steps the span; each asks for its own resolution and the title follows.
     let expected = [
@@ -204,7 +226,11 @@ fn the_sparklines_start_from_the_stored_history_and_zoom_through_four_spans() {
             panic!("one request, not {requests:?}");
         };
         let (_, asked_resolution, since) = asked(request);
-        assert_eq!((asked_resolution, since), (resolution, now() - span), "{label}");
+        assert_eq!(
+            (asked_resolution, since),
+            (resolution, now() - span),
+            "{label}"
+        );
         let drawn = screen(&state, 100, 30);
         assert!(
             row(&drawn, "Resources").contains(&format!("Resources · {label}")),
@@ -218,15 +244,27 @@ fn the_sparklines_start_from_the_stored_history_and_zoom_through_four_spans() {
     assert_eq!(resolution, Resolution::QuarterHour);
     answer(&mut state, resolution, since, TimeDelta::minutes(15));
     let week = screen(&state, 100, 30);
-    answer(&mut state, Resolution::Minute, six_hours, TimeDelta::minutes(1));
-    assert_eq!(screen(&state, 100, 30), week, "a stale answer changed the screen");
+    answer(
+        &mut state,
+        Resolution::Minute,
+        six_hours,
+        TimeDelta::minutes(1),
+    );
+    assert_eq!(
+        screen(&state, 100, 30),
+        week,
+        "a stale answer changed the screen"
+    );
     insta::assert_snapshot!(week);
 
     // The services' detail draws its latency over the same span.
     state.focus_on(Pane::Services);
     press(&mut state, "enter");
     let detail = screen(&state, 100, 30);
-    assert!(detail.contains("max 40 ms over 7 d · Z changes the span"), "{detail}");
+    assert!(
+        detail.contains("max 40 ms over 7 d · Z changes the span"),
+        "{detail}"
+    );
 }
 
 #[test]
@@ -236,11 +274,17 @@ fn the_span_key_is_remappable_and_in_the_help() {
         KeyList(vec![KeyChord::parse("alt-z").unwrap()]),
     )]);
     let mut state = console(Keymap::new(&overrides));
-    assert!(press(&mut state, "Z").is_empty(), "Z no longer changes the span");
+    assert!(
+        press(&mut state, "Z").is_empty(),
+        "Z no longer changes the span"
+    );
     let requests = press(&mut state, "alt-z");
     assert!(matches!(
         &requests[..],
-        [Request::LoadMetricHistory { resolution: Resolution::Minute, .. }]
+        [Request::LoadMetricHistory {
+            resolution: Resolution::Minute,
+            ..
+        }]
     ));
     assert!(row(&screen(&state, 100, 30), "Resources").contains("Resources · 6 h"));
     press(&mut state, "?");
