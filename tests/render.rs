@@ -471,7 +471,7 @@ fn filesystem_rows_show_their_capacity_projection() {
     );
 
     let narrow = text(&render(&state, &look, 60, 30));
-    let root = row(&narrow, "free/");
+    let root = row(&narrow, "full in 20 d");
     assert!(
         root.contains("full in 20 d · 24.0"),
         "the figure leads the detail\n{narrow}"
