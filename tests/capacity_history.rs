@@ -30,8 +30,11 @@ use support::runner::next;
 const MIB: f64 = 1024.0 * 1024.0;
 const GIB: f64 = 1024.0 * MIB;
 
-/// The seeded series: key and value at `day` (≤ 0, days before the last point).
-fn series() -> Vec<(&'static str, fn(f64) -> f64)> {
+/// A series' value at `day` (≤ 0, days before the last point).
+type Shape = fn(f64) -> f64;
+
+/// The seeded series: key and shape.
+fn series() -> Vec<(&'static str, Shape)> {
     vec![
         // 90 % now, +0.5 %/day: full in 20 days (warn).
         ("disk.used_pct:/data", |day| 90.0 + 0.5 * day),

@@ -368,7 +368,7 @@ fn too_little_history_says_so() {
 
 #[test]
 fn a_full_filesystem_is_full_now_whatever_its_trend() {
-    let samples = series(30, 60, |day| (100.0 + day).min(100.0).max(99.0));
+    let samples = series(30, 60, |day| (100.0 + day).clamp(99.0, 100.0));
     let p = projected(&samples, Some(100.0));
     let full = p.days_to_full.unwrap();
     assert_eq!((full.estimate, full.low, full.high), (0.0, 0.0, 0.0));
