@@ -675,6 +675,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         watch_incidents: true,
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
+        capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

@@ -412,6 +412,72 @@ fn store_problems_show_in_place() {
     assert!(screen.contains("database is locked\\x1b[2J"), "{screen}");
 }
 
+/// The capacity job's figures take the filesystem rows' empty sparkline column, coloured by the
+/// days-to-full rule; too narrow for it, they lead the free/total detail.
+#[test]
+fn filesystem_rows_show_their_capacity_projection() {
+    use opsdeck::core::capacity::job::{CapacityReport, SeriesProjection};
+    use opsdeck::core::capacity::{Sample, Settings, project};
+
+    let mut state = state("");
+    let days = |value: &dyn Fn(f64) -> f64| -> Vec<Sample> {
+        (0..=30 * 24)
+            .map(|hour| {
+                let day = f64::from(hour - 30 * 24) / 24.0;
+                Sample::new(
+                    at(0) + chrono::TimeDelta::hours(i64::from(hour - 30 * 24)),
+                    value(day),
+                )
+            })
+            .collect()
+    };
+    let projected = |instance: &str, samples: Vec<Sample>| SeriesProjection {
+        metric: "disk.used_pct",
+        instance: Some(instance.to_owned()),
+        projection: project(&samples, Some(100.0), &Settings::default()).unwrap(),
+    };
+    let report = CapacityReport {
+        taken_at: at(0),
+        series: vec![
+            projected("/", days(&|day| 71.0 + 1.45 * day)),
+            projected("/data/백업", days(&|day| 60.0 + 30.0 * (day - day.floor()))),
+        ],
+        error: None,
+    };
+    state.update(Msg::Runner(Event::Judged(vec![Evaluation {
+        metric: Metric::of("disk.days_to_full", "/", 20.0, Unit::Days),
+        status: Status::Warn,
+        operator: Some(Operator::Below),
+        warn: Some(30.0),
+        crit: Some(7.0),
+    }])));
+    state.update(Msg::Runner(Event::Capacity(Box::new(report))));
+    let look = look("dark", Glyphs::Unicode);
+    let screen = text(&render(&state, &look, 120, 40));
+    let row = |screen: &str, free: &str| {
+        screen
+            .lines()
+            .find(|line| line.contains(free))
+            .unwrap_or_else(|| panic!("no row with {free}\n{screen}"))
+            .to_owned()
+    };
+    assert!(
+        row(&screen, "24.0 GiB free").contains("full in 20 d"),
+        "{screen}"
+    );
+    assert!(
+        row(&screen, "40.0 GiB free").contains("saw-tooth"),
+        "{screen}"
+    );
+
+    let narrow = text(&render(&state, &look, 60, 30));
+    let root = row(&narrow, "full in 20 d");
+    assert!(
+        root.contains("full in 20 d · 24.0"),
+        "the figure leads the detail\n{narrow}"
+    );
+}
+
 mod tasks {
     use super::*;
     use opsdeck::core::model::{RunStatus, TaskRun};

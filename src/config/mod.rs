@@ -280,6 +280,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::incidents::INCIDENT_METRICS)
             .chain(crate::core::logs::findings::LOG_METRICS)
             .chain(crate::core::fleet::FLEET_METRICS)
+            .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -318,7 +319,7 @@ impl TryFrom<String> for OperatorValue {
 }
 
 /// The built-in rules, from the seeds' thresholds: CPU 80/90 % for 5 min, memory 85/95 % for
-/// 3 min, disk 80/90 %.
+/// 3 min, disk 80/90 %, a filesystem full in under 30/7 days.
 /// Dumps, verification of every file and restores of large databases take long; the runner's
 /// cancel still works at any time.
 const BACKUP_TASK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
@@ -356,6 +357,11 @@ pub fn default_rules() -> Vec<Rule> {
         },
         // The guides renew certificates 30 days before they expire.
         below("service.tls_days_left", Some(30.0), 7.0),
+        // The capacity guides' horizon: a month to plan, a week to act.
+        Rule {
+            operator: Operator::Below,
+            ..below("disk.days_to_full", Some(30.0), 7.0)
+        },
         flag("backup.stale", false),
         flag("backup.too_small", false),
         flag("backup.unencrypted", false),

@@ -65,6 +65,11 @@ pub enum Unit {
     Seconds,
     Milliseconds,
     Load,
+    /// A time ahead, e.g. until a filesystem is full.
+    Days,
+    /// Growth rates of capacity projections.
+    BytesPerDay,
+    PercentPerDay,
 }
 
 /// One named measurement, e.g. `disk.used_pct` for instance `/var`.

@@ -3,6 +3,7 @@
 //! it, so the front ends never share state with the collectors or tasks.
 
 use crate::core::backups::status::SetReport;
+use crate::core::capacity::job::CapacityReport;
 use crate::core::checklists::RunState;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::checks::Evaluation;
@@ -163,6 +164,9 @@ pub enum Event {
     },
     /// A change to an incident was not recorded, and why.
     IncidentRefused(String),
+    /// Every size series' projection after a round of the capacity job (its metrics' verdicts
+    /// come just before, as [`Event::Judged`]).
+    Capacity(Box<CapacityReport>),
     /// What every log source found this round, with the rules' verdicts on its metrics.
     Logs {
         snapshot: Box<LogsSnapshot>,

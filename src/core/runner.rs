@@ -18,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::backups::BackupSet;
 use crate::core::backups::watch::{BackupCollector, BackupRound};
+use crate::core::capacity::job::{CapacityJob, CapacityReport, JobTiming};
+use crate::core::capacity::log_dirs::{self, LogDirCollector, LogDirSample};
 use crate::core::checklists::service::ChecklistService;
 use crate::core::checklists::{Checklist, EntryKind, RunState};
 use crate::core::checks::{Change, Evaluation, Judge, Rule};
@@ -84,6 +86,8 @@ pub struct RunnerSettings {
     pub logs: Vec<LogSource>,
     /// The `[[prometheus]]` sources of the hosts pane.
     pub fleet: Vec<FleetSpec>,
+    /// When to project capacity from the history (needs the store); `None` never.
+    pub capacity: Option<JobTiming>,
 }
 
 impl RunnerSettings {
@@ -105,6 +109,7 @@ impl RunnerSettings {
             watch_incidents: false,
             logs: Vec::new(),
             fleet: Vec::new(),
+            capacity: None,
         }
     }
 }
@@ -125,11 +130,25 @@ enum Collected {
     Incidents(Watched),
     Logs(Box<LogsSnapshot>),
     Fleet(Box<FleetSnapshot>),
+    Capacity(Box<CapacityReport>),
+    LogDirs(LogDirSample),
 }
 
 impl From<Box<FleetSnapshot>> for Collected {
     fn from(snapshot: Box<FleetSnapshot>) -> Self {
         Collected::Fleet(snapshot)
+    }
+}
+
+impl From<Box<CapacityReport>> for Collected {
+    fn from(report: Box<CapacityReport>) -> Self {
+        Collected::Capacity(report)
+    }
+}
+
+impl From<LogDirSample> for Collected {
+    fn from(sample: LogDirSample) -> Self {
+        Collected::LogDirs(sample)
     }
 }
 
@@ -184,6 +203,8 @@ impl Sample for Collected {
             Collected::Backups(round) => round.metrics(),
             Collected::Logs(snapshot) => snapshot.metrics(),
             Collected::Fleet(snapshot) => snapshot.metrics(),
+            Collected::Capacity(report) => report.metrics(),
+            Collected::LogDirs(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -206,6 +227,8 @@ impl Sample for Collected {
             Collected::Backups(round) => round.taken_at,
             Collected::Logs(snapshot) => snapshot.taken_at,
             Collected::Fleet(snapshot) => snapshot.taken_at,
+            Collected::Capacity(report) => report.taken_at,
+            Collected::LogDirs(sample) => sample.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -318,6 +341,9 @@ async fn run(
                 tokio::runtime::Handle::current(),
             )) as Box<dyn crate::core::logs::watch::Positions>
         });
+        if let Some(sizes) = LogDirCollector::new(&settings.logs, log_dirs::INTERVAL) {
+            drives.start(OffThread::new("log directories", sizes));
+        }
         let watch = LogWatch::new(settings.logs, positions);
         let lines = watch.line_view();
         let control = drives.start(OffThread::new("logs", LogCollector::new(watch)));
@@ -333,6 +359,9 @@ async fn run(
         }
         let control = drives.start(collector);
         drives.refreshed.push(control);
+    }
+    if let (Some(timing), Some(store)) = (settings.capacity, &store) {
+        drives.start(CapacityJob::new(store.clone(), timing));
     }
     if !settings.backups.is_empty() {
         let collector =
@@ -775,6 +804,26 @@ async fn deliver(
             snapshot,
             evaluations,
         }],
+        // Days to full and growth rates have rules like any other metric.
+        Collected::Capacity(report) => {
+            let mut updates = vec![Event::Judged(evaluations)];
+            if let Some(message) = report.error.clone() {
+                updates.push(Event::Warning {
+                    source: "capacity",
+                    message,
+                });
+            }
+            updates.push(Event::Capacity(report));
+            updates
+        }
+        Collected::LogDirs(sample) => {
+            for (name, size) in &sample.sizes {
+                if let Err(message) = size {
+                    tracing::warn!("log source {name}: {message}");
+                }
+            }
+            vec![Event::Judged(evaluations)]
+        }
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",

@@ -559,6 +559,7 @@ mod tests {
             .chain(crate::core::services::SERVICE_METRICS)
             .chain(crate::core::queries::QUERY_METRICS)
             .chain(crate::core::backups::status::BACKUP_METRICS)
+            .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .chain([&crate::core::incidents::OVERDUE_ACTIONS_CHECK]);
         let tasks = crate::config::tasks::BUILTIN_TASK_IDS
             .iter()

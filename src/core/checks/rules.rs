@@ -350,6 +350,11 @@ pub fn format_value(value: f64, unit: Unit) -> String {
         Unit::Seconds => format!("{value:.0} s"),
         Unit::Milliseconds => format!("{value:.0} ms"),
         Unit::Load => format!("{value:.2}"),
+        Unit::Days => format!("{value:.0} d"),
+        // A shrinking size has a negative growth, which format_bytes alone would show as 0.
+        Unit::BytesPerDay if value < 0.0 => format!("-{}/d", format_bytes(-value)),
+        Unit::BytesPerDay => format!("+{}/d", format_bytes(value)),
+        Unit::PercentPerDay => format!("{value:+.2} %/d"),
     }
 }
 

@@ -315,10 +315,12 @@ pub const QUERY_METRICS: &[&str] = &[
     "db.idle_in_transaction_sessions",
     "db.waiting_sessions",
     "db.bytes",
+    "db.table_bytes",
 ];
 
 impl QuerySnapshot {
-    /// Counts rules can judge: slow statements, problem sessions, database size.
+    /// Counts rules can judge: slow statements, problem sessions, database and largest tables'
+    /// sizes.
     pub fn metrics(&self) -> Vec<Metric> {
         let mut metrics = Vec::new();
         let name = self.database.as_str();
@@ -361,6 +363,16 @@ impl QuerySnapshot {
                 health.database_bytes as f64,
                 Unit::Bytes,
             ));
+            // Instance `database/table`: the history keeps the largest tables' sizes for the
+            // capacity projections.
+            metrics.extend(health.largest_tables.iter().map(|table| {
+                Metric::of(
+                    "db.table_bytes",
+                    &format!("{name}/{}", table.name),
+                    table.total_bytes as f64,
+                    Unit::Bytes,
+                )
+            }));
         }
         metrics
     }

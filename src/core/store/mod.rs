@@ -642,6 +642,9 @@ fn unit_name(unit: Unit) -> &'static str {
         Unit::Seconds => "seconds",
         Unit::Milliseconds => "milliseconds",
         Unit::Load => "load",
+        Unit::Days => "days",
+        Unit::BytesPerDay => "bytes_per_day",
+        Unit::PercentPerDay => "percent_per_day",
     }
 }
 
@@ -653,6 +656,9 @@ fn parse_unit(name: &str) -> Unit {
         "seconds" => Unit::Seconds,
         "milliseconds" => Unit::Milliseconds,
         "load" => Unit::Load,
+        "days" => Unit::Days,
+        "bytes_per_day" => Unit::BytesPerDay,
+        "percent_per_day" => Unit::PercentPerDay,
         _ => Unit::Count,
     }
 }

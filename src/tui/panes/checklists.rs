@@ -20,8 +20,8 @@ use crate::core::checklists::{
     CheckRef, Checklist, DueState, EntryKind, Item, ItemState, ItemStatus, Language, RunState,
     schedule,
 };
-use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_value;
+use crate::core::checks::{Evaluation, Operator};
 use crate::core::incidents::{self, Incident, OVERDUE_ACTIONS_CHECK};
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
@@ -140,9 +140,13 @@ impl ChecklistsPane {
                 .values()
                 .filter(|evaluation| evaluation.metric.name == check.metric)
                 .max_by(|a, b| {
-                    a.status
-                        .cmp(&b.status)
-                        .then(a.metric.value.total_cmp(&b.metric.value))
+                    let by_value = a.metric.value.total_cmp(&b.metric.value);
+                    // Under a `<` rule (days to full) the lower value is the worse one.
+                    let worse = match a.operator {
+                        Some(Operator::Below | Operator::AtMost) => by_value.reverse(),
+                        _ => by_value,
+                    };
+                    a.status.cmp(&b.status).then(worse)
                 }),
         }?;
         let value = format_value(evaluation.metric.value, evaluation.metric.unit);

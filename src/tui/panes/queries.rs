@@ -4,7 +4,7 @@
 //! opens a statement's text or offers VACUUM ANALYZE / REINDEX; `x`/`X` cancel or terminate the
 //! marked or selected sessions, after their plan is shown.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -71,6 +71,8 @@ pub struct QueriesPane {
     pub marked_pids: BTreeSet<i32>,
     /// How often the databases are read, for staleness.
     pub interval: Duration,
+    /// Capacity figures (`+120 MiB/d`, `saw-tooth`) by database name and by `database/table`.
+    pub growth: HashMap<String, String>,
 }
 
 impl Default for QueriesPane {
@@ -83,6 +85,7 @@ impl Default for QueriesPane {
             sort: StatementSort::MeanTime,
             marked_pids: BTreeSet::new(),
             interval: Duration::from_secs(5),
+            growth: HashMap::new(),
         }
     }
 }
@@ -450,6 +453,15 @@ impl Component for QueriesPane {
     }
 
     fn apply(&mut self, event: &Event, _now: DateTime<Utc>) {
+        if let Event::Capacity(report) = event {
+            self.growth = report
+                .series
+                .iter()
+                .filter(|series| matches!(series.metric, "db.bytes" | "db.table_bytes"))
+                .filter_map(|series| Some((series.instance.clone()?, series.label())))
+                .collect();
+            return;
+        }
         let Event::Queries(snapshot) = event else {
             return;
         };
@@ -618,7 +630,7 @@ fn render(pane: &QueriesPane, shown: &View, area: Rect, frame: &mut Frame) {
             None => match pane.view {
                 QueryView::Statements => statement_lines(snapshot, look, width),
                 QueryView::Sessions => session_lines(pane, snapshot, look, width),
-                QueryView::Health => health_lines(snapshot, look, width),
+                QueryView::Health => health_lines(snapshot, &pane.growth, look, width),
             },
         },
     };
@@ -796,7 +808,17 @@ fn session_lines(
     lines
 }
 
-fn health_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<Line<'static>> {
+/// A size's capacity figure after it: ` (+120 MiB/d)`, or nothing before the first projection.
+fn trend(label: Option<&String>) -> String {
+    label.map_or_else(String::new, |label| format!(" ({label})"))
+}
+
+fn health_lines(
+    snapshot: &QuerySnapshot,
+    growth: &HashMap<String, String>,
+    look: &Look,
+    width: usize,
+) -> Vec<Line<'static>> {
     let palette = &look.palette;
     let health = match &snapshot.health {
         Ok(health) => health,
@@ -805,8 +827,9 @@ fn health_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<Line
     let mut lines = vec![Line::styled(
         strings::fit(
             &format!(
-                "database {} · Enter: VACUUM ANALYZE a table / REINDEX an index{}",
+                "database {}{} · Enter: VACUUM ANALYZE a table / REINDEX an index{}",
                 format_bytes(health.database_bytes as f64),
+                trend(growth.get(&snapshot.database)),
                 health
                     .progress
                     .iter()
@@ -851,9 +874,10 @@ fn health_lines(snapshot: &QuerySnapshot, look: &Look, width: usize) -> Vec<Line
         lines.push(Line::styled(
             strings::fit(
                 &format!(
-                    "table {}  {}  dead {} ({dead_share:.0} %)  vacuum {}  analyze {}",
+                    "table {}  {}{}  dead {} ({dead_share:.0} %)  vacuum {}  analyze {}",
                     printable(&table.name),
                     format_bytes(table.total_bytes as f64),
+                    trend(growth.get(&format!("{}/{}", snapshot.database, table.name))),
                     table.dead_tuples,
                     ago(last_vacuum),
                     ago(last_analyze)

@@ -50,6 +50,8 @@ pub struct ResourcesPane {
     pub problem: Option<Problem>,
     /// How often the gauges are sampled.
     pub interval: Duration,
+    /// Each filesystem's capacity figure (`full in 23 d`, `saw-tooth`), by mount point.
+    pub capacity: HashMap<String, String>,
 }
 
 /// The stored series behind the CPU and memory sparklines (the network's are per interface).
@@ -66,6 +68,7 @@ impl Default for ResourcesPane {
             span: TimeSpan::default(),
             problem: None,
             interval: Duration::from_secs(1),
+            capacity: HashMap::new(),
         }
     }
 }
@@ -217,6 +220,14 @@ impl Component for ResourcesPane {
             Event::MetricHistory {
                 resolution, series, ..
             } => self.load_history(*resolution, series),
+            Event::Capacity(report) => {
+                self.capacity = report
+                    .series
+                    .iter()
+                    .filter(|series| series.metric == "disk.used_pct")
+                    .filter_map(|series| Some((series.instance.clone()?, series.label())))
+                    .collect();
+            }
             Event::Warning { source, message } if *source != "store" && *source != "notify" => {
                 self.problem = Some(Problem {
                     message: message.clone(),
@@ -497,21 +508,50 @@ fn rows(pane: &ResourcesPane, shown: &View, view: &ResourceView, area: Rect) -> 
                     palette.status(Status::Unknown),
                 ),
             ]),
-            None => gauge_line(
-                GaugeRow {
-                    label: &fs.path,
-                    percent: fs.used_pct(),
-                    status: view.status(&format!("disk.used_pct:{}", fs.path)),
-                    spark: None,
-                    detail: format!(
-                        "{} free/{}",
-                        format_bytes(fs.available_bytes as f64),
-                        format_bytes(fs.total_bytes as f64)
-                    ),
-                },
-                &columns,
-                look,
-            ),
+            None => {
+                let mut detail = format!(
+                    "{} free/{}",
+                    format_bytes(fs.available_bytes as f64),
+                    format_bytes(fs.total_bytes as f64)
+                );
+                // The projection takes the sparkline's place (filesystems have none), or
+                // leads the detail when the pane is too narrow for sparklines.
+                let projected = pane.capacity.get(&fs.path).map(|label| {
+                    let status = shown
+                        .judged
+                        .get(&format!("disk.days_to_full:{}", fs.path))
+                        .map_or(Status::Ok, |evaluation| evaluation.status);
+                    (label, status)
+                });
+                let spark = match projected {
+                    Some((label, status)) if columns.spark > strings::width(label) => {
+                        Some(Span::styled(
+                            pad(label, columns.spark),
+                            if status == Status::Ok {
+                                palette.get(Slot::Muted)
+                            } else {
+                                palette.status(status)
+                            },
+                        ))
+                    }
+                    Some((label, _)) => {
+                        detail = format!("{label} · {detail}");
+                        None
+                    }
+                    None => None,
+                };
+                gauge_line(
+                    GaugeRow {
+                        label: &fs.path,
+                        percent: fs.used_pct(),
+                        status: view.status(&format!("disk.used_pct:{}", fs.path)),
+                        spark,
+                        detail,
+                    },
+                    &columns,
+                    look,
+                )
+            }
         })
         .collect();
     let networks: Vec<Line<'static>> = sample
