@@ -11,6 +11,7 @@ use crate::core::incidents::{Change, Incident, Level, Opening};
 use crate::core::logs::findings::{LineFilter, LogLine, LogsSnapshot};
 use crate::core::model::{Alert, Status, TaskRun};
 use crate::core::queries::{QuerySnapshot, StatementSort};
+use crate::core::reports::{Format as ReportFormat, Kind as ReportKind, Report};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
 use crate::core::tasks::{Params, Plan};
@@ -66,6 +67,12 @@ pub enum Request {
         summary: String,
         lines: Vec<LogLine>,
     },
+    /// Compose the report of the last complete period of `kind`; answered with
+    /// [`Event::ReportComposed`].
+    ComposeReport { kind: ReportKind },
+    /// Save the report last composed for `kind` as `format` in the reports directory; answered
+    /// with [`Event::ReportSaved`].
+    SaveReport { kind: ReportKind, format: ReportFormat },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }
@@ -165,4 +172,11 @@ pub enum Event {
     },
     /// The rules' verdicts on service and database metrics (checklist items show them live).
     Judged(Vec<Evaluation>),
+    /// The report asked for by [`Request::ComposeReport`], or why there is none.
+    ReportComposed {
+        kind: ReportKind,
+        report: Result<Box<Report>, String>,
+    },
+    /// Where a report was saved, or why it was not.
+    ReportSaved(Result<String, String>),
 }

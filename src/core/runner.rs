@@ -37,6 +37,8 @@ use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
+use crate::core::reports::ReportSettings;
+use crate::core::reports::serve::ReportDesk;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
 use crate::core::store::ServiceResultRow;
@@ -79,6 +81,8 @@ pub struct RunnerSettings {
     pub watch_incidents: bool,
     /// The log sources followed (`[[log]]`), their read positions kept in the store.
     pub logs: Vec<LogSource>,
+    /// What the console's reports are composed from; `None`: reports are not offered.
+    pub reports: Option<ReportSettings>,
 }
 
 impl RunnerSettings {
@@ -99,6 +103,7 @@ impl RunnerSettings {
             checklists: Vec::new(),
             watch_incidents: false,
             logs: Vec::new(),
+            reports: None,
         }
     }
 }
@@ -248,6 +253,9 @@ async fn run(
     events: mpsc::Sender<Event>,
 ) {
     let mut judge = Judge::new(settings.rules);
+    let reports = settings
+        .reports
+        .map(|reports| ReportDesk::new(store.clone(), reports));
     if let Some(store) = &store {
         restore(&mut judge, store, &events).await;
     }
@@ -503,6 +511,21 @@ async fn run(
                 }
                 Some(Request::LoadLogLines { source, filter }) => {
                     answer_log_lines(log_lines.clone(), source, filter, events.clone());
+                }
+                Some(Request::ComposeReport { kind }) => match &reports {
+                    Some(reports) => reports.compose(kind, events.clone()),
+                    None => {
+                        let refused = Event::ReportComposed {
+                            kind,
+                            report: Err("reports are not offered here".to_owned()),
+                        };
+                        let _ = events.send(refused).await;
+                    }
+                },
+                Some(Request::SaveReport { kind, format }) => {
+                    if let Some(reports) = &reports {
+                        reports.save(kind, format, events.clone());
+                    }
                 }
                 Some(Request::Shutdown) | None => break,
             },

@@ -99,6 +99,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "journal cursors",
         include_str!("../../../migrations/0008_journal_cursors.sql"),
     ),
+    (
+        10,
+        "report statements",
+        include_str!("../../../migrations/0010_report_statements.sql"),
+    ),
 ];
 
 /// How often opening the store tries to bring the schema up to date.
@@ -574,7 +579,7 @@ impl Store {
     }
 }
 
-fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
+pub(crate) fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
     let level: String = row.try_get("level")?;
     let unit: String = row.try_get("unit")?;
     Ok(Alert {
@@ -593,7 +598,7 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
     })
 }
 
-fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
+pub(crate) fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
     let decode = |column: &str, error: serde_json::Error| sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: Box::new(error),
