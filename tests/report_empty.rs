@@ -63,5 +63,9 @@ fn the_binary_reports_on_a_new_state_file() {
     command.args(["report", "daily", "--state", state.to_str().unwrap()]);
     let run = support::run::Run::from(command.output().unwrap()).ok();
     assert!(run.stdout.starts_with("# Daily report "), "{}", run.text());
-    assert!(run.stdout.contains("Nothing was recorded for "), "{}", run.text());
+    assert!(
+        run.stdout.contains("Nothing was recorded for "),
+        "{}",
+        run.text()
+    );
 }

@@ -123,7 +123,12 @@ async fn seed(store: &Store) {
                 checked_at: hour,
                 ok: !failed,
                 latency_ms: Some(12.0),
-                detail: if failed { "connection refused" } else { "200 OK" }.into(),
+                detail: if failed {
+                    "connection refused"
+                } else {
+                    "200 OK"
+                }
+                .into(),
             });
         }
         hour += TimeDelta::hours(1);
@@ -131,10 +136,34 @@ async fn seed(store: &Store) {
     store.insert_service_results(&results).await.unwrap();
 
     for alert in [
-        alert("a-oct", "cpu.used_pct", Status::Warn, "2026-10-12T08:00:00Z", Some("2026-10-12T08:10:00Z")),
-        alert("a1", "cpu.used_pct", Status::Crit, "2026-11-05T03:00:00Z", Some("2026-11-05T03:30:00Z")),
-        alert("a2", "disk.used_pct:/var", Status::Warn, "2026-11-20T12:00:00Z", Some("2026-11-21T12:00:00Z")),
-        alert("a3", "mem.used_pct", Status::Crit, "2026-11-30T23:00:00Z", None),
+        alert(
+            "a-oct",
+            "cpu.used_pct",
+            Status::Warn,
+            "2026-10-12T08:00:00Z",
+            Some("2026-10-12T08:10:00Z"),
+        ),
+        alert(
+            "a1",
+            "cpu.used_pct",
+            Status::Crit,
+            "2026-11-05T03:00:00Z",
+            Some("2026-11-05T03:30:00Z"),
+        ),
+        alert(
+            "a2",
+            "disk.used_pct:/var",
+            Status::Warn,
+            "2026-11-20T12:00:00Z",
+            Some("2026-11-21T12:00:00Z"),
+        ),
+        alert(
+            "a3",
+            "mem.used_pct",
+            Status::Crit,
+            "2026-11-30T23:00:00Z",
+            None,
+        ),
     ] {
         store.insert_alert(&alert).await.unwrap();
     }
@@ -163,8 +192,20 @@ async fn seed(store: &Store) {
     }
 
     for task_run in [
-        run("r1", "db-vacuum-analyze", "alice", "2026-11-08T02:00:00Z", RunStatus::Succeeded),
-        run("r2", "temp-cleanup", "bob", "2026-11-22T04:00:00Z", RunStatus::Failed),
+        run(
+            "r1",
+            "db-vacuum-analyze",
+            "alice",
+            "2026-11-08T02:00:00Z",
+            RunStatus::Succeeded,
+        ),
+        run(
+            "r2",
+            "temp-cleanup",
+            "bob",
+            "2026-11-22T04:00:00Z",
+            RunStatus::Failed,
+        ),
     ] {
         store.insert_run(&task_run).await.unwrap();
     }
@@ -234,9 +275,24 @@ async fn seed(store: &Store) {
             &format!("2026-11-02T10:{:02}:00Z", index),
         ));
     }
-    entries.push(entry(Some("documentation"), EntryKind::Skip, "runbooks moved to the wiki", "2026-11-02T10:20:00Z"));
-    entries.push(entry(Some("monthly-report"), EntryKind::Note, "written, see the wiki page", "2026-11-02T10:21:00Z"));
-    entries.push(entry(Some("monthly-report"), EntryKind::Tick, "", "2026-11-02T10:22:00Z"));
+    entries.push(entry(
+        Some("documentation"),
+        EntryKind::Skip,
+        "runbooks moved to the wiki",
+        "2026-11-02T10:20:00Z",
+    ));
+    entries.push(entry(
+        Some("monthly-report"),
+        EntryKind::Note,
+        "written, see the wiki page",
+        "2026-11-02T10:21:00Z",
+    ));
+    entries.push(entry(
+        Some("monthly-report"),
+        EntryKind::Tick,
+        "",
+        "2026-11-02T10:22:00Z",
+    ));
     entries.push(entry(None, EntryKind::SignOff, "", "2026-11-02T10:23:00Z"));
     for entry in entries {
         store.append_checklist_entry(&entry).await.unwrap();
@@ -339,7 +395,13 @@ fn assert_november(json: &Value) {
     assert_eq!(per_day.len(), 30);
     assert_eq!(per_day[4]["date"], "2026-11-05");
     assert_eq!(per_day[4]["count"], 1);
-    assert_eq!(per_day.iter().map(|d| d["count"].as_u64().unwrap()).sum::<u64>(), 3);
+    assert_eq!(
+        per_day
+            .iter()
+            .map(|d| d["count"].as_u64().unwrap())
+            .sum::<u64>(),
+        3
+    );
 
     let incidents = json["incidents"].as_array().unwrap();
     assert_eq!(incidents.len(), 1);
@@ -369,7 +431,10 @@ fn assert_november(json: &Value) {
     assert_eq!(backups[0]["verifications_failed"], 1);
     assert_eq!(backups[0]["last_verified_at"], "2026-11-23T01:00:00Z");
     assert_eq!(backups[0]["last_restore_test"]["ok"], true);
-    assert_eq!(backups[0]["last_restore_test"]["at"], "2026-11-15T03:00:00Z");
+    assert_eq!(
+        backups[0]["last_restore_test"]["at"],
+        "2026-11-15T03:00:00Z"
+    );
     assert_eq!(backups[0]["newest_age_s"], Value::Null);
 
     let checklists = json["checklists"].as_array().unwrap();
@@ -388,7 +453,12 @@ fn assert_november(json: &Value) {
     assert_eq!(monthly["notes"][0]["text"], "written, see the wiki page");
 
     assert_eq!(json["statements"]["databases"], Value::Array(Vec::new()));
-    assert!(json["statements"]["note"].as_str().unwrap().contains("[[database]]"));
+    assert!(
+        json["statements"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("[[database]]")
+    );
     assert!(json["logs"]["note"].as_str().unwrap().contains("[[log]]"));
 
     let changes = &json["changes"];
@@ -436,7 +506,10 @@ async fn a_known_month_on_postgresql_is_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = sqlite_store(dir.path()).await;
     seed(&sqlite).await;
-    assert_eq!(json, serde_json::to_value(november_report(&sqlite).await).unwrap());
+    assert_eq!(
+        json,
+        serde_json::to_value(november_report(&sqlite).await).unwrap()
+    );
 }
 
 #[tokio::test]
@@ -480,8 +553,16 @@ async fn the_binary_reports_the_month_as_json() {
     let run = opsdeck(
         dir.path(),
         &[
-            "report", "monthly", "--date", "2026-11-17", "--format", "json",
-            "--config", config.to_str().unwrap(), "--state", state.to_str().unwrap(),
+            "report",
+            "monthly",
+            "--date",
+            "2026-11-17",
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
         ],
     )
     .ok();
@@ -496,14 +577,26 @@ async fn the_binary_reports_the_month_as_json() {
 
     opsdeck(
         dir.path(),
-        &["report", "monthly", "--date", "30 November", "--state", state.to_str().unwrap()],
+        &[
+            "report",
+            "monthly",
+            "--date",
+            "30 November",
+            "--state",
+            state.to_str().unwrap(),
+        ],
     )
     .refused("is not a day");
 }
 
 fn chromium(args: &[&str]) -> std::process::Output {
     std::process::Command::new("chromium")
-        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ])
         .args(args)
         .output()
         .expect("chromium runs (apt-get install chromium)")
@@ -518,9 +611,18 @@ async fn the_html_opens_in_a_headless_browser_with_its_charts() {
     let run = opsdeck(
         dir.path(),
         &[
-            "report", "monthly", "--date", "2026-11-01", "--format", "html",
-            "--output", html.to_str().unwrap(),
-            "--config", config.to_str().unwrap(), "--state", state.to_str().unwrap(),
+            "report",
+            "monthly",
+            "--date",
+            "2026-11-01",
+            "--format",
+            "html",
+            "--output",
+            html.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
         ],
     )
     .ok();
@@ -533,7 +635,11 @@ async fn the_html_opens_in_a_headless_browser_with_its_charts() {
 
     let url = format!("file://{}", html.display());
     let dumped = chromium(&["--dump-dom", &url]);
-    assert!(dumped.status.success(), "{}", String::from_utf8_lossy(&dumped.stderr));
+    assert!(
+        dumped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dumped.stderr)
+    );
     let dom = String::from_utf8_lossy(&dumped.stdout);
     assert!(dom.contains("<h1>Monthly report 2026-11 for "), "{dom}");
     for chart in ["alerts-per-day", "availability-per-day"] {
@@ -551,16 +657,23 @@ async fn the_html_opens_in_a_headless_browser_with_its_charts() {
         "--window-size=1280,2400",
         &url,
     ]);
-    assert!(screenshot.status.success(), "{}", String::from_utf8_lossy(&screenshot.stderr));
+    assert!(
+        screenshot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&screenshot.stderr)
+    );
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(png.len() > 20_000, "a blank page is smaller: {} bytes", png.len());
+    assert!(
+        png.len() > 20_000,
+        "a blank page is smaller: {} bytes",
+        png.len()
+    );
 }
 
 #[tokio::test]
 async fn send_posts_the_report_to_the_webhook() {
-    let receiver =
-        support::receivers::HttpReceiver::start(support::receivers::Answer::Ok).await;
+    let receiver = support::receivers::HttpReceiver::start(support::receivers::Answer::Ok).await;
     let dir = tempfile::tempdir().unwrap();
     let config = seeded_sandbox(
         dir.path(),
@@ -573,15 +686,26 @@ async fn send_posts_the_report_to_the_webhook() {
         opsdeck(
             &dir_path,
             &[
-                "report", "monthly", "--date", "2026-11-17", "--send",
-                "--config", config.to_str().unwrap(), "--state", state.to_str().unwrap(),
+                "report",
+                "monthly",
+                "--date",
+                "2026-11-17",
+                "--send",
+                "--config",
+                config.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
             ],
         )
     })
     .await
     .unwrap()
     .ok();
-    assert!(run.stdout.starts_with("# Monthly report 2026-11"), "{}", run.text());
+    assert!(
+        run.stdout.starts_with("# Monthly report 2026-11"),
+        "{}",
+        run.text()
+    );
     let bodies = receiver.bodies_at("/hook");
     assert_eq!(bodies.len(), 1, "{bodies:?}");
     assert_eq!(bodies[0]["schema"], "opsdeck.report/1");

@@ -72,7 +72,10 @@ pub enum Request {
     ComposeReport { kind: ReportKind },
     /// Save the report last composed for `kind` as `format` in the reports directory; answered
     /// with [`Event::ReportSaved`].
-    SaveReport { kind: ReportKind, format: ReportFormat },
+    SaveReport {
+        kind: ReportKind,
+        format: ReportFormat,
+    },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
 }

@@ -757,7 +757,11 @@ fn passwd_ids(user: &str) -> Option<(u32, u32)> {
 /// The JSON export against its documented schema (assets/schemas), so the document and the
 /// output cannot drift apart.
 pub fn assert_follows_the_incident_report_schema(report: &serde_json::Value) {
-    assert_follows_schema("incident-report-1.schema.json", "opsdeck.incident-report/1", report);
+    assert_follows_schema(
+        "incident-report-1.schema.json",
+        "opsdeck.incident-report/1",
+        report,
+    );
 }
 
 /// A JSON output against its documented schema `file` in assets/schemas, whose `schema` field

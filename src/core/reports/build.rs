@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::period::Period;
 use super::{
     AlertLine, AlertsSection, BackupLine, CapacitySection, ChangeLine, ChangesSection,
-    ChecklistLine, ChecklistNote, DEFAULT_SLO_PCT, DayCount, DatabaseStatements, DayAvailability,
+    ChecklistLine, ChecklistNote, DEFAULT_SLO_PCT, DatabaseStatements, DayAvailability, DayCount,
     IncidentLine, LogSourceLine, LogsSection, Overall, PeriodInfo, Report, ReportError,
     ResourcesSection, RestoreLine, SCHEMA, ServiceAvailability, StatementLine, StatementsSection,
     TableLine, TaskRunLine, TaskRunsSection,
@@ -360,7 +360,7 @@ async fn checklists<Tz: TimeZone>(
     for checklist in checklists {
         let mut at = period.start;
         while at < period.end && at <= now {
-            let (run_start, run_end) = schedule::period_bounds(checklist.period, at, zone);
+            let (_, run_end) = schedule::period_bounds(checklist.period, at, zone);
             let key = schedule::period_key(checklist.period, at, zone);
             let entries = store.checklist_entries(&checklist.id, &key).await?;
             let state = run::fold(checklist, &key, &entries);
@@ -368,7 +368,11 @@ async fn checklists<Tz: TimeZone>(
             let judged_at = (run_end - chrono::Duration::milliseconds(1)).min(now);
             let due = schedule::due_state(checklist, Some(&state), judged_at, zone);
             let count = |wanted: fn(&ItemStatus) -> bool| {
-                state.items.iter().filter(|item| wanted(&item.status)).count()
+                state
+                    .items
+                    .iter()
+                    .filter(|item| wanted(&item.status))
+                    .count()
             };
             let mut notes: Vec<ChecklistNote> = state
                 .notes
@@ -500,8 +504,7 @@ async fn statements(
         rows.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms));
         let top_by_mean: Vec<StatementLine> = rows.iter().take(TOP_STATEMENTS).cloned().collect();
         rows.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
-        let top_by_total: Vec<StatementLine> =
-            rows.iter().take(TOP_STATEMENTS).cloned().collect();
+        let top_by_total: Vec<StatementLine> = rows.iter().take(TOP_STATEMENTS).cloned().collect();
         let seen = store
             .statement_snapshot(&snapshot.database, kind, &previous.label)
             .await?;
@@ -518,7 +521,13 @@ async fn statements(
         });
         if snapshot.error.is_none() {
             store
-                .save_statement_snapshot(&snapshot.database, kind, &period.label, &rows, snapshot.taken_at)
+                .save_statement_snapshot(
+                    &snapshot.database,
+                    kind,
+                    &period.label,
+                    &rows,
+                    snapshot.taken_at,
+                )
                 .await?;
         }
         let health = snapshot.health.as_ref().ok();
@@ -582,7 +591,10 @@ async fn backups(
         lines.push(BackupLine {
             newest_age_s: inventory.and_then(|report| report.newest_age),
             stale: inventory.map(|report| report.stale),
-            verifications_ok: of_set.iter().filter(|v| v.result == VerifyResult::Ok).count(),
+            verifications_ok: of_set
+                .iter()
+                .filter(|v| v.result == VerifyResult::Ok)
+                .count(),
             verifications_failed: of_set
                 .iter()
                 .filter(|v| matches!(v.result, VerifyResult::Corrupt | VerifyResult::Error))
@@ -611,7 +623,12 @@ fn logs(period: &Period, snapshot: Option<&LogsSnapshot>) -> LogsSection {
         .min();
     let note = covered_from
         .filter(|from| *from > period.start)
-        .map(|from| format!("line counts cover {} onwards (opsdeck keeps 24 hours of per-minute counts)", from.format("%Y-%m-%d %H:%M UTC")));
+        .map(|from| {
+            format!(
+                "line counts cover {} onwards (opsdeck keeps 24 hours of per-minute counts)",
+                from.format("%Y-%m-%d %H:%M UTC")
+            )
+        });
     let sources = snapshot
         .sources
         .iter()
@@ -621,7 +638,11 @@ fn logs(period: &Period, snapshot: Option<&LogsSnapshot>) -> LogsSection {
                 .iter()
                 .filter(|minute| minute.minute >= period.start && minute.minute < period.end);
             let (lines, errors, warnings) = in_period.fold((0, 0, 0), |sum, minute| {
-                (sum.0 + minute.lines, sum.1 + minute.errors, sum.2 + minute.warnings)
+                (
+                    sum.0 + minute.lines,
+                    sum.1 + minute.errors,
+                    sum.2 + minute.warnings,
+                )
             });
             let seen_in = |first: DateTime<Utc>, last: DateTime<Utc>| {
                 first < period.end && last >= period.start
@@ -661,7 +682,12 @@ fn logs(period: &Period, snapshot: Option<&LogsSnapshot>) -> LogsSection {
 }
 
 /// A figure of both periods; `higher_is_worse` tells which way is worse.
-fn change(what: String, previous: Option<f64>, current: Option<f64>, higher_is_worse: bool) -> ChangeLine {
+fn change(
+    what: String,
+    previous: Option<f64>,
+    current: Option<f64>,
+    higher_is_worse: bool,
+) -> ChangeLine {
     let direction = match (previous, current) {
         (Some(before), Some(now)) if (now - before).abs() < 1e-9 => "same",
         (Some(before), Some(now)) if (now > before) == higher_is_worse => "worse",
@@ -678,10 +704,30 @@ fn change(what: String, previous: Option<f64>, current: Option<f64>, higher_is_w
 
 fn changes(before: &Stored, now: &Stored) -> ChangesSection {
     let mut items = vec![
-        change("alerts".into(), Some(before.alerts.total as f64), Some(now.alerts.total as f64), true),
-        change("critical alerts".into(), Some(before.alerts.crit as f64), Some(now.alerts.crit as f64), true),
-        change("incidents".into(), Some(before.incidents.len() as f64), Some(now.incidents.len() as f64), true),
-        change("task runs failed".into(), Some(before.task_runs.failed as f64), Some(now.task_runs.failed as f64), true),
+        change(
+            "alerts".into(),
+            Some(before.alerts.total as f64),
+            Some(now.alerts.total as f64),
+            true,
+        ),
+        change(
+            "critical alerts".into(),
+            Some(before.alerts.crit as f64),
+            Some(now.alerts.crit as f64),
+            true,
+        ),
+        change(
+            "incidents".into(),
+            Some(before.incidents.len() as f64),
+            Some(now.incidents.len() as f64),
+            true,
+        ),
+        change(
+            "task runs failed".into(),
+            Some(before.task_runs.failed as f64),
+            Some(now.task_runs.failed as f64),
+            true,
+        ),
     ];
     for service in &now.services {
         let previous = before
@@ -716,7 +762,12 @@ fn changes(before: &Stored, now: &Stored) -> ChangesSection {
             .iter()
             .find(|old| old.key == metric.key)
             .map(|old| old.mean);
-        items.push(change(format!("{} mean", metric.key), previous, Some(metric.mean), true));
+        items.push(change(
+            format!("{} mean", metric.key),
+            previous,
+            Some(metric.mean),
+            true,
+        ));
     }
     ChangesSection {
         previous_empty: before.is_empty(),
@@ -744,15 +795,27 @@ fn overall(report: &Report) -> Overall {
         }
     }
     if report.alerts.crit > 0 {
-        raise(Status::Crit, format!("{} critical alert(s)", report.alerts.crit));
+        raise(
+            Status::Crit,
+            format!("{} critical alert(s)", report.alerts.crit),
+        );
     } else if report.alerts.warn > 0 {
-        raise(Status::Warn, format!("{} warning alert(s)", report.alerts.warn));
+        raise(
+            Status::Warn,
+            format!("{} warning alert(s)", report.alerts.warn),
+        );
     }
     if !report.incidents.is_empty() {
-        raise(Status::Warn, format!("{} incident(s)", report.incidents.len()));
+        raise(
+            Status::Warn,
+            format!("{} incident(s)", report.incidents.len()),
+        );
     }
     if report.task_runs.failed > 0 {
-        raise(Status::Warn, format!("{} task run(s) failed", report.task_runs.failed));
+        raise(
+            Status::Warn,
+            format!("{} task run(s) failed", report.task_runs.failed),
+        );
     }
     for backup in &report.backups {
         if backup.stale == Some(true) {
@@ -761,7 +824,10 @@ fn overall(report: &Report) -> Overall {
         if backup.verifications_failed > 0 {
             raise(
                 Status::Crit,
-                format!("backup set {}: {} verification(s) failed", backup.set, backup.verifications_failed),
+                format!(
+                    "backup set {}: {} verification(s) failed",
+                    backup.set, backup.verifications_failed
+                ),
             );
         }
     }

@@ -54,13 +54,19 @@ fn is_recent(period: &Period, now: DateTime<Utc>) -> bool {
 }
 
 /// Reads what is only known live, for a recent period.
-async fn live(settings: &ReportSettings, store: &Store, period: &Period, now: DateTime<Utc>) -> Live {
+async fn live(
+    settings: &ReportSettings,
+    store: &Store,
+    period: &Period,
+    now: DateTime<Utc>,
+) -> Live {
     if !is_recent(period, now) {
         return Live::default();
     }
     let mut statements = Vec::with_capacity(settings.databases.len());
     for (name, url) in &settings.databases {
-        let mut collector = QueryCollector::new(name.clone(), url.clone(), settings.queries.clone());
+        let mut collector =
+            QueryCollector::new(name.clone(), url.clone(), settings.queries.clone());
         statements.push(collector.collect().await);
     }
     let mut backups = Vec::with_capacity(settings.backups.len());

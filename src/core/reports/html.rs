@@ -21,7 +21,9 @@ const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 180.0;
 const MARGIN: f64 = 36.0;
 /// Series colours, in order.
-const COLOURS: [&str; 6] = ["#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#57606a"];
+const COLOURS: [&str; 6] = [
+    "#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#57606a",
+];
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -56,7 +58,11 @@ struct Chart {
 
 impl Chart {
     fn svg(&self) -> String {
-        let values = || self.series.iter().flat_map(|series| series.values.iter().flatten());
+        let values = || {
+            self.series
+                .iter()
+                .flat_map(|series| series.values.iter().flatten())
+        };
         let (mut low, mut high) = values().fold((f64::MAX, f64::MIN), |(low, high), value| {
             (low.min(*value), high.max(*value))
         });
@@ -134,7 +140,9 @@ impl Chart {
                     .values
                     .iter()
                     .enumerate()
-                    .filter_map(|(index, value)| value.map(|value| format!("{:.1},{:.1}", x(index), y(value))))
+                    .filter_map(|(index, value)| {
+                        value.map(|value| format!("{:.1},{:.1}", x(index), y(value)))
+                    })
                     .collect();
                 let _ = write!(
                     svg,
@@ -221,7 +229,11 @@ fn charts(report: &Report, section: &str) -> Vec<Chart> {
                 .iter()
                 .map(|service| Series {
                     name: service.name.clone(),
-                    values: service.days.iter().map(|day| day.availability_pct).collect(),
+                    values: service
+                        .days
+                        .iter()
+                        .map(|day| day.availability_pct)
+                        .collect(),
                 })
                 .collect(),
             bars: false,
@@ -233,7 +245,11 @@ fn charts(report: &Report, section: &str) -> Vec<Chart> {
             .map(|metric| Chart {
                 id: "resource",
                 title: format!("{}: daily mean and peak", metric.key),
-                labels: metric.days.iter().map(|day| day.date.format("%m-%d").to_string()).collect(),
+                labels: metric
+                    .days
+                    .iter()
+                    .map(|day| day.date.format("%m-%d").to_string())
+                    .collect(),
                 series: vec![
                     Series {
                         name: "mean".to_owned(),
@@ -252,7 +268,12 @@ fn charts(report: &Report, section: &str) -> Vec<Chart> {
 }
 
 fn write_section(out: &mut String, report: &Report, section: &Section) {
-    let _ = write!(out, "<section id=\"{}\"><h2>{}</h2>", section.id, escape(section.title));
+    let _ = write!(
+        out,
+        "<section id=\"{}\"><h2>{}</h2>",
+        section.id,
+        escape(section.title)
+    );
     let mut in_list = false;
     for line in &section.lines {
         match line.strip_prefix("- ") {
@@ -289,7 +310,11 @@ fn write_section(out: &mut String, report: &Report, section: &Section) {
         }
         out.push_str("</tr>");
         if table.rows.is_empty() {
-            let _ = write!(out, "<tr><td colspan=\"{}\">(none)</td></tr>", table.headers.len());
+            let _ = write!(
+                out,
+                "<tr><td colspan=\"{}\">(none)</td></tr>",
+                table.headers.len()
+            );
         }
         for row in &table.rows {
             out.push_str("<tr>");

@@ -85,9 +85,13 @@ pub fn sections(report: &Report) -> Vec<Section> {
             report.period.label
         ));
     }
-    overall
-        .lines
-        .extend(report.overall.reasons.iter().map(|reason| format!("- {reason}")));
+    overall.lines.extend(
+        report
+            .overall
+            .reasons
+            .iter()
+            .map(|reason| format!("- {reason}")),
+    );
     all.push(overall);
 
     let mut resources = section("resources", "Resources");
@@ -141,10 +145,21 @@ pub fn sections(report: &Report) -> Vec<Section> {
 
     let mut services = section("services", "Services");
     if report.services.is_empty() {
-        services.lines.push("No services are configured or recorded.".to_owned());
+        services
+            .lines
+            .push("No services are configured or recorded.".to_owned());
     } else {
         services.tables.push(table(
-            vec!["service", "availability", "objective", "met", "downtime min", "budget min", "checks", "failed"],
+            vec![
+                "service",
+                "availability",
+                "objective",
+                "met",
+                "downtime min",
+                "budget min",
+                "checks",
+                "failed",
+            ],
             report
                 .services
                 .iter()
@@ -176,7 +191,15 @@ pub fn sections(report: &Report) -> Vec<Section> {
     ));
     if !report.alerts.items.is_empty() {
         alerts.tables.push(table(
-            vec!["opened", "resolved", "level", "series", "peak", "threshold", "minutes"],
+            vec![
+                "opened",
+                "resolved",
+                "level",
+                "series",
+                "peak",
+                "threshold",
+                "minutes",
+            ],
             report
                 .alerts
                 .items
@@ -202,7 +225,17 @@ pub fn sections(report: &Report) -> Vec<Section> {
         incidents.lines.push("No incidents.".to_owned());
     } else {
         incidents.tables.push(table(
-            vec!["id", "level", "title", "stage", "detected", "response min", "resolved", "commander", "open actions"],
+            vec![
+                "id",
+                "level",
+                "title",
+                "stage",
+                "detected",
+                "response min",
+                "resolved",
+                "commander",
+                "open actions",
+            ],
             report
                 .incidents
                 .iter()
@@ -231,9 +264,11 @@ pub fn sections(report: &Report) -> Vec<Section> {
     statements.lines.extend(report.statements.note.clone());
     for database in &report.statements.databases {
         if let Some(error) = &database.error {
-            statements
-                .lines
-                .push(format!("{}: {}", printable(&database.database), printable(error)));
+            statements.lines.push(format!(
+                "{}: {}",
+                printable(&database.database),
+                printable(error)
+            ));
         }
         if let Some(bytes) = database.database_bytes {
             statements.lines.push(format!(
@@ -258,9 +293,15 @@ pub fn sections(report: &Report) -> Vec<Section> {
         };
         let headers = || vec!["mean ms", "total ms", "calls", "user", "statement"];
         let mut by_mean = table(headers(), statement_rows(&database.top_by_mean));
-        by_mean.caption = Some(format!("{}: top by mean time", printable(&database.database)));
+        by_mean.caption = Some(format!(
+            "{}: top by mean time",
+            printable(&database.database)
+        ));
         let mut by_total = table(headers(), statement_rows(&database.top_by_total));
-        by_total.caption = Some(format!("{}: top by total time", printable(&database.database)));
+        by_total.caption = Some(format!(
+            "{}: top by total time",
+            printable(&database.database)
+        ));
         statements.tables.extend([by_mean, by_total]);
         match &database.new_since_previous {
             Some(new) => {
@@ -312,10 +353,19 @@ pub fn sections(report: &Report) -> Vec<Section> {
 
     let mut backups = section("backups", "Backups");
     if report.backups.is_empty() {
-        backups.lines.push("No backup sets are configured or recorded.".to_owned());
+        backups
+            .lines
+            .push("No backup sets are configured or recorded.".to_owned());
     } else {
         backups.tables.push(table(
-            vec!["set", "newest backup age", "verified ok", "failed", "last verified", "last restore test"],
+            vec![
+                "set",
+                "newest backup age",
+                "verified ok",
+                "failed",
+                "last verified",
+                "last restore test",
+            ],
             report
                 .backups
                 .iter()
@@ -354,7 +404,15 @@ pub fn sections(report: &Report) -> Vec<Section> {
         checklists.lines.push("No checklists.".to_owned());
     } else {
         checklists.tables.push(table(
-            vec!["checklist", "run", "state", "done", "skipped", "open", "signed off by"],
+            vec![
+                "checklist",
+                "run",
+                "state",
+                "done",
+                "skipped",
+                "open",
+                "signed off by",
+            ],
             report
                 .checklists
                 .iter()
@@ -366,7 +424,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
                         line.done.to_string(),
                         line.skipped.to_string(),
                         line.open.to_string(),
-                        line.signed_off_by.as_deref().map_or_else(|| "-".to_owned(), printable),
+                        line.signed_off_by
+                            .as_deref()
+                            .map_or_else(|| "-".to_owned(), printable),
                     ]
                 })
                 .collect(),
@@ -407,7 +467,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
     ));
     if !report.task_runs.runs.is_empty() {
         runs.tables.push(table(
-            vec!["started", "task", "who", "host", "status", "seconds", "summary"],
+            vec![
+                "started", "task", "who", "host", "status", "seconds", "summary",
+            ],
             report
                 .task_runs
                 .runs
@@ -419,8 +481,11 @@ pub fn sections(report: &Report) -> Vec<Section> {
                         printable(&run.user),
                         printable(&run.host),
                         run.status.clone(),
-                        run.seconds.map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
-                        run.summary.as_deref().map_or_else(|| "-".to_owned(), |s| cut(s, QUERY_CHARS)),
+                        run.seconds
+                            .map_or_else(|| "-".to_owned(), |s| format!("{s:.1}")),
+                        run.summary
+                            .as_deref()
+                            .map_or_else(|| "-".to_owned(), |s| cut(s, QUERY_CHARS)),
                     ]
                 })
                 .collect(),
@@ -432,7 +497,13 @@ pub fn sections(report: &Report) -> Vec<Section> {
     capacity.lines.extend(report.capacity.note.clone());
     if !report.capacity.projections.is_empty() {
         capacity.tables.push(table(
-            vec!["series", "growth per day", "days to full", "in 90 days", "R²"],
+            vec![
+                "series",
+                "growth per day",
+                "days to full",
+                "in 90 days",
+                "R²",
+            ],
             report
                 .capacity
                 .projections
@@ -448,9 +519,11 @@ pub fn sections(report: &Report) -> Vec<Section> {
                         } else {
                             value(line.growth_per_day)
                         },
-                        line.days_to_full.map_or_else(|| "-".to_owned(), |days| format!("{days:.0}")),
+                        line.days_to_full
+                            .map_or_else(|| "-".to_owned(), |days| format!("{days:.0}")),
                         value(line.in_90_days),
-                        line.r_squared.map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
+                        line.r_squared
+                            .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}")),
                     ]
                 })
                 .collect(),
@@ -462,7 +535,15 @@ pub fn sections(report: &Report) -> Vec<Section> {
     logs.lines.extend(report.logs.note.clone());
     if !report.logs.sources.is_empty() {
         logs.tables.push(table(
-            vec!["source", "lines", "errors", "warnings", "failed logins", "5xx", "new signatures"],
+            vec![
+                "source",
+                "lines",
+                "errors",
+                "warnings",
+                "failed logins",
+                "5xx",
+                "new signatures",
+            ],
             report
                 .logs
                 .sources
@@ -473,7 +554,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
                         source.lines.to_string(),
                         source.errors.to_string(),
                         source.warnings.to_string(),
-                        source.failed_logins.map_or_else(|| "-".to_owned(), |n| n.to_string()),
+                        source
+                            .failed_logins
+                            .map_or_else(|| "-".to_owned(), |n| n.to_string()),
                         source
                             .server_error_pct
                             .map_or_else(|| "-".to_owned(), |pct| format!("{pct:.2} %")),
@@ -484,8 +567,11 @@ pub fn sections(report: &Report) -> Vec<Section> {
         ));
         for source in &report.logs.sources {
             if let Some(error) = &source.error {
-                logs.lines
-                    .push(format!("- {}: {}", printable(&source.source), printable(error)));
+                logs.lines.push(format!(
+                    "- {}: {}",
+                    printable(&source.source),
+                    printable(error)
+                ));
             }
             for signature in &source.new_signatures {
                 logs.lines.push(format!(
@@ -512,8 +598,9 @@ pub fn sections(report: &Report) -> Vec<Section> {
             .items
             .iter()
             .map(|line| {
-                let figure =
-                    |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |value| format!("{value:.2}"));
+                let figure = |value: Option<f64>| {
+                    value.map_or_else(|| "-".to_owned(), |value| format!("{value:.2}"))
+                };
                 vec![
                     printable(&line.what),
                     figure(line.previous),

@@ -66,7 +66,8 @@ impl Period {
         let mut days = Vec::new();
         let mut day = start.with_timezone(zone).date_naive();
         loop {
-            let day_start = schedule::period_bounds(ChecklistPeriod::Day, local_noon(day, zone), zone);
+            let day_start =
+                schedule::period_bounds(ChecklistPeriod::Day, local_noon(day, zone), zone);
             if day_start.0 >= end {
                 break;
             }

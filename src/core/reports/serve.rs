@@ -45,7 +45,10 @@ impl ReportDesk {
                 )
                 .await
                 .map_err(|error| error.to_string()),
-                None => Err("reports need the state store, and it is not open; see the store error".to_owned()),
+                None => Err(
+                    "reports need the state store, and it is not open; see the store error"
+                        .to_owned(),
+                ),
             };
             if let (Ok(report), Ok(mut composed)) = (&report, desk.composed.lock()) {
                 composed.insert(kind, report.clone());
@@ -75,7 +78,9 @@ impl ReportDesk {
                         .unwrap_or_else(|error| Err(error.to_string()))
                 }
                 (None, _) => Err(format!("no {} report composed yet", kind.as_str())),
-                (_, None) => Err("no directory to save reports in (set HOME or XDG_STATE_HOME)".to_owned()),
+                (_, None) => {
+                    Err("no directory to save reports in (set HOME or XDG_STATE_HOME)".to_owned())
+                }
             };
             let _ = events.send(Event::ReportSaved(saved)).await;
         });
@@ -92,6 +97,12 @@ fn write(report: &Report, format: Format, dir: &std::path::Path) -> Result<Strin
     ));
     std::fs::create_dir_all(dir)
         .and_then(|()| std::fs::write(&path, render(report, format)))
-        .map_err(|error| format!("cannot write {}: {error}; fix: make {} writable", path.display(), dir.display()))?;
+        .map_err(|error| {
+            format!(
+                "cannot write {}: {error}; fix: make {} writable",
+                path.display(),
+                dir.display()
+            )
+        })?;
     Ok(path.display().to_string())
 }

@@ -250,7 +250,10 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
                 ));
             }
             if let Some((message, status)) = &view.message {
-                body.insert(0, Line::styled(printable(message), look.palette.status(*status)));
+                body.insert(
+                    0,
+                    Line::styled(printable(message), look.palette.status(*status)),
+                );
             }
             (
                 format!(
