@@ -135,6 +135,16 @@ async fn seed(store: &Store) {
     }
     store.insert_service_results(&results).await.unwrap();
 
+    // CPU every quarter hour of November: 40 %, but 95 % from 03:00 to 03:30 on the 5th.
+    let mut samples = Vec::new();
+    let mut quarter = at("2026-11-01T00:00:00Z");
+    while quarter < at("2026-12-01T00:00:00Z") {
+        let busy = quarter >= at("2026-11-05T03:00:00Z") && quarter < at("2026-11-05T03:30:00Z");
+        samples.push(("cpu.used_pct", quarter, if busy { 95.0 } else { 40.0 }));
+        quarter += TimeDelta::minutes(15);
+    }
+    opsdeck::core::history::record_batch(store, &samples).await.unwrap();
+
     for alert in [
         alert(
             "a-oct",
@@ -301,10 +311,18 @@ async fn seed(store: &Store) {
 
 async fn november_report(store: &Store) -> reports::Report {
     let checklists = monthly_checklist();
+    let rules = [opsdeck::core::checks::Rule {
+        metric: "cpu.used_pct".into(),
+        instance: None,
+        operator: opsdeck::core::checks::rules::Operator::Above,
+        warn: Some(80.0),
+        crit: Some(90.0),
+        hold_for: Duration::ZERO,
+    }];
     let inputs = ReportInputs {
         host: "test-host".into(),
         services: targets(),
-        rules: &[],
+        rules: &rules,
         checklists: &checklists,
         live: Live::default(),
     };
@@ -355,6 +373,27 @@ fn assert_november(json: &Value) {
             "backup set pg: 1 verification(s) failed",
         ]
     );
+
+    let resources = json["resources"]["metrics"].as_array().unwrap();
+    assert_eq!(json["resources"]["note"], Value::Null);
+    assert_eq!(resources.len(), 1, "{resources:#?}");
+    let cpu = &resources[0];
+    assert_eq!(cpu["key"], "cpu.used_pct");
+    assert_eq!(cpu["unit"], "percent");
+    close(&cpu["mean"], (2878.0 * 40.0 + 2.0 * 95.0) / 2880.0);
+    close(&cpu["peak"], 95.0);
+    let cpu_days = cpu["days"].as_array().unwrap();
+    assert_eq!(cpu_days.len(), 30);
+    assert_eq!(cpu_days[4]["date"], "2026-11-05");
+    close(&cpu_days[4]["peak"], 95.0);
+    close(&cpu_days[5]["peak"], 40.0);
+    let above = cpu["above"].as_array().unwrap();
+    assert_eq!(above.len(), 2);
+    assert_eq!(above[0]["level"], "warn");
+    close(&above[0]["threshold"], 80.0);
+    close(&above[0]["minutes"], 30.0);
+    assert_eq!(above[1]["level"], "crit");
+    close(&above[1]["minutes"], 30.0);
 
     let services = json["services"].as_array().unwrap();
     assert_eq!(services.len(), 2);

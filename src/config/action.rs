@@ -59,10 +59,11 @@ pub enum Action {
     LogWindow,
     Follow,
     AttachFinding,
+    TimeSpan,
 }
 
 impl Action {
-    pub const ALL: [Action; 45] = [
+    pub const ALL: [Action; 46] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -108,6 +109,7 @@ impl Action {
         Action::LogWindow,
         Action::Follow,
         Action::AttachFinding,
+        Action::TimeSpan,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -158,6 +160,7 @@ impl Action {
             Action::LogWindow => "log_window",
             Action::Follow => "follow",
             Action::AttachFinding => "attach_finding",
+            Action::TimeSpan => "time_span",
         }
     }
 
@@ -218,6 +221,9 @@ impl Action {
             Action::LogWindow => "the logs pane's histogram window: 15 min, 1 h, 24 h",
             Action::Follow => "follow the log lines shown: new lines as they come",
             Action::AttachFinding => "attach the log finding and its lines to an open incident",
+            Action::TimeSpan => {
+                "the time the gauges' and services' sparklines cover: 10 min, 6 h, 7 d, 30 d"
+            }
         }
     }
 
@@ -282,6 +288,7 @@ impl Action {
                 | Action::Close
                 | Action::Zoom
                 | Action::Palette
+                | Action::TimeSpan
         )
     }
 

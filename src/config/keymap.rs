@@ -225,6 +225,7 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::LogWindow => vec![ch('w')],
         Action::Follow => vec![ch('f')],
         Action::AttachFinding => vec![ch('a')],
+        Action::TimeSpan => vec![ch('Z')],
     }
 }
 

@@ -17,6 +17,7 @@ pub mod checklists;
 pub mod checks;
 pub mod collectors;
 pub mod execution;
+pub mod history;
 pub mod incidents;
 pub mod logs;
 pub mod model;

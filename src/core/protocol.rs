@@ -7,6 +7,7 @@ use crate::core::checklists::RunState;
 use crate::core::checklists::service::EntryRequest;
 use crate::core::checks::Evaluation;
 use crate::core::collectors::resources::ResourceSample;
+use crate::core::history::{Point, Resolution};
 use crate::core::incidents::{Change, Incident, Level, Opening};
 use crate::core::logs::findings::{LineFilter, LogLine, LogsSnapshot};
 use crate::core::model::{Alert, Status, TaskRun};
@@ -75,6 +76,13 @@ pub enum Request {
     SaveReport {
         kind: ReportKind,
         format: ReportFormat,
+    },
+    /// Send the stored history of `keys` in tier `resolution` from `since` on; answered with
+    /// [`Event::MetricHistory`] (empty without a store).
+    LoadMetricHistory {
+        keys: Vec<String>,
+        resolution: Resolution,
+        since: chrono::DateTime<chrono::Utc>,
     },
     /// Cancel running tasks, wait for them to be recorded, and stop.
     Shutdown,
@@ -182,4 +190,10 @@ pub enum Event {
     },
     /// Where a report was saved, or why it was not.
     ReportSaved(Result<String, String>),
+    /// The history asked for by [`Request::LoadMetricHistory`], per key that has points.
+    MetricHistory {
+        resolution: Resolution,
+        since: chrono::DateTime<chrono::Utc>,
+        series: Vec<(String, Vec<Point>)>,
+    },
 }

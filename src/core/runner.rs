@@ -26,6 +26,7 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
+use crate::core::history::{self, writer::Recorded};
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
 use crate::core::incidents::{IncidentsSample, Notice};
@@ -370,6 +371,13 @@ async fn run(
         notices,
         timeline.clone(),
     ));
+    let (history, history_writer) = match store.clone() {
+        Some(store) => {
+            let (history, writer) = history::writer::spawn(store, events.clone());
+            (Some(history), Some(writer))
+        }
+        None => (None, None),
+    };
     let (row_tx, row_rx) = mpsc::unbounded_channel();
     let result_writer = tokio::spawn(write_service_results(store.clone(), row_rx, events.clone()));
     let availability = store
@@ -391,6 +399,18 @@ async fn run(
                 let verdict = judge.judge(&collected);
                 for change in verdict.changes {
                     let _ = change_tx.send(change);
+                }
+                if let Some(history) = &history
+                    && !verdict.evaluations.is_empty()
+                {
+                    let _ = history.send(Recorded {
+                        at: collected.taken_at(),
+                        values: verdict
+                            .evaluations
+                            .iter()
+                            .map(|evaluation| (evaluation.metric.key(), evaluation.metric.value))
+                            .collect(),
+                    });
                 }
                 let timeline = timeline.as_ref();
                 if !deliver(collected, verdict.evaluations, &events, &row_tx, timeline).await {
@@ -509,6 +529,9 @@ async fn run(
                     let tasks = tasks.clone();
                     tokio::spawn(async move { tasks.send_history(task_id).await });
                 }
+                Some(Request::LoadMetricHistory { keys, resolution, since }) => {
+                    answer_metric_history(store.clone(), keys, resolution, since, events.clone());
+                }
                 Some(Request::LoadLogLines { source, filter }) => {
                     answer_log_lines(log_lines.clone(), source, filter, events.clone());
                 }
@@ -538,8 +561,12 @@ async fn run(
     }
     drop(change_tx);
     drop(row_tx);
+    drop(history);
     let _ = result_writer.await;
     let _ = writer.await;
+    if let Some(history_writer) = history_writer {
+        let _ = history_writer.await;
+    }
     // After the alerts' writer, whose last changes may still have entries to add.
     if let (Some(timeline), Some(writer)) = (timeline, timeline_writer) {
         timeline.stop();
@@ -589,6 +616,44 @@ fn answer_log_lines(
 
 /// Starts every service's loop once the checks' shared setup is done (before any check's clock
 /// starts); their controls exist at once, so a re-check asked meanwhile is not lost.
+/// Reads the history asked for off the loop; a store failure is a warning and an empty answer,
+/// so the asker stops waiting.
+fn answer_metric_history(
+    store: Option<Store>,
+    keys: Vec<String>,
+    resolution: history::Resolution,
+    since: DateTime<Utc>,
+    events: mpsc::Sender<Event>,
+) {
+    tokio::spawn(async move {
+        let read = match &store {
+            Some(store) => {
+                let until = crate::core::model::now();
+                history::read_many(store, &keys, resolution, since, until).await
+            }
+            None => Ok(HashMap::new()),
+        };
+        let mut series: Vec<_> = match read {
+            Ok(series) => series.into_iter().collect(),
+            Err(error) => {
+                let warning = Event::Warning {
+                    source: "history",
+                    message: error.to_string(),
+                };
+                let _ = events.send(warning).await;
+                Vec::new()
+            }
+        };
+        series.sort_by(|a, b| a.0.cmp(&b.0));
+        let answer = Event::MetricHistory {
+            resolution,
+            since,
+            series,
+        };
+        let _ = events.send(answer).await;
+    });
+}
+
 /// What an incident request gets when there is no store to keep incidents in.
 fn no_incident_store() -> Event {
     Event::IncidentRefused(

@@ -119,6 +119,8 @@ pub async fn run<K>(
             _ = sigint.recv() => break Exit::Signal(2),
             started = &mut start, if running.is_none() => {
                 let started = started?;
+                // The sparklines start from the stored history, so a restart keeps them.
+                queued.insert(0, state.history_request());
                 send(&started.0, std::mem::take(&mut queued));
                 running = Some(started);
             }
@@ -132,7 +134,12 @@ pub async fn run<K>(
                     send(runner, requests);
                 }
             }
-            _ = clock.tick() => { state.update(Msg::Tick(Utc::now())); }
+            _ = clock.tick() => {
+                let requests = state.update(Msg::Tick(Utc::now()));
+                if let Some((runner, _)) = &running {
+                    send(runner, requests);
+                }
+            }
             () = sleep_until(redraw_at) => {}
         }
     };

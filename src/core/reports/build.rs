@@ -149,24 +149,12 @@ async fn stored_sections<Tz: TimeZone>(
     zone: &Tz,
 ) -> Result<Stored, ReportError> {
     Ok(Stored {
-        resources: resources(store, period, inputs.rules).await?,
+        resources: super::resources::resources(store, period, inputs.rules, now).await?,
         services: services(store, period, &inputs.services).await?,
         alerts: alerts(store, period).await?,
         incidents: incidents(store, period, now).await?,
         checklists: checklists(store, period, inputs.checklists, now, zone).await?,
         task_runs: task_runs(store, period, now).await?,
-    })
-}
-
-/// Resources from the metric history. The history is not kept yet: the section says so.
-async fn resources(
-    _store: &Store,
-    _period: &Period,
-    _rules: &[Rule],
-) -> Result<ResourcesSection, ReportError> {
-    Ok(ResourcesSection {
-        note: Some("no metric history is kept yet".to_owned()),
-        metrics: Vec::new(),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod html;
 pub mod markdown;
 pub mod period;
 pub mod records;
+pub mod resources;
 pub mod serve;
 
 use chrono::{DateTime, NaiveDate, Utc};

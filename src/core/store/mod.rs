@@ -4,7 +4,7 @@
 //!
 //! The store owns the connection, the schema and the alert, rule and task-run records; each
 //! domain keeps the queries for its own records beside its types (`backups::records`,
-//! `checklists::records`, `incidents::records`, `logs::records`), so the store imports no
+//! `checklists::records`, `history::records`, `incidents::records`, `logs::records`), so the store imports no
 //! domain and the domains import the store.
 
 use std::path::{Path, PathBuf};
@@ -98,6 +98,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         8,
         "journal cursors",
         include_str!("../../../migrations/0008_journal_cursors.sql"),
+    ),
+    (
+        9,
+        "metric history",
+        include_str!("../../../migrations/0009_metric_history.sql"),
     ),
     (
         10,

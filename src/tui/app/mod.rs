@@ -20,6 +20,7 @@ use crate::core::checks::Evaluation;
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::{Params, TaskInfo};
+use crate::tui::history::Span as TimeSpan;
 use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
@@ -36,6 +37,10 @@ pub use crate::tui::panes::Pane;
 
 /// The pane whose list the selection keys move when the focused pane has none (the gauges).
 const SELECTION_FALLBACK: Pane = Pane::Alerts;
+
+/// How often a span longer than memory holds reads its stored part again, so the part between
+/// the last read and the ten minutes in memory fills in.
+const HISTORY_REFRESH: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
 
 /// Who and where: shown in the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +82,11 @@ pub struct AppState {
     /// The language of the incident levels' and stages' labels (the checklists' language).
     pub language: Language,
     pub should_quit: bool,
+    /// The time the gauges' and services' sparklines cover.
+    pub span: TimeSpan,
+    /// The stored history last asked for: from when, when asked, and which series (an answer
+    /// to an older question is dropped).
+    history_asked: Option<(DateTime<Utc>, DateTime<Utc>, Vec<String>)>,
     /// Set by every change that can alter the screen; the loop draws and clears it.
     pub dirty: bool,
 }
@@ -102,6 +112,8 @@ impl AppState {
             judged: HashMap::new(),
             language: Language::En,
             should_quit: false,
+            span: TimeSpan::default(),
+            history_asked: None,
             dirty: true,
         };
         if let Some(resources) = state.pane_mut::<ResourcesPane>() {
@@ -228,14 +240,13 @@ impl AppState {
         match msg {
             Msg::Key(key) => {
                 self.dirty = true;
-                return self.on_key(key);
+                self.on_key(key)
             }
-            Msg::Runner(event) => return self.on_event(event),
+            Msg::Runner(event) => self.on_event(event),
             Msg::Tick(now) => self.on_tick(now),
-            Msg::ScrollUp => return self.act(Action::Up),
-            Msg::ScrollDown => return self.act(Action::Down),
+            Msg::ScrollUp => self.act(Action::Up),
+            Msg::ScrollDown => self.act(Action::Down),
         }
-        Vec::new()
     }
 
     /// Runs `handle` with the context panes act through.
@@ -343,6 +354,17 @@ impl AppState {
             }
             Action::NextPane | Action::PrevPane => self.step_focus(action == Action::NextPane),
             Action::Zoom => self.zoomed = !self.zoomed,
+            Action::TimeSpan => {
+                let span = self.span.next();
+                self.span = span;
+                if let Some(pane) = self.pane_mut::<ResourcesPane>() {
+                    pane.span = span;
+                }
+                if let Some(pane) = self.pane_mut::<ServicesPane>() {
+                    pane.span = span;
+                }
+                return vec![self.history_request()];
+            }
             Action::Palette => self.modal = Some(Modal::Palette(PaletteInput::default())),
             Action::Close if self.zoomed => self.zoomed = false,
             Action::Close => self.notice = None,
@@ -455,7 +477,43 @@ impl AppState {
         self.dirty = true;
     }
 
-    fn on_tick(&mut self, now: DateTime<Utc>) {
+    /// The stored series the sparklines draw.
+    fn history_keys(&self) -> Vec<String> {
+        let mut keys = self
+            .pane::<ResourcesPane>()
+            .map(ResourcesPane::history_keys)
+            .unwrap_or_default();
+        keys.extend(
+            self.pane::<ServicesPane>()
+                .map(ServicesPane::history_keys)
+                .unwrap_or_default(),
+        );
+        keys
+    }
+
+    /// Asks the runner for the stored history of every series a sparkline shows, over the span:
+    /// when the runner starts, when the span changes, and as the shown series or time move on.
+    pub fn history_request(&mut self) -> Request {
+        let keys = self.history_keys();
+        let since = self.now - chrono::TimeDelta::seconds(self.span.seconds());
+        self.history_asked = Some((since, self.now, keys.clone()));
+        Request::LoadMetricHistory {
+            keys,
+            resolution: self.span.resolution(),
+            since,
+        }
+    }
+
+    /// A new question for the history when the shown series changed (an interface appeared),
+    /// or a longer span's stored part lags what memory holds.
+    fn history_follow_up(&mut self) -> Option<Request> {
+        let (_, asked_at, asked_keys) = self.history_asked.as_ref()?;
+        let lagging = self.span != TimeSpan::default() && self.now - *asked_at >= HISTORY_REFRESH;
+        let keys = self.history_keys();
+        (lagging || keys != *asked_keys).then(|| self.history_request())
+    }
+
+    fn on_tick(&mut self, now: DateTime<Utc>) -> Vec<Request> {
         let stale = |state: &AppState, at: DateTime<Utc>| {
             state
                 .pane::<ResourcesPane>()
@@ -478,11 +536,20 @@ impl AppState {
             self.notice = None;
             self.dirty = true;
         }
+        self.history_follow_up().into_iter().collect()
     }
 
     /// Takes a runner event in; what it returns asks the runner for more (a followed log view
     /// fetches its lines again on each read).
     fn on_event(&mut self, event: Event) -> Vec<Request> {
+        if let Event::MetricHistory { since, .. } = &event
+            && self
+                .history_asked
+                .as_ref()
+                .is_none_or(|(asked, _, _)| asked != since)
+        {
+            return Vec::new();
+        }
         self.dirty = true;
         if let Event::Resources { sample, .. } = &event {
             self.now = self.now.max(sample.taken_at);

@@ -1,6 +1,7 @@
 //! The resources pane: CPU (total and per core), memory, swap, filesystems and network, each a
-//! row with a bar, a ten-minute sparkline and details; collapses to fewer rows when short, and
-//! to one line (CPU, memory, the fullest filesystem, load) when collapsed.
+//! row with a bar, a sparkline over the chosen time span (ten minutes to thirty days, the title
+//! says which) and details; collapses to fewer rows when short, and to one line (CPU, memory,
+//! the fullest filesystem, load) when collapsed.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -16,9 +17,10 @@ use crate::config::theme::Slot;
 use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::collectors::resources::ResourceSample;
+use crate::core::history::{Point, Resolution};
 use crate::core::model::Status;
 use crate::core::protocol::Event;
-use crate::tui::history::{History, WINDOW_SECONDS};
+use crate::tui::history::{History, Span as TimeSpan};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Problem, Summary, View, pane_block,
 };
@@ -43,16 +45,25 @@ impl ResourceView {
 pub struct ResourcesPane {
     pub resources: Option<ResourceView>,
     pub history: History,
+    /// The time the sparklines cover.
+    pub span: TimeSpan,
     pub problem: Option<Problem>,
     /// How often the gauges are sampled.
     pub interval: Duration,
 }
+
+/// The stored series behind the CPU and memory sparklines (the network's are per interface).
+const CPU_KEY: &str = "cpu.used_pct";
+const MEMORY_KEY: &str = "memory.used_pct";
+const NET_RX: &str = "net.rx_bytes_per_s";
+const NET_TX: &str = "net.tx_bytes_per_s";
 
 impl Default for ResourcesPane {
     fn default() -> Self {
         ResourcesPane {
             resources: None,
             history: History::default(),
+            span: TimeSpan::default(),
             problem: None,
             interval: Duration::from_secs(1),
         }
@@ -90,6 +101,47 @@ impl ResourcesPane {
             statuses,
         });
         self.problem = None;
+    }
+
+    /// The stored series the sparklines show.
+    pub fn history_keys(&self) -> Vec<String> {
+        let mut keys = vec![CPU_KEY.to_owned(), MEMORY_KEY.to_owned()];
+        for net in self.resources.iter().flat_map(|view| &view.sample.networks) {
+            keys.push(format!("{NET_RX}:{}", net.interface));
+            keys.push(format!("{NET_TX}:{}", net.interface));
+        }
+        keys
+    }
+
+    /// Takes the stored history read for the span: a network's line is its receive and send
+    /// peaks added, as its live line adds the two rates.
+    fn load_history(&mut self, resolution: Resolution, series: &[(String, Vec<Point>)]) {
+        let mut loaded: HashMap<String, Vec<(DateTime<Utc>, f64)>> = HashMap::new();
+        let mut net: HashMap<String, std::collections::BTreeMap<DateTime<Utc>, f64>> =
+            HashMap::new();
+        for (key, points) in series {
+            let peaks = points.iter().map(|point| (point.at, point.max));
+            let single = match key.as_str() {
+                CPU_KEY => Some("cpu"),
+                MEMORY_KEY => Some("memory"),
+                _ => None,
+            };
+            if let Some(name) = single {
+                loaded.insert(name.to_owned(), peaks.collect());
+            } else if let Some((name, interface)) = key.split_once(':')
+                && (name == NET_RX || name == NET_TX)
+            {
+                let sums = net.entry(format!("net:{interface}")).or_default();
+                for (at, peak) in peaks {
+                    *sums.entry(at).or_default() += peak;
+                }
+            }
+        }
+        loaded.extend(
+            net.into_iter()
+                .map(|(key, sums)| (key, sums.into_iter().collect())),
+        );
+        self.history.load(resolution, loaded);
     }
 
     /// The pane reduced to its one-line summary, in its frame.
@@ -162,6 +214,9 @@ impl Component for ResourcesPane {
                 sample,
                 evaluations,
             } => self.on_sample(sample, evaluations),
+            Event::MetricHistory {
+                resolution, series, ..
+            } => self.load_history(*resolution, series),
             Event::Warning { source, message } if *source != "store" && *source != "notify" => {
                 self.problem = Some(Problem {
                     message: message.clone(),
@@ -219,8 +274,8 @@ impl Columns {
         }
     }
 
-    fn bucket_seconds(&self) -> i64 {
-        (WINDOW_SECONDS + self.spark as i64 - 1) / self.spark.max(1) as i64
+    fn bucket_seconds(&self, span: TimeSpan) -> i64 {
+        (span.seconds() + self.spark as i64 - 1) / self.spark.max(1) as i64
     }
 }
 
@@ -246,7 +301,13 @@ fn wanted_height(pane: &ResourcesPane, width: u16) -> u16 {
 
 fn title(pane: &ResourcesPane, view: &View) -> Vec<Span<'static>> {
     let look = view.look;
-    let mut spans = vec![Span::styled("Resources", look.palette.get(Slot::Title))];
+    let mut spans = vec![
+        Span::styled("Resources", look.palette.get(Slot::Title)),
+        Span::styled(
+            format!(" · {}", pane.span.label()),
+            look.palette.get(Slot::Muted),
+        ),
+    ];
     let note = match (&pane.resources, pane.stale_for(view.now)) {
         (None, _) => Span::styled(" · collecting…", look.palette.get(Slot::Muted)),
         (Some(_), Some(age)) => Span::styled(
@@ -355,9 +416,12 @@ fn rows(pane: &ResourcesPane, shown: &View, view: &ResourceView, area: Rect) -> 
         if columns.spark == 0 {
             return None;
         }
-        let buckets = pane
-            .history
-            .buckets(key, shown.now, columns.bucket_seconds(), columns.spark);
+        let buckets = pane.history.buckets(
+            key,
+            shown.now,
+            columns.bucket_seconds(pane.span),
+            columns.spark,
+        );
         let max = scale.unwrap_or_else(|| buckets.iter().flatten().fold(0.0_f64, |a, b| a.max(*b)));
         Some(sparkline(
             &buckets,

@@ -17,6 +17,7 @@ use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
+use crate::tui::history::{History, Span as TimeSpan};
 use crate::tui::modal::{Modal, Popup};
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, PaletteEntry, Pane, Summary, View, command, pane_block, step,
@@ -81,7 +82,14 @@ pub struct ServicesPane {
     /// The filter is being typed (the console holds the keys in [`Modal::Filter`]).
     pub filter_editing: bool,
     pub sort: ServiceSort,
+    /// Each service's latency in ms, by name, for the detail's sparkline.
+    pub latency: History,
+    /// The time the latency sparkline covers.
+    pub span: TimeSpan,
 }
+
+/// The stored series of a service's latency: `service.latency_ms:<name>`.
+const LATENCY: &str = "service.latency_ms";
 
 const COMMANDS: &[Command] = &[
     command(
@@ -109,6 +117,14 @@ const COMMANDS: &[Command] = &[
 ];
 
 impl ServicesPane {
+    /// The stored series the latency sparklines show.
+    pub fn history_keys(&self) -> Vec<String> {
+        self.rows
+            .iter()
+            .map(|row| format!("{LATENCY}:{}", row.name))
+            .collect()
+    }
+
     pub fn set(&mut self, services: Vec<(String, &'static str, Duration)>) {
         self.rows = services
             .into_iter()
@@ -278,6 +294,9 @@ impl Component for ServicesPane {
                     .latency
                     .map(|latency| latency.as_secs_f64() * 1000.0);
                 row.recent.push_back((*checked_at, outcome.ok, latency));
+                if let Some(latency) = latency {
+                    self.latency.record(name, *checked_at, latency);
+                }
                 if row.recent.len() > SCREEN_RESULTS_PER_SERVICE {
                     row.recent.pop_front();
                 }
@@ -285,6 +304,19 @@ impl Component for ServicesPane {
                     row.last_error = Some((*checked_at, outcome.detail.clone()));
                 }
                 row.last = Some((*checked_at, outcome.clone()));
+            }
+            Event::MetricHistory {
+                resolution, series, ..
+            } => {
+                let loaded = series
+                    .iter()
+                    .filter_map(|(key, points)| {
+                        let name = key.strip_prefix(LATENCY)?.strip_prefix(':')?;
+                        let peaks = points.iter().map(|point| (point.at, point.max));
+                        Some((name.to_owned(), peaks.collect()))
+                    })
+                    .collect();
+                self.latency.load(*resolution, loaded);
             }
             Event::ServiceAvailability(figures) => {
                 for (name, day, week) in figures {
@@ -555,17 +587,23 @@ pub fn render_detail(pane: &ServicesPane, view: &View, name: &str, area: Rect, f
             palette.get(Slot::Muted),
         )),
     }
-    let latencies: Vec<Option<f64>> = row.recent.iter().map(|(_, _, latency)| *latency).collect();
-    let shown = &latencies[latencies
-        .len()
-        .saturating_sub(inner_width.saturating_sub(9))..];
+    let columns = inner_width.saturating_sub(9);
+    let bucket_seconds = (pane.span.seconds() + columns as i64 - 1) / columns.max(1) as i64;
+    let shown = pane
+        .latency
+        .buckets(&row.name, view.now, bucket_seconds, columns);
     let max = shown.iter().flatten().fold(0.0_f64, |a, b| a.max(*b));
     lines.push(Line::from(vec![
         Span::styled("latency  ", palette.get(Slot::Muted)),
-        sparkline(shown, max, look.glyphs, palette.get(Slot::GaugeLow)),
+        sparkline(&shown, max, look.glyphs, palette.get(Slot::GaugeLow)),
     ]));
     lines.push(Line::styled(
-        format!("max {:.0} ms over the last {} checks", max, shown.len()),
+        format!(
+            "max {:.0} ms over {} · {} changes the span",
+            max,
+            pane.span.label(),
+            view.keys(Action::TimeSpan)
+        ),
         palette.get(Slot::Muted),
     ));
     lines.push(Line::styled(

@@ -1,0 +1,276 @@
+//! Metric history in the real store, on SQLite and on a throwaway PostgreSQL: samples rolled up
+//! into minutes, quarter hours and days across a day boundary, pruned tier by tier, read back
+//! after the store is reopened, and written by the runner itself before it stops.
+
+// Test code: a failed unwrap is a failed test that names its line.
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use opsdeck::core::collectors::resources::ResourceSettings;
+use opsdeck::core::execution::{Identity, TaskSettings};
+use opsdeck::core::history::{
+    self, Minutes, Point, Resolution, read_series, record_batch, series_keys,
+};
+use opsdeck::core::protocol::{Event, Request};
+use opsdeck::core::runner::{self, Resources, RunnerSettings};
+use opsdeck::core::store::{Store, StoreLocation};
+
+const CPU: &str = "cpu.used_pct";
+const DISK: &str = "disk.used_pct:/var";
+
+/// 2026-03-01 00:00 UTC plus `minutes` and `seconds`.
+fn at(minutes: i64, seconds: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+        + TimeDelta::minutes(minutes)
+        + TimeDelta::seconds(seconds)
+}
+
+/// Three samples a minute in `[from, until)` (minutes from 2026-03-01 00:00): in minute `m`,
+/// `m`, `m + 1` and `m + 2` for the CPU, and twice that for the disk.
+fn samples(from: i64, until: i64) -> Vec<(&'static str, DateTime<Utc>, f64)> {
+    let mut samples = Vec::new();
+    for minute in from..until {
+        for step in 0..3 {
+            let value = (minute + step) as f64;
+            samples.push((CPU, at(minute, step * 20), value));
+            samples.push((DISK, at(minute, step * 20), value * 2.0));
+        }
+    }
+    samples
+}
+
+fn point(at: DateTime<Utc>, min: f64, max: f64, mean: f64, last: f64) -> Point {
+    Point {
+        at,
+        min,
+        max,
+        mean,
+        last,
+    }
+}
+
+async fn read(store: &Store, key: &str, resolution: Resolution) -> Vec<Point> {
+    let far = TimeDelta::days(3000);
+    read_series(store, key, resolution, at(0, 0) - far, at(0, 0) + far)
+        .await
+        .unwrap()
+}
+
+async fn exercise(location: StoreLocation) {
+    let store = Store::open(&location).await.unwrap();
+    assert!(series_keys(&store, "").await.unwrap().is_empty());
+    assert!(read(&store, CPU, Resolution::Minute).await.is_empty());
+
+    // 23:50 on 1 March to 00:10 on 2 March: minute m of the day is 1430 + i.
+    let day = 24 * 60;
+    record_batch(&store, &samples(day - 10, day + 10))
+        .await
+        .unwrap();
+    let minutes = read(&store, CPU, Resolution::Minute).await;
+    assert_eq!(minutes.len(), 20);
+    let first = (day - 10) as f64;
+    assert_eq!(
+        minutes[0],
+        point(
+            at(day - 10, 0),
+            first,
+            first + 2.0,
+            first + 1.0,
+            first + 2.0
+        )
+    );
+    assert_eq!(minutes[19].at, at(day + 9, 0));
+    // The batch closes the quarter hour from 23:45 and the first of March, not the open quarter
+    // hour from 00:00 nor the second of March.
+    let quarter = point(
+        at(day - 15, 0),
+        first,
+        first + 11.0,
+        first + 5.5,
+        first + 11.0,
+    );
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        vec![quarter]
+    );
+    let first_day = point(at(0, 0), first, first + 11.0, first + 5.5, first + 11.0);
+    assert_eq!(read(&store, CPU, Resolution::Day).await, vec![first_day]);
+    let disk_day = read(&store, DISK, Resolution::Day).await;
+    assert_eq!(disk_day[0].max, 2.0 * (first + 11.0));
+
+    // The next ten minutes close 00:00-00:15: minutes 1440..1455, means m + 1.
+    record_batch(&store, &samples(day + 10, day + 20))
+        .await
+        .unwrap();
+    let quarters = read(&store, CPU, Resolution::QuarterHour).await;
+    let midnight = day as f64;
+    let second = point(
+        at(day, 0),
+        midnight,
+        midnight + 16.0,
+        midnight + 8.0,
+        midnight + 16.0,
+    );
+    assert_eq!(quarters, vec![quarter, second]);
+    // A window reads only the points starting in it.
+    let window = read_series(
+        &store,
+        CPU,
+        Resolution::Minute,
+        at(day + 5, 0),
+        at(day + 7, 30),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        window.iter().map(|point| point.at).collect::<Vec<_>>(),
+        vec![at(day + 5, 0), at(day + 6, 0), at(day + 7, 0)]
+    );
+    // Rolling up again changes nothing: a period is derived once.
+    history::roll_up(&store, at(day + 20, 0), TimeDelta::days(90))
+        .await
+        .unwrap();
+    assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, quarters);
+    assert_eq!(
+        series_keys(&store, "").await.unwrap(),
+        vec![CPU.to_owned(), DISK.to_owned()]
+    );
+    assert_eq!(
+        series_keys(&store, "disk.").await.unwrap(),
+        vec![DISK.to_owned()]
+    );
+    assert!(series_keys(&store, "mem").await.unwrap().is_empty());
+    store.close().await;
+
+    // A new process reads the same history back, and a minute written at shutdown goes on
+    // with the samples taken after the restart.
+    let store = Store::open(&location).await.unwrap();
+    assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, quarters);
+    assert_eq!(read(&store, CPU, Resolution::Day).await, vec![first_day]);
+    let mut open = Minutes::default();
+    open.add("load.1", at(day + 30, 10), 10.0);
+    open.flush(&store, DateTime::<Utc>::MAX_UTC).await.unwrap();
+    store.close().await;
+    let store = Store::open(&location).await.unwrap();
+    let mut open = Minutes::default();
+    open.add("load.1", at(day + 30, 40), 20.0);
+    open.flush(&store, at(day + 31, 0)).await.unwrap();
+    assert_eq!(
+        read(&store, "load.1", Resolution::Minute).await,
+        vec![point(at(day + 30, 0), 10.0, 20.0, 15.0, 20.0)]
+    );
+
+    // Pruning goes tier by tier: two days on, the minutes of both days are gone.
+    let now = at(day + 20, 0) + TimeDelta::hours(49);
+    history::prune(&store, now).await.unwrap();
+    assert!(read(&store, CPU, Resolution::Minute).await.is_empty());
+    assert_eq!(read(&store, CPU, Resolution::QuarterHour).await, quarters);
+    // 90 days after the first of March ended its quarter hours go; the second's stay.
+    let now = at(day, 0) + TimeDelta::days(90) + TimeDelta::hours(12);
+    history::prune(&store, now).await.unwrap();
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        vec![second]
+    );
+    assert_eq!(read(&store, CPU, Resolution::Day).await, vec![first_day]);
+    // Two years on, the days go too.
+    history::prune(&store, at(0, 0) + TimeDelta::days(800))
+        .await
+        .unwrap();
+    assert!(read(&store, CPU, Resolution::Day).await.is_empty());
+    assert!(series_keys(&store, "").await.unwrap().is_empty());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn history_rolls_up_prunes_and_survives_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    exercise(StoreLocation::Sqlite(dir.path().join("state.db"))).await;
+}
+
+#[tokio::test]
+async fn history_rolls_up_prunes_and_survives_a_restart_on_postgres() {
+    let (server, store) = support::postgres_store().await;
+    store.close().await;
+    exercise(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+}
+
+fn settings() -> RunnerSettings {
+    RunnerSettings {
+        resources: Some(Resources::Settings(ResourceSettings {
+            interval: Duration::from_millis(200),
+            filesystems: vec!["/".into()],
+            interfaces: vec![],
+        })),
+        ..RunnerSettings::tasks_only(TaskSettings {
+            tasks: Vec::new(),
+            read_only: false,
+            identity: Identity {
+                user: "tester".into(),
+                client: None,
+                host: "test-host".into(),
+                pid: std::process::id(),
+            },
+            runs_dir: None,
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_runner_writes_what_it_judged_and_the_next_one_reads_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = StoreLocation::Sqlite(dir.path().join("state.db"));
+    let started = opsdeck::core::model::now();
+    let mut handle = runner::spawn(settings(), Some(Store::open(&location).await.unwrap()));
+    let mut samples = 0;
+    while samples < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), handle.events.recv())
+            .await
+            .expect("samples within 10 s")
+            .expect("runner alive");
+        match event {
+            Event::Resources { .. } => samples += 1,
+            Event::Warning { source, message } => panic!("{source}: {message}"),
+            _ => {}
+        }
+    }
+    handle.requests.send(Request::Shutdown).unwrap();
+    handle.task.await.unwrap();
+
+    // Stopping wrote the open minute; the next runner answers from it.
+    let mut handle = runner::spawn(settings(), Some(Store::open(&location).await.unwrap()));
+    let since = started - TimeDelta::minutes(1);
+    handle
+        .requests
+        .send(Request::LoadMetricHistory {
+            keys: vec![CPU.to_owned(), "no.such_metric".to_owned()],
+            resolution: Resolution::Minute,
+            since,
+        })
+        .unwrap();
+    let series = loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), handle.events.recv())
+            .await
+            .expect("the history within 10 s")
+            .expect("runner alive");
+        match event {
+            Event::MetricHistory { series, .. } => break series,
+            Event::Warning { source, message } => panic!("{source}: {message}"),
+            _ => {}
+        }
+    };
+    handle.requests.send(Request::Shutdown).unwrap();
+    handle.task.await.unwrap();
+    assert_eq!(series.len(), 1, "{series:?}");
+    let (key, points) = &series[0];
+    assert_eq!(key, CPU);
+    assert!(!points.is_empty());
+    assert!(points.iter().all(|point| point.at >= since
+        && (0.0..=100.0).contains(&point.mean)
+        && point.min <= point.mean
+        && point.mean <= point.max));
+}
