@@ -57,7 +57,10 @@ pub async fn resources(
         })
         .collect();
     let note = metrics.is_empty().then(|| {
-        format!("no metric history for {} (it is kept while the console runs)", period.label)
+        format!(
+            "no metric history for {} (it is kept while the console runs)",
+            period.label
+        )
     });
     Ok(ResourcesSection { note, metrics })
 }
@@ -66,13 +69,26 @@ fn metric_of(key: &str) -> &str {
     key.split_once(':').map_or(key, |(metric, _)| metric)
 }
 
-fn summary(key: &str, points: &[Point], period: &Period, rules: &[Rule], span: f64) -> MetricSummary {
+fn summary(
+    key: &str,
+    points: &[Point],
+    period: &Period,
+    rules: &[Rule],
+    span: f64,
+) -> MetricSummary {
     let (metric, instance) = match key.split_once(':') {
         Some((metric, instance)) => (metric, Some(instance)),
         None => (key, None),
     };
-    let mean = |points: &[Point]| points.iter().map(|point| point.mean).sum::<f64>() / points.len().max(1) as f64;
-    let peak = |points: &[Point]| points.iter().map(|point| point.max).fold(f64::MIN, f64::max);
+    let mean = |points: &[Point]| {
+        points.iter().map(|point| point.mean).sum::<f64>() / points.len().max(1) as f64
+    };
+    let peak = |points: &[Point]| {
+        points
+            .iter()
+            .map(|point| point.max)
+            .fold(f64::MIN, f64::max)
+    };
     let days = period
         .days
         .iter()
@@ -89,7 +105,11 @@ fn summary(key: &str, points: &[Point], period: &Period, rules: &[Rule], span: f
         .collect();
     let mut above = Vec::new();
     for rule in rules.iter().filter(|rule| {
-        rule.metric == metric && rule.instance.as_deref().is_none_or(|wanted| Some(wanted) == instance)
+        rule.metric == metric
+            && rule
+                .instance
+                .as_deref()
+                .is_none_or(|wanted| Some(wanted) == instance)
     }) {
         for (level, limit) in [(Status::Warn, rule.warn), (Status::Crit, rule.crit)] {
             let Some(limit) = limit else { continue };

@@ -4,8 +4,8 @@
 //!
 //! The store owns the connection, the schema and the alert, rule and task-run records; each
 //! domain keeps the queries for its own records beside its types (`backups::records`,
-//! `checklists::records`, `history::records`, `incidents::records`, `logs::records`), so the store imports no
-//! domain and the domains import the store.
+//! `checklists::records`, `history::records`, `incidents::records`, `logs::records`,
+//! `reports::records`), so the store imports no domain and the domains import the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
