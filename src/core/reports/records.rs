@@ -27,6 +27,21 @@ pub struct Verified {
 }
 
 impl Store {
+    /// The rows `sql` selects with $1 = start and $2 = end of a period, as Unix milliseconds.
+    async fn period_rows(
+        &self,
+        sql: &'static str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        sqlx::query(sql)
+            .bind(start.timestamp_millis())
+            .bind(end.timestamp_millis())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())
+    }
+
     /// Alerts open at any time in [start, end): opened before its end, not resolved before its
     /// start; oldest first.
     pub async fn alerts_in(
@@ -34,16 +49,15 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Alert>, StoreError> {
-        let rows = sqlx::query(
+        let rows = self
+            .period_rows(
             "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE opened_at < $2 AND (resolved_at IS NULL OR resolved_at >= $1)
              ORDER BY opened_at, id",
-        )
-        .bind(start.timestamp_millis())
-        .bind(end.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+                start,
+                end,
+            )
+            .await?;
         rows.iter()
             .map(alert_from_row)
             .collect::<Result<_, _>>()
@@ -56,14 +70,13 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<TaskRun>, StoreError> {
-        let rows = sqlx::query(
+        let rows = self
+            .period_rows(
             "SELECT * FROM task_runs WHERE started_at >= $1 AND started_at < $2 ORDER BY started_at, id",
-        )
-        .bind(start.timestamp_millis())
-        .bind(end.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+                start,
+                end,
+            )
+            .await?;
         rows.iter()
             .map(run_from_row)
             .collect::<Result<_, _>>()
@@ -76,15 +89,14 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<(String, Checked)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT service, checked_at, ok FROM service_results
+        let rows = self
+            .period_rows(
+                "SELECT service, checked_at, ok FROM service_results
              WHERE checked_at >= $1 AND checked_at < $2 ORDER BY service, checked_at",
-        )
-        .bind(start.timestamp_millis())
-        .bind(end.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+                start,
+                end,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok((
@@ -105,15 +117,14 @@ impl Store {
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Verified>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT backup_set, verified_at, result FROM backup_verifications
+        let rows = self
+            .period_rows(
+                "SELECT backup_set, verified_at, result FROM backup_verifications
              WHERE verified_at >= $1 AND verified_at < $2 ORDER BY verified_at",
-        )
-        .bind(start.timestamp_millis())
-        .bind(end.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+                start,
+                end,
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 let result: String = row.try_get("result")?;
