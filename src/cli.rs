@@ -28,6 +28,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck checklist export daily > handover.md
   opsdeck incident open --level P1 --title 'checkout 500s' --affects checkout
   opsdeck incident export INC-20261205-3fa9c1 --format md > postmortem.md
+  opsdeck report daily             yesterday's report as Markdown (weekly: last week, monthly: last month)
+  opsdeck report monthly --date 2026-11-01 --format html --output november.html
+  opsdeck report weekly --format json --send
   opsdeck config default > ~/.config/opsdeck/config.toml
   opsdeck config check ~/.config/opsdeck/config.toml"
 )]
@@ -147,6 +150,26 @@ pub enum Command {
     Incident {
         #[command(subcommand)]
         action: IncidentCommand,
+    },
+    /// A composed report of a day, ISO week or month: status, resources, availability against
+    /// each service's objective, alerts, incidents, slow statements, backups, checklists, task
+    /// runs, capacity, log findings and what changed since the period before.
+    Report {
+        #[arg(value_enum)]
+        kind: ReportKind,
+        /// A day in the period to report on, YYYY-MM-DD (default: the last complete period:
+        /// yesterday, last week, last month).
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Md)]
+        format: ReportFormat,
+        /// Also deliver it through [notify]: email gets the text, Slack its beginning, webhooks
+        /// the JSON.
+        #[arg(long)]
+        send: bool,
+        /// Write it to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Print or validate the configuration.
     Config {
@@ -309,6 +332,20 @@ pub struct RunChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExportFormat {
     Md,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportKind {
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Md,
+    Html,
     Json,
 }
 

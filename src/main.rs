@@ -243,25 +243,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
-                let task_ids = config
-                    .tasks(&state_dir(paths.as_ref()))
-                    .into_iter()
-                    .map(|(task, _)| task.info.id)
-                    .collect();
-                let user_dir = paths
-                    .as_ref()
-                    .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir));
-                let language = config
-                    .general
-                    .language
-                    .resolve(&|name| std::env::var(name).ok());
-                let session = headless::checklists::Session::load(
-                    user_dir.as_deref(),
-                    task_ids,
-                    language,
-                    username(),
-                    hostname(),
-                );
+                let session = checklist_session(&config, paths.as_ref());
                 headless::checklists::run(&session, &store, action).await
             })
         }
@@ -280,7 +262,67 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 headless::incidents::run(&session, &store, action).await
             })
         }
+        Some(Command::Report {
+            kind,
+            date,
+            format,
+            send,
+            output,
+        }) => {
+            let options = headless::report::Options {
+                kind: *kind,
+                date: date.clone(),
+                format: *format,
+                send: *send,
+                output: output.clone(),
+            };
+            with_store(&cli, paths, |config, store, paths| async move {
+                let checklists = checklist_session(&config, paths.as_ref());
+                let settings = report_settings(&config, checklists.checklists, paths.as_ref());
+                let notify = config.notify.settings(&hostname());
+                headless::report::run(&store, &settings, notify, options).await
+            })
+        }
         None => console(&cli, paths),
+    }
+}
+
+/// The checklists (built-in and the user's) with the language their labels are shown in.
+fn checklist_session(config: &Config, paths: Option<&Paths>) -> headless::checklists::Session {
+    headless::checklists::Session::load(
+        paths
+            .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir))
+            .as_deref(),
+        config
+            .tasks(&state_dir(paths))
+            .into_iter()
+            .map(|(task, _)| task.info.id)
+            .collect(),
+        config
+            .general
+            .language
+            .resolve(&|name| std::env::var(name).ok()),
+        username(),
+        hostname(),
+    )
+}
+
+/// What a composed report reads besides the store, from the configuration.
+fn report_settings(
+    config: &Config,
+    checklists: Vec<opsdeck::core::checklists::Checklist>,
+    paths: Option<&Paths>,
+) -> opsdeck::core::reports::ReportSettings {
+    opsdeck::core::reports::ReportSettings {
+        host: hostname(),
+        services: opsdeck::config::services::report_targets(&config.services),
+        rules: config.effective_rules(),
+        checklists,
+        databases: config.databases(),
+        queries: config.queries.settings(),
+        backups: config.backup_set_specs.clone(),
+        logs: config.log_sources.clone(),
+        reports_dir: paths.map(|paths| paths.state_dir.join("reports")),
     }
 }
 
@@ -607,19 +649,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .collect(),
         config.queries.interval.0,
     );
-    let checklists = headless::checklists::Session::load(
-        paths
-            .as_ref()
-            .map(|paths| opsdeck::core::checklists::user_dir(&paths.config_dir))
-            .as_deref(),
-        tasks.iter().map(|(task, _)| task.info.id.clone()).collect(),
-        config
-            .general
-            .language
-            .resolve(&|name| std::env::var(name).ok()),
-        username(),
-        hostname(),
-    );
+    let checklists = checklist_session(&config, paths.as_ref());
     state.language = checklists.language;
     state.set_checklists(
         checklists.checklists.clone(),
@@ -676,6 +706,11 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
+        reports: Some(report_settings(
+            &config,
+            checklists.checklists.clone(),
+            paths.as_ref(),
+        )),
         ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
     };
     // Opening the store (and creating the log) waits until the first frame is on screen.

@@ -80,6 +80,9 @@ pub struct ServiceConfig {
     pub down_after: u32,
     #[serde(default = "two")]
     pub up_after: u32,
+    /// The availability objective in percent the reports judge it against (default 99.5).
+    #[serde(default)]
+    pub slo: Option<toml::Spanned<f64>>,
     /// http, postgres, redis.
     #[serde(default)]
     pub url: Option<toml::Spanned<String>>,
@@ -302,6 +305,26 @@ impl ServiceConfig {
 }
 
 /// Checks every service entry; returns the specs or the first mistake at its place.
+/// Each service's name, availability objective and check interval, for the reports.
+pub fn report_targets(
+    entries: &[toml::Spanned<ServiceConfig>],
+) -> Vec<crate::core::reports::ServiceTarget> {
+    entries
+        .iter()
+        .map(|entry| {
+            let config = entry.get_ref();
+            crate::core::reports::ServiceTarget {
+                name: config.name.clone(),
+                slo_pct: config
+                    .slo
+                    .as_ref()
+                    .map_or(crate::core::reports::DEFAULT_SLO_PCT, |slo| *slo.get_ref()),
+                interval: config.interval.0,
+            }
+        })
+        .collect()
+}
+
 pub fn build_services(
     entries: &[toml::Spanned<ServiceConfig>],
     file: &str,
@@ -325,6 +348,15 @@ pub fn build_services(
                 entry.span().start,
                 format!("service name `{}` is used twice", config.name),
                 "give each [[service]] its own name".into(),
+            ));
+        }
+        if let Some(slo) = &config.slo
+            && !(slo.get_ref().is_finite() && *slo.get_ref() > 0.0 && *slo.get_ref() <= 100.0)
+        {
+            return Err(at(
+                slo.span().start,
+                format!("slo = {} is not a percentage", slo.get_ref()),
+                "give the availability objective in percent, e.g. slo = 99.9".into(),
             ));
         }
         let spec = config

@@ -26,6 +26,7 @@ pub mod model;
 pub mod notify;
 pub mod protocol;
 pub mod queries;
+pub mod reports;
 pub mod runner;
 pub mod services;
 pub mod sources;

@@ -205,6 +205,37 @@ impl Notifier {
         .await
     }
 
+    /// Delivers a whole document (a composed report) to every configured target: Slack gets
+    /// the title and the text's beginning, the webhooks `json`, email the full text. Returns
+    /// one line per delivery failure, or one saying nothing is configured.
+    pub async fn publish(&mut self, document: &Document) -> Vec<String> {
+        if !self.is_enabled() {
+            return vec![
+                "no notification channel is configured\n  fix: set [notify] slack_webhook, webhooks or [notify.email] in the config".to_owned(),
+            ];
+        }
+        let excerpt: String = document.text.chars().take(SLACK_TEXT_CHARS).collect();
+        let more = if excerpt.len() < document.text.len() {
+            "\n…"
+        } else {
+            ""
+        };
+        let slack = json!({
+            "text": format!("*{}*\n```\n{excerpt}{more}\n```", document.title),
+        });
+        let email = self.settings.email.as_ref().map(|email| Mail {
+            subject: document.title.clone(),
+            body: document.text.clone(),
+            to: email.to.clone(),
+        });
+        self.deliver(Outgoing {
+            slack: vec![(None, slack)],
+            webhook: document.json.clone(),
+            email,
+        })
+        .await
+    }
+
     /// Sends one event's messages to every configured target at once.
     async fn deliver(&mut self, outgoing: Outgoing) -> Vec<String> {
         let mut failures = Vec::new();
@@ -362,6 +393,20 @@ pub struct Announcement {
     pub emails: Vec<String>,
     /// What the generic webhooks get (the notifier adds `host` and `message`).
     pub webhook: Value,
+}
+
+/// How much of a document a Slack message quotes (Slack cuts messages near 40,000 characters and
+/// a wall of text helps no one there; the full text goes by email).
+const SLACK_TEXT_CHARS: usize = 3000;
+
+/// A document delivered whole: a title, its text, and what webhooks get.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Slack's headline and the email's subject.
+    pub title: String,
+    /// The email body; Slack quotes its beginning.
+    pub text: String,
+    pub json: Value,
 }
 
 /// One event's messages, shaped for each kind of target.

@@ -13,6 +13,7 @@ use crate::core::incidents::{Change, Incident, Level, Opening};
 use crate::core::logs::findings::{LineFilter, LogLine, LogsSnapshot};
 use crate::core::model::{Alert, Status, TaskRun};
 use crate::core::queries::{QuerySnapshot, StatementSort};
+use crate::core::reports::{Format as ReportFormat, Kind as ReportKind, Report};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
 use crate::core::tasks::{Params, Plan};
@@ -71,6 +72,15 @@ pub enum Request {
     /// Read one host's recent figures from its `[[prometheus]]` source; answered with
     /// [`Event::HostHistory`].
     LoadHostHistory { source: String, instance: String },
+    /// Compose the report of the last complete period of `kind`; answered with
+    /// [`Event::ReportComposed`].
+    ComposeReport { kind: ReportKind },
+    /// Save the report last composed for `kind` as `format` in the reports directory; answered
+    /// with [`Event::ReportSaved`].
+    SaveReport {
+        kind: ReportKind,
+        format: ReportFormat,
+    },
     /// Send the stored history of `keys` in tier `resolution` from `since` on; answered with
     /// [`Event::MetricHistory`] (empty without a store).
     LoadMetricHistory {
@@ -187,6 +197,13 @@ pub enum Event {
     },
     /// What [`Request::LoadHostHistory`] asked for.
     HostHistory(Box<crate::core::fleet::HostHistory>),
+    /// The report asked for by [`Request::ComposeReport`], or why there is none.
+    ReportComposed {
+        kind: ReportKind,
+        report: Result<Box<Report>, String>,
+    },
+    /// Where a report was saved, or why it was not.
+    ReportSaved(Result<String, String>),
     /// The history asked for by [`Request::LoadMetricHistory`], per key that has points.
     MetricHistory {
         resolution: Resolution,

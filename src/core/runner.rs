@@ -41,6 +41,8 @@ use crate::core::notify::{AlertEvent, Notifier, NotifySettings};
 use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
+use crate::core::reports::ReportSettings;
+use crate::core::reports::serve::ReportDesk;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
 use crate::core::sources::prometheus::Prometheus;
@@ -88,6 +90,8 @@ pub struct RunnerSettings {
     pub fleet: Vec<FleetSpec>,
     /// When to project capacity from the history (needs the store); `None` never.
     pub capacity: Option<JobTiming>,
+    /// What the console's reports are composed from; `None`: reports are not offered.
+    pub reports: Option<ReportSettings>,
 }
 
 impl RunnerSettings {
@@ -110,6 +114,7 @@ impl RunnerSettings {
             logs: Vec::new(),
             fleet: Vec::new(),
             capacity: None,
+            reports: None,
         }
     }
 }
@@ -286,6 +291,9 @@ async fn run(
     events: mpsc::Sender<Event>,
 ) {
     let mut judge = Judge::new(settings.rules);
+    let reports = settings
+        .reports
+        .map(|reports| ReportDesk::new(store.clone(), reports));
     if let Some(store) = &store {
         restore(&mut judge, store, &events).await;
     }
@@ -596,6 +604,21 @@ async fn run(
                         };
                         let _ = events.send(Event::HostHistory(Box::new(history))).await;
                     });
+                }
+                Some(Request::ComposeReport { kind }) => match &reports {
+                    Some(reports) => reports.compose(kind, events.clone()),
+                    None => {
+                        let refused = Event::ReportComposed {
+                            kind,
+                            report: Err("reports are not offered here".to_owned()),
+                        };
+                        let _ = events.send(refused).await;
+                    }
+                },
+                Some(Request::SaveReport { kind, format }) => {
+                    if let Some(reports) = &reports {
+                        reports.save(kind, format, events.clone());
+                    }
                 }
                 Some(Request::Shutdown) | None => break,
             },

@@ -8,6 +8,7 @@ pub mod hosts;
 pub mod incidents;
 pub mod logs;
 pub mod queries;
+pub mod report;
 pub mod tasks;
 
 /// A request that cannot be carried out as asked (unknown id, bad value): printed as is, and the

@@ -17,6 +17,7 @@ use crate::core::incidents::Change;
 use crate::core::logs::findings::{LineFilter, LogLine};
 use crate::core::model::{Status, TaskRun};
 use crate::core::protocol::{Event, Request};
+use crate::core::reports::{Format as ReportFormat, Kind as ReportKind};
 use crate::core::tasks::Params;
 use crate::tui::form::Form;
 
@@ -74,6 +75,7 @@ impl Modal {
                 *loaded = true;
             }
             (Modal::Popup(Popup::LogLines(view)), event) => view.apply(event),
+            (Modal::Popup(Popup::Report(view)), event) => view.apply(event),
             _ => {}
         }
     }
@@ -145,6 +147,74 @@ pub enum Popup {
         title: String,
         lines: Vec<String>,
     },
+    /// A composed report, scrollable, to save as Markdown, HTML or JSON.
+    Report(Box<ReportView>),
+}
+
+/// The report view: the report as Markdown lines once the runner sent it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportView {
+    pub kind: ReportKind,
+    /// The title once composed.
+    pub title: String,
+    pub lines: Vec<String>,
+    pub loaded: bool,
+    pub scroll: u16,
+    /// What saving writes.
+    pub format: ReportFormat,
+    /// Where the last save went, or why it failed.
+    pub message: Option<(String, Status)>,
+}
+
+impl ReportView {
+    pub fn new(kind: ReportKind) -> ReportView {
+        ReportView {
+            kind,
+            title: kind.title().to_owned(),
+            lines: Vec::new(),
+            loaded: false,
+            scroll: 0,
+            format: ReportFormat::Markdown,
+            message: None,
+        }
+    }
+
+    /// Takes the report or the save's outcome it waits for.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::ReportComposed { kind, report } if *kind == self.kind => {
+                self.loaded = true;
+                match report {
+                    Ok(report) => {
+                        self.title = crate::core::reports::markdown::title(report);
+                        self.lines = crate::core::reports::markdown::render(report)
+                            .lines()
+                            .map(str::to_owned)
+                            .collect();
+                    }
+                    Err(error) => {
+                        self.lines = vec![format!("no report: {error}")];
+                    }
+                }
+            }
+            Event::ReportSaved(saved) => {
+                self.message = Some(match saved {
+                    Ok(path) => (format!("saved {path}"), Status::Ok),
+                    Err(error) => (error.clone(), Status::Warn),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// The next format saving writes: Markdown, HTML, JSON, round.
+    pub fn next_format(&mut self) {
+        self.format = match self.format {
+            ReportFormat::Markdown => ReportFormat::Html,
+            ReportFormat::Html => ReportFormat::Json,
+            ReportFormat::Json => ReportFormat::Markdown,
+        };
+    }
 }
 
 impl Popup {
@@ -166,6 +236,13 @@ impl Popup {
             Popup::ChecklistHistory {
                 periods, selected, ..
             } => moved_in(selected, periods.len()),
+            Popup::Report(view) => match scrolled(view.scroll, action) {
+                Some(moved) => {
+                    view.scroll = moved.min(u16::try_from(view.lines.len()).unwrap_or(u16::MAX));
+                    true
+                }
+                None => false,
+            },
             Popup::Backup { scroll, .. } | Popup::RunOutput { scroll, .. } => {
                 match scrolled(*scroll, action) {
                     Some(moved) => {

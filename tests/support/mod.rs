@@ -759,13 +759,20 @@ fn passwd_ids(user: &str) -> Option<(u32, u32)> {
 /// The JSON export against its documented schema (assets/schemas), so the document and the
 /// output cannot drift apart.
 pub fn assert_follows_the_incident_report_schema(report: &serde_json::Value) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/assets/schemas/incident-report-1.schema.json"
+    assert_follows_schema(
+        "incident-report-1.schema.json",
+        "opsdeck.incident-report/1",
+        report,
     );
+}
+
+/// A JSON output against its documented schema `file` in assets/schemas, whose `schema` field
+/// is `name`.
+pub fn assert_follows_schema(file: &str, name: &str, report: &serde_json::Value) {
+    let path = format!("{}/assets/schemas/{file}", env!("CARGO_MANIFEST_DIR"));
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    assert_eq!(report["schema"], "opsdeck.incident-report/1");
+    assert_eq!(report["schema"], name);
     let validator = jsonschema::options()
         .should_validate_formats(true)
         .build(&schema)

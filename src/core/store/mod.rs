@@ -4,8 +4,8 @@
 //!
 //! The store owns the connection, the schema and the alert, rule and task-run records; each
 //! domain keeps the queries for its own records beside its types (`backups::records`,
-//! `checklists::records`, `history::records`, `incidents::records`, `logs::records`), so the
-//! store imports no domain and the domains import the store.
+//! `checklists::records`, `history::records`, `incidents::records`, `logs::records`,
+//! `reports::records`), so the store imports no domain and the domains import the store.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -103,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         9,
         "metric history",
         include_str!("../../../migrations/0009_metric_history.sql"),
+    ),
+    (
+        10,
+        "report statements",
+        include_str!("../../../migrations/0010_report_statements.sql"),
     ),
 ];
 
@@ -579,7 +584,7 @@ impl Store {
     }
 }
 
-fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
+pub(crate) fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
     let level: String = row.try_get("level")?;
     let unit: String = row.try_get("unit")?;
     Ok(Alert {
@@ -598,7 +603,7 @@ fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
     })
 }
 
-fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
+pub(crate) fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
     let decode = |column: &str, error: serde_json::Error| sqlx::Error::ColumnDecode {
         index: column.to_owned(),
         source: Box::new(error),

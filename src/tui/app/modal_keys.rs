@@ -180,6 +180,16 @@ impl AppState {
                 self.focus = Pane::Backups;
                 return self.run_in(Pane::Backups, action);
             }
+            (Popup::Report(view), Action::NextView) => {
+                let mut view = view.clone();
+                view.next_format();
+                popup = Popup::Report(view);
+            }
+            (Popup::Report(view), Action::Confirm) if view.loaded => {
+                let (kind, format) = (view.kind, view.format);
+                self.modal = Some(Modal::Popup(popup));
+                return vec![Request::SaveReport { kind, format }];
+            }
             (Popup::Service { name }, Action::Recheck) => {
                 let name = name.clone();
                 self.modal = Some(Modal::Popup(popup));

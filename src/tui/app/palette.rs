@@ -8,7 +8,11 @@ use nucleo_matcher::{Config, Matcher};
 use super::AppState;
 use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::protocol::Request;
-use crate::tui::modal::{Modal, PaletteInput};
+use crate::core::reports::Kind as ReportKind;
+use crate::tui::modal::{Modal, PaletteInput, Popup, ReportView};
+
+/// The reports the palette offers, each of its last complete period.
+const REPORTS: [ReportKind; 3] = [ReportKind::Daily, ReportKind::Weekly, ReportKind::Monthly];
 use crate::tui::panes::PaletteEntry;
 
 impl AppState {
@@ -25,6 +29,12 @@ impl AppState {
                 key: String::new(),
             })
             .chain(self.panes.iter().flat_map(|pane| pane.palette()))
+            .chain(REPORTS.iter().map(|kind| PaletteEntry {
+                pane: self.focus,
+                kind: "report",
+                label: format!("{} report", kind.as_str()),
+                key: kind.as_str().to_owned(),
+            }))
             .collect()
     }
 
@@ -65,6 +75,13 @@ impl AppState {
     }
 
     fn open_palette_entry(&mut self, entry: PaletteEntry) -> Vec<Request> {
+        if entry.kind == "report" {
+            let Some(kind) = REPORTS.into_iter().find(|kind| kind.as_str() == entry.key) else {
+                return Vec::new();
+            };
+            self.modal = Some(Modal::Popup(Popup::Report(Box::new(ReportView::new(kind)))));
+            return vec![Request::ComposeReport { kind }];
+        }
         self.focus_on(entry.pane);
         if entry.kind == "pane" {
             return Vec::new();

@@ -237,6 +237,37 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
                 offset,
             )
         }
+        Popup::Report(view) => {
+            let mut body: Vec<Line> = view
+                .lines
+                .iter()
+                .map(|line| Line::styled(printable(line), palette.get(Slot::Text)))
+                .collect();
+            if !view.loaded {
+                body.push(Line::styled(
+                    "composing… (the store, the watched databases and the logs are read)",
+                    palette.get(Slot::Muted),
+                ));
+            }
+            if let Some((message, status)) = &view.message {
+                body.insert(
+                    0,
+                    Line::styled(printable(message), look.palette.status(*status)),
+                );
+            }
+            (
+                format!(
+                    " {} · {} saves as {} · {} changes format · {} closes ",
+                    printable(&view.title),
+                    keys(state, Action::Confirm),
+                    view.format.extension(),
+                    keys(state, Action::NextView),
+                    keys(state, Action::Close)
+                ),
+                body,
+                view.scroll,
+            )
+        }
         Popup::Text { title, lines } => (
             format!(
                 " {} · {} closes ",
