@@ -11,7 +11,7 @@
 //!
 //! It also gives the idle cost of writing history: an idle console's 40 gauge metrics sampled
 //! every second for six simulated hours, through the runner's own writer
-//! ([`history::writer::Writer`]: gathered, written each minute, rolled up each quarter hour,
+//! ([`history_writer::Writer`]: gathered, written each minute, rolled up each quarter hour,
 //! pruned hourly) on SQLite, as the process's CPU time over the simulated time. Target: at most
 //! 0.1 % of a core.
 //!
@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use opsdeck::core::history::{self, Resolution};
+use opsdeck::core::runner::history_writer;
 use opsdeck::core::store::{Store, StoreLocation};
 use sqlx::Connection;
 
@@ -161,13 +162,13 @@ async fn idle_cost(start: DateTime<Utc>) -> Result<f64, String> {
         .map(|index| format!("gauge.{index}:instance"))
         .collect();
     let mut noise = Noise(7);
-    let mut writer = history::writer::Writer::default();
+    let mut writer = history_writer::Writer::default();
     let began = cpu_time()?;
     for minute in 0..IDLE_HOURS * 60 {
         for second in 0..60 {
             let at = start + TimeDelta::minutes(minute) + TimeDelta::seconds(second);
             // What the runner hands over per sample: owned keys and values.
-            let recorded = history::writer::Recorded {
+            let recorded = history_writer::Recorded {
                 at,
                 values: keys
                     .iter()

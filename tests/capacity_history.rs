@@ -23,6 +23,7 @@ use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::history;
 use opsdeck::core::model::{Status, Unit};
 use opsdeck::core::protocol::Event;
+use opsdeck::core::reports;
 use opsdeck::core::runner::{self, RunnerSettings};
 use opsdeck::core::store::{Store, StoreLocation};
 use support::runner::next;
@@ -271,6 +272,65 @@ async fn projections_and_alerts_from_a_sqlite_history() {
 async fn projections_and_alerts_from_a_postgresql_history() {
     let (_server, store) = support::postgres_store().await;
     exercise(store).await;
+}
+
+/// The report's capacity section comes from the same history and code as the job: yesterday's
+/// report projects as of yesterday's end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daily_report_shows_the_projections() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let now = seeded_end();
+    seed(&store, now).await;
+    let period = reports::period_for(reports::Kind::Daily, None, now, &Utc).unwrap();
+    let inputs = reports::ReportInputs {
+        host: "test-host".into(),
+        services: Vec::new(),
+        rules: &[],
+        checklists: &[],
+        live: reports::Live::default(),
+    };
+    let report = reports::build(&store, &inputs, &period, now, &Utc)
+        .await
+        .unwrap();
+    let capacity = &report.capacity;
+    assert_eq!(capacity.note, None, "{capacity:#?}");
+    let line = |key: &str| {
+        capacity
+            .projections
+            .iter()
+            .find(|line| line.key == key)
+            .unwrap_or_else(|| panic!("no projection of {key}: {capacity:#?}"))
+    };
+    // At yesterday's end /data stood a little below 90 %, growing 0.5 % a day.
+    let behind_days = (now - period.end).num_minutes() as f64 / 1440.0;
+    close(
+        line("disk.used_pct:/data").days_to_full.unwrap(),
+        20.0 + behind_days,
+        0.5,
+        "/data's days to full as of the period's end",
+    );
+    close(
+        line("disk.used_pct:/data").growth_per_day.unwrap(),
+        0.5,
+        0.01,
+        "/data's growth",
+    );
+    assert_eq!(line("disk.used_pct:/data").unit, Unit::Percent);
+    assert!(line("disk.used_pct:/logs").saw_tooth);
+    assert_eq!(line("disk.used_pct:/logs").days_to_full, None);
+    close(
+        line("db.bytes:app").growth_per_day.unwrap(),
+        200.0 * MIB,
+        10.0 * MIB,
+        "the database's growth",
+    );
+    assert_eq!(line("db.bytes:app").unit, Unit::Bytes);
+    let markdown = reports::render(&report, reports::Format::Markdown);
+    assert!(markdown.contains("Capacity projections"), "{markdown}");
+    assert!(markdown.contains("saw-tooth, not projected"), "{markdown}");
 }
 
 #[tokio::test]

@@ -982,11 +982,11 @@ fn a_task_key_runs_it_and_its_output_shows_before_it_finishes() {
     let sandbox = Sandbox::new();
     let config = sandbox.write(
         "tasks.toml",
-        "[[task]]\nid = \"slow\"\nargv = [\"sh\", \"-c\", \"echo first-output-line; sleep 30\"]\ndestructive = false\nkey = \"Z\"\n\n[[task]]\nid = \"restart-app\"\nargv = [\"echo\", \"restarted the app\"]\nkey = \"R\"\n",
+        "[[task]]\nid = \"slow\"\nargv = [\"sh\", \"-c\", \"echo first-output-line; sleep 30\"]\ndestructive = false\nkey = \"Y\"\n\n[[task]]\nid = \"restart-app\"\nargv = [\"echo\", \"restarted the app\"]\nkey = \"R\"\n",
     );
     let mut console = sandbox.console(&["--config", config.to_str().unwrap()], &[]);
     console.wait_for_first_frame();
-    console.send(b"Z");
+    console.send(b"Y");
     console.wait_for_screen("the task's first line", Duration::from_secs(10), |screen| {
         screen.contains("first-output-line") && screen.contains("running")
     });

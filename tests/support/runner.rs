@@ -7,16 +7,17 @@ use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::RunnerHandle;
 
-/// Long enough for a loaded CI machine to start a throwaway server and run a check on it.
-const WITHIN: Duration = Duration::from_secs(30);
+/// Long enough for a loaded CI machine to start a throwaway server and run a check on it, or
+/// to read a month of history from a throwaway PostgreSQL and project it (capacity_history).
+const WITHIN: Duration = Duration::from_secs(60);
 
-/// The next event `wanted` picks, within 30 s.
+/// The next event `wanted` picks, within 60 s.
 pub async fn next<T>(runner: &mut RunnerHandle, mut wanted: impl FnMut(Event) -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + WITHIN;
     loop {
         let event = tokio::time::timeout_at(deadline, runner.events.recv())
             .await
-            .expect("the event within 30 s")
+            .expect("the event within 60 s")
             .expect("runner alive");
         if let Some(found) = wanted(event) {
             return found;

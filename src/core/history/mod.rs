@@ -11,7 +11,6 @@
 
 mod records;
 mod rollup;
-pub mod writer;
 
 use std::collections::{BTreeMap, HashMap};
 

@@ -11,16 +11,17 @@ use super::period::Period;
 use super::{
     AlertLine, AlertsSection, BackupLine, CapacitySection, ChangeLine, ChangesSection,
     ChecklistLine, ChecklistNote, DEFAULT_SLO_PCT, DatabaseStatements, DayAvailability, DayCount,
-    IncidentLine, LogSourceLine, LogsSection, Overall, PeriodInfo, Report, ReportError,
-    ResourcesSection, RestoreLine, SCHEMA, ServiceAvailability, StatementLine, StatementsSection,
-    TableLine, TaskRunLine, TaskRunsSection,
+    IncidentLine, LogSourceLine, LogsSection, Overall, PeriodInfo, ProjectionLine, Report,
+    ReportError, ResourcesSection, RestoreLine, SCHEMA, ServiceAvailability, StatementLine,
+    StatementsSection, TableLine, TaskRunLine, TaskRunsSection,
 };
 use crate::core::backups::VerifyResult;
 use crate::core::backups::status::SetReport;
+use crate::core::capacity::{self, Trend, job};
 use crate::core::checklists::{Checklist, DueState, ItemStatus, Language, run, schedule};
 use crate::core::checks::Rule;
 use crate::core::logs::findings::LogsSnapshot;
-use crate::core::model::{RunStatus, Status};
+use crate::core::model::{RunStatus, Status, Unit, series_key};
 use crate::core::queries::QuerySnapshot;
 use crate::core::store::Store;
 
@@ -109,7 +110,7 @@ pub async fn build<Tz: TimeZone>(
         backups,
         checklists: current.checklists,
         task_runs: current.task_runs,
-        capacity: capacity(),
+        capacity: capacity(store, period, now).await,
         logs,
         changes,
     };
@@ -159,10 +160,49 @@ async fn stored_sections<Tz: TimeZone>(
 }
 
 /// Capacity projections: none are made yet. This is the seam the projections plug into.
-fn capacity() -> CapacitySection {
+/// The projections as of the period's end (or now, for the current period), from the same
+/// history and code as the console's capacity job.
+async fn capacity(store: &Store, period: &Period, now: DateTime<Utc>) -> CapacitySection {
+    let as_of = period.end.min(now);
+    let projected = job::run_once(store, as_of, capacity::Settings::default()).await;
+    if let Some(error) = projected.error {
+        return CapacitySection {
+            note: Some(format!("no projections: {error}")),
+            projections: Vec::new(),
+        };
+    }
+    let projections: Vec<ProjectionLine> = projected
+        .series
+        .iter()
+        .filter(|series| !matches!(series.projection.trend, Trend::Insufficient { .. }))
+        .map(|series| {
+            let projection = &series.projection;
+            let unit = job::FAMILIES
+                .iter()
+                .find(|family| family.source == series.metric)
+                .map_or(Unit::Count, |family| {
+                    if family.capacity.is_some() {
+                        Unit::Percent
+                    } else {
+                        family.outlook_unit
+                    }
+                });
+            ProjectionLine {
+                key: series_key(series.metric, series.instance.as_deref()),
+                unit,
+                growth_per_day: projection.fit.map(|fit| fit.slope.estimate),
+                days_to_full: projection.days_to_full.map(|band| band.estimate),
+                in_90_days: projection.at_horizon.map(|band| band.estimate),
+                r_squared: projection.fit.map(|fit| fit.r_squared),
+                saw_tooth: matches!(projection.trend, Trend::SawTooth { .. }),
+            }
+        })
+        .collect();
     CapacitySection {
-        note: Some("no projections yet".to_owned()),
-        projections: Vec::new(),
+        note: projections
+            .is_empty()
+            .then(|| "no projections yet: a series needs at least 3 days of history".to_owned()),
+        projections,
     }
 }
 

@@ -14,7 +14,6 @@ pub mod markdown;
 pub mod period;
 pub mod records;
 pub mod resources;
-pub mod serve;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;

@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use super::compose::{ReportSettings, compose};
-use super::{Format, Kind, Report, render};
 use crate::core::protocol::Event;
+use crate::core::reports::compose::{ReportSettings, compose};
+use crate::core::reports::{Format, Kind, Report, render};
 use crate::core::store::Store;
 
 /// Composes and keeps reports for the console.

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{Minutes, Resolution, prune, roll_up};
+use crate::core::history::{Minutes, Resolution, prune, roll_up};
 use crate::core::protocol::Event;
 use crate::core::store::{Store, StoreError};
 

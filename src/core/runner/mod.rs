@@ -8,6 +8,9 @@
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
 
+pub mod history_writer;
+pub mod report_desk;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -29,7 +32,7 @@ use crate::core::collectors::{
 };
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
-use crate::core::history::{self, writer::Recorded};
+use crate::core::history;
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
 use crate::core::incidents::timeline::{self, Observation, Timeline};
 use crate::core::incidents::{IncidentsSample, Notice};
@@ -42,12 +45,13 @@ use crate::core::protocol::{Event, Request};
 use crate::core::queries::collector::QueryCollector;
 use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::reports::ReportSettings;
-use crate::core::reports::serve::ReportDesk;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
+use history_writer::Recorded;
+use report_desk::ReportDesk;
 
 pub use crate::core::checklists::service::CHECKLISTS_EVERY;
 
@@ -426,7 +430,7 @@ async fn run(
     ));
     let (history, history_writer) = match store.clone() {
         Some(store) => {
-            let (history, writer) = history::writer::spawn(store, events.clone());
+            let (history, writer) = history_writer::spawn(store, events.clone());
             (Some(history), Some(writer))
         }
         None => (None, None),
