@@ -19,7 +19,6 @@ use opsdeck::core::capacity::job::{self, CapacityReport, JobTiming, NOT_WITHIN_D
 use opsdeck::core::capacity::log_dirs::directory_bytes;
 use opsdeck::core::capacity::{Settings, Trend};
 use opsdeck::core::collectors::Sample;
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::history;
 use opsdeck::core::model::{Status, Unit};
 use opsdeck::core::protocol::Event;
@@ -188,17 +187,7 @@ fn capacity_runner(store: &Store) -> runner::RunnerHandle {
                 interval: Duration::from_secs(3600),
                 first_delay: Duration::ZERO,
             }),
-            ..RunnerSettings::tasks_only(TaskSettings {
-                tasks: Vec::new(),
-                read_only: false,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
-            })
+            ..RunnerSettings::tasks_only(support::runner::no_tasks())
         },
         Some(store.clone()),
     )

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use opsdeck::core::collectors::resources::ResourceSettings;
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::history::{
     self, Minutes, Point, Resolution, read_series, record_batch, series_keys,
 };
@@ -206,17 +205,7 @@ fn settings() -> RunnerSettings {
             filesystems: vec!["/".into()],
             interfaces: vec![],
         })),
-        ..RunnerSettings::tasks_only(TaskSettings {
-            tasks: Vec::new(),
-            read_only: false,
-            identity: Identity {
-                user: "tester".into(),
-                client: None,
-                host: "test-host".into(),
-                pid: std::process::id(),
-            },
-            runs_dir: None,
-        })
+        ..RunnerSettings::tasks_only(support::runner::no_tasks())
     }
 }
 

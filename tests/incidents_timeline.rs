@@ -170,8 +170,13 @@ async fn a_later_alert_on_the_declared_service_attaches(location: StoreLocation)
     .await;
     assert_ne!(second.id, first.id);
 
+    // The service's state change and the alert are recorded by different tasks: wait for both.
     let incident = incident_once(&store, &id, |incident| {
         incident.attached_alerts.contains(&second.id)
+            && incident
+                .timeline
+                .iter()
+                .any(|entry| entry.text.starts_with("service: checkout down"))
     })
     .await;
     assert_eq!(
