@@ -243,22 +243,26 @@ Anonymous:             0 kB
     }
 }
 
+/// Whether the page at `address` is in memory, from `/proc/self/pagemap` (bit 63); the tests
+/// of this module and of `loader_tables` read it.
+#[cfg(all(test, target_os = "linux"))]
+pub(crate) fn page_resident(address: usize) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut pagemap = std::fs::File::open("/proc/self/pagemap")?;
+    let page = rustix::param::page_size();
+    pagemap.seek(SeekFrom::Start((address / page * 8) as u64))?;
+    let mut entry = [0u8; 8];
+    pagemap.read_exact(&mut entry)?;
+    Ok(u64::from_le_bytes(entry) >> 63 == 1)
+}
+
 #[cfg(all(test, target_os = "linux"))]
 mod linux_tests {
-    use std::io::{Read, Seek, SeekFrom};
 
     /// 256 KiB of read-only data in this test binary's file mapping.
     static TABLE: [u8; 256 * 1024] = [7; 256 * 1024];
 
-    /// Whether the page at `address` is in memory, from `/proc/self/pagemap` (bit 63).
-    fn resident(address: usize) -> std::io::Result<bool> {
-        let mut pagemap = std::fs::File::open("/proc/self/pagemap")?;
-        let page = rustix::param::page_size();
-        pagemap.seek(SeekFrom::Start((address / page * 8) as u64))?;
-        let mut entry = [0u8; 8];
-        pagemap.read_exact(&mut entry)?;
-        Ok(u64::from_le_bytes(entry) >> 63 == 1)
-    }
+    use super::page_resident as resident;
 
     #[test]
     fn a_read_maps_its_own_page_and_not_the_ones_around_it() {

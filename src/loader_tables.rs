@@ -195,17 +195,7 @@ mod imp {
 
 #[cfg(all(test, target_os = "linux", target_pointer_width = "64"))]
 mod tests {
-    use std::io::{Read, Seek, SeekFrom};
-
-    /// Whether the page at `address` is in memory, from `/proc/self/pagemap` (bit 63).
-    fn resident(address: usize) -> std::io::Result<bool> {
-        let mut pagemap = std::fs::File::open("/proc/self/pagemap")?;
-        let page = rustix::param::page_size();
-        pagemap.seek(SeekFrom::Start((address / page * 8) as u64))?;
-        let mut entry = [0u8; 8];
-        pagemap.read_exact(&mut entry)?;
-        Ok(u64::from_le_bytes(entry) >> 63 == 1)
-    }
+    use crate::fault_around::page_resident as resident;
 
     #[test]
     fn the_relocation_table_pages_leave_memory_and_the_program_goes_on() {

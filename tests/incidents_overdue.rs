@@ -17,7 +17,6 @@ mod support;
 use std::time::Duration;
 
 use opsdeck::config::Config;
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::incidents::{Change, Level, Notice, Opening, UNACKNOWLEDGED_OVERDUE, policy};
 use opsdeck::core::model::Status;
 use opsdeck::core::protocol::{Event, Request};
@@ -62,17 +61,7 @@ fn console_runner(config: &Config, store: &Store) -> RunnerHandle {
             rules: config.effective_rules(),
             notify: config.notify.settings("test-host"),
             watch_incidents: true,
-            ..RunnerSettings::tasks_only(TaskSettings {
-                tasks: Vec::new(),
-                read_only: false,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
-            })
+            ..RunnerSettings::tasks_only(support::runner::no_tasks())
         },
         Some(store.clone()),
     )

@@ -12,7 +12,6 @@ mod support;
 
 use support::runner::next;
 
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::incidents::{self, Change, Event as LogEvent, Incident, Level, Opening};
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
@@ -37,17 +36,7 @@ fn console_runner(store: &Store) -> RunnerHandle {
     runner::spawn(
         RunnerSettings {
             watch_incidents: true,
-            ..RunnerSettings::tasks_only(TaskSettings {
-                tasks: Vec::new(),
-                read_only: false,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
-            })
+            ..RunnerSettings::tasks_only(support::runner::no_tasks())
         },
         Some(store.clone()),
     )

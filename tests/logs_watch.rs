@@ -13,7 +13,6 @@ mod support;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -515,32 +514,7 @@ fn write_journal(path: &Path, start: DateTime<Utc>, entries: &[(u8, &str, &str)]
             1_000_000 + n * 1000
         ));
     }
-    let remote = [
-        "/lib/systemd/systemd-journal-remote",
-        "/usr/lib/systemd/systemd-journal-remote",
-    ]
-    .iter()
-    .find(|candidate| Path::new(candidate).exists())
-    .expect("systemd-journal-remote is installed (.ci/run installs it)");
-    let mut child = Command::new(remote)
-        .arg(format!("--output={}", path.display()))
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(export.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "systemd-journal-remote failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    support::journal::write_export(path, export.as_bytes());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

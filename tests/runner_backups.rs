@@ -10,7 +10,7 @@ mod support;
 use support::runner::next;
 
 use opsdeck::config::Config;
-use opsdeck::core::execution::{Identity, TaskSettings};
+use opsdeck::core::execution::TaskSettings;
 use opsdeck::core::model::RunStatus;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerSettings};
@@ -56,14 +56,7 @@ paths = ["{data}"]
                     .into_iter()
                     .map(|(task, _)| task)
                     .collect(),
-                read_only: false,
-                identity: Identity {
-                    user: "tester".into(),
-                    client: None,
-                    host: "test-host".into(),
-                    pid: std::process::id(),
-                },
-                runs_dir: None,
+                ..support::runner::no_tasks()
             })
         },
         Some(store),

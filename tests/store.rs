@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::{TimeZone, Utc};
 use opsdeck::core::checks::{Operator, PendingRecord, Rule};
 use opsdeck::core::collectors::resources::ResourceSettings;
-use opsdeck::core::execution::{Identity, TaskSettings};
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
@@ -152,17 +151,7 @@ fn settings() -> RunnerSettings {
             interfaces: vec![],
         })),
         rules: vec![always_warn_rule()],
-        ..RunnerSettings::tasks_only(TaskSettings {
-            tasks: Vec::new(),
-            read_only: false,
-            identity: Identity {
-                user: "tester".into(),
-                client: None,
-                host: "test-host".into(),
-                pid: std::process::id(),
-            },
-            runs_dir: None,
-        })
+        ..RunnerSettings::tasks_only(support::runner::no_tasks())
     }
 }
 

@@ -86,6 +86,11 @@ fn journal_remote() -> PathBuf {
 
 /// Writes `records` into the new journal file `path` with the real systemd-journal-remote.
 pub fn write_journal(path: &Path, records: &[Record], monotonic: u64) {
+    write_export(path, &export(records, monotonic));
+}
+
+/// Writes entries already in journald's export format into the new journal file `path`.
+pub fn write_export(path: &Path, export: &[u8]) {
     let mut child = Command::new(journal_remote())
         .arg(format!("--output={}", path.display()))
         .arg("-")
@@ -94,12 +99,7 @@ pub fn write_journal(path: &Path, records: &[Record], monotonic: u64) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&export(records, monotonic))
-        .unwrap();
+    child.stdin.take().unwrap().write_all(export).unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(
         output.status.success(),
