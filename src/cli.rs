@@ -23,6 +23,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck logs --since 1h          log findings: errors, new signatures, access figures, failed logins
   opsdeck logs --source nginx --format json
   opsdeck hosts --format json      the fleet from Prometheus, worst first; exit by the rules
+  opsdeck exporter                 serve /metrics at [exporter] listen without the console
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
@@ -139,6 +140,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Serve opsdeck's own metrics for Prometheus at `[exporter] listen` without the console
+    /// (for a systemd unit): the console's collectors, rules and alerts, no terminal. Runs
+    /// until SIGTERM or Ctrl-C; warnings go to standard error.
+    Exporter,
     /// The maintenance checklists: where each run stands, ticking items, signing off, and the
     /// shift-handover export.
     Checklist {

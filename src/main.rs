@@ -20,6 +20,8 @@ use opsdeck::core::checks::{Judge, Rule};
 use opsdeck::core::collectors::BlockingCollector;
 use opsdeck::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use opsdeck::core::execution::{Identity, TaskSettings};
+use opsdeck::core::exporter::ExporterSettings;
+use opsdeck::core::exporter::http::Endpoint;
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::sources::secrets::RedactingWriter;
@@ -240,6 +242,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load_config(&cli, paths.as_ref())?;
             headless::exit_status(hosts(&loaded.config, *format))
         }
+        Some(Command::Exporter) => exporter(&cli, paths),
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
@@ -691,9 +694,51 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         state.focus_on(pane);
     }
     let resources = read_gauges_first(config.resource_settings(), &rules, &mut state);
+    let reports = report_settings(&config, checklists.checklists.clone(), paths.as_ref());
+    let settings = runner_settings(
+        &config,
+        &checklists.checklists,
+        resources,
+        read_only,
+        paths.as_ref(),
+    );
     let settings = RunnerSettings {
+        reports: Some(reports),
+        ..settings
+    };
+    let exporter = config.exporter.listen.0.map(|listen| ExporterSettings {
+        listen,
+        host: hostname(),
+        checklists: checklists.checklists.clone(),
+    });
+    // Opening the store (and creating the log) waits until the first frame is on screen.
+    let start = async {
+        let store = Store::open(&location).await?;
+        let log_guard = init_logging(paths.as_ref())?;
+        tracing::info!(store = store.location(), "opsdeck started");
+        let runner = runner::spawn(settings, Some(store));
+        let runner = match exporter {
+            Some(exporter) => runner::exporter::attach_or_warn(exporter, runner).await,
+            None => runner,
+        };
+        Ok((runner, log_guard))
+    };
+    let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
+    Ok(exit.code())
+}
+
+/// The runner of the console and of `opsdeck exporter`: every collector, rule and task the
+/// configuration has (reports are the console's alone).
+fn runner_settings(
+    config: &Config,
+    checklists: &[opsdeck::core::checklists::Checklist],
+    resources: Resources,
+    read_only: bool,
+    paths: Option<&Paths>,
+) -> RunnerSettings {
+    RunnerSettings {
         resources: Some(resources),
-        rules,
+        rules: config.effective_rules(),
         services: config.service_specs.clone(),
         notify: config.notify.settings(&hostname()),
         databases: config.databases(),
@@ -701,27 +746,61 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         queries_interval: config.queries.interval.0,
         backups: config.backup_set_specs.clone(),
         backups_interval: config.backups.interval.0,
-        checklists: checklists.checklists.clone(),
+        checklists: checklists.to_vec(),
         watch_incidents: true,
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
-        reports: Some(report_settings(
-            &config,
-            checklists.checklists.clone(),
-            paths.as_ref(),
-        )),
-        ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
+        ..RunnerSettings::tasks_only(task_settings(
+            config.tasks(&state_dir(paths)),
+            read_only,
+            paths,
+        ))
+    }
+}
+
+/// `opsdeck exporter`: the console's runner without a terminal, serving `/metrics` at
+/// `[exporter] listen` until SIGTERM.
+fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
+    let loaded = load_config(cli, paths.as_ref())?;
+    let config = &loaded.config;
+    let file = loaded.source.as_ref().map_or_else(
+        || "the built-in defaults".to_owned(),
+        |path| path.display().to_string(),
+    );
+    let Some(listen) = config.exporter.listen.0 else {
+        return Err(anyhow!(
+            "{file}: no [exporter] listen address; the exporter is off\n  fix: add [exporter] listen = \"127.0.0.1:9464\""
+        ));
     };
-    // Opening the store (and creating the log) waits until the first frame is on screen.
-    let start = async {
+    let location = store_location(cli, config, paths.as_ref())?;
+    let checklists = checklist_session(config, paths.as_ref());
+    let read_only = cli.read_only || config.general.read_only;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let endpoint = Endpoint::bind(ExporterSettings {
+            listen,
+            host: hostname(),
+            checklists: checklists.checklists.clone(),
+        })
+        .await
+        .map_err(|error| {
+            anyhow!("{error}\n  fix: set [exporter] listen in {file} to a free address, or stop what listens there")
+        })?;
         let store = Store::open(&location).await?;
-        let log_guard = init_logging(paths.as_ref())?;
-        tracing::info!(store = store.location(), "opsdeck started");
-        Ok((runner::spawn(settings, Some(store)), log_guard))
-    };
-    let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
-    Ok(exit.code())
+        let _log_guard = init_logging(paths.as_ref())?;
+        tracing::info!(store = store.location(), "opsdeck exporter started");
+        let settings = runner_settings(
+            config,
+            &checklists.checklists,
+            Resources::Settings(config.resource_settings()),
+            read_only,
+            paths.as_ref(),
+        );
+        headless::exporter::run(runner::spawn(settings, Some(store)), endpoint).await
+    })
 }
 
 /// How long the console waits for its first reading of the gauges before drawing without them

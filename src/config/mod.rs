@@ -41,6 +41,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml"
 pub struct Config {
     pub general: GeneralConfig,
     pub store: StoreConfig,
+    pub exporter: ExporterConfig,
     pub resources: ResourcesConfig,
     #[serde(rename = "rule")]
     pub rules: Vec<toml::Spanned<RuleConfig>>,
@@ -175,6 +176,36 @@ impl TryFrom<String> for StoreUrl {
             "unsupported store URL `{}`{FIX_SEPARATOR}use sqlite:///path/to/state.db or postgres://user@host/db (or leave it empty for the default SQLite file)",
             crate::core::sources::secrets::mask_url(&url)
         ))
+    }
+}
+
+/// `[exporter] listen = "127.0.0.1:9464"`: where opsdeck serves its own metrics to Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExporterConfig {
+    pub listen: ListenAddress,
+}
+
+/// An IP address and port to listen on; `""` (the default) keeps the exporter off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(try_from = "String")]
+pub struct ListenAddress(pub Option<std::net::SocketAddr>);
+
+impl TryFrom<String> for ListenAddress {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(ListenAddress(None));
+        }
+        text.trim()
+            .parse()
+            .map(|address| ListenAddress(Some(address)))
+            .map_err(|_| {
+                format!(
+                    "`{text}` is not an address to listen on{FIX_SEPARATOR}write an IP address and a port, e.g. listen = \"127.0.0.1:9464\" (or \"[::1]:9464\"), or leave listen out to keep the exporter off"
+                )
+            })
     }
 }
 
@@ -755,6 +786,7 @@ mod tests {
         let parsed = Config::parse("default", DEFAULT_CONFIG).expect("embedded default parses");
         assert_eq!(parsed.general, GeneralConfig::default());
         assert_eq!(parsed.store, StoreConfig::default());
+        assert_eq!(parsed.exporter, ExporterConfig::default());
         assert_eq!(parsed.resources, ResourcesConfig::default());
         assert_eq!(parsed.effective_rules(), default_rules());
         assert_eq!(parsed.keymap(), Keymap::default());
@@ -784,5 +816,27 @@ mod tests {
         assert_eq!(cpu[0].hold_for, Duration::from_secs(60));
         assert!(!rules.iter().any(|r| r.metric == "memory.used_pct"));
         assert!(rules.iter().any(|r| r.metric == "disk.used_pct"));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_reported_at_its_line() {
+        let error = Config::parse(
+            "t.toml",
+            "[general]\n\n[exporter]\nlisten = \"localhost:9464\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(error.position.map(|(line, _)| line), Some(4), "{error}");
+        assert!(error.message.contains("localhost:9464"), "{error}");
+        assert!(
+            error
+                .fix
+                .as_deref()
+                .is_some_and(|fix| fix.contains("127.0.0.1:9464"))
+        );
+        let parsed = Config::parse("t.toml", "[exporter]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(
+            parsed.exporter.listen.0,
+            Some(([127, 0, 0, 1], 9464).into())
+        );
     }
 }

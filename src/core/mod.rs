@@ -18,6 +18,7 @@ pub mod checklists;
 pub mod checks;
 pub mod collectors;
 pub mod execution;
+pub mod exporter;
 pub mod fleet;
 pub mod history;
 pub mod incidents;

@@ -626,7 +626,7 @@ pub fn port_accepts(port: u16) -> bool {
 
 /// Asks the OS for a free port on 127.0.0.1. There is a small window in
 /// which another process can take it; `start()` retries in that case.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"));
     listener

@@ -8,6 +8,7 @@
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
 
+pub mod exporter;
 pub mod history_writer;
 pub mod report_desk;
 
