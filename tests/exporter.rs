@@ -89,6 +89,32 @@ timeout = "1s"
     )
 }
 
+/// A sandbox configured with [`config_with_secrets`]: a service that is up (`web`), one backup
+/// file in set `db`.
+struct Prepared {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    /// Held open so the `web` service is up.
+    _web: TcpListener,
+}
+
+fn prepare(port: u16, prometheus: &str) -> Prepared {
+    let dir = tempfile::tempdir().unwrap();
+    let web = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    std::fs::write(backups.join("db.bak"), vec![7u8; 4096]).unwrap();
+    let config = configure(
+        dir.path(),
+        &config_with_secrets(port, web.local_addr().unwrap().port(), &backups, prometheus),
+    );
+    Prepared {
+        dir,
+        config,
+        _web: web,
+    }
+}
+
 /// `opsdeck exporter` running in a sandbox; killed on drop if a test failed before stopping it.
 struct Headless {
     child: Option<Child>,
@@ -166,22 +192,10 @@ fn metrics_with(port: u16, wanted: &[&str], headless: &Headless) -> String {
 
 #[test]
 fn the_headless_exporter_serves_promtool_clean_metrics_without_secrets() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = TcpListener::bind("127.0.0.1:0").unwrap();
-    let backups = dir.path().join("backups");
-    std::fs::create_dir_all(&backups).unwrap();
-    std::fs::write(backups.join("db.bak"), vec![7u8; 4096]).unwrap();
     let port = support::free_port();
-    let config = configure(
-        dir.path(),
-        &config_with_secrets(
-            port,
-            web.local_addr().unwrap().port(),
-            &backups,
-            &format!("http://127.0.0.1:{}", closed_port()),
-        ),
-    );
-    let mut headless = Headless::start(dir.path(), &config);
+    let prepared = prepare(port, &format!("http://127.0.0.1:{}", closed_port()));
+    let dir = prepared.dir.path();
+    let mut headless = Headless::start(dir, &prepared.config);
     let body = metrics_with(
         port,
         &[
@@ -205,7 +219,7 @@ fn the_headless_exporter_serves_promtool_clean_metrics_without_secrets() {
     );
 
     // Prometheus' own parser and linter accept it.
-    let file = dir.path().join("metrics.txt");
+    let file = dir.join("metrics.txt");
     std::fs::write(&file, &body).unwrap();
     let checked = Command::new("promtool")
         .args(["check", "metrics"])
@@ -254,7 +268,6 @@ fn the_headless_exporter_serves_promtool_clean_metrics_without_secrets() {
 
     assert_eq!(headless.terminate(), Some(0), "{}", headless.stderr());
     assert!(http_get(port, "/metrics").is_none(), "nothing serves after");
-    drop(web);
 }
 
 #[test]
@@ -279,23 +292,11 @@ fn the_headless_exporter_needs_a_listen_address() {
 
 #[test]
 fn prometheus_scrapes_the_exporter_beside_the_fleet() {
-    let dir = tempfile::tempdir().unwrap();
-    let web = TcpListener::bind("127.0.0.1:0").unwrap();
-    let backups = dir.path().join("backups");
-    std::fs::create_dir_all(&backups).unwrap();
     let port = support::free_port();
     let target = format!("127.0.0.1:{port}");
     let fleet = Fleet::start_with(3, &[("opsdeck", &target)]);
-    let config = configure(
-        dir.path(),
-        &config_with_secrets(
-            port,
-            web.local_addr().unwrap().port(),
-            &backups,
-            &fleet.url(),
-        ),
-    );
-    let mut headless = Headless::start(dir.path(), &config);
+    let prepared = prepare(port, &fleet.url());
+    let mut headless = Headless::start(prepared.dir.path(), &prepared.config);
     let deadline = Instant::now() + WITHIN;
     let query = "opsdeck_service_up{job=\"opsdeck\",service=\"web \\\"edge\\\"\"}";
     loop {
@@ -319,7 +320,6 @@ fn prometheus_scrapes_the_exporter_beside_the_fleet() {
         assert!(!stored.contains(secret), "{secret} stored:\n{stored}");
     }
     assert_eq!(headless.terminate(), Some(0), "{}", headless.stderr());
-    drop(web);
 }
 
 fn tcp_runner(web: u16) -> RunnerHandle {

@@ -211,56 +211,13 @@ impl Figures {
     /// The text exposition of everything known, ages counted to `now`.
     pub fn render(&self, now: DateTime<Utc>) -> String {
         let mut out = Exposition::default();
-        let age = |at: DateTime<Utc>| (now - at).as_seconds_f64().max(0.0);
-        let timestamp = |at: DateTime<Utc>| at.timestamp_millis() as f64 / 1000.0;
-        let flag = |value: bool| f64::from(u8::from(value));
-
         out.family(
             "opsdeck_build_info",
             "gauge",
             "Always 1; the version of opsdeck serving these metrics.",
         );
         out.sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-
-        out.family(
-            "opsdeck_service_up",
-            "gauge",
-            "1 when the service is up after flap control, 0 when down (absent before its first check).",
-        );
-        for (name, service) in &self.services {
-            if service.state != ServiceState::Unknown {
-                out.sample(
-                    &[("service", name.as_str())],
-                    flag(service.state == ServiceState::Up),
-                );
-            }
-        }
-        out.family(
-            "opsdeck_service_check_success",
-            "gauge",
-            "1 when the service's last check succeeded, before flap control.",
-        );
-        for (name, service) in &self.services {
-            out.sample(&[("service", name.as_str())], flag(service.ok));
-        }
-        out.family(
-            "opsdeck_service_latency_seconds",
-            "gauge",
-            "Time the service took to answer its last check, for the kinds that measure it.",
-        );
-        for (name, service) in &self.services {
-            if let Some(latency) = service.latency_seconds {
-                out.sample(&[("service", name.as_str())], latency);
-            }
-        }
-        out.family(
-            "opsdeck_service_last_check_timestamp_seconds",
-            "gauge",
-            "When the service was last checked (Unix time).",
-        );
-        for (name, service) in &self.services {
-            out.sample(&[("service", name.as_str())], timestamp(service.checked_at));
-        }
+        per_name(&mut out, "service", &self.services, SERVICE_FAMILIES, now);
         out.family(
             "opsdeck_service_availability_ratio",
             "gauge",
@@ -276,23 +233,8 @@ impl Figures {
                 }
             }
         }
-        out.family(
-            "opsdeck_service_tls_remaining_seconds",
-            "gauge",
-            "Time until the service's TLS certificate expires, in whole days at its last check (negative once expired).",
-        );
-        for (name, service) in &self.services {
-            if let Some(days) = service.tls_days_left {
-                out.sample(
-                    &[("service", name.as_str())],
-                    days * 86_400.0 - age(service.checked_at),
-                );
-            }
-        }
-
-        self.render_backups(&mut out, now);
+        per_name(&mut out, "set", &self.backups, BACKUP_FAMILIES, now);
         self.render_checklists(&mut out, now);
-
         out.family(
             "opsdeck_task_last_success_timestamp_seconds",
             "gauge",
@@ -301,7 +243,6 @@ impl Figures {
         for (task, at) in &self.task_successes {
             out.sample(&[("task", task.as_str())], timestamp(*at));
         }
-
         out.family(
             "opsdeck_alerts_open",
             "gauge",
@@ -342,104 +283,6 @@ impl Figures {
         out.finish()
     }
 
-    fn render_backups(&self, out: &mut Exposition, now: DateTime<Utc>) {
-        let age = |at: DateTime<Utc>| (now - at).as_seconds_f64().max(0.0);
-        let flag = |value: bool| f64::from(u8::from(value));
-        let sets = || {
-            self.backups
-                .iter()
-                .map(|(set, figures)| ([("set", set.as_str())], figures))
-        };
-        out.family(
-            "opsdeck_backup_age_seconds",
-            "gauge",
-            "Age of the set's newest good backup (absent when there is none).",
-        );
-        for (labels, backup) in sets() {
-            if let Some(newest) = backup.newest_at {
-                out.sample(&labels, age(newest));
-            }
-        }
-        out.family(
-            "opsdeck_backup_stale",
-            "gauge",
-            "1 when the set's newest good backup is older than its freshness rule allows.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, flag(backup.stale));
-        }
-        out.family(
-            "opsdeck_backup_files",
-            "gauge",
-            "Backup files of the set on disk.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, backup.files as f64);
-        }
-        out.family(
-            "opsdeck_backup_size_bytes",
-            "gauge",
-            "Total size of the set's backup files.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, backup.total_bytes as f64);
-        }
-        out.family(
-            "opsdeck_backup_corrupt_files",
-            "gauge",
-            "Backup files of the set whose verification found them damaged.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, backup.corrupt as f64);
-        }
-        out.family(
-            "opsdeck_backup_newest_verified",
-            "gauge",
-            "1 when the set's newest backup, as it is now, was verified good.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, flag(backup.newest_verified));
-        }
-        out.family(
-            "opsdeck_backup_verification_age_seconds",
-            "gauge",
-            "Time since any current file of the set was last verified.",
-        );
-        for (labels, backup) in sets() {
-            if let Some(verified) = backup.last_verified {
-                out.sample(&labels, age(verified));
-            }
-        }
-        out.family(
-            "opsdeck_backup_restore_test_age_seconds",
-            "gauge",
-            "Time since the set's last restore test started.",
-        );
-        for (labels, backup) in sets() {
-            if let Some((started, _)) = backup.last_restore {
-                out.sample(&labels, age(started));
-            }
-        }
-        out.family(
-            "opsdeck_backup_restore_test_success",
-            "gauge",
-            "1 when the set's last restore test succeeded.",
-        );
-        for (labels, backup) in sets() {
-            if let Some((_, ok)) = backup.last_restore {
-                out.sample(&labels, flag(ok));
-            }
-        }
-        out.family(
-            "opsdeck_backup_restore_test_overdue",
-            "gauge",
-            "1 when the set's last good restore test is older than its max_age.",
-        );
-        for (labels, backup) in sets() {
-            out.sample(&labels, flag(backup.restore_overdue));
-        }
-    }
-
     fn render_checklists(&self, out: &mut Exposition, now: DateTime<Utc>) {
         let states: Vec<(&Checklist, DueState, usize)> = self
             .checklists
@@ -456,7 +299,6 @@ impl Figures {
                 (checklist, state, open)
             })
             .collect();
-        let flag = |value: bool| f64::from(u8::from(value));
         out.family(
             "opsdeck_checklist_due",
             "gauge",
@@ -490,6 +332,132 @@ impl Figures {
         }
     }
 }
+
+/// A family of one figure per named thing: its name, its help, and the figure at a moment
+/// (`None`: no sample for that thing).
+type Family<T> = (
+    &'static str,
+    &'static str,
+    fn(&T, DateTime<Utc>) -> Option<f64>,
+);
+
+/// Writes each family of `families`, one sample per entry of `items` labelled `label`.
+fn per_name<T>(
+    out: &mut Exposition,
+    label: &str,
+    items: &BTreeMap<String, T>,
+    families: &[Family<T>],
+    now: DateTime<Utc>,
+) {
+    for (name, help, figure) in families {
+        out.family(name, "gauge", help);
+        for (item, figures) in items {
+            if let Some(value) = figure(figures, now) {
+                out.sample(&[(label, item.as_str())], value);
+            }
+        }
+    }
+}
+
+fn age(at: DateTime<Utc>, now: DateTime<Utc>) -> f64 {
+    (now - at).as_seconds_f64().max(0.0)
+}
+
+fn timestamp(at: DateTime<Utc>) -> f64 {
+    at.timestamp_millis() as f64 / 1000.0
+}
+
+fn flag(value: bool) -> f64 {
+    f64::from(u8::from(value))
+}
+
+const SERVICE_FAMILIES: &[Family<ServiceFigures>] = &[
+    (
+        "opsdeck_service_up",
+        "1 when the service is up after flap control, 0 when down (absent before its first check).",
+        |service, _| {
+            (service.state != ServiceState::Unknown)
+                .then(|| flag(service.state == ServiceState::Up))
+        },
+    ),
+    (
+        "opsdeck_service_check_success",
+        "1 when the service's last check succeeded, before flap control.",
+        |service, _| Some(flag(service.ok)),
+    ),
+    (
+        "opsdeck_service_latency_seconds",
+        "Time the service took to answer its last check, for the kinds that measure it.",
+        |service, _| service.latency_seconds,
+    ),
+    (
+        "opsdeck_service_last_check_timestamp_seconds",
+        "When the service was last checked (Unix time).",
+        |service, _| Some(timestamp(service.checked_at)),
+    ),
+    (
+        "opsdeck_service_tls_remaining_seconds",
+        "Time until the service's TLS certificate expires, in whole days at its last check (negative once expired).",
+        |service, now| {
+            service
+                .tls_days_left
+                .map(|days| days * 86_400.0 - age(service.checked_at, now))
+        },
+    ),
+];
+
+const BACKUP_FAMILIES: &[Family<BackupFigures>] = &[
+    (
+        "opsdeck_backup_age_seconds",
+        "Age of the set's newest good backup (absent when there is none).",
+        |backup, now| backup.newest_at.map(|newest| age(newest, now)),
+    ),
+    (
+        "opsdeck_backup_stale",
+        "1 when the set's newest good backup is older than its freshness rule allows.",
+        |backup, _| Some(flag(backup.stale)),
+    ),
+    (
+        "opsdeck_backup_files",
+        "Backup files of the set on disk.",
+        |backup, _| Some(backup.files as f64),
+    ),
+    (
+        "opsdeck_backup_size_bytes",
+        "Total size of the set's backup files.",
+        |backup, _| Some(backup.total_bytes as f64),
+    ),
+    (
+        "opsdeck_backup_corrupt_files",
+        "Backup files of the set whose verification found them damaged.",
+        |backup, _| Some(backup.corrupt as f64),
+    ),
+    (
+        "opsdeck_backup_newest_verified",
+        "1 when the set's newest backup, as it is now, was verified good.",
+        |backup, _| Some(flag(backup.newest_verified)),
+    ),
+    (
+        "opsdeck_backup_verification_age_seconds",
+        "Time since any current file of the set was last verified.",
+        |backup, now| backup.last_verified.map(|verified| age(verified, now)),
+    ),
+    (
+        "opsdeck_backup_restore_test_age_seconds",
+        "Time since the set's last restore test started.",
+        |backup, now| backup.last_restore.map(|(started, _)| age(started, now)),
+    ),
+    (
+        "opsdeck_backup_restore_test_success",
+        "1 when the set's last restore test succeeded.",
+        |backup, _| backup.last_restore.map(|(_, ok)| flag(ok)),
+    ),
+    (
+        "opsdeck_backup_restore_test_overdue",
+        "1 when the set's last good restore test is older than its max_age.",
+        |backup, _| Some(flag(backup.restore_overdue)),
+    ),
+];
 
 #[cfg(test)]
 mod tests {
