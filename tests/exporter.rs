@@ -1,6 +1,7 @@
 //! opsdeck's own exporter, served for real: the headless `opsdeck exporter` answers `/metrics`
 //! with output `promtool check metrics` accepts and no configured secret in it, 404 elsewhere,
-//! refuses an oversized request and keeps serving, and stops cleanly on SIGTERM; a throwaway
+//! refuses an oversized request and keeps serving, and stops cleanly on SIGTERM (and says why
+//! when it cannot listen: no address, or a port taken); a throwaway
 //! Prometheus (tests/support/prometheus.rs) scraping it beside three node_exporters answers a
 //! query for an opsdeck_ metric; and in the console's place the exporter passes every runner
 //! event on while it serves, or says in place that it cannot listen.
@@ -45,7 +46,13 @@ fn configure(dir: &Path, body: &str) -> PathBuf {
 
 /// Services and a backup set carrying every kind of secret a config holds: a DSN password, an
 /// Authorization header, a Prometheus bearer token.
-fn config_with_secrets(port: u16, web: u16, backups: &Path, prometheus: &str) -> String {
+fn config_with_secrets(
+    port: u16,
+    web: u16,
+    backups: &Path,
+    cert: &Path,
+    prometheus: &str,
+) -> String {
     let closed = closed_port();
     format!(
         r#"[exporter]
@@ -55,6 +62,12 @@ listen = "127.0.0.1:{port}"
 name = "web \"edge\""
 kind = "tcp"
 address = "127.0.0.1:{web}"
+interval = "1s"
+
+[[service]]
+name = "cert"
+kind = "tls"
+cert_file = "{cert}"
 interval = "1s"
 
 [[service]]
@@ -86,11 +99,12 @@ interval = "1s"
 timeout = "1s"
 "#,
         backups = backups.display(),
+        cert = cert.display(),
     )
 }
 
-/// A sandbox configured with [`config_with_secrets`]: a service that is up (`web`), one backup
-/// file in set `db`.
+/// A sandbox configured with [`config_with_secrets`]: a service that is up (`web`), a
+/// certificate valid for ten days (`cert`), one backup file in set `db`.
 struct Prepared {
     dir: tempfile::TempDir,
     config: PathBuf,
@@ -104,9 +118,16 @@ fn prepare(port: u16, prometheus: &str) -> Prepared {
     let backups = dir.path().join("backups");
     std::fs::create_dir_all(&backups).unwrap();
     std::fs::write(backups.join("db.bak"), vec![7u8; 4096]).unwrap();
+    let (cert, _) = support::self_signed(dir.path(), "cert", 10);
     let config = configure(
         dir.path(),
-        &config_with_secrets(port, web.local_addr().unwrap().port(), &backups, prometheus),
+        &config_with_secrets(
+            port,
+            web.local_addr().unwrap().port(),
+            &backups,
+            &cert,
+            prometheus,
+        ),
     );
     Prepared {
         dir,
@@ -207,8 +228,22 @@ fn the_headless_exporter_serves_promtool_clean_metrics_without_secrets() {
             "opsdeck_checklist_due{checklist=\"daily\"} ",
             "opsdeck_incidents_open{level=\"P1\"} 0\n",
             "opsdeck_alerts_open{level=\"crit\"} ",
+            "opsdeck_service_tls_remaining_seconds{service=\"cert\"} ",
         ],
         &headless,
+    );
+    let remaining: f64 = body
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("opsdeck_service_tls_remaining_seconds{service=\"cert\"} ")
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    let days = remaining / 86_400.0;
+    assert!(
+        (9.9..=10.0).contains(&days),
+        "ten days, counted down: {days}"
     );
     assert!(
         headless
@@ -270,14 +305,18 @@ fn the_headless_exporter_serves_promtool_clean_metrics_without_secrets() {
     assert!(http_get(port, "/metrics").is_none(), "nothing serves after");
 }
 
+fn run_headless(dir: &Path, config: &Path) -> support::run::Run {
+    let mut command = Command::new(BIN);
+    command.arg("--config").arg(config).arg("exporter");
+    support::run::sandboxed(&mut command, dir, "oncall");
+    support::run::Run::from(command.output().unwrap())
+}
+
 #[test]
-fn the_headless_exporter_needs_a_listen_address() {
+fn the_headless_exporter_says_why_it_cannot_serve() {
     let dir = tempfile::tempdir().unwrap();
     let config = configure(dir.path(), "[general]\n");
-    let mut command = Command::new(BIN);
-    command.arg("--config").arg(&config).arg("exporter");
-    support::run::sandboxed(&mut command, dir.path(), "oncall");
-    let run = support::run::Run::from(command.output().unwrap());
+    let run = run_headless(dir.path(), &config);
     assert_eq!(run.code, Some(1), "{}", run.text());
     assert!(
         run.stderr.contains(&config.display().to_string())
@@ -285,6 +324,22 @@ fn the_headless_exporter_needs_a_listen_address() {
             && run
                 .stderr
                 .contains("fix: add [exporter] listen = \"127.0.0.1:9464\""),
+        "{}",
+        run.text()
+    );
+    // The port is taken: said at once, naming the address and the file to change.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap();
+    let config = configure(dir.path(), &format!("[exporter]\nlisten = \"{address}\"\n"));
+    let run = run_headless(dir.path(), &config);
+    assert_eq!(run.code, Some(1), "{}", run.text());
+    assert!(
+        run.stderr
+            .contains(&format!("the exporter cannot listen on {address}"))
+            && run.stderr.contains(&format!(
+                "fix: set [exporter] listen in {} to a free address",
+                config.display()
+            )),
         "{}",
         run.text()
     );
