@@ -415,11 +415,7 @@ async fn in_the_console_every_event_passes_on_while_it_serves() {
     })
     .await;
     assert_eq!(checked, "web");
-    let (status, body) = tokio::task::spawn_blocking(move || http_get(port, "/metrics"))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(status, 200);
+    let body = scrape(port).await;
     assert!(
         body.contains("opsdeck_service_check_success{service=\"web\"} 1\n"),
         "{body}"
@@ -464,4 +460,64 @@ async fn in_the_console_every_event_passes_on_while_it_serves() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     drop(web);
+}
+
+/// `/metrics` on `port`, from a blocking thread.
+async fn scrape(port: u16) -> String {
+    let (status, body) = tokio::task::spawn_blocking(move || http_get(port, "/metrics"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, 200);
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_successful_task_run_here_is_its_last_success_and_a_failed_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::parse(
+        "test",
+        "[[task]]\nid = \"ok\"\nargv = [\"true\"]\ndestructive = false\n\
+         [[task]]\nid = \"broken\"\nargv = [\"false\"]\ndestructive = false\n",
+    )
+    .unwrap();
+    let tasks = support::runner::no_tasks();
+    let runner = runner::spawn(
+        RunnerSettings::tasks_only(opsdeck::core::execution::TaskSettings {
+            tasks: config
+                .tasks(dir.path())
+                .into_iter()
+                .map(|(task, _)| task)
+                .collect(),
+            ..tasks
+        }),
+        None,
+    );
+    let port = support::free_port();
+    let mut console = runner::exporter::attach_or_warn(exporter_at(port), runner).await;
+    for task in ["ok", "broken"] {
+        console
+            .requests
+            .send(Request::StartTask {
+                task_id: task.into(),
+                params: Default::default(),
+                confirmed: false,
+            })
+            .unwrap();
+        next(&mut console, |event| match event {
+            Event::TaskFinished(run) if run.task_id == task => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    let body = scrape(port).await;
+    let line = body
+        .lines()
+        .find(|line| line.starts_with("opsdeck_task_last_success_timestamp_seconds{task=\"ok\"} "))
+        .unwrap_or_else(|| panic!("no last success of `ok`:\n{body}"));
+    let at: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    let now = chrono::Utc::now().timestamp() as f64;
+    assert!((now - 60.0..=now + 1.0).contains(&at), "{line} at {now}");
+    assert!(!body.contains("task=\"broken\""), "{body}");
+    console.requests.send(Request::Shutdown).unwrap();
 }
