@@ -1181,9 +1181,9 @@ fn scrape(port: u16) -> Option<String> {
 fn the_console_serves_its_exporter_while_it_runs() {
     let sandbox = Sandbox::new();
     let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port free a moment ago (the probe is dropped at once).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
+        .and_then(|probe| probe.local_addr())
         .unwrap()
         .port();
     let config = sandbox.write(
