@@ -492,6 +492,7 @@ mod tasks {
             timeout: Duration::from_secs(600),
             concurrent: false,
             params: Vec::new(),
+            schedule: None,
         }
     }
 
@@ -512,6 +513,7 @@ mod tasks {
             summary: ended.map(|_| "rotated 2 logs".into()),
             output: "rotating log /var/log/app.log\n".into(),
             log_path: None,
+            trigger: Default::default(),
         }
     }
 

@@ -1,5 +1,6 @@
-//! The tasks pane: every task with its key, a destructive mark and its last run (when, who,
-//! status, duration); below, the output of the selected task's newest run, following the tail.
+//! The tasks pane: every task with its key, a destructive mark, its schedule's next run and
+//! last success (overdue marked), and its last run (when, who, status, duration); below, the
+//! output of the selected task's newest run, following the tail.
 //! Enter runs the selected task (a destructive one only after its plan is shown and confirmed),
 //! `d` shows the plan, `c` cancels, `h` lists past runs.
 
@@ -16,6 +17,7 @@ use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
 use crate::core::model::{RunStatus, Status, TaskRun};
 use crate::core::protocol::{Event, Request};
+use crate::core::tasks::schedule::DueStatus;
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::modal::Popup;
 use crate::tui::panes::{
@@ -31,6 +33,8 @@ pub struct TaskRow {
     pub key: Option<KeyChord>,
     /// The newest run (running or finished), from the audit log or this session.
     pub last: Option<TaskRun>,
+    /// Where its schedule stands, once the runner looked.
+    pub due: Option<DueStatus>,
 }
 
 /// A run seen in this session, with its output so far.
@@ -85,6 +89,7 @@ impl TasksPane {
                 info,
                 key,
                 last: None,
+                due: None,
             })
             .collect();
     }
@@ -115,6 +120,13 @@ impl TasksPane {
 
     pub fn any_running(&self) -> bool {
         self.running_count() > 0
+    }
+
+    fn overdue_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|task| task.due.as_ref().is_some_and(DueStatus::overdue))
+            .count()
     }
 
     fn running_count(&self) -> usize {
@@ -233,16 +245,20 @@ impl Component for TasksPane {
                     .is_some_and(|run| run.status.health() == Status::Crit)
             })
             .count();
-        let text = match (self.tasks.len(), running, failed) {
+        let mut text = match (self.tasks.len(), running, failed) {
             (0, _, _) => "Tasks none configured".to_owned(),
             (_, 0, 0) => format!("Tasks {} · none running", self.tasks.len()),
             (_, running, 0) => format!("Tasks {running} running"),
             (_, 0, failed) => format!("Tasks {failed} failed last run"),
             (_, running, failed) => format!("Tasks {running} running · {failed} failed"),
         };
+        let overdue = self.overdue_count();
+        if overdue > 0 {
+            text.push_str(&format!(" · {overdue} overdue"));
+        }
         let level = if failed > 0 {
             Status::Crit
-        } else if running > 0 {
+        } else if running > 0 || overdue > 0 {
             Status::Warn
         } else {
             Status::Ok
@@ -308,6 +324,13 @@ impl Component for TasksPane {
                 self.set_last_run(run.clone());
             }
             Event::TaskRefused { run: Some(run), .. } => self.set_last_run(run.clone()),
+            Event::Schedules(sample) => {
+                for (task_id, status) in &sample.tasks {
+                    if let Some(row) = self.tasks.iter_mut().find(|row| row.info.id == *task_id) {
+                        row.due = Some(status.clone());
+                    }
+                }
+            }
             Event::TaskHistory {
                 task_id: None,
                 runs,
@@ -365,6 +388,37 @@ pub fn run_status_text(run: &TaskRun, now: DateTime<Utc>, look: &Look) -> String
     )
 }
 
+/// ` · OVERDUE since 12-04 03:00 · next 03:00 · ok 12-03 03:01` for a scheduled task, and
+/// whether it is overdue; empty for one run by hand only.
+fn schedule_text(task: &TaskRow, now: DateTime<Utc>, look: &Look) -> (String, bool) {
+    let Some(due) = &task.due else {
+        return match &task.info.schedule {
+            Some(schedule) => (format!(" · {}", schedule.cron.as_str()), false),
+            None => (String::new(), false),
+        };
+    };
+    let when = |at: DateTime<Utc>| {
+        let local = at.with_timezone(&look.utc_offset);
+        if local.date_naive() == now.with_timezone(&look.utc_offset).date_naive() {
+            local.format("%H:%M").to_string()
+        } else {
+            local.format("%m-%d %H:%M").to_string()
+        }
+    };
+    let mut text = String::new();
+    if let Some(missed) = due.missed {
+        text.push_str(&format!(" · OVERDUE since {}", when(missed)));
+    }
+    if let Some(next) = due.next_run {
+        text.push_str(&format!(" · next {}", when(next)));
+    }
+    match due.last_success {
+        Some(success) => text.push_str(&format!(" · ok {}", when(success))),
+        None => text.push_str(" · never succeeded"),
+    }
+    (text, due.overdue())
+}
+
 fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
     let look = view.look;
     let palette = &look.palette;
@@ -414,8 +468,13 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
             None => ("never run".to_owned(), palette.get(Slot::Muted)),
         };
         let lead = format!("{} {} {mark} ", pad(&key, 3), pad(&task.info.id, id_width));
-        let title_width =
-            width.saturating_sub(strings::width(&lead) + strings::width(&status_text) + 2);
+        let (schedule_text, overdue) = schedule_text(task, view.now, look);
+        let title_width = width.saturating_sub(
+            strings::width(&lead)
+                + strings::width(&schedule_text)
+                + strings::width(&status_text)
+                + 2,
+        );
         // The selection marks the key and the name, not the whole row: moving it then rewrites
         // a few dozen cells instead of two full rows, a small reply over a slow link.
         let lead_style = if index == pane.selected && view.focused {
@@ -426,6 +485,14 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
         lines.push(Line::from(vec![
             Span::styled(lead, lead_style),
             Span::styled(pad(&task.info.title, title_width), palette.get(Slot::Muted)),
+            Span::styled(
+                schedule_text,
+                if overdue {
+                    palette.status(Status::Warn)
+                } else {
+                    palette.get(Slot::Muted)
+                },
+            ),
             Span::raw("  "),
             Span::styled(strings::fit(&status_text, width), status_style),
         ]));
