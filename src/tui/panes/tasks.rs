@@ -388,14 +388,19 @@ pub fn run_status_text(run: &TaskRun, now: DateTime<Utc>, look: &Look) -> String
     )
 }
 
-/// ` · OVERDUE since 12-04 03:00 · next 03:00 · ok 12-03 03:01` for a scheduled task, and
-/// whether it is overdue; empty for one run by hand only.
-fn schedule_text(task: &TaskRow, now: DateTime<Utc>, look: &Look) -> (String, bool) {
+/// A scheduled task's standing: short for its row (` · OVERDUE`, ` · next 03:00`), in full for
+/// the line under the list (`OVERDUE since 12-04 03:00 · next 03:00 · last ok 12-03 03:01 ·
+/// schedule 0 3 * * *`), and whether it is overdue; all empty for a task run by hand only.
+fn schedule_text(task: &TaskRow, now: DateTime<Utc>, look: &Look) -> (String, String, bool) {
+    let Some(schedule) = &task.info.schedule else {
+        return (String::new(), String::new(), false);
+    };
     let Some(due) = &task.due else {
-        return match &task.info.schedule {
-            Some(schedule) => (format!(" · {}", schedule.cron.as_str()), false),
-            None => (String::new(), false),
-        };
+        return (
+            String::new(),
+            format!("schedule {}", schedule.cron.as_str()),
+            false,
+        );
     };
     let when = |at: DateTime<Utc>| {
         let local = at.with_timezone(&look.utc_offset);
@@ -405,18 +410,24 @@ fn schedule_text(task: &TaskRow, now: DateTime<Utc>, look: &Look) -> (String, bo
             local.format("%m-%d %H:%M").to_string()
         }
     };
-    let mut text = String::new();
+    // What needs doing first: a narrow pane cuts the end.
+    let mut parts = Vec::new();
     if let Some(missed) = due.missed {
-        text.push_str(&format!(" · OVERDUE since {}", when(missed)));
+        parts.push(format!("OVERDUE since {}", when(missed)));
     }
-    if let Some(next) = due.next_run {
-        text.push_str(&format!(" · next {}", when(next)));
-    }
-    match due.last_success {
-        Some(success) => text.push_str(&format!(" · ok {}", when(success))),
-        None => text.push_str(" · never succeeded"),
-    }
-    (text, due.overdue())
+    let next = due.next_run.map(|next| format!("next {}", when(next)));
+    parts.extend(next.clone());
+    parts.push(match due.last_success {
+        Some(success) => format!("last ok {}", when(success)),
+        None => "never succeeded".to_owned(),
+    });
+    parts.push(format!("schedule {}", schedule.cron.as_str()));
+    let short = match (due.overdue(), next) {
+        (true, _) => " · OVERDUE".to_owned(),
+        (false, Some(next)) => format!(" · {next}"),
+        (false, None) => String::new(),
+    };
+    (short, parts.join(" · "), due.overdue())
 }
 
 fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
@@ -468,7 +479,7 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
             None => ("never run".to_owned(), palette.get(Slot::Muted)),
         };
         let lead = format!("{} {} {mark} ", pad(&key, 3), pad(&task.info.id, id_width));
-        let (schedule_text, overdue) = schedule_text(task, view.now, look);
+        let (schedule_text, _, overdue) = schedule_text(task, view.now, look);
         let title_width = width.saturating_sub(
             strings::width(&lead)
                 + strings::width(&schedule_text)
@@ -498,6 +509,19 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
         ]));
     }
 
+    if let Some(task) = pane.selected_task()
+        && lines.len() < height
+    {
+        let (_, full, overdue) = schedule_text(task, view.now, look);
+        if !full.is_empty() {
+            let style = if overdue {
+                palette.status(Status::Warn)
+            } else {
+                palette.get(Slot::Muted)
+            };
+            lines.push(Line::styled(strings::fit(&full, width), style));
+        }
+    }
     let output_rows = height - lines.len();
     if output_rows > 0 {
         match pane.shown_run() {
