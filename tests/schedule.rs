@@ -416,3 +416,76 @@ fn bad_schedules_are_refused_at_their_line_with_nothing_run() {
         assert_eq!(lines(&stamp), 0, "nothing runs");
     }
 }
+
+/// The console's runner watches the schedules: a scheduled task that never ran is judged by
+/// the default `task.overdue` rule (warn) and shown overdue; after a run that succeeds, the
+/// watch looks again at once and both clear.
+#[test]
+fn the_runner_feeds_overdue_tasks_to_the_rules() {
+    use opsdeck::config::Config;
+    use opsdeck::core::model::Status;
+    use opsdeck::core::protocol::{Event, Request};
+    use opsdeck::core::runner::{self, RunnerSettings};
+    use opsdeck::core::store::{Store, StoreLocation};
+
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("stamp.log");
+    let text = stamp_task(
+        "stamp",
+        &stamp,
+        0,
+        "schedule = \"0 0 * * *\"\ngrace = \"1m\"\ndestructive = false",
+    ) + "[tasks.cache-cleanup]\nschedule = \"\"\n[tasks.db-vacuum-analyze]\nschedule = \"\"\n";
+    let config = Config::parse("test.toml", &text).unwrap();
+    let tasks = config
+        .tasks(dir.path())
+        .into_iter()
+        .map(|(task, _)| task)
+        .collect();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+            .await
+            .unwrap();
+        let settings = RunnerSettings {
+            rules: config.effective_rules(),
+            watch_schedules: true,
+            ..RunnerSettings::tasks_only(opsdeck::core::execution::TaskSettings {
+                tasks,
+                ..support::runner::no_tasks()
+            })
+        };
+        let mut runner = runner::spawn(settings, Some(store));
+        let overdue = |wanted: Status| {
+            move |event: Event| match event {
+                Event::Judged(evaluations) => evaluations
+                    .into_iter()
+                    .find(|evaluation| {
+                        evaluation.metric.name == "task.overdue"
+                            && evaluation.metric.instance.as_deref() == Some("stamp")
+                            && evaluation.status == wanted
+                    }),
+                _ => None,
+            }
+        };
+        support::runner::next(&mut runner, overdue(Status::Warn)).await;
+        runner
+            .requests
+            .send(Request::StartTask {
+                task_id: "stamp".into(),
+                params: Default::default(),
+                confirmed: false,
+            })
+            .unwrap();
+        let cleared = support::runner::next(&mut runner, overdue(Status::Ok)).await;
+        assert_eq!(cleared.metric.value, 0.0);
+        let sample = support::runner::next(&mut runner, |event| match event {
+            Event::Schedules(sample) => Some(sample),
+            _ => None,
+        })
+        .await;
+        let (_, status) = &sample.tasks[0];
+        assert!(!status.overdue() && status.last_success.is_some(), "{status:?}");
+        let _ = runner.requests.send(Request::Shutdown);
+    });
+}
