@@ -572,9 +572,7 @@ mod tasks {
         use opsdeck::core::calendar::{Sources, build};
         use opsdeck::core::checklists::{Checklist, Language, Period, Text};
         use opsdeck::core::model::Trigger;
-        use opsdeck::core::tasks::schedule::{
-            CronExpr, ScheduleSample, TaskSchedule,
-        };
+        use opsdeck::core::tasks::schedule::{CronExpr, ScheduleSample, TaskSchedule};
         let schedule = |cron: &str, unattended| TaskSchedule {
             cron: CronExpr::parse(cron).unwrap(),
             grace: Duration::from_secs(3600),
@@ -590,12 +588,30 @@ mod tasks {
             (vacuum.clone(), Some(KeyChord::parse("V").unwrap())),
         ]);
         let now = at(3600);
-        let mut ran = run("r1", "log-rotation", RunStatus::Succeeded, -3 * 86_400, Some(-3 * 86_400 + 5));
+        let mut ran = run(
+            "r1",
+            "log-rotation",
+            RunStatus::Succeeded,
+            -3 * 86_400,
+            Some(-3 * 86_400 + 5),
+        );
         ran.trigger = Trigger::Schedule;
-        let mut failed = run("r2", "log-rotation", RunStatus::Failed, -2 * 86_400, Some(-2 * 86_400 + 9));
+        let mut failed = run(
+            "r2",
+            "log-rotation",
+            RunStatus::Failed,
+            -2 * 86_400,
+            Some(-2 * 86_400 + 9),
+        );
         failed.trigger = Trigger::Schedule;
         failed.summary = Some("exited with status 1".into());
-        let mut skipped = run("r3", "db-vacuum-analyze", RunStatus::Refused, -86_400 * 7 + 7200, Some(-86_400 * 7 + 7200));
+        let mut skipped = run(
+            "r3",
+            "db-vacuum-analyze",
+            RunStatus::Refused,
+            -86_400 * 7 + 7200,
+            Some(-86_400 * 7 + 7200),
+        );
         skipped.trigger = Trigger::Schedule;
         skipped.summary = Some("skipped: unattended = false".into());
         let runs = vec![ran.clone(), failed, skipped];
@@ -622,7 +638,10 @@ mod tasks {
         }
         let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
         assert!(
-            matches!(&requests[..], [opsdeck::core::protocol::Request::LoadCalendar { .. }]),
+            matches!(
+                &requests[..],
+                [opsdeck::core::protocol::Request::LoadCalendar { .. }]
+            ),
             "{requests:?}"
         );
         let checklist = Checklist {

@@ -130,7 +130,11 @@ fn run_due_twice_at_once_runs_a_task_once() {
     );
     // Run again: nothing is due any more.
     let again = home.run(&["run", "--due"]).ok();
-    assert!(again.stderr.contains("stamp is not due"), "{}", again.text());
+    assert!(
+        again.stderr.contains("stamp is not due"),
+        "{}",
+        again.text()
+    );
     assert_eq!(lines(&stamp), 1);
 }
 
@@ -221,7 +225,10 @@ fn the_printed_crontab_parses_back_and_wakes_at_every_due_time() {
             command[1..],
             [
                 "--config",
-                &std::fs::canonicalize(home.config()).unwrap().display().to_string(),
+                &std::fs::canonicalize(home.config())
+                    .unwrap()
+                    .display()
+                    .to_string(),
                 "--state",
                 &home.path("state/state.db").display().to_string(),
                 "run",
@@ -254,7 +261,10 @@ fn the_systemd_timer_elapses_when_the_tasks_are_due() {
     let dir = tempfile::tempdir().unwrap();
     let home = scheduled_home(dir.path());
     let run = home.run(&["schedule", "print", "--systemd"]).ok();
-    assert!(run.stdout.contains("# /etc/systemd/system/opsdeck-due.service\n[Unit]"));
+    assert!(
+        run.stdout
+            .contains("# /etc/systemd/system/opsdeck-due.service\n[Unit]")
+    );
     assert!(run.stdout.contains("ExecStart="), "{}", run.stdout);
     assert!(run.stdout.contains("run --due"), "{}", run.stdout);
     let values: Vec<&str> = run
@@ -320,8 +330,18 @@ fn utc(text: &str) -> DateTime<Utc> {
 fn due_times_across_the_berlin_dst_changes() {
     let dir = tempfile::tempdir().unwrap();
     let config = [
-        stamp_task("half-past-two", &dir.path().join("a"), 0, "schedule = \"30 2 * * *\""),
-        stamp_task("three", &dir.path().join("b"), 0, "schedule = \"0 3 * * *\""),
+        stamp_task(
+            "half-past-two",
+            &dir.path().join("a"),
+            0,
+            "schedule = \"30 2 * * *\"",
+        ),
+        stamp_task(
+            "three",
+            &dir.path().join("b"),
+            0,
+            "schedule = \"0 3 * * *\"",
+        ),
     ]
     .concat();
     let home = Home::new(&config);
@@ -329,7 +349,10 @@ fn due_times_across_the_berlin_dst_changes() {
 
     // Spring: on Sunday 28 March 2027 the clocks jump from 02:00 to 03:00, so 02:30 does not
     // exist that day: the run comes at the first instant after the gap.
-    let spring = home.json(berlin, &["schedule", "--date", "2027-03-25", "--format", "json"]);
+    let spring = home.json(
+        berlin,
+        &["schedule", "--date", "2027-03-25", "--format", "json"],
+    );
     assert_eq!(
         upcoming(&spring, "half-past-two"),
         vec![
@@ -353,7 +376,10 @@ fn due_times_across_the_berlin_dst_changes() {
     );
 
     // Autumn: on Sunday 25 October 2026 02:00–03:00 happens twice; the task runs once.
-    let autumn = home.json(berlin, &["schedule", "--date", "2026-10-22", "--format", "json"]);
+    let autumn = home.json(
+        berlin,
+        &["schedule", "--date", "2026-10-22", "--format", "json"],
+    );
     let half_past_two = upcoming(&autumn, "half-past-two");
     assert_eq!(half_past_two.len(), 7, "{autumn:#}");
     let on_the_day: Vec<_> = half_past_two
@@ -385,14 +411,23 @@ fn due_times_across_the_berlin_dst_changes() {
 fn bad_schedules_are_refused_at_their_line_with_nothing_run() {
     let dir = tempfile::tempdir().unwrap();
     let stamp = dir.path().join("stamp.log");
-    let good = stamp_task("good", &stamp, 0, "schedule = \"0 0 1 1 *\"\nunattended = true");
+    let good = stamp_task(
+        "good",
+        &stamp,
+        0,
+        "schedule = \"0 0 1 1 *\"\nunattended = true",
+    );
     let cases = [
         (
-            format!("{good}\n[[task]]\nid = \"bad\"\nargv = [\"true\"]\nschedule = \"61 3 * * *\"\n"),
+            format!(
+                "{good}\n[[task]]\nid = \"bad\"\nargv = [\"true\"]\nschedule = \"61 3 * * *\"\n"
+            ),
             "task `bad`: `61 3 * * *` is not a valid cron expression",
         ),
         (
-            format!("{good}\n[[task]]\nid = \"six\"\nargv = [\"true\"]\nschedule = \"0 0 3 * * *\"\n"),
+            format!(
+                "{good}\n[[task]]\nid = \"six\"\nargv = [\"true\"]\nschedule = \"0 0 3 * * *\"\n"
+            ),
             "task `six`: `0 0 3 * * *` is not a 5-field cron expression",
         ),
         (
@@ -410,8 +445,16 @@ fn bad_schedules_are_refused_at_their_line_with_nothing_run() {
         let run = home.run(&["run", "--due"]);
         assert_eq!(run.code, Some(1), "{}", run.text());
         let expected = format!("{}:{line}:", home.config().display());
-        assert!(run.stderr.contains(&expected), "wants {expected}:\n{}", run.text());
-        assert!(run.stderr.contains(message), "wants {message}:\n{}", run.text());
+        assert!(
+            run.stderr.contains(&expected),
+            "wants {expected}:\n{}",
+            run.text()
+        );
+        assert!(
+            run.stderr.contains(message),
+            "wants {message}:\n{}",
+            run.text()
+        );
         assert!(run.stderr.contains("fix: "), "{}", run.text());
         assert_eq!(lines(&stamp), 0, "nothing runs");
     }
@@ -458,13 +501,11 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
         let mut runner = runner::spawn(settings, Some(store));
         let overdue = |wanted: Status| {
             move |event: Event| match event {
-                Event::Judged(evaluations) => evaluations
-                    .into_iter()
-                    .find(|evaluation| {
-                        evaluation.metric.name == "task.overdue"
-                            && evaluation.metric.instance.as_deref() == Some("stamp")
-                            && evaluation.status == wanted
-                    }),
+                Event::Judged(evaluations) => evaluations.into_iter().find(|evaluation| {
+                    evaluation.metric.name == "task.overdue"
+                        && evaluation.metric.instance.as_deref() == Some("stamp")
+                        && evaluation.status == wanted
+                }),
                 _ => None,
             }
         };
@@ -485,7 +526,10 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
         })
         .await;
         let (_, status) = &sample.tasks[0];
-        assert!(!status.overdue() && status.last_success.is_some(), "{status:?}");
+        assert!(
+            !status.overdue() && status.last_success.is_some(),
+            "{status:?}"
+        );
         let _ = runner.requests.send(Request::Shutdown);
     });
 }

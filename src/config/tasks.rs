@@ -441,8 +441,20 @@ impl TasksConfig {
                     .is_empty()
                     .then_some("set [tasks.temp-cleanup] directories"),
             ),
-            written("cache-cleanup", &cache.schedule, cache.grace, cache.unattended, None),
-            written("db-vacuum-analyze", &vacuum.schedule, vacuum.grace, vacuum.unattended, None),
+            written(
+                "cache-cleanup",
+                &cache.schedule,
+                cache.grace,
+                cache.unattended,
+                None,
+            ),
+            written(
+                "db-vacuum-analyze",
+                &vacuum.schedule,
+                vacuum.grace,
+                vacuum.unattended,
+                None,
+            ),
             written(
                 "db-reindex",
                 &reindex.schedule,
@@ -464,7 +476,6 @@ impl TasksConfig {
             ),
         ]
     }
-
 
     /// Every task with its key. `state_dir` is where generated files (logrotate's) go.
     pub fn build(
@@ -606,7 +617,10 @@ impl TasksConfig {
         ];
         // Schedules were checked when the file was loaded; one that still fails is left off.
         for written in self.written_schedules() {
-            if let Some((task, _)) = tasks.iter_mut().find(|(task, _)| task.info.id == written.task) {
+            if let Some((task, _)) = tasks
+                .iter_mut()
+                .find(|(task, _)| task.info.id == written.task)
+            {
                 task.info.schedule = written.resolve().ok().flatten();
             }
         }

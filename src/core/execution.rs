@@ -344,7 +344,12 @@ impl TaskManager {
     /// every opsdeck process on this host; the kernel lets go of it when a process dies.
     /// Concurrent tasks, and runners without a runs directory, lock nothing.
     fn lock(&self, task: &Task) -> Result<Option<std::fs::File>, String> {
-        let Some(dir) = self.settings.runs_dir.as_ref().filter(|_| !task.info.concurrent) else {
+        let Some(dir) = self
+            .settings
+            .runs_dir
+            .as_ref()
+            .filter(|_| !task.info.concurrent)
+        else {
             return Ok(None);
         };
         let path = dir.join(format!("{}.lock", task.info.id));
@@ -390,7 +395,9 @@ impl TaskManager {
         let now = now();
         let Some(due) = schedule.cron.last_at_or_before(now, &chrono::Local) else {
             let reason = format!("{task_id} is not due (its schedule has no time before now)");
-            return self.refuse(task_id, &params, Vec::new(), reason, None).await;
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, None)
+                .await;
         };
         if let Some(store) = &self.store {
             match store.task_runs_since(task_id, due).await {
@@ -404,12 +411,16 @@ impl TaskManager {
                             run.status.as_str(),
                             due.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
                         );
-                        return self.refuse(task_id, &params, Vec::new(), reason, None).await;
+                        return self
+                            .refuse(task_id, &params, Vec::new(), reason, None)
+                            .await;
                     }
                 }
                 Err(error) => {
                     let reason = format!("{task_id} not started: {error}");
-                    return self.refuse(task_id, &params, Vec::new(), reason, None).await;
+                    return self
+                        .refuse(task_id, &params, Vec::new(), reason, None)
+                        .await;
                 }
             }
         }
@@ -418,13 +429,17 @@ impl TaskManager {
             let reason = format!(
                 "skipped: {task_id} changes the system and opsdeck is read-only (--read-only or read_only = true)"
             );
-            return self.refuse(task_id, &params, Vec::new(), reason, trigger).await;
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, trigger)
+                .await;
         }
         if task.info.destructive && !schedule.unattended {
             let reason = format!(
                 "skipped: {task_id} changes the system and runs from the schedule only with unattended = true in its config"
             );
-            return self.refuse(task_id, &params, Vec::new(), reason, trigger).await;
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, trigger)
+                .await;
         }
         self.execute_claimed(task, run_id, params, cancel, Trigger::Schedule)
             .await;

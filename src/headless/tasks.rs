@@ -262,7 +262,11 @@ pub fn listing_text(listing: &[TaskListing]) -> String {
             (Some(schedule), Some(due)) => {
                 let next = due.next_run.map_or_else(
                     || "never".to_owned(),
-                    |at| at.with_timezone(&chrono::Local).format("%m-%d %H:%M").to_string(),
+                    |at| {
+                        at.with_timezone(&chrono::Local)
+                            .format("%m-%d %H:%M")
+                            .to_string()
+                    },
                 );
                 let overdue = if due.overdue() { " OVERDUE" } else { "" };
                 format!("{} next {next}{overdue}", schedule.cron.as_str())

@@ -253,15 +253,13 @@ impl Popup {
             },
             Popup::Backup { scroll, .. }
             | Popup::RunOutput { scroll, .. }
-            | Popup::Calendar { scroll, .. } => {
-                match scrolled(*scroll, action) {
-                    Some(moved) => {
-                        *scroll = moved;
-                        true
-                    }
-                    None => false,
+            | Popup::Calendar { scroll, .. } => match scrolled(*scroll, action) {
+                Some(moved) => {
+                    *scroll = moved;
+                    true
                 }
-            }
+                None => false,
+            },
             _ => false,
         }
     }

@@ -67,7 +67,11 @@ impl CronExpr {
     }
 
     /// The first due time strictly after `after`.
-    pub fn next_after<Tz: TimeZone>(&self, after: DateTime<Utc>, zone: &Tz) -> Option<DateTime<Utc>> {
+    pub fn next_after<Tz: TimeZone>(
+        &self,
+        after: DateTime<Utc>,
+        zone: &Tz,
+    ) -> Option<DateTime<Utc>> {
         self.cron
             .find_next_occurrence(&after.with_timezone(zone), false)
             .ok()
@@ -240,7 +244,9 @@ impl crate::core::collectors::Sample for ScheduleSample {
 }
 
 /// The distinct schedules with the tasks on each, in a stable order.
-fn by_expression<'a>(schedules: &[(&'a str, &'a CronExpr)]) -> BTreeMap<&'a str, (Vec<&'a str>, &'a CronExpr)> {
+fn by_expression<'a>(
+    schedules: &[(&'a str, &'a CronExpr)],
+) -> BTreeMap<&'a str, (Vec<&'a str>, &'a CronExpr)> {
     let mut grouped: BTreeMap<&str, (Vec<&str>, &CronExpr)> = BTreeMap::new();
     for (task, cron) in schedules {
         grouped
@@ -276,7 +282,10 @@ pub fn crontab(schedules: &[(&str, &CronExpr)], command: &str) -> String {
         } else {
             "* * * * *".to_owned()
         };
-        out.push_str(&format!("# {}: {text}\n{line} {command}\n", tasks.join(", ")));
+        out.push_str(&format!(
+            "# {}: {text}\n{line} {command}\n",
+            tasks.join(", ")
+        ));
     }
     out
 }
@@ -326,7 +335,11 @@ fn on_calendar(cron: &CronExpr) -> Vec<String> {
     if !fields.iter().all(|field| plain(field)) {
         return match (expand(fields[0], 0, 59), expand(fields[1], 0, 23)) {
             (Some(minutes), Some(hours)) if plain(fields[0]) && plain(fields[1]) => {
-                vec![format!("*-*-* {}:{}:00", join(&hours, 2), join(&minutes, 2))]
+                vec![format!(
+                    "*-*-* {}:{}:00",
+                    join(&hours, 2),
+                    join(&minutes, 2)
+                )]
             }
             _ => vec!["minutely".into()],
         };
@@ -405,7 +418,14 @@ mod tests {
     fn only_five_fields() {
         assert!(CronExpr::parse("0 3 * * *").is_ok());
         assert!(CronExpr::parse("0 2 * * TUE#2").is_ok());
-        for bad in ["0 0 3 * * *", "0 3 * *", "@daily", "61 3 * * *", "x 3 * * *", ""] {
+        for bad in [
+            "0 0 3 * * *",
+            "0 3 * *",
+            "@daily",
+            "61 3 * * *",
+            "x 3 * * *",
+            "",
+        ] {
             assert!(CronExpr::parse(bad).is_err(), "{bad}");
         }
     }
@@ -424,13 +444,21 @@ mod tests {
         assert_eq!(status.missed, Some(utc("2026-12-05T03:00:00Z")));
         // A success at 03:40 clears it.
         let today = Some(utc("2026-12-05T03:40:00Z"));
-        assert!(!daily.status(today, utc("2026-12-05T12:00:00Z"), &Utc).overdue());
+        assert!(
+            !daily
+                .status(today, utc("2026-12-05T12:00:00Z"), &Utc)
+                .overdue()
+        );
         // Within today's grace, yesterday's window that never ran still counts.
         let days_ago = Some(utc("2026-12-03T03:05:00Z"));
         let status = daily.status(days_ago, utc("2026-12-05T03:30:00Z"), &Utc);
         assert_eq!(status.missed, Some(utc("2026-12-04T03:00:00Z")));
         // Never run at all.
-        assert!(daily.status(None, utc("2026-12-05T12:00:00Z"), &Utc).overdue());
+        assert!(
+            daily
+                .status(None, utc("2026-12-05T12:00:00Z"), &Utc)
+                .overdue()
+        );
     }
 
     #[test]
@@ -443,17 +471,31 @@ mod tests {
         );
         assert_eq!(found.len(), MAX_OCCURRENCES);
         let weekly = CronExpr::parse("0 1 * * 0").unwrap_or_else(|e| panic!("{e}"));
-        let found = weekly.occurrences(utc("2026-12-05T00:00:00Z"), utc("2026-12-20T01:00:00Z"), &Utc);
-        assert_eq!(found, vec![utc("2026-12-06T01:00:00Z"), utc("2026-12-13T01:00:00Z")]);
+        let found = weekly.occurrences(
+            utc("2026-12-05T00:00:00Z"),
+            utc("2026-12-20T01:00:00Z"),
+            &Utc,
+        );
+        assert_eq!(
+            found,
+            vec![utc("2026-12-06T01:00:00Z"), utc("2026-12-13T01:00:00Z")]
+        );
     }
 
     #[test]
     fn systemd_calendar_values() {
-        let values = |cron: &str| on_calendar(&CronExpr::parse(cron).unwrap_or_else(|e| panic!("{e}")));
+        let values =
+            |cron: &str| on_calendar(&CronExpr::parse(cron).unwrap_or_else(|e| panic!("{e}")));
         assert_eq!(values("0 3 * * *"), vec!["*-*-* 03:00:00"]);
         assert_eq!(values("0 1 * * 0"), vec!["Sun *-*-* 01:00:00"]);
-        assert_eq!(values("*/20 8-10 * * 1-5"), vec!["Mon,Tue,Wed,Thu,Fri *-*-* 08,09,10:00,20,40:00"]);
-        assert_eq!(values("0 0 1,15 * 1"), vec!["*-*-01,15 00:00:00", "Mon *-*-* 00:00:00"]);
+        assert_eq!(
+            values("*/20 8-10 * * 1-5"),
+            vec!["Mon,Tue,Wed,Thu,Fri *-*-* 08,09,10:00,20,40:00"]
+        );
+        assert_eq!(
+            values("0 0 1,15 * 1"),
+            vec!["*-*-01,15 00:00:00", "Mon *-*-* 00:00:00"]
+        );
         assert_eq!(values("0 2 * * TUE#2"), vec!["*-*-* 02:00:00"]);
     }
 }

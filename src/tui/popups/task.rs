@@ -348,7 +348,10 @@ fn calendar_lines(calendar: &Calendar, look: &Look) -> Vec<Line<'static>> {
     lines.extend(calendar.past.iter().map(entry_line));
     lines.push(heading(format!("next {} days", calendar::DAYS)));
     if calendar.upcoming.is_empty() {
-        lines.push(Line::styled("nothing is scheduled", palette.get(Slot::Muted)));
+        lines.push(Line::styled(
+            "nothing is scheduled",
+            palette.get(Slot::Muted),
+        ));
     }
     lines.extend(calendar.upcoming.iter().map(entry_line));
     lines
