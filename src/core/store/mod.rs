@@ -444,8 +444,14 @@ impl Store {
             "SELECT * FROM task_runs WHERE ($1 = '' OR task_id = $1) ORDER BY started_at DESC LIMIT $2",
         )
         .bind(task_id.unwrap_or_default().to_owned());
+        self.fetch_runs(query.bind(limit)).await
+    }
+
+    async fn fetch_runs<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Vec<TaskRun>, StoreError> {
         let rows = query
-            .bind(limit)
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error())?;
@@ -461,18 +467,12 @@ impl Store {
         task_id: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<TaskRun>, StoreError> {
-        let rows = sqlx::query(
+        let query = sqlx::query(
             "SELECT * FROM task_runs WHERE task_id = $1 AND started_at >= $2 ORDER BY started_at DESC",
         )
         .bind(task_id.to_owned())
-        .bind(since.timestamp_millis())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
-        rows.iter()
-            .map(run_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(self.query_error())
+        .bind(since.timestamp_millis());
+        self.fetch_runs(query).await
     }
 
     /// When each task last finished successfully (tasks that never did are absent).
