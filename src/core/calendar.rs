@@ -78,6 +78,10 @@ pub struct Entry {
     pub trigger: Option<Trigger>,
     /// The run's summary, a refusal's reason, a checklist's progress, or what will happen.
     pub detail: String,
+    /// How many due times of one day this entry stands for (a task due every few minutes
+    /// would otherwise fill the calendar), the last of them at `until`.
+    pub count: usize,
+    pub until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -118,14 +122,17 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
             outcome,
             trigger,
             detail,
+            count: 1,
+            until: None,
         };
+        let mut task_past = Vec::new();
         let due_times = schedule.cron.occurrences(start, now, zone);
         for (index, due) in due_times.iter().enumerate() {
             let until = due_times.get(index + 1).copied().unwrap_or(now);
             let run = sources.runs.iter().find(|run| {
                 run.task_id == task.id && run.started_at >= *due && run.started_at < until
             });
-            past.push(match run {
+            task_past.push(match run {
                 Some(run) => {
                     matched.push(&run.id);
                     entry(
@@ -143,9 +150,14 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
         } else {
             ""
         };
-        for due in schedule.cron.occurrences(now, end, zone) {
-            upcoming.push(entry(due, Outcome::Due, None, note.into()));
-        }
+        past.extend(collapse(task_past, zone));
+        let due: Vec<Entry> = schedule
+            .cron
+            .occurrences(now, end, zone)
+            .into_iter()
+            .map(|due| entry(due, Outcome::Due, None, note.into()))
+            .collect();
+        upcoming.extend(collapse(due, zone));
     }
     // Runs no due time accounts for (by hand, or of tasks without a schedule).
     for run in sources.runs {
@@ -165,6 +177,8 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
             outcome: Outcome::of_run(run.status),
             trigger: Some(run.trigger),
             detail: run.summary.clone().unwrap_or_default(),
+            count: 1,
+            until: None,
         });
     }
     for checklist in sources.checklists {
@@ -178,6 +192,8 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
                 outcome,
                 trigger: None,
                 detail,
+                count: 1,
+                until: None,
             };
             if due >= now {
                 upcoming.push(entry(Outcome::Due, String::new()));
@@ -224,6 +240,25 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
         past,
         upcoming,
     }
+}
+
+/// One task's entries in time order, with each run of missed or upcoming due times on the same
+/// local day made one entry.
+fn collapse<Tz: TimeZone>(entries: Vec<Entry>, zone: &Tz) -> Vec<Entry> {
+    let mut out: Vec<Entry> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if let Some(last) = out.last_mut()
+            && matches!(entry.outcome, Outcome::Missed | Outcome::Due)
+            && last.outcome == entry.outcome
+            && last.at.with_timezone(zone).date_naive() == entry.at.with_timezone(zone).date_naive()
+        {
+            last.count += 1;
+            last.until = Some(entry.at);
+            continue;
+        }
+        out.push(entry);
+    }
+    out
 }
 
 /// A checklist's due times in `[start, end)`: one per period.
@@ -292,14 +327,23 @@ impl Calendar {
                 Kind::Task => "task",
                 Kind::Checklist => "checklist",
             };
-            out.push_str(&format!(
-                "  {}  {:<9} {:<20} {:<8} {}\n",
+            let times = entry.until.map_or_else(String::new, |until| {
+                format!(
+                    "×{} until {} ",
+                    entry.count,
+                    until.with_timezone(zone).format("%H:%M")
+                )
+            });
+            let text = format!(
+                "  {}  {:<9} {:<20} {:<8} {times}{}",
                 entry.at.with_timezone(zone).format("%a %Y-%m-%d %H:%M"),
                 kind,
                 entry.id,
                 entry.outcome.as_str(),
                 crate::core::text::printable(&entry.detail)
-            ));
+            );
+            out.push_str(text.trim_end());
+            out.push('\n');
         };
         out.push_str(&format!("past {DAYS} days\n"));
         if self.past.is_empty() {
@@ -316,5 +360,64 @@ impl Calendar {
             line(&mut out, entry);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::core::tasks::schedule::{CronExpr, TaskSchedule};
+
+    fn task(id: &str, cron: &str) -> TaskInfo {
+        TaskInfo {
+            id: id.into(),
+            title: id.into(),
+            description: String::new(),
+            destructive: false,
+            timeout: Duration::from_secs(60),
+            concurrent: false,
+            params: Vec::new(),
+            schedule: Some(TaskSchedule {
+                cron: CronExpr::parse(cron).unwrap_or_else(|error| panic!("{error}")),
+                grace: Duration::from_secs(60),
+                unattended: false,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_frequent_task_takes_one_line_a_day() {
+        let now: DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap_or_default();
+        let tasks = [task("often", "*/30 * * * *")];
+        let sources = Sources {
+            tasks: &tasks,
+            checklists: &[],
+            language: Language::En,
+            runs: &[],
+            checklist_runs: &[],
+        };
+        let calendar = build(&sources, now, &Utc);
+        // 28 Nov 12:00 to 5 Dec 12:00: eight calendar days, 336 due times, none ran.
+        assert_eq!(calendar.past.len(), 8);
+        assert!(
+            calendar
+                .past
+                .iter()
+                .all(|entry| entry.outcome == Outcome::Missed)
+        );
+        assert_eq!(
+            calendar.past.iter().map(|entry| entry.count).sum::<usize>(),
+            336
+        );
+        assert_eq!(calendar.past[1].count, 48);
+        assert_eq!(
+            calendar.past[1].until,
+            "2026-11-29T23:30:00Z".parse::<DateTime<Utc>>().ok()
+        );
+        assert_eq!(calendar.upcoming.len(), 8);
+        // Now itself is due: upcoming starts at it.
+        assert_eq!(calendar.upcoming[0].at, now);
     }
 }

@@ -441,6 +441,13 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
             palette.status(Status::Warn),
         ));
     }
+    let overdue = pane.overdue_count();
+    if overdue > 0 {
+        title.push(Span::styled(
+            format!(" · {overdue} overdue"),
+            palette.status(Status::Warn),
+        ));
+    }
     if view.read_only {
         title.push(Span::styled(" · read-only", palette.get(Slot::Muted)));
     }

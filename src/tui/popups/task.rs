@@ -326,9 +326,16 @@ fn calendar_lines(calendar: &Calendar, look: &Look) -> Vec<Line<'static>> {
             calendar::Kind::Task => "task",
             calendar::Kind::Checklist => "list",
         };
+        let times = entry.until.map_or_else(String::new, |until| {
+            format!(
+                "×{} until {} ",
+                entry.count,
+                until.with_timezone(&look.utc_offset).format("%H:%M")
+            )
+        });
         Line::styled(
             format!(
-                "{}  {kind:<4} {:<20} {:<7} {}",
+                "{}  {kind:<4} {:<20} {:<7} {times}{}",
                 entry
                     .at
                     .with_timezone(&look.utc_offset)
