@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::core::model::{RunStatus, TaskRun, Trigger, new_id, now};
 use crate::core::protocol::Event;
 use crate::core::store::Store;
+use crate::core::tasks::schedule::TaskSchedule;
 use crate::core::tasks::{Output, Params, Task, TaskContext, TaskError};
 
 /// How much output the audit record keeps; the log file keeps everything.
@@ -322,11 +323,15 @@ impl TaskManager {
         }
         match self.lock(&task) {
             Ok(lock) => {
-                if trigger == Trigger::Manual {
-                    self.execute_claimed(&task, run_id.clone(), params, cancel, trigger)
-                        .await;
-                } else {
-                    self.execute_due(&task, run_id.clone(), cancel).await;
+                match (trigger, &task.info.schedule) {
+                    (Trigger::Schedule, Some(schedule)) => {
+                        self.execute_due(&task, schedule, run_id.clone(), cancel)
+                            .await;
+                    }
+                    _ => {
+                        self.execute_claimed(&task, run_id.clone(), params, cancel, trigger)
+                            .await;
+                    }
                 }
                 drop(lock);
             }
@@ -386,12 +391,15 @@ impl TaskManager {
     /// had a success or a scheduled attempt since (another process got there first); refused
     /// with a record (so the calendar shows it skipped) when read-only or destructive without
     /// `unattended`.
-    async fn execute_due(&self, task: &Task, run_id: String, cancel: CancellationToken) {
+    async fn execute_due(
+        &self,
+        task: &Task,
+        schedule: &TaskSchedule,
+        run_id: String,
+        cancel: CancellationToken,
+    ) {
         let task_id = &task.info.id;
         let params = Params::new();
-        let Some(schedule) = &task.info.schedule else {
-            return;
-        };
         let now = now();
         let Some(due) = schedule.cron.last_at_or_before(now, &chrono::Local) else {
             let reason = format!("{task_id} is not due (its schedule has no time before now)");
