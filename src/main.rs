@@ -182,6 +182,11 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     Some((task.info.id.as_str(), &schedule.cron))
                 })
                 .collect();
+            if scheduled.is_empty() {
+                return Err(anyhow!(
+                    "no task has a schedule, so there is nothing to wake `run --due` for\n  fix: add schedule = \"0 3 * * *\" to a [tasks.NAME] or [[task]] entry"
+                ));
+            }
             let command = due_command(&cli, &loaded)?;
             if *systemd {
                 for (name, contents) in

@@ -122,6 +122,9 @@ pub async fn run(
 pub async fn run_due(mut runner: RunnerHandle, task_ids: Vec<String>) -> anyhow::Result<i32> {
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    if task_ids.is_empty() {
+        eprintln!("opsdeck: no task has a schedule; nothing to run");
+    }
     let mut stdout = std::io::stdout();
     let mut code = 0;
     let mut stopping = false;
