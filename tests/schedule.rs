@@ -1,6 +1,7 @@
 //! Task schedules end to end on the real binary: `run --due` started twice at once runs a task
 //! once (two processes, one SQLite store, the per-task lock), skips a destructive task that is
-//! not `unattended` once per due time, and audits with the `schedule` trigger; a task never run
+//! not `unattended` once per due time, and audits with the `schedule` trigger; a lock held by
+//! another process keeps a task from running by hand or from the schedule; a task never run
 //! is overdue and stops being so after a success; the printed crontab parses back (croner) and
 //! wakes at every due time, the systemd timer agrees with `systemd-analyze`; due times across
 //! both DST changes of Europe/Berlin (`TZ`); bad schedules are refused at their file and line
@@ -532,4 +533,36 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
         );
         let _ = runner.requests.send(Request::Shutdown);
     });
+}
+
+/// The lock is a real flock on `<state>/opsdeck/runs/<task>.lock`: while another process holds
+/// it, the task is refused by hand and left for later by `run --due`, and nothing runs.
+#[test]
+fn a_task_locked_by_another_process_does_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("stamp.log");
+    let config = stamp_task(
+        "stamp",
+        &stamp,
+        0,
+        "schedule = \"0 0 1 1 *\"\nunattended = true\ndestructive = false",
+    );
+    let home = Home::new(&config);
+    let runs = home.path("state/opsdeck/runs");
+    std::fs::create_dir_all(&runs).unwrap();
+    let lock = std::fs::File::create(runs.join("stamp.lock")).unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).unwrap();
+    home.run(&["run", "stamp"])
+        .refused("stamp is already running in another opsdeck process");
+    let due = home.run(&["run", "--due"]).ok();
+    assert!(
+        due.stderr
+            .contains("stamp is already running in another opsdeck process"),
+        "{}",
+        due.text()
+    );
+    assert_eq!(lines(&stamp), 0);
+    drop(lock);
+    home.run(&["run", "--due"]).ok();
+    assert_eq!(lines(&stamp), 1);
 }
