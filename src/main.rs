@@ -11,7 +11,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format};
+use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format, ScheduleCommand};
 use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
@@ -109,7 +109,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .map(|(task, key)| (task, key.map(|key| key.to_string())))
                     .collect();
                 let runs = store.runs(None, 1000).await?;
-                let listing = headless::tasks::listing(&tasks, &runs);
+                let listing = headless::tasks::listing(&tasks, &runs, chrono::Utc::now());
                 match format {
                     Format::Text => print!("{}", headless::tasks::listing_text(&listing)),
                     Format::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
@@ -132,13 +132,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Ok(0)
             })
         }
+        Some(Command::Run { due: true, .. }) => {
+            let read_only = cli.read_only;
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks = config.tasks(&state_dir(paths.as_ref()));
+                let due: Vec<String> = tasks
+                    .iter()
+                    .filter(|(task, _)| task.info.schedule.is_some())
+                    .map(|(task, _)| task.info.id.clone())
+                    .collect();
+                let settings = RunnerSettings::tasks_only(task_settings(
+                    tasks,
+                    read_only || config.general.read_only,
+                    paths.as_ref(),
+                ));
+                let runner = runner::spawn(settings, Some(store));
+                headless::tasks::run_due(runner, due).await
+            })
+        }
         Some(Command::Run {
             task,
             dry_run,
             yes,
             params,
+            ..
         }) => {
-            let (task_id, dry_run, yes) = (task.clone(), *dry_run, *yes);
+            let (task_id, dry_run, yes) = (task.clone().unwrap_or_default(), *dry_run, *yes);
             let params: Params = params.iter().cloned().collect();
             let read_only = cli.read_only;
             with_store(&cli, paths, |config, store, paths| async move {
@@ -150,6 +169,72 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 ));
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
+            })
+        }
+        Some(Command::Schedule {
+            action: Some(ScheduleCommand::Print { systemd, .. }),
+            ..
+        }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            let tasks = loaded.config.tasks(&state_dir(paths.as_ref()));
+            let scheduled: Vec<(&str, &opsdeck::core::tasks::schedule::CronExpr)> = tasks
+                .iter()
+                .filter_map(|(task, _)| {
+                    let schedule = task.info.schedule.as_ref()?;
+                    Some((task.info.id.as_str(), &schedule.cron))
+                })
+                .collect();
+            if scheduled.is_empty() {
+                return Err(anyhow!(
+                    "no task has a schedule, so there is nothing to wake `run --due` for\n  fix: add schedule = \"0 3 * * *\" to a [tasks.NAME] or [[task]] entry"
+                ));
+            }
+            let command = due_command(&cli, &loaded)?;
+            if *systemd {
+                for (name, contents) in
+                    opsdeck::core::tasks::schedule::systemd_units(&scheduled, &command)
+                {
+                    println!("# /etc/systemd/system/{name}\n{contents}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    opsdeck::core::tasks::schedule::crontab(&scheduled, &command)
+                );
+            }
+            Ok(0)
+        }
+        Some(Command::Schedule {
+            action: None,
+            date,
+            format,
+        }) => {
+            let (date, format) = (date.clone(), *format);
+            let now = match &date {
+                Some(date) => day_start(date)?,
+                None => chrono::Utc::now(),
+            };
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks: Vec<opsdeck::core::tasks::TaskInfo> = config
+                    .tasks(&state_dir(paths.as_ref()))
+                    .into_iter()
+                    .map(|(task, _)| task.info)
+                    .collect();
+                let session = checklist_session(&config, paths.as_ref());
+                let calendar = opsdeck::core::calendar::load(
+                    &store,
+                    &tasks,
+                    &session.checklists,
+                    session.language,
+                    now,
+                    &chrono::Local,
+                )
+                .await?;
+                match format {
+                    Format::Text => print!("{}", calendar.to_text(&chrono::Local)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&calendar)?),
+                }
+                Ok(0)
             })
         }
         Some(Command::Queries {
@@ -383,6 +468,35 @@ where
         opsdeck::core::execution::mark_interrupted(&store, &hostname()).await?;
         body(loaded.config, store, paths).await
     })
+}
+
+/// The command cron or systemd runs: this binary, with the configuration and state it was
+/// given, and `run --due`.
+fn due_command(cli: &Cli, loaded: &LoadedConfig) -> Result<String> {
+    let exe = std::env::current_exe().context("cannot tell where the opsdeck binary is")?;
+    let mut argv = vec![exe.display().to_string()];
+    if let Some(config) = &loaded.source {
+        let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.clone());
+        argv.extend(["--config".to_owned(), config.display().to_string()]);
+    }
+    if let Some(state) = &cli.state {
+        let state = std::path::absolute(state).unwrap_or_else(|_| state.clone());
+        argv.extend(["--state".to_owned(), state.display().to_string()]);
+    }
+    argv.extend(["run".to_owned(), "--due".to_owned()]);
+    Ok(shell_words::join(argv))
+}
+
+/// The local start of a `YYYY-MM-DD` day.
+fn day_start(date: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .with_context(|| format!("`{date}` is not a date\n  fix: write it as YYYY-MM-DD"))?;
+    chrono::Local
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|start| start.with_timezone(&chrono::Utc))
+        .ok_or_else(|| anyhow!("{date} has no local midnight"))
 }
 
 /// Where generated files and run logs go.
@@ -748,6 +862,7 @@ fn runner_settings(
         backups_interval: config.backups.interval.0,
         checklists: checklists.to_vec(),
         watch_incidents: true,
+        watch_schedules: true,
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),

@@ -312,6 +312,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::logs::findings::LOG_METRICS)
             .chain(crate::core::fleet::FLEET_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
+            .chain(crate::core::tasks::schedule::TASK_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -405,6 +406,8 @@ pub fn default_rules() -> Vec<Rule> {
         },
         flag("backup.kind_mismatch", true),
         flag("backup.restore_test_overdue", true),
+        // A scheduled task with no success since a due time whose grace ran out.
+        flag(crate::core::tasks::schedule::OVERDUE_METRIC, true),
         // Nobody acknowledged an open incident within its level's target.
         flag(crate::core::incidents::UNACKNOWLEDGED_OVERDUE, false),
         // A host Prometheus cannot scrape, or a Prometheus opsdeck cannot read, is critical.
@@ -478,6 +481,7 @@ impl Config {
             }
         }
         self.validate_commands(file, source)?;
+        self.validate_schedules(file, source)?;
         self.validate_task_keys(file)?;
         for rule in &self.rules {
             let inner = rule.get_ref();
@@ -574,6 +578,21 @@ impl Config {
         Ok(())
     }
 
+    /// Every schedule parses, and no scheduled task lacks what it needs to run without
+    /// parameters; reported at the `schedule` line.
+    fn validate_schedules(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        let commands = self
+            .commands
+            .iter()
+            .map(|spanned| spanned.get_ref().written_schedule());
+        for written in self.tasks.written_schedules().into_iter().chain(commands) {
+            if let Err((at, message, fix)) = written.resolve() {
+                return Err(ConfigError::at(file, source, at, message, Some(fix)));
+            }
+        }
+        Ok(())
+    }
+
     /// Built-in task keys must not shadow an action or each other (`[[task]]` keys are checked
     /// with their entries).
     fn validate_task_keys(&self, file: &str) -> Result<(), ConfigError> {
@@ -637,6 +656,7 @@ impl Config {
                         // harmless for all but prune, which only deletes what is unchanged.
                         concurrent: true,
                         params: action.params().to_vec(),
+                        schedule: None,
                     },
                     kind: crate::core::tasks::TaskKind::Backup(action, settings.clone()),
                 };

@@ -13,6 +13,7 @@ pub const MONITOR_APPLICATION: &str = "opsdeck-monitor";
 pub const TASK_APPLICATION: &str = "opsdeck-task";
 
 pub mod backups;
+pub mod calendar;
 pub mod capacity;
 pub mod checklists;
 pub mod checks;
