@@ -751,6 +751,11 @@ fn runner_settings(
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
+        exposure: Some(
+            config
+                .exposure
+                .settings(&config.secret_specs, &state_dir(paths)),
+        ),
         ..RunnerSettings::tasks_only(task_settings(
             config.tasks(&state_dir(paths)),
             read_only,

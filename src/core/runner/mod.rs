@@ -32,6 +32,7 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
+use crate::core::exposure::{ExposureCollector, ExposureSample, ExposureSettings};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
 use crate::core::history;
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
@@ -97,6 +98,8 @@ pub struct RunnerSettings {
     pub capacity: Option<JobTiming>,
     /// What the console's reports are composed from; `None`: reports are not offered.
     pub reports: Option<ReportSettings>,
+    /// Pending updates, key ages and hardening (`[exposure]`, `[[secret]]`); `None`: off.
+    pub exposure: Option<ExposureSettings>,
 }
 
 impl RunnerSettings {
@@ -120,6 +123,7 @@ impl RunnerSettings {
             fleet: Vec::new(),
             capacity: None,
             reports: None,
+            exposure: None,
         }
     }
 }
@@ -142,6 +146,13 @@ enum Collected {
     Fleet(Box<FleetSnapshot>),
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
+    Exposure(Box<ExposureSample>),
+}
+
+impl From<ExposureSample> for Collected {
+    fn from(sample: ExposureSample) -> Self {
+        Collected::Exposure(Box::new(sample))
+    }
 }
 
 impl From<Box<FleetSnapshot>> for Collected {
@@ -215,6 +226,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.metrics(),
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
+            Collected::Exposure(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -239,6 +251,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.taken_at,
             Collected::Capacity(report) => report.taken_at,
             Collected::LogDirs(sample) => sample.taken_at,
+            Collected::Exposure(sample) => sample.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -363,6 +376,10 @@ async fn run(
         drives.refreshed.push(control);
         lines
     });
+    if let Some(collector) = settings.exposure.and_then(ExposureCollector::new) {
+        // Not refreshed on request: apt and needrestart take seconds of CPU per look.
+        drives.start(OffThread::new("exposure", collector));
+    }
     // The host view asks the source's server for one host's history.
     let mut fleet_servers: HashMap<String, (Prometheus, Vec<String>)> = HashMap::new();
     for spec in settings.fleet {
@@ -851,6 +868,14 @@ async fn deliver(
                 }
             }
             vec![Event::Judged(evaluations)]
+        }
+        Collected::Exposure(sample) => {
+            let mut updates = vec![Event::Judged(evaluations)];
+            updates.extend(sample.errors().into_iter().map(|message| Event::Warning {
+                source: "exposure",
+                message,
+            }));
+            updates
         }
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
