@@ -28,7 +28,9 @@ use opsdeck::core::sources::secrets::RedactingWriter;
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
-use opsdeck::headless::check::{CheckReport, check_incidents, check_resources, check_services};
+use opsdeck::headless::check::{
+    CheckReport, check_exposure, check_incidents, check_resources, check_services,
+};
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
@@ -86,6 +88,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 if matches!(only, None | Some(CheckGroup::Logs)) {
                     checks.extend(headless::logs::check_lines(&config.log_sources, &judge).await);
+                }
+                if matches!(only, None | Some(CheckGroup::Exposure)) {
+                    let settings = config
+                        .exposure
+                        .settings(&config.secret_specs, &state_dir(paths.as_ref()));
+                    checks.extend(check_exposure(settings, &judge).await);
                 }
                 if matches!(only, None | Some(CheckGroup::Incidents)) {
                     let location = store_location(&cli, config, paths.as_ref())?;

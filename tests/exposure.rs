@@ -81,13 +81,7 @@ fn set_mtime(path: &Path, age: Duration) {
         last_access: stamp,
         last_modification: stamp,
     };
-    rustix::fs::utimensat(
-        rustix::fs::CWD,
-        path,
-        &times,
-        rustix::fs::AtFlags::empty(),
-    )
-    .unwrap();
+    rustix::fs::utimensat(rustix::fs::CWD, path, &times, rustix::fs::AtFlags::empty()).unwrap();
 }
 
 fn write(path: &Path, text: &str) {
@@ -282,7 +276,10 @@ fn needrestart_lists_services_running_deleted_libraries_without_restarting_them(
             .count(),
         "{own}"
     );
-    assert_eq!(updates::services_needing_restart("/nonexistent/needrestart"), None);
+    assert_eq!(
+        updates::services_needing_restart("/nonexistent/needrestart"),
+        None
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -341,7 +338,9 @@ async fn apt_locked_by_another_process_refuses_updates_apply_naming_the_holder()
     assert!(held.contains(&format!("process {pid} (python3)")), "{held}");
     assert!(held.contains("var/lib/dpkg/lock-frontend"), "{held}");
 
-    let plan = updates_apply::plan(&settings, &BTreeMap::new()).await.unwrap();
+    let plan = updates_apply::plan(&settings, &BTreeMap::new())
+        .await
+        .unwrap();
     let refusal = plan.refusal.expect("refused while locked");
     assert!(refusal.starts_with("apt is locked: "), "{refusal}");
     assert!(refusal.contains(&pid.to_string()), "{refusal}");
@@ -469,7 +468,11 @@ max_age = "30d"
     ] {
         let found = value(&metrics, age, Some(name));
         assert!((days..days + 0.01).contains(&found), "{name}: {found}");
-        assert_eq!(status(&engine, &metrics, age, Some(name)), expected, "{name}");
+        assert_eq!(
+            status(&engine, &metrics, age, Some(name)),
+            expected,
+            "{name}"
+        );
     }
     assert_eq!(
         status(&engine, &metrics, age, Some("anthropic")),
@@ -487,12 +490,17 @@ fn a_secret_with_both_sources_or_a_missing_file_is_reported() {
     .unwrap_err()
     .to_string();
     assert!(error.contains("secrets.toml:1"), "{error}");
-    assert!(error.contains("secret `x` has both `file` and `created`"), "{error}");
+    assert!(
+        error.contains("secret `x` has both `file` and `created`"),
+        "{error}"
+    );
 
     let root = TempDir::new().unwrap();
-    let config =
-        Config::parse("secrets.toml", "[[secret]]\nname = \"gone\"\nfile = \"/etc/gone.key\"\n")
-            .unwrap();
+    let config = Config::parse(
+        "secrets.toml",
+        "[[secret]]\nname = \"gone\"\nfile = \"/etc/gone.key\"\n",
+    )
+    .unwrap();
     let mut settings = settings(root.path(), root.path());
     settings.secrets = config.secret_specs;
     let errors = probe(&settings).errors();
@@ -599,7 +607,7 @@ async fn sshd_effective_settings_become_findings_and_metrics() {
         "{lines:#?}"
     );
     assert!(
-        summary.summary.ends_with("and the hardening checks"),
+        summary.summary.ends_with(" from the hardening checks"),
         "{}",
         summary.summary
     );
@@ -624,7 +632,9 @@ async fn sshd_effective_settings_become_findings_and_metrics() {
 
     // A config sshd rejects is a finding naming what it said, not a pass.
     sshd_config(root.path(), "PermitRootLogin sometimes\n");
-    let error = hardening::sshd(&hardening, root.path()).unwrap().unwrap_err();
+    let error = hardening::sshd(&hardening, root.path())
+        .unwrap()
+        .unwrap_err();
     assert!(
         error.ends_with("sshd_config line 2: unsupported option \"sometimes\"."),
         "{error}"
@@ -671,7 +681,11 @@ fn a_lynis_report_gives_its_index_and_the_warnings_new_since_the_previous_report
         ]
     );
     assert_eq!(first.report.suggestions.len(), 5);
-    assert_eq!(first.new_warnings, Vec::<String>::new(), "the first report is the baseline");
+    assert_eq!(
+        first.new_warnings,
+        Vec::<String>::new(),
+        "the first report is the baseline"
+    );
 
     write(
         &report_path,
@@ -693,7 +707,11 @@ fn a_lynis_report_gives_its_index_and_the_warnings_new_since_the_previous_report
     assert_eq!(value(&metrics, hardening::LYNIS_WARNINGS, None), 4.0);
     assert_eq!(value(&metrics, hardening::LYNIS_NEW_WARNINGS, None), 1.0);
     assert_eq!(value(&metrics, hardening::LYNIS_SUGGESTIONS, None), 5.0);
-    let lines: Vec<String> = report.findings().iter().map(|finding| finding.line()).collect();
+    let lines: Vec<String> = report
+        .findings()
+        .iter()
+        .map(|finding| finding.line())
+        .collect();
     assert!(
         lines.contains(
             &"WARN lynis: SSH-7408|sshd option PermitRootLogin is not disabled (new since the previous report)"
@@ -749,7 +767,10 @@ fn updates_apply_plans_the_pending_packages_and_is_refused_read_only() {
         );
     }
 
-    let refused = opsdeck(dir.path(), &["--read-only", "run", "updates-apply", "--yes"]);
+    let refused = opsdeck(
+        dir.path(),
+        &["--read-only", "run", "updates-apply", "--yes"],
+    );
     refused.refused("read-only");
     let unconfirmed = opsdeck(dir.path(), &["run", "updates-apply"]);
     assert_eq!(unconfirmed.code, Some(2), "{}", unconfirmed.text());

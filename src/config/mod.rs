@@ -435,12 +435,22 @@ pub fn default_rules() -> Vec<Rule> {
         flag(crate::core::exposure::updates::SECURITY, true),
         Rule {
             operator: Operator::AtLeast,
-            ..rule(crate::core::exposure::updates::SECURITY_OLDEST_DAYS, 7.0, 30.0, 0)
+            ..rule(
+                crate::core::exposure::updates::SECURITY_OLDEST_DAYS,
+                7.0,
+                30.0,
+                0,
+            )
         },
         flag(crate::core::exposure::updates::REBOOT_REQUIRED, true),
         Rule {
             operator: Operator::AtLeast,
-            ..rule(crate::core::exposure::updates::REBOOT_REQUIRED_DAYS, 7.0, 30.0, 0)
+            ..rule(
+                crate::core::exposure::updates::REBOOT_REQUIRED_DAYS,
+                7.0,
+                30.0,
+                0,
+            )
         },
         flag(crate::core::exposure::updates::SERVICES_NEED_RESTART, true),
         // Root logging in with a password is the one setting the guides never accept.
@@ -450,7 +460,12 @@ pub fn default_rules() -> Vec<Rule> {
             operator: Operator::Below,
             warn: Some(1.0),
             crit: None,
-            ..rule(crate::core::exposure::hardening::FIREWALL_ACTIVE, 0.0, 0.0, 0)
+            ..rule(
+                crate::core::exposure::hardening::FIREWALL_ACTIVE,
+                0.0,
+                0.0,
+                0,
+            )
         },
         flag(crate::core::exposure::hardening::LYNIS_NEW_WARNINGS, true),
     ]

@@ -107,13 +107,11 @@ pub struct FirewallState {
 /// ufw where installed, else nftables; neither installed is an error naming both.
 pub fn firewall(settings: &HardeningSettings) -> Result<FirewallState, String> {
     if let Some(ufw) = find_program(&settings.ufw) {
-        let text = run_tool(&ufw.to_string_lossy(), &["status"], TOOL_TIMEOUT)?
-            .success(&settings.ufw)?;
+        let text =
+            run_tool(&ufw.to_string_lossy(), &["status"], TOOL_TIMEOUT)?.success(&settings.ufw)?;
         return Ok(FirewallState {
             tool: "ufw",
-            active: text
-                .lines()
-                .any(|line| line.trim() == "Status: active"),
+            active: text.lines().any(|line| line.trim() == "Status: active"),
         });
     }
     if let Some(nft) = find_program(&settings.nft) {

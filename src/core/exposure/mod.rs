@@ -198,10 +198,7 @@ impl ToolOutput {
             .find(|line| !line.is_empty())
             .unwrap_or("no message")
             .to_owned();
-        Err(format!(
-            "`{program}` failed ({}): {complaint}",
-            self.status
-        ))
+        Err(format!("`{program}` failed ({}): {complaint}", self.status))
     }
 }
 

@@ -216,7 +216,9 @@ fn lock_holder(line: &str, device: (u32, u32), inode: u64) -> Option<i64> {
     if fields.get(1) == Some(&"->") {
         return None;
     }
-    let at = fields.iter().position(|field| field.matches(':').count() == 2)?;
+    let at = fields
+        .iter()
+        .position(|field| field.matches(':').count() == 2)?;
     let mut parts = fields[at].split(':');
     let major = u32::from_str_radix(parts.next()?, 16).ok()?;
     let minor = u32::from_str_radix(parts.next()?, 16).ok()?;

@@ -126,14 +126,22 @@ pub async fn run(
             context.output.line(finding.line());
         }
     }
-    let mut summary = format!(
-        "{} under {}",
-        plural(findings, "finding", "findings"),
-        plural(settings.paths.len() as u64, "path", "paths")
-    );
-    if settings.hardening.is_some() {
-        summary.push_str(" and the hardening checks");
-    }
+    let mut summary = match (settings.paths.len() as u64, settings.hardening.is_some()) {
+        (0, _) => format!(
+            "{} from the hardening checks",
+            plural(findings, "finding", "findings")
+        ),
+        (paths, hardening) => format!(
+            "{} under {}{}",
+            plural(findings, "finding", "findings"),
+            plural(paths, "path", "paths"),
+            if hardening {
+                " and the hardening checks"
+            } else {
+                ""
+            }
+        ),
+    };
     if warnings > 0 {
         summary.push_str(&format!("; {}", plural(warnings, "warning", "warnings")));
     }

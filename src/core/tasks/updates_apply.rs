@@ -97,7 +97,9 @@ pub async fn run(
     }
     let security = pending.iter().filter(|update| update.security).count();
     for update in &pending {
-        context.output.line(format!("upgrade {}", update.describe()));
+        context
+            .output
+            .line(format!("upgrade {}", update.describe()));
     }
     let env = BTreeMap::from([("DEBIAN_FRONTEND".to_owned(), "noninteractive".to_owned())]);
     let status =
@@ -105,10 +107,7 @@ pub async fn run(
     match status.code() {
         Some(0) => Ok(TaskSummary {
             exit_code: Some(0),
-            summary: format!(
-                "upgraded {} package(s), {security} security",
-                pending.len()
-            ),
+            summary: format!("upgraded {} package(s), {security} security", pending.len()),
         }),
         Some(code) => Err(TaskError::Exit(code)),
         None => Err(TaskError::failed("apt-get was killed by a signal")),
