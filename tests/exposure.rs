@@ -780,3 +780,58 @@ fn updates_apply_plans_the_pending_packages_and_is_refused_read_only() {
         "nothing was upgraded"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The console's runner
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_runner_judges_exposure_and_warns_about_what_it_cannot_read() {
+    let root = TempDir::new().unwrap();
+    let state = TempDir::new().unwrap();
+    let key = root.path().join("etc/app/api.key");
+    write(&key, "not to be read");
+    set_mtime(&key, 85 * DAY);
+    let config = Config::parse(
+        "runner.toml",
+        "[[secret]]\nname = \"api\"\nfile = \"/etc/app/api.key\"\n\n\
+         [[secret]]\nname = \"lost\"\nfile = \"/etc/app/lost.key\"\n",
+    )
+    .unwrap();
+    let mut exposure = settings(root.path(), state.path());
+    exposure.secrets = config.secret_specs.clone();
+    let mut runner = opsdeck::core::runner::spawn(
+        opsdeck::core::runner::RunnerSettings {
+            rules: config.effective_rules(),
+            exposure: Some(exposure),
+            ..opsdeck::core::runner::RunnerSettings::tasks_only(support::runner::no_tasks())
+        },
+        None,
+    );
+    let judged = support::runner::next(&mut runner, |event| match event {
+        opsdeck::core::protocol::Event::Judged(evaluations)
+            if evaluations
+                .iter()
+                .any(|evaluation| evaluation.metric.name == "secret.age_days") =>
+        {
+            Some(evaluations)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(judged.len(), 1, "{judged:#?}");
+    assert_eq!(judged[0].metric.instance.as_deref(), Some("api"));
+    assert_eq!(judged[0].status, Status::Warn);
+    let warning = support::runner::next(&mut runner, |event| match event {
+        opsdeck::core::protocol::Event::Warning {
+            source: "exposure",
+            message,
+        } => Some(message),
+        _ => None,
+    })
+    .await;
+    assert!(
+        warning.starts_with("secret `lost`: cannot read the metadata of "),
+        "{warning}"
+    );
+}
