@@ -199,7 +199,8 @@ pub fn new_warnings(report: &LynisReport, state_dir: &Path) -> (Vec<String>, Opt
     let file = state_dir.join(LYNIS_STATE);
     let stored: LynisState = load_state(&file);
     let current: BTreeSet<String> = report.warnings.iter().cloned().collect();
-    let state = if stored.started == report.started && stored.warnings == current {
+    let unchanged = stored.started == report.started && stored.warnings == current;
+    let state = if unchanged {
         stored
     } else {
         let previous = (!stored.started.is_empty()).then_some(stored.warnings);
@@ -217,7 +218,9 @@ pub fn new_warnings(report: &LynisReport, state_dir: &Path) -> (Vec<String>, Opt
             .cloned()
             .collect()
     });
-    let error = save_state(&file, &state).err();
+    let error = (!unchanged)
+        .then(|| save_state(&file, &state).err())
+        .flatten();
     (new, error)
 }
 
