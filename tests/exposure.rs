@@ -223,7 +223,7 @@ fn reboot_required_is_read_under_the_root_with_its_age_and_packages() {
     let mut settings = settings(root.path(), state.path());
     settings.updates = Some(UpdateSettings {
         apt_get: "apt-get".into(),
-        needrestart: "/nonexistent/needrestart".into(),
+        needrestart: "needrestart-not-installed".into(),
     });
     let engine = RuleEngine::new(Config::default().effective_rules());
 
@@ -277,8 +277,16 @@ fn needrestart_lists_services_running_deleted_libraries_without_restarting_them(
         "{own}"
     );
     assert_eq!(
-        updates::services_needing_restart("/nonexistent/needrestart"),
+        updates::services_needing_restart("needrestart-not-installed"),
         None
+    );
+    assert_eq!(
+        updates::services_needing_restart("/nonexistent/needrestart"),
+        Some(Err(
+            "`/nonexistent/needrestart` was not found: install it with `apt-get install \
+                  needrestart` or fix [exposure] needrestart"
+                .into()
+        ))
     );
 }
 
@@ -515,13 +523,14 @@ fn a_secret_with_both_sources_or_a_missing_file_is_reported() {
 
 /// `sshd` run through a wrapper: `sshd -T` insists on its privilege separation directory
 /// (`/run/sshd`, made by the service when it starts), so the wrapper gives it a private /run
-/// in a mount namespace of its own instead of creating it on this machine.
+/// in user and mount namespaces of its own (no privilege needed) instead of creating it on
+/// this machine.
 fn sshd_wrapper(dir: &Path) -> PathBuf {
     let wrapper = dir.join("sshd");
     write(
         &wrapper,
         &format!(
-            "#!/bin/sh\nexec unshare --mount sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec {SSHD} \"$@\"' sshd \"$@\"\n"
+            "#!/bin/sh\nexec unshare --map-root-user --mount sh -c 'mount -t tmpfs tmpfs /run && mkdir /run/sshd && exec {SSHD} \"$@\"' sshd \"$@\"\n"
         ),
     );
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -834,4 +843,26 @@ async fn the_runner_judges_exposure_and_warns_about_what_it_cannot_read() {
         warning.starts_with("secret `lost`: cannot read the metadata of "),
         "{warning}"
     );
+}
+
+#[test]
+fn a_configured_sshd_that_is_missing_is_named_and_an_absent_one_left_out() {
+    let root = TempDir::new().unwrap();
+    let missing = HardeningSettings {
+        sshd: "/nonexistent/sshd".into(),
+        ..HardeningSettings::default()
+    };
+    assert_eq!(
+        hardening::sshd(&missing, root.path()),
+        Some(Err(
+            "`/nonexistent/sshd` was not found: install it with `apt-get install openssh-server` \
+             or fix [exposure] sshd"
+                .into()
+        ))
+    );
+    let absent = HardeningSettings {
+        sshd: "sshd-not-installed".into(),
+        ..HardeningSettings::default()
+    };
+    assert_eq!(hardening::sshd(&absent, root.path()), None);
 }

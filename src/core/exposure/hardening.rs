@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, find_program, load_state, run_tool, save_state, under};
+use super::{Finding, find_program, load_state, optional_tool, run_tool, save_state, under};
 use crate::core::model::{Metric, Unit};
 
 const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,7 +27,7 @@ pub const LYNIS_SUGGESTIONS: &str = "lynis.suggestions";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HardeningSettings {
-    /// `sshd`, or its full path; where it is not installed the sshd part is left out.
+    /// `sshd`, or its full path; where `sshd` is not installed the sshd part is left out.
     pub sshd: String,
     /// The config `sshd -T -f` reads, as on the host (taken under the root).
     pub sshd_config: PathBuf,
@@ -85,15 +85,16 @@ pub fn parse_sshd(config: &Path, text: &str) -> Result<SshdSettings, String> {
 
 /// `None` when sshd is not installed.
 pub fn sshd(settings: &HardeningSettings, root: &Path) -> Option<Result<SshdSettings, String>> {
-    let program = find_program(&settings.sshd)?;
     let config = under(root, &settings.sshd_config);
     let config_arg = config.to_string_lossy();
-    let output = run_tool(
-        &program.to_string_lossy(),
-        &["-T", "-f", &config_arg],
-        TOOL_TIMEOUT,
-    )
-    .and_then(|output| output.success(&settings.sshd));
+    let output = optional_tool(&settings.sshd, "sshd")?.and_then(|program| {
+        run_tool(
+            &program.to_string_lossy(),
+            &["-T", "-f", &config_arg],
+            TOOL_TIMEOUT,
+        )
+        .and_then(|output| output.success(&settings.sshd))
+    });
     Some(output.and_then(|text| parse_sshd(&config, &text)))
 }
 

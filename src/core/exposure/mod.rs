@@ -260,6 +260,19 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// An optional tool: `None` when a bare name is not installed (that part is left out), an
+/// error naming it when a configured path is missing (a mistake in the config).
+pub fn optional_tool(program: &str, key: &str) -> Option<Result<PathBuf, String>> {
+    match find_program(program) {
+        Some(found) => Some(Ok(found)),
+        None if program.contains('/') => Some(Err(crate::core::sources::process::not_found(
+            program,
+            Some(&format!("fix [exposure] {key}")),
+        ))),
+        None => None,
+    }
+}
+
 /// Reads and writes a small JSON state file; a missing file is the default state.
 pub(crate) fn load_state<T: serde::de::DeserializeOwned + Default>(path: &Path) -> T {
     std::fs::read(path)

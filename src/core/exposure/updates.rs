@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{find_program, load_state, run_tool, save_state, under};
+use super::{load_state, optional_tool, run_tool, save_state, under};
 use crate::core::model::{Metric, Unit};
 
 /// apt reading its lists takes a few seconds on a slow disk; needrestart scans every process.
@@ -172,11 +172,15 @@ pub fn reboot_required(root: &Path) -> Result<Option<RebootRequired>, String> {
 /// The services `needrestart` lists as running deleted (since upgraded) libraries; `None`
 /// when needrestart is not installed.
 pub fn services_needing_restart(needrestart: &str) -> Option<Result<Vec<String>, String>> {
-    let program = find_program(needrestart)?;
-    let program = program.to_string_lossy();
-    // -b: batch output; -r l: list only, so that nothing is ever restarted.
-    let output = run_tool(&program, &["-b", "-r", "l"], NEEDRESTART_TIMEOUT)
-        .and_then(|output| output.success(needrestart));
+    let output = optional_tool(needrestart, "needrestart")?.and_then(|program| {
+        // -b: batch output; -r l: list only, so that nothing is ever restarted.
+        run_tool(
+            &program.to_string_lossy(),
+            &["-b", "-r", "l"],
+            NEEDRESTART_TIMEOUT,
+        )
+        .and_then(|output| output.success(needrestart))
+    });
     Some(output.map(|text| {
         text.lines()
             .filter_map(|line| line.strip_prefix("NEEDRESTART-SVC:"))
