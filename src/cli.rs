@@ -408,6 +408,8 @@ pub enum CheckGroup {
     Incidents,
     /// The [[log]] sources, each judged over its window.
     Logs,
+    /// Pending updates, reboots, key ages and hardening ([exposure], [[secret]]).
+    Exposure,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {

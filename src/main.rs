@@ -28,7 +28,9 @@ use opsdeck::core::sources::secrets::RedactingWriter;
 use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
-use opsdeck::headless::check::{CheckReport, check_incidents, check_resources, check_services};
+use opsdeck::headless::check::{
+    CheckReport, check_exposure, check_incidents, check_resources, check_services,
+};
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
 use opsdeck::tui::style::{Palette, glyphs_for};
@@ -86,6 +88,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 }
                 if matches!(only, None | Some(CheckGroup::Logs)) {
                     checks.extend(headless::logs::check_lines(&config.log_sources, &judge).await);
+                }
+                if matches!(only, None | Some(CheckGroup::Exposure)) {
+                    let settings = config
+                        .exposure
+                        .settings(&config.secret_specs, &state_dir(paths.as_ref()));
+                    checks.extend(check_exposure(settings, &judge).await);
                 }
                 if matches!(only, None | Some(CheckGroup::Incidents)) {
                     let location = store_location(&cli, config, paths.as_ref())?;
@@ -866,6 +874,11 @@ fn runner_settings(
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
+        exposure: Some(
+            config
+                .exposure
+                .settings(&config.secret_specs, &state_dir(paths)),
+        ),
         ..RunnerSettings::tasks_only(task_settings(
             config.tasks(&state_dir(paths)),
             read_only,

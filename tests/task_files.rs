@@ -373,6 +373,7 @@ async fn security_scan_reports_exactly_the_bad_permissions() {
 
     let settings = SecurityScanSettings {
         paths: vec![root.clone()],
+        hardening: None,
     };
     let plan = security_scan::plan(&settings, &params(&[]))
         .await
@@ -412,6 +413,7 @@ async fn security_scan_warns_about_a_missing_path_and_scans_the_rest() {
     let missing = tmp.path().join("nope");
     let settings = SecurityScanSettings {
         paths: vec![tmp.path().to_path_buf(), missing.clone()],
+        hardening: None,
     };
     let plan = security_scan::plan(&settings, &params(&[]))
         .await

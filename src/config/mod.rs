@@ -7,6 +7,7 @@
 pub mod action;
 pub mod backups;
 pub mod diagnostics;
+pub mod exposure;
 pub mod incidents;
 pub mod keymap;
 pub mod logs;
@@ -65,6 +66,12 @@ pub struct Config {
     pub logs: Vec<toml::Spanned<logs::LogConfig>>,
     #[serde(rename = "prometheus")]
     pub prometheus: Vec<toml::Spanned<prometheus::PrometheusConfig>>,
+    pub exposure: exposure::ExposureConfig,
+    #[serde(rename = "secret")]
+    pub secrets: Vec<toml::Spanned<exposure::SecretConfig>>,
+    /// The `[[secret]]` entries, checked and built while parsing.
+    #[serde(skip)]
+    pub secret_specs: Vec<crate::core::exposure::key_ages::SecretSpec>,
     /// The `[[prometheus]]` sources, checked and built while parsing.
     #[serde(skip)]
     pub fleet_specs: Vec<crate::core::fleet::FleetSpec>,
@@ -313,6 +320,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::fleet::FLEET_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .chain(crate::core::tasks::schedule::TASK_METRICS)
+            .chain(crate::core::exposure::EXPOSURE_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -355,6 +363,9 @@ impl TryFrom<String> for OperatorValue {
 /// Dumps, verification of every file and restores of large databases take long; the runner's
 /// cancel still works at any time.
 const BACKUP_TASK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+
+/// The task `[exposure] updates = true` adds.
+pub const UPDATES_APPLY: &str = "updates-apply";
 
 pub fn default_rules() -> Vec<Rule> {
     let rule = |metric: &str, warn, crit, minutes: u64| Rule {
@@ -422,6 +433,44 @@ pub fn default_rules() -> Vec<Rule> {
         rule(crate::core::fleet::HOST_CPU, 80.0, 90.0, 5),
         rule(crate::core::fleet::HOST_MEM, 85.0, 95.0, 3),
         rule(crate::core::fleet::HOST_DISK, 80.0, 90.0, 0),
+        // The guides patch monthly: a security update is worth a look at once, and one
+        // pending past a patch cycle is overdue.
+        flag(crate::core::exposure::updates::SECURITY, true),
+        Rule {
+            operator: Operator::AtLeast,
+            ..rule(
+                crate::core::exposure::updates::SECURITY_OLDEST_DAYS,
+                7.0,
+                30.0,
+                0,
+            )
+        },
+        flag(crate::core::exposure::updates::REBOOT_REQUIRED, true),
+        Rule {
+            operator: Operator::AtLeast,
+            ..rule(
+                crate::core::exposure::updates::REBOOT_REQUIRED_DAYS,
+                7.0,
+                30.0,
+                0,
+            )
+        },
+        flag(crate::core::exposure::updates::SERVICES_NEED_RESTART, true),
+        // Root logging in with a password is the one setting the guides never accept.
+        flag(crate::core::exposure::hardening::SSH_ROOT_LOGIN, false),
+        flag(crate::core::exposure::hardening::SSH_PASSWORD_AUTH, true),
+        Rule {
+            operator: Operator::Below,
+            warn: Some(1.0),
+            crit: None,
+            ..rule(
+                crate::core::exposure::hardening::FIREWALL_ACTIVE,
+                0.0,
+                0.0,
+                0,
+            )
+        },
+        flag(crate::core::exposure::hardening::LYNIS_NEW_WARNINGS, true),
     ]
 }
 
@@ -442,6 +491,7 @@ impl Config {
         config.service_specs = services::build_services(&config.services, file, source)?;
         config.backup_set_specs = backups::build_sets(&config.backup_sets, file, source)?;
         config.log_sources = logs::build_sources(&config.logs, file, source)?;
+        config.secret_specs = exposure::build_secrets(&config.secrets, file, source)?;
         config.promql_rules = prometheus::build_promql_rules(&config.rules, file, source)?;
         config.fleet_specs =
             prometheus::build_sources(&config.prometheus, &config.promql_rules, file, source)?;
@@ -521,6 +571,7 @@ impl Config {
         let mut seen: Vec<&str> = tasks::BUILTIN_TASK_IDS
             .iter()
             .chain(&crate::core::tasks::backups::TASK_IDS)
+            .chain(&[UPDATES_APPLY])
             .copied()
             .collect();
         for spanned in &self.commands {
@@ -639,6 +690,40 @@ impl Config {
             .map(|spanned| spanned.get_ref().clone())
             .collect();
         let mut tasks = self.tasks.build(&commands, &self.databases(), state_dir);
+        let hardening = self.exposure.hardening_settings();
+        for (task, _) in &mut tasks {
+            if let crate::core::tasks::TaskKind::SecurityScan(scan) = &mut task.kind {
+                scan.hardening = hardening.clone().map(|settings| {
+                    crate::core::tasks::security_scan::Hardening {
+                        settings,
+                        root: self.exposure.root.clone(),
+                        state_dir: state_dir.to_path_buf(),
+                    }
+                });
+            }
+        }
+        if let Some(updates) = self.exposure.update_settings() {
+            let task = crate::core::tasks::Task {
+                info: crate::core::tasks::TaskInfo {
+                    id: UPDATES_APPLY.into(),
+                    title: "Apply updates".into(),
+                    description: "install the pending package upgrades apt-get -s upgrade lists"
+                        .into(),
+                    destructive: true,
+                    timeout: self.exposure.updates_apply_timeout.0,
+                    concurrent: false,
+                    params: crate::core::tasks::updates_apply::PARAMS.to_vec(),
+                    schedule: None,
+                },
+                kind: crate::core::tasks::TaskKind::UpdatesApply(
+                    crate::core::tasks::updates_apply::UpdatesApplySettings {
+                        updates,
+                        root: self.exposure.root.clone(),
+                    },
+                ),
+            };
+            tasks.push((task, None));
+        }
         if !self.backup_set_specs.is_empty() {
             let settings = crate::core::tasks::backups::BackupTaskSettings {
                 sets: self.backup_set_specs.clone(),
@@ -708,7 +793,8 @@ impl Config {
     }
 
     /// Defaults with the file's rules merged in: a rule for the same metric and instance
-    /// replaces the default one; `enabled = false` removes it. Each tls service's own
+    /// replaces the default one; `enabled = false` removes it. Each `[[secret]]` warns ten days
+    /// before its `max_age` and is critical at it. Each tls service's own
     /// `warn_days`/`crit_days` become a rule for that service.
     pub fn effective_rules(&self) -> Vec<Rule> {
         let mut rules = default_rules();
@@ -723,6 +809,17 @@ impl Config {
                     hold_for: Duration::ZERO,
                 });
             }
+        }
+        for secret in &self.secret_specs {
+            let (warn, crit) = secret.limits_days();
+            rules.push(Rule {
+                metric: crate::core::exposure::key_ages::AGE_DAYS.into(),
+                instance: Some(secret.name.clone()),
+                operator: Operator::AtLeast,
+                warn,
+                crit: Some(crit),
+                hold_for: Duration::ZERO,
+            });
         }
         for spanned in &self.rules {
             let configured = spanned.get_ref();

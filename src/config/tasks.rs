@@ -610,6 +610,8 @@ impl TasksConfig {
                     ),
                     kind: TaskKind::SecurityScan(SecurityScanSettings {
                         paths: scan.paths.clone(),
+                        // Set by `Config::tasks` from `[exposure]`.
+                        hardening: None,
                     }),
                 },
                 key(&scan.key),

@@ -20,6 +20,7 @@ pub mod checks;
 pub mod collectors;
 pub mod execution;
 pub mod exporter;
+pub mod exposure;
 pub mod fleet;
 pub mod history;
 pub mod incidents;

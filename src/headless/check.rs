@@ -1,5 +1,5 @@
 //! `opsdeck check`: one pass of the console's collectors (resources, services and log sources,
-//! these over their window) and of the incidents in the state store, judged by the console's
+//! these over their window, and the host's exposure) and of the incidents in the state store, judged by the console's
 //! judge, printed as a report with the Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown).
 //! A single pass has no history, so flap control counts its one result: a failed check is down
 //! at once, where the console waits for `down_after` failures in a row.
@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::core::checks::{Evaluation, Judge, rules::format_value};
 use crate::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use crate::core::collectors::{self, CollectError, OffThread};
+use crate::core::exposure::{ExposureCollector, ExposureSettings};
 use crate::core::incidents::{IncidentsSample, UNACKNOWLEDGED_OVERDUE};
 use crate::core::model::Status;
 use crate::core::services::ServiceSpec;
@@ -126,6 +127,32 @@ pub async fn check_resources(
         detail: fs.error.clone(),
     }));
     Ok(checks)
+}
+
+/// One look at the host's exposure (`[exposure]`, `[[secret]]`), judged; a part that could
+/// not be read is an unknown line saying why. Nothing configured gives no line.
+pub async fn check_exposure(settings: ExposureSettings, judge: &Judge) -> Vec<CheckLine> {
+    let Some(collector) = ExposureCollector::new(settings) else {
+        return Vec::new();
+    };
+    let Some(sample) = collectors::once(&mut OffThread::new("exposure", collector)).await else {
+        return vec![CheckLine::unknown(
+            "exposure".into(),
+            CollectError::Stopped("exposure").to_string(),
+        )];
+    };
+    let mut checks: Vec<CheckLine> = judge
+        .evaluate(&sample)
+        .into_iter()
+        .map(CheckLine::from_evaluation)
+        .collect();
+    checks.extend(
+        sample
+            .errors()
+            .into_iter()
+            .map(|error| CheckLine::unknown("exposure".into(), error)),
+    );
+    checks
 }
 
 /// Judges the open incidents in the state store as the console's watch does

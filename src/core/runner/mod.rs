@@ -33,6 +33,7 @@ use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
 use crate::core::execution::{TaskManager, TaskSettings};
+use crate::core::exposure::{ExposureCollector, ExposureSample, ExposureSettings};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
 use crate::core::history;
 use crate::core::incidents::service::{IncidentService, NotRecorded, Watched};
@@ -103,6 +104,8 @@ pub struct RunnerSettings {
     pub capacity: Option<JobTiming>,
     /// What the console's reports are composed from; `None`: reports are not offered.
     pub reports: Option<ReportSettings>,
+    /// Pending updates, key ages and hardening (`[exposure]`, `[[secret]]`); `None`: off.
+    pub exposure: Option<ExposureSettings>,
 }
 
 impl RunnerSettings {
@@ -127,6 +130,7 @@ impl RunnerSettings {
             fleet: Vec::new(),
             capacity: None,
             reports: None,
+            exposure: None,
         }
     }
 }
@@ -150,11 +154,18 @@ enum Collected {
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
     Schedules(Result<ScheduleSample, String>),
+    Exposure(Box<ExposureSample>),
 }
 
 impl From<Result<ScheduleSample, String>> for Collected {
     fn from(sample: Result<ScheduleSample, String>) -> Self {
         Collected::Schedules(sample)
+    }
+}
+
+impl From<ExposureSample> for Collected {
+    fn from(sample: ExposureSample) -> Self {
+        Collected::Exposure(Box::new(sample))
     }
 }
 
@@ -230,6 +241,7 @@ impl Sample for Collected {
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
             Collected::Schedules(Ok(sample)) => sample.metrics(),
+            Collected::Exposure(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -260,6 +272,7 @@ impl Sample for Collected {
             | Collected::Checklists(_)
             | Collected::Incidents(_)
             | Collected::Schedules(Err(_)) => crate::core::model::now(),
+            Collected::Exposure(sample) => sample.taken_at,
         }
     }
 }
@@ -388,6 +401,10 @@ async fn run(
         drives.refreshed.push(control);
         lines
     });
+    if let Some(collector) = settings.exposure.and_then(ExposureCollector::new) {
+        // Not refreshed on request: apt and needrestart take seconds of CPU per look.
+        drives.start(OffThread::new("exposure", collector));
+    }
     // The host view asks the source's server for one host's history.
     let mut fleet_servers: HashMap<String, (Prometheus, Vec<String>)> = HashMap::new();
     for spec in settings.fleet {
@@ -920,6 +937,14 @@ async fn deliver(
             source: "schedules",
             message,
         }],
+        Collected::Exposure(sample) => {
+            let mut updates = vec![Event::Judged(evaluations)];
+            updates.extend(sample.errors().into_iter().map(|message| Event::Warning {
+                source: "exposure",
+                message,
+            }));
+            updates
+        }
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",

@@ -29,6 +29,11 @@ const PACKAGES: &[(&str, &str)] = &[
     ("redis-cli", "redis-tools"),
     ("logrotate", "logrotate"),
     ("systemctl", "systemd"),
+    ("apt-get", "apt"),
+    ("needrestart", "needrestart"),
+    ("sshd", "openssh-server"),
+    ("ufw", "ufw"),
+    ("nft", "nftables"),
 ];
 
 /// "`pg_dump` was not found: install it with `apt-get install postgresql-client` or

@@ -12,6 +12,7 @@ pub mod schedule;
 pub mod security_scan;
 pub mod shell;
 pub mod temp_cleanup;
+pub mod updates_apply;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -270,6 +271,7 @@ pub enum TaskKind {
         pg_sessions::SessionActionSettings,
     ),
     Backup(BackupAction, BackupTaskSettings),
+    UpdatesApply(updates_apply::UpdatesApplySettings),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -326,6 +328,7 @@ impl Task {
                 pg_sessions::plan(*action, settings, params).await
             }
             TaskKind::Backup(action, settings) => backups::plan(*action, settings, params).await,
+            TaskKind::UpdatesApply(settings) => updates_apply::plan(settings, params).await,
         }
     }
 
@@ -365,6 +368,7 @@ impl Task {
                 pg_sessions::run(*action, settings, context).await
             }
             TaskKind::Backup(action, settings) => backups::run(*action, settings, context).await,
+            TaskKind::UpdatesApply(settings) => updates_apply::run(settings, context).await,
         }
     }
 }

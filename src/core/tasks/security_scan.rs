@@ -1,5 +1,7 @@
 //! `security-scan`: file permission findings under configured paths: `.env` files must be 600,
-//! data and log directories 755 or 750, and no file may be world-writable.
+//! data and log directories 755 or 750, and no file may be world-writable; and, when
+//! `[exposure] hardening` is on, the hardening findings of `core::exposure::hardening` (sshd,
+//! firewall, Lynis).
 //!
 //! Read-only: it reports, with the `chmod` that fixes each finding, and changes nothing. The walk
 //! never follows a symlink (it shares `temp-cleanup`'s descriptor-based walker).
@@ -11,11 +13,22 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FileType;
 
 use super::temp_cleanup::{Cancelled, Entry, Visitor, walk_path};
+use crate::core::exposure::hardening::{self, HardeningSettings};
+
 use super::{ParamSpec, Params, Plan, TaskContext, TaskError, TaskSummary};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SecurityScanSettings {
     pub paths: Vec<PathBuf>,
+    /// The hardening checks and the root and state directory they use.
+    pub hardening: Option<Hardening>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hardening {
+    pub settings: HardeningSettings,
+    pub root: PathBuf,
+    pub state_dir: PathBuf,
 }
 
 pub const PARAMS: &[ParamSpec] = &[];
@@ -48,8 +61,9 @@ pub async fn plan(settings: &SecurityScanSettings, _params: &Params) -> Result<P
     })
     .await
     .map_err(|error| TaskError::failed(format!("security-scan check failed: {error}")))?;
-    Ok(Plan {
-        steps: vec![
+    let mut steps = Vec::new();
+    if !settings.paths.is_empty() {
+        steps.extend([
             Plan::note(format!(
                 "check file permissions under {} (recursive, symlinks never followed)",
                 list(&settings.paths)
@@ -59,10 +73,19 @@ pub async fn plan(settings: &SecurityScanSettings, _params: &Params) -> Result<P
                  must be 755 or 750; no file or directory may be world-writable (sticky directories such \
                  as /tmp excepted)",
             ),
-            Plan::note(
-                "read-only: findings are reported with the chmod that fixes them; nothing is changed",
-            ),
-        ],
+        ]);
+    }
+    steps.push(Plan::note(
+        "read-only: findings are reported with the fix for each; nothing is changed",
+    ));
+    if settings.hardening.is_some() {
+        steps.push(Plan::note(
+            "hardening: sshd -T (PermitRootLogin, PasswordAuthentication), ufw status or the nftables \
+             ruleset, and the Lynis report's warnings (new ones marked)",
+        ));
+    }
+    Ok(Plan {
+        steps,
         warnings,
         refusal: None,
     })
@@ -89,12 +112,36 @@ pub async fn run(
     })
     .await
     .map_err(|error| TaskError::failed(format!("security-scan walk failed: {error}")))?;
-    let (findings, warnings) = outcome.map_err(|Cancelled| TaskError::Cancelled)?;
-    let mut summary = format!(
-        "{} under {}",
-        plural(findings, "finding", "findings"),
-        plural(settings.paths.len() as u64, "path", "paths")
-    );
+    let (mut findings, warnings) = outcome.map_err(|Cancelled| TaskError::Cancelled)?;
+    if let Some(checks) = settings.hardening.clone() {
+        let report = tokio::task::spawn_blocking(move || {
+            hardening::probe(&checks.settings, &checks.root, &checks.state_dir)
+        })
+        .await
+        .map_err(|error| TaskError::failed(format!("hardening checks failed: {error}")))?;
+        for finding in report.findings() {
+            if finding.level != crate::core::model::Status::Ok {
+                findings += 1;
+            }
+            context.output.line(finding.line());
+        }
+    }
+    let mut summary = match (settings.paths.len() as u64, settings.hardening.is_some()) {
+        (0, _) => format!(
+            "{} from the hardening checks",
+            plural(findings, "finding", "findings")
+        ),
+        (paths, hardening) => format!(
+            "{} under {}{}",
+            plural(findings, "finding", "findings"),
+            plural(paths, "path", "paths"),
+            if hardening {
+                " and the hardening checks"
+            } else {
+                ""
+            }
+        ),
+    };
     if warnings > 0 {
         summary.push_str(&format!("; {}", plural(warnings, "warning", "warnings")));
     }
@@ -105,9 +152,9 @@ pub async fn run(
 }
 
 fn check_configured(settings: &SecurityScanSettings) -> Result<(), TaskError> {
-    if settings.paths.is_empty() {
+    if settings.paths.is_empty() && settings.hardening.is_none() {
         return Err(TaskError::failed(
-            "nothing to scan: set [tasks.security-scan] paths = [...]",
+            "nothing to scan: set [tasks.security-scan] paths = [...], or [exposure] hardening = true",
         ));
     }
     Ok(())
