@@ -703,6 +703,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         backups_interval: config.backups.interval.0,
         checklists: checklists.checklists.clone(),
         watch_incidents: true,
+        shared: Some(opsdeck::core::shared::SharedSettings::console()),
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),

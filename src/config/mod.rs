@@ -281,6 +281,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::logs::findings::LOG_METRICS)
             .chain(crate::core::fleet::FLEET_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
+            .chain(crate::core::shared::PRESENCE_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {

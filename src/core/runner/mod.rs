@@ -9,6 +9,7 @@
 //! events when they arrive.
 
 pub mod history_writer;
+pub mod live;
 pub mod report_desk;
 
 use std::collections::HashMap;
@@ -47,6 +48,8 @@ use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::reports::ReportSettings;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
+use crate::core::shared::SharedSettings;
+use crate::core::shared::presence::{PresenceCollector, PresenceSample};
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
@@ -96,6 +99,9 @@ pub struct RunnerSettings {
     pub capacity: Option<JobTiming>,
     /// What the console's reports are composed from; `None`: reports are not offered.
     pub reports: Option<ReportSettings>,
+    /// On a shared (PostgreSQL) store: beat as this kind, show who else is on, and follow the
+    /// others' changes live. `None`, or a SQLite store: none of that.
+    pub shared: Option<SharedSettings>,
 }
 
 impl RunnerSettings {
@@ -119,6 +125,7 @@ impl RunnerSettings {
             fleet: Vec::new(),
             capacity: None,
             reports: None,
+            shared: None,
         }
     }
 }
@@ -141,6 +148,13 @@ enum Collected {
     Fleet(Box<FleetSnapshot>),
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
+    Presence(PresenceSample),
+}
+
+impl From<PresenceSample> for Collected {
+    fn from(sample: PresenceSample) -> Self {
+        Collected::Presence(sample)
+    }
 }
 
 impl From<Box<FleetSnapshot>> for Collected {
@@ -214,6 +228,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.metrics(),
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
+            Collected::Presence(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -238,6 +253,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.taken_at,
             Collected::Capacity(report) => report.taken_at,
             Collected::LogDirs(sample) => sample.taken_at,
+            Collected::Presence(sample) => sample.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -316,9 +332,11 @@ async fn run(
         settings.tasks.identity.user.clone(),
         settings.tasks.identity.host.clone(),
     );
+    let mut checklists_control = None;
     if !checklists.is_empty() && store.is_some() {
         let control = drives.start(checklists.clone());
-        drives.refreshed.push(control);
+        drives.refreshed.push(control.clone());
+        checklists_control = Some(control);
     }
     let incidents = store.clone().map(|store| {
         IncidentService::new(
@@ -328,9 +346,11 @@ async fn run(
         )
         .with_notifications(settings.notify.clone())
     });
+    let mut incidents_control = None;
     if let Some(incidents) = incidents.as_ref().filter(|_| settings.watch_incidents) {
         let control = drives.start(incidents.clone());
-        drives.refreshed.push(control);
+        drives.refreshed.push(control.clone());
+        incidents_control = Some(control);
     }
     let (timeline, timeline_writer) = match incidents.clone() {
         Some(incidents) => {
@@ -388,8 +408,29 @@ async fn run(
         drives.backups.clone(),
         timeline.clone(),
     ));
+    let identity = settings.tasks.identity.clone();
     let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
     tasks.startup().await;
+    let shared = settings
+        .shared
+        .zip(store.clone())
+        .filter(|(_, store)| store.shared_url().is_some());
+    if let Some((shared, store)) = &shared {
+        drives.start(PresenceCollector::new(
+            store.clone(),
+            shared.clone(),
+            identity.user.clone(),
+            identity.host.clone(),
+            identity.pid,
+        ));
+        let targets = live::Targets {
+            checklists: checklists_control,
+            incidents: incidents_control,
+            tasks: tasks.clone(),
+            events: events.clone(),
+        };
+        live::spawn(store.clone(), targets, drives.cancel.clone());
+    }
     if let Some(Resources::Primed(collector)) = settings.resources {
         let control = Control::new(&drives.cancel);
         tokio::spawn(drive_after_first(
@@ -654,10 +695,20 @@ async fn run(
             );
         }
     }
+    if let Some((_, store)) = &shared {
+        // The others stop showing this console at once rather than after the timeout.
+        let ended = store.end_beat(store.session(), crate::core::model::now());
+        if let Ok(Err(error)) = tokio::time::timeout(END_BEAT_WAIT, ended).await {
+            tracing::warn!("{error}");
+        }
+    }
     if let Some(store) = store {
         store.close().await;
     }
 }
+
+/// How long a stopping console waits to mark its heartbeat as ended.
+const END_BEAT_WAIT: Duration = Duration::from_secs(2);
 
 /// Sends `source`'s recent lines that pass `filter` (none without log sources), filtered off
 /// the loop: a text filter over a full ring is a megabyte of lowercasing.
@@ -851,6 +902,13 @@ async fn deliver(
             }
             vec![Event::Judged(evaluations)]
         }
+        Collected::Presence(sample) => match sample.peers {
+            Ok(peers) => vec![Event::Presence { peers, evaluations }],
+            Err(message) => vec![Event::Warning {
+                source: "store",
+                message,
+            }],
+        },
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",
