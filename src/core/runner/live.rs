@@ -85,7 +85,10 @@ async fn apply(store: &Store, targets: &Targets, changes: Vec<Change>) -> bool {
         targets.tasks.send_history(None).await;
     }
     let mut alerts: Vec<&str> = Vec::new();
-    for change in changes.iter().filter(|change| change.kind == ChangeKind::Alert) {
+    for change in changes
+        .iter()
+        .filter(|change| change.kind == ChangeKind::Alert)
+    {
         if !alerts.contains(&change.subject.as_str()) {
             alerts.push(&change.subject);
         }

@@ -15,6 +15,8 @@ use crate::core::store::Store;
 pub const CHANNEL: &str = "opsdeck_changes";
 /// Read the log even without a notification this often, in case one went astray.
 const QUIET_READ: Duration = Duration::from_secs(30);
+/// How long the listening connection may take to answer when asked whether it is alive.
+const PING_WAIT: Duration = Duration::from_secs(5);
 /// Wait this long before connecting again after the listening connection failed.
 const RECONNECT_WAIT: Duration = Duration::from_secs(1);
 
@@ -72,8 +74,15 @@ impl ChangeFeed {
             return self.read().await;
         };
         let cue = tokio::select! {
-            received = listener.try_recv() => received.map(|_| ()),
-            () = tokio::time::sleep(QUIET_READ) => Ok(()),
+            received = listener.try_recv() => received.map(|_| ()).map_err(|error| error.to_string()),
+            () = tokio::time::sleep(QUIET_READ) => {
+                // A connection can die without a word (a firewall dropping it): ask it.
+                let ping = sqlx::query("SELECT 1").execute(&mut *listener);
+                match tokio::time::timeout(PING_WAIT, ping).await {
+                    Ok(answer) => answer.map(|_| ()).map_err(|error| error.to_string()),
+                    Err(_) => Err(format!("no answer within {} s", PING_WAIT.as_secs())),
+                }
+            }
         };
         match cue {
             Ok(()) => {

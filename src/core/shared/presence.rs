@@ -87,8 +87,8 @@ impl PresenceCollector {
                 tracing::warn!("{error}");
             }
         }
-        let gone_after = chrono::TimeDelta::from_std(self.settings.gone_after)
-            .unwrap_or(chrono::TimeDelta::MAX);
+        let gone_after =
+            chrono::TimeDelta::from_std(self.settings.gone_after).unwrap_or(chrono::TimeDelta::MAX);
         let peers = self
             .store
             .beating(self.beat.kind, &self.beat.session, now - gone_after)
