@@ -413,8 +413,8 @@ fn store_problems_show_in_place() {
 }
 
 /// Other consoles on the shared store are named in the header after this console's own user and
-/// host, each user and host once with a count for several consoles, escapes shown escaped; at 80
-/// columns the list is cut before the clock.
+/// host, each user and host once with a count for several consoles, escapes shown escaped; where
+/// the names do not fit (80 columns) a count of the others takes their place.
 #[test]
 fn the_header_names_the_other_consoles_on_the_shared_store() {
     use opsdeck::core::shared::{Heartbeat, Kind};
@@ -438,19 +438,20 @@ fn the_header_names_the_other_consoles_on_the_shared_store() {
         evaluations: Vec::new(),
     }));
     let look = look("dark", Glyphs::Unicode);
-    let header = |width: u16| -> String {
-        text(&render(&state, &look, width, 24))
+    let header = |state: &AppState, width: u16| -> String {
+        text(&render(state, &look, width, 24))
             .lines()
             .next()
             .unwrap()
             .to_owned()
     };
-    insta::assert_snapshot!(format!("{}\n{}", header(120), header(80)));
+    insta::assert_snapshot!(format!("{}\n{}", header(&state, 120), header(&state, 80)));
     state.update(Msg::Runner(Event::Presence {
         peers: Vec::new(),
         evaluations: Vec::new(),
     }));
-    assert!(!header(120).contains("also on"), "{}", header(120));
+    let alone = header(&state, 120);
+    assert!(!alone.contains("also on"), "{alone}");
 }
 
 /// The capacity job's figures take the filesystem rows' empty sparkline column, coloured by the

@@ -297,14 +297,22 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
         ),
         look.palette.get(Slot::Text),
     ));
-    if let Some(others) = others_on(state) {
-        spans.push(Span::styled(others, look.palette.get(Slot::Muted)));
-    }
     let clock = state
         .now
         .with_timezone(&look.utc_offset)
         .format("%H:%M")
         .to_string();
+    if let Some(others) = others_on(state) {
+        let used: usize = spans.iter().map(|span| strings::width(&span.content)).sum();
+        let room = usize::from(width).saturating_sub(used + strings::width(&clock) + 1);
+        // Names cut mid-word say less than a count.
+        let others = if strings::width(&others) <= room {
+            others
+        } else {
+            format!("· {} more on ", state.peers.len())
+        };
+        spans.push(Span::styled(others, look.palette.get(Slot::Muted)));
+    }
     right_align(spans, clock, look.palette.get(Slot::Muted), width)
 }
 
