@@ -1,5 +1,5 @@
 //! Live shared state on a throwaway PostgreSQL store: two consoles (runners on two hosts) see
-//! each other's checklist tick and incident note within a second; with the listening connection
+//! each other's checklist tick, incident and note, and task run within a second; with the listening connection
 //! of one killed by the server, it catches up on what happened meanwhile, an alert included, and
 //! then follows live again; a console that stops beating leaves the others' list after the
 //! timeout, and one that exits leaves it at once; a missing exporter heartbeat opens a dead-man's
@@ -10,6 +10,7 @@
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use sqlx::{Connection, Row};
@@ -19,12 +20,14 @@ use opsdeck::core::checklists::{EntryKind, KnownNames, RunState, definition};
 use opsdeck::core::checks::{Operator, Rule};
 use opsdeck::core::execution::TaskSettings;
 use opsdeck::core::incidents::{Change, Incident, Level, Opening};
-use opsdeck::core::model::{Alert, Status, Unit};
+use opsdeck::core::model::{Alert, RunStatus, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
 use opsdeck::core::shared::changes::ChangeFeed;
 use opsdeck::core::shared::{Heartbeat, Kind, SharedSettings};
 use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::tasks::shell::ShellSettings;
+use opsdeck::core::tasks::{Params, Task, TaskInfo, TaskKind};
 use support::runner::next;
 
 /// The promise: another console's change is on screen within this.
@@ -38,9 +41,27 @@ fn shared() -> SharedSettings {
     }
 }
 
+/// Settings with one quick shell task, `hello`, under the identity of `tester` on `host`.
 fn tasks_on(host: &str) -> TaskSettings {
     let mut tasks = support::runner::no_tasks();
     tasks.identity.host = host.into();
+    tasks.tasks = vec![Task {
+        info: TaskInfo {
+            id: "hello".into(),
+            title: "hello".into(),
+            description: String::new(),
+            destructive: false,
+            timeout: Duration::from_secs(60),
+            concurrent: false,
+            params: Vec::new(),
+        },
+        kind: TaskKind::Shell(ShellSettings {
+            argv: vec!["/bin/sh".into(), "-c".into(), "echo hello".into()],
+            shell: false,
+            env: BTreeMap::new(),
+            cwd: None,
+        }),
+    }];
     tasks
 }
 
@@ -108,7 +129,7 @@ fn noted(incidents: &[Incident], id: &str, text: &str) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_consoles_see_each_others_tick_and_incident_note_within_a_second() {
+async fn two_consoles_see_each_others_tick_incident_note_and_task_run_within_a_second() {
     let (server, store_a) = support::postgres_store().await;
     let store_b = second_store(&server).await;
     let mut a = console(&store_a, "host-a", Vec::new());
@@ -181,6 +202,35 @@ async fn two_consoles_see_each_others_tick_and_incident_note_within_a_second() {
     .await;
     let took = since.elapsed();
     assert!(took < LIVE, "host-a saw host-b's note after {took:?}");
+
+    b.requests
+        .send(Request::StartTask {
+            task_id: "hello".into(),
+            params: Params::new(),
+            confirmed: false,
+        })
+        .unwrap();
+    let run = next(&mut b, |event| match event {
+        Event::TaskFinished(run) => Some(run),
+        Event::TaskRefused { reason, .. } => panic!("refused: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    let since = Instant::now();
+    next(&mut a, |event| match event {
+        Event::TaskHistory {
+            task_id: None,
+            runs,
+        } => runs
+            .iter()
+            .any(|seen| seen.id == run.id && seen.status == RunStatus::Succeeded)
+            .then_some(()),
+        _ => None,
+    })
+    .await;
+    let took = since.elapsed();
+    assert!(took < LIVE, "host-a saw host-b's task run after {took:?}");
 
     for runner in [a, b] {
         runner.requests.send(Request::Shutdown).unwrap();
@@ -263,8 +313,10 @@ async fn after_its_listener_is_killed_a_console_catches_up_with_nothing_lost() {
     let caught_up = async {
         while !(alert_seen && ticks_seen) {
             match a.events.recv().await.expect("runner alive") {
-                Event::AlertChanged(seen) if seen.id == "remote-alert-1" => {
-                    assert!(seen.resolved_at.is_some(), "{seen:?}");
+                // Read between its opening and its resolution it shows open first.
+                Event::AlertChanged(seen)
+                    if seen.id == "remote-alert-1" && seen.resolved_at.is_some() =>
+                {
                     alert_seen = true;
                 }
                 Event::ChecklistRuns(runs)
