@@ -871,6 +871,7 @@ fn runner_settings(
         checklists: checklists.to_vec(),
         watch_incidents: true,
         watch_schedules: true,
+        shared: Some(opsdeck::core::shared::SharedSettings::console()),
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
@@ -920,13 +921,20 @@ fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         let store = Store::open(&location).await?;
         let _log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck exporter started");
-        let settings = runner_settings(
-            config,
-            &checklists.checklists,
-            Resources::Settings(config.resource_settings()),
-            read_only,
-            paths.as_ref(),
-        );
+        let settings = RunnerSettings {
+            // Its own heartbeat kind, so a rule on `heartbeat.exporter_age` notices a dead one.
+            shared: Some(opsdeck::core::shared::SharedSettings {
+                kind: opsdeck::core::shared::Kind::Exporter,
+                ..opsdeck::core::shared::SharedSettings::console()
+            }),
+            ..runner_settings(
+                config,
+                &checklists.checklists,
+                Resources::Settings(config.resource_settings()),
+                read_only,
+                paths.as_ref(),
+            )
+        };
         headless::exporter::run(runner::spawn(settings, Some(store)), endpoint).await
     })
 }

@@ -412,6 +412,48 @@ fn store_problems_show_in_place() {
     assert!(screen.contains("database is locked\\x1b[2J"), "{screen}");
 }
 
+/// Other consoles on the shared store are named in the header after this console's own user and
+/// host, each user and host once with a count for several consoles, escapes shown escaped; where
+/// the names do not fit (80 columns) a count of the others takes their place.
+#[test]
+fn the_header_names_the_other_consoles_on_the_shared_store() {
+    use opsdeck::core::shared::{Heartbeat, Kind};
+    let peer = |session: &str, user: &str, host: &str| Heartbeat {
+        session: session.into(),
+        kind: Kind::Console,
+        host: host.into(),
+        user: user.into(),
+        pid: 4242,
+        started_at: at(-3600),
+        beat_at: at(-2),
+    };
+    let mut state = state("PROD");
+    state.update(Msg::Runner(Event::Presence {
+        peers: vec![
+            peer("a", "bob", "web-02"),
+            peer("b", "carol", "db-02"),
+            peer("c", "carol", "db-02"),
+            peer("d", "eve\x1b[2J", "jump"),
+        ],
+        evaluations: Vec::new(),
+    }));
+    let look = look("dark", Glyphs::Unicode);
+    let header = |state: &AppState, width: u16| -> String {
+        text(&render(state, &look, width, 24))
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    insta::assert_snapshot!(format!("{}\n{}", header(&state, 120), header(&state, 80)));
+    state.update(Msg::Runner(Event::Presence {
+        peers: Vec::new(),
+        evaluations: Vec::new(),
+    }));
+    let alone = header(&state, 120);
+    assert!(!alone.contains("also on"), "{alone}");
+}
+
 /// The capacity job's figures take the filesystem rows' empty sparkline column, coloured by the
 /// days-to-full rule; too narrow for it, they lead the free/total detail.
 #[test]

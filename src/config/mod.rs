@@ -321,6 +321,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .chain(crate::core::tasks::schedule::TASK_METRICS)
             .chain(crate::core::exposure::EXPOSURE_METRICS)
+            .chain(crate::core::shared::PRESENCE_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {

@@ -32,6 +32,7 @@ pub mod queries;
 pub mod reports;
 pub mod runner;
 pub mod services;
+pub mod shared;
 pub mod sources;
 pub mod sql;
 pub mod store;

@@ -16,6 +16,7 @@ use crate::core::queries::{QuerySnapshot, StatementSort};
 use crate::core::reports::{Format as ReportFormat, Kind as ReportKind, Report};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
+use crate::core::shared::Heartbeat;
 use crate::core::tasks::{Params, Plan};
 
 /// UI (or headless command) to runner.
@@ -218,6 +219,12 @@ pub enum Event {
     },
     /// Where a report was saved, or why it was not.
     ReportSaved(Result<String, String>),
+    /// The other consoles on the shared store (a heartbeat round), with the rules' verdicts on
+    /// every host's heartbeat age (the dead-man's switch).
+    Presence {
+        peers: Vec<Heartbeat>,
+        evaluations: Vec<Evaluation>,
+    },
     /// The history asked for by [`Request::LoadMetricHistory`], per key that has points.
     MetricHistory {
         resolution: Resolution,

@@ -302,7 +302,42 @@ fn header_line(state: &AppState, look: &Look, width: u16) -> Line<'static> {
         .with_timezone(&look.utc_offset)
         .format("%H:%M")
         .to_string();
+    if let Some(others) = others_on(state) {
+        let used: usize = spans.iter().map(|span| strings::width(&span.content)).sum();
+        let room = usize::from(width).saturating_sub(used + strings::width(&clock) + 1);
+        // Names cut mid-word say less than a count.
+        let others = if strings::width(&others) <= room {
+            others
+        } else {
+            format!("· {} more on ", state.peers.len())
+        };
+        spans.push(Span::styled(others, look.palette.get(Slot::Muted)));
+    }
     right_align(spans, clock, look.palette.get(Slot::Muted), width)
+}
+
+/// Who else is on the shared store (`also on: bob@web-02, carol@db-02 (2)`): each user and host
+/// once, with the number of their consoles when more than one.
+fn others_on(state: &AppState) -> Option<String> {
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for peer in &state.peers {
+        let name = format!("{}@{}", printable(&peer.user), printable(&peer.host));
+        match seen.iter_mut().find(|(known, _)| *known == name) {
+            Some((_, count)) => *count += 1,
+            None => seen.push((name, 1)),
+        }
+    }
+    if seen.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = seen
+        .into_iter()
+        .map(|(name, count)| match count {
+            1 => name,
+            _ => format!("{name} ({count})"),
+        })
+        .collect();
+    Some(format!("· also on: {} ", names.join(", ")))
 }
 
 /// The keys that matter now: help, the focused pane's commands, then the rest that work

@@ -11,6 +11,7 @@
 pub mod exporter;
 pub mod due_watch;
 pub mod history_writer;
+pub mod live;
 pub mod report_desk;
 
 use std::collections::HashMap;
@@ -50,6 +51,8 @@ use crate::core::queries::{QuerySettings, QuerySnapshot, WatchedDatabase};
 use crate::core::reports::ReportSettings;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceResult};
+use crate::core::shared::SharedSettings;
+use crate::core::shared::presence::{PresenceCollector, PresenceSample};
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
@@ -106,6 +109,9 @@ pub struct RunnerSettings {
     pub reports: Option<ReportSettings>,
     /// Pending updates, key ages and hardening (`[exposure]`, `[[secret]]`); `None`: off.
     pub exposure: Option<ExposureSettings>,
+    /// On a shared (PostgreSQL) store: beat as this kind, show who else is on, and follow the
+    /// others' changes live. `None`, or a SQLite store: none of that.
+    pub shared: Option<SharedSettings>,
 }
 
 impl RunnerSettings {
@@ -131,6 +137,7 @@ impl RunnerSettings {
             capacity: None,
             reports: None,
             exposure: None,
+            shared: None,
         }
     }
 }
@@ -155,6 +162,7 @@ enum Collected {
     LogDirs(LogDirSample),
     Schedules(Result<ScheduleSample, String>),
     Exposure(Box<ExposureSample>),
+    Presence(PresenceSample),
 }
 
 impl From<Result<ScheduleSample, String>> for Collected {
@@ -166,6 +174,12 @@ impl From<Result<ScheduleSample, String>> for Collected {
 impl From<ExposureSample> for Collected {
     fn from(sample: ExposureSample) -> Self {
         Collected::Exposure(Box::new(sample))
+    }
+}
+
+impl From<PresenceSample> for Collected {
+    fn from(sample: PresenceSample) -> Self {
+        Collected::Presence(sample)
     }
 }
 
@@ -242,6 +256,7 @@ impl Sample for Collected {
             Collected::LogDirs(sample) => sample.metrics(),
             Collected::Schedules(Ok(sample)) => sample.metrics(),
             Collected::Exposure(sample) => sample.metrics(),
+            Collected::Presence(sample) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -273,6 +288,7 @@ impl Sample for Collected {
             | Collected::Incidents(_)
             | Collected::Schedules(Err(_)) => crate::core::model::now(),
             Collected::Exposure(sample) => sample.taken_at,
+            Collected::Presence(sample) => sample.taken_at,
         }
     }
 }
@@ -355,9 +371,11 @@ async fn run(
         settings.tasks.identity.user.clone(),
         settings.tasks.identity.host.clone(),
     );
+    let mut checklists_control = None;
     if !checklists.is_empty() && store.is_some() {
         let control = drives.start(checklists.clone());
-        drives.refreshed.push(control);
+        drives.refreshed.push(control.clone());
+        checklists_control = Some(control);
     }
     let incidents = store.clone().map(|store| {
         IncidentService::new(
@@ -367,9 +385,11 @@ async fn run(
         )
         .with_notifications(settings.notify.clone())
     });
+    let mut incidents_control = None;
     if let Some(incidents) = incidents.as_ref().filter(|_| settings.watch_incidents) {
         let control = drives.start(incidents.clone());
-        drives.refreshed.push(control);
+        drives.refreshed.push(control.clone());
+        incidents_control = Some(control);
     }
     let (timeline, timeline_writer) = match incidents.clone() {
         Some(incidents) => {
@@ -444,8 +464,29 @@ async fn run(
         [drives.backups.clone(), due_watch],
         timeline.clone(),
     ));
+    let identity = settings.tasks.identity.clone();
     let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
     tasks.startup().await;
+    let shared = settings
+        .shared
+        .zip(store.clone())
+        .filter(|(_, store)| store.shared_url().is_some());
+    if let Some((shared, store)) = &shared {
+        drives.start(PresenceCollector::new(
+            store.clone(),
+            shared.clone(),
+            identity.user.clone(),
+            identity.host.clone(),
+            identity.pid,
+        ));
+        let targets = live::Targets {
+            checklists: checklists_control,
+            incidents: incidents_control,
+            tasks: tasks.clone(),
+            events: events.clone(),
+        };
+        live::spawn(store.clone(), targets, drives.cancel.clone());
+    }
     if let Some(Resources::Primed(collector)) = settings.resources {
         let control = Control::new(&drives.cancel);
         tokio::spawn(drive_after_first(
@@ -732,10 +773,20 @@ async fn run(
             );
         }
     }
+    if let Some((_, store)) = &shared {
+        // The others stop showing this console at once rather than after the timeout.
+        let ended = store.end_beat(store.session(), crate::core::model::now());
+        if let Ok(Err(error)) = tokio::time::timeout(END_BEAT_WAIT, ended).await {
+            tracing::warn!("{error}");
+        }
+    }
     if let Some(store) = store {
         store.close().await;
     }
 }
+
+/// How long a stopping console waits to mark its heartbeat as ended.
+const END_BEAT_WAIT: Duration = Duration::from_secs(2);
 
 /// Sends `source`'s recent lines that pass `filter` (none without log sources), filtered off
 /// the loop: a text filter over a full ring is a megabyte of lowercasing.
@@ -945,6 +996,13 @@ async fn deliver(
             }));
             updates
         }
+        Collected::Presence(sample) => match sample.peers {
+            Ok(peers) => vec![Event::Presence { peers, evaluations }],
+            Err(message) => vec![Event::Warning {
+                source: "store",
+                message,
+            }],
+        },
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",

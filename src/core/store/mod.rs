@@ -114,16 +114,37 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "task run triggers",
         include_str!("../../../migrations/0011_task_run_triggers.sql"),
     ),
+    (
+        12,
+        "heartbeats",
+        include_str!("../../../migrations/0012_heartbeats.sql"),
+    ),
+    (
+        13,
+        "change log",
+        include_str!("../../../migrations/0013_change_log.sql"),
+    ),
 ];
+
+/// Migrations whose PostgreSQL text differs: the shared store logs changes by trigger and
+/// announces them, which a single-host SQLite file has no use for.
+const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[(
+    13,
+    include_str!("../../../migrations/0013_change_log.postgres.sql"),
+)];
 
 /// How often opening the store tries to bring the schema up to date.
 const MIGRATION_ATTEMPTS: u64 = 5;
 
-fn migrator() -> Migrator {
+fn migrator(postgres: bool) -> Migrator {
     Migrator::with_migrations(
         MIGRATIONS
             .iter()
             .map(|(version, description, sql)| {
+                let sql = POSTGRES_MIGRATIONS
+                    .iter()
+                    .find(|(other, _)| postgres && other == version)
+                    .map_or(*sql, |(_, sql)| *sql);
                 Migration::new(
                     *version,
                     (*description).into(),
@@ -150,6 +171,11 @@ pub struct ServiceResultRow {
 pub struct Store {
     pub(crate) pool: AnyPool,
     location: String,
+    /// This store's writer id, unique across hosts and within a process: its PostgreSQL
+    /// connections carry it as their application_name, so the change log says whose a change is.
+    session: String,
+    /// The PostgreSQL URL, for a connection of its own that listens for changes.
+    shared_url: Option<String>,
 }
 
 impl Store {
@@ -200,11 +226,19 @@ impl Store {
                 }
             }
         }
+        let session = new_session();
+        let application_name = format!("SET application_name = '{session}'");
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .after_connect(|connection, _| {
+            .after_connect(move |connection, _| {
+                let application_name = application_name.clone();
                 Box::pin(async move {
+                    if connection.backend_name() == "PostgreSQL" {
+                        connection
+                            .execute(sqlx::AssertSqlSafe(application_name))
+                            .await?;
+                    }
                     if connection.backend_name() == "SQLite" {
                         connection.execute("PRAGMA journal_mode = WAL").await?;
                         connection.execute("PRAGMA busy_timeout = 5000").await?;
@@ -223,7 +257,10 @@ impl Store {
         // Each migration is one transaction, so after the winner commits a retry finds it done.
         let mut attempt = 1;
         loop {
-            match migrator().run(&pool).await {
+            match migrator(matches!(location, StoreLocation::Postgres(_)))
+                .run(&pool)
+                .await
+            {
                 Ok(()) => break,
                 Err(_) if attempt < MIGRATION_ATTEMPTS => {
                     attempt += 1;
@@ -238,10 +275,26 @@ impl Store {
                 }
             }
         }
+        let shared_url = match location {
+            StoreLocation::Postgres(url) => Some(url.clone()),
+            StoreLocation::Sqlite(_) => None,
+        };
         Ok(Store {
             pool,
             location: described,
+            session,
+            shared_url,
         })
+    }
+
+    /// This store's writer id (see [`Store::session`]'s field).
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    /// The PostgreSQL URL when the store is shared between hosts; `None` on SQLite.
+    pub fn shared_url(&self) -> Option<&str> {
+        self.shared_url.as_deref()
     }
 
     pub(crate) fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
@@ -313,6 +366,16 @@ impl Store {
         .bind(since.timestamp_millis())
         .bind(limit);
         self.fetch_alerts(query).await
+    }
+
+    /// One alert as stored now (another console's change to show); `None` if there is none.
+    pub async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
+        let query = sqlx::query(
+            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+             FROM alerts WHERE id = $1",
+        )
+        .bind(id);
+        Ok(self.fetch_alerts(query).await?.pop())
     }
 
     async fn fetch_alerts(
@@ -715,6 +778,20 @@ fn parse_unit(name: &str) -> Unit {
         "percent_per_day" => Unit::PercentPerDay,
         _ => Unit::Count,
     }
+}
+
+/// A writer id: process, open count and the time, so two stores of one process differ, and two
+/// hosts collide only on the same pid at the same nanosecond. Plain characters only: it is spliced
+/// into a SET statement.
+fn new_session() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static OPENED: AtomicU32 = AtomicU32::new(0);
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!(
+        "opsdeck-{}-{}-{nanos:x}",
+        std::process::id(),
+        OPENED.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn sqlite_url(path: &Path) -> String {

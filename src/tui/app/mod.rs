@@ -80,6 +80,8 @@ pub struct AppState {
     pub panes: Vec<Box<dyn Component>>,
     /// The newest verdict of the rules on every metric, by series key.
     pub judged: HashMap<String, Evaluation>,
+    /// The other consoles on the shared store, from the newest heartbeat round.
+    pub peers: Vec<crate::core::shared::Heartbeat>,
     /// The language of the incident levels' and stages' labels (the checklists' language).
     pub language: Language,
     pub should_quit: bool,
@@ -111,6 +113,7 @@ impl AppState {
             awaiting_plan: None,
             panes: panes::all(),
             judged: HashMap::new(),
+            peers: Vec::new(),
             language: Language::En,
             should_quit: false,
             span: TimeSpan::default(),
@@ -591,6 +594,12 @@ impl AppState {
             | Event::Logs { evaluations, .. }
             | Event::Fleet { evaluations, .. }
             | Event::Judged(evaluations) => {
+                for evaluation in evaluations {
+                    self.judged.insert(evaluation.metric.key(), evaluation);
+                }
+            }
+            Event::Presence { peers, evaluations } => {
+                self.peers = peers;
                 for evaluation in evaluations {
                     self.judged.insert(evaluation.metric.key(), evaluation);
                 }
