@@ -21,6 +21,7 @@ use opsdeck::config::Config;
 use opsdeck::core::exporter::ExporterSettings;
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, RunnerHandle, RunnerSettings};
+use opsdeck::core::shared::Kind;
 use support::prometheus::{Fleet, http_get};
 use support::runner::next;
 
@@ -520,4 +521,46 @@ async fn a_successful_task_run_here_is_its_last_success_and_a_failed_one_is_not(
     assert!((now - 60.0..=now + 1.0).contains(&at), "{line} at {now}");
     assert!(!body.contains("task=\"broken\""), "{body}");
     console.requests.send(Request::Shutdown).unwrap();
+}
+
+/// On a shared store the headless exporter beats as an exporter, so a dead-man rule on
+/// `heartbeat.exporter_age` can tell a host whose exporter stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_headless_exporter_beats_as_an_exporter_on_a_shared_store() {
+    let (server, store) = support::postgres_store().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let config = configure(
+        dir.path(),
+        &format!(
+            "[exporter]\nlisten = \"127.0.0.1:{port}\"\n\n[store]\nurl = \"{}\"\n",
+            server.url_for("opsdeck")
+        ),
+    );
+    let mut headless = Headless::start(dir.path(), &config);
+    let deadline = Instant::now() + WITHIN;
+    let beat = loop {
+        let beats = store.last_beats().await.unwrap();
+        if let Some(beat) = beats.into_iter().find(|beat| beat.kind == Kind::Exporter) {
+            break beat;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no exporter heartbeat; stderr:\n{}",
+            headless.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let host = hostname::get().unwrap().to_string_lossy().into_owned();
+    assert_eq!(beat.host, host);
+    assert!(
+        store
+            .last_beats()
+            .await
+            .unwrap()
+            .iter()
+            .all(|beat| beat.kind != Kind::Console),
+        "the exporter is not a console"
+    );
+    assert_eq!(headless.terminate(), Some(0), "{}", headless.stderr());
 }
