@@ -39,7 +39,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let failure_code = match &cli.command {
-        Some(Command::Check { .. } | Command::Logs { .. } | Command::Hosts { .. }) => 3,
+        Some(
+            Command::Check { .. }
+            | Command::Logs { .. }
+            | Command::Hosts { .. }
+            | Command::Containers { .. },
+        ) => 3,
         _ => 1,
     };
     match dispatch(cli) {
@@ -240,6 +245,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load_config(&cli, paths.as_ref())?;
             headless::exit_status(hosts(&loaded.config, *format))
         }
+        Some(Command::Containers { format }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            headless::exit_status(containers(&loaded.config, *format))
+        }
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
@@ -356,6 +365,21 @@ fn hosts(config: &Config, format: Format) -> Result<i32> {
     let sources = runtime.block_on(headless::hosts::collect(&config.fleet_specs));
     let judge = Judge::new(config.effective_rules());
     let report = headless::hosts::HostsReport::new(sources, &judge);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(report.exit_code())
+}
+
+/// `opsdeck containers`: every Docker container read once, judged and printed.
+fn containers(config: &Config, format: Format) -> Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let snapshot = runtime.block_on(headless::containers::collect());
+    let judge = Judge::new(config.effective_rules());
+    let report = headless::containers::ContainersReport::new(snapshot, &judge);
     match format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -706,6 +730,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
+        containers: config.containers.watch(),
         reports: Some(report_settings(
             &config,
             checklists.checklists.clone(),

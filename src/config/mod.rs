@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod backups;
+pub mod containers;
 pub mod diagnostics;
 pub mod incidents;
 pub mod keymap;
@@ -31,6 +32,7 @@ use theme::{Theme, load_theme};
 use crate::config::action::Action;
 use crate::core::checks::{Operator, Rule};
 use crate::core::collectors::resources::{METRIC_NAMES, ResourceSettings};
+use crate::core::containers::docker::ContainerAction;
 use crate::core::store::StoreLocation;
 
 /// The documented default configuration, printed by `opsdeck config default`.
@@ -64,6 +66,7 @@ pub struct Config {
     pub logs: Vec<toml::Spanned<logs::LogConfig>>,
     #[serde(rename = "prometheus")]
     pub prometheus: Vec<toml::Spanned<prometheus::PrometheusConfig>>,
+    pub containers: containers::ContainersConfig,
     /// The `[[prometheus]]` sources, checked and built while parsing.
     #[serde(skip)]
     pub fleet_specs: Vec<crate::core::fleet::FleetSpec>,
@@ -280,6 +283,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::incidents::INCIDENT_METRICS)
             .chain(crate::core::logs::findings::LOG_METRICS)
             .chain(crate::core::fleet::FLEET_METRICS)
+            .chain(crate::core::containers::CONTAINER_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .copied()
             .collect();
@@ -323,6 +327,8 @@ impl TryFrom<String> for OperatorValue {
 /// Dumps, verification of every file and restores of large databases take long; the runner's
 /// cancel still works at any time.
 const BACKUP_TASK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// A stop waits out its grace period before Docker kills the container.
+const CONTAINER_TASK_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn default_rules() -> Vec<Rule> {
     let rule = |metric: &str, warn, crit, minutes: u64| Rule {
@@ -388,6 +394,29 @@ pub fn default_rules() -> Vec<Rule> {
         rule(crate::core::fleet::HOST_CPU, 80.0, 90.0, 5),
         rule(crate::core::fleet::HOST_MEM, 85.0, 95.0, 3),
         rule(crate::core::fleet::HOST_DISK, 80.0, 90.0, 0),
+        // A container that should run and does not, or was killed for memory, is critical at
+        // once; a crash loop is CRASH_LOOP_RESTARTS restarts within the hour.
+        Rule {
+            operator: Operator::Below,
+            ..below(crate::core::containers::CONTAINER_UP, None, 1.0)
+        },
+        Rule {
+            operator: Operator::AtLeast,
+            ..rule(
+                crate::core::containers::CONTAINER_RESTARTS,
+                3.0,
+                crate::core::containers::CRASH_LOOP_RESTARTS,
+                0,
+            )
+        },
+        flag(crate::core::containers::CONTAINER_OOM, false),
+        rule(
+            crate::core::containers::CONTAINER_UNHEALTHY,
+            crate::core::containers::UNHEALTHY_WARN_S,
+            crate::core::containers::UNHEALTHY_CRIT_S,
+            0,
+        ),
+        rule(crate::core::containers::CONTAINER_MEMORY, 85.0, 95.0, 3),
     ]
 }
 
@@ -608,6 +637,31 @@ impl Config {
                         params: action.params().to_vec(),
                     },
                     kind: crate::core::tasks::TaskKind::Backup(action, settings.clone()),
+                };
+                tasks.push((task, None));
+            }
+        }
+        if self.containers.enabled {
+            for action in [
+                ContainerAction::Restart,
+                ContainerAction::Stop,
+                ContainerAction::Start,
+            ] {
+                let task = crate::core::tasks::Task {
+                    info: crate::core::tasks::TaskInfo {
+                        id: crate::core::tasks::containers::task_id(action).into(),
+                        title: format!("{} container", action.verb()),
+                        description: format!(
+                            "{} the container picked in the containers pane (Docker API)",
+                            action.verb()
+                        ),
+                        destructive: true,
+                        timeout: CONTAINER_TASK_TIMEOUT,
+                        // Different containers at once; Docker serialises the same one.
+                        concurrent: true,
+                        params: crate::core::tasks::containers::PARAMS.to_vec(),
+                    },
+                    kind: crate::core::tasks::TaskKind::Container(action),
                 };
                 tasks.push((task, None));
             }

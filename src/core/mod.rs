@@ -17,6 +17,7 @@ pub mod capacity;
 pub mod checklists;
 pub mod checks;
 pub mod collectors;
+pub mod containers;
 pub mod execution;
 pub mod fleet;
 pub mod history;

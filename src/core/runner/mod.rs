@@ -30,6 +30,8 @@ use crate::core::collectors::resources::{ResourceCollector, ResourceSample, Reso
 use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
+use crate::core::containers::ContainersSnapshot;
+use crate::core::containers::docker::ContainerCollector;
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
 use crate::core::history;
@@ -96,6 +98,8 @@ pub struct RunnerSettings {
     pub capacity: Option<JobTiming>,
     /// What the console's reports are composed from; `None`: reports are not offered.
     pub reports: Option<ReportSettings>,
+    /// How often the containers are refreshed (`[containers]`); `None`: Docker is not watched.
+    pub containers: Option<Duration>,
 }
 
 impl RunnerSettings {
@@ -119,6 +123,7 @@ impl RunnerSettings {
             fleet: Vec::new(),
             capacity: None,
             reports: None,
+            containers: None,
         }
     }
 }
@@ -141,6 +146,13 @@ enum Collected {
     Fleet(Box<FleetSnapshot>),
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
+    Containers(Box<ContainersSnapshot>),
+}
+
+impl From<Box<ContainersSnapshot>> for Collected {
+    fn from(snapshot: Box<ContainersSnapshot>) -> Self {
+        Collected::Containers(snapshot)
+    }
 }
 
 impl From<Box<FleetSnapshot>> for Collected {
@@ -214,6 +226,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.metrics(),
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
+            Collected::Containers(snapshot) => snapshot.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -238,6 +251,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.taken_at,
             Collected::Capacity(report) => report.taken_at,
             Collected::LogDirs(sample) => sample.taken_at,
+            Collected::Containers(snapshot) => snapshot.taken_at,
             Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
                 crate::core::model::now()
             }
@@ -370,6 +384,10 @@ async fn run(
             fleet_servers.insert(spec.name.clone(), (server, spec.jobs.clone()));
         }
         let control = drives.start(collector);
+        drives.refreshed.push(control);
+    }
+    if let Some(interval) = settings.containers {
+        let control = drives.start(ContainerCollector::new(interval));
         drives.refreshed.push(control);
     }
     if let (Some(timing), Some(store)) = (settings.capacity, &store) {
@@ -591,6 +609,17 @@ async fn run(
                 }
                 Some(Request::LoadLogLines { source, filter }) => {
                     answer_log_lines(log_lines.clone(), source, filter, events.clone());
+                }
+                Some(Request::LoadContainerLogs { name }) => {
+                    let events = events.clone();
+                    tokio::spawn(async move {
+                        let lines = match crate::core::containers::docker::connect().await {
+                            Ok(docker) => crate::core::containers::docker::log_tail(&docker, &name).await,
+                            Err(error) => Err(error),
+                        };
+                        let lines = lines.map_err(|error| error.to_string());
+                        let _ = events.send(Event::ContainerLogs { name, lines }).await;
+                    });
                 }
                 Some(Request::LoadHostHistory { source, instance }) => {
                     let server = fleet_servers.get(&source).cloned();
@@ -828,6 +857,10 @@ async fn deliver(
             evaluations,
         }],
         Collected::Fleet(snapshot) => vec![Event::Fleet {
+            snapshot,
+            evaluations,
+        }],
+        Collected::Containers(snapshot) => vec![Event::Containers {
             snapshot,
             evaluations,
         }],

@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod cache_cleanup;
+pub mod containers;
 pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
@@ -267,6 +268,8 @@ pub enum TaskKind {
         pg_sessions::SessionActionSettings,
     ),
     Backup(BackupAction, BackupTaskSettings),
+    /// Restart, stop or start a container from the containers pane.
+    Container(crate::core::containers::docker::ContainerAction),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -323,6 +326,7 @@ impl Task {
                 pg_sessions::plan(*action, settings, params).await
             }
             TaskKind::Backup(action, settings) => backups::plan(*action, settings, params).await,
+            TaskKind::Container(action) => containers::plan(*action, params).await,
         }
     }
 
@@ -362,6 +366,7 @@ impl Task {
                 pg_sessions::run(*action, settings, context).await
             }
             TaskKind::Backup(action, settings) => backups::run(*action, settings, context).await,
+            TaskKind::Container(action) => containers::run(*action, context).await,
         }
     }
 }

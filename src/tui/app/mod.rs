@@ -25,6 +25,7 @@ use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
 use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::containers::ContainersPane;
 use crate::tui::panes::hosts::HostsPane;
 use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::queries::QueriesPane;
@@ -332,6 +333,7 @@ impl AppState {
             None => match self.focus {
                 Pane::Logs => Some(Home::Logs),
                 Pane::Incidents => Some(Home::Incidents),
+                Pane::Containers => Some(Home::Containers),
                 _ => None,
             },
         }
@@ -388,6 +390,11 @@ impl AppState {
                     && self
                         .pane_mut::<HostsPane>()
                         .is_some_and(HostsPane::close_detail) => {}
+            Action::Close
+                if self.focus == Pane::Containers
+                    && self
+                        .pane_mut::<ContainersPane>()
+                        .is_some_and(ContainersPane::close_detail) => {}
             Action::Close => self.notice = None,
             action => return self.route(action),
         }
