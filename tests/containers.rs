@@ -48,7 +48,7 @@ async fn row_until(
     what: &str,
     done: impl Fn(&ContainerRow) -> bool,
 ) -> ContainersSnapshot {
-    eventually(limit, what, || async {
+    eventually(limit, what, async || {
         let snapshot = collector.snapshot().await;
         assert!(snapshot.unavailable.is_none(), "{:?}", snapshot.unavailable);
         snapshot
@@ -213,7 +213,7 @@ async fn a_failing_healthcheck_is_unhealthy_past_its_limit_and_its_service_down(
     assert!(missing.detail.contains("no container named"), "{missing:?}");
 
     // Unhealthy for longer than the built-in rule's limit (30 s) is a warning.
-    let snapshot = eventually(Duration::from_secs(90), "the unhealthy warning", || async {
+    let snapshot = eventually(Duration::from_secs(90), "the unhealthy warning", async || {
         let snapshot = collector.snapshot().await;
         (level(&snapshot, &sick.name, "container.unhealthy_s") == Some(Status::Warn))
             .then_some(snapshot)
@@ -348,12 +348,15 @@ async fn a_restart_goes_through_the_runner_into_the_audit_log_and_is_refused_rea
             confirmed: true,
         })
         .unwrap();
-    let reason = support::runner::next(&mut runner, |event| match event {
-        Event::TaskRefused { reason, .. } => Some(reason),
+    let run = support::runner::next(&mut runner, |event| match event {
+        Event::TaskFinished(run) => Some(run),
+        Event::TaskStarted(run) => panic!("a bad name was started: {run:?}"),
         _ => None,
     })
     .await;
-    assert!(reason.contains("not a container name"), "{reason}");
+    assert_eq!(run.status, RunStatus::Failed, "{run:?}");
+    let summary = run.summary.unwrap_or_default();
+    assert!(summary.contains("not a container name"), "{summary}");
 }
 
 #[tokio::test]
@@ -372,7 +375,7 @@ async fn hostile_log_lines_and_labels_come_back_escaped_and_bounded() {
         ..Spec::default()
     };
     let container = start(&docker, "hostile", spec).await;
-    let lines = eventually(Duration::from_secs(30), "the log written", || async {
+    let lines = eventually(Duration::from_secs(30), "the log written", async || {
         let lines = docker::log_tail(&docker, &container.name).await.unwrap();
         lines
             .last()

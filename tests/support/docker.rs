@@ -172,11 +172,11 @@ pub async fn start(docker: &Docker, label: &str, spec: Spec<'_>) -> TestContaine
 }
 
 /// Polls `check` every 500 ms until it gives `Some`, failing after `limit` with `what`.
-pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
+pub async fn eventually<T>(
+    limit: Duration,
+    what: &str,
+    mut check: impl AsyncFnMut() -> Option<T>,
+) -> T {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if let Some(found) = check().await {
