@@ -314,7 +314,7 @@ fn help_overlay_lists_every_binding() {
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 40));
     insta::assert_snapshot!(screen);
     // Grouped by pane it is longer than a screen: every binding is there on a tall one.
-    let tall = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 90));
+    let tall = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
     for action in opsdeck::config::action::Action::ALL {
         assert!(
             tall.contains(&format!(" {} ", action.name())),
@@ -3297,7 +3297,7 @@ mod containers {
         assert!(at("OOM-killed") < at("web "));
         assert!(at("last check: db \\x1b[2J gone\\r\\nfake") > 0);
         assert!(at("evil\\x1b[2Jname") > 0);
-        assert!(at("shop\\x1b[31m/cache") > 0);
+        assert!(at("shop\\x1b[31m/") > 0);
     }
 
     #[test]
