@@ -213,11 +213,15 @@ async fn a_failing_healthcheck_is_unhealthy_past_its_limit_and_its_service_down(
     assert!(missing.detail.contains("no container named"), "{missing:?}");
 
     // Unhealthy for longer than the built-in rule's limit (30 s) is a warning.
-    let snapshot = eventually(Duration::from_secs(90), "the unhealthy warning", async || {
-        let snapshot = collector.snapshot().await;
-        (level(&snapshot, &sick.name, "container.unhealthy_s") == Some(Status::Warn))
-            .then_some(snapshot)
-    })
+    let snapshot = eventually(
+        Duration::from_secs(90),
+        "the unhealthy warning",
+        async || {
+            let snapshot = collector.snapshot().await;
+            (level(&snapshot, &sick.name, "container.unhealthy_s") == Some(Status::Warn))
+                .then_some(snapshot)
+        },
+    )
     .await;
     assert!(
         snapshot
