@@ -148,7 +148,7 @@ pub async fn start(docker: &Docker, label: &str, spec: Spec<'_>) -> TestContaine
             network_mode: Some("none".into()),
             memory: spec.memory_bytes,
             memory_swap: spec.memory_bytes,
-            restart_policy: spec.restart_always.then(|| RestartPolicy {
+            restart_policy: spec.restart_always.then_some(RestartPolicy {
                 name: Some(bollard::models::RestartPolicyNameEnum::ALWAYS),
                 maximum_retry_count: None,
             }),

@@ -158,10 +158,9 @@ impl Watched {
             "die" => {
                 self.died.insert(id.clone());
             }
-            "start" => {
-                if self.died.remove(&id) {
-                    self.restarts.entry(id.clone()).or_default().push_back(at);
-                }
+            // A start after a die is a restart; the first start is not.
+            "start" if self.died.remove(&id) => {
+                self.restarts.entry(id.clone()).or_default().push_back(at);
             }
             "health_status: unhealthy" => {
                 self.unhealthy_since.entry(id.clone()).or_insert(at);
