@@ -133,9 +133,9 @@ struct Watched {
     unhealthy_since: HashMap<String, DateTime<Utc>>,
     /// When the newest event happened (seconds): a stream started again resumes from there.
     last_event: Option<i64>,
-    /// The newest event taken (nanoseconds): the live stream repeats the second where the
-    /// read of the past ended, and an event must not count twice.
-    last_nano: i64,
+    /// The events of the newest seconds taken, (nanoseconds, id, action): the live stream
+    /// repeats the second where the read of the past ended, and an event must not count twice.
+    recent: HashSet<(i64, String, String)>,
     stream_ended: bool,
 }
 
@@ -144,17 +144,19 @@ impl Watched {
         let Some(id) = event.actor.as_ref().and_then(|actor| actor.id.clone()) else {
             return;
         };
+        let action = event.action.clone().unwrap_or_default();
         let nano = event.time_nano.unwrap_or(0);
-        if nano != 0 && nano <= self.last_nano {
+        if !self.recent.insert((nano, id.clone(), action.clone())) {
             return;
         }
-        self.last_nano = self.last_nano.max(nano);
+        self.recent
+            .retain(|(seen, _, _)| nano - *seen < 2_000_000_000);
         let at = event
             .time
             .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
             .unwrap_or_else(now);
         self.last_event = event.time.max(self.last_event);
-        match event.action.as_deref().unwrap_or("") {
+        match action.as_str() {
             "die" => {
                 self.died.insert(id.clone());
             }
@@ -367,7 +369,10 @@ impl ContainerCollector {
         let mut row = describe(&inspected);
         if let Ok(mut watched) = self.watched.lock() {
             row.restarts_1h = watched.restarts_within_hour(id, taken_at);
-            if row.health.as_deref() == Some("unhealthy") {
+            if row.health.as_deref() != Some("unhealthy") {
+                // Not unhealthy now: an old start must not carry over to its next failure.
+                watched.unhealthy_since.remove(id);
+            } else {
                 row.unhealthy_since = Some(
                     *watched
                         .unhealthy_since
