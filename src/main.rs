@@ -691,6 +691,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|set| set.name.clone())
             .collect(),
     );
+    state.set_containers_watched(config.containers.enabled);
     state.set_fleet_sources(
         config
             .fleet_specs

@@ -3284,7 +3284,9 @@ mod containers {
 
     #[test]
     fn containers_worst_first_with_hostile_text_escaped_at_120x40() {
-        let state = containers_state(snapshot());
+        let mut state = containers_state(snapshot());
+        // Zoomed, every column is on screen.
+        key(&mut state, "z");
         let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
         assert_clean(&screen, 120);
         insta::assert_snapshot!(screen);
@@ -3297,6 +3299,7 @@ mod containers {
         assert!(at("OOM-killed") < at("web "));
         assert!(at("last check: db \\x1b[2J gone\\r\\nfake") > 0);
         assert!(at("evil\\x1b[2Jname") > 0);
+        assert!(at("evil\\x1b]0;owned") > 0);
         assert!(at("shop\\x1b[31m/") > 0);
     }
 

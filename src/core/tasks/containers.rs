@@ -67,7 +67,7 @@ pub async fn plan(action: ContainerAction, params: &Params) -> Result<Plan, Task
             plan.steps.push(Plan::note(now));
             if let (Some(project), Some(service)) = (&row.project, &row.service) {
                 plan.steps.push(Plan::note(format!(
-                    "  compose project {project}, service {service} (only this container; `docker compose -p {project} {} {service}` would act on every replica)",
+                    "  compose {project}/{service}: this container alone, not `docker compose -p {project} {} {service}`",
                     action.verb()
                 )));
             }

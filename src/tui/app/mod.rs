@@ -184,6 +184,15 @@ impl AppState {
         self.dirty = true;
     }
 
+    /// Whether the runner watches Docker: the containers pane is then shown ("reading Docker…"
+    /// until its first refresh), so `--pane containers` can focus it at once.
+    pub fn set_containers_watched(&mut self, watched: bool) {
+        if let Some(pane) = self.pane_mut::<ContainersPane>() {
+            pane.watched = watched;
+        }
+        self.dirty = true;
+    }
+
     /// The configured log sources, shown as "reading…" until their first read.
     pub fn set_log_sources(&mut self, names: Vec<String>) {
         if let Some(pane) = self.pane_mut::<LogsPane>() {

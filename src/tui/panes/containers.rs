@@ -4,7 +4,7 @@
 //! an unhealthy container's last check output under its row. Enter shows the selected
 //! container's log tail (escaped, bounded); E, P and U restart, stop and start it through the
 //! task runner (plan, confirm, audit). Docker absent or unreadable: the pane says so and how to
-//! fix it. Shown once the runner watches Docker (`[containers]`).
+//! fix it. Shown when the runner watches Docker (`[containers]`).
 
 use std::collections::HashMap;
 
@@ -38,6 +38,8 @@ pub struct LogView {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ContainersPane {
+    /// The runner watches Docker (`[containers] enabled`).
+    pub watched: bool,
     pub snapshot: Option<ContainersSnapshot>,
     /// The rules' level per container name.
     pub levels: HashMap<String, Status>,
@@ -134,7 +136,7 @@ impl Component for ContainersPane {
     }
 
     fn shown(&self) -> bool {
-        self.snapshot.is_some()
+        self.watched || self.snapshot.is_some()
     }
 
     fn summary(&self, _view: &View) -> Summary {
@@ -306,15 +308,15 @@ impl ContainersPane {
         let mut lines = vec![Line::styled(
             strings::fit(
                 &format!(
-                    "{} {} {} {} {:>4} {:>6} {:>5} {:>17}  IMAGE",
+                    "{} {} {} {:>4} {:>6} {:>5} {:>17}  {} IMAGE",
                     pad("NAME", 20),
-                    pad("COMPOSE", 14),
                     pad("STATE", 13),
                     pad("HEALTH", 9),
                     "R/1H",
                     "UP",
                     "CPU",
-                    "MEMORY"
+                    "MEMORY",
+                    pad("COMPOSE", 14),
                 ),
                 width,
             ),
@@ -328,9 +330,8 @@ impl ContainersPane {
         for (index, row) in snapshot.containers.iter().enumerate() {
             let level = self.level(row);
             let text = format!(
-                "{} {} {} {} {:>4} {:>6} {:>5} {:>17}  {}",
+                "{} {} {} {:>4} {:>6} {:>5} {:>17}  {} {}",
                 pad(&printable(&row.name), 20),
-                pad(&printable(&row.compose_label()), 14),
                 pad(&row.state_label(), 13),
                 pad(row.health.as_deref().unwrap_or("-"), 9),
                 row.restarts_1h,
@@ -339,6 +340,7 @@ impl ContainersPane {
                 row.cpu_pct
                     .map_or_else(|| "-".to_owned(), |pct| format_value(pct, Unit::Percent)),
                 row.memory_label(),
+                pad(&printable(&row.compose_label()), 14),
                 row.image_label(now),
             );
             let style = if level >= Status::Warn {
