@@ -401,3 +401,57 @@ async fn hostile_log_lines_and_labels_come_back_escaped_and_bounded() {
     let report = opsdeck::headless::containers::ContainersReport::new(snapshot, &judge());
     assert!(!report.to_text().contains('\u{1b}'));
 }
+
+/// `opsdeck containers` where Docker cannot be read: exit 3 with the fix, nothing else needed.
+fn containers_cli(
+    dir: &std::path::Path,
+    setup: impl FnOnce(&mut std::process::Command),
+) -> support::run::Run {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
+    command.arg("containers");
+    support::run::sandboxed(&mut command, dir, "tester");
+    setup(&mut command);
+    support::run::Run::from(command.output().unwrap())
+}
+
+#[test]
+fn docker_absent_or_its_socket_unreadable_is_unknown_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = containers_cli(dir.path(), |command| {
+        command.env("DOCKER_HOST", "unix:///nonexistent/docker.sock");
+    });
+    assert_eq!(missing.code, Some(3), "{}", missing.text());
+    assert!(
+        missing
+            .stdout
+            .contains("UNKNOWN cannot read Docker at unix:///nonexistent/docker.sock"),
+        "{}",
+        missing.text()
+    );
+    assert!(
+        missing.stdout.contains("fix: start Docker"),
+        "{}",
+        missing.text()
+    );
+
+    // Someone outside the docker group: the socket refuses them.
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::os::unix::process::CommandExt as _;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = containers_cli(dir.path(), |command| {
+        command.uid(65534).gid(65534).env_remove("DOCKER_HOST");
+    });
+    assert_eq!(refused.code, Some(3), "{}", refused.text());
+    assert!(
+        refused.stdout.contains("Permission denied"),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused
+            .stdout
+            .contains("fix: add your user to the docker group (sudo usermod -aG docker $USER)"),
+        "{}",
+        refused.text()
+    );
+}
