@@ -135,6 +135,28 @@ async fn a_container_past_its_memory_limit_is_oom_killed_and_the_cli_exits_criti
     assert_eq!(row.exit_code, Some(137), "{row:?}");
     assert_eq!(row.state_label(), "exited(137)");
 
+    // The console's runner watches Docker and the kill becomes an alert like any other.
+    let mut watching = runner::spawn(
+        RunnerSettings {
+            rules: opsdeck::config::default_rules(),
+            containers: Some(Duration::from_secs(1)),
+            ..RunnerSettings::tasks_only(support::runner::no_tasks())
+        },
+        None,
+    );
+    let alert = support::runner::next(&mut watching, |event| match event {
+        Event::AlertChanged(alert)
+            if alert.metric == "container.oom_killed"
+                && alert.instance.as_deref() == Some(container.name.as_str()) =>
+        {
+            Some(alert)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(alert.level, Status::Crit, "{alert:?}");
+    let _ = watching.requests.send(Request::Shutdown);
+
     let dir = tempfile::tempdir().unwrap();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_opsdeck"));
     command.args(["containers", "--format", "json"]);
