@@ -18,12 +18,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck tasks                    list the maintenance tasks and their last runs
   opsdeck run temp-cleanup --dry-run
   opsdeck run log-rotation --yes --param force=true
+  opsdeck run --due                due scheduled tasks, from cron or a systemd timer
+  opsdeck schedule print --cron    crontab lines for it (--systemd: a service and timer)
+  opsdeck schedule --format json   the calendar: next 7 days due, past 7 days ran/skipped/failed
   opsdeck history --task db-vacuum-analyze --format json
   opsdeck queries --db app --top 10 --min-mean-ms 1000
   opsdeck logs --since 1h          log findings: errors, new signatures, access figures, failed logins
   opsdeck logs --source nginx --format json
   opsdeck hosts --format json      the fleet from Prometheus, worst first; exit by the rules
   opsdeck containers               Docker containers: state, health, restarts, OOM kills; exit by the rules
+  opsdeck exporter                 serve /metrics at [exporter] listen without the console
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
   opsdeck checklist export daily > handover.md
@@ -75,7 +79,13 @@ pub enum Command {
     /// 130 cancelled).
     Run {
         /// Task id, as listed by `opsdeck tasks`.
-        task: String,
+        #[arg(required_unless_present = "due", conflicts_with = "due")]
+        task: Option<String>,
+        /// Run every scheduled task that is due and not running in any process, one after
+        /// another (for cron or a systemd timer; `opsdeck schedule print` writes the lines).
+        /// Destructive tasks only with `unattended = true`. Exit 1 when a run failed.
+        #[arg(long, conflicts_with_all = ["dry_run", "yes", "params"])]
+        due: bool,
         /// Only show what the task would do.
         #[arg(long)]
         dry_run: bool,
@@ -147,6 +157,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Serve opsdeck's own metrics for Prometheus at `[exporter] listen` without the console
+    /// (for a systemd unit): the console's collectors, rules and alerts, no terminal. Runs
+    /// until SIGTERM or Ctrl-C; warnings go to standard error.
+    Exporter,
     /// The maintenance checklists: where each run stands, ticking items, signing off, and the
     /// shift-handover export.
     Checklist {
@@ -178,6 +192,17 @@ pub enum Command {
         /// Write it to this file instead of standard output.
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// The maintenance calendar: the next 7 days' due tasks and checklists, and the past 7 days
+    /// with what ran, was skipped, failed or was missed.
+    Schedule {
+        #[command(subcommand)]
+        action: Option<ScheduleCommand>,
+        /// The calendar around the start of this day (YYYY-MM-DD) instead of now.
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Print or validate the configuration.
     Config {
@@ -335,6 +360,18 @@ pub struct RunChoice {
     /// The run of this period, e.g. 2026-11-22, 2026-W47, 2026-11 or 2026-Q4.
     #[arg(long, value_name = "PERIOD")]
     pub period: Option<String>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ScheduleCommand {
+    /// Print what wakes `opsdeck run --due` at the tasks' due times: crontab lines, or a
+    /// systemd service and timer.
+    Print {
+        #[arg(long, required_unless_present = "systemd", conflicts_with = "systemd")]
+        cron: bool,
+        #[arg(long)]
+        systemd: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

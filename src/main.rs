@@ -11,7 +11,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format};
+use opsdeck::cli::{CheckGroup, Cli, Command, ConfigCommand, Format, ScheduleCommand};
 use opsdeck::config::keymap::KeyChord;
 use opsdeck::config::paths::Paths;
 use opsdeck::config::theme::Theme;
@@ -20,6 +20,8 @@ use opsdeck::core::checks::{Judge, Rule};
 use opsdeck::core::collectors::BlockingCollector;
 use opsdeck::core::collectors::resources::{ResourceCollector, ResourceSettings};
 use opsdeck::core::execution::{Identity, TaskSettings};
+use opsdeck::core::exporter::ExporterSettings;
+use opsdeck::core::exporter::http::Endpoint;
 use opsdeck::core::protocol::Event;
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
 use opsdeck::core::sources::secrets::RedactingWriter;
@@ -112,7 +114,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .map(|(task, key)| (task, key.map(|key| key.to_string())))
                     .collect();
                 let runs = store.runs(None, 1000).await?;
-                let listing = headless::tasks::listing(&tasks, &runs);
+                let listing = headless::tasks::listing(&tasks, &runs, chrono::Utc::now());
                 match format {
                     Format::Text => print!("{}", headless::tasks::listing_text(&listing)),
                     Format::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
@@ -135,13 +137,32 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 Ok(0)
             })
         }
+        Some(Command::Run { due: true, .. }) => {
+            let read_only = cli.read_only;
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks = config.tasks(&state_dir(paths.as_ref()));
+                let due: Vec<String> = tasks
+                    .iter()
+                    .filter(|(task, _)| task.info.schedule.is_some())
+                    .map(|(task, _)| task.info.id.clone())
+                    .collect();
+                let settings = RunnerSettings::tasks_only(task_settings(
+                    tasks,
+                    read_only || config.general.read_only,
+                    paths.as_ref(),
+                ));
+                let runner = runner::spawn(settings, Some(store));
+                headless::tasks::run_due(runner, due).await
+            })
+        }
         Some(Command::Run {
             task,
             dry_run,
             yes,
             params,
+            ..
         }) => {
-            let (task_id, dry_run, yes) = (task.clone(), *dry_run, *yes);
+            let (task_id, dry_run, yes) = (task.clone().unwrap_or_default(), *dry_run, *yes);
             let params: Params = params.iter().cloned().collect();
             let read_only = cli.read_only;
             with_store(&cli, paths, |config, store, paths| async move {
@@ -153,6 +174,72 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 ));
                 let runner = runner::spawn(settings, Some(store));
                 headless::tasks::run(runner, task_id, params, dry_run, yes).await
+            })
+        }
+        Some(Command::Schedule {
+            action: Some(ScheduleCommand::Print { systemd, .. }),
+            ..
+        }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            let tasks = loaded.config.tasks(&state_dir(paths.as_ref()));
+            let scheduled: Vec<(&str, &opsdeck::core::tasks::schedule::CronExpr)> = tasks
+                .iter()
+                .filter_map(|(task, _)| {
+                    let schedule = task.info.schedule.as_ref()?;
+                    Some((task.info.id.as_str(), &schedule.cron))
+                })
+                .collect();
+            if scheduled.is_empty() {
+                return Err(anyhow!(
+                    "no task has a schedule, so there is nothing to wake `run --due` for\n  fix: add schedule = \"0 3 * * *\" to a [tasks.NAME] or [[task]] entry"
+                ));
+            }
+            let command = due_command(&cli, &loaded)?;
+            if *systemd {
+                for (name, contents) in
+                    opsdeck::core::tasks::schedule::systemd_units(&scheduled, &command)
+                {
+                    println!("# /etc/systemd/system/{name}\n{contents}");
+                }
+            } else {
+                print!(
+                    "{}",
+                    opsdeck::core::tasks::schedule::crontab(&scheduled, &command)
+                );
+            }
+            Ok(0)
+        }
+        Some(Command::Schedule {
+            action: None,
+            date,
+            format,
+        }) => {
+            let (date, format) = (date.clone(), *format);
+            let now = match &date {
+                Some(date) => day_start(date)?,
+                None => chrono::Utc::now(),
+            };
+            with_store(&cli, paths, |config, store, paths| async move {
+                let tasks: Vec<opsdeck::core::tasks::TaskInfo> = config
+                    .tasks(&state_dir(paths.as_ref()))
+                    .into_iter()
+                    .map(|(task, _)| task.info)
+                    .collect();
+                let session = checklist_session(&config, paths.as_ref());
+                let calendar = opsdeck::core::calendar::load(
+                    &store,
+                    &tasks,
+                    &session.checklists,
+                    session.language,
+                    now,
+                    &chrono::Local,
+                )
+                .await?;
+                match format {
+                    Format::Text => print!("{}", calendar.to_text(&chrono::Local)),
+                    Format::Json => println!("{}", serde_json::to_string_pretty(&calendar)?),
+                }
+                Ok(0)
             })
         }
         Some(Command::Queries {
@@ -249,6 +336,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load_config(&cli, paths.as_ref())?;
             headless::exit_status(containers(&loaded.config, *format))
         }
+        Some(Command::Exporter) => exporter(&cli, paths),
         Some(Command::Checklist { action }) => {
             let action = action.clone();
             with_store(&cli, paths, |config, store, paths| async move {
@@ -404,6 +492,35 @@ where
         opsdeck::core::execution::mark_interrupted(&store, &hostname()).await?;
         body(loaded.config, store, paths).await
     })
+}
+
+/// The command cron or systemd runs: this binary, with the configuration and state it was
+/// given, and `run --due`.
+fn due_command(cli: &Cli, loaded: &LoadedConfig) -> Result<String> {
+    let exe = std::env::current_exe().context("cannot tell where the opsdeck binary is")?;
+    let mut argv = vec![exe.display().to_string()];
+    if let Some(config) = &loaded.source {
+        let config = std::fs::canonicalize(config).unwrap_or_else(|_| config.clone());
+        argv.extend(["--config".to_owned(), config.display().to_string()]);
+    }
+    if let Some(state) = &cli.state {
+        let state = std::path::absolute(state).unwrap_or_else(|_| state.clone());
+        argv.extend(["--state".to_owned(), state.display().to_string()]);
+    }
+    argv.extend(["run".to_owned(), "--due".to_owned()]);
+    Ok(shell_words::join(argv))
+}
+
+/// The local start of a `YYYY-MM-DD` day.
+fn day_start(date: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+    use chrono::TimeZone;
+    let day = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .with_context(|| format!("`{date}` is not a date\n  fix: write it as YYYY-MM-DD"))?;
+    chrono::Local
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map(|start| start.with_timezone(&chrono::Utc))
+        .ok_or_else(|| anyhow!("{date} has no local midnight"))
 }
 
 /// Where generated files and run logs go.
@@ -716,9 +833,51 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         state.focus_on(pane);
     }
     let resources = read_gauges_first(config.resource_settings(), &rules, &mut state);
+    let reports = report_settings(&config, checklists.checklists.clone(), paths.as_ref());
+    let settings = runner_settings(
+        &config,
+        &checklists.checklists,
+        resources,
+        read_only,
+        paths.as_ref(),
+    );
     let settings = RunnerSettings {
+        reports: Some(reports),
+        ..settings
+    };
+    let exporter = config.exporter.listen.0.map(|listen| ExporterSettings {
+        listen,
+        host: hostname(),
+        checklists: checklists.checklists.clone(),
+    });
+    // Opening the store (and creating the log) waits until the first frame is on screen.
+    let start = async {
+        let store = Store::open(&location).await?;
+        let log_guard = init_logging(paths.as_ref())?;
+        tracing::info!(store = store.location(), "opsdeck started");
+        let runner = runner::spawn(settings, Some(store));
+        let runner = match exporter {
+            Some(exporter) => runner::exporter::attach_or_warn(exporter, runner).await,
+            None => runner,
+        };
+        Ok((runner, log_guard))
+    };
+    let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
+    Ok(exit.code())
+}
+
+/// The runner of the console and of `opsdeck exporter`: every collector, rule and task the
+/// configuration has (reports are the console's alone).
+fn runner_settings(
+    config: &Config,
+    checklists: &[opsdeck::core::checklists::Checklist],
+    resources: Resources,
+    read_only: bool,
+    paths: Option<&Paths>,
+) -> RunnerSettings {
+    RunnerSettings {
         resources: Some(resources),
-        rules,
+        rules: config.effective_rules(),
         services: config.service_specs.clone(),
         notify: config.notify.settings(&hostname()),
         databases: config.databases(),
@@ -726,28 +885,63 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         queries_interval: config.queries.interval.0,
         backups: config.backup_set_specs.clone(),
         backups_interval: config.backups.interval.0,
-        checklists: checklists.checklists.clone(),
+        checklists: checklists.to_vec(),
         watch_incidents: true,
+        watch_schedules: true,
         logs: config.log_sources.clone(),
         fleet: config.fleet_specs.clone(),
         capacity: Some(opsdeck::core::capacity::job::JobTiming::default()),
         containers: config.containers.watch(),
-        reports: Some(report_settings(
-            &config,
-            checklists.checklists.clone(),
-            paths.as_ref(),
-        )),
-        ..RunnerSettings::tasks_only(task_settings(tasks, read_only, paths.as_ref()))
+        ..RunnerSettings::tasks_only(task_settings(
+            config.tasks(&state_dir(paths)),
+            read_only,
+            paths,
+        ))
+    }
+}
+
+/// `opsdeck exporter`: the console's runner without a terminal, serving `/metrics` at
+/// `[exporter] listen` until SIGTERM.
+fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
+    let loaded = load_config(cli, paths.as_ref())?;
+    let config = &loaded.config;
+    let file = loaded.source.as_ref().map_or_else(
+        || "the built-in defaults".to_owned(),
+        |path| path.display().to_string(),
+    );
+    let Some(listen) = config.exporter.listen.0 else {
+        return Err(anyhow!(
+            "{file}: no [exporter] listen address; the exporter is off\n  fix: add [exporter] listen = \"127.0.0.1:9464\""
+        ));
     };
-    // Opening the store (and creating the log) waits until the first frame is on screen.
-    let start = async {
+    let location = store_location(cli, config, paths.as_ref())?;
+    let checklists = checklist_session(config, paths.as_ref());
+    let read_only = cli.read_only || config.general.read_only;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let endpoint = Endpoint::bind(ExporterSettings {
+            listen,
+            host: hostname(),
+            checklists: checklists.checklists.clone(),
+        })
+        .await
+        .map_err(|error| {
+            anyhow!("{error}\n  fix: set [exporter] listen in {file} to a free address, or stop what listens there")
+        })?;
         let store = Store::open(&location).await?;
-        let log_guard = init_logging(paths.as_ref())?;
-        tracing::info!(store = store.location(), "opsdeck started");
-        Ok((runner::spawn(settings, Some(store)), log_guard))
-    };
-    let exit = runtime.block_on(opsdeck::tui::run(state, look, start, config.general.mouse))?;
-    Ok(exit.code())
+        let _log_guard = init_logging(paths.as_ref())?;
+        tracing::info!(store = store.location(), "opsdeck exporter started");
+        let settings = runner_settings(
+            config,
+            &checklists.checklists,
+            Resources::Settings(config.resource_settings()),
+            read_only,
+            paths.as_ref(),
+        );
+        headless::exporter::run(runner::spawn(settings, Some(store)), endpoint).await
+    })
 }
 
 /// How long the console waits for its first reading of the gauges before drawing without them

@@ -778,6 +778,14 @@ const INVALID: &[Invalid] = &[
         message: "unsupported store URL `mysql://x`",
         suggestion: Some("sqlite:///path/to/state.db or postgres://"),
     },
+    // line 3: `listen = ` is 9 characters.
+    Invalid {
+        file: "bad-listen.toml",
+        line: 3,
+        column: 10,
+        message: "`localhost:9464` is not an address to listen on",
+        suggestion: Some("listen = \"127.0.0.1:9464\""),
+    },
 ];
 
 /// The theme is checked after parsing, and its error still names its place in the file.

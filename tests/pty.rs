@@ -1171,3 +1171,53 @@ fn a_declared_incident_and_its_note_survive_kill_9_right_after_the_note() {
     assert!(text.contains("failover to db-2 done"), "{text}");
     assert!(text.contains("db-1"), "{text}");
 }
+
+/// The body of `GET /metrics` on 127.0.0.1:`port`, if something answers 200.
+fn scrape(port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    (head.split(' ').nth(1) == Some("200")).then(|| body.to_owned())
+}
+
+#[test]
+fn the_console_serves_its_exporter_while_it_runs() {
+    let sandbox = Sandbox::new();
+    let web = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    // A port free a moment ago (the probe is dropped at once).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|probe| probe.local_addr())
+        .unwrap()
+        .port();
+    let config = sandbox.write(
+        "exporter.toml",
+        &format!(
+            "[exporter]\nlisten = \"127.0.0.1:{port}\"\n\n[[service]]\nname = \"web\"\nkind = \"tcp\"\naddress = \"{}\"\ninterval = \"1s\"\n",
+            web.local_addr().unwrap()
+        ),
+    );
+    let mut console = sandbox.console(&["--config", config.to_str().unwrap()], &[]);
+    console.wait_for_first_frame();
+    console.wait_for(
+        "the service's figures at /metrics",
+        FIRST_FRAME_TIMEOUT,
+        |_| {
+            scrape(port).is_some_and(|body| {
+                body.contains("opsdeck_service_check_success{service=\"web\"} 1\n")
+            })
+        },
+    );
+    console.send(b"q");
+    let status = console.wait_exit(EXIT_TIMEOUT);
+    assert!(status.success(), "{}", console.describe());
+    assert!(
+        scrape(port).is_none(),
+        "nothing serves once the console quit"
+    );
+    drop(web);
+}

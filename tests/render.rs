@@ -492,6 +492,7 @@ mod tasks {
             timeout: Duration::from_secs(600),
             concurrent: false,
             params: Vec::new(),
+            schedule: None,
         }
     }
 
@@ -512,6 +513,7 @@ mod tasks {
             summary: ended.map(|_| "rotated 2 logs".into()),
             output: "rotating log /var/log/app.log\n".into(),
             log_path: None,
+            trigger: Default::default(),
         }
     }
 
@@ -560,6 +562,116 @@ mod tasks {
                 run_id: "r2".into(),
                 line: line.into(),
             }));
+        }
+    }
+
+    /// Two scheduled tasks, one overdue: the pane's schedule column, then the calendar popup
+    /// opened from the palette with a week of ran, skipped, failed and missed due times.
+    #[test]
+    fn schedules_in_the_pane_and_the_calendar_popup() {
+        use opsdeck::core::calendar::{Sources, build};
+        use opsdeck::core::checklists::{Checklist, Language, Period, Text};
+        use opsdeck::core::model::Trigger;
+        use opsdeck::core::tasks::schedule::{CronExpr, ScheduleSample, TaskSchedule};
+        let schedule = |cron: &str, unattended| TaskSchedule {
+            cron: CronExpr::parse(cron).unwrap(),
+            grace: Duration::from_secs(3600),
+            unattended,
+        };
+        let mut rotate = info("log-rotation", "Rotate logs", true);
+        rotate.schedule = Some(schedule("0 3 * * *", true));
+        let mut vacuum = info("db-vacuum-analyze", "VACUUM ANALYZE", true);
+        vacuum.schedule = Some(schedule("0 1 * * 0", false));
+        let mut state = state("PROD");
+        state.set_tasks(vec![
+            (rotate.clone(), Some(KeyChord::parse("L").unwrap())),
+            (vacuum.clone(), Some(KeyChord::parse("V").unwrap())),
+        ]);
+        let now = at(3600);
+        let mut ran = run(
+            "r1",
+            "log-rotation",
+            RunStatus::Succeeded,
+            -3 * 86_400,
+            Some(-3 * 86_400 + 5),
+        );
+        ran.trigger = Trigger::Schedule;
+        let mut failed = run(
+            "r2",
+            "log-rotation",
+            RunStatus::Failed,
+            -2 * 86_400,
+            Some(-2 * 86_400 + 9),
+        );
+        failed.trigger = Trigger::Schedule;
+        failed.summary = Some("exited with status 1".into());
+        let mut skipped = run(
+            "r3",
+            "db-vacuum-analyze",
+            RunStatus::Refused,
+            -86_400 * 7 + 7200,
+            Some(-86_400 * 7 + 7200),
+        );
+        skipped.trigger = Trigger::Schedule;
+        skipped.summary = Some("skipped: unattended = false".into());
+        let runs = vec![ran.clone(), failed, skipped];
+        let tasks = [rotate, vacuum];
+        let schedules: Vec<(String, TaskSchedule)> = tasks
+            .iter()
+            .map(|task| (task.id.clone(), task.schedule.clone().unwrap()))
+            .collect();
+        let successes = [("log-rotation".to_owned(), ran.ended_at.unwrap())].into();
+        state.update(Msg::Runner(Event::Schedules(ScheduleSample::new(
+            &schedules, &successes, now, &Utc,
+        ))));
+        for _ in 0..4 {
+            state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
+        }
+        state.update(Msg::Tick(now));
+        let pane = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        insta::assert_snapshot!("schedules_in_the_tasks_pane", pane);
+        assert!(pane.contains("OVERDUE since"), "{pane}");
+
+        state.update(Msg::Key(KeyChord::parse(":").unwrap()));
+        for ch in "calendar".chars() {
+            state.update(Msg::Key(KeyChord::parse(&ch.to_string()).unwrap()));
+        }
+        let requests = state.update(Msg::Key(KeyChord::parse("enter").unwrap()));
+        assert!(
+            matches!(
+                &requests[..],
+                [opsdeck::core::protocol::Request::LoadCalendar { .. }]
+            ),
+            "{requests:?}"
+        );
+        let checklist = Checklist {
+            id: "weekly".into(),
+            title: Text {
+                en: "Weekly check".into(),
+                ko: None,
+            },
+            period: Period::Week,
+            schedule: "0 10 * * 1".into(),
+            overdue_after: Duration::from_secs(86_400),
+            items: Vec::new(),
+            source: "test".into(),
+        };
+        let calendar = build(
+            &Sources {
+                tasks: &tasks,
+                checklists: &[checklist],
+                language: Language::En,
+                runs: &runs,
+                checklist_runs: &[],
+            },
+            now,
+            &Utc,
+        );
+        state.update(Msg::Runner(Event::Calendar(Ok(Box::new(calendar)))));
+        let popup = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        insta::assert_snapshot!("the_calendar_popup", popup);
+        for expected in ["ran", "failed", "skipped", "missed", "due"] {
+            assert!(popup.contains(expected), "{expected}: {popup}");
         }
     }
 

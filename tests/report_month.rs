@@ -107,6 +107,7 @@ fn run(id: &str, task: &str, user: &str, started: &str, status: RunStatus) -> Ta
         summary: Some(format!("{task} {}", status.as_str())),
         output: String::new(),
         log_path: None,
+        trigger: Default::default(),
     }
 }
 

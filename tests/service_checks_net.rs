@@ -10,7 +10,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -109,31 +109,6 @@ fn closed_port() -> (tokio::net::TcpSocket, u16) {
     (socket, port)
 }
 
-/// A self-signed certificate for `localhost` valid for `days`, as (certificate, key) PEM files.
-fn self_signed(dir: &Path, name: &str, days: u32) -> (PathBuf, PathBuf) {
-    let cert = dir.join(format!("{name}.crt"));
-    let key = dir.join(format!("{name}.key"));
-    let output = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .args(["-days", &days.to_string(), "-subj", "/CN=localhost"])
-        .output();
-    match output {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            panic!("the openssl command is missing: apt-get install openssl")
-        }
-        Err(error) => panic!("cannot run openssl: {error}"),
-        Ok(output) => assert!(
-            output.status.success(),
-            "openssl req failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ),
-    }
-    (cert, key)
-}
-
 fn tls_acceptor(cert: &Path, key: &Path) -> TlsAcceptor {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .expect("open certificate")
@@ -153,7 +128,7 @@ fn tls_acceptor(cert: &Path, key: &Path) -> TlsAcceptor {
 /// An HTTPS test server with a certificate expiring in 5 days; the directory must outlive it.
 async fn start_https_server() -> (tempfile::TempDir, SocketAddr) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = self_signed(dir.path(), "server", 5);
+    let (cert, key) = support::self_signed(dir.path(), "server", 5);
     let addr = start_server(Some(tls_acceptor(&cert, &key))).await;
     (dir, addr)
 }
@@ -453,7 +428,7 @@ async fn tls_on_a_plain_port_fails_clearly() {
 #[tokio::test]
 async fn tls_certificate_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (cert, key) = self_signed(dir.path(), "file", 20);
+    let (cert, key) = support::self_signed(dir.path(), "file", 20);
     let check = TlsCheck {
         target: TlsTarget::File(cert.clone()),
         warn_days: 30,

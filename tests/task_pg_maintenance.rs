@@ -672,6 +672,7 @@ async fn the_database_parameter_picks_a_watched_database() {
                 opsdeck::core::tasks::pg_maintenance::VACUUM_PARAMS[0].clone(),
                 opsdeck::core::tasks::DATABASE_PARAM,
             ],
+            schedule: None,
         },
         kind: TaskKind::VacuumAnalyze(
             VacuumSettings {

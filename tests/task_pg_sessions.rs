@@ -520,6 +520,7 @@ async fn the_runner_confirms_audits_and_refuses_in_read_only() {
                     timeout: Duration::from_secs(30),
                     concurrent: true,
                     params: PARAMS.to_vec(),
+                    schedule: None,
                 },
                 kind: TaskKind::Session(action, settings(&url)),
             })

@@ -30,6 +30,7 @@ fn shell_task(id: &str, script: &str, destructive: bool, timeout: Duration) -> T
             timeout,
             concurrent: false,
             params: Vec::new(),
+            schedule: None,
         },
         kind: TaskKind::Shell(ShellSettings {
             argv: vec!["/bin/sh".into(), "-c".into(), script.into()],

@@ -43,6 +43,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../../assets/config.default.toml"
 pub struct Config {
     pub general: GeneralConfig,
     pub store: StoreConfig,
+    pub exporter: ExporterConfig,
     pub resources: ResourcesConfig,
     #[serde(rename = "rule")]
     pub rules: Vec<toml::Spanned<RuleConfig>>,
@@ -181,6 +182,36 @@ impl TryFrom<String> for StoreUrl {
     }
 }
 
+/// `[exporter] listen = "127.0.0.1:9464"`: where opsdeck serves its own metrics to Prometheus.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExporterConfig {
+    pub listen: ListenAddress,
+}
+
+/// An IP address and port to listen on; `""` (the default) keeps the exporter off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(try_from = "String")]
+pub struct ListenAddress(pub Option<std::net::SocketAddr>);
+
+impl TryFrom<String> for ListenAddress {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Ok(ListenAddress(None));
+        }
+        text.trim()
+            .parse()
+            .map(|address| ListenAddress(Some(address)))
+            .map_err(|_| {
+                format!(
+                    "`{text}` is not an address to listen on{FIX_SEPARATOR}write an IP address and a port, e.g. listen = \"127.0.0.1:9464\" (or \"[::1]:9464\"), or leave listen out to keep the exporter off"
+                )
+            })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ResourcesConfig {
@@ -285,6 +316,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::fleet::FLEET_METRICS)
             .chain(crate::core::containers::CONTAINER_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
+            .chain(crate::core::tasks::schedule::TASK_METRICS)
             .copied()
             .collect();
         if known.contains(&name.as_str()) {
@@ -380,6 +412,8 @@ pub fn default_rules() -> Vec<Rule> {
         },
         flag("backup.kind_mismatch", true),
         flag("backup.restore_test_overdue", true),
+        // A scheduled task with no success since a due time whose grace ran out.
+        flag(crate::core::tasks::schedule::OVERDUE_METRIC, true),
         // Nobody acknowledged an open incident within its level's target.
         flag(crate::core::incidents::UNACKNOWLEDGED_OVERDUE, false),
         // A host Prometheus cannot scrape, or a Prometheus opsdeck cannot read, is critical.
@@ -476,6 +510,7 @@ impl Config {
             }
         }
         self.validate_commands(file, source)?;
+        self.validate_schedules(file, source)?;
         self.validate_task_keys(file)?;
         for rule in &self.rules {
             let inner = rule.get_ref();
@@ -572,6 +607,21 @@ impl Config {
         Ok(())
     }
 
+    /// Every schedule parses, and no scheduled task lacks what it needs to run without
+    /// parameters; reported at the `schedule` line.
+    fn validate_schedules(&self, file: &str, source: &str) -> Result<(), ConfigError> {
+        let commands = self
+            .commands
+            .iter()
+            .map(|spanned| spanned.get_ref().written_schedule());
+        for written in self.tasks.written_schedules().into_iter().chain(commands) {
+            if let Err((at, message, fix)) = written.resolve() {
+                return Err(ConfigError::at(file, source, at, message, Some(fix)));
+            }
+        }
+        Ok(())
+    }
+
     /// Built-in task keys must not shadow an action or each other (`[[task]]` keys are checked
     /// with their entries).
     fn validate_task_keys(&self, file: &str) -> Result<(), ConfigError> {
@@ -635,6 +685,7 @@ impl Config {
                         // harmless for all but prune, which only deletes what is unchanged.
                         concurrent: true,
                         params: action.params().to_vec(),
+                        schedule: None,
                     },
                     kind: crate::core::tasks::TaskKind::Backup(action, settings.clone()),
                 };
@@ -660,6 +711,8 @@ impl Config {
                         // Different containers at once; Docker serialises the same one.
                         concurrent: true,
                         params: crate::core::tasks::containers::PARAMS.to_vec(),
+                        // Acted on by hand, on a container picked in the pane.
+                        schedule: None,
                     },
                     kind: crate::core::tasks::TaskKind::Container(action),
                 };
@@ -809,6 +862,7 @@ mod tests {
         let parsed = Config::parse("default", DEFAULT_CONFIG).expect("embedded default parses");
         assert_eq!(parsed.general, GeneralConfig::default());
         assert_eq!(parsed.store, StoreConfig::default());
+        assert_eq!(parsed.exporter, ExporterConfig::default());
         assert_eq!(parsed.resources, ResourcesConfig::default());
         assert_eq!(parsed.effective_rules(), default_rules());
         assert_eq!(parsed.keymap(), Keymap::default());
@@ -838,5 +892,27 @@ mod tests {
         assert_eq!(cpu[0].hold_for, Duration::from_secs(60));
         assert!(!rules.iter().any(|r| r.metric == "memory.used_pct"));
         assert!(rules.iter().any(|r| r.metric == "disk.used_pct"));
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_reported_at_its_line() {
+        let error = Config::parse(
+            "t.toml",
+            "[general]\n\n[exporter]\nlisten = \"localhost:9464\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(error.position.map(|(line, _)| line), Some(4), "{error}");
+        assert!(error.message.contains("localhost:9464"), "{error}");
+        assert!(
+            error
+                .fix
+                .as_deref()
+                .is_some_and(|fix| fix.contains("127.0.0.1:9464"))
+        );
+        let parsed = Config::parse("t.toml", "[exporter]\nlisten = \"127.0.0.1:9464\"\n").unwrap();
+        assert_eq!(
+            parsed.exporter.listen.0,
+            Some(([127, 0, 0, 1], 9464).into())
+        );
     }
 }

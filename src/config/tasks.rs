@@ -13,6 +13,7 @@ use crate::core::tasks::cache_cleanup::{CacheCleanupSettings, CachePattern};
 use crate::core::tasks::logrotate::LogRotationSettings;
 use crate::core::tasks::pg_maintenance::{ReindexSettings, VacuumSettings};
 use crate::core::tasks::pg_sessions::{SessionAction, SessionActionSettings};
+use crate::core::tasks::schedule::{CronExpr, DEFAULT_GRACE, TaskSchedule, guide_schedule};
 use crate::core::tasks::security_scan::SecurityScanSettings;
 use crate::core::tasks::shell::ShellSettings;
 use crate::core::tasks::temp_cleanup::TempCleanupSettings;
@@ -39,6 +40,11 @@ impl TryFrom<String> for TaskKey {
 pub struct LogRotationConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     /// A logrotate config file to run.
     pub config: Option<PathBuf>,
     /// Or: log files (globs) to rotate with the guides' policy.
@@ -52,6 +58,9 @@ impl Default for LogRotationConfig {
         LogRotationConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('L')))),
             timeout: DurationValue(Duration::from_secs(600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             config: None,
             paths: Vec::new(),
             state_file: None,
@@ -65,6 +74,11 @@ impl Default for LogRotationConfig {
 pub struct TempCleanupConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     pub directories: Vec<PathBuf>,
     pub patterns: Vec<String>,
     pub older_than: DurationValue,
@@ -75,6 +89,9 @@ impl Default for TempCleanupConfig {
         TempCleanupConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('T')))),
             timeout: DurationValue(Duration::from_secs(600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             directories: Vec::new(),
             patterns: Vec::new(),
             older_than: DurationValue(Duration::from_secs(7 * 86_400)),
@@ -94,6 +111,11 @@ pub struct CachePatternConfig {
 pub struct CacheCleanupConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     pub url: String,
     pub patterns: Vec<CachePatternConfig>,
     pub delete_idle_after: DurationValue,
@@ -109,6 +131,9 @@ impl Default for CacheCleanupConfig {
         CacheCleanupConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('C')))),
             timeout: DurationValue(Duration::from_secs(600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             url: "redis://127.0.0.1:6379/0".into(),
             patterns: vec![
                 pattern("policy:*", 3600),
@@ -127,6 +152,11 @@ impl Default for CacheCleanupConfig {
 pub struct VacuumConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     pub url: String,
     pub tables: Vec<String>,
     pub largest: usize,
@@ -138,6 +168,9 @@ impl Default for VacuumConfig {
         VacuumConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('V')))),
             timeout: DurationValue(Duration::from_secs(3600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             url: DEFAULT_POSTGRES_URL.into(),
             tables: Vec::new(),
             largest: 10,
@@ -151,6 +184,11 @@ impl Default for VacuumConfig {
 pub struct ReindexConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     pub url: String,
     pub indexes: Vec<String>,
 }
@@ -160,6 +198,9 @@ impl Default for ReindexConfig {
         ReindexConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('I')))),
             timeout: DurationValue(Duration::from_secs(3600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             url: DEFAULT_POSTGRES_URL.into(),
             indexes: Vec::new(),
         }
@@ -171,6 +212,11 @@ impl Default for ReindexConfig {
 pub struct SecurityScanConfig {
     pub key: Option<TaskKey>,
     pub timeout: DurationValue,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); unset: the guides'
+    /// schedule, `""`: never.
+    pub schedule: Option<toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
     pub paths: Vec<PathBuf>,
 }
 
@@ -179,6 +225,9 @@ impl Default for SecurityScanConfig {
         SecurityScanConfig {
             key: Some(TaskKey(KeyChord::plain(super::keymap::KeyCode::Char('S')))),
             timeout: DurationValue(Duration::from_secs(600)),
+            schedule: None,
+            grace: None,
+            unattended: false,
             paths: Vec::new(),
         }
     }
@@ -201,6 +250,59 @@ pub struct TasksConfig {
     pub reindex: ReindexConfig,
     #[serde(rename = "security-scan")]
     pub security_scan: SecurityScanConfig,
+}
+
+/// A task's `schedule`, `grace` and `unattended` as written, with what (if anything) the task
+/// lacks to run without parameters.
+pub struct WrittenSchedule<'a> {
+    pub task: &'a str,
+    pub schedule: Option<&'a toml::Spanned<String>>,
+    pub grace: Option<DurationValue>,
+    pub unattended: bool,
+    pub lacks: Option<&'static str>,
+}
+
+/// Why a written schedule cannot be used: the byte offset of `schedule`, the problem, the fix.
+pub type ScheduleError = (usize, String, String);
+
+impl WrittenSchedule<'_> {
+    /// Unset: the guides' schedule for a built-in task that has what it needs, else none; `""`:
+    /// none; anything else must parse, and the task must not lack settings.
+    pub fn resolve(&self) -> Result<Option<TaskSchedule>, ScheduleError> {
+        let schedule = |cron| TaskSchedule {
+            cron,
+            grace: self.grace.map_or(DEFAULT_GRACE, |grace| grace.0),
+            unattended: self.unattended,
+        };
+        let Some(written) = self.schedule else {
+            return Ok(guide_schedule(self.task)
+                .filter(|_| self.lacks.is_none())
+                .and_then(|text| CronExpr::parse(text).ok())
+                .map(schedule));
+        };
+        let at = written.span().start;
+        if written.get_ref().trim().is_empty() {
+            return Ok(None);
+        }
+        let cron = CronExpr::parse(written.get_ref()).map_err(|message| {
+            (
+                at,
+                format!("task `{}`: {message}", self.task),
+                "write five fields, e.g. schedule = \"0 3 * * *\" (03:00 daily) or \"0 1 * * 0\" (Sundays 01:00)".into(),
+            )
+        })?;
+        if let Some(lacks) = self.lacks {
+            return Err((
+                at,
+                format!(
+                    "task `{}` has a schedule but cannot run without parameters: {lacks}",
+                    self.task
+                ),
+                format!("{lacks}, or remove its schedule"),
+            ));
+        }
+        Ok(Some(schedule(cron)))
+    }
 }
 
 /// A task of your own: `[[task]] id = "restart-app" argv = ["systemctl", "restart", "app"]`.
@@ -229,6 +331,25 @@ pub struct CommandTaskConfig {
     pub concurrent: bool,
     #[serde(default)]
     pub key: Option<TaskKey>,
+    /// When `opsdeck run --due` runs it (5-field cron, local time); none by default.
+    #[serde(default)]
+    pub schedule: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    pub grace: Option<DurationValue>,
+    #[serde(default)]
+    pub unattended: bool,
+}
+
+impl CommandTaskConfig {
+    pub fn written_schedule(&self) -> WrittenSchedule<'_> {
+        WrittenSchedule {
+            task: &self.id,
+            schedule: self.schedule.as_ref(),
+            grace: self.grace,
+            unattended: self.unattended,
+            lacks: None,
+        }
+    }
 }
 
 fn default_command_timeout() -> DurationValue {
@@ -274,10 +395,88 @@ fn info(
         timeout,
         concurrent: false,
         params: params.to_vec(),
+        schedule: None,
     }
 }
 
 impl TasksConfig {
+    /// The built-in tasks' schedules as written.
+    pub fn written_schedules(&self) -> Vec<WrittenSchedule<'_>> {
+        fn written<'a>(
+            task: &'a str,
+            schedule: &'a Option<toml::Spanned<String>>,
+            grace: Option<DurationValue>,
+            unattended: bool,
+            lacks: Option<&'static str>,
+        ) -> WrittenSchedule<'a> {
+            WrittenSchedule {
+                task,
+                schedule: schedule.as_ref(),
+                grace,
+                unattended,
+                lacks,
+            }
+        }
+        let log = &self.log_rotation;
+        let temp = &self.temp_cleanup;
+        let cache = &self.cache_cleanup;
+        let vacuum = &self.vacuum;
+        let reindex = &self.reindex;
+        let scan = &self.security_scan;
+        vec![
+            written(
+                "log-rotation",
+                &log.schedule,
+                log.grace,
+                log.unattended,
+                (log.config.is_none() && log.paths.is_empty())
+                    .then_some("set [tasks.log-rotation] config or paths"),
+            ),
+            written(
+                "temp-cleanup",
+                &temp.schedule,
+                temp.grace,
+                temp.unattended,
+                temp.directories
+                    .is_empty()
+                    .then_some("set [tasks.temp-cleanup] directories"),
+            ),
+            written(
+                "cache-cleanup",
+                &cache.schedule,
+                cache.grace,
+                cache.unattended,
+                None,
+            ),
+            written(
+                "db-vacuum-analyze",
+                &vacuum.schedule,
+                vacuum.grace,
+                vacuum.unattended,
+                None,
+            ),
+            written(
+                "db-reindex",
+                &reindex.schedule,
+                reindex.grace,
+                reindex.unattended,
+                reindex
+                    .indexes
+                    .is_empty()
+                    .then_some("set [tasks.db-reindex] indexes"),
+            ),
+            written(
+                "security-scan",
+                &scan.schedule,
+                scan.grace,
+                scan.unattended,
+                scan.paths
+                    .is_empty()
+                    .then_some("set [tasks.security-scan] paths"),
+            ),
+        ]
+    }
+
     /// Every task with its key. `state_dir` is where generated files (logrotate's) go.
     pub fn build(
         &self,
@@ -416,6 +615,15 @@ impl TasksConfig {
                 key(&scan.key),
             ),
         ];
+        // Schedules were checked when the file was loaded; one that still fails is left off.
+        for written in self.written_schedules() {
+            if let Some((task, _)) = tasks
+                .iter_mut()
+                .find(|(task, _)| task.info.id == written.task)
+            {
+                task.info.schedule = written.resolve().ok().flatten();
+            }
+        }
         if !databases.is_empty() {
             let sessions = SessionActionSettings {
                 databases: databases.to_vec(),
@@ -473,6 +681,7 @@ impl TasksConfig {
                         timeout: command.timeout.0,
                         concurrent: command.concurrent,
                         params: Vec::new(),
+                        schedule: command.written_schedule().resolve().ok().flatten(),
                     },
                     kind: TaskKind::Shell(ShellSettings {
                         argv: command.argv.clone(),

@@ -1,7 +1,8 @@
 //! Running tasks for the runner: refusal rules (unknown task, bad parameters, read-only,
-//! missing confirmation, already running, pre-flight), the audit record written before a run is
-//! shown as started, streamed output (kept as a 64 KiB tail in the store and in full in a log
-//! file), timeouts and cancellation.
+//! missing confirmation, already running here or in another process, pre-flight), scheduled
+//! runs (only when due, destructive ones only when unattended), the audit record written before
+//! a run is shown as started, streamed output (kept as a 64 KiB tail in the store and in full in
+//! a log file), timeouts and cancellation.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -12,9 +13,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::model::{RunStatus, TaskRun, new_id, now};
+use crate::core::model::{RunStatus, TaskRun, Trigger, new_id, now};
 use crate::core::protocol::Event;
 use crate::core::store::Store;
+use crate::core::tasks::schedule::TaskSchedule;
 use crate::core::tasks::{Output, Params, Task, TaskContext, TaskError};
 
 /// How much output the audit record keeps; the log file keeps everything.
@@ -52,7 +54,8 @@ pub struct TaskSettings {
     pub tasks: Vec<Task>,
     pub read_only: bool,
     pub identity: Identity,
-    /// Where full output logs go (`<state dir>/runs`); `None` keeps only the stored tail.
+    /// Where full output logs and the per-task lock files (one run of a task at a time across
+    /// processes) go (`<state dir>/runs`); `None` keeps only the stored tail and locks nothing.
     pub runs_dir: Option<PathBuf>,
 }
 
@@ -180,6 +183,7 @@ impl TaskManager {
         params: &Params,
         plan: Vec<String>,
         reason: String,
+        trigger: Trigger,
     ) -> TaskRun {
         let identity = &self.settings.identity;
         let at = now();
@@ -199,6 +203,7 @@ impl TaskManager {
             summary: Some(reason),
             output: String::new(),
             log_path: None,
+            trigger,
         }
     }
 
@@ -209,9 +214,16 @@ impl TaskManager {
         params: &Params,
         plan: Vec<String>,
         reason: String,
-        record: bool,
+        record: Option<Trigger>,
     ) {
-        let run = self.refused_run(task_id, params, plan, reason.clone());
+        let run = self.refused_run(
+            task_id,
+            params,
+            plan,
+            reason.clone(),
+            record.unwrap_or_default(),
+        );
+        let record = record.is_some();
         if record
             && let Some(store) = &self.store
             && let Err(error) = store.insert_run(&run).await
@@ -231,37 +243,57 @@ impl TaskManager {
     /// Starts a run in the background; everything it does arrives as events.
     pub fn start(&self, task_id: String, params: Params, confirmed: bool) {
         let manager = self.clone();
-        tokio::spawn(async move { manager.execute(task_id, params, confirmed).await });
+        tokio::spawn(async move {
+            manager
+                .execute(task_id, params, confirmed, Trigger::Manual)
+                .await
+        });
     }
 
-    async fn execute(&self, task_id: String, params: Params, confirmed: bool) {
+    /// Starts a run the schedule asks for ([`crate::core::protocol::Request::StartDue`]).
+    pub fn start_due(&self, task_id: String) {
+        let manager = self.clone();
+        tokio::spawn(async move {
+            manager
+                .execute(task_id, Params::new(), false, Trigger::Schedule)
+                .await
+        });
+    }
+
+    async fn execute(&self, task_id: String, params: Params, confirmed: bool, trigger: Trigger) {
         let task = match self.task(&task_id) {
             Ok(task) => task.clone(),
             Err(reason) => {
                 return self
-                    .refuse(&task_id, &params, Vec::new(), reason, false)
+                    .refuse(&task_id, &params, Vec::new(), reason, None)
                     .await;
             }
         };
         if let Err(error) = task.check_params(&params) {
             return self
-                .refuse(&task_id, &params, Vec::new(), error.to_string(), false)
+                .refuse(&task_id, &params, Vec::new(), error.to_string(), None)
                 .await;
         }
-        if task.info.destructive && self.settings.read_only {
+        if trigger == Trigger::Schedule && task.info.schedule.is_none() {
+            let reason = format!("{task_id} has no schedule");
+            return self
+                .refuse(&task_id, &params, Vec::new(), reason, None)
+                .await;
+        }
+        if trigger == Trigger::Manual && task.info.destructive && self.settings.read_only {
             let reason = format!(
                 "{task_id} changes the system and opsdeck is read-only (--read-only or read_only = true)"
             );
             return self
-                .refuse(&task_id, &params, Vec::new(), reason, true)
+                .refuse(&task_id, &params, Vec::new(), reason, Some(trigger))
                 .await;
         }
-        if task.info.destructive && !confirmed {
+        if trigger == Trigger::Manual && task.info.destructive && !confirmed {
             let reason = format!(
                 "{task_id} changes the system: confirm it first (in the console, or --yes on the command line)"
             );
             return self
-                .refuse(&task_id, &params, Vec::new(), reason, true)
+                .refuse(&task_id, &params, Vec::new(), reason, Some(trigger))
                 .await;
         }
         let cancel = CancellationToken::new();
@@ -286,14 +318,139 @@ impl TaskManager {
             let reason =
                 format!("{task_id} is already running (run {other}); wait for it or cancel it");
             return self
-                .refuse(&task_id, &params, Vec::new(), reason, false)
+                .refuse(&task_id, &params, Vec::new(), reason, None)
                 .await;
         }
-        self.execute_claimed(&task, run_id.clone(), params, cancel)
-            .await;
+        match self.lock(&task) {
+            Ok(lock) => {
+                match (trigger, &task.info.schedule) {
+                    (Trigger::Schedule, Some(schedule)) => {
+                        self.execute_due(&task, schedule, run_id.clone(), cancel)
+                            .await;
+                    }
+                    _ => {
+                        self.execute_claimed(&task, run_id.clone(), params, cancel, trigger)
+                            .await;
+                    }
+                }
+                drop(lock);
+            }
+            Err(reason) => {
+                self.refuse(&task_id, &params, Vec::new(), reason, None)
+                    .await;
+            }
+        }
         if let Ok(mut running) = self.running.lock() {
             running.remove(&run_id);
         }
+    }
+
+    /// Holds `<runs dir>/<task>.lock` (flock) for the run, so a task runs once at a time across
+    /// every opsdeck process on this host; the kernel lets go of it when a process dies.
+    /// Concurrent tasks, and runners without a runs directory, lock nothing.
+    fn lock(&self, task: &Task) -> Result<Option<std::fs::File>, String> {
+        let Some(dir) = self
+            .settings
+            .runs_dir
+            .as_ref()
+            .filter(|_| !task.info.concurrent)
+        else {
+            return Ok(None);
+        };
+        let path = dir.join(format!("{}.lock", task.info.id));
+        let file = std::fs::create_dir_all(dir).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+        });
+        let file = match file {
+            Ok(file) => file,
+            Err(error) => {
+                // Without a lock file the run still happens, as it did before locks existed.
+                tracing::warn!("cannot open the lock file {}: {error}", path.display());
+                return Ok(None);
+            }
+        };
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(file)),
+            Err(rustix::io::Errno::WOULDBLOCK) => Err(format!(
+                "{} is already running in another opsdeck process (it holds {})",
+                task.info.id,
+                path.display()
+            )),
+            Err(error) => {
+                tracing::warn!("cannot lock {}: {error}", path.display());
+                Ok(None)
+            }
+        }
+    }
+
+    /// A scheduled run, under the task's lock: skipped without a record when the due time has
+    /// had a success or a scheduled attempt since (another process got there first); refused
+    /// with a record (so the calendar shows it skipped) when read-only or destructive without
+    /// `unattended`.
+    async fn execute_due(
+        &self,
+        task: &Task,
+        schedule: &TaskSchedule,
+        run_id: String,
+        cancel: CancellationToken,
+    ) {
+        let task_id = &task.info.id;
+        let params = Params::new();
+        let now = now();
+        let Some(due) = schedule.cron.last_at_or_before(now, &chrono::Local) else {
+            let reason = format!("{task_id} is not due (its schedule has no time before now)");
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, None)
+                .await;
+        };
+        if let Some(store) = &self.store {
+            match store.task_runs_since(task_id, due).await {
+                Ok(runs) => {
+                    if let Some(run) = runs.iter().find(|run| {
+                        run.status == RunStatus::Succeeded || run.trigger == Trigger::Schedule
+                    }) {
+                        let reason = format!(
+                            "{task_id} is not due: run {} ({}) since its due time {}",
+                            run.id,
+                            run.status.as_str(),
+                            due.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+                        );
+                        return self
+                            .refuse(task_id, &params, Vec::new(), reason, None)
+                            .await;
+                    }
+                }
+                Err(error) => {
+                    let reason = format!("{task_id} not started: {error}");
+                    return self
+                        .refuse(task_id, &params, Vec::new(), reason, None)
+                        .await;
+                }
+            }
+        }
+        let trigger = Some(Trigger::Schedule);
+        if task.info.destructive && self.settings.read_only {
+            let reason = format!(
+                "skipped: {task_id} changes the system and opsdeck is read-only (--read-only or read_only = true)"
+            );
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, trigger)
+                .await;
+        }
+        if task.info.destructive && !schedule.unattended {
+            let reason = format!(
+                "skipped: {task_id} changes the system and runs from the schedule only with unattended = true in its config"
+            );
+            return self
+                .refuse(task_id, &params, Vec::new(), reason, trigger)
+                .await;
+        }
+        self.execute_claimed(task, run_id, params, cancel, Trigger::Schedule)
+            .await;
     }
 
     async fn execute_claimed(
@@ -302,12 +459,14 @@ impl TaskManager {
         run_id: String,
         params: Params,
         cancel: CancellationToken,
+        trigger: Trigger,
     ) {
         let identity = &self.settings.identity;
         let plan = match task.plan(&params).await {
             Ok(plan) => plan,
             Err(error) => {
-                let mut run = self.refused_run(&task.info.id, &params, Vec::new(), String::new());
+                let mut run =
+                    self.refused_run(&task.info.id, &params, Vec::new(), String::new(), trigger);
                 run.id = run_id;
                 run.status = RunStatus::Failed;
                 run.summary = Some(format!("could not plan the run: {error}"));
@@ -317,7 +476,7 @@ impl TaskManager {
         if let Some(refusal) = &plan.refusal {
             let reason = format!("pre-flight refused the run: {refusal}");
             return self
-                .refuse(&task.info.id, &params, plan.lines(), reason, true)
+                .refuse(&task.info.id, &params, plan.lines(), reason, Some(trigger))
                 .await;
         }
         let log_path = self
@@ -341,6 +500,7 @@ impl TaskManager {
             summary: None,
             output: String::new(),
             log_path: log_path.as_ref().map(|path| path.display().to_string()),
+            trigger,
         };
         if let Some(store) = &self.store
             && let Err(error) = store.insert_run(&run).await

@@ -13,12 +13,14 @@ pub const MONITOR_APPLICATION: &str = "opsdeck-monitor";
 pub const TASK_APPLICATION: &str = "opsdeck-task";
 
 pub mod backups;
+pub mod calendar;
 pub mod capacity;
 pub mod checklists;
 pub mod checks;
 pub mod collectors;
 pub mod containers;
 pub mod execution;
+pub mod exporter;
 pub mod fleet;
 pub mod history;
 pub mod incidents;

@@ -237,6 +237,35 @@ pub struct TaskRun {
     /// The last 64 KiB of output; the full output is in `log_path`.
     pub output: String,
     pub log_path: Option<String>,
+    /// Whether a person or the schedule (`opsdeck run --due`) started it.
+    #[serde(default)]
+    pub trigger: Trigger,
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    #[default]
+    Manual,
+    Schedule,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+        }
+    }
+
+    pub fn parse(text: &str) -> Trigger {
+        if text == "schedule" {
+            Trigger::Schedule
+        } else {
+            Trigger::Manual
+        }
+    }
 }
 
 impl TaskRun {

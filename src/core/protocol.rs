@@ -31,6 +31,10 @@ pub enum Request {
         params: Params,
         confirmed: bool,
     },
+    /// Run a task because its schedule says so (`opsdeck run --due`): only when it is due, not
+    /// running in any process, and (if destructive) `unattended`; audited with the `schedule`
+    /// trigger. A task that is not due is answered with [`Event::TaskRefused`] without a record.
+    StartDue { task_id: String },
     /// Stop a run (process group SIGTERM then SIGKILL, or pg_cancel_backend).
     CancelRun { run_id: String },
     /// Send the audit history, of one task or of all; answered with [`Event::TaskHistory`].
@@ -77,6 +81,11 @@ pub enum Request {
     /// Compose the report of the last complete period of `kind`; answered with
     /// [`Event::ReportComposed`].
     ComposeReport { kind: ReportKind },
+    /// The maintenance calendar (7 days each way), checklist titles in `language`; answered
+    /// with [`Event::Calendar`].
+    LoadCalendar {
+        language: crate::core::checklists::Language,
+    },
     /// Save the report last composed for `kind` as `format` in the reports directory; answered
     /// with [`Event::ReportSaved`].
     SaveReport {
@@ -192,6 +201,9 @@ pub enum Event {
     },
     /// The rules' verdicts on service and database metrics (checklist items show them live).
     Judged(Vec<Evaluation>),
+    /// Where each scheduled task stands (next run, last success, overdue); judged just before,
+    /// as [`Event::Judged`].
+    Schedules(crate::core::tasks::schedule::ScheduleSample),
     /// One refresh of a `[[prometheus]]` source, with the rules' verdicts on its hosts.
     Fleet {
         snapshot: Box<crate::core::fleet::FleetSnapshot>,
@@ -208,6 +220,8 @@ pub enum Event {
         name: String,
         lines: Result<Vec<String>, String>,
     },
+    /// The calendar asked for by [`Request::LoadCalendar`], or why there is none.
+    Calendar(Result<Box<crate::core::calendar::Calendar>, String>),
     /// The report asked for by [`Request::ComposeReport`], or why there is none.
     ReportComposed {
         kind: ReportKind,

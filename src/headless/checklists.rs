@@ -52,6 +52,7 @@ impl Session {
                 .chain(crate::core::queries::QUERY_METRICS)
                 .chain(crate::core::backups::status::BACKUP_METRICS)
                 .chain(crate::core::capacity::job::CAPACITY_METRICS)
+                .chain(crate::core::tasks::schedule::TASK_METRICS)
                 .chain([&crate::core::incidents::OVERDUE_ACTIONS_CHECK])
                 .map(|name| (*name).to_owned())
                 .collect(),

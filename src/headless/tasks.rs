@@ -1,14 +1,16 @@
-//! `opsdeck tasks`, `opsdeck run` and `opsdeck history`: the task runner and its audit log
-//! from the command line, for cron and scripts.
+//! `opsdeck tasks`, `opsdeck run` (and `run --due`) and `opsdeck history`: the task runner and
+//! its audit log from the command line, for cron and scripts.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::core::model::{RunStatus, TaskRun};
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::RunnerHandle;
+use crate::core::tasks::schedule::{DueStatus, TaskSchedule};
 use crate::core::tasks::{Params, Task};
 
 /// Exit status of `opsdeck run` for a finished run.
@@ -114,6 +116,73 @@ pub async fn run(
     Ok(code)
 }
 
+/// `opsdeck run --due`: asks the runner for each scheduled task in turn and waits for it to
+/// end, so two due tasks never run at once from one invocation. Exit 1 when a run failed;
+/// tasks not due, skipped or running elsewhere are reported and are no failure.
+pub async fn run_due(mut runner: RunnerHandle, task_ids: Vec<String>) -> anyhow::Result<i32> {
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    if task_ids.is_empty() {
+        eprintln!("opsdeck: no task has a schedule; nothing to run");
+    }
+    let mut stdout = std::io::stdout();
+    let mut code = 0;
+    let mut stopping = false;
+    for task_id in task_ids {
+        if stopping {
+            break;
+        }
+        runner.requests.send(Request::StartDue {
+            task_id: task_id.clone(),
+        })?;
+        let mut current_run: Option<String> = None;
+        loop {
+            let event = tokio::select! {
+                event = runner.events.recv() => event,
+                _ = interrupt.recv() => { stopping = true; cancel(&runner, &current_run); continue; }
+                _ = terminate.recv() => { stopping = true; cancel(&runner, &current_run); continue; }
+            };
+            let Some(event) = event else {
+                anyhow::bail!("the runner stopped unexpectedly");
+            };
+            match event {
+                Event::TaskRefused {
+                    task_id: refused,
+                    reason,
+                    ..
+                } if refused == task_id => {
+                    eprintln!("{task_id}: {reason}");
+                    break;
+                }
+                Event::TaskStarted(run) if run.task_id == task_id => {
+                    eprintln!("{task_id}: started (run {}, trigger schedule)", run.id);
+                    current_run = Some(run.id);
+                }
+                Event::TaskOutput { run_id, line } if current_run.as_deref() == Some(&run_id) => {
+                    writeln!(stdout, "{task_id}: {line}")?;
+                    stdout.flush()?;
+                }
+                Event::TaskFinished(run) if run.task_id == task_id => {
+                    eprintln!(
+                        "{task_id}: {} ({})",
+                        run.status.as_str(),
+                        run.summary.as_deref().unwrap_or("")
+                    );
+                    if run.status != RunStatus::Succeeded {
+                        code = 1;
+                    }
+                    break;
+                }
+                Event::Warning { source, message } => eprintln!("opsdeck: {source}: {message}"),
+                _ => {}
+            }
+        }
+    }
+    let _ = runner.requests.send(Request::Shutdown);
+    let _ = runner.task.await;
+    Ok(if stopping { 130 } else { code })
+}
+
 fn cancel(runner: &RunnerHandle, current_run: &Option<String>) {
     match current_run {
         Some(run_id) => {
@@ -136,21 +205,39 @@ pub struct TaskListing<'a> {
     pub description: &'a str,
     pub destructive: bool,
     pub last_run: Option<&'a TaskRun>,
+    pub schedule: Option<&'a TaskSchedule>,
+    /// Next run, last success and overdue, for a scheduled task.
+    pub due: Option<DueStatus>,
 }
 
+/// The tasks with their newest run (`runs` newest first) and, when scheduled, where their
+/// schedule stands at `now` in local time.
 pub fn listing<'a>(
     tasks: &'a [(Task, Option<String>)],
     runs: &'a [TaskRun],
+    now: DateTime<Utc>,
 ) -> Vec<TaskListing<'a>> {
     tasks
         .iter()
-        .map(|(task, key)| TaskListing {
-            id: &task.info.id,
-            key: key.clone(),
-            title: &task.info.title,
-            description: &task.info.description,
-            destructive: task.info.destructive,
-            last_run: runs.iter().find(|run| run.task_id == task.info.id),
+        .map(|(task, key)| {
+            let last_success = runs
+                .iter()
+                .find(|run| run.task_id == task.info.id && run.status == RunStatus::Succeeded)
+                .and_then(|run| run.ended_at);
+            TaskListing {
+                id: &task.info.id,
+                key: key.clone(),
+                title: &task.info.title,
+                description: &task.info.description,
+                destructive: task.info.destructive,
+                last_run: runs.iter().find(|run| run.task_id == task.info.id),
+                schedule: task.info.schedule.as_ref(),
+                due: task
+                    .info
+                    .schedule
+                    .as_ref()
+                    .map(|schedule| schedule.status(last_success, now, &chrono::Local)),
+            }
         })
         .collect()
 }
@@ -159,8 +246,8 @@ pub fn listing_text(listing: &[TaskListing]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<4} {:<20} {:<12} {:<26} LAST RUN",
-        "KEY", "TASK", "CHANGES", "TITLE"
+        "{:<4} {:<20} {:<12} {:<26} {:<30} LAST RUN",
+        "KEY", "TASK", "CHANGES", "TITLE", "SCHEDULE"
     );
     for task in listing {
         let last = task.last_run.map_or_else(
@@ -174,13 +261,29 @@ pub fn listing_text(listing: &[TaskListing]) -> String {
                 )
             },
         );
+        let schedule = match (task.schedule, &task.due) {
+            (Some(schedule), Some(due)) => {
+                let next = due.next_run.map_or_else(
+                    || "never".to_owned(),
+                    |at| {
+                        at.with_timezone(&chrono::Local)
+                            .format("%m-%d %H:%M")
+                            .to_string()
+                    },
+                );
+                let overdue = if due.overdue() { " OVERDUE" } else { "" };
+                format!("{} next {next}{overdue}", schedule.cron.as_str())
+            }
+            _ => "-".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "{:<4} {:<20} {:<12} {:<26} {last}",
+            "{:<4} {:<20} {:<12} {:<26} {:<30} {last}",
             task.key.as_deref().unwrap_or("-"),
             task.id,
             if task.destructive { "yes (asks)" } else { "no" },
-            task.title
+            task.title,
+            schedule
         );
     }
     out

@@ -76,6 +76,9 @@ impl Modal {
             }
             (Modal::Popup(Popup::LogLines(view)), event) => view.apply(event),
             (Modal::Popup(Popup::Report(view)), event) => view.apply(event),
+            (Modal::Popup(Popup::Calendar { calendar, .. }), Event::Calendar(loaded)) => {
+                *calendar = Some(loaded.clone());
+            }
             _ => {}
         }
     }
@@ -149,6 +152,11 @@ pub enum Popup {
     },
     /// A composed report, scrollable, to save as Markdown, HTML or JSON.
     Report(Box<ReportView>),
+    /// The maintenance calendar: `None` until the runner sent it, or why it could not.
+    Calendar {
+        calendar: Option<Result<Box<crate::core::calendar::Calendar>, String>>,
+        scroll: u16,
+    },
 }
 
 /// The report view: the report as Markdown lines once the runner sent it.
@@ -243,15 +251,15 @@ impl Popup {
                 }
                 None => false,
             },
-            Popup::Backup { scroll, .. } | Popup::RunOutput { scroll, .. } => {
-                match scrolled(*scroll, action) {
-                    Some(moved) => {
-                        *scroll = moved;
-                        true
-                    }
-                    None => false,
+            Popup::Backup { scroll, .. }
+            | Popup::RunOutput { scroll, .. }
+            | Popup::Calendar { scroll, .. } => match scrolled(*scroll, action) {
+                Some(moved) => {
+                    *scroll = moved;
+                    true
                 }
-            }
+                None => false,
+            },
             _ => false,
         }
     }

@@ -625,9 +625,34 @@ pub fn port_accepts(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok()
 }
 
+/// A self-signed certificate for `localhost` valid for `days`, as (certificate, key) PEM files.
+pub fn self_signed(dir: &Path, name: &str, days: u32) -> (PathBuf, PathBuf) {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    let output = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .args(["-days", &days.to_string(), "-subj", "/CN=localhost"])
+        .output();
+    match output {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            panic!("the openssl command is missing: apt-get install openssl")
+        }
+        Err(error) => panic!("cannot run openssl: {error}"),
+        Ok(output) => assert!(
+            output.status.success(),
+            "openssl req failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    }
+    (cert, key)
+}
+
 /// Asks the OS for a free port on 127.0.0.1. There is a small window in
 /// which another process can take it; `start()` retries in that case.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"));
     listener

@@ -4,6 +4,8 @@
 //! stopped and started again on the same port (a host going down and coming back), Prometheus
 //! too. Everything is stopped on drop, during a panic unwind included.
 //!
+//! [`Fleet::start_with`] adds scrape jobs of other targets (opsdeck's own exporter).
+//!
 //! [`Fleet::many`] makes a large fleet for the benchmark: `targets` scrape targets spread over
 //! a few exporters, each with its own `instance` label (relabelled from a file_sd label), which
 //! Prometheus keeps as distinct series just as it would for distinct hosts.
@@ -42,13 +44,26 @@ impl Fleet {
     /// `hosts` node_exporters and a Prometheus scraping them every second, every target up and
     /// scraped twice (so rates have two points) before it returns.
     pub fn start(hosts: usize) -> Fleet {
+        Fleet::start_with(hosts, &[])
+    }
+
+    /// [`Fleet::start`], Prometheus also scraping each (job name, target address) of `jobs`
+    /// every second (opsdeck's own exporter, say); it does not wait for those.
+    pub fn start_with(hosts: usize, jobs: &[(&str, &str)]) -> Fleet {
         let mut fleet = Fleet::new(hosts, "1s");
         let targets: Vec<String> = (0..hosts).map(|index| fleet.instance(index)).collect();
         let quoted: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
-        fleet.write_config(&format!(
+        let mut config = format!(
             "  - job_name: node\n    static_configs:\n      - targets: [{}]\n",
             quoted.join(", ")
-        ));
+        );
+        for (job, target) in jobs {
+            let _ = write!(
+                config,
+                "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+            );
+        }
+        fleet.write_config(&config);
         fleet.start_prometheus();
         fleet.wait_for_rates(hosts);
         fleet
@@ -259,7 +274,7 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// A plain HTTP/1.0 GET on 127.0.0.1: (status, body), `None` when nothing answers.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_millis(500)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;

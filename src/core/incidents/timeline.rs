@@ -458,6 +458,7 @@ mod tests {
             summary: Some("terminated 1 session".into()),
             output: (1..=12).map(|n| format!("line {n}\n")).collect(),
             log_path: None,
+            trigger: Default::default(),
         }
     }
 

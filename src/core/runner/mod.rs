@@ -8,6 +8,8 @@
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
 
+pub mod due_watch;
+pub mod exporter;
 pub mod history_writer;
 pub mod report_desk;
 
@@ -52,6 +54,8 @@ use crate::core::services::scheduler::{self, Passes, ServiceCollector, ServiceRe
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
 use crate::core::store::Store;
+use crate::core::tasks::schedule::{ScheduleSample, TaskSchedule};
+use due_watch::DueWatch;
 use history_writer::Recorded;
 use report_desk::ReportDesk;
 
@@ -90,6 +94,9 @@ pub struct RunnerSettings {
     /// Re-read the incidents every few seconds for a pane that shows them (the console);
     /// requests that change an incident are served either way.
     pub watch_incidents: bool,
+    /// Watch the scheduled tasks (next run, overdue) for the rules and the tasks pane; needs
+    /// the store.
+    pub watch_schedules: bool,
     /// The log sources followed (`[[log]]`), their read positions kept in the store.
     pub logs: Vec<LogSource>,
     /// The `[[prometheus]]` sources of the hosts pane.
@@ -119,6 +126,7 @@ impl RunnerSettings {
             backups_interval: Duration::from_secs(60),
             checklists: Vec::new(),
             watch_incidents: false,
+            watch_schedules: false,
             logs: Vec::new(),
             fleet: Vec::new(),
             capacity: None,
@@ -147,11 +155,18 @@ enum Collected {
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
     Containers(Box<ContainersSnapshot>),
+    Schedules(Result<ScheduleSample, String>),
 }
 
 impl From<Box<ContainersSnapshot>> for Collected {
     fn from(snapshot: Box<ContainersSnapshot>) -> Self {
         Collected::Containers(snapshot)
+    }
+}
+
+impl From<Result<ScheduleSample, String>> for Collected {
+    fn from(sample: Result<ScheduleSample, String>) -> Self {
+        Collected::Schedules(sample)
     }
 }
 
@@ -227,6 +242,7 @@ impl Sample for Collected {
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
             Collected::Containers(snapshot) => snapshot.metrics(),
+            Collected::Schedules(Ok(sample)) => sample.metrics(),
             Collected::Incidents(Watched {
                 incidents: Ok(incidents),
                 ..
@@ -235,9 +251,10 @@ impl Sample for Collected {
                 taken_at: crate::core::model::now(),
             }
             .metrics(),
-            Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
-                Vec::new()
-            }
+            Collected::Resources(Err(_))
+            | Collected::Checklists(_)
+            | Collected::Incidents(_)
+            | Collected::Schedules(Err(_)) => Vec::new(),
         }
     }
 
@@ -252,9 +269,11 @@ impl Sample for Collected {
             Collected::Capacity(report) => report.taken_at,
             Collected::LogDirs(sample) => sample.taken_at,
             Collected::Containers(snapshot) => snapshot.taken_at,
-            Collected::Resources(Err(_)) | Collected::Checklists(_) | Collected::Incidents(_) => {
-                crate::core::model::now()
-            }
+            Collected::Schedules(Ok(sample)) => sample.taken_at,
+            Collected::Resources(Err(_))
+            | Collected::Checklists(_)
+            | Collected::Incidents(_)
+            | Collected::Schedules(Err(_)) => crate::core::model::now(),
         }
     }
 }
@@ -324,6 +343,13 @@ async fn run(
         backups: None,
         services: HashMap::new(),
     };
+    let calendar_checklists = settings.checklists.clone();
+    let calendar_tasks: Vec<crate::core::tasks::TaskInfo> = settings
+        .tasks
+        .tasks
+        .iter()
+        .map(|task| task.info.clone())
+        .collect();
     let checklists = ChecklistService::new(
         settings.checklists,
         store.clone(),
@@ -398,12 +424,25 @@ async fn run(
             BackupCollector::new(settings.backups, settings.backups_interval, store.clone());
         drives.backups = Some(drives.start(collector));
     }
-    // Task events pass by the runner, which refreshes the backups when a backup task ends.
+    let schedules: Vec<(String, TaskSchedule)> = settings
+        .tasks
+        .tasks
+        .iter()
+        .filter_map(|task| Some((task.info.id.clone(), task.info.schedule.clone()?)))
+        .collect();
+    let due_watch = match &store {
+        Some(store) if settings.watch_schedules && !schedules.is_empty() => {
+            Some(drives.start(DueWatch::new(store.clone(), schedules)))
+        }
+        _ => None,
+    };
+    // Task events pass by the runner, which refreshes the backups when a backup task ends
+    // (and the schedules when any does).
     let (task_tx, task_events) = mpsc::channel(256);
     tokio::spawn(forward_task_events(
         task_events,
         events.clone(),
-        drives.backups.clone(),
+        [drives.backups.clone(), due_watch],
         timeline.clone(),
     ));
     let tasks = TaskManager::new(settings.tasks, store.clone(), task_tx);
@@ -504,6 +543,7 @@ async fn run(
                 Some(Request::StartTask { task_id, params, confirmed }) => {
                     tasks.start(task_id, params, confirmed);
                 }
+                Some(Request::StartDue { task_id }) => tasks.start_due(task_id),
                 Some(Request::CancelRun { run_id }) => tasks.cancel(&run_id),
                 Some(Request::ChecklistEntry(entry)) => {
                     let (checklists, events) = (checklists.clone(), events.clone());
@@ -636,6 +676,27 @@ async fn run(
                             },
                         };
                         let _ = events.send(Event::HostHistory(Box::new(history))).await;
+                    });
+                }
+                Some(Request::LoadCalendar { language }) => {
+                    let (store, events) = (store.clone(), events.clone());
+                    let (tasks, checklists) = (calendar_tasks.clone(), calendar_checklists.clone());
+                    tokio::spawn(async move {
+                        let calendar = match &store {
+                            Some(store) => crate::core::calendar::load(
+                                store,
+                                &tasks,
+                                &checklists,
+                                language,
+                                crate::core::model::now(),
+                                &chrono::Local,
+                            )
+                            .await
+                            .map(Box::new)
+                            .map_err(|error| error.to_string()),
+                            None => Err("the calendar needs the state store".to_owned()),
+                        };
+                        let _ = events.send(Event::Calendar(calendar)).await;
                     });
                 }
                 Some(Request::ComposeReport { kind }) => match &reports {
@@ -884,6 +945,14 @@ async fn deliver(
             }
             vec![Event::Judged(evaluations)]
         }
+        // Overdue tasks have rules like any other metric.
+        Collected::Schedules(Ok(sample)) => {
+            vec![Event::Judged(evaluations), Event::Schedules(sample)]
+        }
+        Collected::Schedules(Err(message)) => vec![Event::Warning {
+            source: "schedules",
+            message,
+        }],
         Collected::Checklists(Ok(runs)) => vec![Event::ChecklistRuns(runs)],
         Collected::Checklists(Err(message)) => vec![Event::Warning {
             source: "checklists",
@@ -961,7 +1030,7 @@ async fn deliver(
 async fn forward_task_events(
     mut from: mpsc::Receiver<Event>,
     to: mpsc::Sender<Event>,
-    backups: Option<Control>,
+    [backups, schedules]: [Option<Control>; 2],
     timeline: Option<Timeline>,
 ) {
     while let Some(event) = from.recv().await {
@@ -978,6 +1047,9 @@ async fn forward_task_events(
             && crate::core::tasks::backups::TASK_IDS.contains(&run.task_id.as_str())
         {
             backups.refresh_now();
+        }
+        if let (Event::TaskFinished(_), Some(schedules)) = (&event, &schedules) {
+            schedules.refresh_now();
         }
         if to.send(event).await.is_err() {
             return;

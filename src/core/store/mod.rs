@@ -109,6 +109,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "report statements",
         include_str!("../../../migrations/0010_report_statements.sql"),
     ),
+    (
+        11,
+        "task run triggers",
+        include_str!("../../../migrations/0011_task_run_triggers.sql"),
+    ),
 ];
 
 /// How often opening the store tries to bring the schema up to date.
@@ -375,8 +380,8 @@ impl Store {
     pub async fn insert_run(&self, run: &TaskRun) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO task_runs (id, task_id, params, plan, user_name, client, host, pid, started_at,
-                 ended_at, status, exit_code, summary, output, log_path)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                 ended_at, status, exit_code, summary, output, log_path, run_trigger)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(&run.id)
         .bind(&run.task_id)
@@ -393,6 +398,7 @@ impl Store {
         .bind(run.summary.as_deref())
         .bind(&run.output)
         .bind(run.log_path.as_deref())
+        .bind(run.trigger.as_str())
         .execute(&self.pool)
         .await
         .map_err(self.query_error())?;
@@ -438,14 +444,56 @@ impl Store {
             "SELECT * FROM task_runs WHERE ($1 = '' OR task_id = $1) ORDER BY started_at DESC LIMIT $2",
         )
         .bind(task_id.unwrap_or_default().to_owned());
+        self.fetch_runs(query.bind(limit)).await
+    }
+
+    async fn fetch_runs<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Vec<TaskRun>, StoreError> {
         let rows = query
-            .bind(limit)
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error())?;
         rows.iter()
             .map(run_from_row)
             .collect::<Result<_, _>>()
+            .map_err(self.query_error())
+    }
+
+    /// The runs of one task started at or after `since`, newest first.
+    pub async fn task_runs_since(
+        &self,
+        task_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<TaskRun>, StoreError> {
+        let query = sqlx::query(
+            "SELECT * FROM task_runs WHERE task_id = $1 AND started_at >= $2 ORDER BY started_at DESC",
+        )
+        .bind(task_id.to_owned())
+        .bind(since.timestamp_millis());
+        self.fetch_runs(query).await
+    }
+
+    /// When each task last finished successfully (tasks that never did are absent).
+    pub async fn last_successes(
+        &self,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT task_id, MAX(ended_at) AS ended_at FROM task_runs
+             WHERE status = 'succeeded' AND ended_at IS NOT NULL GROUP BY task_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("task_id")?,
+                    from_millis(row.try_get("ended_at")?),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
             .map_err(self.query_error())
     }
 
@@ -629,6 +677,7 @@ pub(crate) fn run_from_row(row: &AnyRow) -> Result<TaskRun, sqlx::Error> {
         summary: row.try_get("summary")?,
         output: row.try_get("output")?,
         log_path: row.try_get("log_path")?,
+        trigger: crate::core::model::Trigger::parse(&row.try_get::<String, _>("run_trigger")?),
     })
 }
 

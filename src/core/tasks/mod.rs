@@ -9,6 +9,7 @@ pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
 pub mod process;
+pub mod schedule;
 pub mod security_scan;
 pub mod shell;
 pub mod temp_cleanup;
@@ -49,6 +50,8 @@ pub struct TaskInfo {
     /// Whether several runs of this task may go on at once.
     pub concurrent: bool,
     pub params: Vec<ParamSpec>,
+    /// When `opsdeck run --due` runs it; `None` for tasks run by hand only.
+    pub schedule: Option<schedule::TaskSchedule>,
 }
 
 /// One thing a run will do.

@@ -35,6 +35,12 @@ impl AppState {
                 label: format!("{} report", kind.as_str()),
                 key: kind.as_str().to_owned(),
             }))
+            .chain(std::iter::once(PaletteEntry {
+                pane: self.focus,
+                kind: "calendar",
+                label: "maintenance calendar: due, ran, skipped, failed".to_owned(),
+                key: String::new(),
+            }))
             .collect()
     }
 
@@ -81,6 +87,15 @@ impl AppState {
             };
             self.modal = Some(Modal::Popup(Popup::Report(Box::new(ReportView::new(kind)))));
             return vec![Request::ComposeReport { kind }];
+        }
+        if entry.kind == "calendar" {
+            self.modal = Some(Modal::Popup(Popup::Calendar {
+                calendar: None,
+                scroll: 0,
+            }));
+            return vec![Request::LoadCalendar {
+                language: self.language,
+            }];
         }
         self.focus_on(entry.pane);
         if entry.kind == "pane" {

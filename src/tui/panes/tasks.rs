@@ -1,5 +1,6 @@
-//! The tasks pane: every task with its key, a destructive mark and its last run (when, who,
-//! status, duration); below, the output of the selected task's newest run, following the tail.
+//! The tasks pane: every task with its key, a destructive mark, its schedule's next run and
+//! last success (overdue marked), and its last run (when, who, status, duration); below, the
+//! output of the selected task's newest run, following the tail.
 //! Enter runs the selected task (a destructive one only after its plan is shown and confirmed),
 //! `d` shows the plan, `c` cancels, `h` lists past runs.
 
@@ -16,6 +17,7 @@ use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
 use crate::core::model::{RunStatus, Status, TaskRun};
 use crate::core::protocol::{Event, Request};
+use crate::core::tasks::schedule::DueStatus;
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::modal::Popup;
 use crate::tui::panes::{
@@ -31,6 +33,8 @@ pub struct TaskRow {
     pub key: Option<KeyChord>,
     /// The newest run (running or finished), from the audit log or this session.
     pub last: Option<TaskRun>,
+    /// Where its schedule stands, once the runner looked.
+    pub due: Option<DueStatus>,
 }
 
 /// A run seen in this session, with its output so far.
@@ -85,6 +89,7 @@ impl TasksPane {
                 info,
                 key,
                 last: None,
+                due: None,
             })
             .collect();
     }
@@ -115,6 +120,13 @@ impl TasksPane {
 
     pub fn any_running(&self) -> bool {
         self.running_count() > 0
+    }
+
+    fn overdue_count(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|task| task.due.as_ref().is_some_and(DueStatus::overdue))
+            .count()
     }
 
     fn running_count(&self) -> usize {
@@ -233,16 +245,20 @@ impl Component for TasksPane {
                     .is_some_and(|run| run.status.health() == Status::Crit)
             })
             .count();
-        let text = match (self.tasks.len(), running, failed) {
+        let mut text = match (self.tasks.len(), running, failed) {
             (0, _, _) => "Tasks none configured".to_owned(),
             (_, 0, 0) => format!("Tasks {} · none running", self.tasks.len()),
             (_, running, 0) => format!("Tasks {running} running"),
             (_, 0, failed) => format!("Tasks {failed} failed last run"),
             (_, running, failed) => format!("Tasks {running} running · {failed} failed"),
         };
+        let overdue = self.overdue_count();
+        if overdue > 0 {
+            text.push_str(&format!(" · {overdue} overdue"));
+        }
         let level = if failed > 0 {
             Status::Crit
-        } else if running > 0 {
+        } else if running > 0 || overdue > 0 {
             Status::Warn
         } else {
             Status::Ok
@@ -308,6 +324,13 @@ impl Component for TasksPane {
                 self.set_last_run(run.clone());
             }
             Event::TaskRefused { run: Some(run), .. } => self.set_last_run(run.clone()),
+            Event::Schedules(sample) => {
+                for (task_id, status) in &sample.tasks {
+                    if let Some(row) = self.tasks.iter_mut().find(|row| row.info.id == *task_id) {
+                        row.due = Some(status.clone());
+                    }
+                }
+            }
             Event::TaskHistory {
                 task_id: None,
                 runs,
@@ -365,6 +388,48 @@ pub fn run_status_text(run: &TaskRun, now: DateTime<Utc>, look: &Look) -> String
     )
 }
 
+/// A scheduled task's standing: short for its row (` · OVERDUE`, ` · next 03:00`), in full for
+/// the line under the list (`OVERDUE since 12-04 03:00 · next 03:00 · last ok 12-03 03:01 ·
+/// schedule 0 3 * * *`), and whether it is overdue; all empty for a task run by hand only.
+fn schedule_text(task: &TaskRow, now: DateTime<Utc>, look: &Look) -> (String, String, bool) {
+    let Some(schedule) = &task.info.schedule else {
+        return (String::new(), String::new(), false);
+    };
+    let Some(due) = &task.due else {
+        return (
+            String::new(),
+            format!("schedule {}", schedule.cron.as_str()),
+            false,
+        );
+    };
+    let when = |at: DateTime<Utc>| {
+        let local = at.with_timezone(&look.utc_offset);
+        if local.date_naive() == now.with_timezone(&look.utc_offset).date_naive() {
+            local.format("%H:%M").to_string()
+        } else {
+            local.format("%m-%d %H:%M").to_string()
+        }
+    };
+    // What needs doing first: a narrow pane cuts the end.
+    let mut parts = Vec::new();
+    if let Some(missed) = due.missed {
+        parts.push(format!("OVERDUE since {}", when(missed)));
+    }
+    let next = due.next_run.map(|next| format!("next {}", when(next)));
+    parts.extend(next.clone());
+    parts.push(match due.last_success {
+        Some(success) => format!("last ok {}", when(success)),
+        None => "never succeeded".to_owned(),
+    });
+    parts.push(format!("schedule {}", schedule.cron.as_str()));
+    let short = match (due.overdue(), next) {
+        (true, _) => " · OVERDUE".to_owned(),
+        (false, Some(next)) => format!(" · {next}"),
+        (false, None) => String::new(),
+    };
+    (short, parts.join(" · "), due.overdue())
+}
+
 fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
     let look = view.look;
     let palette = &look.palette;
@@ -373,6 +438,13 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
     if running > 0 {
         title.push(Span::styled(
             format!(" · {running} running"),
+            palette.status(Status::Warn),
+        ));
+    }
+    let overdue = pane.overdue_count();
+    if overdue > 0 {
+        title.push(Span::styled(
+            format!(" · {overdue} overdue"),
             palette.status(Status::Warn),
         ));
     }
@@ -414,8 +486,13 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
             None => ("never run".to_owned(), palette.get(Slot::Muted)),
         };
         let lead = format!("{} {} {mark} ", pad(&key, 3), pad(&task.info.id, id_width));
-        let title_width =
-            width.saturating_sub(strings::width(&lead) + strings::width(&status_text) + 2);
+        let (schedule_text, _, overdue) = schedule_text(task, view.now, look);
+        let title_width = width.saturating_sub(
+            strings::width(&lead)
+                + strings::width(&schedule_text)
+                + strings::width(&status_text)
+                + 2,
+        );
         // The selection marks the key and the name, not the whole row: moving it then rewrites
         // a few dozen cells instead of two full rows, a small reply over a slow link.
         let lead_style = if index == pane.selected && view.focused {
@@ -426,11 +503,32 @@ fn render(pane: &TasksPane, view: &View, area: Rect, frame: &mut Frame) {
         lines.push(Line::from(vec![
             Span::styled(lead, lead_style),
             Span::styled(pad(&task.info.title, title_width), palette.get(Slot::Muted)),
+            Span::styled(
+                schedule_text,
+                if overdue {
+                    palette.status(Status::Warn)
+                } else {
+                    palette.get(Slot::Muted)
+                },
+            ),
             Span::raw("  "),
             Span::styled(strings::fit(&status_text, width), status_style),
         ]));
     }
 
+    if let Some(task) = pane.selected_task()
+        && lines.len() < height
+    {
+        let (_, full, overdue) = schedule_text(task, view.now, look);
+        if !full.is_empty() {
+            let style = if overdue {
+                palette.status(Status::Warn)
+            } else {
+                palette.get(Slot::Muted)
+            };
+            lines.push(Line::styled(strings::fit(&full, width), style));
+        }
+    }
     let output_rows = height - lines.len();
     if output_rows > 0 {
         match pane.shown_run() {

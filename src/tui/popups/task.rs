@@ -1,5 +1,6 @@
 //! Task popups: the plan (a dry run, or the confirmation of a destructive task showing exactly
-//! what will run), the history of a task's runs, and one run's recorded output.
+//! what will run), the history of a task's runs, one run's recorded output, and the maintenance
+//! calendar.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,6 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::config::action::Action;
 use crate::config::theme::Slot;
+use crate::core::calendar::{self, Calendar, Outcome};
 use crate::core::model::Status;
 use crate::tui::app::{AppState, Pane};
 use crate::tui::modal::Popup;
@@ -268,6 +270,24 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
                 view.scroll,
             )
         }
+        Popup::Calendar { calendar, scroll } => {
+            let body = match calendar {
+                None => vec![Line::styled("loading…", palette.get(Slot::Muted))],
+                Some(Err(message)) => vec![Line::styled(
+                    printable(message),
+                    palette.status(Status::Warn),
+                )],
+                Some(Ok(calendar)) => calendar_lines(calendar, look),
+            };
+            (
+                format!(
+                    " Maintenance calendar · {} closes ",
+                    keys(state, Action::Close)
+                ),
+                body,
+                *scroll,
+            )
+        }
         Popup::Text { title, lines } => (
             format!(
                 " {} · {} closes ",
@@ -290,4 +310,56 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
         Paragraph::new(body).block(block).scroll((scroll, 0)),
         popup_area,
     );
+}
+
+/// The calendar's past and next days, one line per due time or run, coloured by outcome.
+fn calendar_lines(calendar: &Calendar, look: &Look) -> Vec<Line<'static>> {
+    let palette = &look.palette;
+    let style = |outcome: Outcome| match outcome {
+        Outcome::Ran | Outcome::Done => palette.status(Status::Ok),
+        Outcome::Skipped => palette.status(Status::Warn),
+        Outcome::Failed | Outcome::Missed => palette.status(Status::Crit),
+        Outcome::Due | Outcome::Running => palette.get(Slot::Text),
+    };
+    let entry_line = |entry: &calendar::Entry| {
+        let kind = match entry.kind {
+            calendar::Kind::Task => "task",
+            calendar::Kind::Checklist => "list",
+        };
+        let times = entry.until.map_or_else(String::new, |until| {
+            format!(
+                "×{} until {} ",
+                entry.count,
+                until.with_timezone(&look.utc_offset).format("%H:%M")
+            )
+        });
+        Line::styled(
+            format!(
+                "{}  {kind:<4} {:<20} {:<7} {times}{}",
+                entry
+                    .at
+                    .with_timezone(&look.utc_offset)
+                    .format("%a %m-%d %H:%M"),
+                printable(&entry.id),
+                entry.outcome.as_str(),
+                printable(&entry.detail)
+            ),
+            style(entry.outcome),
+        )
+    };
+    let heading = |text: String| Line::styled(text, palette.get(Slot::Title));
+    let mut lines = vec![heading(format!("past {} days", calendar::DAYS))];
+    if calendar.past.is_empty() {
+        lines.push(Line::styled("nothing was due", palette.get(Slot::Muted)));
+    }
+    lines.extend(calendar.past.iter().map(entry_line));
+    lines.push(heading(format!("next {} days", calendar::DAYS)));
+    if calendar.upcoming.is_empty() {
+        lines.push(Line::styled(
+            "nothing is scheduled",
+            palette.get(Slot::Muted),
+        ));
+    }
+    lines.extend(calendar.upcoming.iter().map(entry_line));
+    lines
 }
