@@ -26,6 +26,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
   opsdeck logs --since 1h          log findings: errors, new signatures, access figures, failed logins
   opsdeck logs --source nginx --format json
   opsdeck hosts --format json      the fleet from Prometheus, worst first; exit by the rules
+  opsdeck containers               Docker containers: state, health, restarts, OOM kills; exit by the rules
   opsdeck exporter                 serve /metrics at [exporter] listen without the console
   opsdeck checklist list           the checklists, whether each is due, and how far along
   opsdeck checklist tick daily handover --note 'quiet night, see INC-42'
@@ -146,6 +147,13 @@ pub enum Command {
     /// the fullest filesystem, load, network and the scrape's age, judged by the rules (exit 0
     /// ok, 1 warn, 2 crit, 3 a source or a PromQL rule could not be read).
     Hosts {
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// The Docker containers, worst first: state, health, restarts in the last hour, exit code
+    /// and OOM kill, CPU, memory against the limit, image age, judged by the rules (exit 0 ok,
+    /// 1 warn, 2 crit, 3 Docker could not be read).
+    Containers {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },

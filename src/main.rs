@@ -43,7 +43,12 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let failure_code = match &cli.command {
-        Some(Command::Check { .. } | Command::Logs { .. } | Command::Hosts { .. }) => 3,
+        Some(
+            Command::Check { .. }
+            | Command::Logs { .. }
+            | Command::Hosts { .. }
+            | Command::Containers { .. },
+        ) => 3,
         _ => 1,
     };
     match dispatch(cli) {
@@ -335,6 +340,10 @@ fn dispatch(cli: Cli) -> Result<i32> {
             let loaded = load_config(&cli, paths.as_ref())?;
             headless::exit_status(hosts(&loaded.config, *format))
         }
+        Some(Command::Containers { format }) => {
+            let loaded = load_config(&cli, paths.as_ref())?;
+            headless::exit_status(containers(&loaded.config, *format))
+        }
         Some(Command::Exporter) => exporter(&cli, paths),
         Some(Command::Checklist { action }) => {
             let action = action.clone();
@@ -452,6 +461,21 @@ fn hosts(config: &Config, format: Format) -> Result<i32> {
     let sources = runtime.block_on(headless::hosts::collect(&config.fleet_specs));
     let judge = Judge::new(config.effective_rules());
     let report = headless::hosts::HostsReport::new(sources, &judge);
+    match format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(report.exit_code())
+}
+
+/// `opsdeck containers`: every Docker container read once, judged and printed.
+fn containers(config: &Config, format: Format) -> Result<i32> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let snapshot = runtime.block_on(headless::containers::collect());
+    let judge = Judge::new(config.effective_rules());
+    let report = headless::containers::ContainersReport::new(snapshot, &judge);
     match format {
         Format::Text => print!("{}", report.to_text()),
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -792,6 +816,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
             .map(|set| set.name.clone())
             .collect(),
     );
+    state.set_containers_watched(config.containers.enabled);
     state.set_fleet_sources(
         config
             .fleet_specs
@@ -880,6 +905,7 @@ fn runner_settings(
                 .exposure
                 .settings(&config.secret_specs, &state_dir(paths)),
         ),
+        containers: config.containers.watch(),
         ..RunnerSettings::tasks_only(task_settings(
             config.tasks(&state_dir(paths)),
             read_only,

@@ -314,7 +314,7 @@ fn help_overlay_lists_every_binding() {
     let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 100, 40));
     insta::assert_snapshot!(screen);
     // Grouped by pane it is longer than a screen: every binding is there on a tall one.
-    let tall = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 90));
+    let tall = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 100));
     for action in opsdeck::config::action::Action::ALL {
         assert!(
             tall.contains(&format!(" {} ", action.name())),
@@ -3326,5 +3326,200 @@ mod hosts {
             screen.contains("stale"),
             "the last rows stay, marked stale:\n{screen}"
         );
+    }
+}
+
+/// The containers pane: worst first (a crash loop, an OOM kill, an unhealthy container with its
+/// last check's output), hostile names, labels, health output and log lines shown escaped, the
+/// log tail on Enter, a restart asking for its plan, and Docker unreadable said with its fix.
+mod containers {
+    use opsdeck::config::Glyphs;
+    use opsdeck::config::keymap::KeyChord;
+    use opsdeck::core::checks::Evaluation;
+    use opsdeck::core::collectors::Sample;
+    use opsdeck::core::containers::{ContainerRow, ContainersSnapshot, Unavailable};
+    use opsdeck::core::protocol::{Event, Request};
+    use opsdeck::tui::app::{AppState, Msg};
+    use opsdeck::tui::panes::Pane;
+
+    use super::{at, look, render, state, text};
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn row(name: &str, state: &str) -> ContainerRow {
+        ContainerRow {
+            id: format!("id-{name}"),
+            name: name.into(),
+            project: Some("shop".into()),
+            service: Some(name.into()),
+            state: state.into(),
+            health: None,
+            health_output: None,
+            unhealthy_since: None,
+            restart_count: 0,
+            restarts_1h: 0,
+            restart_policy: "always".into(),
+            started_at: Some(at(-7200)),
+            finished_at: None,
+            exit_code: None,
+            oom_killed: false,
+            cpu_pct: (state == "running").then_some(3.5),
+            memory_bytes: (state == "running").then_some(48 * MIB),
+            memory_limit: (state == "running").then_some(512 * MIB),
+            image: "nginx:1.27".into(),
+            image_created: Some(at(-90 * 86_400)),
+        }
+    }
+
+    fn snapshot() -> ContainersSnapshot {
+        let web = row("web", "running");
+        let worker = ContainerRow {
+            restarts_1h: 7,
+            restart_count: 31,
+            exit_code: Some(1),
+            ..row("worker", "restarting")
+        };
+        let cache = ContainerRow {
+            oom_killed: true,
+            exit_code: Some(137),
+            project: Some("shop\u{1b}[31m".into()),
+            ..row("cache", "exited")
+        };
+        let evil = ContainerRow {
+            health: Some("unhealthy".into()),
+            health_output: Some("db \u{1b}[2J gone\r\nfake".into()),
+            unhealthy_since: Some(at(-400)),
+            image: "evil\u{1b}]0;owned\u{7}:latest".into(),
+            ..row("evil\u{1b}[2Jname", "running")
+        };
+        ContainersSnapshot {
+            taken_at: at(0),
+            endpoint: "unix:///var/run/docker.sock".into(),
+            unavailable: None,
+            containers: vec![web, worker, cache, evil],
+        }
+    }
+
+    /// The built-in rules' verdicts, as the runner sends them.
+    fn judged(snapshot: &ContainersSnapshot) -> Vec<Evaluation> {
+        opsdeck::core::checks::Judge::new(opsdeck::config::default_rules()).evaluate(snapshot)
+    }
+
+    fn containers_state(snapshot: ContainersSnapshot) -> AppState {
+        let mut state = state("PROD");
+        assert!(!snapshot.metrics().is_empty() || snapshot.unavailable.is_some());
+        let evaluations = judged(&snapshot);
+        state.update(Msg::Runner(Event::Containers {
+            snapshot: Box::new(snapshot),
+            evaluations,
+        }));
+        state.focus_on(Pane::Containers);
+        state.update(Msg::Tick(at(0)));
+        state
+    }
+
+    fn key(state: &mut AppState, name: &str) -> Vec<Request> {
+        state.update(Msg::Key(KeyChord::parse(name).unwrap()))
+    }
+
+    fn assert_clean(screen: &str, width: usize) {
+        assert!(
+            !screen.chars().any(|ch| ch.is_control() && ch != '\n'),
+            "a control character reached the screen:\n{screen}"
+        );
+        for line in screen.lines() {
+            assert_eq!(
+                unicode_width::UnicodeWidthStr::width(line),
+                width,
+                "misaligned: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn containers_worst_first_with_hostile_text_escaped_at_120x40() {
+        let mut state = containers_state(snapshot());
+        // Zoomed, every column is on screen.
+        key(&mut state, "z");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert_clean(&screen, 120);
+        insta::assert_snapshot!(screen);
+        let at = |needle: &str| {
+            screen
+                .find(needle)
+                .unwrap_or_else(|| panic!("no `{needle}`:\n{screen}"))
+        };
+        assert!(at("crash loop: 7 restarts") < at("web "));
+        assert!(at("OOM-killed") < at("web "));
+        assert!(at("last check: db \\x1b[2J gone\\r\\nfake") > 0);
+        assert!(at("evil\\x1b[2Jname") > 0);
+        assert!(at("evil\\x1b]0;owned") > 0);
+        assert!(at("shop\\x1b[31m/") > 0);
+    }
+
+    #[test]
+    fn enter_shows_the_escaped_log_tail_and_a_restart_is_refused_read_only() {
+        let mut state = containers_state(snapshot());
+        let asked = key(&mut state, "enter");
+        let Some(Request::LoadContainerLogs { name }) = asked.first() else {
+            panic!("{asked:?}");
+        };
+        state.update(Msg::Runner(Event::ContainerLogs {
+            name: name.clone(),
+            lines: Ok(vec![
+                "GET /health 200".into(),
+                opsdeck::core::text::printable("boom \u{1b}[2J\u{1b}]52;c;ZXZpbA==\u{7} end"),
+            ]),
+        }));
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert_clean(&screen, 120);
+        assert!(
+            screen.contains("boom \\x1b[2J\\x1b]52;c;ZXZpbA==\\x07 end"),
+            "{screen}"
+        );
+        assert!(screen.contains("log tail"), "{screen}");
+        key(&mut state, "esc");
+        // The console in these tests is read-only: no plan is even asked for.
+        let asked = key(&mut state, "E");
+        assert!(asked.is_empty(), "{asked:?}");
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+        assert!(
+            screen.contains("read-only: container-restart is refused"),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn a_restart_asks_for_the_plan_of_the_selected_container() {
+        let mut state = containers_state(snapshot());
+        state.host.read_only = false;
+        key(&mut state, "j");
+        let asked = key(&mut state, "E");
+        let Some(Request::PlanTask { task_id, params }) = asked.first() else {
+            panic!("{asked:?}");
+        };
+        assert_eq!(task_id, "container-restart");
+        assert_eq!(params.get("name").map(String::as_str), Some("cache"));
+    }
+
+    #[test]
+    fn docker_unreadable_is_said_with_its_fix_at_80x24() {
+        let state = containers_state(ContainersSnapshot {
+            taken_at: at(0),
+            endpoint: "unix:///var/run/docker.sock".into(),
+            unavailable: Some(Unavailable {
+                message: "cannot read Docker at unix:///var/run/docker.sock: Permission denied (os error 13)".into(),
+                fix: "add your user to the docker group (sudo usermod -aG docker $USER) and log in again".into(),
+            }),
+            containers: Vec::new(),
+        });
+        let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert_clean(&screen, 80);
+        insta::assert_snapshot!(screen);
+        assert!(
+            screen.contains("fix: add your user to the docker group"),
+            "{screen}"
+        );
+        assert!(screen.contains("Permission denied"), "{screen}");
     }
 }

@@ -79,6 +79,17 @@ fn a_negative_interval_is_refused() {
 }
 
 #[test]
+fn a_container_service_needs_the_container_name() {
+    assert_error(
+        "container-without-name.toml",
+        2,
+        1,
+        "service `web` (container) needs `container`",
+        "add container = \"web-1\"",
+    );
+}
+
+#[test]
 fn a_tls_service_needs_a_target() {
     assert_error(
         "tls-without-target.toml",

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub enum Home {
     Incidents,
     Logs,
+    Containers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,10 +61,13 @@ pub enum Action {
     Follow,
     AttachFinding,
     TimeSpan,
+    RestartContainer,
+    StopContainer,
+    StartContainer,
 }
 
 impl Action {
-    pub const ALL: [Action; 46] = [
+    pub const ALL: [Action; 49] = [
         Action::Quit,
         Action::Help,
         Action::Refresh,
@@ -110,6 +114,9 @@ impl Action {
         Action::Follow,
         Action::AttachFinding,
         Action::TimeSpan,
+        Action::RestartContainer,
+        Action::StopContainer,
+        Action::StartContainer,
     ];
 
     /// The config name, e.g. `next_pane`.
@@ -161,6 +168,9 @@ impl Action {
             Action::Follow => "follow",
             Action::AttachFinding => "attach_finding",
             Action::TimeSpan => "time_span",
+            Action::RestartContainer => "restart_container",
+            Action::StopContainer => "stop_container",
+            Action::StartContainer => "start_container",
         }
     }
 
@@ -224,6 +234,9 @@ impl Action {
             Action::TimeSpan => {
                 "the time the gauges' and services' sparklines cover: 10 min, 6 h, 7 d, 30 d"
             }
+            Action::RestartContainer => "restart the selected container (plan, confirm, audit)",
+            Action::StopContainer => "stop the selected container (plan, confirm, audit)",
+            Action::StartContainer => "start the selected container (plan, confirm, audit)",
         }
     }
 
@@ -243,6 +256,9 @@ impl Action {
                 | Action::TakeCommand
                 | Action::AddActionItem
                 | Action::AttachFinding
+                | Action::RestartContainer
+                | Action::StopContainer
+                | Action::StartContainer
         )
     }
 
@@ -259,6 +275,9 @@ impl Action {
             | Action::TakeCommand
             | Action::AddActionItem => Some(Home::Incidents),
             Action::LogWindow | Action::Follow | Action::AttachFinding => Some(Home::Logs),
+            Action::RestartContainer | Action::StopContainer | Action::StartContainer => {
+                Some(Home::Containers)
+            }
             _ => None,
         }
     }

@@ -226,6 +226,10 @@ fn default_keys(action: Action) -> Vec<KeyChord> {
         Action::Follow => vec![ch('f')],
         Action::AttachFinding => vec![ch('a')],
         Action::TimeSpan => vec![ch('Z')],
+        // Capitals the example config's task keys leave free: rEstart, stoP, Up.
+        Action::RestartContainer => vec![ch('E')],
+        Action::StopContainer => vec![ch('P')],
+        Action::StartContainer => vec![ch('U')],
     }
 }
 

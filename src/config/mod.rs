@@ -6,6 +6,7 @@
 
 pub mod action;
 pub mod backups;
+pub mod containers;
 pub mod diagnostics;
 pub mod exposure;
 pub mod incidents;
@@ -32,6 +33,7 @@ use theme::{Theme, load_theme};
 use crate::config::action::Action;
 use crate::core::checks::{Operator, Rule};
 use crate::core::collectors::resources::{METRIC_NAMES, ResourceSettings};
+use crate::core::containers::docker::ContainerAction;
 use crate::core::store::StoreLocation;
 
 /// The documented default configuration, printed by `opsdeck config default`.
@@ -72,6 +74,7 @@ pub struct Config {
     /// The `[[secret]]` entries, checked and built while parsing.
     #[serde(skip)]
     pub secret_specs: Vec<crate::core::exposure::key_ages::SecretSpec>,
+    pub containers: containers::ContainersConfig,
     /// The `[[prometheus]]` sources, checked and built while parsing.
     #[serde(skip)]
     pub fleet_specs: Vec<crate::core::fleet::FleetSpec>,
@@ -318,6 +321,7 @@ impl TryFrom<String> for MetricName {
             .chain(crate::core::incidents::INCIDENT_METRICS)
             .chain(crate::core::logs::findings::LOG_METRICS)
             .chain(crate::core::fleet::FLEET_METRICS)
+            .chain(crate::core::containers::CONTAINER_METRICS)
             .chain(crate::core::capacity::job::CAPACITY_METRICS)
             .chain(crate::core::tasks::schedule::TASK_METRICS)
             .chain(crate::core::exposure::EXPOSURE_METRICS)
@@ -364,6 +368,8 @@ impl TryFrom<String> for OperatorValue {
 /// Dumps, verification of every file and restores of large databases take long; the runner's
 /// cancel still works at any time.
 const BACKUP_TASK_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+/// A stop waits out its grace period before Docker kills the container.
+const CONTAINER_TASK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The task `[exposure] updates = true` adds.
 pub const UPDATES_APPLY: &str = "updates-apply";
@@ -472,6 +478,29 @@ pub fn default_rules() -> Vec<Rule> {
             )
         },
         flag(crate::core::exposure::hardening::LYNIS_NEW_WARNINGS, true),
+        // A container that should run and does not, or was killed for memory, is critical at
+        // once; a crash loop is CRASH_LOOP_RESTARTS restarts within the hour.
+        Rule {
+            operator: Operator::Below,
+            ..below(crate::core::containers::CONTAINER_UP, None, 1.0)
+        },
+        Rule {
+            operator: Operator::AtLeast,
+            ..rule(
+                crate::core::containers::CONTAINER_RESTARTS,
+                3.0,
+                crate::core::containers::CRASH_LOOP_RESTARTS,
+                0,
+            )
+        },
+        flag(crate::core::containers::CONTAINER_OOM, false),
+        rule(
+            crate::core::containers::CONTAINER_UNHEALTHY,
+            crate::core::containers::UNHEALTHY_WARN_S,
+            crate::core::containers::UNHEALTHY_CRIT_S,
+            0,
+        ),
+        rule(crate::core::containers::CONTAINER_MEMORY, 85.0, 95.0, 3),
     ]
 }
 
@@ -745,6 +774,33 @@ impl Config {
                         schedule: None,
                     },
                     kind: crate::core::tasks::TaskKind::Backup(action, settings.clone()),
+                };
+                tasks.push((task, None));
+            }
+        }
+        if self.containers.enabled {
+            for action in [
+                ContainerAction::Restart,
+                ContainerAction::Stop,
+                ContainerAction::Start,
+            ] {
+                let task = crate::core::tasks::Task {
+                    info: crate::core::tasks::TaskInfo {
+                        id: crate::core::tasks::containers::task_id(action).into(),
+                        title: format!("{} container", action.verb()),
+                        description: format!(
+                            "{} the container picked in the containers pane (Docker API)",
+                            action.verb()
+                        ),
+                        destructive: true,
+                        timeout: CONTAINER_TASK_TIMEOUT,
+                        // Different containers at once; Docker serialises the same one.
+                        concurrent: true,
+                        params: crate::core::tasks::containers::PARAMS.to_vec(),
+                        // Acted on by hand, on a container picked in the pane.
+                        schedule: None,
+                    },
+                    kind: crate::core::tasks::TaskKind::Container(action),
                 };
                 tasks.push((task, None));
             }

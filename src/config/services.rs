@@ -12,6 +12,7 @@ use super::DurationValue;
 use super::diagnostics::ConfigError;
 use crate::core::notify::{EmailSettings, NotifySettings};
 use crate::core::services::command::CommandCheck;
+use crate::core::services::container::ContainerCheck;
 use crate::core::services::http::HttpCheck;
 use crate::core::services::postgres::PostgresCheck;
 use crate::core::services::process::ProcessCheck;
@@ -32,6 +33,7 @@ pub enum ServiceKind {
     Systemd,
     Process,
     Command,
+    Container,
 }
 
 fn default_interval() -> DurationValue {
@@ -128,6 +130,9 @@ pub struct ServiceConfig {
     /// command.
     #[serde(default)]
     pub argv: Vec<String>,
+    /// container: its name.
+    #[serde(default)]
+    pub container: Option<String>,
 }
 
 impl ServiceConfig {
@@ -278,6 +283,12 @@ impl ServiceConfig {
                     argv: self.argv.clone(),
                 })
             }
+            ServiceKind::Container => ServiceCheck::Container(ContainerCheck {
+                container: self
+                    .container
+                    .clone()
+                    .ok_or_else(|| missing("container", "\"web-1\""))?,
+            }),
         };
         if self.interval.0 < Duration::from_secs(1) {
             return Err((

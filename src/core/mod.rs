@@ -18,6 +18,7 @@ pub mod capacity;
 pub mod checklists;
 pub mod checks;
 pub mod collectors;
+pub mod containers;
 pub mod execution;
 pub mod exporter;
 pub mod exposure;

@@ -77,6 +77,8 @@ pub enum Request {
     /// Read one host's recent figures from its `[[prometheus]]` source; answered with
     /// [`Event::HostHistory`].
     LoadHostHistory { source: String, instance: String },
+    /// The log tail of one container ([`Event::ContainerLogs`]).
+    LoadContainerLogs { name: String },
     /// Compose the report of the last complete period of `kind`; answered with
     /// [`Event::ReportComposed`].
     ComposeReport { kind: ReportKind },
@@ -210,6 +212,15 @@ pub enum Event {
     },
     /// What [`Request::LoadHostHistory`] asked for.
     HostHistory(Box<crate::core::fleet::HostHistory>),
+    Containers {
+        snapshot: Box<crate::core::containers::ContainersSnapshot>,
+        evaluations: Vec<Evaluation>,
+    },
+    /// The last lines of a container's output, escaped and bounded, or why they could not be read.
+    ContainerLogs {
+        name: String,
+        lines: Result<Vec<String>, String>,
+    },
     /// The calendar asked for by [`Request::LoadCalendar`], or why there is none.
     Calendar(Result<Box<crate::core::calendar::Calendar>, String>),
     /// The report asked for by [`Request::ComposeReport`], or why there is none.

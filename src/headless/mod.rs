@@ -4,6 +4,7 @@
 pub mod backups;
 pub mod check;
 pub mod checklists;
+pub mod containers;
 pub mod exporter;
 pub mod hosts;
 pub mod incidents;

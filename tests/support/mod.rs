@@ -15,6 +15,7 @@
 
 #![allow(dead_code)]
 
+pub mod docker;
 pub mod journal;
 pub mod logs;
 pub mod prometheus;

@@ -8,8 +8,8 @@
 //! The UI never awaits the runner: it sends [`Request`]s on an unbounded channel and reads
 //! events when they arrive.
 
-pub mod exporter;
 pub mod due_watch;
+pub mod exporter;
 pub mod history_writer;
 pub mod live;
 pub mod report_desk;
@@ -33,6 +33,8 @@ use crate::core::collectors::resources::{ResourceCollector, ResourceSample, Reso
 use crate::core::collectors::{
     CollectError, Collector, Control, OffThread, Sample, drive, drive_after_first,
 };
+use crate::core::containers::ContainersSnapshot;
+use crate::core::containers::docker::ContainerCollector;
 use crate::core::execution::{TaskManager, TaskSettings};
 use crate::core::exposure::{ExposureCollector, ExposureSample, ExposureSettings};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, HostHistory};
@@ -112,6 +114,8 @@ pub struct RunnerSettings {
     /// On a shared (PostgreSQL) store: beat as this kind, show who else is on, and follow the
     /// others' changes live. `None`, or a SQLite store: none of that.
     pub shared: Option<SharedSettings>,
+    /// How often the containers are refreshed (`[containers]`); `None`: Docker is not watched.
+    pub containers: Option<Duration>,
 }
 
 impl RunnerSettings {
@@ -138,6 +142,7 @@ impl RunnerSettings {
             reports: None,
             exposure: None,
             shared: None,
+            containers: None,
         }
     }
 }
@@ -160,9 +165,16 @@ enum Collected {
     Fleet(Box<FleetSnapshot>),
     Capacity(Box<CapacityReport>),
     LogDirs(LogDirSample),
+    Containers(Box<ContainersSnapshot>),
     Schedules(Result<ScheduleSample, String>),
     Exposure(Box<ExposureSample>),
     Presence(PresenceSample),
+}
+
+impl From<Box<ContainersSnapshot>> for Collected {
+    fn from(snapshot: Box<ContainersSnapshot>) -> Self {
+        Collected::Containers(snapshot)
+    }
 }
 
 impl From<Result<ScheduleSample, String>> for Collected {
@@ -254,6 +266,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.metrics(),
             Collected::Capacity(report) => report.metrics(),
             Collected::LogDirs(sample) => sample.metrics(),
+            Collected::Containers(snapshot) => snapshot.metrics(),
             Collected::Schedules(Ok(sample)) => sample.metrics(),
             Collected::Exposure(sample) => sample.metrics(),
             Collected::Presence(sample) => sample.metrics(),
@@ -282,6 +295,7 @@ impl Sample for Collected {
             Collected::Fleet(snapshot) => snapshot.taken_at,
             Collected::Capacity(report) => report.taken_at,
             Collected::LogDirs(sample) => sample.taken_at,
+            Collected::Containers(snapshot) => snapshot.taken_at,
             Collected::Schedules(Ok(sample)) => sample.taken_at,
             Collected::Resources(Err(_))
             | Collected::Checklists(_)
@@ -433,6 +447,10 @@ async fn run(
             fleet_servers.insert(spec.name.clone(), (server, spec.jobs.clone()));
         }
         let control = drives.start(collector);
+        drives.refreshed.push(control);
+    }
+    if let Some(interval) = settings.containers {
+        let control = drives.start(ContainerCollector::new(interval));
         drives.refreshed.push(control);
     }
     if let (Some(timing), Some(store)) = (settings.capacity, &store) {
@@ -689,6 +707,17 @@ async fn run(
                 }
                 Some(Request::LoadLogLines { source, filter }) => {
                     answer_log_lines(log_lines.clone(), source, filter, events.clone());
+                }
+                Some(Request::LoadContainerLogs { name }) => {
+                    let events = events.clone();
+                    tokio::spawn(async move {
+                        let lines = match crate::core::containers::docker::connect().await {
+                            Ok(docker) => crate::core::containers::docker::log_tail(&docker, &name).await,
+                            Err(error) => Err(error),
+                        };
+                        let lines = lines.map_err(|error| error.to_string());
+                        let _ = events.send(Event::ContainerLogs { name, lines }).await;
+                    });
                 }
                 Some(Request::LoadHostHistory { source, instance }) => {
                     let server = fleet_servers.get(&source).cloned();
@@ -957,6 +986,10 @@ async fn deliver(
             evaluations,
         }],
         Collected::Fleet(snapshot) => vec![Event::Fleet {
+            snapshot,
+            evaluations,
+        }],
+        Collected::Containers(snapshot) => vec![Event::Containers {
             snapshot,
             evaluations,
         }],

@@ -3,6 +3,7 @@
 //! check is bounded by its timeout and never panics: a failure is an outcome with its reason.
 
 pub mod command;
+pub mod container;
 pub mod flap;
 pub mod http;
 pub mod postgres;
@@ -42,6 +43,7 @@ pub enum ServiceCheck {
     Systemd(systemd::SystemdCheck),
     Process(process::ProcessCheck),
     Command(command::CommandCheck),
+    Container(container::ContainerCheck),
 }
 
 /// The result of one check.
@@ -136,6 +138,7 @@ impl ServiceCheck {
             ServiceCheck::Systemd(_) => "systemd",
             ServiceCheck::Process(_) => "process",
             ServiceCheck::Command(_) => "command",
+            ServiceCheck::Container(_) => "container",
         }
     }
 
@@ -151,6 +154,7 @@ impl ServiceCheck {
                 ServiceCheck::Systemd(check) => systemd::check(check, timeout).await,
                 ServiceCheck::Process(check) => process::check(check, timeout).await,
                 ServiceCheck::Command(check) => command::check(check, timeout).await,
+                ServiceCheck::Container(check) => container::check(check, timeout).await,
             }
         };
         // The kinds bound their own I/O; this is the backstop for anything that hangs anyway.

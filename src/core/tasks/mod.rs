@@ -4,6 +4,7 @@
 
 pub mod backups;
 pub mod cache_cleanup;
+pub mod containers;
 pub mod logrotate;
 pub mod pg_maintenance;
 pub mod pg_sessions;
@@ -272,6 +273,8 @@ pub enum TaskKind {
     ),
     Backup(BackupAction, BackupTaskSettings),
     UpdatesApply(updates_apply::UpdatesApplySettings),
+    /// Restart, stop or start a container from the containers pane.
+    Container(crate::core::containers::docker::ContainerAction),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -329,6 +332,7 @@ impl Task {
             }
             TaskKind::Backup(action, settings) => backups::plan(*action, settings, params).await,
             TaskKind::UpdatesApply(settings) => updates_apply::plan(settings, params).await,
+            TaskKind::Container(action) => containers::plan(*action, params).await,
         }
     }
 
@@ -369,6 +373,7 @@ impl Task {
             }
             TaskKind::Backup(action, settings) => backups::run(*action, settings, context).await,
             TaskKind::UpdatesApply(settings) => updates_apply::run(settings, context).await,
+            TaskKind::Container(action) => containers::run(*action, context).await,
         }
     }
 }

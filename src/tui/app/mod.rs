@@ -25,6 +25,7 @@ use crate::tui::modal::{Modal, PaletteInput, Popup};
 use crate::tui::panes::alerts::AlertsPane;
 use crate::tui::panes::backups::BackupsPane;
 use crate::tui::panes::checklists::ChecklistsPane;
+use crate::tui::panes::containers::ContainersPane;
 use crate::tui::panes::hosts::HostsPane;
 use crate::tui::panes::logs::LogsPane;
 use crate::tui::panes::queries::QueriesPane;
@@ -186,6 +187,15 @@ impl AppState {
         self.dirty = true;
     }
 
+    /// Whether the runner watches Docker: the containers pane is then shown ("reading Docker…"
+    /// until its first refresh), so `--pane containers` can focus it at once.
+    pub fn set_containers_watched(&mut self, watched: bool) {
+        if let Some(pane) = self.pane_mut::<ContainersPane>() {
+            pane.watched = watched;
+        }
+        self.dirty = true;
+    }
+
     /// The configured log sources, shown as "reading…" until their first read.
     pub fn set_log_sources(&mut self, names: Vec<String>) {
         if let Some(pane) = self.pane_mut::<LogsPane>() {
@@ -335,6 +345,7 @@ impl AppState {
             None => match self.focus {
                 Pane::Logs => Some(Home::Logs),
                 Pane::Incidents => Some(Home::Incidents),
+                Pane::Containers => Some(Home::Containers),
                 _ => None,
             },
         }
@@ -391,6 +402,11 @@ impl AppState {
                     && self
                         .pane_mut::<HostsPane>()
                         .is_some_and(HostsPane::close_detail) => {}
+            Action::Close
+                if self.focus == Pane::Containers
+                    && self
+                        .pane_mut::<ContainersPane>()
+                        .is_some_and(ContainersPane::close_detail) => {}
             Action::Close => self.notice = None,
             action => return self.route(action),
         }

@@ -8,6 +8,7 @@
 pub mod alerts;
 pub mod backups;
 pub mod checklists;
+pub mod containers;
 pub mod hosts;
 pub mod incidents;
 pub mod logs;
@@ -42,6 +43,7 @@ pub enum Pane {
     Resources,
     Services,
     Hosts,
+    Containers,
     Queries,
     Backups,
     Logs,
@@ -57,6 +59,7 @@ pub fn all() -> Vec<Box<dyn Component>> {
         Box::new(resources::ResourcesPane::default()),
         Box::new(services::ServicesPane::default()),
         Box::new(hosts::HostsPane::default()),
+        Box::new(containers::ContainersPane::default()),
         Box::new(queries::QueriesPane::default()),
         Box::new(backups::BackupsPane::default()),
         Box::new(logs::LogsPane::default()),
