@@ -246,9 +246,14 @@ pub fn parse_combined(line: &str, time: RequestTime) -> Option<AccessRecord<'_>>
 /// the same stamp text, so a stream of lines parses each distinct stamp once.
 #[derive(Debug, Default)]
 pub struct StampCache {
-    text: String,
+    /// Only a stamp of [`CLF_STAMP_BYTES`] parses, so the text fits a fixed array, which
+    /// compares without a call to `memcmp`.
+    text: [u8; CLF_STAMP_BYTES],
     at: Option<DateTime<FixedOffset>>,
 }
+
+/// `05/Dec/2026:10:00:01 +0000`.
+const CLF_STAMP_BYTES: usize = 26;
 
 /// [`parse_combined`] for a stream of lines, reusing the previous line's time when its stamp
 /// text is the same.
@@ -259,21 +264,19 @@ pub fn parse_combined_with<'a>(
 ) -> Option<AccessRecord<'a>> {
     let (ip, rest) = split_at_byte(line, b' ')?;
     let (_, rest) = split_at_byte(rest, b'[')?;
-    let known = stamps.text.len();
     let (at, rest) = match stamps.at {
         // The previous line's stamp again, and a stamp holds no `]`: the same split as
         // searching for it, without the search or the parse.
         Some(at)
-            if rest.as_bytes().get(known) == Some(&b']')
-                && rest.as_bytes().starts_with(stamps.text.as_bytes()) =>
+            if rest.as_bytes().get(CLF_STAMP_BYTES) == Some(&b']')
+                && rest.as_bytes()[..CLF_STAMP_BYTES] == stamps.text =>
         {
-            (at, &rest[known + 1..])
+            (at, &rest[CLF_STAMP_BYTES + 1..])
         }
         _ => {
             let (stamp, rest) = split_at_byte(rest, b']')?;
             let at = parse_clf_time(stamp)?;
-            stamps.text.clear();
-            stamps.text.push_str(stamp);
+            stamps.text.copy_from_slice(stamp.as_bytes());
             stamps.at = Some(at);
             (at, rest)
         }
@@ -286,10 +289,10 @@ pub fn parse_combined_with<'a>(
         .position(|byte| byte == b' ' || byte == b'?')
         .map_or(target, |end| &target[..end]);
     let mut fields = rest.split_ascii_whitespace();
-    let status = fields.next()?.parse().ok()?;
+    let status = parse_decimal(fields.next()?)?;
     let bytes = match fields.next()? {
         "-" => 0,
-        text => text.parse().ok()?,
+        text => parse_decimal(text)?,
     };
     let request_ms = match time {
         RequestTime::Absent => None,
@@ -314,6 +317,19 @@ pub fn parse_combined_with<'a>(
         request_ms,
         at,
     })
+}
+
+/// `text` as `str::parse` reads an unsigned number: plain digits that fit (the status and size
+/// fields, every line) without the general parser's sign and radix handling, anything else
+/// through it.
+fn parse_decimal<T: TryFrom<u64> + std::str::FromStr>(text: &str) -> Option<T> {
+    if (1..=19).contains(&text.len()) && text.bytes().all(|byte| byte.is_ascii_digit()) {
+        let value = text
+            .bytes()
+            .fold(0u64, |value, byte| value * 10 + u64::from(byte - b'0'));
+        return T::try_from(value).ok();
+    }
+    text.parse().ok()
 }
 
 /// `text` split around the first `byte`, as `split_once` does for an ASCII character. A plain
@@ -425,7 +441,12 @@ impl Default for LatencyHistogram {
 
 impl LatencyHistogram {
     pub fn record(&mut self, ms: f64) {
-        self.buckets[Self::bucket(ms)] += 1;
+        self.record_bucket(Self::bucket(ms));
+    }
+
+    /// [`record`](Self::record) for a value whose [`bucket`](Self::bucket) is known.
+    fn record_bucket(&mut self, bucket: usize) {
+        self.buckets[bucket] += 1;
         self.count += 1;
     }
 
@@ -483,6 +504,43 @@ pub struct AccessStats {
     endpoints: HashMap<String, u64, foldhash::fast::RandomState>,
     time_sum_ms: f64,
     latency: LatencyHistogram,
+    buckets: BucketCache,
+    /// The last request's time and its hour in its own zone: requests come many to a stamp.
+    last_hour: Option<(DateTime<FixedOffset>, usize)>,
+}
+
+/// Slots of the [`BucketCache`]: 64 KiB, for the few thousand distinct request times a log
+/// with millisecond times holds.
+const BUCKET_CACHE_SLOTS: usize = 4096;
+
+/// Request times and their [`LatencyHistogram::bucket`], one per slot by the value's bits: a
+/// log writes its times with a few decimals, so the same values come back all the time, and a
+/// hit costs a multiplication and a comparison instead of a logarithm.
+#[derive(Debug, Clone, Default)]
+struct BucketCache {
+    /// (value's bits, bucket); empty until the first request time. The key of an unused slot
+    /// is a NaN's bits, which no request time has.
+    slots: Vec<(u64, usize)>,
+}
+
+impl BucketCache {
+    fn bucket(&mut self, ms: f64) -> usize {
+        if self.slots.is_empty() {
+            self.slots = vec![(f64::NAN.to_bits(), 0); BUCKET_CACHE_SLOTS];
+        }
+        let bits = ms.to_bits();
+        // The top bits of a multiplicative hash: the low bits of a decimal's double vary too
+        // little on their own.
+        let slot = (bits.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize % BUCKET_CACHE_SLOTS;
+        match self.slots[slot] {
+            (key, bucket) if key == bits => bucket,
+            _ => {
+                let bucket = LatencyHistogram::bucket(ms);
+                self.slots[slot] = (bits, bucket);
+                bucket
+            }
+        }
+    }
 }
 
 impl Default for AccessStats {
@@ -497,6 +555,8 @@ impl Default for AccessStats {
             endpoints: HashMap::default(),
             time_sum_ms: 0.0,
             latency: LatencyHistogram::default(),
+            buckets: BucketCache::default(),
+            last_hour: None,
         }
     }
 }
@@ -516,13 +576,24 @@ impl AccessStats {
         }
     }
 
-    pub fn observe(&mut self, record: &AccessRecord<'_>) {
+    /// Tallies `record`; returns the [`LatencyHistogram`] bucket of its request time, so a
+    /// caller keeping its own per-window histogram does not take the logarithm again.
+    pub fn observe(&mut self, record: &AccessRecord<'_>) -> Option<usize> {
         self.requests += 1;
         self.bytes += record.bytes;
         if let Some(slot) = self.statuses.get_mut(usize::from(record.status)) {
             *slot += 1;
         }
-        self.hourly[record.at.hour() as usize] += 1;
+        let hour = match self.last_hour {
+            // `==` compares instants: the offset, which the hour depends on, is compared too.
+            Some((at, hour)) if at == record.at && at.offset() == record.at.offset() => hour,
+            _ => {
+                let hour = record.at.hour() as usize;
+                self.last_hour = Some((record.at, hour));
+                hour
+            }
+        };
+        self.hourly[hour] += 1;
         if let Some(count) = self.endpoints.get_mut(record.path) {
             *count += 1;
         } else if self.endpoints.len() < MAX_KEYS {
@@ -530,10 +601,11 @@ impl AccessStats {
         } else {
             self.untracked_endpoints += 1;
         }
-        if let Some(ms) = record.request_ms {
-            self.time_sum_ms += ms;
-            self.latency.record(ms);
-        }
+        let ms = record.request_ms?;
+        self.time_sum_ms += ms;
+        let bucket = self.buckets.bucket(ms);
+        self.latency.record_bucket(bucket);
+        Some(bucket)
     }
 
     /// Requests per status code, codes that occurred only.
@@ -717,6 +789,54 @@ mod tests {
                 expected.map(f64::to_bits),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_decimals_read_as_the_parser_reads_them() {
+        for text in [
+            "0",
+            "7",
+            "007",
+            "200",
+            "599",
+            "65535",
+            "65536",
+            "99999",
+            "+5",
+            "-1",
+            "1_0",
+            "٣",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9999999999999999999",
+            "00000000000000000000001",
+            "12a",
+            "",
+        ] {
+            assert_eq!(
+                parse_decimal::<u16>(text),
+                text.parse::<u16>().ok(),
+                "{text:?}"
+            );
+            assert_eq!(
+                parse_decimal::<u64>(text),
+                text.parse::<u64>().ok(),
+                "{text:?}"
+            );
+        }
+    }
+
+    /// The cache gives the logarithm's bucket for every value, including values that share
+    /// a slot and evict each other.
+    #[test]
+    fn the_bucket_cache_changes_no_bucket() {
+        let mut cache = BucketCache::default();
+        let values = (0..12_000)
+            .map(|n| f64::from(n % 6_000) / 1000.0 * 1000.0)
+            .chain([0.0, 0.001, 0.0010001, 1e-300, 1e12, f64::MAX, 5e-324]);
+        for ms in values {
+            assert_eq!(cache.bucket(ms), LatencyHistogram::bucket(ms), "{ms}");
         }
     }
 

@@ -373,7 +373,7 @@ pub struct Signature {
 }
 
 impl Signature {
-    fn new(sample: &str, at: DateTime<Utc>, recency: u64) -> Self {
+    fn new(sample: &str, at: DateTime<Utc>, seconds: i64, recency: u64) -> Self {
         let mut signature = Signature {
             first_seen: at,
             last_seen: at,
@@ -384,14 +384,14 @@ impl Signature {
             minutes: VecDeque::new(),
             hours: VecDeque::new(),
         };
-        signature.count(at);
+        signature.count(at, seconds);
         signature
     }
 
-    fn count(&mut self, at: DateTime<Utc>) {
+    /// Counts an occurrence at `at`, `seconds` after the epoch.
+    fn count(&mut self, at: DateTime<Utc>, seconds: i64) {
         self.total += 1;
         self.last_seen = self.last_seen.max(at);
-        let seconds = at.timestamp();
         bump(&mut self.minutes, seconds.div_euclid(60), MINUTE_BUCKETS);
         bump(&mut self.hours, seconds.div_euclid(3600), HOUR_BUCKETS);
     }
@@ -433,6 +433,14 @@ impl Signature {
 /// Adds one to `bucket` in a sorted sparse series, dropping buckets more than `keep` before the
 /// newest. Lines arrive nearly in order, so the search from the back is short.
 fn bump(series: &mut VecDeque<(i64, u64)>, bucket: i64, keep: i64) {
+    // The newest bucket again (most lines): nothing to insert, and nothing ages out, since the
+    // newest is unchanged.
+    if let Some(last) = series.back_mut()
+        && last.0 == bucket
+    {
+        last.1 += 1;
+        return;
+    }
     let newest = series.back().map_or(bucket, |&(last, _)| last.max(bucket));
     if bucket <= newest - keep {
         return;
@@ -463,6 +471,18 @@ pub struct SignatureTable {
     records: u64,
     scratch: String,
     recent: TemplateCache,
+    moment: Option<Moment>,
+}
+
+/// What the table derives from a record's time, kept for the next record: a log's lines come
+/// many to a stamp, and chrono's epoch and difference arithmetic costs more than a comparison.
+#[derive(Debug, Clone, Copy)]
+struct Moment {
+    at: DateTime<Utc>,
+    seconds: i64,
+    /// A template last seen before this is forgotten; `None` when the retained window reaches
+    /// past the earliest time chrono represents.
+    stale_before: Option<DateTime<Utc>>,
 }
 
 /// Bytes of a message the [`TemplateCache`] keeps; longer ones are normalised every time.
@@ -538,6 +558,7 @@ impl SignatureTable {
             records: 0,
             scratch: String::new(),
             recent: TemplateCache::default(),
+            moment: None,
         }
     }
 
@@ -555,13 +576,18 @@ impl SignatureTable {
         at: DateTime<Utc>,
     ) -> Option<NewSignature> {
         let since = *self.observing_since.get_or_insert(at);
+        let moment = self.moment(at);
         self.recent.normalise_into(message, &mut self.scratch);
         self.records += 1;
         if let Some(entry) = self.entries.get_mut(self.scratch.as_str()) {
-            if at - entry.last_seen <= self.retain {
+            // `at - last_seen <= retain`, without the subtraction.
+            if moment
+                .stale_before
+                .is_none_or(|stale_before| entry.last_seen >= stale_before)
+            {
                 entry.recency = self.records;
                 entry.level = entry.level.max(level);
-                entry.count(at);
+                entry.count(at, moment.seconds);
                 return None;
             }
             self.entries.remove(self.scratch.as_str());
@@ -569,7 +595,7 @@ impl SignatureTable {
         if self.entries.len() >= self.max_templates {
             self.evict(at);
         }
-        let mut signature = Signature::new(message, at, self.records);
+        let mut signature = Signature::new(message, at, moment.seconds, self.records);
         signature.level = level;
         let finding = (at - since >= self.warmup).then(|| NewSignature {
             template: self.scratch.clone(),
@@ -578,6 +604,21 @@ impl SignatureTable {
         });
         self.entries.insert(self.scratch.clone(), signature);
         finding
+    }
+
+    fn moment(&mut self, at: DateTime<Utc>) -> Moment {
+        match self.moment {
+            Some(moment) if moment.at == at => moment,
+            _ => {
+                let moment = Moment {
+                    at,
+                    seconds: at.timestamp(),
+                    stale_before: at.checked_sub_signed(self.retain),
+                };
+                self.moment = Some(moment);
+                moment
+            }
+        }
     }
 
     /// Drops the stale, then the least recently seen tenth: evicting in batches keeps a flood

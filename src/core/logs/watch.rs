@@ -264,6 +264,27 @@ struct Tally {
     /// The message of the line being read, reused.
     message: String,
     stamps: StampCache,
+    line_minute: MinuteOf,
+    now_minute: MinuteOf,
+}
+
+/// The minute of the time last asked about, kept: a log's lines come many to a stamp (and a
+/// scan's `now` is the same throughout), and chrono's conversion to epoch seconds costs more
+/// than comparing two times.
+#[derive(Debug, Default)]
+struct MinuteOf(Option<(DateTime<Utc>, i64)>);
+
+impl MinuteOf {
+    fn get(&mut self, at: DateTime<Utc>) -> i64 {
+        match self.0 {
+            Some((known, minute)) if known == at => minute,
+            _ => {
+                let minute = minute_of(at);
+                self.0 = Some((at, minute));
+                minute
+            }
+        }
+    }
 }
 
 impl Tally {
@@ -280,6 +301,8 @@ impl Tally {
             read: 0,
             message: String::new(),
             stamps: StampCache::default(),
+            line_minute: MinuteOf::default(),
+            now_minute: MinuteOf::default(),
         }
     }
 
@@ -320,8 +343,8 @@ impl Tally {
         self.read += 1;
         self.last_line_at = self.last_line_at.max(Some(at));
         let window = window_minutes(source);
-        let now_minute = minute_of(now);
-        let minute = minute_of(at);
+        let now_minute = self.now_minute.get(now);
+        let minute = self.line_minute.get(at);
         let new = self
             .signatures
             .record_at_level(&self.message, parsed.level, at);
@@ -369,17 +392,17 @@ impl Tally {
         if source.recipes.access {
             match &parsed.access {
                 Some(record) => {
-                    self.access.observe(record);
+                    let latency = self.access.observe(record);
                     self.hourly[at.hour() as usize] += 1;
                     if let Some(bucket) = bucket {
                         bucket.requests += 1;
                         if (500..600).contains(&record.status) {
                             bucket.server_errors += 1;
                         }
-                        if let Some(ms) = record.request_ms
+                        if let Some(latency) = latency
                             && minute > now_minute - window
                         {
-                            add_latency(&mut bucket.latency, LatencyHistogram::bucket(ms));
+                            add_latency(&mut bucket.latency, latency);
                         }
                     }
                 }
@@ -632,6 +655,10 @@ fn minute_mut(
 ) -> Option<&mut Minute> {
     if minute <= now_minute - RETAINED_MINUTES {
         return None;
+    }
+    // The newest minute again (most lines), without the search.
+    if minutes.back().is_some_and(|last| last.minute == minute) {
+        return minutes.back_mut();
     }
     let position = match minutes
         .iter()
