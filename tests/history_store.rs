@@ -15,7 +15,7 @@ use opsdeck::core::history::{
     self, Minutes, Point, Resolution, read_series, record_batch, series_keys,
 };
 use opsdeck::core::protocol::{Event, Request};
-use opsdeck::core::runner::{self, Resources, RunnerSettings};
+use opsdeck::core::runner::{self, Resources, RunnerSettings, history_writer};
 use opsdeck::core::store::{Store, StoreLocation};
 
 const CPU: &str = "cpu.used_pct";
@@ -196,6 +196,91 @@ async fn history_rolls_up_prunes_and_survives_a_restart_on_postgres() {
     let (server, store) = support::postgres_store().await;
     store.close().await;
     exercise(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+}
+
+/// The first of March's last quarter hour and the day itself close while nothing is written:
+/// the samples stop at 23:50 and start again at 01:10. The next batch derives both, and so does
+/// the runner's writer, whether it kept ticking through the quiet spell or was restarted after it.
+async fn quiet_spell(location: StoreLocation) {
+    let store = Store::open(&location).await.unwrap();
+    let day = 24 * 60;
+    // Minutes 23:40-23:49, means m + 1: the quarter hours from 23:30 and 23:45 and the day.
+    let quarters = vec![
+        point(at(day - 30, 0), 1420.0, 1426.0, 1423.0, 1426.0),
+        point(at(day - 15, 0), 1425.0, 1431.0, 1428.0, 1431.0),
+    ];
+    let first_day = vec![point(at(0, 0), 1420.0, 1431.0, 1425.5, 1431.0)];
+
+    record_batch(&store, &samples(day - 20, day - 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        quarters[..1]
+    );
+    assert!(read(&store, CPU, Resolution::Day).await.is_empty());
+    record_batch(&store, &samples(day + 70, day + 80))
+        .await
+        .unwrap();
+    let after = read(&store, CPU, Resolution::QuarterHour).await;
+    assert_eq!(after[..2], quarters, "{after:?}");
+    assert_eq!(after[2].at, at(day + 60, 0));
+    assert_eq!(read(&store, CPU, Resolution::Day).await, first_day);
+
+    for restarted in [false, true] {
+        let key = if restarted {
+            "load.restarted"
+        } else {
+            "load.ticking"
+        };
+        let mut writer = history_writer::Writer::default();
+        for minute in day - 20..day - 10 {
+            writer.record(&history_writer::Recorded {
+                at: at(minute, 30),
+                values: vec![(key.to_owned(), (minute + 1) as f64)],
+            });
+        }
+        writer.tick(&store, at(day - 10, 1)).await.unwrap();
+        // A restart keeps the store and starts a new writer.
+        let mut writer = if restarted {
+            history_writer::Writer::default()
+        } else {
+            writer
+        };
+        let ticks = if restarted {
+            vec![at(day + 80, 1)]
+        } else {
+            (day - 9..=day + 1).map(|minute| at(minute, 1)).collect()
+        };
+        for now in ticks {
+            writer.tick(&store, now).await.unwrap();
+        }
+        let quarters = read(&store, key, Resolution::QuarterHour).await;
+        assert_eq!(
+            quarters.iter().map(|point| point.at).collect::<Vec<_>>(),
+            vec![at(day - 30, 0), at(day - 15, 0)],
+            "{key}"
+        );
+        assert_eq!(
+            read(&store, key, Resolution::Day).await,
+            vec![point(at(0, 0), 1421.0, 1430.0, 1425.5, 1430.0)],
+            "{key}"
+        );
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn periods_closed_in_a_quiet_spell_are_rolled_up_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    quiet_spell(StoreLocation::Sqlite(dir.path().join("state.db"))).await;
+}
+
+#[tokio::test]
+async fn periods_closed_in_a_quiet_spell_are_rolled_up_on_postgres() {
+    let (server, store) = support::postgres_store().await;
+    store.close().await;
+    quiet_spell(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
 }
 
 fn settings() -> RunnerSettings {

@@ -5,10 +5,11 @@
 use sqlx::Row;
 
 use super::Resolution;
+use super::rollup::{Chunk, Packing};
 use crate::core::store::{Store, StoreError};
 
-/// A stored chunk: series key, chunk start (Unix milliseconds) and packed points.
-pub(crate) type ChunkRow = (String, i64, Vec<u8>);
+/// A chunk read or to write: series key, chunk start (Unix milliseconds) and its points.
+pub(crate) type ChunkRow = (String, i64, Chunk);
 
 impl Store {
     /// The chunks of tier `resolution` starting in `[from, until)`, of one series or of all.
@@ -20,7 +21,7 @@ impl Store {
         until: i64,
     ) -> Result<Vec<ChunkRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT series_key, chunk_start, points FROM metric_history
+            "SELECT series_key, chunk_start, packing, points FROM metric_history
              WHERE resolution = $1 AND chunk_start >= $2 AND chunk_start < $3
                  AND ($4 = '' OR series_key = $4)
              ORDER BY series_key, chunk_start",
@@ -34,10 +35,12 @@ impl Store {
         .map_err(self.query_error())?;
         rows.iter()
             .map(|row| {
+                let packing = Packing::from_code(row.try_get("packing")?);
+                let points: Vec<u8> = row.try_get("points")?;
                 Ok((
                     row.try_get("series_key")?,
                     row.try_get("chunk_start")?,
-                    row.try_get("points")?,
+                    Chunk::decode(resolution, packing, &points),
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -67,7 +70,8 @@ impl Store {
             .map_err(self.query_error())
     }
 
-    /// Writes chunks of tier `resolution`, replacing those stored, in one transaction.
+    /// Writes chunks of tier `resolution`, replacing those stored, in one transaction. Chunks
+    /// are written deflated.
     pub(crate) async fn save_history_chunks(
         &self,
         resolution: Resolution,
@@ -77,17 +81,18 @@ impl Store {
             return Ok(());
         }
         let mut transaction = self.pool.begin().await.map_err(self.query_error())?;
-        for (key, start, points) in chunks {
+        for (key, start, chunk) in chunks {
             sqlx::query(
-                "INSERT INTO metric_history (series_key, resolution, chunk_start, points)
-                 VALUES ($1, $2, $3, $4)
+                "INSERT INTO metric_history (series_key, resolution, chunk_start, packing, points)
+                 VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (series_key, resolution, chunk_start)
-                 DO UPDATE SET points = excluded.points",
+                 DO UPDATE SET packing = excluded.packing, points = excluded.points",
             )
             .bind(key)
             .bind(resolution.code())
             .bind(*start)
-            .bind(points.as_slice())
+            .bind(Packing::Deflated.code())
+            .bind(chunk.encode())
             .execute(&mut *transaction)
             .await
             .map_err(self.query_error())?;

@@ -109,6 +109,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "report statements",
         include_str!("../../../migrations/0010_report_statements.sql"),
     ),
+    (
+        11,
+        "metric history packing",
+        include_str!("../../../migrations/0011_metric_history_packing.sql"),
+    ),
 ];
 
 /// How often opening the store tries to bring the schema up to date.
