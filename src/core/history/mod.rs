@@ -7,7 +7,9 @@
 //! finer points stored for it ([`roll_up`]), so a crash loses at most the open minute and a
 //! console that was stopped catches up on what it left open. [`prune`] drops what is past its
 //! tier's retention. The runner drives all three off the UI path ([`writer`]); the console,
-//! capacity projections and reports read through [`read_series`] and [`series_keys`].
+//! capacity projections and reports read through [`read_series`] and [`series_keys`]. Each
+//! host keeps its own series in a shared store: all of these read and write the history of the
+//! store handle's host ([`Store::for_history_host`]).
 
 mod records;
 mod rollup;

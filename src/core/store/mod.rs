@@ -111,8 +111,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         11,
-        "metric history packing",
-        include_str!("../../../migrations/0011_metric_history_packing.sql"),
+        "metric history hosts",
+        include_str!("../../../migrations/0011_metric_history_hosts.sql"),
     ),
 ];
 
@@ -150,6 +150,9 @@ pub struct ServiceResultRow {
 pub struct Store {
     pub(crate) pool: AnyPool,
     location: String,
+    /// Whose metric history this handle reads and writes ('' until a host is named; see
+    /// `history::records`).
+    pub(crate) history_host: String,
 }
 
 impl Store {
@@ -241,6 +244,7 @@ impl Store {
         Ok(Store {
             pool,
             location: described,
+            history_host: String::new(),
         })
     }
 
