@@ -249,10 +249,10 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
         flate2::Compression::default(),
     );
     // Writing to a Vec cannot fail.
-    match encoder.write_all(bytes).and_then(|()| encoder.finish()) {
-        Ok(packed) => packed,
-        Err(_) => Vec::new(),
-    }
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .unwrap_or_default()
 }
 
 /// At most `limit` inflated bytes: a chunk never holds more, whatever the stored bytes say.
