@@ -25,6 +25,8 @@
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod support;
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
 #[path = "common/history_fill.rs"]
 mod history_fill;
 
@@ -32,6 +34,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use cpu_time::cpu_time;
 use history_fill::{METRICS, Noise, fill, keys};
 use opsdeck::core::history::{self, Resolution};
 use opsdeck::core::runner::history_writer;
@@ -76,27 +79,6 @@ async fn points(store: &Store, start: DateTime<Utc>, days: i64) -> Result<String
 const IDLE_METRICS: usize = 40;
 const IDLE_HOURS: i64 = 6;
 const IDLE_TARGET_PCT: f64 = 0.1;
-
-/// CPU time this process has used (every thread: the runtime's and SQLite's).
-fn cpu_time() -> Result<Duration, String> {
-    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|error| error.to_string())?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split(' ').collect())
-        .unwrap_or_default();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|field| field.parse::<u64>().ok())
-    };
-    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
-        return Err("cannot read utime and stime from /proc/self/stat".to_owned());
-    };
-    let hertz = rustix::param::clock_ticks_per_second().max(1);
-    Ok(Duration::from_secs_f64(
-        (user + system) as f64 / hertz as f64,
-    ))
-}
 
 /// The writer's CPU time for `IDLE_HOURS` of an idle console, in percent of one core.
 async fn idle_cost(start: DateTime<Utc>) -> Result<f64, String> {

@@ -51,20 +51,33 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<Vec<ChunkRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT series_key, chunk_start, packing, points FROM metric_history
-             WHERE host = $5 AND resolution = $1 AND chunk_start >= $2 AND chunk_start < $3
-                 AND ($4 = '' OR series_key = $4)
-             ORDER BY series_key, chunk_start",
-        )
-        .bind(resolution.code())
-        .bind(from)
-        .bind(until)
-        .bind(key.unwrap_or_default().to_owned())
-        .bind(&self.history_host)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+        // One series is looked up along the primary key; an `OR` over the key in one statement
+        // made SQLite scan every series' chunks of the range (and their points) instead.
+        let sql = match key {
+            Some(_) => {
+                "SELECT series_key, chunk_start, packing, points FROM metric_history
+                 WHERE host = $4 AND series_key = $5 AND resolution = $1
+                     AND chunk_start >= $2 AND chunk_start < $3
+                 ORDER BY chunk_start"
+            }
+            None => {
+                "SELECT series_key, chunk_start, packing, points FROM metric_history
+                 WHERE host = $4 AND resolution = $1 AND chunk_start >= $2 AND chunk_start < $3
+                 ORDER BY series_key, chunk_start"
+            }
+        };
+        let mut query = sqlx::query(sql)
+            .bind(resolution.code())
+            .bind(from)
+            .bind(until)
+            .bind(&self.history_host);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
         rows.iter()
             .map(|row| {
                 let packing = Packing::from_code(row.try_get("packing")?);
