@@ -54,7 +54,7 @@ async fn run() -> Result<f64, String> {
     let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
         .await
         .map_err(|error| error.to_string())?;
-    let filled = history_fill::fill(&store, start, days, false).await?;
+    let filled = history_fill::fill(&store, start, days, false, None).await?;
     let period = Period::containing(
         Kind::Monthly,
         NaiveDate::from_ymd_opt(2026, 11, 15).ok_or("bad date")?,

@@ -37,12 +37,16 @@ pub fn keys() -> Vec<String> {
 }
 
 /// Fills `days` days from `start` and, with `prune`, prunes after each batch as the runner does
-/// hourly; returns how long it took.
+/// hourly; returns how long it took. With a PostgreSQL `vacuum` connection, each batch is
+/// followed by a plain `VACUUM` of the history: the fill goes through six hours in a fraction
+/// of a second, faster than autovacuum's one-minute rounds can follow, where over six real
+/// hours of a console's rewrites autovacuum would have run many times.
 pub async fn fill(
     store: &Store,
     start: DateTime<Utc>,
     days: i64,
     prune: bool,
+    mut vacuum: Option<&mut sqlx::AnyConnection>,
 ) -> Result<Duration, String> {
     let keys = keys();
     let mut noise = Noise(42);
@@ -69,6 +73,12 @@ pub async fn fill(
         if prune {
             let now = start + TimeDelta::minutes((batch + 1) * minutes_per_batch);
             history::prune(store, now)
+                .await
+                .map_err(|error| error.to_string())?;
+        }
+        if let Some(connection) = vacuum.as_deref_mut() {
+            sqlx::raw_sql("VACUUM metric_history")
+                .execute(connection)
                 .await
                 .map_err(|error| error.to_string())?;
         }
