@@ -285,7 +285,7 @@ async fn periods_closed_in_a_quiet_spell_are_rolled_up_on_postgres() {
 }
 
 /// Hosts sharing one store keep their series apart, and the history written before the store
-/// named hosts (host '', what migration 0011 gives the rows it finds) becomes the first host's
+/// named hosts (host '', what migration 0014 gives the rows it finds) becomes the first host's
 /// to open it.
 async fn hosts(location: StoreLocation) {
     let open_as = |host: &'static str| {
@@ -360,7 +360,7 @@ async fn hosts_sharing_postgresql_keep_their_own_history() {
     hosts(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
 }
 
-/// A store with history from before migration 0011 (schema of 0010, a chunk packed plain as
+/// A store with history from before migration 0014 (schema of 0010, a chunk packed plain as
 /// 0009 wrote it) is brought up to date with its points intact, and they become the first
 /// host's to open it.
 async fn upgrade(url: String, location: StoreLocation) {

@@ -110,9 +110,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0010_report_statements.sql"),
     ),
     (
-        11,
+        14,
         "metric history hosts",
-        include_str!("../../../migrations/0011_metric_history_hosts.sql"),
+        include_str!("../../../migrations/0014_metric_history_hosts.sql"),
     ),
 ];
 
