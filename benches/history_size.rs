@@ -7,7 +7,8 @@
 //!
 //! `cargo test --all-targets` runs this too, without `--bench`; it then fills 3 days to stay
 //! quick. `OPSDECK_BENCH_DAYS=<n>` sets the days either way. PostgreSQL is started from the
-//! system binaries as the tests do (tests/support); `OPSDECK_BENCH_SQLITE_ONLY=1` leaves it out.
+//! system binaries as the tests do (tests/support); `OPSDECK_BENCH_SQLITE_ONLY=1` leaves it out,
+//! `OPSDECK_BENCH_POSTGRES_ONLY=1` measures it alone (without the idle cost).
 //!
 //! It also gives the idle cost of writing history: an idle console's 40 gauge metrics sampled
 //! every second for six simulated hours, through the runner's own writer
@@ -18,26 +19,32 @@
 //! The samples are noisy on purpose (a daily wave, a slow drift and pseudo-random noise in every
 //! value), so no point is cheaper to keep than a real one. Each batch is six hours of all 200
 //! metrics; the chunks a batch writes are the ones the runner writes minute by minute, so the
-//! stored sizes are the same (PostgreSQL's dead row versions from the runner's per-minute
-//! rewrites are reclaimed by autovacuum and are not counted here).
+//! stored sizes are the same. On PostgreSQL a plain `VACUUM` follows each batch, as autovacuum
+//! would many times over in six real hours (see `common/history_fill.rs`); the size is taken as
+//! the fill leaves it.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod support;
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+#[path = "common/history_fill.rs"]
+mod history_fill;
+
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use cpu_time::cpu_time;
+use history_fill::{METRICS, Noise, fill, keys};
 use opsdeck::core::history::{self, Resolution};
 use opsdeck::core::runner::history_writer;
 use opsdeck::core::store::{Store, StoreLocation};
 use sqlx::Connection;
 
-const METRICS: usize = 200;
 const BENCH_DAYS: i64 = 365;
 const TEST_DAYS: i64 = 3;
-const BATCH_HOURS: i64 = 6;
 const TARGET_BYTES: u64 = 50 * 1024 * 1024;
 
 fn days() -> Result<i64, String> {
@@ -48,62 +55,6 @@ fn days() -> Result<i64, String> {
         Err(_) if std::env::args().any(|argument| argument == "--bench") => Ok(BENCH_DAYS),
         Err(_) => Ok(TEST_DAYS),
     }
-}
-
-/// A small deterministic generator: the same figures on every run.
-struct Noise(u64);
-
-impl Noise {
-    fn next(&mut self) -> f64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn keys() -> Vec<String> {
-    (0..METRICS)
-        .map(|index| match index % 4 {
-            0 => format!("disk.used_pct:/srv/volume{index}"),
-            1 => format!("service.latency_ms:backend-{index}"),
-            2 => format!("db.table_bytes:public.events_{index}"),
-            _ => format!("net.rx_bytes_per_s:eth{index}"),
-        })
-        .collect()
-}
-
-/// Fills `days` days from `start` and prunes after each batch; returns how long it took.
-async fn fill(store: &Store, start: DateTime<Utc>, days: i64) -> Result<Duration, String> {
-    let keys = keys();
-    let mut noise = Noise(42);
-    let began = Instant::now();
-    let minutes_per_batch = BATCH_HOURS * 60;
-    let mut samples: Vec<(&str, DateTime<Utc>, f64)> =
-        Vec::with_capacity(METRICS * usize::try_from(minutes_per_batch).unwrap_or(0));
-    for batch in 0..days * 24 / BATCH_HOURS {
-        samples.clear();
-        for minute in 0..minutes_per_batch {
-            let elapsed = batch * minutes_per_batch + minute;
-            let at = start + TimeDelta::minutes(elapsed) + TimeDelta::seconds(7);
-            let wave = (elapsed as f64 / 1440.0 * std::f64::consts::TAU).sin();
-            for (index, key) in keys.iter().enumerate() {
-                let scale = 10f64.powi(i32::try_from(index % 7).unwrap_or(0));
-                let value = scale * (50.0 + 20.0 * wave + elapsed as f64 / 10_000.0)
-                    + scale * 5.0 * noise.next();
-                samples.push((key.as_str(), at, value));
-            }
-        }
-        history::record_batch(store, &samples)
-            .await
-            .map_err(|error| error.to_string())?;
-        let now = start + TimeDelta::minutes((batch + 1) * minutes_per_batch);
-        history::prune(store, now)
-            .await
-            .map_err(|error| error.to_string())?;
-    }
-    Ok(began.elapsed())
 }
 
 /// Points of each tier the store holds for one series, as a check that the fill went through
@@ -130,27 +81,6 @@ async fn points(store: &Store, start: DateTime<Utc>, days: i64) -> Result<String
 const IDLE_METRICS: usize = 40;
 const IDLE_HOURS: i64 = 6;
 const IDLE_TARGET_PCT: f64 = 0.1;
-
-/// CPU time this process has used (every thread: the runtime's and SQLite's).
-fn cpu_time() -> Result<Duration, String> {
-    let stat = std::fs::read_to_string("/proc/self/stat").map_err(|error| error.to_string())?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split(' ').collect())
-        .unwrap_or_default();
-    let ticks = |index: usize| {
-        fields
-            .get(index)
-            .and_then(|field| field.parse::<u64>().ok())
-    };
-    let (Some(user), Some(system)) = (ticks(11), ticks(12)) else {
-        return Err("cannot read utime and stime from /proc/self/stat".to_owned());
-    };
-    let hertz = rustix::param::clock_ticks_per_second().max(1);
-    Ok(Duration::from_secs_f64(
-        (user + system) as f64 / hertz as f64,
-    ))
-}
 
 /// The writer's CPU time for `IDLE_HOURS` of an idle console, in percent of one core.
 async fn idle_cost(start: DateTime<Utc>) -> Result<f64, String> {
@@ -198,13 +128,47 @@ fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1024.0 / 1024.0)
 }
 
+/// The points' own bytes per tier, as stored (packed), beside the store's total.
+async fn payload(url: &str) -> Result<String, String> {
+    let mut connection = sqlx::AnyConnection::connect(url)
+        .await
+        .map_err(|error| error.to_string())?;
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT resolution, CAST(count(*) AS BIGINT), CAST(sum(length(points)) AS BIGINT)
+         FROM metric_history GROUP BY resolution ORDER BY resolution",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .map_err(|error| error.to_string())?;
+    let names = ["minutes", "quarter hours", "days"];
+    let tiers: Vec<String> = rows
+        .iter()
+        .map(|(resolution, chunks, bytes)| {
+            let name = usize::try_from(*resolution)
+                .ok()
+                .and_then(|index| names.get(index))
+                .unwrap_or(&"?");
+            format!(
+                "{name} {} in {chunks} chunks",
+                mib(u64::try_from(*bytes).unwrap_or(0))
+            )
+        })
+        .collect();
+    let total: i64 = rows.iter().map(|(_, _, bytes)| bytes).sum();
+    Ok(format!(
+        "points {} ({})",
+        mib(u64::try_from(total).unwrap_or(0)),
+        tiers.join(", ")
+    ))
+}
+
 async fn sqlite(days: i64, start: DateTime<Utc>) -> Result<u64, String> {
     let dir = tempfile::tempdir().map_err(|error| error.to_string())?;
     let path = dir.path().join("state.db");
     let store = Store::open(&StoreLocation::Sqlite(path.clone()))
         .await
         .map_err(|error| error.to_string())?;
-    let took = fill(&store, start, days).await?;
+    let took = fill(&store, start, days, true, None).await?;
     let held = points(&store, start, days).await?;
     // Closing the last connection checkpoints the write-ahead log into the file.
     store.close().await;
@@ -212,10 +176,22 @@ async fn sqlite(days: i64, start: DateTime<Utc>) -> Result<u64, String> {
         .map_err(|error| error.to_string())?
         .len();
     let wal = std::fs::metadata(path.with_extension("db-wal")).map_or(0, |meta| meta.len());
+    let url = format!("sqlite://{}", path.display());
+    let points = payload(&url).await?;
+    let mut connection = sqlx::AnyConnection::connect(&url)
+        .await
+        .map_err(|error| error.to_string())?;
+    let free: i64 = sqlx::query_scalar(
+        "SELECT freelist_count * page_size FROM pragma_freelist_count, pragma_page_size",
+    )
+    .fetch_one(&mut connection)
+    .await
+    .map_err(|error| error.to_string())?;
     println!(
-        "history_size: SQLite, {days} days of {METRICS} metrics: file {} (+ WAL {}), filled in {:.1} s; one series holds {held}",
+        "history_size: SQLite, {days} days of {METRICS} metrics: file {} (+ WAL {}, free pages in it {}), filled in {:.1} s; {points}; one series holds {held}",
         mib(size),
         mib(wal),
+        mib(u64::try_from(free).unwrap_or(0)),
         took.as_secs_f64()
     );
     Ok(size + wal)
@@ -233,7 +209,10 @@ async fn postgres(days: i64, start: DateTime<Utc>) -> Result<u64, String> {
     let store = Store::open(&StoreLocation::Postgres(url.clone()))
         .await
         .map_err(|error| error.to_string())?;
-    let took = fill(&store, start, days).await?;
+    let mut vacuum = sqlx::AnyConnection::connect(&url)
+        .await
+        .map_err(|error| error.to_string())?;
+    let took = fill(&store, start, days, true, Some(&mut vacuum)).await?;
     let held = points(&store, start, days).await?;
     store.close().await;
     let mut connection = sqlx::PgConnection::connect(&url)
@@ -253,8 +232,9 @@ async fn postgres(days: i64, start: DateTime<Utc>) -> Result<u64, String> {
         .fetch_one(&mut connection)
         .await
         .map_err(|error| error.to_string())?;
+    let points = payload(&url).await?;
     println!(
-        "history_size: PostgreSQL, {days} days of {METRICS} metrics: metric_history with its indexes and TOAST {} ({} after VACUUM), filled in {:.1} s; one series holds {held}",
+        "history_size: PostgreSQL, {days} days of {METRICS} metrics: metric_history with its indexes and TOAST {} ({} after VACUUM), filled in {:.1} s; {points}; one series holds {held}",
         mib(u64::try_from(before).unwrap_or(0)),
         mib(u64::try_from(after).unwrap_or(0)),
         took.as_secs_f64()
@@ -286,10 +266,18 @@ fn main() -> ExitCode {
     let Some(start) = start else {
         return ExitCode::FAILURE;
     };
-    let sqlite_only = std::env::var_os("OPSDECK_BENCH_SQLITE_ONLY").is_some();
+    let only = |name: &str| std::env::var_os(name).is_some();
+    let (sqlite_only, postgres_only) = (
+        only("OPSDECK_BENCH_SQLITE_ONLY"),
+        only("OPSDECK_BENCH_POSTGRES_ONLY"),
+    );
     let result = runtime.block_on(async {
-        let idle = idle_cost(start).await?;
-        let mut sizes = vec![("SQLite", sqlite(days, start).await?)];
+        let mut idle = 0.0;
+        let mut sizes = Vec::new();
+        if !postgres_only {
+            idle = idle_cost(start).await?;
+            sizes.push(("SQLite", sqlite(days, start).await?));
+        }
         if !sqlite_only {
             sizes.push(("PostgreSQL", postgres(days, start).await?));
         }

@@ -495,7 +495,10 @@ where
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = Store::open(&location).await?;
+        let store = Store::open(&location)
+            .await?
+            .for_history_host(&hostname())
+            .await?;
         // The audit log must not show a run of a dead process as still running.
         opsdeck::core::execution::mark_interrupted(&store, &hostname()).await?;
         body(loaded.config, store, paths).await
@@ -860,7 +863,10 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
     });
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {
-        let store = Store::open(&location).await?;
+        let store = Store::open(&location)
+            .await?
+            .for_history_host(&hostname())
+            .await?;
         let log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck started");
         let runner = runner::spawn(settings, Some(store));
@@ -944,7 +950,10 @@ fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         .map_err(|error| {
             anyhow!("{error}\n  fix: set [exporter] listen in {file} to a free address, or stop what listens there")
         })?;
-        let store = Store::open(&location).await?;
+        let store = Store::open(&location)
+            .await?
+            .for_history_host(&hostname())
+            .await?;
         let _log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck exporter started");
         let settings = RunnerSettings {

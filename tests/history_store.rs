@@ -1,6 +1,7 @@
 //! Metric history in the real store, on SQLite and on a throwaway PostgreSQL: samples rolled up
 //! into minutes, quarter hours and days across a day boundary, pruned tier by tier, read back
-//! after the store is reopened, and written by the runner itself before it stops.
+//! after the store is reopened, written by the runner itself before it stops, rolled up after a
+//! quiet spell, and kept apart per host in a shared store.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -15,7 +16,7 @@ use opsdeck::core::history::{
     self, Minutes, Point, Resolution, read_series, record_batch, series_keys,
 };
 use opsdeck::core::protocol::{Event, Request};
-use opsdeck::core::runner::{self, Resources, RunnerSettings};
+use opsdeck::core::runner::{self, Resources, RunnerSettings, history_writer};
 use opsdeck::core::store::{Store, StoreLocation};
 
 const CPU: &str = "cpu.used_pct";
@@ -196,6 +197,239 @@ async fn history_rolls_up_prunes_and_survives_a_restart_on_postgres() {
     let (server, store) = support::postgres_store().await;
     store.close().await;
     exercise(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+}
+
+/// The first of March's last quarter hour and the day itself close while nothing is written:
+/// the samples stop at 23:50 and start again at 01:10. The next batch derives both, and so does
+/// the runner's writer, whether it kept ticking through the quiet spell or was restarted after it.
+async fn quiet_spell(location: StoreLocation) {
+    let store = Store::open(&location).await.unwrap();
+    let day = 24 * 60;
+    // Minutes 23:40-23:49, means m + 1: the quarter hours from 23:30 and 23:45 and the day.
+    let quarters = vec![
+        point(at(day - 30, 0), 1420.0, 1426.0, 1423.0, 1426.0),
+        point(at(day - 15, 0), 1425.0, 1431.0, 1428.0, 1431.0),
+    ];
+    let first_day = vec![point(at(0, 0), 1420.0, 1431.0, 1425.5, 1431.0)];
+
+    record_batch(&store, &samples(day - 20, day - 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&store, CPU, Resolution::QuarterHour).await,
+        quarters[..1]
+    );
+    assert!(read(&store, CPU, Resolution::Day).await.is_empty());
+    record_batch(&store, &samples(day + 70, day + 80))
+        .await
+        .unwrap();
+    let after = read(&store, CPU, Resolution::QuarterHour).await;
+    assert_eq!(after[..2], quarters, "{after:?}");
+    assert_eq!(after[2].at, at(day + 60, 0));
+    assert_eq!(read(&store, CPU, Resolution::Day).await, first_day);
+
+    for restarted in [false, true] {
+        let key = if restarted {
+            "load.restarted"
+        } else {
+            "load.ticking"
+        };
+        let mut writer = history_writer::Writer::default();
+        for minute in day - 20..day - 10 {
+            writer.record(&history_writer::Recorded {
+                at: at(minute, 30),
+                values: vec![(key.to_owned(), (minute + 1) as f64)],
+            });
+        }
+        writer.tick(&store, at(day - 10, 1)).await.unwrap();
+        // A restart keeps the store and starts a new writer.
+        let mut writer = if restarted {
+            history_writer::Writer::default()
+        } else {
+            writer
+        };
+        let ticks = if restarted {
+            vec![at(day + 80, 1)]
+        } else {
+            (day - 9..=day + 1).map(|minute| at(minute, 1)).collect()
+        };
+        for now in ticks {
+            writer.tick(&store, now).await.unwrap();
+        }
+        let quarters = read(&store, key, Resolution::QuarterHour).await;
+        assert_eq!(
+            quarters.iter().map(|point| point.at).collect::<Vec<_>>(),
+            vec![at(day - 30, 0), at(day - 15, 0)],
+            "{key}"
+        );
+        assert_eq!(
+            read(&store, key, Resolution::Day).await,
+            vec![point(at(0, 0), 1421.0, 1430.0, 1425.5, 1430.0)],
+            "{key}"
+        );
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn periods_closed_in_a_quiet_spell_are_rolled_up_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    quiet_spell(StoreLocation::Sqlite(dir.path().join("state.db"))).await;
+}
+
+#[tokio::test]
+async fn periods_closed_in_a_quiet_spell_are_rolled_up_on_postgres() {
+    let (server, store) = support::postgres_store().await;
+    store.close().await;
+    quiet_spell(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+}
+
+/// Hosts sharing one store keep their series apart, and the history written before the store
+/// named hosts (host '', what migration 0014 gives the rows it finds) becomes the first host's
+/// to open it.
+async fn hosts(location: StoreLocation) {
+    let open_as = |host: &'static str| {
+        let location = location.clone();
+        async move {
+            Store::open(&location)
+                .await
+                .unwrap()
+                .for_history_host(host)
+                .await
+                .unwrap()
+        }
+    };
+    let unnamed = Store::open(&location).await.unwrap();
+    record_batch(&unnamed, &samples(0, 20)).await.unwrap();
+    let web1 = open_as("web-1").await;
+    let web2 = open_as("web-2").await;
+    assert_eq!(web1.history_host(), "web-1");
+    assert!(series_keys(&unnamed, "").await.unwrap().is_empty());
+    assert!(series_keys(&web2, "").await.unwrap().is_empty());
+    assert_eq!(read(&web1, CPU, Resolution::Minute).await.len(), 20);
+
+    // web-2 writes the same series over the same minutes, a thousand higher.
+    let higher: Vec<_> = samples(0, 20)
+        .into_iter()
+        .map(|(key, at, value)| (key, at, value + 1000.0))
+        .collect();
+    record_batch(&web2, &higher).await.unwrap();
+    for (store, offset) in [(&web1, 0.0), (&web2, 1000.0)] {
+        let minutes = read(store, CPU, Resolution::Minute).await;
+        assert_eq!(minutes.len(), 20);
+        assert_eq!(minutes[0].min, offset);
+        let quarter = read(store, CPU, Resolution::QuarterHour).await;
+        assert_eq!(
+            quarter,
+            vec![point(
+                at(0, 0),
+                offset,
+                offset + 16.0,
+                offset + 8.0,
+                offset + 16.0
+            )]
+        );
+        assert_eq!(
+            series_keys(store, "").await.unwrap(),
+            vec![CPU.to_owned(), DISK.to_owned()]
+        );
+    }
+    // Opening again takes nothing from the other host.
+    let web1 = open_as("web-1").await;
+    assert_eq!(read(&web2, CPU, Resolution::Minute).await[0].min, 1000.0);
+    // Pruning goes by age, for every host.
+    history::prune(&web1, at(0, 0) + TimeDelta::days(800))
+        .await
+        .unwrap();
+    assert!(series_keys(&web2, "").await.unwrap().is_empty());
+    for store in [unnamed, web1, web2] {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn hosts_keep_their_own_history_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    hosts(StoreLocation::Sqlite(dir.path().join("state.db"))).await;
+}
+
+#[tokio::test]
+async fn hosts_sharing_postgresql_keep_their_own_history() {
+    let (server, store) = support::postgres_store().await;
+    store.close().await;
+    hosts(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
+}
+
+/// A store with history from before migration 0014 (schema of 0010, a chunk packed plain as
+/// 0009 wrote it) is brought up to date with its points intact, and they become the first
+/// host's to open it.
+async fn upgrade(url: String, location: StoreLocation) {
+    let before = tempfile::tempdir().unwrap();
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    for entry in std::fs::read_dir(source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.as_str() < "0011" {
+            std::fs::copy(&path, before.path().join(name)).unwrap();
+        }
+    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(before.path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    // Minute 0 of the CPU: one sample of 5.
+    let mut points = vec![1u8, 0];
+    for _ in 0..4 {
+        points.extend_from_slice(&5f32.to_le_bytes());
+    }
+    sqlx::query("INSERT INTO metric_history (series_key, resolution, chunk_start, points) VALUES ($1, 0, $2, $3)")
+        .bind(CPU)
+        .bind(at(0, 0).timestamp_millis())
+        .bind(points)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&location)
+        .await
+        .unwrap()
+        .for_history_host("web-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&store, CPU, Resolution::Minute).await,
+        vec![point(at(0, 0), 5.0, 5.0, 5.0, 5.0)]
+    );
+    // Written again, the chunk is repacked and goes on.
+    record_batch(&store, &[(CPU, at(1, 0), 7.0)]).await.unwrap();
+    assert_eq!(read(&store, CPU, Resolution::Minute).await.len(), 2);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn history_from_before_hosts_survives_the_upgrade_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    upgrade(url, StoreLocation::Sqlite(path)).await;
+}
+
+#[tokio::test]
+async fn history_from_before_hosts_survives_the_upgrade_on_postgres() {
+    let server = tokio::task::spawn_blocking(|| {
+        let server = support::PgServer::start();
+        server.create_database("opsdeck");
+        server
+    })
+    .await
+    .unwrap();
+    let url = server.url_for("opsdeck");
+    upgrade(url.clone(), StoreLocation::Postgres(url)).await;
 }
 
 fn settings() -> RunnerSettings {

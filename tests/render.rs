@@ -3523,3 +3523,155 @@ mod containers {
         assert!(screen.contains("Permission denied"), "{screen}");
     }
 }
+
+/// The report view: the palette opens a report, the runner's report desk composes it from a
+/// real store, the view scrolls through it, and saving writes the format picked in the view.
+mod report_view {
+    use super::*;
+    use opsdeck::core::protocol::Request;
+    use opsdeck::core::queries::QuerySettings;
+    use opsdeck::core::reports::compose::ReportSettings;
+    use opsdeck::core::reports::{Format, Kind};
+    use opsdeck::core::runner::report_desk::ReportDesk;
+    use opsdeck::core::store::{Store, StoreLocation};
+    use opsdeck::tui::modal::{Modal, Popup};
+    use tokio::sync::mpsc;
+
+    fn key(state: &mut AppState, name: &str) -> Vec<Request> {
+        state.update(Msg::Key(KeyChord::parse(name).unwrap()))
+    }
+
+    fn screen(state: &AppState) -> String {
+        text(&render(state, &look("dark", Glyphs::Unicode), 100, 30))
+    }
+
+    /// A store with two days of 30 filesystems' use, one sample every five minutes: yesterday's
+    /// report, in any time zone, has a resources section longer than the screen.
+    async fn store_with_history(dir: &std::path::Path) -> Store {
+        let store = Store::open(&StoreLocation::Sqlite(dir.join("state.db")))
+            .await
+            .unwrap();
+        let keys: Vec<String> = (0..30)
+            .map(|index| format!("disk.used_pct:/srv/volume{index:02}"))
+            .collect();
+        let now = opsdeck::core::model::now();
+        let mut samples = Vec::new();
+        for step in (1..=48 * 12).rev() {
+            let at = now - chrono::TimeDelta::minutes(5 * step);
+            for (index, key) in keys.iter().enumerate() {
+                samples.push((key.as_str(), at, 40.0 + index as f64));
+            }
+        }
+        opsdeck::core::history::record_batch(&store, &samples)
+            .await
+            .unwrap();
+        store
+    }
+
+    #[test]
+    fn the_palette_opens_a_report_that_scrolls_and_saves() {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = state("PROD");
+        key(&mut state, ":");
+        for ch in "daily report".chars() {
+            key(
+                &mut state,
+                &if ch == ' ' {
+                    "space".into()
+                } else {
+                    ch.to_string()
+                },
+            );
+        }
+        assert_eq!(
+            key(&mut state, "enter"),
+            vec![Request::ComposeReport { kind: Kind::Daily }]
+        );
+        assert!(
+            matches!(&state.modal, Some(Modal::Popup(Popup::Report(_)))),
+            "{:?}",
+            state.modal
+        );
+        assert!(screen(&state).contains("composing…"));
+
+        let store = runtime.block_on(store_with_history(dir.path()));
+        let reports = dir.path().join("reports");
+        let desk = ReportDesk::new(
+            Some(store),
+            ReportSettings {
+                host: "db-01".into(),
+                services: Vec::new(),
+                rules: opsdeck::config::default_rules(),
+                checklists: Vec::new(),
+                databases: Vec::new(),
+                queries: QuerySettings::default(),
+                backups: Vec::new(),
+                logs: Vec::new(),
+                reports_dir: Some(reports.clone()),
+            },
+        );
+        let (events, mut received) = mpsc::channel(4);
+        let composed = runtime.block_on(async {
+            desk.compose(Kind::Daily, events.clone());
+            received.recv().await.unwrap()
+        });
+        assert!(
+            matches!(&composed, Event::ReportComposed { report: Ok(_), .. }),
+            "{composed:?}"
+        );
+        state.update(Msg::Runner(composed));
+        let first = screen(&state);
+        assert!(first.contains("Daily report"), "{first}");
+        assert!(first.contains("Overall status"), "{first}");
+        assert!(first.contains("y saves as md"), "{first}");
+        assert!(!first.contains("/srv/volume29"), "{first}");
+
+        // Scrolling down brings the last filesystem into view, the top out of it.
+        let mut scrolled = first;
+        for _ in 0..200 {
+            if scrolled.contains("/srv/volume29") {
+                break;
+            }
+            key(&mut state, "j");
+            scrolled = screen(&state);
+        }
+        assert!(scrolled.contains("/srv/volume29"), "{scrolled}");
+        assert!(!scrolled.contains("Overall status"), "{scrolled}");
+
+        // `v` picks HTML and `y` asks the runner to save it; the desk writes it and the view
+        // says where.
+        key(&mut state, "v");
+        assert!(screen(&state).contains("y saves as html"));
+        let requests = key(&mut state, "y");
+        assert_eq!(
+            requests,
+            vec![Request::SaveReport {
+                kind: Kind::Daily,
+                format: Format::Html
+            }]
+        );
+        let saved = runtime.block_on(async {
+            desk.save(Kind::Daily, Format::Html, events);
+            received.recv().await.unwrap()
+        });
+        let Event::ReportSaved(Ok(path)) = &saved else {
+            panic!("{saved:?}");
+        };
+        let html = std::fs::read_to_string(path).unwrap();
+        assert!(path.starts_with(reports.to_str().unwrap()), "{path}");
+        assert!(path.ends_with(".html") && html.contains("<svg"), "{path}");
+        state.update(Msg::Runner(saved.clone()));
+        // Where it went shows at the top of what is in view, scrolled as it was.
+        let done = screen(&state);
+        assert!(done.contains(&format!("saved {path}")), "{done}");
+        assert!(
+            done.contains("/srv/volume28") && !done.contains("Overall status"),
+            "{done}"
+        );
+        assert!(
+            matches!(&state.modal, Some(Modal::Popup(Popup::Report(_)))),
+            "saving keeps the view open"
+        );
+    }
+}

@@ -37,8 +37,11 @@ pub fn format_of(format: ReportFormat) -> Format {
     }
 }
 
-/// Composes, renders and prints, saves or sends the report; exit 0, or 1 when a delivery failed
-/// (the report is still printed or saved), 2 for a date that is not one.
+/// Composes, renders and prints, saves or sends the report; exit 0, 1 when a delivery failed
+/// (the report is still printed or saved), 2 for a date that is not one, 3 when nothing was
+/// recorded for the period (the report says so and is still printed, saved or sent: a cron job
+/// pointed at the wrong store, or a console that was not running, should not pass for a quiet
+/// period).
 pub async fn run(
     store: &Store,
     settings: &ReportSettings,
@@ -81,8 +84,18 @@ async fn report(
         }
         None => print!("{text}"),
     }
+    let quiet = if report.empty {
+        eprintln!(
+            "opsdeck: nothing was recorded for {} in the state store {}\n  fix: point the report at the store the console writes (--state FILE, or [store] url in the config), and keep the console running so it records",
+            report.period.label,
+            store.location()
+        );
+        3
+    } else {
+        0
+    };
     if !options.send {
-        return Ok(0);
+        return Ok(quiet);
     }
     let document = Document {
         title: reports::markdown::title(&report),
@@ -93,5 +106,5 @@ async fn report(
     for failure in &failures {
         eprintln!("opsdeck: report not delivered: {failure}");
     }
-    Ok(if failures.is_empty() { 0 } else { 1 })
+    Ok(if failures.is_empty() { quiet } else { 1 })
 }

@@ -7,7 +7,9 @@
 //! finer points stored for it ([`roll_up`]), so a crash loses at most the open minute and a
 //! console that was stopped catches up on what it left open. [`prune`] drops what is past its
 //! tier's retention. The runner drives all three off the UI path ([`writer`]); the console,
-//! capacity projections and reports read through [`read_series`] and [`series_keys`].
+//! capacity projections and reports read through [`read_series`] and [`series_keys`]. Each
+//! host keeps its own series in a shared store: all of these read and write the history of the
+//! store handle's host ([`Store::for_history_host`]).
 
 mod records;
 mod rollup;
@@ -160,12 +162,11 @@ pub async fn read_many(
         )
         .await?;
     let mut series: HashMap<String, Vec<Point>> = HashMap::new();
-    for (key, start, bytes) in rows {
+    for (key, start, chunk) in rows {
         if !keys.contains(&key) {
             continue;
         }
         let points = series.entry(key).or_default();
-        let chunk = Chunk::decode(resolution, &bytes);
         let mut at = start;
         for slot in &chunk.slots {
             if !slot.is_empty() && (since..=until).contains(&at) {
@@ -191,24 +192,24 @@ pub async fn series_keys(store: &Store, prefix: &str) -> Result<Vec<String>, Sto
 
 /// Records samples (`key`, taken at, value), in time order and after what is stored, the way
 /// the runner records what it sees: gathered per minute, written, and rolled up into every
-/// quarter hour and day the last sample's minute closes. For tests, benchmarks and imports.
+/// quarter hour and day closed by the last sample's minute whose finer points are still kept —
+/// those the batch itself closes and those that closed in a quiet spell since the batch before
+/// (its day ended, say, before these samples began). For tests, benchmarks and imports.
 pub async fn record_batch(
     store: &Store,
     samples: &[(&str, DateTime<Utc>, f64)],
 ) -> Result<(), StoreError> {
-    let Some(first) = samples.iter().map(|(_, at, _)| *at).min() else {
+    let Some(latest) = samples.iter().map(|(_, at, _)| *at).max() else {
         return Ok(());
     };
     let mut minutes = Minutes::default();
-    let mut latest = first;
     for (key, at, value) in samples {
         minutes.add(key, *at, *value);
-        latest = latest.max(*at);
     }
     let closed = from_millis(Resolution::Minute.period_start(latest.timestamp_millis()))
         + Resolution::Minute.span();
     minutes.flush(store, closed).await?;
-    roll_up(store, closed, closed - first).await
+    roll_up(store, closed, Resolution::QuarterHour.retention()).await
 }
 
 /// Samples gathered per open minute, until [`Minutes::flush`] writes the closed ones.
@@ -260,10 +261,10 @@ impl Minutes {
             starts
         };
         for start in starts {
-            for (key, chunk_start, bytes) in
+            for (key, chunk_start, chunk) in
                 store.history_chunks(minute, None, start, start + 1).await?
             {
-                chunks.insert((key, chunk_start), Chunk::decode(minute, &bytes));
+                chunks.insert((key, chunk_start), chunk);
             }
         }
         for (at, series) in &closed {
@@ -278,7 +279,7 @@ impl Minutes {
         }
         let rows: Vec<_> = chunks
             .into_iter()
-            .map(|((key, start), chunk)| (key, start, chunk.encode()))
+            .map(|((key, start), chunk)| (key, start, chunk))
             .collect();
         store.save_history_chunks(minute, &rows).await
     }
@@ -314,7 +315,7 @@ async fn derive_tier(
         .history_chunks(coarse, None, coarse.chunk_start(from), closed_by)
         .await?
         .into_iter()
-        .map(|(key, start, bytes)| ((key, start), Chunk::decode(coarse, &bytes)))
+        .map(|(key, start, chunk)| ((key, start), chunk))
         .collect();
     let closed_periods = |fine_start: i64| {
         (fine_start..fine_start + fine.chunk_millis())
@@ -336,11 +337,10 @@ async fn derive_tier(
     }
     let mut changed: Vec<(String, i64)> = Vec::new();
     for (start, keys) in wanted {
-        for (key, _, bytes) in store.history_chunks(fine, None, start, start + 1).await? {
+        for (key, _, fine_chunk) in store.history_chunks(fine, None, start, start + 1).await? {
             if !keys.contains(&key) {
                 continue;
             }
-            let fine_chunk = Chunk::decode(fine, &bytes);
             for period in closed_periods(start) {
                 if !missing(&coarse_chunks, &key, period) {
                     continue;
@@ -365,8 +365,8 @@ async fn derive_tier(
     let rows: Vec<_> = changed
         .into_iter()
         .filter_map(|id| {
-            let bytes = coarse_chunks.get(&id)?.encode();
-            Some((id.0, id.1, bytes))
+            let chunk = coarse_chunks.remove(&id)?;
+            Some((id.0, id.1, chunk))
         })
         .collect();
     store.save_history_chunks(coarse, &rows).await

@@ -1,16 +1,48 @@
-//! Metric history in the state store: one row per series, tier and chunk, its points packed
-//! (see `rollup`). Only whole chunks are read and written; a flush writes its chunks in one
-//! transaction, so a crash leaves the history as of the last flush.
+//! Metric history in the state store: one row per host, series, tier and chunk, its points
+//! packed (see `rollup`). Only whole chunks are read and written; a flush writes its chunks in
+//! one transaction, so a crash leaves the history as of the last flush.
+//!
+//! A store handle reads and writes one host's history ([`Store::for_history_host`]), so hosts
+//! sharing a PostgreSQL store keep their series apart; a handle that names no host (tests,
+//! imports) uses the host ''. Pruning goes by age alone, across hosts.
 
 use sqlx::Row;
 
 use super::Resolution;
+use super::rollup::{Chunk, Packing};
 use crate::core::store::{Store, StoreError};
 
-/// A stored chunk: series key, chunk start (Unix milliseconds) and packed points.
-pub(crate) type ChunkRow = (String, i64, Vec<u8>);
+/// A chunk read or to write: series key, chunk start (Unix milliseconds) and its points.
+pub(crate) type ChunkRow = (String, i64, Chunk);
 
 impl Store {
+    /// This handle, reading and writing `host`'s metric history. The rows written before the
+    /// history named hosts (host '') become `host`'s: the first opsdeck of a host to open the
+    /// store takes them, except a chunk it already has its own of.
+    pub async fn for_history_host(mut self, host: &str) -> Result<Store, StoreError> {
+        self.history_host = host.to_owned();
+        if !host.is_empty() {
+            sqlx::query(
+                "UPDATE metric_history SET host = $1
+                 WHERE host = '' AND NOT EXISTS (
+                     SELECT 1 FROM metric_history AS own
+                     WHERE own.host = $1 AND own.series_key = metric_history.series_key
+                         AND own.resolution = metric_history.resolution
+                         AND own.chunk_start = metric_history.chunk_start)",
+            )
+            .bind(host)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        }
+        Ok(self)
+    }
+
+    /// The host whose metric history this handle reads and writes.
+    pub fn history_host(&self) -> &str {
+        &self.history_host
+    }
+
     /// The chunks of tier `resolution` starting in `[from, until)`, of one series or of all.
     pub(crate) async fn history_chunks(
         &self,
@@ -19,25 +51,41 @@ impl Store {
         from: i64,
         until: i64,
     ) -> Result<Vec<ChunkRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT series_key, chunk_start, points FROM metric_history
-             WHERE resolution = $1 AND chunk_start >= $2 AND chunk_start < $3
-                 AND ($4 = '' OR series_key = $4)
-             ORDER BY series_key, chunk_start",
-        )
-        .bind(resolution.code())
-        .bind(from)
-        .bind(until)
-        .bind(key.unwrap_or_default().to_owned())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(self.query_error())?;
+        // One series is looked up along the primary key; an `OR` over the key in one statement
+        // made SQLite scan every series' chunks of the range (and their points) instead.
+        let sql = match key {
+            Some(_) => {
+                "SELECT series_key, chunk_start, packing, points FROM metric_history
+                 WHERE host = $4 AND series_key = $5 AND resolution = $1
+                     AND chunk_start >= $2 AND chunk_start < $3
+                 ORDER BY chunk_start"
+            }
+            None => {
+                "SELECT series_key, chunk_start, packing, points FROM metric_history
+                 WHERE host = $4 AND resolution = $1 AND chunk_start >= $2 AND chunk_start < $3
+                 ORDER BY series_key, chunk_start"
+            }
+        };
+        let mut query = sqlx::query(sql)
+            .bind(resolution.code())
+            .bind(from)
+            .bind(until)
+            .bind(&self.history_host);
+        if let Some(key) = key {
+            query = query.bind(key);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
         rows.iter()
             .map(|row| {
+                let packing = Packing::from_code(row.try_get("packing")?);
+                let points: Vec<u8> = row.try_get("points")?;
                 Ok((
                     row.try_get("series_key")?,
                     row.try_get("chunk_start")?,
-                    row.try_get("points")?,
+                    Chunk::decode(resolution, packing, &points),
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -53,11 +101,12 @@ impl Store {
     ) -> Result<Vec<(String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT series_key, chunk_start FROM metric_history
-             WHERE resolution = $1 AND chunk_start >= $2 AND chunk_start < $3",
+             WHERE host = $4 AND resolution = $1 AND chunk_start >= $2 AND chunk_start < $3",
         )
         .bind(resolution.code())
         .bind(from)
         .bind(until)
+        .bind(&self.history_host)
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
@@ -67,7 +116,8 @@ impl Store {
             .map_err(self.query_error())
     }
 
-    /// Writes chunks of tier `resolution`, replacing those stored, in one transaction.
+    /// Writes chunks of tier `resolution`, replacing those stored, in one transaction. Chunks
+    /// are written deflated.
     pub(crate) async fn save_history_chunks(
         &self,
         resolution: Resolution,
@@ -77,17 +127,19 @@ impl Store {
             return Ok(());
         }
         let mut transaction = self.pool.begin().await.map_err(self.query_error())?;
-        for (key, start, points) in chunks {
+        for (key, start, chunk) in chunks {
             sqlx::query(
-                "INSERT INTO metric_history (series_key, resolution, chunk_start, points)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (series_key, resolution, chunk_start)
-                 DO UPDATE SET points = excluded.points",
+                "INSERT INTO metric_history (host, series_key, resolution, chunk_start, packing, points)
+                 VALUES ($6, $1, $2, $3, $4, $5)
+                 ON CONFLICT (host, series_key, resolution, chunk_start)
+                 DO UPDATE SET packing = excluded.packing, points = excluded.points",
             )
             .bind(key)
             .bind(resolution.code())
             .bind(*start)
-            .bind(points.as_slice())
+            .bind(Packing::Deflated.code())
+            .bind(chunk.encode())
+            .bind(&self.history_host)
             .execute(&mut *transaction)
             .await
             .map_err(self.query_error())?;
@@ -96,7 +148,7 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes the chunks of tier `resolution` that end at or before `before`.
+    /// Deletes the chunks of tier `resolution` that end at or before `before`, of every host.
     pub(crate) async fn prune_history_chunks(
         &self,
         resolution: Resolution,
@@ -112,14 +164,16 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Every series key that starts with `prefix`, in order.
+    /// Every series key of this handle's host that starts with `prefix`, in order.
     pub(crate) async fn history_keys(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT series_key FROM metric_history
-             WHERE substr(series_key, 1, CAST($2 AS INTEGER)) = $1 ORDER BY series_key",
+             WHERE host = $3 AND substr(series_key, 1, CAST($2 AS INTEGER)) = $1
+             ORDER BY series_key",
         )
         .bind(prefix)
         .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+        .bind(&self.history_host)
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;

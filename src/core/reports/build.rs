@@ -804,7 +804,19 @@ fn changes(before: &Stored, now: &Stored) -> ChangesSection {
 }
 
 /// The worst of the sections, with a line for each thing that made it so.
+/// The worst of the sections, one reason per thing not ok. A report of a period with nothing
+/// recorded judges nothing: its status is unknown, for the one reason that nothing was recorded
+/// (what else it would find, such as every checklist overdue, follows from that alone).
 fn overall(report: &Report) -> Overall {
+    if report.empty {
+        return Overall {
+            status: Status::Unknown,
+            reasons: vec![format!(
+                "nothing was recorded for {} in this state store",
+                report.period.label
+            )],
+        };
+    }
     let mut status = Status::Ok;
     let mut reasons = Vec::new();
     let mut raise = |level: Status, reason: String| {

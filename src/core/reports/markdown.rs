@@ -80,18 +80,20 @@ pub fn sections(report: &Report) -> Vec<Section> {
         .lines
         .push(format!("Status: {}", report.overall.status.label()));
     if report.empty {
+        // The one reason, said in full.
         overall.lines.push(format!(
             "Nothing was recorded for {}: no alerts, service results, incidents, checklist entries, task runs or backup records. Is opsdeck running with this state store?",
             report.period.label
         ));
+    } else {
+        overall.lines.extend(
+            report
+                .overall
+                .reasons
+                .iter()
+                .map(|reason| format!("- {reason}")),
+        );
     }
-    overall.lines.extend(
-        report
-            .overall
-            .reasons
-            .iter()
-            .map(|reason| format!("- {reason}")),
-    );
     all.push(overall);
 
     let mut resources = section("resources", "Resources");

@@ -124,6 +124,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "change log",
         include_str!("../../../migrations/0013_change_log.sql"),
     ),
+    (
+        14,
+        "metric history hosts",
+        include_str!("../../../migrations/0014_metric_history_hosts.sql"),
+    ),
 ];
 
 /// Migrations whose PostgreSQL text differs: the shared store logs changes by trigger and
@@ -176,6 +181,9 @@ pub struct Store {
     session: String,
     /// The PostgreSQL URL, for a connection of its own that listens for changes.
     shared_url: Option<String>,
+    /// Whose metric history this handle reads and writes ('' until a host is named; see
+    /// `history::records`).
+    pub(crate) history_host: String,
 }
 
 impl Store {
@@ -284,6 +292,7 @@ impl Store {
             location: described,
             session,
             shared_url,
+            history_host: String::new(),
         })
     }
 

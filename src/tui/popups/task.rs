@@ -252,8 +252,9 @@ pub fn render(state: &AppState, popup: &Popup, look: &Look, area: Rect, frame: &
                 ));
             }
             if let Some((message, status)) = &view.message {
+                // At the top of what is in view, so a save after scrolling is seen.
                 body.insert(
-                    0,
+                    usize::from(view.scroll).min(body.len()),
                     Line::styled(printable(message), look.palette.status(*status)),
                 );
             }
