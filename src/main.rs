@@ -122,7 +122,14 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .map(|(task, key)| (task, key.map(|key| key.to_string())))
                     .collect();
                 let runs = store.runs(None, 1000).await?;
-                let listing = headless::tasks::listing(&tasks, &runs, chrono::Utc::now());
+                let now = opsdeck::core::model::now();
+                let scheduled: Vec<String> = tasks
+                    .iter()
+                    .filter(|(task, _)| task.info.schedule.is_some())
+                    .map(|(task, _)| task.info.id.clone())
+                    .collect();
+                let watched = store.watch_schedules(&scheduled, now).await?;
+                let listing = headless::tasks::listing(&tasks, &runs, &watched, now);
                 match format {
                     Format::Text => print!("{}", headless::tasks::listing_text(&listing)),
                     Format::Json => println!("{}", serde_json::to_string_pretty(&listing)?),
@@ -154,6 +161,12 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .filter(|(task, _)| task.info.schedule.is_some())
                     .map(|(task, _)| task.info.id.clone())
                     .collect();
+                // The latest due time is run even when it passed before watching began: cron
+                // wakes this at that very time, so its own first look must not hide it. Only
+                // the overdue view skips such windows; record the start for it.
+                store
+                    .watch_schedules(&due, opsdeck::core::model::now())
+                    .await?;
                 let settings = RunnerSettings::tasks_only(task_settings(
                     tasks,
                     read_only || config.general.read_only,

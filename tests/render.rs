@@ -663,8 +663,17 @@ mod tasks {
             .map(|task| (task.id.clone(), task.schedule.clone().unwrap()))
             .collect();
         let successes = [("log-rotation".to_owned(), ran.ended_at.unwrap())].into();
+        // Watched for a month: every window of the week counts.
+        let watched_since: std::collections::HashMap<String, DateTime<Utc>> = tasks
+            .iter()
+            .map(|task| (task.id.clone(), now - chrono::TimeDelta::days(30)))
+            .collect();
         state.update(Msg::Runner(Event::Schedules(ScheduleSample::new(
-            &schedules, &successes, now, &Utc,
+            &schedules,
+            &watched_since,
+            &successes,
+            now,
+            &Utc,
         ))));
         for _ in 0..4 {
             state.update(Msg::Key(KeyChord::parse("tab").unwrap()));
@@ -705,6 +714,7 @@ mod tasks {
                 language: Language::En,
                 runs: &runs,
                 checklist_runs: &[],
+                watched_since: &watched_since,
             },
             now,
             &Utc,

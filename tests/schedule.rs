@@ -2,7 +2,8 @@
 //! once (two processes, one SQLite store, the per-task lock), skips a destructive task that is
 //! not `unattended` once per due time, and audits with the `schedule` trigger; a lock held by
 //! another process keeps a task from running by hand or from the schedule; a task never run
-//! is overdue and stops being so after a success; the printed crontab parses back (croner) and
+//! is overdue and stops being so after a success, but windows before opsdeck began watching a
+//! schedule are neither overdue nor missed; the printed crontab parses back (croner) and
 //! wakes at every due time, the systemd timer agrees with `systemd-analyze`; due times across
 //! both DST changes of Europe/Berlin (`TZ`); bad schedules are refused at their file and line
 //! with nothing run.
@@ -58,6 +59,23 @@ impl Home {
 
     fn run(&self, args: &[&str]) -> Run {
         Run::from(self.command("UTC", args).output().unwrap())
+    }
+
+    /// Records through the store, as an earlier console would have, that opsdeck began
+    /// watching `task`'s schedule at `since`.
+    fn watched_since(&self, task: &str, since: DateTime<Utc>) {
+        use opsdeck::core::store::{Store, StoreLocation};
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let location = StoreLocation::Sqlite(self.path("state/state.db"));
+            let store = Store::open(&location).await.unwrap();
+            let watched = store
+                .watch_schedules(&[task.to_owned()], since)
+                .await
+                .unwrap();
+            assert_eq!(watched[task].timestamp_millis(), since.timestamp_millis());
+            store.close().await;
+        });
     }
 
     fn json(&self, tz: &str, args: &[&str]) -> Value {
@@ -165,6 +183,7 @@ fn a_task_never_run_is_overdue_until_it_succeeds() {
         "schedule = \"0 0 * * *\"\ngrace = \"1m\"\ndestructive = false",
     );
     let home = Home::new(&config);
+    home.watched_since("stamp", Utc::now() - chrono::TimeDelta::days(2));
     let task = |listing: &Value| {
         listing
             .as_array()
@@ -185,6 +204,72 @@ fn a_task_never_run_is_overdue_until_it_succeeds() {
     let after = task(&home.json("UTC", &["tasks", "--format", "json"]));
     assert!(after["due"]["missed"].is_null(), "{after:#}");
     assert!(!after["due"]["last_success"].is_null());
+}
+
+/// A fresh install is no alarm: windows that passed before opsdeck first looked at a schedule
+/// (the guides' defaults included) are neither overdue nor missed in the calendar, and the
+/// instant watching began is kept. A state watched since before the last window, which nothing
+/// ran for, shows that window overdue and missed.
+#[test]
+fn windows_before_watching_began_are_not_overdue() {
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("stamp.log");
+    let config = stamp_task(
+        "stamp",
+        &stamp,
+        0,
+        "schedule = \"0 0 * * *\"\ngrace = \"1m\"\ndestructive = false",
+    );
+    let missed_in_calendar = |home: &Home| -> usize {
+        home.json("UTC", &["schedule", "--format", "json"])["past"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|entry| entry["kind"] == "task" && entry["outcome"] == "missed")
+            .count()
+    };
+
+    let fresh = Home::new(&config);
+    let looked = Utc::now();
+    let listing = fresh.json("UTC", &["tasks", "--format", "json"]);
+    let scheduled: Vec<&Value> = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|task| !task["schedule"].is_null())
+        .collect();
+    assert!(
+        scheduled.iter().any(|task| task["id"] == "cache-cleanup"),
+        "{listing:#}"
+    );
+    for task in &scheduled {
+        assert!(task["due"]["missed"].is_null(), "{task:#}");
+        assert!(!task["due"]["last_due"].is_null(), "{task:#}");
+    }
+    let stamp_due = |listing: &Value| {
+        listing
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|task| task["id"] == "stamp")
+            .unwrap()["due"]
+            .clone()
+    };
+    let since: DateTime<Utc> =
+        serde_json::from_value(stamp_due(&listing)["watched_since"].clone()).unwrap();
+    assert!(since >= looked - chrono::TimeDelta::seconds(1), "{since}");
+    assert_eq!(missed_in_calendar(&fresh), 0);
+    let again = fresh.json("UTC", &["tasks", "--format", "json"]);
+    assert_eq!(
+        stamp_due(&again)["watched_since"],
+        stamp_due(&listing)["watched_since"]
+    );
+
+    let watched_before = Home::new(&config);
+    watched_before.watched_since("stamp", Utc::now() - chrono::TimeDelta::days(2));
+    let due = stamp_due(&watched_before.json("UTC", &["tasks", "--format", "json"]));
+    assert!(!due["missed"].is_null(), "{due:#}");
+    assert!(missed_in_calendar(&watched_before) >= 2);
 }
 
 const SCHEDULES: [&str; 4] = [
@@ -489,6 +574,14 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+            .await
+            .unwrap();
+        // Watched since before last midnight's window, which nothing ran for.
+        store
+            .watch_schedules(
+                &["stamp".to_owned()],
+                Utc::now() - chrono::TimeDelta::days(2),
+            )
             .await
             .unwrap();
         let settings = RunnerSettings {

@@ -3,6 +3,8 @@
 //! checklist store): ran, failed, skipped, missed, done. `opsdeck schedule` and the console's
 //! calendar show the same [`Calendar`].
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
 
@@ -101,6 +103,9 @@ pub struct Sources<'a> {
     pub runs: &'a [TaskRun],
     /// Each checklist run in the window, as (checklist id, period key) → its folded state.
     pub checklist_runs: &'a [crate::core::checklists::RunState],
+    /// When opsdeck began watching each task's schedule: an earlier due time that nothing ran
+    /// for is left out rather than called missed (absent: watched since `now`).
+    pub watched_since: &'a HashMap<String, DateTime<Utc>>,
 }
 
 /// Builds the calendar around `now` in `zone`.
@@ -126,24 +131,28 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
             until: None,
         };
         let mut task_past = Vec::new();
+        let watched_since = sources.watched_since.get(&task.id).copied().unwrap_or(now);
         let due_times = schedule.cron.occurrences(start, now, zone);
         for (index, due) in due_times.iter().enumerate() {
             let until = due_times.get(index + 1).copied().unwrap_or(now);
             let run = sources.runs.iter().find(|run| {
                 run.task_id == task.id && run.started_at >= *due && run.started_at < until
             });
-            task_past.push(match run {
+            match run {
                 Some(run) => {
                     matched.push(&run.id);
-                    entry(
+                    task_past.push(entry(
                         *due,
                         Outcome::of_run(run.status),
                         Some(run.trigger),
                         run.summary.clone().unwrap_or_default(),
-                    )
+                    ));
                 }
-                None => entry(*due, Outcome::Missed, None, "nothing ran".into()),
-            });
+                None if *due >= watched_since => {
+                    task_past.push(entry(*due, Outcome::Missed, None, "nothing ran".into()));
+                }
+                None => {}
+            }
         }
         let note = if task.destructive && !schedule.unattended {
             "will be skipped: changes the system and unattended = false"
@@ -284,7 +293,8 @@ fn checklist_due_times<Tz: TimeZone>(
     found
 }
 
-/// Reads the past window's runs and checklist entries from the store and builds the calendar.
+/// Reads the past window's runs and checklist entries from the store, records when watching
+/// the tasks' schedules began (if not yet), and builds the calendar.
 pub async fn load<Tz: TimeZone>(
     store: &Store,
     tasks: &[TaskInfo],
@@ -305,12 +315,21 @@ pub async fn load<Tz: TimeZone>(
             }
         }
     }
+    let scheduled: Vec<String> = tasks
+        .iter()
+        .filter(|task| task.schedule.is_some())
+        .map(|task| task.id.clone())
+        .collect();
+    let watched_since = store
+        .watch_schedules(&scheduled, crate::core::model::now())
+        .await?;
     let sources = Sources {
         tasks,
         checklists,
         language,
         runs: &runs,
         checklist_runs: &checklist_runs,
+        watched_since: &watched_since,
     };
     Ok(build(&sources, now, zone))
 }
@@ -391,12 +410,14 @@ mod tests {
     fn a_frequent_task_takes_one_line_a_day() {
         let now: DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap_or_default();
         let tasks = [task("often", "*/30 * * * *")];
+        let watched_since = [("often".to_owned(), now - TimeDelta::days(30))].into();
         let sources = Sources {
             tasks: &tasks,
             checklists: &[],
             language: Language::En,
             runs: &[],
             checklist_runs: &[],
+            watched_since: &watched_since,
         };
         let calendar = build(&sources, now, &Utc);
         // 28 Nov 12:00 to 5 Dec 12:00: eight calendar days, 336 due times, none ran.
@@ -419,5 +440,35 @@ mod tests {
         assert_eq!(calendar.upcoming.len(), 8);
         // Now itself is due: upcoming starts at it.
         assert_eq!(calendar.upcoming[0].at, now);
+    }
+
+    #[test]
+    fn due_times_before_watching_began_are_not_missed() {
+        let now: DateTime<Utc> = "2026-12-05T12:00:00Z".parse().unwrap_or_default();
+        let tasks = [task("daily", "0 3 * * *")];
+        let build_since = |since: DateTime<Utc>| {
+            let watched_since = [("daily".to_owned(), since)].into();
+            let sources = Sources {
+                tasks: &tasks,
+                checklists: &[],
+                language: Language::En,
+                runs: &[],
+                checklist_runs: &[],
+                watched_since: &watched_since,
+            };
+            build(&sources, now, &Utc)
+        };
+        // Watched since this morning's 10:00: the week's 03:00s passed unseen.
+        let fresh = build_since("2026-12-05T10:00:00Z".parse().unwrap_or_default());
+        assert!(fresh.past.is_empty(), "{:?}", fresh.past);
+        assert_eq!(fresh.upcoming.len(), 7);
+        // Watched since 3 December at 02:00: the 3rd's, 4th's and 5th's windows were missed.
+        let later = build_since("2026-12-03T02:00:00Z".parse().unwrap_or_default());
+        let missed: Vec<String> = later
+            .past
+            .iter()
+            .map(|entry| format!("{} {}", entry.at.format("%d"), entry.outcome.as_str()))
+            .collect();
+        assert_eq!(missed, ["03 missed", "04 missed", "05 missed"]);
     }
 }

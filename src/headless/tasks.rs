@@ -1,6 +1,7 @@
 //! `opsdeck tasks`, `opsdeck run` (and `run --due`) and `opsdeck history`: the task runner and
 //! its audit log from the command line, for cron and scripts.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -211,10 +212,12 @@ pub struct TaskListing<'a> {
 }
 
 /// The tasks with their newest run (`runs` newest first) and, when scheduled, where their
-/// schedule stands at `now` in local time.
+/// schedule stands at `now` in local time, counting due times from when opsdeck began watching
+/// it (`watched`, from [`crate::core::store::Store::watch_schedules`]; `now` when absent).
 pub fn listing<'a>(
     tasks: &'a [(Task, Option<String>)],
     runs: &'a [TaskRun],
+    watched: &HashMap<String, DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Vec<TaskListing<'a>> {
     tasks
@@ -232,11 +235,10 @@ pub fn listing<'a>(
                 destructive: task.info.destructive,
                 last_run: runs.iter().find(|run| run.task_id == task.info.id),
                 schedule: task.info.schedule.as_ref(),
-                due: task
-                    .info
-                    .schedule
-                    .as_ref()
-                    .map(|schedule| schedule.status(last_success, now, &chrono::Local)),
+                due: task.info.schedule.as_ref().map(|schedule| {
+                    let since = watched.get(&task.info.id).copied().unwrap_or(now);
+                    schedule.status(since, last_success, now, &chrono::Local)
+                }),
             }
         })
         .collect()

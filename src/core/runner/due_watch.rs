@@ -1,9 +1,13 @@
 //! Watches the scheduled tasks for the rules and the tasks pane: every minute (and when a run
 //! ends) reads when each task last succeeded and reports where each stands (next run, overdue)
 //! as a [`ScheduleSample`], whose `task.overdue` and `task.last_success_age` metrics the runner
-//! judges like any other.
+//! judges like any other. The first look records when watching each schedule began, so windows
+//! that passed before opsdeck was there raise no alarm.
 
+use std::collections::HashMap;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use crate::core::collectors::Collector;
 use crate::core::store::Store;
@@ -15,11 +19,37 @@ const EVERY: Duration = Duration::from_secs(60);
 pub struct DueWatch {
     store: Store,
     schedules: Vec<(String, TaskSchedule)>,
+    /// When watching each schedule began; stored once and never moved, so read once.
+    watched: Option<HashMap<String, DateTime<Utc>>>,
 }
 
 impl DueWatch {
     pub fn new(store: Store, schedules: Vec<(String, TaskSchedule)>) -> DueWatch {
-        DueWatch { store, schedules }
+        DueWatch {
+            store,
+            schedules,
+            watched: None,
+        }
+    }
+
+    async fn sample(&mut self) -> Result<ScheduleSample, crate::core::store::StoreError> {
+        let now = crate::core::model::now();
+        let watched = match self.watched.take() {
+            Some(watched) => watched,
+            None => {
+                let ids: Vec<String> = self.schedules.iter().map(|(id, _)| id.clone()).collect();
+                self.store.watch_schedules(&ids, now).await?
+            }
+        };
+        let watched = self.watched.insert(watched);
+        let successes = self.store.last_successes().await?;
+        Ok(ScheduleSample::new(
+            &self.schedules,
+            watched,
+            &successes,
+            now,
+            &chrono::Local,
+        ))
     }
 }
 
@@ -36,19 +66,6 @@ impl Collector for DueWatch {
     }
 
     async fn collect(&mut self) -> Option<Self::Sample> {
-        let sample = self
-            .store
-            .last_successes()
-            .await
-            .map(|successes| {
-                ScheduleSample::new(
-                    &self.schedules,
-                    &successes,
-                    crate::core::model::now(),
-                    &chrono::Local,
-                )
-            })
-            .map_err(|error| error.to_string());
-        Some(sample)
+        Some(self.sample().await.map_err(|error| error.to_string()))
     }
 }

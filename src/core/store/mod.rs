@@ -129,6 +129,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "metric history hosts",
         include_str!("../../../migrations/0014_metric_history_hosts.sql"),
     ),
+    (
+        15,
+        "schedule watch",
+        include_str!("../../../migrations/0015_schedule_watch.sql"),
+    ),
 ];
 
 /// Migrations whose PostgreSQL text differs: the shared store logs changes by trigger and
@@ -564,6 +569,45 @@ impl Store {
                     row.try_get::<String, _>("task_id")?,
                     from_millis(row.try_get("ended_at")?),
                 ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(self.query_error())
+    }
+
+    /// When opsdeck began watching each of `task_ids`' schedules: `now` for a task seen here for
+    /// the first time, else the instant stored then, so due times that passed before anyone
+    /// looked are never called missed.
+    pub async fn watch_schedules(
+        &self,
+        task_ids: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
+        for task_id in task_ids {
+            sqlx::query(
+                "INSERT INTO schedule_watch (task_id, since) VALUES ($1, $2)
+                 ON CONFLICT (task_id) DO NOTHING",
+            )
+            .bind(task_id)
+            .bind(now.timestamp_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        }
+        let rows = sqlx::query("SELECT task_id, since FROM schedule_watch")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("task_id")?,
+                    from_millis(row.try_get("since")?),
+                ))
+            })
+            .filter(|entry| {
+                entry
+                    .as_ref()
+                    .map_or(true, |(task_id, _)| task_ids.contains(task_id))
             })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(self.query_error())

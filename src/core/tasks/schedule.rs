@@ -2,7 +2,7 @@
 //! next due, the due time it last missed, and the crontab lines and systemd units that call
 //! `opsdeck run --due`. opsdeck is no daemon: cron or a systemd timer wakes it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -147,6 +147,8 @@ pub struct DueStatus {
     /// The last due time at or before now.
     pub last_due: Option<DateTime<Utc>>,
     pub last_success: Option<DateTime<Utc>>,
+    /// When opsdeck began watching the schedule; earlier due times are never missed.
+    pub watched_since: DateTime<Utc>,
     /// The latest due time whose grace has run out without a success since: the task is
     /// overdue since then.
     pub missed: Option<DateTime<Utc>>,
@@ -159,9 +161,12 @@ impl DueStatus {
 }
 
 impl TaskSchedule {
-    /// Overdue: no success since the last due time whose grace has run out.
+    /// Overdue: no success since the last due time whose grace has run out, if that due time
+    /// came at or after `watched_since` (a window that passed before opsdeck looked at the
+    /// schedule, as on a fresh install, is no alarm).
     pub fn status<Tz: TimeZone>(
         &self,
+        watched_since: DateTime<Utc>,
         last_success: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         zone: &Tz,
@@ -170,11 +175,13 @@ impl TaskSchedule {
         let missed = now
             .checked_sub_signed(grace)
             .and_then(|cutoff| self.cron.last_at_or_before(cutoff, zone))
+            .filter(|due| *due >= watched_since)
             .filter(|due| last_success.is_none_or(|success| success < *due));
         DueStatus {
             next_run: self.cron.next_after(now, zone),
             last_due: self.cron.last_at_or_before(now, zone),
             last_success,
+            watched_since,
             missed,
         }
     }
@@ -196,10 +203,12 @@ pub struct ScheduleSample {
 }
 
 impl ScheduleSample {
-    /// Each scheduled task's status from when it last succeeded.
+    /// Each scheduled task's status from when opsdeck began watching it (`now` for a task
+    /// `watched` lacks) and when it last succeeded.
     pub fn new<Tz: TimeZone>(
         schedules: &[(String, TaskSchedule)],
-        last_successes: &std::collections::HashMap<String, DateTime<Utc>>,
+        watched: &HashMap<String, DateTime<Utc>>,
+        last_successes: &HashMap<String, DateTime<Utc>>,
         now: DateTime<Utc>,
         zone: &Tz,
     ) -> ScheduleSample {
@@ -208,7 +217,12 @@ impl ScheduleSample {
             tasks: schedules
                 .iter()
                 .map(|(task, schedule)| {
-                    let status = schedule.status(last_successes.get(task).copied(), now, zone);
+                    let status = schedule.status(
+                        watched.get(task).copied().unwrap_or(now),
+                        last_successes.get(task).copied(),
+                        now,
+                        zone,
+                    );
                     (task.clone(), status)
                 })
                 .collect(),
@@ -433,32 +447,63 @@ mod tests {
     #[test]
     fn overdue_after_a_missed_window() {
         let daily = schedule("0 3 * * *", 60);
+        // Watched for weeks, so every window below counts.
+        let watched = utc("2026-11-01T00:00:00Z");
         // 03:30: due, still within grace, and yesterday's run succeeded.
         let yesterday = Some(utc("2026-12-04T03:05:00Z"));
-        let status = daily.status(yesterday, utc("2026-12-05T03:30:00Z"), &Utc);
+        let status = daily.status(watched, yesterday, utc("2026-12-05T03:30:00Z"), &Utc);
         assert!(!status.overdue());
         assert_eq!(status.last_due, Some(utc("2026-12-05T03:00:00Z")));
         assert_eq!(status.next_run, Some(utc("2026-12-06T03:00:00Z")));
         // 04:00: grace over, no success since 03:00.
-        let status = daily.status(yesterday, utc("2026-12-05T04:00:00Z"), &Utc);
+        let status = daily.status(watched, yesterday, utc("2026-12-05T04:00:00Z"), &Utc);
         assert_eq!(status.missed, Some(utc("2026-12-05T03:00:00Z")));
         // A success at 03:40 clears it.
         let today = Some(utc("2026-12-05T03:40:00Z"));
         assert!(
             !daily
-                .status(today, utc("2026-12-05T12:00:00Z"), &Utc)
+                .status(watched, today, utc("2026-12-05T12:00:00Z"), &Utc)
                 .overdue()
         );
         // Within today's grace, yesterday's window that never ran still counts.
         let days_ago = Some(utc("2026-12-03T03:05:00Z"));
-        let status = daily.status(days_ago, utc("2026-12-05T03:30:00Z"), &Utc);
+        let status = daily.status(watched, days_ago, utc("2026-12-05T03:30:00Z"), &Utc);
         assert_eq!(status.missed, Some(utc("2026-12-04T03:00:00Z")));
         // Never run at all.
         assert!(
             daily
-                .status(None, utc("2026-12-05T12:00:00Z"), &Utc)
+                .status(watched, None, utc("2026-12-05T12:00:00Z"), &Utc)
                 .overdue()
         );
+    }
+
+    #[test]
+    fn due_times_before_watching_began_are_not_missed() {
+        let daily = schedule("0 3 * * *", 60);
+        // Installed at 10:00, never run: this morning's 03:00 passed before anyone looked.
+        let installed = utc("2026-12-05T10:00:00Z");
+        let status = daily.status(installed, None, utc("2026-12-05T10:00:00Z"), &Utc);
+        assert!(!status.overdue(), "{status:?}");
+        assert_eq!(status.watched_since, installed);
+        let status = daily.status(installed, None, utc("2026-12-06T03:59:00Z"), &Utc);
+        assert!(!status.overdue(), "tomorrow's window is still in its grace");
+        // Tomorrow's 03:00 came after watching began and its grace ran out: missed.
+        let status = daily.status(installed, None, utc("2026-12-06T04:00:00Z"), &Utc);
+        assert_eq!(status.missed, Some(utc("2026-12-06T03:00:00Z")));
+        // A due time exactly at the watching instant counts.
+        let at_due = utc("2026-12-05T03:00:00Z");
+        let status = daily.status(at_due, None, utc("2026-12-05T04:00:00Z"), &Utc);
+        assert_eq!(status.missed, Some(at_due));
+        // The metrics agree: a task `watched` lacks is watched from now.
+        let schedules = vec![("daily".to_owned(), daily)];
+        let sample = ScheduleSample::new(
+            &schedules,
+            &HashMap::new(),
+            &HashMap::new(),
+            utc("2026-12-05T10:00:00Z"),
+            &Utc,
+        );
+        assert!(!sample.tasks[0].1.overdue());
     }
 
     #[test]
