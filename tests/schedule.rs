@@ -3,7 +3,8 @@
 //! not `unattended` once per due time, and audits with the `schedule` trigger; a lock held by
 //! another process keeps a task from running by hand or from the schedule; a task never run
 //! is overdue and stops being so after a success, but windows before opsdeck began watching a
-//! schedule are neither overdue nor missed; the printed crontab parses back (croner) and
+//! schedule are neither overdue nor missed (the instant watching began is kept once, on SQLite
+//! and PostgreSQL); the printed crontab parses back (croner) and
 //! wakes at every due time, the systemd timer agrees with `systemd-analyze`; due times across
 //! both DST changes of Europe/Berlin (`TZ`); bad schedules are refused at their file and line
 //! with nothing run.
@@ -658,4 +659,48 @@ fn a_task_locked_by_another_process_does_not_run() {
     drop(lock);
     home.run(&["run", "--due"]).ok();
     assert_eq!(lines(&stamp), 1);
+}
+
+/// Watching begins once: the first look's instant stays, later looks (from any process, on
+/// either store) read it back; only the tasks asked about are returned.
+async fn watching_begins_once(store: opsdeck::core::store::Store) {
+    let first = utc("2026-12-01T08:00:00Z");
+    let later = utc("2026-12-05T08:00:00Z");
+    let ids = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| name.to_string())
+            .collect::<Vec<_>>()
+    };
+    let watched = store.watch_schedules(&ids(&["a"]), first).await.unwrap();
+    assert_eq!(watched, [("a".to_owned(), first)].into());
+    let watched = store
+        .watch_schedules(&ids(&["a", "b"]), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        watched,
+        [("a".to_owned(), first), ("b".to_owned(), later)].into()
+    );
+    let watched = store
+        .watch_schedules(&ids(&["b"]), utc("2026-12-06T08:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(watched, [("b".to_owned(), later)].into());
+}
+
+#[tokio::test]
+async fn watching_begins_once_on_sqlite() {
+    use opsdeck::core::store::{Store, StoreLocation};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    watching_begins_once(store).await;
+}
+
+#[tokio::test]
+async fn watching_begins_once_on_postgres() {
+    let (_server, store) = support::postgres_store().await;
+    watching_begins_once(store).await;
 }

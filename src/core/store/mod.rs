@@ -597,20 +597,18 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error())?;
-        rows.iter()
+        let mut watched: std::collections::HashMap<String, DateTime<Utc>> = rows
+            .iter()
             .map(|row| {
                 Ok((
                     row.try_get::<String, _>("task_id")?,
                     from_millis(row.try_get("since")?),
                 ))
             })
-            .filter(|entry| {
-                entry
-                    .as_ref()
-                    .map_or(true, |(task_id, _)| task_ids.contains(task_id))
-            })
             .collect::<Result<_, sqlx::Error>>()
-            .map_err(self.query_error())
+            .map_err(self.query_error())?;
+        watched.retain(|task_id, _| task_ids.contains(task_id));
+        Ok(watched)
     }
 
     /// Marks as interrupted the runs this host left `running` whose opsdeck process is gone.
