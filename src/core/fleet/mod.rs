@@ -114,7 +114,11 @@ impl HostRow {
             (HOST_TX, self.net_tx_bytes_per_s, Unit::BytesPerSecond),
             (HOST_SCRAPE_AGE, self.scrape_age_seconds, Unit::Seconds),
             (HOST_BACKUP_AGE, self.backup_age_seconds, Unit::Seconds),
-            (HOST_CHECKLISTS_OVERDUE, self.checklists_overdue, Unit::Count),
+            (
+                HOST_CHECKLISTS_OVERDUE,
+                self.checklists_overdue,
+                Unit::Count,
+            ),
             (HOST_ALERTS_OPEN, self.alerts_open, Unit::Count),
         ];
         for (name, value, unit) in figures {
