@@ -564,3 +564,113 @@ async fn the_headless_exporter_beats_as_an_exporter_on_a_shared_store() {
     );
     assert_eq!(headless.terminate(), Some(0), "{}", headless.stderr());
 }
+
+/// The fleet's hosts read opsdeck's exporters: host `alpha` runs one beside its node_exporter
+/// (another job, another port, the same host part), host `beta` does not. `opsdeck hosts
+/// --format json` gives alpha its backup set's age, its overdue checklists and its open alerts,
+/// and beta none of them (null, not 0); the text table says `-` for beta.
+#[test]
+fn the_hosts_table_shows_the_backups_of_hosts_running_opsdecks_exporter() {
+    let port = support::free_port();
+    let target = format!("127.0.0.1:{port}");
+    let fleet = Fleet::start_named(&["alpha", "beta"], &[("opsdeck", &target, "alpha:9464")]);
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    std::fs::write(backups.join("db.bak"), vec![7u8; 4096]).unwrap();
+    let config = configure(
+        dir.path(),
+        &format!(
+            "[exporter]\nlisten = \"{target}\"\n\n[[backup]]\nname = \"db\"\ndirectory = \"{}\"\npatterns = [\"*.bak\"]\nkind = \"other\"\n",
+            backups.display()
+        ),
+    );
+    let mut headless = Headless::start(dir.path(), &config);
+    metrics_with(
+        port,
+        &["opsdeck_backup_age_seconds{set=\"db\"} "],
+        &headless,
+    );
+
+    let console = tempfile::tempdir().unwrap();
+    let hosts_config = configure(
+        console.path(),
+        &format!(
+            "[[prometheus]]\nurl = \"{}\"\njob = \"node\"\ninterval = \"1s\"\ntimeout = \"2s\"\n",
+            fleet.url()
+        ),
+    );
+    let deadline = Instant::now() + WITHIN;
+    let (alpha, beta) = loop {
+        let mut command = Command::new(BIN);
+        command
+            .arg("--config")
+            .arg(&hosts_config)
+            .args(["hosts", "--format", "json"]);
+        support::run::sandboxed(&mut command, console.path(), "oncall");
+        let run = support::run::Run::from(command.output().unwrap());
+        let report: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", run.text()));
+        let host = |instance: &str| {
+            report["sources"][0]["hosts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|host| host["instance"] == instance)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {instance}:\n{report:#}"))
+        };
+        let (alpha, beta) = (host("alpha:9100"), host("beta:9100"));
+        if alpha["backup_age_seconds"].is_number() {
+            break (alpha, beta);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "alpha never had a backup age:\n{report:#}\nstderr:\n{}",
+            headless.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let age = alpha["backup_age_seconds"].as_f64().unwrap();
+    assert!(
+        (0.0..120.0).contains(&age),
+        "a file just written: {alpha:#}"
+    );
+    // Whatever the default rules opened on this busy machine, and the default checklists'
+    // state at this time of day: counts, where beta has nothing.
+    for figure in ["alerts_open", "checklists_overdue"] {
+        assert!(
+            alpha[figure].as_f64().is_some_and(|count| count >= 0.0),
+            "{figure} of {alpha:#}"
+        );
+    }
+    for figure in ["backup_age_seconds", "checklists_overdue", "alerts_open"] {
+        assert!(beta[figure].is_null(), "{figure} of {beta:#}");
+    }
+    let mut command = Command::new(BIN);
+    command.arg("--config").arg(&hosts_config).arg("hosts");
+    support::run::sandboxed(&mut command, console.path(), "oncall");
+    let text = support::run::Run::from(command.output().unwrap());
+    let row = |host: &str| {
+        text.stdout
+            .lines()
+            .find(|line| line.contains(host))
+            .unwrap_or_else(|| panic!("no row for {host}:\n{}", text.text()))
+            .split_whitespace()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        text.stdout.contains("BACKUP OVERDUE ALERTS"),
+        "{}",
+        text.text()
+    );
+    assert_eq!(row("beta:9100"), ["-", "-", "-"], "{}", text.text());
+    assert!(
+        row("alpha:9100")[2].ends_with(['s', 'm']),
+        "an age: {}",
+        text.text()
+    );
+    assert_eq!(headless.terminate(), Some(0), "{}", headless.stderr());
+}

@@ -3176,6 +3176,9 @@ mod hosts {
             net_rx_bytes_per_s: up.then_some(12_500.0),
             net_tx_bytes_per_s: up.then_some(800.0),
             scrape_age_seconds: Some(if up { 1.0 } else { 31.0 }),
+            backup_age_seconds: None,
+            checklists_overdue: None,
+            alerts_open: None,
         }
     }
 
@@ -3217,9 +3220,12 @@ mod hosts {
     }
 
     fn fleet_state() -> AppState {
+        fleet_state_of(snapshot(None))
+    }
+
+    fn fleet_state_of(snapshot: FleetSnapshot) -> AppState {
         let mut state = state("PROD");
         state.set_fleet_sources(vec!["prometheus".into()]);
-        let snapshot = snapshot(None);
         let evaluations = judged(&snapshot);
         state.update(Msg::Runner(Event::Fleet {
             snapshot: Box::new(snapshot),
@@ -3262,6 +3268,58 @@ mod hosts {
         };
         assert_eq!(column(rows[0], " down "), column(rows[2], " up "));
         assert!(screen.contains("1 down"), "{screen}");
+    }
+
+    /// Two hosts run opsdeck's exporter (one with an overdue checklist and open alerts), the
+    /// down one does not: its figures are `-`, not 0. At 120 columns the pane shares the screen
+    /// and is too narrow for them (the host view still says them); zoomed, every column shows.
+    /// At 80 columns the pane is full width: the opsdeck columns stay and the network's go.
+    #[test]
+    fn opsdeck_figures_are_columns_at_120_and_80_and_a_line_in_the_host_view() {
+        let mut snapshot = snapshot(None);
+        snapshot.hosts[0].backup_age_seconds = Some(26.0 * 3600.0);
+        snapshot.hosts[0].checklists_overdue = Some(0.0);
+        snapshot.hosts[0].alerts_open = Some(0.0);
+        snapshot.hosts[2].backup_age_seconds = Some(5.0 * 86_400.0);
+        snapshot.hosts[2].checklists_overdue = Some(1.0);
+        snapshot.hosts[2].alerts_open = Some(3.0);
+        let mut state = fleet_state_of(snapshot);
+        let shared = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 24));
+        assert!(!shared.contains("BKUP"), "{shared}");
+        key(&mut state, "z");
+        let wide = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 24));
+        assert!(wide.contains("BKUP") && wide.contains(" OUT "), "{wide}");
+        insta::assert_snapshot!("hosts_with_opsdeck_figures_zoomed_at_120x24", wide);
+        key(&mut state, "z");
+        let narrow = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            narrow.contains("BKUP") && !narrow.contains(" OUT "),
+            "{narrow}"
+        );
+        let row = |screen: &str, host: &str| {
+            screen
+                .lines()
+                .find(|line| line.contains(host))
+                .unwrap_or_else(|| panic!("no row for {host}:\n{screen}"))
+                .to_owned()
+        };
+        assert!(row(&narrow, "web-01").contains("26h    0    0"), "{narrow}");
+        assert!(row(&narrow, "evil").contains("5d    1    3"), "{narrow}");
+        assert!(row(&narrow, "db-서울").contains("-    -    -"), "{narrow}");
+        insta::assert_snapshot!("hosts_with_opsdeck_figures_at_80x24", narrow);
+        // The busiest host (evil) is second; the host view of it, then of the down one.
+        key(&mut state, "Down");
+        key(&mut state, "Enter");
+        let view = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(
+            view.contains("oldest backup 5d 0h · checklists overdue 1 · alerts open 3"),
+            "{view}"
+        );
+        key(&mut state, "Esc");
+        key(&mut state, "Up");
+        key(&mut state, "Enter");
+        let view = text(&render(&state, &look("dark", Glyphs::Unicode), 80, 24));
+        assert!(view.contains("no opsdeck exporter on this host"), "{view}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `opsdeck hosts`: every `[[prometheus]]` source refreshed once, the hosts judged by the
 //! console's rules (instance = host), printed worst first as text or JSON. Exit 0 ok, 1 warn,
-//! 2 crit, 3 unknown: a source that cannot be read leaves its hosts unknown, so 3.
+//! 2 crit, 3 unknown: a source that cannot be read leaves its hosts unknown, so 3. BACKUP,
+//! OVERDUE and ALERTS come from opsdeck's own exporter on the host, `-` without one.
 
 use std::fmt::Write as _;
 
@@ -11,7 +12,7 @@ use crate::core::checks::rules::{format_bytes, format_value};
 use crate::core::checks::{Evaluation, Judge};
 use crate::core::fleet::{FleetCollector, FleetSnapshot, FleetSpec, host_levels, worst_first};
 use crate::core::model::{Status, Unit};
-use crate::core::text::printable;
+use crate::core::text::{duration, printable};
 
 /// One host's verdict.
 #[derive(Debug, Serialize)]
@@ -134,8 +135,20 @@ impl HostsReport {
         if !source.hosts.is_empty() {
             let _ = writeln!(
                 out,
-                "  {:<7} {:<28} {:<5} {:>6} {:>6} {:>6} {:>6} {:>10} {:>10} {:>6}",
-                "STATUS", "HOST", "UP", "CPU", "MEM", "DISK", "LOAD", "NET IN", "NET OUT", "AGE"
+                "  {:<7} {:<28} {:<5} {:>6} {:>6} {:>6} {:>6} {:>10} {:>10} {:>6} {:>7} {:>7} {:>6}",
+                "STATUS",
+                "HOST",
+                "UP",
+                "CPU",
+                "MEM",
+                "DISK",
+                "LOAD",
+                "NET IN",
+                "NET OUT",
+                "AGE",
+                "BACKUP",
+                "OVERDUE",
+                "ALERTS"
             );
         }
         let percent = |value: Option<f64>| {
@@ -161,7 +174,7 @@ impl HostsReport {
             };
             let _ = writeln!(
                 out,
-                "  {:<7} {:<28} {:<5} {:>6} {:>6} {:>6} {:>6} {:>10} {:>10} {:>6}",
+                "  {:<7} {:<28} {:<5} {:>6} {:>6} {:>6} {:>6} {:>10} {:>10} {:>6} {:>7} {:>7} {:>6}",
                 listed.status.label(),
                 printable(&host.instance),
                 if host.up { "up" } else { "down" },
@@ -173,6 +186,10 @@ impl HostsReport {
                 plain(host.net_tx_bytes_per_s, Unit::BytesPerSecond),
                 host.scrape_age_seconds
                     .map_or_else(|| "-".to_owned(), |age| format!("{age:.0}s")),
+                host.backup_age_seconds
+                    .map_or_else(|| "-".to_owned(), |age| duration(age as i64)),
+                plain(host.checklists_overdue, Unit::Count),
+                plain(host.alerts_open, Unit::Count),
             );
         }
         for rule in &source.rules {

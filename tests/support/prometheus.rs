@@ -4,7 +4,9 @@
 //! stopped and started again on the same port (a host going down and coming back), Prometheus
 //! too. Everything is stopped on drop, during a panic unwind included.
 //!
-//! [`Fleet::start_with`] adds scrape jobs of other targets (opsdeck's own exporter).
+//! [`Fleet::start_with`] adds scrape jobs of other targets (opsdeck's own exporter);
+//! [`Fleet::start_named`] also gives every target the `instance` label a real fleet would have
+//! (`alpha:9100`, `alpha:9464`), since on loopback every target's host part is `127.0.0.1`.
 //!
 //! [`Fleet::many`] makes a large fleet for the benchmark: `targets` scrape targets spread over
 //! a few exporters, each with its own `instance` label (relabelled from a file_sd label), which
@@ -34,6 +36,8 @@ pub struct Fleet {
     prometheus_port: u16,
     prometheus: Option<Child>,
     exporters: Vec<Exporter>,
+    /// Each host's `instance` label, when [`Fleet::start_named`] set them.
+    names: Vec<String>,
     dir: PathBuf,
     scrape_interval: &'static str,
     // Declared last so it is removed after the processes have been stopped.
@@ -66,6 +70,31 @@ impl Fleet {
         fleet.write_config(&config);
         fleet.start_prometheus();
         fleet.wait_for_rates(hosts);
+        fleet
+    }
+
+    /// [`Fleet::start_with`], node_exporter `index` labelled `instance="{names[index]}:9100"`,
+    /// and each extra (job, target address, instance label) labelled as given.
+    pub fn start_named(names: &[&str], jobs: &[(&str, &str, &str)]) -> Fleet {
+        let mut fleet = Fleet::new(names.len(), "1s");
+        let mut config = String::from("  - job_name: node\n    static_configs:\n");
+        for (index, name) in names.iter().enumerate() {
+            let _ = write!(
+                config,
+                "      - targets: ['{}']\n        labels: {{instance: '{name}:9100'}}\n",
+                fleet.instance(index)
+            );
+        }
+        for (job, target, instance) in jobs {
+            let _ = write!(
+                config,
+                "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{instance: '{instance}'}}\n"
+            );
+        }
+        fleet.names = names.iter().map(|name| format!("{name}:9100")).collect();
+        fleet.write_config(&config);
+        fleet.start_prometheus();
+        fleet.wait_for_rates(names.len());
         fleet
     }
 
@@ -110,6 +139,7 @@ impl Fleet {
             prometheus_port: free_port(),
             prometheus: None,
             exporters: Vec::new(),
+            names: Vec::new(),
             dir: tmp.path().to_path_buf(),
             scrape_interval,
             tmp,
@@ -144,9 +174,13 @@ impl Fleet {
         self.prometheus_port
     }
 
-    /// The `instance` label of host `index`: its exporter's address.
+    /// The `instance` label of host `index`: its name from [`Fleet::start_named`], or else its
+    /// exporter's address.
     pub fn instance(&self, index: usize) -> String {
-        format!("127.0.0.1:{}", self.exporters[index].port)
+        self.names
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| format!("127.0.0.1:{}", self.exporters[index].port))
     }
 
     /// Starts host `index`'s node_exporter (again, on its port) and waits until it serves.

@@ -24,6 +24,12 @@ pub const HOST_LOAD: &str = "host.load1";
 pub const HOST_RX: &str = "host.net_rx_bytes_per_s";
 pub const HOST_TX: &str = "host.net_tx_bytes_per_s";
 pub const HOST_SCRAPE_AGE: &str = "host.scrape_age_seconds";
+/// From opsdeck's own exporter on the host: the age of its oldest set's newest good backup.
+pub const HOST_BACKUP_AGE: &str = "host.backup_age_seconds";
+/// From opsdeck's own exporter on the host: its checklists past their grace time.
+pub const HOST_CHECKLISTS_OVERDUE: &str = "host.checklists_overdue";
+/// From opsdeck's own exporter on the host: its open alerts, every level.
+pub const HOST_ALERTS_OPEN: &str = "host.alerts_open";
 /// 1 while the Prometheus server answers, 0 when it cannot be read (instance = its name).
 pub const PROMETHEUS_UP: &str = "prometheus.up";
 
@@ -37,6 +43,9 @@ pub const FLEET_METRICS: &[&str] = &[
     HOST_RX,
     HOST_TX,
     HOST_SCRAPE_AGE,
+    HOST_BACKUP_AGE,
+    HOST_CHECKLISTS_OVERDUE,
+    HOST_ALERTS_OPEN,
     PROMETHEUS_UP,
 ];
 
@@ -79,6 +88,12 @@ pub struct HostRow {
     pub net_tx_bytes_per_s: Option<f64>,
     /// Seconds since its last scrape.
     pub scrape_age_seconds: Option<f64>,
+    /// The oldest of its backup sets' newest good backups, in seconds; this and the next two
+    /// come from opsdeck's own exporter on the same host, `None` without one (or without sets,
+    /// or checklists).
+    pub backup_age_seconds: Option<f64>,
+    pub checklists_overdue: Option<f64>,
+    pub alerts_open: Option<f64>,
 }
 
 impl HostRow {
@@ -98,6 +113,13 @@ impl HostRow {
             (HOST_RX, self.net_rx_bytes_per_s, Unit::BytesPerSecond),
             (HOST_TX, self.net_tx_bytes_per_s, Unit::BytesPerSecond),
             (HOST_SCRAPE_AGE, self.scrape_age_seconds, Unit::Seconds),
+            (HOST_BACKUP_AGE, self.backup_age_seconds, Unit::Seconds),
+            (
+                HOST_CHECKLISTS_OVERDUE,
+                self.checklists_overdue,
+                Unit::Count,
+            ),
+            (HOST_ALERTS_OPEN, self.alerts_open, Unit::Count),
         ];
         for (name, value, unit) in figures {
             if let Some(value) = value.filter(|value| value.is_finite()) {
@@ -246,6 +268,48 @@ enum Figure {
     Load,
     Rx,
     Tx,
+    /// opsdeck's own exporters: three figures in one answer, told apart by a `figure` label.
+    Opsdeck,
+}
+
+/// The host part of an `instance` (`web-1:9100` → `web-1`, `[::1]:9464` → `[::1]`, `web-1` as
+/// it is): node_exporter and opsdeck's exporter on one host are two targets with two ports, so
+/// this is what joins them. [`HOST_PART`] is the same cut in PromQL.
+pub fn host_part(instance: &str) -> &str {
+    match instance.rsplit_once(':') {
+        Some((host, port))
+            if !host.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => instance,
+    }
+}
+
+/// [`host_part`] as a `label_replace` regex (anchored by Prometheus; `.+?` leaves the port out).
+const HOST_PART: &str = "(.+?)(:[0-9]+)?";
+
+/// The figures read from opsdeck's exporters: (the `figure` label, aggregation, metric). Each
+/// is aggregated by host in Prometheus, so the answer is at most three short series per host
+/// whatever the number of backup sets, checklists or alert levels.
+const OPSDECK_FIGURES: [(&str, &str, &str); 3] = [
+    ("backup_age", "max", "opsdeck_backup_age_seconds"),
+    ("checklists_overdue", "sum", "opsdeck_checklist_overdue"),
+    ("alerts_open", "sum", "opsdeck_alerts_open"),
+];
+
+/// One query for every opsdeck exporter Prometheus scrapes, whatever its job: the metric names
+/// are opsdeck's own, and the join to the node targets is by host part, not by job.
+fn opsdeck_query() -> String {
+    OPSDECK_FIGURES
+        .iter()
+        .map(|(figure, aggregation, metric)| {
+            format!(
+                "label_replace({aggregation} by (host) (label_replace({metric}, \"host\", \"$1\", \"instance\", \"{HOST_PART}\")), \"figure\", \"{figure}\", \"\", \"\")"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 /// The round's instant queries, each over every host of the jobs at once; all but `up` keep the
@@ -293,6 +357,7 @@ fn host_queries(jobs: &[String]) -> Vec<(Figure, String)> {
                 "sum by (instance) (rate(node_network_transmit_bytes_total{{{j},device!=\"lo\"}}[{RATE_WINDOW}]))"
             ),
         ),
+        (Figure::Opsdeck, opsdeck_query()),
     ]
 }
 
@@ -403,6 +468,9 @@ impl FleetCollector {
                         net_rx_bytes_per_s: None,
                         net_tx_bytes_per_s: None,
                         scrape_age_seconds: None,
+                        backup_age_seconds: None,
+                        checklists_overdue: None,
+                        alerts_open: None,
                     })
                     .collect();
                 snapshot
@@ -436,6 +504,10 @@ impl FleetCollector {
                 None => continue,
             };
             snapshot.warnings.extend(answer.warnings);
+            if *figure == Figure::Opsdeck {
+                fold_opsdeck(&mut snapshot.hosts, answer.data);
+                continue;
+            }
             for series in answer.data {
                 let Some(host) = series
                     .labels
@@ -447,7 +519,7 @@ impl FleetCollector {
                 };
                 let value = Some(series.value);
                 match figure {
-                    Figure::Up => {}
+                    Figure::Up | Figure::Opsdeck => {}
                     Figure::Age => host.scrape_age_seconds = value,
                     Figure::Cpu => host.cpu_used_pct = value,
                     Figure::Mem => host.mem_used_pct = value,
@@ -492,6 +564,39 @@ fn figure_name(figure: Figure) -> &'static str {
         Figure::Load => "load",
         Figure::Rx => "network in",
         Figure::Tx => "network out",
+        Figure::Opsdeck => "opsdeck exporters",
+    }
+}
+
+/// Gives each host the figures of the opsdeck exporter on its host part; every row of that host
+/// part gets them (two node jobs on one machine are one machine).
+fn fold_opsdeck(hosts: &mut [HostRow], data: Vec<Series>) {
+    let mut by_host: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, host) in hosts.iter().enumerate() {
+        by_host
+            .entry(host_part(&host.instance))
+            .or_default()
+            .push(index);
+    }
+    let mut found: Vec<(usize, &str, f64)> = Vec::new();
+    for series in &data {
+        let (Some(host), Some(figure)) = (series.labels.get("host"), series.labels.get("figure"))
+        else {
+            continue;
+        };
+        for index in by_host.get(host.as_str()).into_iter().flatten() {
+            found.push((*index, figure.as_str(), series.value));
+        }
+    }
+    for (index, figure, value) in found {
+        let host = &mut hosts[index];
+        let slot = match figure {
+            "backup_age" => &mut host.backup_age_seconds,
+            "checklists_overdue" => &mut host.checklists_overdue,
+            "alerts_open" => &mut host.alerts_open,
+            _ => continue,
+        };
+        *slot = Some(value);
     }
 }
 
@@ -661,5 +766,14 @@ mod tests {
             Some("instance=\"h1\", job=\"n\"".into())
         );
         assert_eq!(series_instance(&labels(&[])), None);
+    }
+
+    #[test]
+    fn the_host_part_drops_only_a_port() {
+        assert_eq!(host_part("web-1:9100"), "web-1");
+        assert_eq!(host_part("[::1]:9464"), "[::1]");
+        assert_eq!(host_part("host-0001"), "host-0001");
+        assert_eq!(host_part("web-1:metrics"), "web-1:metrics");
+        assert_eq!(host_part(":9100"), ":9100");
     }
 }

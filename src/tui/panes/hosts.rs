@@ -1,6 +1,7 @@
 //! The hosts pane: every target of the `[[prometheus]]` sources' jobs, worst first (down, then
 //! by the rules' level, then the busiest), with CPU, memory, the fullest filesystem, load,
-//! network and the scrape's age; `/` filters by host or label, the list scrolls, and Enter opens
+//! network and the scrape's age, and where opsdeck's own exporter runs on the host (joined by
+//! the instance's host part) its oldest backup, overdue checklists and open alerts; `/` filters by host or label, the list scrolls, and Enter opens
 //! the host view (sparklines over the last half hour, from range queries). A source that cannot
 //! be read, answers slowly or partly is said in place; its last good rows stay, marked stale.
 //! Shown only when a `[[prometheus]]` source is configured.
@@ -439,7 +440,12 @@ impl HostsPane {
             ));
             return lines;
         }
-        let columns = Columns::for_width(width);
+        let opsdeck = self
+            .sources
+            .iter()
+            .flat_map(|source| &source.snapshot.hosts)
+            .any(has_opsdeck);
+        let columns = Columns::for_width(width, opsdeck);
         lines.push(Line::styled(columns.header(), palette.get(Slot::Muted)));
         let listed = self.listed();
         if listed.is_empty() {
@@ -495,6 +501,7 @@ impl HostsPane {
                 strings::fit(&labels.join(" "), width),
                 palette.get(Slot::Muted),
             ));
+            lines.push(opsdeck_line(host, view, width));
         }
         let Some(history) = &detail.history else {
             lines.push(Line::styled(
@@ -540,21 +547,91 @@ impl HostsPane {
     }
 }
 
+/// Whether opsdeck's own exporter on the host reported anything (it always reports open alerts).
+fn has_opsdeck(host: &HostRow) -> bool {
+    host.backup_age_seconds.is_some()
+        || host.checklists_overdue.is_some()
+        || host.alerts_open.is_some()
+}
+
+/// The host view's line of what opsdeck's exporter on the host says.
+fn opsdeck_line(host: &HostRow, view: &View, width: usize) -> Line<'static> {
+    let palette = &view.look.palette;
+    if !has_opsdeck(host) {
+        return Line::styled(
+            strings::fit(
+                "opsdeck: no opsdeck exporter on this host in Prometheus (backups, checklists, alerts unknown)",
+                width,
+            ),
+            palette.get(Slot::Muted),
+        );
+    }
+    let backup = host.backup_age_seconds.map_or_else(
+        || "no backup".to_owned(),
+        |age| format!("oldest backup {}", strings::duration(age as i64)),
+    );
+    let count =
+        |value: Option<f64>| value.map_or_else(|| "-".to_owned(), |value| format!("{value:.0}"));
+    let late = host.checklists_overdue.unwrap_or(0.0) > 0.0;
+    let alerts = host.alerts_open.unwrap_or(0.0) > 0.0;
+    Line::styled(
+        strings::fit(
+            &format!(
+                "opsdeck: {backup} · checklists overdue {} · alerts open {}",
+                count(host.checklists_overdue),
+                count(host.alerts_open)
+            ),
+            width,
+        ),
+        if late || alerts {
+            palette.status(Status::Warn)
+        } else {
+            palette.get(Slot::Text)
+        },
+    )
+}
+
+/// A backup's age in at most five columns: `45s`, `12m`, `26h`, `3d`.
+fn short_age(seconds: f64) -> String {
+    let seconds = seconds.max(0.0) as i64;
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 2 * 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 /// Which columns fit: the host name takes what the figures leave.
 struct Columns {
     host: usize,
     network: bool,
+    /// Backup age, overdue checklists and open alerts from opsdeck's exporters.
+    opsdeck: bool,
 }
 
+/// Width of the opsdeck columns with their spaces: backup age 5, overdue 4, alerts 4.
+const OPSDECK_WIDTH: usize = 16;
+/// Width of the network columns with their spaces.
+const NETWORK_WIDTH: usize = 22;
+
 impl Columns {
-    fn for_width(width: usize) -> Columns {
+    /// `opsdeck`: some host has an opsdeck exporter. Its columns come before the network's:
+    /// what Prometheus alone cannot show is worth more than two rates at 80 columns.
+    fn for_width(width: usize, opsdeck: bool) -> Columns {
         // status 4, up 5, cpu/mem/disk 6 each, load 6, age 5, spaces.
         let fixed = 4 + 5 + 6 * 3 + 6 + 5 + 7;
-        let network = width >= fixed + 16 + 22;
+        let opsdeck = opsdeck && width >= fixed + 14 + OPSDECK_WIDTH;
+        let extra = if opsdeck { OPSDECK_WIDTH } else { 0 };
+        let network = width >= fixed + extra + 16 + NETWORK_WIDTH;
         let host = width
-            .saturating_sub(fixed + if network { 22 } else { 0 })
+            .saturating_sub(fixed + extra + if network { NETWORK_WIDTH } else { 0 })
             .max(8);
-        Columns { host, network }
+        Columns {
+            host,
+            network,
+            opsdeck,
+        }
     }
 
     fn header(&self) -> String {
@@ -572,6 +649,9 @@ impl Columns {
             text.push_str(&format!(" {:>10} {:>10}", "IN", "OUT"));
         }
         text.push_str(&format!(" {:>5}", "AGE"));
+        if self.opsdeck {
+            text.push_str(&format!(" {:>5} {:>4} {:>4}", "BKUP", "LATE", "ALRT"));
+        }
         text
     }
 
@@ -618,6 +698,18 @@ impl Columns {
             " {:>5}",
             if stale { "stale" } else { age.as_str() }
         ));
+        if self.opsdeck {
+            let count = |value: Option<f64>| {
+                value.map_or_else(|| "-".to_owned(), |value| format!("{value:.0}"))
+            };
+            text.push_str(&format!(
+                " {:>5} {:>4} {:>4}",
+                host.backup_age_seconds
+                    .map_or_else(|| "-".to_owned(), short_age),
+                count(host.checklists_overdue),
+                count(host.alerts_open)
+            ));
+        }
         let style = if stale {
             palette.get(Slot::Muted)
         } else {
