@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Finding, find_program, load_state, optional_tool, run_tool, save_state, under};
+use super::{Finding, load_state, optional_tool, run_tool, save_state, under};
 use crate::core::model::{Metric, Unit};
+use crate::core::sources::process::find_program;
 
 const TOOL_TIMEOUT: Duration = Duration::from_secs(30);
 const LYNIS_STATE: &str = "lynis-warnings.json";

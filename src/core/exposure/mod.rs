@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 
 use crate::core::collectors::{BlockingCollector, Sample};
 use crate::core::model::{Metric, Status, now};
-use crate::core::sources::process::BlockingProcess;
+use crate::core::sources::process::{BlockingProcess, find_program};
 
 /// Every metric this module gives, for rules to name.
 pub const EXPOSURE_METRICS: &[&str] = &[
@@ -245,19 +245,6 @@ fn drain(mut stream: impl Read + Send + 'static) -> std::thread::JoinHandle<Stri
         let _ = stream.read_to_end(&mut bytes);
         String::from_utf8_lossy(&bytes).into_owned()
     })
-}
-
-/// Whether `program` can be found (a path, or a name on `PATH` or in the sbin directories,
-/// where sshd, ufw and nft live but which a non-root `PATH` often lacks).
-pub fn find_program(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        return Path::new(program).is_file().then(|| PathBuf::from(program));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
 }
 
 /// An optional tool: `None` when a bare name is not installed (that part is left out), an

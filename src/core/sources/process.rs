@@ -4,7 +4,7 @@
 //! callers (tokio), [`BlockingProcess`] for code on a blocking thread.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Output};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -79,6 +79,24 @@ impl SpawnError {
             _ => SpawnError::CannotStart(shown, error),
         }
     }
+}
+
+/// The program's path if it exists: as given when it has a slash, else on PATH or in the sbin
+/// directories (where logrotate, sshd, ufw and nft live, and which ordinary users' PATH often
+/// lacks).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let path = PathBuf::from(program);
+        return path.is_file().then_some(path);
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect())
+        .unwrap_or_default();
+    dirs.extend(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
+    dirs.into_iter()
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(program))
+        .find(|path| path.is_file())
 }
 
 /// A child process in its own process group, for async callers.

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::process::run_streaming;
 use super::{Output, ParamSpec, Params, Plan, PlanStep, TaskContext, TaskError, TaskSummary};
-use crate::core::sources::process::{Process, SpawnError, not_found};
+use crate::core::sources::process::{Process, SpawnError, find_program, not_found};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogRotationSettings {
@@ -328,23 +328,6 @@ fn write_file(dir: &Path, path: &Path, text: &str) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temporary);
     }
     result
-}
-
-/// The program's path if it exists: as given when it has a slash, else on PATH or in the sbin
-/// directories (which ordinary users' PATH often lacks).
-fn find_program(program: &str) -> Option<PathBuf> {
-    if program.contains('/') {
-        let path = PathBuf::from(program);
-        return path.is_file().then_some(path);
-    }
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect())
-        .unwrap_or_default();
-    dirs.extend(["/usr/local/sbin", "/usr/sbin", "/sbin"].map(PathBuf::from));
-    dirs.into_iter()
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(program))
-        .find(|path| path.is_file())
 }
 
 /// Runs logrotate in debug mode (changes nothing) and returns its output.
