@@ -14,7 +14,7 @@
 mod records;
 mod rollup;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -159,13 +159,11 @@ pub async fn read_many(
             only,
             resolution.chunk_start(since),
             until.saturating_add(1),
+            |key| keys.iter().any(|wanted| wanted == key),
         )
         .await?;
     let mut series: HashMap<String, Vec<Point>> = HashMap::new();
     for (key, start, chunk) in rows {
-        if !keys.contains(&key) {
-            continue;
-        }
         let points = series.entry(key).or_default();
         let mut at = start;
         for slot in &chunk.slots {
@@ -260,9 +258,15 @@ impl Minutes {
             starts.dedup();
             starts
         };
+        // Only the series sampled in these minutes are read back and written again.
+        let sampled: HashSet<&str> = closed
+            .values()
+            .flat_map(|series| series.keys().map(String::as_str))
+            .collect();
         for start in starts {
-            for (key, chunk_start, chunk) in
-                store.history_chunks(minute, None, start, start + 1).await?
+            for (key, chunk_start, chunk) in store
+                .history_chunks(minute, None, start, start + 1, |key| sampled.contains(key))
+                .await?
             {
                 chunks.insert((key, chunk_start), chunk);
             }
@@ -312,7 +316,7 @@ async fn derive_tier(
     let closed_by = closed_by.timestamp_millis();
     let from = fine.chunk_start(from.timestamp_millis());
     let mut coarse_chunks: HashMap<(String, i64), Chunk> = store
-        .history_chunks(coarse, None, coarse.chunk_start(from), closed_by)
+        .history_chunks(coarse, None, coarse.chunk_start(from), closed_by, |_| true)
         .await?
         .into_iter()
         .map(|(key, start, chunk)| ((key, start), chunk))
@@ -337,10 +341,12 @@ async fn derive_tier(
     }
     let mut changed: Vec<(String, i64)> = Vec::new();
     for (start, keys) in wanted {
-        for (key, _, fine_chunk) in store.history_chunks(fine, None, start, start + 1).await? {
-            if !keys.contains(&key) {
-                continue;
-            }
+        for (key, _, fine_chunk) in store
+            .history_chunks(fine, None, start, start + 1, |key| {
+                keys.iter().any(|wanted| wanted == key)
+            })
+            .await?
+        {
             for period in closed_periods(start) {
                 if !missing(&coarse_chunks, &key, period) {
                     continue;

@@ -43,13 +43,15 @@ impl Store {
         &self.history_host
     }
 
-    /// The chunks of tier `resolution` starting in `[from, until)`, of one series or of all.
+    /// The chunks of tier `resolution` starting in `[from, until)`, of one series or of all
+    /// that `wanted` names. Only those are inflated: the others are skipped as they are read.
     pub(crate) async fn history_chunks(
         &self,
         resolution: Resolution,
         key: Option<&str>,
         from: i64,
         until: i64,
+        wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<ChunkRow>, StoreError> {
         // One series is looked up along the primary key; an `OR` over the key in one statement
         // made SQLite scan every series' chunks of the range (and their points) instead.
@@ -78,18 +80,24 @@ impl Store {
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error())?;
-        rows.iter()
-            .map(|row| {
+        let mut chunks = Vec::new();
+        for row in &rows {
+            let series_key: String = row.try_get("series_key").map_err(self.query_error())?;
+            if !wanted(&series_key) {
+                continue;
+            }
+            let decoded = (|| {
                 let packing = Packing::from_code(row.try_get("packing")?);
                 let points: Vec<u8> = row.try_get("points")?;
-                Ok((
-                    row.try_get("series_key")?,
+                Ok::<_, sqlx::Error>((
                     row.try_get("chunk_start")?,
                     Chunk::decode(resolution, packing, &points),
                 ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(self.query_error())
+            })()
+            .map_err(self.query_error())?;
+            chunks.push((series_key, decoded.0, decoded.1));
+        }
+        Ok(chunks)
     }
 
     /// Which series have a chunk of tier `resolution` starting in `[from, until)`, and where.

@@ -47,13 +47,16 @@ async fn write(
     events: mpsc::Sender<Event>,
 ) {
     let mut writer = Writer::default();
+    let next_flush = || tokio::time::Instant::now() + until_next_minute(crate::core::model::now());
+    let mut flush_at = next_flush();
     loop {
         tokio::select! {
             recorded = received.recv() => match recorded {
                 Some(recorded) => writer.record(&recorded),
                 None => break,
             },
-            () = tokio::time::sleep(until_next_minute(crate::core::model::now())) => {
+            () = tokio::time::sleep_until(flush_at) => {
+                flush_at = next_flush();
                 if let Err(error) = writer.tick(&store, crate::core::model::now()).await {
                     let _ = events
                         .send(Event::Warning {
@@ -115,8 +118,8 @@ impl Writer {
     }
 }
 
-/// How long from `now` until the next flush: a minute's end plus the grace. Worked out from the
-/// clock each time, since a sample arriving restarts the wait.
+/// How long from `now` until the next flush: a minute's end plus the grace. The writer sets its
+/// deadline from it once per flush, not once per sample received.
 fn until_next_minute(now: DateTime<Utc>) -> Duration {
     let minute = Resolution::Minute.span().num_milliseconds();
     let grace = i64::try_from(GRACE.as_millis()).unwrap_or(0);
