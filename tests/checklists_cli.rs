@@ -387,6 +387,39 @@ fn a_broken_user_checklist_is_reported_with_its_line_and_the_others_still_list()
         .refused("could not be read");
 }
 
+/// A checklist item may name any metric a rule may: those of the fleet, containers, host
+/// exposure, logs and heartbeats too, not only the first parts'.
+#[test]
+fn a_checklist_may_check_every_metric_a_rule_may() {
+    let home = Home::new();
+    let mut text = String::from(
+        "id = \"newer\"\ntitle = { en = \"Newer\" }\nperiod = \"day\"\nschedule = \"0 9 * * *\"\n",
+    );
+    for (number, metric) in [
+        "updates.security",
+        "container.up",
+        "host.up",
+        "log.errors",
+        "heartbeat.console_age",
+        "task.overdue",
+    ]
+    .iter()
+    .enumerate()
+    {
+        text.push_str(&format!(
+            "\n[[item]]\nid = \"c-{number}\"\ntext = {{ en = \"{metric}\" }}\ncheck = \"{metric}\"\n"
+        ));
+    }
+    home.checklist_file("newer.toml", &text);
+    let listed = home.run("alice", &["list"]);
+    assert_eq!(listed.code, Some(0), "{}", listed.text());
+    assert!(
+        listed.stdout.lines().any(|line| line.starts_with("newer ")),
+        "{}",
+        listed.text()
+    );
+}
+
 /// Per round, 20 opsdeck processes started at once, ten per "console", each ticking its own
 /// item of the same run; afterwards every tick must be in the log, once.
 fn concurrent_ticks_all_count(home: &Home) {

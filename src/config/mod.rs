@@ -309,25 +309,30 @@ fn enabled_by_default() -> bool {
 #[serde(try_from = "String")]
 pub struct MetricName(pub String);
 
+/// Every metric a rule or a checklist item may name, from each part that makes them.
+pub fn known_metric_names() -> Vec<&'static str> {
+    METRIC_NAMES
+        .iter()
+        .chain(crate::core::services::SERVICE_METRICS)
+        .chain(crate::core::queries::QUERY_METRICS)
+        .chain(crate::core::backups::status::BACKUP_METRICS)
+        .chain(crate::core::incidents::INCIDENT_METRICS)
+        .chain(crate::core::logs::findings::LOG_METRICS)
+        .chain(crate::core::fleet::FLEET_METRICS)
+        .chain(crate::core::containers::CONTAINER_METRICS)
+        .chain(crate::core::capacity::job::CAPACITY_METRICS)
+        .chain(crate::core::tasks::schedule::TASK_METRICS)
+        .chain(crate::core::exposure::EXPOSURE_METRICS)
+        .chain(crate::core::shared::PRESENCE_METRICS)
+        .copied()
+        .collect()
+}
+
 impl TryFrom<String> for MetricName {
     type Error = String;
 
     fn try_from(name: String) -> Result<Self, String> {
-        let known: Vec<&str> = METRIC_NAMES
-            .iter()
-            .chain(crate::core::services::SERVICE_METRICS)
-            .chain(crate::core::queries::QUERY_METRICS)
-            .chain(crate::core::backups::status::BACKUP_METRICS)
-            .chain(crate::core::incidents::INCIDENT_METRICS)
-            .chain(crate::core::logs::findings::LOG_METRICS)
-            .chain(crate::core::fleet::FLEET_METRICS)
-            .chain(crate::core::containers::CONTAINER_METRICS)
-            .chain(crate::core::capacity::job::CAPACITY_METRICS)
-            .chain(crate::core::tasks::schedule::TASK_METRICS)
-            .chain(crate::core::exposure::EXPOSURE_METRICS)
-            .chain(crate::core::shared::PRESENCE_METRICS)
-            .copied()
-            .collect();
+        let known = known_metric_names();
         if known.contains(&name.as_str()) {
             return Ok(MetricName(name));
         }

@@ -46,15 +46,10 @@ impl Session {
         host: String,
     ) -> Session {
         let known = KnownNames {
-            metrics: crate::core::collectors::resources::METRIC_NAMES
-                .iter()
-                .chain(crate::core::services::SERVICE_METRICS)
-                .chain(crate::core::queries::QUERY_METRICS)
-                .chain(crate::core::backups::status::BACKUP_METRICS)
-                .chain(crate::core::capacity::job::CAPACITY_METRICS)
-                .chain(crate::core::tasks::schedule::TASK_METRICS)
-                .chain([&crate::core::incidents::OVERDUE_ACTIONS_CHECK])
-                .map(|name| (*name).to_owned())
+            metrics: crate::config::known_metric_names()
+                .into_iter()
+                .chain([crate::core::incidents::OVERDUE_ACTIONS_CHECK])
+                .map(str::to_owned)
                 .collect(),
             tasks: task_ids,
         };
