@@ -19,15 +19,20 @@ const ELSEWHERE: &[&str] = &["service.up"];
 fn unit_of(metric: &str) -> Unit {
     if metric.ends_with("_pct") {
         Unit::Percent
-    } else if metric.ends_with("bytes_per_second") || metric.ends_with("_bps") {
+    } else if metric.ends_with("bytes_per_second")
+        || metric.ends_with("bytes_per_s")
+        || metric.ends_with("_bps")
+    {
         Unit::BytesPerSecond
+    } else if metric.ends_with("_days") || metric.contains(".days_to_") {
+        Unit::Days
     } else if metric.ends_with("bytes") {
         Unit::Bytes
     } else if metric.ends_with("_ms") {
         Unit::Milliseconds
     } else if metric.starts_with("load.") {
         Unit::Load
-    } else if metric.ends_with("_s") || metric.ends_with("seconds") {
+    } else if metric.ends_with("_s") || metric.ends_with("seconds") || metric.ends_with("_age") {
         Unit::Seconds
     } else {
         Unit::Count
@@ -132,5 +137,24 @@ fn summary(
         peak: peak(points),
         days,
         above,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_follow_the_metric_names_opsdeck_uses() {
+        assert_eq!(unit_of("net.rx_bytes_per_s"), Unit::BytesPerSecond);
+        assert_eq!(unit_of("disk.free_bytes"), Unit::Bytes);
+        assert_eq!(unit_of("cpu.used_pct"), Unit::Percent);
+        assert_eq!(unit_of("secret.age_days"), Unit::Days);
+        assert_eq!(unit_of("updates.security_oldest_days"), Unit::Days);
+        assert_eq!(unit_of("task.last_success_age"), Unit::Seconds);
+        assert_eq!(unit_of("container.unhealthy_s"), Unit::Seconds);
+        assert_eq!(unit_of("disk.days_to_full"), Unit::Days);
+        assert_eq!(unit_of("load.1m"), Unit::Load);
+        assert_eq!(unit_of("processes.count"), Unit::Count);
     }
 }
