@@ -49,14 +49,8 @@ pub async fn collect() -> ContainersSnapshot {
 impl ContainersReport {
     pub fn new(snapshot: ContainersSnapshot, judge: &Judge) -> ContainersReport {
         let evaluations = judge.evaluate(&snapshot);
-        let level_of = |name: &str| {
-            evaluations
-                .iter()
-                .filter(|evaluation| evaluation.metric.instance.as_deref() == Some(name))
-                .map(|evaluation| evaluation.status)
-                .max()
-                .unwrap_or(Status::Ok)
-        };
+        let levels = crate::core::checks::levels_by_instance(&evaluations, "container.");
+        let level_of = |name: &str| levels.get(name).copied().unwrap_or(Status::Ok);
         let mut containers: Vec<ContainerStatus> = snapshot
             .containers
             .iter()

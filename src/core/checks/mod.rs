@@ -6,4 +6,6 @@ pub mod judge;
 pub mod rules;
 
 pub use judge::{Judge, Verdict};
-pub use rules::{Change, Evaluation, Operator, PendingRecord, Rule, RuleEngine};
+pub use rules::{
+    Change, Evaluation, Operator, PendingRecord, Rule, RuleEngine, levels_by_instance,
+};

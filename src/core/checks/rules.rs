@@ -118,6 +118,24 @@ pub struct Evaluation {
     pub crit: Option<f64>,
 }
 
+/// The worst verdict per instance over the metrics named `prefix…` (a host's, a container's).
+pub fn levels_by_instance(
+    evaluations: &[Evaluation],
+    prefix: &str,
+) -> std::collections::HashMap<String, Status> {
+    let mut levels = std::collections::HashMap::new();
+    for evaluation in evaluations {
+        if !evaluation.metric.name.starts_with(prefix) {
+            continue;
+        }
+        if let Some(instance) = &evaluation.metric.instance {
+            let level = levels.entry(instance.clone()).or_insert(evaluation.status);
+            *level = (*level).max(evaluation.status);
+        }
+    }
+    levels
+}
+
 impl Evaluation {
     /// What made a non-ok status, in one line: `service.redis_evicted_keys 3448 > 1`. `None`
     /// while the value is within its limits.

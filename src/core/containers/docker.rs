@@ -332,9 +332,12 @@ impl ContainerCollector {
         }
         self.cpu
             .retain(|id, _| rows.iter().any(|row| row.id == *id));
-        rows.sort_by(|a, b| {
-            let bad = |row: &ContainerRow| std::cmp::Reverse(row.findings(taken_at).len());
-            bad(a).cmp(&bad(b)).then_with(|| a.name.cmp(&b.name))
+        // Findings are formatted text: work them out once per row, not per comparison.
+        rows.sort_by_cached_key(|row| {
+            (
+                std::cmp::Reverse(row.findings(taken_at).len()),
+                row.name.clone(),
+            )
         });
         Ok(rows)
     }

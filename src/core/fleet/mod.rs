@@ -196,17 +196,7 @@ impl Sample for FleetSnapshot {
 pub fn host_levels(
     evaluations: &[crate::core::checks::Evaluation],
 ) -> HashMap<String, crate::core::model::Status> {
-    let mut levels: HashMap<String, crate::core::model::Status> = HashMap::new();
-    for evaluation in evaluations {
-        if !evaluation.metric.name.starts_with("host.") {
-            continue;
-        }
-        if let Some(instance) = &evaluation.metric.instance {
-            let level = levels.entry(instance.clone()).or_insert(evaluation.status);
-            *level = (*level).max(evaluation.status);
-        }
-    }
-    levels
+    crate::core::checks::levels_by_instance(evaluations, "host.")
 }
 
 /// Indexes of `hosts` worst first: down, then by level, then the busiest CPU, then by name.

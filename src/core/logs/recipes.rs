@@ -381,7 +381,7 @@ const POWERS_OF_TEN: [f64; 16] = [
 /// and this runs once per line of a gigabyte back-scan.
 fn parse_clf_time(text: &str) -> Option<DateTime<FixedOffset>> {
     let bytes = text.as_bytes();
-    if bytes.len() != 26 || bytes[2] != b'/' || bytes[6] != b'/' || bytes[20] != b' ' {
+    if bytes.len() != CLF_STAMP_BYTES || bytes[2] != b'/' || bytes[6] != b'/' || bytes[20] != b' ' {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<u32> {

@@ -17,6 +17,7 @@ use ratatui::widgets::Paragraph;
 use crate::config::action::Action;
 use crate::config::theme::Slot;
 use crate::core::checks::Evaluation;
+use crate::core::checks::levels_by_instance;
 use crate::core::checks::rules::format_value;
 use crate::core::containers::docker::ContainerAction;
 use crate::core::containers::{ContainerRow, ContainersSnapshot};
@@ -24,6 +25,7 @@ use crate::core::model::{Status, Unit};
 use crate::core::protocol::{Event, Request};
 use crate::core::tasks::Params;
 use crate::core::tasks::containers::task_id;
+use crate::tui::panes::incidents::refused_read_only;
 use crate::tui::panes::{
     Command, Component, Ctx, Handled, Pane, Summary, View, command, pane_block, step,
 };
@@ -73,14 +75,7 @@ const COMMANDS: &[Command] = &[
 
 impl ContainersPane {
     pub fn on_snapshot(&mut self, snapshot: &ContainersSnapshot, evaluations: &[Evaluation]) {
-        let mut levels: HashMap<String, Status> = HashMap::new();
-        for evaluation in evaluations {
-            if let Some(name) = &evaluation.metric.instance {
-                let level = levels.entry(name.clone()).or_insert(Status::Ok);
-                *level = (*level).max(evaluation.status);
-            }
-        }
-        self.levels = levels;
+        self.levels = levels_by_instance(evaluations, "container.");
         let mut snapshot = snapshot.clone();
         // Worst by the rules first; the snapshot's own order (findings, name) breaks ties.
         snapshot
@@ -117,8 +112,7 @@ impl ContainersPane {
             ctx.notice("no container selected", Status::Warn);
             return Vec::new();
         };
-        if ctx.read_only {
-            ctx.notice(&format!("read-only: {task_id} is refused"), Status::Warn);
+        if refused_read_only(ctx, task_id) {
             return Vec::new();
         }
         let params: Params = [("name".to_owned(), row.name.clone())].into();

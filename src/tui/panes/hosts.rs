@@ -63,6 +63,9 @@ pub struct HostsPane {
     /// The filter is being typed (the console holds the keys in [`Modal::Filter`]).
     pub filter_editing: bool,
     pub detail: Option<HostDetail>,
+    /// The rows shown, worst first and filtered: worked out when a snapshot arrives or the
+    /// filter changes, not on every frame (hundreds of hosts, several reads a frame).
+    listed: Vec<Listed>,
 }
 
 const COMMANDS: &[Command] = &[
@@ -115,7 +118,8 @@ impl HostsPane {
                     .sort_by_key(|view| order(&view.snapshot.source).unwrap_or(usize::MAX));
             }
         }
-        self.selected = self.selected.min(self.listed().len().saturating_sub(1));
+        self.listed = self.worst_first_filtered();
+        self.selected = self.selected.min(self.listed.len().saturating_sub(1));
     }
 
     fn level(&self, listed: Listed) -> Status {
@@ -128,8 +132,13 @@ impl HostsPane {
             .unwrap_or(if host.up { Status::Ok } else { Status::Crit })
     }
 
-    /// The rows shown, worst first across the sources, filtered.
-    fn listed(&self) -> Vec<Listed> {
+    /// The rows shown.
+    fn listed(&self) -> &[Listed] {
+        &self.listed
+    }
+
+    /// The rows to show, worst first across the sources, filtered.
+    fn worst_first_filtered(&self) -> Vec<Listed> {
         let needle = self.filter.to_lowercase();
         let mut listed: Vec<Listed> = Vec::new();
         for (source_index, source) in self.sources.iter().enumerate() {
@@ -159,6 +168,7 @@ impl HostsPane {
     pub fn edit_filter(&mut self, key: KeyChord) -> bool {
         self.selected = 0;
         self.filter_editing = super::type_filter(&mut self.filter, key);
+        self.listed = self.worst_first_filtered();
         self.filter_editing
     }
 
