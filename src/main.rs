@@ -508,10 +508,7 @@ where
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = Store::open(&location)
-            .await?
-            .for_history_host(&hostname())
-            .await?;
+        let store = Store::open(&location).await?.for_host(&hostname()).await?;
         // The audit log must not show a run of a dead process as still running.
         opsdeck::core::execution::mark_interrupted(&store, &hostname()).await?;
         body(loaded.config, store, paths).await
@@ -876,10 +873,7 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
     });
     // Opening the store (and creating the log) waits until the first frame is on screen.
     let start = async {
-        let store = Store::open(&location)
-            .await?
-            .for_history_host(&hostname())
-            .await?;
+        let store = Store::open(&location).await?.for_host(&hostname()).await?;
         let log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck started");
         let runner = runner::spawn(settings, Some(store));
@@ -965,7 +959,7 @@ fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         })?;
         let store = Store::open(&location)
             .await?
-            .for_history_host(&hostname())
+            .for_host(&hostname())
             .await?;
         let _log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck exporter started");

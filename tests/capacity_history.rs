@@ -222,7 +222,7 @@ async fn exercise(store: Store) {
     assert_eq!(opened["/fast"].level, Status::Crit);
     assert_eq!(opened["/fast"].threshold, 7.0);
     let stored: Vec<String> = store
-        .open_alerts()
+        .open_alerts("test-host")
         .await
         .unwrap()
         .into_iter()

@@ -294,7 +294,7 @@ async fn hosts(location: StoreLocation) {
             Store::open(&location)
                 .await
                 .unwrap()
-                .for_history_host(host)
+                .for_host(host)
                 .await
                 .unwrap()
         }
@@ -303,7 +303,7 @@ async fn hosts(location: StoreLocation) {
     record_batch(&unnamed, &samples(0, 20)).await.unwrap();
     let web1 = open_as("web-1").await;
     let web2 = open_as("web-2").await;
-    assert_eq!(web1.history_host(), "web-1");
+    assert_eq!(web1.host(), "web-1");
     assert!(series_keys(&unnamed, "").await.unwrap().is_empty());
     assert!(series_keys(&web2, "").await.unwrap().is_empty());
     assert_eq!(read(&web1, CPU, Resolution::Minute).await.len(), 20);
@@ -360,9 +360,11 @@ async fn hosts_sharing_postgresql_keep_their_own_history() {
     hosts(StoreLocation::Postgres(server.url_for("opsdeck"))).await;
 }
 
-/// A store with history from before migration 0014 (schema of 0010, a chunk packed plain as
-/// 0009 wrote it) is brought up to date with its points intact, and they become the first
-/// host's to open it.
+/// A store with history and alerts from before migrations 0014 and 0016 (schema of 0010, a
+/// chunk packed plain as 0009 wrote it) is brought up to date with its points intact, and they
+/// become the first host's to open it; of two open alerts on one series (two hosts' consoles
+/// opened one each then) the newest stays open, and an alert on a fleet-wide series becomes the
+/// fleet's.
 async fn upgrade(url: String, location: StoreLocation) {
     let before = tempfile::tempdir().unwrap();
     let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
@@ -393,12 +395,29 @@ async fn upgrade(url: String, location: StoreLocation) {
         .execute(&pool)
         .await
         .unwrap();
+    for (id, key, opened) in [
+        ("older", "disk.used_pct:/var", 100),
+        ("newer", "disk.used_pct:/var", 200),
+        ("down", "host.up:db-1", 150),
+    ] {
+        sqlx::query(
+            "INSERT INTO alerts (id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit)
+             VALUES ($1, $2, $3, NULL, 'warn', $4, NULL, 1.0, 1.0, 'percent')",
+        )
+        .bind(id)
+        .bind(key)
+        .bind(key.split(':').next().unwrap())
+        .bind(opened)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     pool.close().await;
 
     let store = Store::open(&location)
         .await
         .unwrap()
-        .for_history_host("web-1")
+        .for_host("web-1")
         .await
         .unwrap();
     assert_eq!(
@@ -408,11 +427,37 @@ async fn upgrade(url: String, location: StoreLocation) {
     // Written again, the chunk is repacked and goes on.
     record_batch(&store, &[(CPU, at(1, 0), 7.0)]).await.unwrap();
     assert_eq!(read(&store, CPU, Resolution::Minute).await.len(), 2);
+    let open = |alerts: Vec<opsdeck::core::model::Alert>| {
+        alerts
+            .into_iter()
+            .map(|alert| (alert.id, alert.host))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        open(store.open_alerts("web-1").await.unwrap()),
+        vec![
+            ("down".to_owned(), None),
+            ("newer".to_owned(), Some("web-1".to_owned()))
+        ]
+    );
+    let older = store.alert("older").await.unwrap().unwrap();
+    assert_eq!(older.resolved_at.map(|at| at.timestamp_millis()), Some(200));
     store.close().await;
+    let other = Store::open(&location)
+        .await
+        .unwrap()
+        .for_host("web-2")
+        .await
+        .unwrap();
+    assert_eq!(
+        open(other.open_alerts("web-2").await.unwrap()),
+        vec![("down".to_owned(), None)]
+    );
+    other.close().await;
 }
 
 #[tokio::test]
-async fn history_from_before_hosts_survives_the_upgrade_on_sqlite() {
+async fn history_and_alerts_from_before_hosts_survive_the_upgrade_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let url = format!("sqlite://{}?mode=rwc", path.display());
@@ -420,7 +465,7 @@ async fn history_from_before_hosts_survives_the_upgrade_on_sqlite() {
 }
 
 #[tokio::test]
-async fn history_from_before_hosts_survives_the_upgrade_on_postgres() {
+async fn history_and_alerts_from_before_hosts_survive_the_upgrade_on_postgres() {
     let server = tokio::task::spawn_blocking(|| {
         let server = support::PgServer::start();
         server.create_database("opsdeck");

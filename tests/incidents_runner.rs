@@ -172,6 +172,7 @@ async fn an_incident_declared_from_an_alert_is_stored_with_the_alert_as_evidence
         key: "disk.used_pct:/data".into(),
         metric: "disk.used_pct".into(),
         instance: Some("/data".into()),
+        host: None,
         level: Status::Crit,
         opened_at: now - chrono::Duration::minutes(5),
         resolved_at: None,

@@ -21,6 +21,7 @@ fn alert(id: &str, level: Status) -> Alert {
         key: "disk.used_pct:/var".to_owned(),
         metric: "disk.used_pct".to_owned(),
         instance: Some("/var".to_owned()),
+        host: None,
         level,
         opened_at: Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap(),
         resolved_at: None,

@@ -114,6 +114,7 @@ fn alerts() -> Vec<Alert> {
             key: "disk.used_pct:/data/백업".into(),
             metric: "disk.used_pct".into(),
             instance: Some("/data/백업".into()),
+            host: None,
             level: Status::Crit,
             opened_at: at(-3700),
             resolved_at: None,
@@ -126,6 +127,7 @@ fn alerts() -> Vec<Alert> {
             key: "cpu.used_pct".into(),
             metric: "cpu.used_pct".into(),
             instance: None,
+            host: None,
             level: Status::Warn,
             opened_at: at(-7200),
             resolved_at: Some(at(-6000)),
@@ -1931,6 +1933,7 @@ mod incidents {
             key: "disk.used_pct:/data".into(),
             metric: "disk.used_pct".into(),
             instance: Some("/data\u{1b}[2J".into()),
+            host: None,
             level: Status::Crit,
             opened_at: at(-600),
             resolved_at: None,
@@ -2037,6 +2040,7 @@ mod incidents {
         Alert {
             id: "alert-7".into(),
             key: format!("disk.used_pct:{instance}"),
+            host: None,
             metric: "disk.used_pct".into(),
             instance: Some(instance.into()),
             level: Status::Crit,
@@ -3742,4 +3746,35 @@ mod report_view {
             "saving keeps the view open"
         );
     }
+}
+
+/// On a shared store the alerts of every host are listed: another host's say whose they are,
+/// this host's and the fleet's (a Prometheus host's, named by its instance) do not need to.
+#[test]
+fn another_hosts_alert_names_its_host_and_this_hosts_does_not() {
+    let mut state = state("prod");
+    let on = |id: &str, metric: &str, instance: Option<&str>, host: Option<&str>| Alert {
+        id: id.into(),
+        key: opsdeck::core::model::series_key(metric, instance),
+        metric: metric.into(),
+        instance: instance.map(Into::into),
+        host: host.map(Into::into),
+        level: Status::Warn,
+        opened_at: at(-60),
+        resolved_at: None,
+        peak: 91.0,
+        threshold: 85.0,
+        unit: Unit::Percent,
+    };
+    state.update(Msg::Runner(Event::AlertsLoaded(vec![
+        on("own", "memory.used_pct", None, Some("db-01")),
+        on("theirs", "swap.used_pct", None, Some("web-2")),
+        on("fleet", "host.cpu_used_pct", Some("db-7"), None),
+    ])));
+    state.update(Msg::Tick(at(0)));
+    let screen = text(&render(&state, &look("dark", Glyphs::Unicode), 120, 40));
+    assert!(screen.contains("web-2: swap.used_pct"), "{screen}");
+    assert!(screen.contains("host.cpu_used_pct db-7"), "{screen}");
+    assert!(screen.contains("memory.used_pct"), "{screen}");
+    assert!(!screen.contains("db-01: memory"), "{screen}");
 }

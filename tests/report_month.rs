@@ -71,7 +71,19 @@ fn targets() -> Vec<ServiceTarget> {
     ]
 }
 
-fn alert(id: &str, key: &str, level: Status, opened: &str, resolved: Option<&str>) -> Alert {
+/// The host the binary reports on, whose alerts its report lists.
+fn this_host() -> String {
+    hostname::get().unwrap().to_string_lossy().into_owned()
+}
+
+fn alert(
+    host: &str,
+    id: &str,
+    key: &str,
+    level: Status,
+    opened: &str,
+    resolved: Option<&str>,
+) -> Alert {
     let (metric, instance) = match key.split_once(':') {
         Some((metric, instance)) => (metric.to_owned(), Some(instance.to_owned())),
         None => (key.to_owned(), None),
@@ -81,6 +93,7 @@ fn alert(id: &str, key: &str, level: Status, opened: &str, resolved: Option<&str
         key: key.into(),
         metric,
         instance,
+        host: Some(host.into()),
         level,
         opened_at: at(opened),
         resolved_at: resolved.map(at),
@@ -112,7 +125,8 @@ fn run(id: &str, task: &str, user: &str, started: &str, status: RunStatus) -> Ta
 }
 
 /// November 2026 and a quieter October, as described at the top.
-async fn seed(store: &Store) {
+/// A known November of `host` (and an alert of another host's).
+async fn seed(store: &Store, host: &str) {
     let mut results = Vec::new();
     let mut hour = at("2026-10-01T00:00:00Z");
     while hour < at("2026-12-01T00:00:00Z") {
@@ -151,6 +165,7 @@ async fn seed(store: &Store) {
 
     for alert in [
         alert(
+            host,
             "a-oct",
             "cpu.used_pct",
             Status::Warn,
@@ -158,6 +173,7 @@ async fn seed(store: &Store) {
             Some("2026-10-12T08:10:00Z"),
         ),
         alert(
+            host,
             "a1",
             "cpu.used_pct",
             Status::Crit,
@@ -165,6 +181,7 @@ async fn seed(store: &Store) {
             Some("2026-11-05T03:30:00Z"),
         ),
         alert(
+            host,
             "a2",
             "disk.used_pct:/var",
             Status::Warn,
@@ -172,11 +189,21 @@ async fn seed(store: &Store) {
             Some("2026-11-21T12:00:00Z"),
         ),
         alert(
+            host,
             "a3",
             "mem.used_pct",
             Status::Crit,
             "2026-11-30T23:00:00Z",
             None,
+        ),
+        // Another host's alert on a shared store belongs to that host's report.
+        alert(
+            "web-9",
+            "elsewhere",
+            "mem.used_pct",
+            Status::Crit,
+            "2026-11-10T12:00:00Z",
+            Some("2026-11-10T13:00:00Z"),
         ),
     ] {
         store.insert_alert(&alert).await.unwrap();
@@ -532,7 +559,7 @@ fn assert_november(json: &Value) {
 async fn a_known_month_on_sqlite_field_by_field() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
-    seed(&store).await;
+    seed(&store, "test-host").await;
     let report = november_report(&store).await;
     let json = serde_json::to_value(&report).unwrap();
     assert_november(&json);
@@ -545,12 +572,12 @@ async fn a_known_month_on_sqlite_field_by_field() {
 #[tokio::test]
 async fn a_known_month_on_postgresql_is_the_same_report() {
     let (_server, store) = support::postgres_store().await;
-    seed(&store).await;
+    seed(&store, "test-host").await;
     let json = serde_json::to_value(november_report(&store).await).unwrap();
     assert_november(&json);
     let dir = tempfile::tempdir().unwrap();
     let sqlite = sqlite_store(dir.path()).await;
-    seed(&sqlite).await;
+    seed(&sqlite, "test-host").await;
     assert_eq!(
         json,
         serde_json::to_value(november_report(&sqlite).await).unwrap()
@@ -561,7 +588,7 @@ async fn a_known_month_on_postgresql_is_the_same_report() {
 async fn the_markdown_of_a_known_month() {
     let dir = tempfile::tempdir().unwrap();
     let store = sqlite_store(dir.path()).await;
-    seed(&store).await;
+    seed(&store, "test-host").await;
     let markdown = reports::render(&november_report(&store).await, Format::Markdown);
     insta::assert_snapshot!(markdown);
 }
@@ -576,7 +603,7 @@ fn opsdeck(dir: &std::path::Path, args: &[&str]) -> support::run::Run {
 /// The sandbox's store, seeded, and a config with the two services (api at 99.9 %).
 async fn seeded_sandbox(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     let store = sqlite_store(dir).await;
-    seed(&store).await;
+    seed(&store, &this_host()).await;
     store.close().await;
     let config = dir.join("config.toml");
     std::fs::write(

@@ -2,8 +2,9 @@
 //! each other's checklist tick, incident and note, and task run within a second; with the listening connection
 //! of one killed by the server, it catches up on what happened meanwhile, an alert included, and
 //! then follows live again; a console that stops beating leaves the others' list after the
-//! timeout, and one that exits leaves it at once; a missing exporter heartbeat opens a dead-man's
-//! alert, which resolves when the exporter beats again.
+//! timeout, and one that exits leaves it at once; a missing exporter heartbeat opens one dead-man's
+//! alert for all consoles, which resolves when the exporter beats again, while each host's own
+//! alerts stay its own and show whose they are.
 
 // Test code: a failed unwrap is a failed test that names its line.
 #![allow(clippy::unwrap_used)]
@@ -297,6 +298,7 @@ async fn after_its_listener_is_killed_a_console_catches_up_with_nothing_lost() {
         key: "disk.used_pct{/data}".into(),
         metric: "disk.used_pct".into(),
         instance: Some("/data".into()),
+        host: Some("host-b".into()),
         level: Status::Crit,
         opened_at: opened,
         resolved_at: None,
@@ -318,6 +320,7 @@ async fn after_its_listener_is_killed_a_console_catches_up_with_nothing_lost() {
                 Event::AlertChanged(seen)
                     if seen.id == "remote-alert-1" && seen.resolved_at.is_some() =>
                 {
+                    assert_eq!(seen.host.as_deref(), Some("host-b"), "whose alert it is");
                     alert_seen = true;
                 }
                 Event::ChecklistRuns(runs)
@@ -427,12 +430,62 @@ async fn a_console_that_stops_beating_disappears_after_the_timeout_and_one_that_
     a.task.await.unwrap();
 }
 
+/// A rule that always holds on any host: there is always more than one process.
+fn busy_host_rule() -> Rule {
+    Rule {
+        metric: "processes.count".into(),
+        instance: None,
+        operator: Operator::Above,
+        warn: Some(1.0),
+        crit: None,
+        hold_for: Duration::ZERO,
+    }
+}
+
+/// Each console's alerts as seen through its events: id, metric, host and whether open.
+type Seen = BTreeMap<String, Alert>;
+
+fn seen_on(seen: &mut Seen, event: Event) {
+    if let Event::AlertChanged(alert) = event {
+        seen.insert(alert.id.clone(), alert);
+    } else if let Event::AlertsLoaded(alerts) = event {
+        for alert in alerts {
+            seen.insert(alert.id.clone(), alert);
+        }
+    }
+}
+
+fn open_of<'a>(seen: &'a Seen, metric: &str, host: Option<&str>) -> Vec<&'a Alert> {
+    seen.values()
+        .filter(|alert| alert.is_open() && alert.metric == metric && alert.host.as_deref() == host)
+        .collect()
+}
+
+/// The stored alerts on `metric`: (host, open) of each.
+async fn stored_alerts(admin: &mut sqlx::PgConnection, metric: &str) -> Vec<(String, bool)> {
+    sqlx::query(
+        "SELECT host, resolved_at IS NULL AS open FROM alerts WHERE metric = $1 ORDER BY host",
+    )
+    .bind(metric)
+    .fetch_all(admin)
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| (row.get("host"), row.get("open")))
+    .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_exporter_heartbeat_opens_a_dead_mans_alert_until_it_beats_again() {
-    let (_server, store) = support::postgres_store().await;
+async fn a_missing_exporter_heartbeat_opens_one_dead_mans_alert_for_all_consoles_until_it_beats_again()
+ {
+    let (server, store_a) = support::postgres_store().await;
+    let store_b = second_store(&server).await;
+    let mut admin = sqlx::PgConnection::connect(&server.url_for("opsdeck"))
+        .await
+        .unwrap();
     let exporter = ghost(Kind::Exporter, "db-02");
-    store.beat(&exporter).await.unwrap();
-    let rule = Rule {
+    store_a.beat(&exporter).await.unwrap();
+    let dead_man = Rule {
         metric: "heartbeat.exporter_age".into(),
         instance: Some("db-02".into()),
         operator: Operator::Above,
@@ -440,31 +493,86 @@ async fn a_missing_exporter_heartbeat_opens_a_dead_mans_alert_until_it_beats_aga
         crit: Some(2.0),
         hold_for: Duration::ZERO,
     };
-    let mut a = console(&store, "host-a", vec![rule]);
-    let alert = next(&mut a, |event| match event {
-        Event::AlertChanged(alert) if alert.is_open() => Some(alert),
-        _ => None,
-    })
-    .await;
-    assert_eq!(alert.metric, "heartbeat.exporter_age");
-    assert_eq!(alert.instance.as_deref(), Some("db-02"));
-    assert_eq!(alert.level, Status::Crit);
+    let with_gauges = |store: &Store, host: &str| {
+        let (checklists, _) = definition::load_all(None, &KnownNames::default());
+        runner::spawn(
+            RunnerSettings {
+                checklists,
+                rules: vec![dead_man.clone(), busy_host_rule()],
+                shared: Some(shared()),
+                resources: Some(runner::Resources::Settings(
+                    opsdeck::core::collectors::resources::ResourceSettings {
+                        interval: Duration::from_millis(200),
+                        filesystems: vec!["/".into()],
+                        interfaces: vec![],
+                    },
+                )),
+                ..RunnerSettings::tasks_only(tasks_on(host))
+            },
+            Some(store.clone()),
+        )
+    };
+    let mut a = with_gauges(&store_a, "host-a");
+    let mut b = with_gauges(&store_b, "host-b");
+    // Both judge db-02's missing exporter: one alert between them, on both screens; and each its
+    // own busy host: one alert per host, each on both screens with its host named.
+    let (mut seen_a, mut seen_b) = (Seen::new(), Seen::new());
+    let complete = |seen: &Seen| {
+        open_of(seen, "heartbeat.exporter_age", None).len() == 1
+            && open_of(seen, "processes.count", Some("host-a")).len() == 1
+            && open_of(seen, "processes.count", Some("host-b")).len() == 1
+    };
+    let both = async {
+        while !(complete(&seen_a) && complete(&seen_b)) {
+            tokio::select! {
+                Some(event) = a.events.recv() => seen_on(&mut seen_a, event),
+                Some(event) = b.events.recv() => seen_on(&mut seen_b, event),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), both)
+        .await
+        .unwrap_or_else(|_| panic!("not both screens complete: {seen_a:#?} {seen_b:#?}"));
+    let fleet_a = open_of(&seen_a, "heartbeat.exporter_age", None)[0].clone();
+    let fleet_b = open_of(&seen_b, "heartbeat.exporter_age", None)[0].clone();
+    assert_eq!(fleet_a.id, fleet_b.id, "one alert, not one per console");
+    assert_eq!(fleet_a.instance.as_deref(), Some("db-02"));
+    assert_eq!(fleet_a.level, Status::Crit);
+    assert_eq!(
+        stored_alerts(&mut admin, "heartbeat.exporter_age").await,
+        vec![(String::new(), true)]
+    );
+    assert_eq!(
+        stored_alerts(&mut admin, "processes.count").await,
+        vec![("host-a".to_owned(), true), ("host-b".to_owned(), true)]
+    );
 
-    store
+    store_a
         .beat(&Heartbeat {
             beat_at: opsdeck::core::model::now(),
-            ..exporter
+            ..exporter.clone()
         })
         .await
         .unwrap();
-    let resolved = next(&mut a, |event| match event {
-        Event::AlertChanged(resolved) if resolved.id == alert.id && !resolved.is_open() => {
-            Some(resolved)
+    let resolved = |seen: &Seen| seen.get(&fleet_a.id).is_some_and(|alert| !alert.is_open());
+    let both = async {
+        while !(resolved(&seen_a) && resolved(&seen_b)) {
+            tokio::select! {
+                Some(event) = a.events.recv() => seen_on(&mut seen_a, event),
+                Some(event) = b.events.recv() => seen_on(&mut seen_b, event),
+            }
         }
-        _ => None,
-    })
-    .await;
-    assert!(resolved.resolved_at.is_some());
-    a.requests.send(Request::Shutdown).unwrap();
-    a.task.await.unwrap();
+    };
+    tokio::time::timeout(Duration::from_secs(10), both)
+        .await
+        .unwrap_or_else(|_| panic!("not resolved on both screens: {seen_a:#?} {seen_b:#?}"));
+    assert!(open_of(&seen_a, "heartbeat.exporter_age", None).is_empty());
+    assert!(open_of(&seen_b, "heartbeat.exporter_age", None).is_empty());
+    // Neither console opened it again behind the other's resolution.
+    let fleet_rows = stored_alerts(&mut admin, "heartbeat.exporter_age").await;
+    assert_eq!(fleet_rows, vec![(String::new(), false)]);
+    for runner in [a, b] {
+        runner.requests.send(Request::Shutdown).unwrap();
+        runner.task.await.unwrap();
+    }
 }

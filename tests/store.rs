@@ -14,7 +14,7 @@ use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
-use opsdeck::core::store::{Store, StoreLocation};
+use opsdeck::core::store::{AlertOpening, Store, StoreLocation};
 
 fn alert(id: &str, opened: i64) -> Alert {
     Alert {
@@ -22,6 +22,7 @@ fn alert(id: &str, opened: i64) -> Alert {
         key: "disk.used_pct:/var".into(),
         metric: "disk.used_pct".into(),
         instance: Some("/var".into()),
+        host: None,
         level: Status::Warn,
         opened_at: Utc.timestamp_opt(opened, 0).unwrap(),
         resolved_at: None,
@@ -34,17 +35,37 @@ fn alert(id: &str, opened: i64) -> Alert {
 async fn exercise(location: StoreLocation) {
     let store = Store::open(&location).await.expect("open store");
     let mut first = alert("a1", 1_700_000_000);
-    store.insert_alert(&first).await.unwrap();
-    store
-        .insert_alert(&alert("a2", 1_700_000_100))
-        .await
-        .unwrap();
+    assert_eq!(
+        store.insert_alert(&first).await.unwrap(),
+        AlertOpening::Stored
+    );
+    // One open alert per host and series: a second opening finds the first.
+    assert_eq!(
+        store
+            .insert_alert(&alert("a2", 1_700_000_100))
+            .await
+            .unwrap(),
+        AlertOpening::AlreadyOpen(first.clone())
+    );
     first.level = Status::Crit;
     first.peak = 93.25;
     first.threshold = 90.0;
     first.resolved_at = Some(Utc.timestamp_opt(1_700_000_500, 0).unwrap());
-    store.update_alert(&first).await.unwrap();
+    assert!(store.update_alert(&first).await.unwrap());
+    // Resolved is final: a late change from another console does not reopen it.
+    let mut late = first.clone();
+    late.resolved_at = None;
+    late.peak = 99.0;
+    assert!(!store.update_alert(&late).await.unwrap());
+    assert_eq!(
+        store
+            .insert_alert(&alert("a2", 1_700_000_600))
+            .await
+            .unwrap(),
+        AlertOpening::Stored
+    );
     let record = PendingRecord {
+        host: String::new(),
         key: "cpu.used_pct".into(),
         warn_since: Some(Utc.timestamp_opt(1_700_000_000, 0).unwrap()),
         crit_since: None,
@@ -58,7 +79,7 @@ async fn exercise(location: StoreLocation) {
 
     // A new process opens the same store: migrations are not re-run, data is there.
     let store = Store::open(&location).await.expect("reopen store");
-    let open = store.open_alerts().await.unwrap();
+    let open = store.open_alerts("").await.unwrap();
     assert_eq!(open.len(), 1);
     assert_eq!(open[0].id, "a2");
     assert_eq!(open[0].instance.as_deref(), Some("/var"));
@@ -71,9 +92,78 @@ async fn exercise(location: StoreLocation) {
     assert_eq!(resolved.level, Status::Crit);
     assert_eq!(resolved.peak, 93.25);
     assert_eq!(resolved, &first);
-    assert_eq!(store.pending().await.unwrap(), vec![later]);
-    store.clear_pending("cpu.used_pct").await.unwrap();
-    assert!(store.pending().await.unwrap().is_empty());
+    assert_eq!(store.pending("").await.unwrap(), vec![later]);
+    store.clear_pending("", "cpu.used_pct").await.unwrap();
+    assert!(store.pending("").await.unwrap().is_empty());
+    store.close().await;
+    hosts_keep_their_alerts_apart(location).await;
+}
+
+fn on_host(mut alert: Alert, id: &str, host: Option<&str>) -> Alert {
+    alert.id = id.into();
+    alert.host = host.map(Into::into);
+    alert
+}
+
+/// Hosts sharing a store: each restores its own alerts and pending conditions and the fleet's,
+/// a local series is one alert per host, and a fleet-wide series one alert in all.
+async fn hosts_keep_their_alerts_apart(location: StoreLocation) {
+    let store = Store::open(&location).await.unwrap();
+    let disk = alert("unused", 1_700_001_000);
+    let web1 = on_host(disk.clone(), "w1", Some("web-1"));
+    let web2 = on_host(disk, "w2", Some("web-2"));
+    for local in [&web1, &web2] {
+        assert_eq!(
+            store.insert_alert(local).await.unwrap(),
+            AlertOpening::Stored
+        );
+    }
+    let down = Alert {
+        key: "host.up:db-1".into(),
+        metric: "host.up".into(),
+        instance: Some("db-1".into()),
+        ..on_host(alert("f1", 1_700_001_000), "f1", None)
+    };
+    assert_eq!(
+        store.insert_alert(&down).await.unwrap(),
+        AlertOpening::Stored
+    );
+    let again = on_host(down.clone(), "f2", None);
+    assert_eq!(
+        store.insert_alert(&again).await.unwrap(),
+        AlertOpening::AlreadyOpen(down.clone())
+    );
+    let ids = |alerts: Vec<Alert>| alerts.into_iter().map(|alert| alert.id).collect::<Vec<_>>();
+    let mine = ids(store.open_alerts("web-1").await.unwrap());
+    assert!(
+        mine.contains(&"w1".to_owned()) && mine.contains(&"f1".to_owned()),
+        "{mine:?}"
+    );
+    assert!(!mine.contains(&"w2".to_owned()), "{mine:?}");
+    let theirs = ids(store.open_alerts("web-2").await.unwrap());
+    assert!(
+        theirs.contains(&"w2".to_owned()) && !theirs.contains(&"w1".to_owned()),
+        "{theirs:?}"
+    );
+    let stored = store.alert("w2").await.unwrap().unwrap();
+    assert_eq!(stored.host.as_deref(), Some("web-2"));
+    assert_eq!(store.alert("f1").await.unwrap().unwrap().host, None);
+
+    let pending = |host: &str| PendingRecord {
+        host: host.into(),
+        key: "cpu.used_pct".into(),
+        warn_since: Some(Utc.timestamp_opt(1_700_001_000, 0).unwrap()),
+        crit_since: None,
+        last_seen: Utc.timestamp_opt(1_700_001_030, 0).unwrap(),
+    };
+    store.save_pending(&pending("web-1")).await.unwrap();
+    store.save_pending(&pending("web-2")).await.unwrap();
+    store.clear_pending("web-2", "cpu.used_pct").await.unwrap();
+    assert_eq!(
+        store.pending("web-1").await.unwrap(),
+        vec![pending("web-1")]
+    );
+    assert!(store.pending("web-2").await.unwrap().is_empty());
     store.close().await;
 }
 
@@ -186,7 +276,11 @@ async fn an_open_alert_survives_a_restart_of_the_runner() {
     handle.task.await.unwrap();
 
     let store = Store::open(&location).await.unwrap();
-    assert_eq!(store.open_alerts().await.unwrap(), vec![opened.clone()]);
+    assert_eq!(opened.host.as_deref(), Some("test-host"));
+    assert_eq!(
+        store.open_alerts("test-host").await.unwrap(),
+        vec![opened.clone()]
+    );
     let mut handle = runner::spawn(settings(), Some(store));
     let loaded = loop {
         match handle.events.recv().await.expect("runner alive") {
@@ -206,5 +300,5 @@ async fn an_open_alert_survives_a_restart_of_the_runner() {
     handle.requests.send(Request::Shutdown).unwrap();
     handle.task.await.unwrap();
     let store = Store::open(&location).await.unwrap();
-    assert_eq!(store.open_alerts().await.unwrap().len(), 1);
+    assert_eq!(store.open_alerts("test-host").await.unwrap().len(), 1);
 }

@@ -113,6 +113,25 @@ pub fn series_key(name: &str, instance: Option<&str>) -> String {
     }
 }
 
+/// The metrics every console judges alike, whichever host it runs on: a Prometheus source's
+/// hosts (`host.`), PromQL rules (`promql.`) and the shared store's heartbeats (`heartbeat.`).
+/// Their alerts belong to the fleet, so consoles sharing a store keep one alert per series
+/// between them; every other metric is about the host that measured it.
+const FLEET_WIDE_PREFIXES: [&str; 3] = ["host.", "promql.", "heartbeat."];
+
+/// Whether the metric (or series key) named `name` is judged fleet-wide (see
+/// [`FLEET_WIDE_PREFIXES`]).
+pub fn fleet_wide(name: &str) -> bool {
+    FLEET_WIDE_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
+}
+
+/// The prefixes of [`fleet_wide`] metric names, for a store query that sorts stored rows.
+pub fn fleet_wide_prefixes() -> [&'static str; 3] {
+    FLEET_WIDE_PREFIXES
+}
+
 /// An alert: a rule that held for its duration. Open while `resolved_at` is `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -120,6 +139,10 @@ pub struct Alert {
     pub key: String,
     pub metric: String,
     pub instance: Option<String>,
+    /// The host whose console or exporter measured it; `None` for a [`fleet_wide`] metric's
+    /// alert, which every console sharing the store judges and keeps once.
+    #[serde(default)]
+    pub host: Option<String>,
     /// The highest level reached while open (`Warn` or `Crit`).
     pub level: Status,
     pub opened_at: DateTime<Utc>,

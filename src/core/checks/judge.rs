@@ -29,6 +29,24 @@ impl Judge {
         }
     }
 
+    /// This judge, judging the samples of `host` (its alerts and pending conditions carry it).
+    pub fn on_host(self, host: &str) -> Judge {
+        Judge {
+            engine: self.engine.on_host(host),
+        }
+    }
+
+    /// The host whose samples this judge judges ('' when unnamed).
+    pub fn host(&self) -> &str {
+        self.engine.host()
+    }
+
+    /// Takes the store's word on an alert another console or process changed (see
+    /// [`RuleEngine::take_stored`]).
+    pub fn take_stored(&mut self, stored: &Alert) {
+        self.engine.take_stored(stored);
+    }
+
     /// Re-attach what the store remembered from the previous process.
     pub fn restore(&mut self, pending: Vec<PendingRecord>, open: Vec<Alert>, now: DateTime<Utc>) {
         self.engine.restore(pending, open, now);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::{Alert, Metric, Status, Unit, new_id};
+use crate::core::model::{Alert, Metric, Status, Unit, fleet_wide, new_id};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Operator {
@@ -160,6 +160,8 @@ impl Evaluation {
 /// restart does not reset the clock of a `for` duration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingRecord {
+    /// Whose condition it is: the judging host's, or '' for a fleet-wide series.
+    pub host: String,
     pub key: String,
     pub warn_since: Option<DateTime<Utc>>,
     pub crit_since: Option<DateTime<Utc>>,
@@ -170,7 +172,7 @@ pub struct PendingRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Pending(PendingRecord),
-    PendingCleared(String),
+    PendingCleared { host: String, key: String },
     Opened(Alert),
     Updated(Alert),
     Resolved(Alert),
@@ -194,6 +196,8 @@ const PENDING_RESTORE_TOLERANCE: chrono::TimeDelta = chrono::TimeDelta::seconds(
 pub struct RuleEngine {
     rules: Vec<Rule>,
     series: HashMap<String, SeriesState>,
+    /// The host whose metrics these are ('' when unnamed): its alerts carry it.
+    host: String,
 }
 
 impl RuleEngine {
@@ -201,6 +205,51 @@ impl RuleEngine {
         RuleEngine {
             rules,
             series: HashMap::new(),
+            host: String::new(),
+        }
+    }
+
+    /// This engine, judging the metrics of `host`.
+    pub fn on_host(mut self, host: &str) -> Self {
+        self.host = host.to_owned();
+        self
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The host an alert or pending condition on series `key` belongs to: `None` for the fleet
+    /// (and for an engine that names no host, as the store reads both from '').
+    fn owner(&self, key: &str) -> Option<String> {
+        (!fleet_wide(key) && !self.host.is_empty()).then(|| self.host.clone())
+    }
+
+    /// Takes the store's word on an alert of this host or the fleet that another console or
+    /// process changed: an open one on a series stands for this engine's (so it is updated and
+    /// resolved here, not opened twice); a resolved one that this engine holds open is let go,
+    /// and the series starts its hold over (so a console a scrape behind does not at once open
+    /// it again).
+    pub fn take_stored(&mut self, stored: &Alert) {
+        if stored.host != self.owner(&stored.key) {
+            return;
+        }
+        if stored.is_open() {
+            let state = self.series.entry(stored.key.clone()).or_default();
+            state.warn_since.get_or_insert(stored.opened_at);
+            if stored.level == Status::Crit {
+                state.crit_since.get_or_insert(stored.opened_at);
+            }
+            state.alert = Some(stored.clone());
+        } else if let Some(state) = self.series.get_mut(&stored.key)
+            && state
+                .alert
+                .as_ref()
+                .is_some_and(|alert| alert.id == stored.id)
+        {
+            state.alert = None;
+            state.warn_since = None;
+            state.crit_since = None;
         }
     }
 
@@ -245,12 +294,7 @@ impl RuleEngine {
             state.persisted_at = Some(record.last_seen);
         }
         for alert in open {
-            let state = self.series.entry(alert.key.clone()).or_default();
-            state.warn_since.get_or_insert(alert.opened_at);
-            if alert.level == Status::Crit {
-                state.crit_since.get_or_insert(alert.opened_at);
-            }
-            state.alert = Some(alert);
+            self.take_stored(&alert);
         }
     }
 
@@ -267,8 +311,9 @@ impl RuleEngine {
                 continue;
             };
             let key = metric.key();
+            let host = self.owner(&key);
             let state = self.series.entry(key.clone()).or_default();
-            observe_series(&rule, metric, key, state, now, &mut changes);
+            observe_series(&rule, metric, (host, key), state, now, &mut changes);
         }
         changes
     }
@@ -277,7 +322,7 @@ impl RuleEngine {
 fn observe_series(
     rule: &Rule,
     metric: &Metric,
-    key: String,
+    (host, key): (Option<String>, String),
     state: &mut SeriesState,
     now: DateTime<Utc>,
     changes: &mut Vec<Change>,
@@ -304,6 +349,7 @@ fn observe_series(
                 key: key.clone(),
                 metric: metric.name.to_owned(),
                 instance: metric.instance.clone(),
+                host: host.clone(),
                 level,
                 opened_at: now,
                 resolved_at: None,
@@ -341,7 +387,10 @@ fn observe_series(
     if now_pending.0.is_none() {
         if previous.0.is_some() || state.persisted_at.is_some() {
             state.persisted_at = None;
-            changes.push(Change::PendingCleared(key));
+            changes.push(Change::PendingCleared {
+                host: host.unwrap_or_default(),
+                key,
+            });
         }
     } else if now_pending != previous
         || state
@@ -350,6 +399,7 @@ fn observe_series(
     {
         state.persisted_at = Some(now);
         changes.push(Change::Pending(PendingRecord {
+            host: host.unwrap_or_default(),
             key,
             warn_since: state.warn_since,
             crit_since: state.crit_since,
@@ -479,8 +529,52 @@ mod tests {
             .expect("resolves");
         assert_eq!(resolved.resolved_at, Some(at(700)));
         assert_eq!(resolved.level, Status::Crit);
-        assert!(changes.contains(&Change::PendingCleared("cpu.used_pct".into())));
+        assert!(changes.contains(&Change::PendingCleared {
+            host: String::new(),
+            key: "cpu.used_pct".into(),
+        }));
         assert_eq!(engine.open_alerts().count(), 0);
+    }
+
+    #[test]
+    fn a_stored_alert_of_this_host_stands_for_its_own_and_another_hosts_is_ignored() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]).on_host("web-1");
+        engine.observe(&cpu(85.0), at(0));
+        let mine = opened(&engine.observe(&cpu(85.0), at(300)))
+            .cloned()
+            .expect("opened after 5 minutes");
+        assert_eq!(mine.host.as_deref(), Some("web-1"));
+        // The exporter of the same host opened it first: its alert is the one updated.
+        let first = Alert {
+            id: "the-exporters".into(),
+            ..mine.clone()
+        };
+        engine.take_stored(&first);
+        let escalated = engine.observe(&cpu(95.0), at(310));
+        let held: Vec<&str> = engine.open_alerts().map(|alert| alert.id.as_str()).collect();
+        assert_eq!(held, ["the-exporters"]);
+        assert!(
+            escalated
+                .iter()
+                .all(|change| !matches!(change, Change::Opened(_))),
+            "{escalated:?}"
+        );
+        // Another host's alert on the same series is not this engine's to hold.
+        engine.take_stored(&Alert {
+            id: "web-2s".into(),
+            host: Some("web-2".into()),
+            ..mine.clone()
+        });
+        let held: Vec<&str> = engine.open_alerts().map(|alert| alert.id.as_str()).collect();
+        assert_eq!(held, ["the-exporters"]);
+        // Resolved elsewhere: let go, and the condition must hold its 5 minutes again.
+        engine.take_stored(&Alert {
+            resolved_at: Some(at(320)),
+            ..first
+        });
+        assert_eq!(engine.open_alerts().count(), 0);
+        assert!(opened(&engine.observe(&cpu(85.0), at(330))).is_none());
+        assert!(opened(&engine.observe(&cpu(85.0), at(630))).is_some());
     }
 
     #[test]
@@ -488,6 +582,7 @@ mod tests {
         let mut engine = RuleEngine::new(vec![cpu_rule()]);
         engine.restore(
             vec![PendingRecord {
+                host: String::new(),
                 key: "cpu.used_pct".into(),
                 warn_since: Some(at(0)),
                 crit_since: None,
@@ -505,6 +600,7 @@ mod tests {
         let mut engine = RuleEngine::new(vec![cpu_rule()]);
         engine.restore(
             vec![PendingRecord {
+                host: String::new(),
                 key: "cpu.used_pct".into(),
                 warn_since: Some(at(0)),
                 crit_since: None,

@@ -201,6 +201,11 @@ impl Figures {
     }
 
     fn alert(&mut self, alert: &Alert) {
+        // A shared store tells of every host's alerts, and of the fleet's, which each host's
+        // exporter would count again: only this host's are its own.
+        if alert.host.as_deref() != Some(self.host.as_str()) {
+            return;
+        }
         if alert.is_open() {
             self.alerts.insert(alert.id.clone(), alert.clone());
         } else {
@@ -246,7 +251,7 @@ impl Figures {
         out.family(
             "opsdeck_alerts_open",
             "gauge",
-            "Alerts the rules opened that are still open, by level.",
+            "Alerts the rules opened on this host's metrics that are still open, by level.",
         );
         for level in [Status::Warn, Status::Crit] {
             let open = self
@@ -494,5 +499,40 @@ mod tests {
         assert!(text.contains("} 0.25\n"), "{text}");
         assert!(text.contains("} 169200\n"), "two days less an hour: {text}");
         assert!(!text.contains("secret"), "{text}");
+    }
+
+    /// On a shared store every host's exporter hears of every alert: each counts only its own
+    /// host's, or the fleet view would sum the others' (and the fleet's) once per host.
+    #[test]
+    fn only_this_hosts_open_alerts_are_counted() {
+        let at = DateTime::parse_from_rfc3339("2026-12-05T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let alert = |id: &str, host: Option<&str>, level: Status| Alert {
+            id: id.into(),
+            key: format!("cpu.used_pct:{id}"),
+            metric: "cpu.used_pct".into(),
+            instance: Some(id.into()),
+            host: host.map(Into::into),
+            level,
+            opened_at: at,
+            resolved_at: None,
+            peak: 95.0,
+            threshold: 90.0,
+            unit: crate::core::model::Unit::Percent,
+        };
+        let mut figures = Figures::new("web-1".into(), Vec::new());
+        figures.observe(&Event::AlertsLoaded(vec![
+            alert("mine", Some("web-1"), Status::Crit),
+            alert("also-mine", Some("web-1"), Status::Warn),
+            alert("theirs", Some("web-2"), Status::Crit),
+            alert("fleet", None, Status::Crit),
+        ]));
+        let mut resolved = alert("also-mine", Some("web-1"), Status::Warn);
+        resolved.resolved_at = Some(at);
+        figures.observe(&Event::AlertChanged(resolved));
+        let text = figures.render(at);
+        assert!(text.contains("opsdeck_alerts_open{level=\"crit\"} 1\n"), "{text}");
+        assert!(text.contains("opsdeck_alerts_open{level=\"warn\"} 0\n"), "{text}");
     }
 }

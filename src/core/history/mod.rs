@@ -9,7 +9,7 @@
 //! tier's retention. The runner drives all three off the UI path ([`writer`]); the console,
 //! capacity projections and reports read through [`read_series`] and [`series_keys`]. Each
 //! host keeps its own series in a shared store: all of these read and write the history of the
-//! store handle's host ([`Store::for_history_host`]).
+//! store handle's host ([`Store::for_host`]).
 
 mod records;
 mod rollup;

@@ -2,7 +2,7 @@
 //! packed (see `rollup`). Only whole chunks are read and written; a flush writes its chunks in
 //! one transaction, so a crash leaves the history as of the last flush.
 //!
-//! A store handle reads and writes one host's history ([`Store::for_history_host`]), so hosts
+//! A store handle reads and writes one host's history ([`Store::for_host`]), so hosts
 //! sharing a PostgreSQL store keep their series apart; a handle that names no host (tests,
 //! imports) uses the host ''. Pruning goes by age alone, across hosts.
 
@@ -16,31 +16,22 @@ use crate::core::store::{Store, StoreError};
 pub(crate) type ChunkRow = (String, i64, Chunk);
 
 impl Store {
-    /// This handle, reading and writing `host`'s metric history. The rows written before the
-    /// history named hosts (host '') become `host`'s: the first opsdeck of a host to open the
-    /// store takes them, except a chunk it already has its own of.
-    pub async fn for_history_host(mut self, host: &str) -> Result<Store, StoreError> {
-        self.history_host = host.to_owned();
-        if !host.is_empty() {
-            sqlx::query(
-                "UPDATE metric_history SET host = $1
-                 WHERE host = '' AND NOT EXISTS (
-                     SELECT 1 FROM metric_history AS own
-                     WHERE own.host = $1 AND own.series_key = metric_history.series_key
-                         AND own.resolution = metric_history.resolution
-                         AND own.chunk_start = metric_history.chunk_start)",
-            )
-            .bind(host)
-            .execute(&self.pool)
-            .await
-            .map_err(self.query_error())?;
-        }
-        Ok(self)
-    }
-
-    /// The host whose metric history this handle reads and writes.
-    pub fn history_host(&self) -> &str {
-        &self.history_host
+    /// The rows written before the history named hosts (host '') become `host`'s: the first
+    /// opsdeck of a host to open the store takes them, except a chunk it already has its own of.
+    pub(crate) async fn adopt_unowned_history(&self, host: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE metric_history SET host = $1
+             WHERE host = '' AND NOT EXISTS (
+                 SELECT 1 FROM metric_history AS own
+                 WHERE own.host = $1 AND own.series_key = metric_history.series_key
+                     AND own.resolution = metric_history.resolution
+                     AND own.chunk_start = metric_history.chunk_start)",
+        )
+        .bind(host)
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
     }
 
     /// The chunks of tier `resolution` starting in `[from, until)`, of one series or of all
@@ -72,7 +63,7 @@ impl Store {
             .bind(resolution.code())
             .bind(from)
             .bind(until)
-            .bind(&self.history_host);
+            .bind(&self.host);
         if let Some(key) = key {
             query = query.bind(key);
         }
@@ -114,7 +105,7 @@ impl Store {
         .bind(resolution.code())
         .bind(from)
         .bind(until)
-        .bind(&self.history_host)
+        .bind(&self.host)
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
@@ -147,7 +138,7 @@ impl Store {
             .bind(*start)
             .bind(Packing::Deflated.code())
             .bind(chunk.encode())
-            .bind(&self.history_host)
+            .bind(&self.host)
             .execute(&mut *transaction)
             .await
             .map_err(self.query_error())?;
@@ -181,7 +172,7 @@ impl Store {
         )
         .bind(prefix)
         .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
-        .bind(&self.history_host)
+        .bind(&self.host)
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;

@@ -1240,6 +1240,7 @@ mod tests {
             key: "service.up:checkout".into(),
             metric: "service.up".into(),
             instance: Some("checkout".into()),
+            host: None,
             level: Status::Crit,
             opened_at: at(0),
             resolved_at: None,

@@ -425,6 +425,7 @@ mod tests {
         Alert {
             id: "alert-7".into(),
             key: format!("service.up:{instance}"),
+            host: None,
             metric: "service.up".into(),
             instance: Some(instance.into()),
             level: Status::Crit,

@@ -152,7 +152,7 @@ async fn stored_sections<Tz: TimeZone>(
     Ok(Stored {
         resources: super::resources::resources(store, period, inputs.rules, now).await?,
         services: services(store, period, &inputs.services).await?,
-        alerts: alerts(store, period).await?,
+        alerts: alerts(store, &inputs.host, period).await?,
         incidents: incidents(store, period, now).await?,
         checklists: checklists(store, period, inputs.checklists, now, zone).await?,
         task_runs: task_runs(store, period, now).await?,
@@ -288,8 +288,8 @@ fn minutes_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
     (to - from).num_milliseconds().max(0) as f64 / 60_000.0
 }
 
-async fn alerts(store: &Store, period: &Period) -> Result<AlertsSection, ReportError> {
-    let alerts = store.alerts_in(period.start, period.end).await?;
+async fn alerts(store: &Store, host: &str, period: &Period) -> Result<AlertsSection, ReportError> {
+    let alerts = store.alerts_in(host, period.start, period.end).await?;
     let items: Vec<AlertLine> = alerts
         .into_iter()
         .map(|alert| {

@@ -42,22 +42,26 @@ impl Store {
             .map_err(self.query_error())
     }
 
-    /// Alerts open at any time in [start, end): opened before its end, not resolved before its
-    /// start; oldest first.
+    /// Alerts of `host` and of the fleet open at any time in [start, end): opened before its
+    /// end, not resolved before its start; oldest first.
     pub async fn alerts_in(
         &self,
+        host: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
     ) -> Result<Vec<Alert>, StoreError> {
-        let rows = self
-            .period_rows(
-            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+        let rows = sqlx::query(
+            "SELECT id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE opened_at < $2 AND (resolved_at IS NULL OR resolved_at >= $1)
+                 AND (host = $3 OR host = '')
              ORDER BY opened_at, id",
-                start,
-                end,
-            )
-            .await?;
+        )
+        .bind(start.timestamp_millis())
+        .bind(end.timestamp_millis())
+        .bind(host)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
         rows.iter()
             .map(alert_from_row)
             .collect::<Result<_, _>>()

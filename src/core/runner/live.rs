@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::core::collectors::Control;
 use crate::core::execution::TaskManager;
+use crate::core::model::Alert;
 use crate::core::protocol::Event;
 use crate::core::shared::changes::ChangeFeed;
 use crate::core::shared::{Change, ChangeKind};
@@ -23,6 +24,9 @@ pub struct Targets {
     pub incidents: Option<Control>,
     pub tasks: TaskManager,
     pub events: mpsc::Sender<Event>,
+    /// The judge's ear: alerts others changed, so it updates the open one instead of opening
+    /// its own, and lets go of one another console resolved.
+    pub judge: mpsc::UnboundedSender<Alert>,
 }
 
 /// Follows the change log of a shared store until `cancel`; does nothing on SQLite.
@@ -95,7 +99,10 @@ async fn apply(store: &Store, targets: &Targets, changes: Vec<Change>) -> bool {
     }
     for id in alerts {
         let event = match store.alert(id).await {
-            Ok(Some(alert)) => Event::AlertChanged(alert),
+            Ok(Some(alert)) => {
+                let _ = targets.judge.send(alert.clone());
+                Event::AlertChanged(alert)
+            }
             Ok(None) => continue,
             Err(error) => Event::Warning {
                 source: "store",

@@ -57,7 +57,7 @@ use crate::core::shared::SharedSettings;
 use crate::core::shared::presence::{PresenceCollector, PresenceSample};
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
-use crate::core::store::Store;
+use crate::core::store::{AlertOpening, Store};
 use crate::core::tasks::schedule::{ScheduleSample, TaskSchedule};
 use due_watch::DueWatch;
 use history_writer::Recorded;
@@ -356,7 +356,9 @@ async fn run(
     mut requests: mpsc::UnboundedReceiver<Request>,
     events: mpsc::Sender<Event>,
 ) {
-    let mut judge = Judge::new(settings.rules);
+    let mut judge = Judge::new(settings.rules).on_host(&settings.tasks.identity.host);
+    // The store's word on alerts that others opened or resolved first, for the judge.
+    let (stored_tx, mut stored_alerts) = mpsc::unbounded_channel::<Alert>();
     let reports = settings
         .reports
         .map(|reports| ReportDesk::new(store.clone(), reports));
@@ -502,6 +504,7 @@ async fn run(
             incidents: incidents_control,
             tasks: tasks.clone(),
             events: events.clone(),
+            judge: stored_tx.clone(),
         };
         live::spawn(store.clone(), targets, drives.cancel.clone());
     }
@@ -542,6 +545,7 @@ async fn run(
         events.clone(),
         notices,
         timeline.clone(),
+        stored_tx,
     ));
     let (history, history_writer) = match store.clone() {
         Some(store) => {
@@ -567,6 +571,7 @@ async fn run(
 
     loop {
         tokio::select! {
+            Some(stored) = stored_alerts.recv() => judge.take_stored(&stored),
             Some(collected) = samples.recv() => {
                 let verdict = judge.judge(&collected);
                 for change in verdict.changes {
@@ -1242,9 +1247,10 @@ const RESTORE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn restore(judge: &mut Judge, store: &Store, events: &mpsc::Sender<Event>) {
     let now = crate::core::model::now();
+    let host = judge.host().to_owned();
     let loaded = async {
-        let pending = store.pending().await?;
-        let open = store.open_alerts().await?;
+        let pending = store.pending(&host).await?;
+        let open = store.open_alerts(&host).await?;
         let recent = store
             .recent_alerts(now - RECENT_ALERTS_WINDOW, RECENT_ALERTS_LIMIT)
             .await?;
@@ -1274,34 +1280,86 @@ async fn restore(judge: &mut Judge, store: &Store, events: &mpsc::Sender<Event>)
 /// Persists rule changes in order, then reports alert changes: an alert is on screen only once
 /// it is stored (or the store's failure is on screen next to it). Openings, escalations and
 /// resolutions are notified and go to the incidents' timeline.
+///
+/// The store keeps one open alert per host and series, so another console (for a fleet-wide
+/// series) or process of this host may have opened or resolved it first: then the stored alert
+/// is shown and handed to the judge through `judge` instead, and whoever stored it first
+/// notified it.
 async fn persist(
     store: Option<Store>,
     mut changes: mpsc::UnboundedReceiver<Change>,
     events: mpsc::Sender<Event>,
     notices: Option<mpsc::UnboundedSender<(Alert, AlertEvent)>>,
     timeline: Option<Timeline>,
+    judge: mpsc::UnboundedSender<Alert>,
 ) {
     // The level each open alert was last announced at, to tell an escalation from a new peak.
     let mut levels: std::collections::HashMap<String, Status> = std::collections::HashMap::new();
+    // Openings the store answered with another's alert: the judge's own changes to them, made
+    // before it took the stored one, are dropped.
+    let mut superseded: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(change) = changes.recv().await {
-        let stored = match (&change, &store) {
-            (Change::Opened(alert), Some(store)) => store.insert_alert(alert).await,
-            (Change::Updated(alert) | Change::Resolved(alert), Some(store)) => {
-                store.update_alert(alert).await
+        if let Change::Updated(alert) | Change::Resolved(alert) = &change
+            && superseded.contains(&alert.id)
+        {
+            if !alert.is_open() {
+                superseded.remove(&alert.id);
             }
-            (Change::Pending(record), Some(store)) => store.save_pending(record).await,
-            (Change::PendingCleared(key), Some(store)) => store.clear_pending(key).await,
-            (_, None) => Ok(()),
+            continue;
+        }
+        let stored = match (&change, &store) {
+            (Change::Opened(alert), Some(store)) => {
+                store
+                    .insert_alert(alert)
+                    .await
+                    .map(|opening| match opening {
+                        AlertOpening::Stored => None,
+                        AlertOpening::AlreadyOpen(open) => {
+                            superseded.insert(alert.id.clone());
+                            Some(open)
+                        }
+                    })
+            }
+            (Change::Updated(alert) | Change::Resolved(alert), Some(store)) => {
+                match store.update_alert(alert).await {
+                    Ok(false) => store.alert(&alert.id).await,
+                    Ok(true) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            }
+            (Change::Pending(record), Some(store)) => {
+                store.save_pending(record).await.map(|()| None)
+            }
+            (Change::PendingCleared { host, key }, Some(store)) => {
+                store.clear_pending(host, key).await.map(|()| None)
+            }
+            (_, None) => Ok(None),
         };
-        if let Err(error) = stored {
-            tracing::warn!("{error}");
-            let warning = Event::Warning {
-                source: "store",
-                message: error.to_string(),
-            };
-            if events.send(warning).await.is_err() {
+        let instead = match stored {
+            Ok(instead) => instead,
+            Err(error) => {
+                tracing::warn!("{error}");
+                let warning = Event::Warning {
+                    source: "store",
+                    message: error.to_string(),
+                };
+                if events.send(warning).await.is_err() {
+                    break;
+                }
+                None
+            }
+        };
+        if let Some(stored) = instead {
+            if stored.is_open() {
+                levels.insert(stored.id.clone(), stored.level);
+            } else {
+                levels.remove(&stored.id);
+            }
+            let _ = judge.send(stored.clone());
+            if events.send(Event::AlertChanged(stored)).await.is_err() {
                 break;
             }
+            continue;
         }
         let notice = match &change {
             Change::Opened(alert) => {

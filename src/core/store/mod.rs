@@ -17,7 +17,7 @@ use sqlx::{AnyConnection, AnyPool, Connection, Executor, Row, SqlSafeStr};
 use thiserror::Error;
 
 use crate::core::checks::PendingRecord;
-use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit};
+use crate::core::model::{Alert, RunStatus, Status, TaskRun, Unit, fleet_wide_prefixes};
 use crate::core::sources::secrets::mask_url;
 
 /// Where the state lives.
@@ -134,6 +134,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "schedule watch",
         include_str!("../../../migrations/0015_schedule_watch.sql"),
     ),
+    (
+        16,
+        "alert hosts",
+        include_str!("../../../migrations/0016_alert_hosts.sql"),
+    ),
 ];
 
 /// Migrations whose PostgreSQL text differs: the shared store logs changes by trigger and
@@ -167,6 +172,14 @@ fn migrator(postgres: bool) -> Migrator {
     )
 }
 
+/// What storing a newly opened alert came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertOpening {
+    Stored,
+    /// The host already had this alert open on the series; the new one was not stored.
+    AlreadyOpen(Alert),
+}
+
 /// One stored service check result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceResultRow {
@@ -186,9 +199,9 @@ pub struct Store {
     session: String,
     /// The PostgreSQL URL, for a connection of its own that listens for changes.
     shared_url: Option<String>,
-    /// Whose metric history this handle reads and writes ('' until a host is named; see
-    /// `history::records`).
-    pub(crate) history_host: String,
+    /// The host this handle acts for ('' until one is named, [`Store::for_host`]): whose
+    /// metric history it reads and writes, and whose alerts and pending conditions it restores.
+    pub(crate) host: String,
 }
 
 impl Store {
@@ -297,7 +310,7 @@ impl Store {
             location: described,
             session,
             shared_url,
-            history_host: String::new(),
+            host: String::new(),
         })
     }
 
@@ -311,6 +324,45 @@ impl Store {
         self.shared_url.as_deref()
     }
 
+    /// This handle, acting for `host`. What was stored before the store named hosts becomes
+    /// `host`'s: the first opsdeck of a host to open the store takes the unowned metric history
+    /// and alerts (those on fleet-wide metrics become the fleet's).
+    pub async fn for_host(mut self, host: &str) -> Result<Store, StoreError> {
+        self.host = host.to_owned();
+        if !host.is_empty() {
+            self.adopt_unowned_history(host).await?;
+            self.adopt_unowned_alerts(host).await?;
+        }
+        Ok(self)
+    }
+
+    /// The host this handle acts for ('' when none was named).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    async fn adopt_unowned_alerts(&self, host: &str) -> Result<(), StoreError> {
+        let [first, second, third] = fleet_wide_prefixes();
+        // An open alert is left unowned (and shown, not restored) rather than made a second open
+        // one of its series: that would break the one-open-alert index.
+        sqlx::query(
+            "UPDATE alerts SET host = CASE
+                 WHEN metric LIKE $2 OR metric LIKE $3 OR metric LIKE $4 THEN '' ELSE $1 END
+             WHERE host IS NULL AND (resolved_at IS NOT NULL OR NOT EXISTS (
+                 SELECT 1 FROM alerts AS taken
+                 WHERE taken.resolved_at IS NULL AND taken.host IS NOT NULL
+                     AND taken.series_key = alerts.series_key))",
+        )
+        .bind(host)
+        .bind(format!("{first}%"))
+        .bind(format!("{second}%"))
+        .bind(format!("{third}%"))
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?;
+        Ok(())
+    }
+
     pub(crate) fn query_error(&self) -> impl Fn(sqlx::Error) -> StoreError + '_ {
         |reason| StoreError::Query {
             location: self.location.clone(),
@@ -322,58 +374,84 @@ impl Store {
         &self.location
     }
 
-    pub async fn insert_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO alerts (id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    /// Stores a newly opened alert, unless its host already has one open on the series (another
+    /// console judging the same fleet-wide series, or the console and the exporter of one host):
+    /// then that one is answered, and the new one is not stored.
+    pub async fn insert_alert(&self, alert: &Alert) -> Result<AlertOpening, StoreError> {
+        let host = alert.host.as_deref().unwrap_or_default();
+        // The open one may be resolved between the two statements: then this opening stands.
+        loop {
+            let inserted = sqlx::query(
+                "INSERT INTO alerts (id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (host, series_key) WHERE resolved_at IS NULL DO NOTHING",
+            )
+            .bind(&alert.id)
+            .bind(&alert.key)
+            .bind(&alert.metric)
+            .bind(alert.instance.as_deref())
+            .bind(host)
+            .bind(alert.level.as_str())
+            .bind(alert.opened_at.timestamp_millis())
+            .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
+            .bind(alert.peak)
+            .bind(alert.threshold)
+            .bind(unit_name(alert.unit))
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
+            if inserted.rows_affected() > 0 {
+                return Ok(AlertOpening::Stored);
+            }
+            let query = sqlx::query(
+                "SELECT id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit
+                 FROM alerts WHERE host = $1 AND series_key = $2 AND resolved_at IS NULL",
+            )
+            .bind(host)
+            .bind(&alert.key);
+            if let Some(open) = self.fetch_alerts(query).await?.pop() {
+                return Ok(AlertOpening::AlreadyOpen(open));
+            }
+        }
+    }
+
+    /// Stores an open alert's new level, peak or resolution; `false` when the store no longer
+    /// has it open (another console resolved it first), and then nothing is changed.
+    pub async fn update_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE alerts SET level = $2, resolved_at = $3, peak = $4, threshold = $5
+             WHERE id = $1 AND resolved_at IS NULL",
         )
         .bind(&alert.id)
-        .bind(&alert.key)
-        .bind(&alert.metric)
-        .bind(alert.instance.as_deref())
         .bind(alert.level.as_str())
-        .bind(alert.opened_at.timestamp_millis())
         .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
         .bind(alert.peak)
         .bind(alert.threshold)
-        .bind(unit_name(alert.unit))
         .execute(&self.pool)
         .await
         .map_err(self.query_error())?;
-        Ok(())
+        Ok(updated.rows_affected() > 0)
     }
 
-    pub async fn update_alert(&self, alert: &Alert) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE alerts SET level = $2, resolved_at = $3, peak = $4, threshold = $5 WHERE id = $1",
-        )
-        .bind(&alert.id)
-        .bind(alert.level.as_str())
-        .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
-        .bind(alert.peak)
-        .bind(alert.threshold)
-        .execute(&self.pool)
-        .await
-        .map_err(self.query_error())?;
-        Ok(())
-    }
-
-    pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+    /// The open alerts a console on `host` judges: that host's and the fleet's.
+    pub async fn open_alerts(&self, host: &str) -> Result<Vec<Alert>, StoreError> {
         let query = sqlx::query(
-            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
-             FROM alerts WHERE resolved_at IS NULL ORDER BY opened_at",
-        );
+            "SELECT id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit
+             FROM alerts WHERE resolved_at IS NULL AND (host = $1 OR host = '') ORDER BY opened_at",
+        )
+        .bind(host);
         self.fetch_alerts(query).await
     }
 
-    /// Open alerts and those resolved since `since`, newest first, at most `limit`.
+    /// Open alerts and those resolved since `since`, of every host, newest first, at most
+    /// `limit`.
     pub async fn recent_alerts(
         &self,
         since: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<Alert>, StoreError> {
         let query = sqlx::query(
-            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+            "SELECT id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE resolved_at IS NULL OR resolved_at >= $1
              ORDER BY opened_at DESC LIMIT $2",
         )
@@ -385,7 +463,7 @@ impl Store {
     /// One alert as stored now (another console's change to show); `None` if there is none.
     pub async fn alert(&self, id: &str) -> Result<Option<Alert>, StoreError> {
         let query = sqlx::query(
-            "SELECT id, series_key, metric, instance, level, opened_at, resolved_at, peak, threshold, unit
+            "SELECT id, series_key, metric, instance, host, level, opened_at, resolved_at, peak, threshold, unit
              FROM alerts WHERE id = $1",
         )
         .bind(id);
@@ -408,10 +486,11 @@ impl Store {
 
     pub async fn save_pending(&self, record: &PendingRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO rule_pending (series_key, warn_since, crit_since, last_seen) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (series_key) DO UPDATE SET warn_since = excluded.warn_since,
+            "INSERT INTO rule_pending (host, series_key, warn_since, crit_since, last_seen) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (host, series_key) DO UPDATE SET warn_since = excluded.warn_since,
                  crit_since = excluded.crit_since, last_seen = excluded.last_seen",
         )
+        .bind(&record.host)
         .bind(&record.key)
         .bind(record.warn_since.map(|at| at.timestamp_millis()))
         .bind(record.crit_since.map(|at| at.timestamp_millis()))
@@ -422,8 +501,9 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_pending(&self, key: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM rule_pending WHERE series_key = $1")
+    pub async fn clear_pending(&self, host: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM rule_pending WHERE host = $1 AND series_key = $2")
+            .bind(host)
             .bind(key)
             .execute(&self.pool)
             .await
@@ -431,15 +511,20 @@ impl Store {
         Ok(())
     }
 
-    pub async fn pending(&self) -> Result<Vec<PendingRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT series_key, warn_since, crit_since, last_seen FROM rule_pending")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(self.query_error())?;
+    /// The pending conditions a console on `host` judges: that host's and the fleet's.
+    pub async fn pending(&self, host: &str) -> Result<Vec<PendingRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT host, series_key, warn_since, crit_since, last_seen FROM rule_pending
+             WHERE host = $1 OR host = ''",
+        )
+        .bind(host)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.query_error())?;
         rows.iter()
             .map(|row| {
                 Ok(PendingRecord {
+                    host: row.try_get("host")?,
                     key: row.try_get("series_key")?,
                     warn_since: row
                         .try_get::<Option<i64>, _>("warn_since")?
@@ -754,6 +839,10 @@ pub(crate) fn alert_from_row(row: &AnyRow) -> Result<Alert, sqlx::Error> {
         key: row.try_get("series_key")?,
         metric: row.try_get("metric")?,
         instance: row.try_get("instance")?,
+        // '' is the fleet's; NULL a row from before alerts named hosts that no host took.
+        host: row
+            .try_get::<Option<String>, _>("host")?
+            .filter(|host| !host.is_empty()),
         level: Status::parse(&level).unwrap_or(Status::Unknown),
         opened_at: from_millis(row.try_get("opened_at")?),
         resolved_at: row

@@ -255,6 +255,7 @@ impl AppState {
             read_only: self.host.read_only,
             judged: &self.judged,
             language: self.language,
+            hostname: &self.host.hostname,
         }
     }
 

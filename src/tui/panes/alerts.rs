@@ -299,6 +299,10 @@ fn alert_line(
         Some(instance) => format!("{} {}", alert.metric, printable(instance)),
         None => alert.metric.clone(),
     };
+    // On a shared store the other hosts' alerts are listed too: they say whose they are.
+    if let Some(host) = alert.host.as_deref().filter(|host| *host != view.hostname) {
+        subject = format!("{}: {subject}", printable(host));
+    }
     if let Some(incident) = incident {
         subject.push_str(&format!(" -> {}", printable(incident)));
     }
@@ -382,6 +386,7 @@ mod tests {
             key: "service.up:checkout".into(),
             metric: "service.up".into(),
             instance: Some("checkout".into()),
+            host: None,
             level: Status::Crit,
             opened_at: Utc::now(),
             resolved_at: None,

@@ -123,6 +123,8 @@ pub struct View<'a> {
     pub judged: &'a HashMap<String, Evaluation>,
     /// The language of labels that come in English and Korean (incident levels and stages).
     pub language: Language,
+    /// This console's host, which rows of a shared store name when they are another's.
+    pub hostname: &'a str,
 }
 
 impl View<'_> {
