@@ -121,14 +121,17 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .into_iter()
                     .map(|(task, key)| (task, key.map(|key| key.to_string())))
                     .collect();
-                let runs = store.runs(None, 1000).await?;
+                let host = hostname();
+                let mut runs = store.runs(None, 1000).await?;
+                // A shared store holds every host's runs; this host's tasks are judged by its own.
+                runs.retain(|run| run.host == host);
                 let now = opsdeck::core::model::now();
                 let scheduled: Vec<String> = tasks
                     .iter()
                     .filter(|(task, _)| task.info.schedule.is_some())
                     .map(|(task, _)| task.info.id.clone())
                     .collect();
-                let watched = store.watch_schedules(&scheduled, now).await?;
+                let watched = store.watch_schedules(&host, &scheduled, now).await?;
                 let listing = headless::tasks::listing(&tasks, &runs, &watched, now);
                 match format {
                     Format::Text => print!("{}", headless::tasks::listing_text(&listing)),
@@ -165,7 +168,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 // wakes this at that very time, so its own first look must not hide it. Only
                 // the overdue view skips such windows; record the start for it.
                 store
-                    .watch_schedules(&due, opsdeck::core::model::now())
+                    .watch_schedules(&hostname(), &due, opsdeck::core::model::now())
                     .await?;
                 let settings = RunnerSettings::tasks_only(task_settings(
                     tasks,
@@ -249,6 +252,7 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 let session = checklist_session(&config, paths.as_ref());
                 let calendar = opsdeck::core::calendar::load(
                     &store,
+                    &hostname(),
                     &tasks,
                     &session.checklists,
                     session.language,
@@ -876,9 +880,9 @@ fn console(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
         let store = Store::open(&location).await?.for_host(&hostname()).await?;
         let log_guard = init_logging(paths.as_ref())?;
         tracing::info!(store = store.location(), "opsdeck started");
-        let runner = runner::spawn(settings, Some(store));
+        let runner = runner::spawn(settings, Some(store.clone()));
         let runner = match exporter {
-            Some(exporter) => runner::exporter::attach_or_warn(exporter, runner).await,
+            Some(exporter) => runner::exporter::attach_or_warn(exporter, runner, Some(store)).await,
             None => runner,
         };
         Ok((runner, log_guard))
@@ -977,7 +981,7 @@ fn exporter(cli: &Cli, paths: Option<Paths>) -> Result<i32> {
                 paths.as_ref(),
             )
         };
-        headless::exporter::run(runner::spawn(settings, Some(store)), endpoint).await
+        headless::exporter::run(runner::spawn(settings, Some(store.clone())), endpoint, store).await
     })
 }
 

@@ -409,7 +409,7 @@ async fn in_the_console_every_event_passes_on_while_it_serves() {
     let web_port = web.local_addr().unwrap().port();
     let port = support::free_port();
     let mut console =
-        runner::exporter::attach_or_warn(exporter_at(port), tcp_runner(web_port)).await;
+        runner::exporter::attach_or_warn(exporter_at(port), tcp_runner(web_port), None).await;
     let checked = next(&mut console, |event| match event {
         Event::ServiceChecked { name, .. } => Some(name),
         _ => None,
@@ -424,7 +424,7 @@ async fn in_the_console_every_event_passes_on_while_it_serves() {
 
     // A second console on the same address: told in place, and its events still flow.
     let mut second =
-        runner::exporter::attach_or_warn(exporter_at(port), tcp_runner(web_port)).await;
+        runner::exporter::attach_or_warn(exporter_at(port), tcp_runner(web_port), None).await;
     let first = tokio::time::timeout(WITHIN, second.events.recv())
         .await
         .unwrap()
@@ -473,6 +473,70 @@ async fn scrape(port: u16) -> String {
     body
 }
 
+/// Runs made by other opsdeck processes of this host (cron's `opsdeck run`) count from the store,
+/// however many runs came after them; runs of other hosts sharing the store do not.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stores_last_success_of_this_host_is_served_and_another_hosts_is_not() {
+    use opsdeck::core::model::{RunStatus, TaskRun, Trigger};
+    use opsdeck::core::store::{Store, StoreLocation};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let ended = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    let run = |id: String, task: &str, host: &str, at: chrono::DateTime<chrono::Utc>| TaskRun {
+        id,
+        task_id: task.into(),
+        params: Default::default(),
+        plan: vec![task.into()],
+        user: "cron".into(),
+        client: None,
+        host: host.into(),
+        pid: 1,
+        started_at: at,
+        ended_at: Some(at),
+        status: RunStatus::Succeeded,
+        exit_code: Some(0),
+        summary: None,
+        output: "x".repeat(1000),
+        log_path: None,
+        trigger: Trigger::Schedule,
+    };
+    store
+        .insert_run(&run("nightly".into(), "nightly", "test-host", ended))
+        .await
+        .unwrap();
+    // More newer runs of another host than the console's history holds.
+    for minute in 0..210 {
+        let at = ended + chrono::TimeDelta::minutes(minute + 1);
+        store
+            .insert_run(&run(format!("theirs-{minute}"), "theirs", "web-9", at))
+            .await
+            .unwrap();
+    }
+    let runner = runner::spawn(
+        RunnerSettings::tasks_only(support::runner::no_tasks()),
+        Some(store.clone()),
+    );
+    let port = support::free_port();
+    let console = runner::exporter::attach_or_warn(exporter_at(port), runner, Some(store)).await;
+    let wanted = format!(
+        "opsdeck_task_last_success_timestamp_seconds{{task=\"nightly\"}} {}\n",
+        ended.timestamp_millis() as f64 / 1000.0
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let body = loop {
+        let body = scrape(port).await;
+        if body.contains(&wanted) || Instant::now() > deadline {
+            break body;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(body.contains(&wanted), "no {wanted} in:\n{body}");
+    assert!(!body.contains("task=\"theirs\""), "{body}");
+    console.requests.send(Request::Shutdown).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_successful_task_run_here_is_its_last_success_and_a_failed_one_is_not() {
     let dir = tempfile::tempdir().unwrap();
@@ -495,7 +559,7 @@ async fn a_successful_task_run_here_is_its_last_success_and_a_failed_one_is_not(
         None,
     );
     let port = support::free_port();
-    let mut console = runner::exporter::attach_or_warn(exporter_at(port), runner).await;
+    let mut console = runner::exporter::attach_or_warn(exporter_at(port), runner, None).await;
     for task in ["ok", "broken"] {
         console
             .requests

@@ -124,8 +124,8 @@ fn run(id: &str, task: &str, user: &str, started: &str, status: RunStatus) -> Ta
     }
 }
 
-/// November 2026 and a quieter October, as described at the top.
-/// A known November of `host` (and an alert of another host's).
+/// November 2026 and a quieter October of `host`, as described at the top, and an alert of
+/// another host's.
 async fn seed(store: &Store, host: &str) {
     let mut results = Vec::new();
     let mut hour = at("2026-10-01T00:00:00Z");

@@ -71,7 +71,7 @@ impl Home {
             let location = StoreLocation::Sqlite(self.path("state/state.db"));
             let store = Store::open(&location).await.unwrap();
             let watched = store
-                .watch_schedules(&[task.to_owned()], since)
+                .watch_schedules(&this_host(), &[task.to_owned()], since)
                 .await
                 .unwrap();
             assert_eq!(watched[task].timestamp_millis(), since.timestamp_millis());
@@ -84,6 +84,11 @@ impl Home {
         serde_json::from_str(&run.stdout)
             .unwrap_or_else(|error| panic!("not JSON ({error}):\n{}", run.text()))
     }
+}
+
+/// The host the binary runs as: its runs and schedule watches are its own.
+fn this_host() -> String {
+    hostname::get().unwrap().to_string_lossy().into_owned()
 }
 
 /// A `[[task]]` that appends a line to `file` and takes `seconds`.
@@ -156,6 +161,64 @@ fn run_due_twice_at_once_runs_a_task_once() {
         again.text()
     );
     assert_eq!(lines(&stamp), 1);
+}
+
+/// On a shared store another host's run of a task is not this host's: it neither makes the task
+/// "not due" for `run --due` here nor counts as this host's last success.
+#[test]
+fn another_hosts_run_does_not_do_this_hosts_task() {
+    use opsdeck::core::model::{RunStatus, TaskRun, Trigger};
+    use opsdeck::core::store::{Store, StoreLocation};
+    let dir = tempfile::tempdir().unwrap();
+    let stamp = dir.path().join("stamp.log");
+    let config = stamp_task(
+        "stamp",
+        &stamp,
+        0,
+        "schedule = \"0 0 1 1 *\"\nunattended = true",
+    );
+    let home = Home::new(&config);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = Store::open(&StoreLocation::Sqlite(home.path("state/state.db")))
+            .await
+            .unwrap();
+        let now = Utc::now();
+        store
+            .insert_run(&TaskRun {
+                id: "elsewhere".into(),
+                task_id: "stamp".into(),
+                params: Default::default(),
+                plan: vec!["stamp".into()],
+                user: "cron".into(),
+                client: None,
+                host: "web-9".into(),
+                pid: 1,
+                started_at: now,
+                ended_at: Some(now),
+                status: RunStatus::Succeeded,
+                exit_code: Some(0),
+                summary: None,
+                output: String::new(),
+                log_path: None,
+                trigger: Trigger::Schedule,
+            })
+            .await
+            .unwrap();
+        store.close().await;
+    });
+    let listing = home.json("UTC", &["tasks", "--format", "json"]);
+    let task = listing
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|task| task["id"] == "stamp")
+        .unwrap();
+    assert!(task["due"]["last_success"].is_null(), "{task:#}");
+    assert!(task["last_run"].is_null(), "{task:#}");
+    let run = home.run(&["run", "--due"]).ok();
+    assert!(!run.stderr.contains("stamp is not due"), "{}", run.text());
+    assert_eq!(lines(&stamp), 1, "{}", run.text());
 }
 
 #[test]
@@ -580,6 +643,7 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
         // Watched since before last midnight's window, which nothing ran for.
         store
             .watch_schedules(
+                "test-host",
                 &["stamp".to_owned()],
                 Utc::now() - chrono::TimeDelta::days(2),
             )
@@ -672,10 +736,13 @@ async fn watching_begins_once(store: opsdeck::core::store::Store) {
             .map(|name| name.to_string())
             .collect::<Vec<_>>()
     };
-    let watched = store.watch_schedules(&ids(&["a"]), first).await.unwrap();
+    let watched = store
+        .watch_schedules("web-1", &ids(&["a"]), first)
+        .await
+        .unwrap();
     assert_eq!(watched, [("a".to_owned(), first)].into());
     let watched = store
-        .watch_schedules(&ids(&["a", "b"]), later)
+        .watch_schedules("web-1", &ids(&["a", "b"]), later)
         .await
         .unwrap();
     assert_eq!(
@@ -683,10 +750,17 @@ async fn watching_begins_once(store: opsdeck::core::store::Store) {
         [("a".to_owned(), first), ("b".to_owned(), later)].into()
     );
     let watched = store
-        .watch_schedules(&ids(&["b"]), utc("2026-12-06T08:00:00Z"))
+        .watch_schedules("web-1", &ids(&["b"]), utc("2026-12-06T08:00:00Z"))
         .await
         .unwrap();
     assert_eq!(watched, [("b".to_owned(), later)].into());
+    // Another host sharing the store begins watching when it first looks, not when web-1 did.
+    let joined = utc("2026-12-07T08:00:00Z");
+    let watched = store
+        .watch_schedules("web-2", &ids(&["a"]), joined)
+        .await
+        .unwrap();
+    assert_eq!(watched, [("a".to_owned(), joined)].into());
 }
 
 #[tokio::test]

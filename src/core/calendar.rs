@@ -297,6 +297,7 @@ fn checklist_due_times<Tz: TimeZone>(
 /// the tasks' schedules began (if not yet), and builds the calendar.
 pub async fn load<Tz: TimeZone>(
     store: &Store,
+    host: &str,
     tasks: &[TaskInfo],
     checklists: &[Checklist],
     language: Language,
@@ -304,7 +305,9 @@ pub async fn load<Tz: TimeZone>(
     zone: &Tz,
 ) -> Result<Calendar, StoreError> {
     let start = now - TimeDelta::days(DAYS);
-    let runs = store.runs_in(start, now).await?;
+    let mut runs = store.runs_in(start, now).await?;
+    // A shared store holds every host's runs; this host's schedule is kept by its own.
+    runs.retain(|run| run.host == host);
     let mut checklist_runs = Vec::new();
     for checklist in checklists {
         for due in checklist_due_times(checklist, start, now, zone) {
@@ -321,7 +324,7 @@ pub async fn load<Tz: TimeZone>(
         .map(|task| task.id.clone())
         .collect();
     let watched_since = store
-        .watch_schedules(&scheduled, crate::core::model::now())
+        .watch_schedules(host, &scheduled, crate::core::model::now())
         .await?;
     let sources = Sources {
         tasks,

@@ -408,7 +408,10 @@ impl TaskManager {
                 .await;
         };
         if let Some(store) = &self.store {
-            match store.task_runs_since(task_id, due).await {
+            match store
+                .task_runs_since(task_id, &self.settings.identity.host, due)
+                .await
+            {
                 Ok(runs) => {
                     if let Some(run) = runs.iter().find(|run| {
                         run.status == RunStatus::Succeeded || run.trigger == Trigger::Schedule

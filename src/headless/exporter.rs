@@ -11,12 +11,13 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::core::exporter::http::Endpoint;
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::RunnerHandle;
+use crate::core::store::Store;
 
-pub async fn run(runner: RunnerHandle, endpoint: Endpoint) -> Result<i32> {
+pub async fn run(runner: RunnerHandle, endpoint: Endpoint, store: Store) -> Result<i32> {
     if let Some(address) = endpoint.local_addr() {
         eprintln!("opsdeck exporter: serving http://{address}/metrics");
     }
-    let mut runner = crate::core::runner::exporter::attach(endpoint, runner);
+    let mut runner = crate::core::runner::exporter::attach(endpoint, runner, Some(store));
     let mut terminate = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
     let mut said: HashMap<&'static str, String> = HashMap::new();
     let mut stopping = false;

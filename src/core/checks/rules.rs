@@ -551,7 +551,10 @@ mod tests {
         };
         engine.take_stored(&first);
         let escalated = engine.observe(&cpu(95.0), at(310));
-        let held: Vec<&str> = engine.open_alerts().map(|alert| alert.id.as_str()).collect();
+        let held: Vec<&str> = engine
+            .open_alerts()
+            .map(|alert| alert.id.as_str())
+            .collect();
         assert_eq!(held, ["the-exporters"]);
         assert!(
             escalated
@@ -565,7 +568,10 @@ mod tests {
             host: Some("web-2".into()),
             ..mine.clone()
         });
-        let held: Vec<&str> = engine.open_alerts().map(|alert| alert.id.as_str()).collect();
+        let held: Vec<&str> = engine
+            .open_alerts()
+            .map(|alert| alert.id.as_str())
+            .collect();
         assert_eq!(held, ["the-exporters"]);
         // Resolved elsewhere: let go, and the condition must hold its 5 minutes again.
         engine.take_stored(&Alert {

@@ -193,11 +193,28 @@ impl Figures {
         if run.status != RunStatus::Succeeded || run.host != self.host {
             return;
         }
+        self.task_success(&run.task_id, ended_at);
+    }
+
+    fn task_success(&mut self, task_id: &str, ended_at: DateTime<Utc>) {
         let last = self
             .task_successes
-            .entry(run.task_id.clone())
+            .entry(task_id.to_owned())
             .or_insert(ended_at);
         *last = (*last).max(ended_at);
+    }
+
+    /// This host's name, whose runs and alerts count.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Each task's last success on this host as the store has it, runs made by other opsdeck
+    /// processes here (`opsdeck run` from cron) included.
+    pub fn task_successes(&mut self, successes: &HashMap<String, DateTime<Utc>>) {
+        for (task_id, ended_at) in successes {
+            self.task_success(task_id, *ended_at);
+        }
     }
 
     fn alert(&mut self, alert: &Alert) {
@@ -532,7 +549,13 @@ mod tests {
         resolved.resolved_at = Some(at);
         figures.observe(&Event::AlertChanged(resolved));
         let text = figures.render(at);
-        assert!(text.contains("opsdeck_alerts_open{level=\"crit\"} 1\n"), "{text}");
-        assert!(text.contains("opsdeck_alerts_open{level=\"warn\"} 0\n"), "{text}");
+        assert!(
+            text.contains("opsdeck_alerts_open{level=\"crit\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("opsdeck_alerts_open{level=\"warn\"} 0\n"),
+            "{text}"
+        );
     }
 }

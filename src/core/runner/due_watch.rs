@@ -18,15 +18,18 @@ const EVERY: Duration = Duration::from_secs(60);
 
 pub struct DueWatch {
     store: Store,
+    /// The host whose runs and watch count: each host does its own maintenance.
+    host: String,
     schedules: Vec<(String, TaskSchedule)>,
     /// When watching each schedule began; stored once and never moved, so read once.
     watched: Option<HashMap<String, DateTime<Utc>>>,
 }
 
 impl DueWatch {
-    pub fn new(store: Store, schedules: Vec<(String, TaskSchedule)>) -> DueWatch {
+    pub fn new(store: Store, host: String, schedules: Vec<(String, TaskSchedule)>) -> DueWatch {
         DueWatch {
             store,
+            host,
             schedules,
             watched: None,
         }
@@ -38,11 +41,11 @@ impl DueWatch {
             Some(watched) => watched,
             None => {
                 let ids: Vec<String> = self.schedules.iter().map(|(id, _)| id.clone()).collect();
-                self.store.watch_schedules(&ids, now).await?
+                self.store.watch_schedules(&self.host, &ids, now).await?
             }
         };
         let watched = self.watched.insert(watched);
-        let successes = self.store.last_successes().await?;
+        let successes = self.store.last_successes(&self.host).await?;
         Ok(ScheduleSample::new(
             &self.schedules,
             watched,

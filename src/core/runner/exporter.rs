@@ -1,28 +1,32 @@
 //! Puts the exporter between the runner and whoever listens to it (the console, or the headless
 //! `opsdeck exporter`): every event passes through unchanged and in order, and the exporter
-//! keeps the figures it shows from them. It also asks for the task history every minute, so
-//! runs made by other opsdeck processes on this host (`opsdeck run` from cron) are counted too.
+//! keeps the figures it shows from them. With a store it also reads each task's last success on
+//! this host every minute, so runs made by other opsdeck processes here (`opsdeck run` from
+//! cron) are counted too.
 
-use std::sync::PoisonError;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::RunnerHandle;
-use crate::core::exporter::ExporterSettings;
 use crate::core::exporter::http::{BindError, Endpoint};
-use crate::core::protocol::{Event, Request};
+use crate::core::exporter::{ExporterSettings, Figures};
+use crate::core::protocol::Event;
+use crate::core::store::Store;
 
-const HISTORY_EVERY: Duration = Duration::from_secs(60);
+const SUCCESSES_EVERY: Duration = Duration::from_secs(60);
 
-/// Serves `endpoint` from `runner`'s events until the runner stops; the handle returned is the
-/// runner's, to be used in its place.
-pub fn attach(endpoint: Endpoint, runner: RunnerHandle) -> RunnerHandle {
+/// Serves `endpoint` from `runner`'s events (and `store`'s record of task runs) until the
+/// runner stops; the handle returned is the runner's, to be used in its place.
+pub fn attach(endpoint: Endpoint, runner: RunnerHandle, store: Option<Store>) -> RunnerHandle {
     let figures = endpoint.figures();
     let stop = CancellationToken::new();
     tokio::spawn(endpoint.serve(stop.clone()));
-    tokio::spawn(ask_for_history(runner.requests.clone(), stop.clone()));
+    if let Some(store) = store {
+        tokio::spawn(read_successes(store, figures.clone(), stop.clone()));
+    }
     pass_on(
         runner,
         None,
@@ -37,9 +41,13 @@ pub fn attach(endpoint: Endpoint, runner: RunnerHandle) -> RunnerHandle {
 }
 
 /// The console's way in: a failure to listen is a warning in place, and the console runs on.
-pub async fn attach_or_warn(settings: ExporterSettings, runner: RunnerHandle) -> RunnerHandle {
+pub async fn attach_or_warn(
+    settings: ExporterSettings,
+    runner: RunnerHandle,
+    store: Option<Store>,
+) -> RunnerHandle {
     match Endpoint::bind(settings).await {
-        Ok(endpoint) => attach(endpoint, runner),
+        Ok(endpoint) => attach(endpoint, runner, store),
         Err(error) => warn_first(&error, runner),
     }
 }
@@ -80,16 +88,25 @@ fn pass_on(
     runner
 }
 
-async fn ask_for_history(requests: mpsc::UnboundedSender<Request>, stop: CancellationToken) {
-    let mut every = tokio::time::interval(HISTORY_EVERY);
-    // The runner sends the history once at its start.
-    every.tick().await;
+/// One small query a minute (the last success per task) instead of re-reading runs with their
+/// output; a failure leaves the figures as they were, and the next minute tries again.
+async fn read_successes(store: Store, figures: Arc<Mutex<Figures>>, stop: CancellationToken) {
+    let host = figures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .host()
+        .to_owned();
+    let mut every = tokio::time::interval(SUCCESSES_EVERY);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             _ = every.tick() => {
-                if requests.send(Request::LoadHistory { task_id: None }).is_err() {
-                    return;
+                match store.last_successes(&host).await {
+                    Ok(successes) => figures
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .task_successes(&successes),
+                    Err(error) => tracing::warn!("exporter: {error}"),
                 }
             }
         }

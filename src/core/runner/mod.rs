@@ -471,7 +471,11 @@ async fn run(
         .collect();
     let due_watch = match &store {
         Some(store) if settings.watch_schedules && !schedules.is_empty() => {
-            Some(drives.start(DueWatch::new(store.clone(), schedules)))
+            Some(drives.start(DueWatch::new(
+                store.clone(),
+                settings.tasks.identity.host.clone(),
+                schedules,
+            )))
         }
         _ => None,
     };
@@ -744,10 +748,12 @@ async fn run(
                 Some(Request::LoadCalendar { language }) => {
                     let (store, events) = (store.clone(), events.clone());
                     let (tasks, checklists) = (calendar_tasks.clone(), calendar_checklists.clone());
+                    let host = identity.host.clone();
                     tokio::spawn(async move {
                         let calendar = match &store {
                             Some(store) => crate::core::calendar::load(
                                 store,
+                                &host,
                                 &tasks,
                                 &checklists,
                                 language,

@@ -136,8 +136,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         16,
-        "alert hosts",
-        include_str!("../../../migrations/0016_alert_hosts.sql"),
+        "alerts, pending conditions and schedules per host",
+        include_str!("../../../migrations/0016_hosts.sql"),
     ),
 ];
 
@@ -325,13 +325,23 @@ impl Store {
     }
 
     /// This handle, acting for `host`. What was stored before the store named hosts becomes
-    /// `host`'s: the first opsdeck of a host to open the store takes the unowned metric history
-    /// and alerts (those on fleet-wide metrics become the fleet's).
+    /// `host`'s: the first opsdeck of a host to open the store takes the unowned metric history,
+    /// schedule watches and alerts (those on fleet-wide metrics become the fleet's).
     pub async fn for_host(mut self, host: &str) -> Result<Store, StoreError> {
         self.host = host.to_owned();
         if !host.is_empty() {
             self.adopt_unowned_history(host).await?;
             self.adopt_unowned_alerts(host).await?;
+            sqlx::query(
+                "UPDATE schedule_watch SET host = $1
+                 WHERE host = '' AND NOT EXISTS (
+                     SELECT 1 FROM schedule_watch AS own
+                     WHERE own.host = $1 AND own.task_id = schedule_watch.task_id)",
+            )
+            .bind(host)
+            .execute(&self.pool)
+            .await
+            .map_err(self.query_error())?;
         }
         Ok(self)
     }
@@ -623,28 +633,34 @@ impl Store {
             .map_err(self.query_error())
     }
 
-    /// The runs of one task started at or after `since`, newest first.
+    /// The runs of one task on `host` started at or after `since`, newest first.
     pub async fn task_runs_since(
         &self,
         task_id: &str,
+        host: &str,
         since: DateTime<Utc>,
     ) -> Result<Vec<TaskRun>, StoreError> {
         let query = sqlx::query(
-            "SELECT * FROM task_runs WHERE task_id = $1 AND started_at >= $2 ORDER BY started_at DESC",
+            "SELECT * FROM task_runs WHERE task_id = $1 AND host = $2 AND started_at >= $3
+             ORDER BY started_at DESC",
         )
         .bind(task_id.to_owned())
+        .bind(host.to_owned())
         .bind(since.timestamp_millis());
         self.fetch_runs(query).await
     }
 
-    /// When each task last finished successfully (tasks that never did are absent).
+    /// When each task last finished successfully on `host` (tasks that never did are absent):
+    /// a shared store also holds the other hosts' runs, which do not do this host's maintenance.
     pub async fn last_successes(
         &self,
+        host: &str,
     ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
         let rows = sqlx::query(
             "SELECT task_id, MAX(ended_at) AS ended_at FROM task_runs
-             WHERE status = 'succeeded' AND ended_at IS NOT NULL GROUP BY task_id",
+             WHERE status = 'succeeded' AND ended_at IS NOT NULL AND host = $1 GROUP BY task_id",
         )
+        .bind(host)
         .fetch_all(&self.pool)
         .await
         .map_err(self.query_error())?;
@@ -659,26 +675,29 @@ impl Store {
             .map_err(self.query_error())
     }
 
-    /// When opsdeck began watching each of `task_ids`' schedules: `now` for a task seen here for
-    /// the first time, else the instant stored then, so due times that passed before anyone
-    /// looked are never called missed.
+    /// When opsdeck on `host` began watching each of `task_ids`' schedules: `now` for a task
+    /// seen there for the first time, else the instant stored then, so due times that passed
+    /// before anyone looked are never called missed.
     pub async fn watch_schedules(
         &self,
+        host: &str,
         task_ids: &[String],
         now: DateTime<Utc>,
     ) -> Result<std::collections::HashMap<String, DateTime<Utc>>, StoreError> {
         for task_id in task_ids {
             sqlx::query(
-                "INSERT INTO schedule_watch (task_id, since) VALUES ($1, $2)
-                 ON CONFLICT (task_id) DO NOTHING",
+                "INSERT INTO schedule_watch (host, task_id, since) VALUES ($1, $2, $3)
+                 ON CONFLICT (host, task_id) DO NOTHING",
             )
+            .bind(host)
             .bind(task_id)
             .bind(now.timestamp_millis())
             .execute(&self.pool)
             .await
             .map_err(self.query_error())?;
         }
-        let rows = sqlx::query("SELECT task_id, since FROM schedule_watch")
+        let rows = sqlx::query("SELECT task_id, since FROM schedule_watch WHERE host = $1")
+            .bind(host)
             .fetch_all(&self.pool)
             .await
             .map_err(self.query_error())?;

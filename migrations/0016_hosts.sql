@@ -29,3 +29,16 @@ CREATE TABLE rule_pending (
     last_seen  BIGINT NOT NULL,
     PRIMARY KEY (host, series_key)
 );
+
+-- When each host began watching each scheduled task's schedule: a task is due, done or missed on
+-- every host that runs it, so hosts sharing a store keep their own. The rows from before become
+-- the first host's to open the store (Store::for_host).
+CREATE TABLE schedule_watch_by_host (
+    host    TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    since   BIGINT NOT NULL,
+    PRIMARY KEY (host, task_id)
+);
+INSERT INTO schedule_watch_by_host (host, task_id, since) SELECT '', task_id, since FROM schedule_watch;
+DROP TABLE schedule_watch;
+ALTER TABLE schedule_watch_by_host RENAME TO schedule_watch;
