@@ -9,7 +9,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::core::checks::Evaluation;
 use crate::core::history::{Minutes, Resolution, prune, roll_up};
+use crate::core::model::fleet_wide;
 use crate::core::protocol::Event;
 use crate::core::store::{Store, StoreError};
 
@@ -18,6 +20,21 @@ use crate::core::store::{Store, StoreError};
 pub struct Recorded {
     pub at: DateTime<Utc>,
     pub values: Vec<(String, f64)>,
+}
+
+impl Recorded {
+    /// What of a judged sample goes into this host's history; `None` when nothing does. The
+    /// fleet's series (hosts, PromQL, heartbeats) are left out: Prometheus and the shared store
+    /// hold their history already, and kept here they would be one copy per console, thousands
+    /// of series for a large fleet.
+    pub fn of(at: DateTime<Utc>, evaluations: &[Evaluation]) -> Option<Recorded> {
+        let values: Vec<(String, f64)> = evaluations
+            .iter()
+            .filter(|evaluation| !fleet_wide(evaluation.metric.name))
+            .map(|evaluation| (evaluation.metric.key(), evaluation.metric.value))
+            .collect();
+        (!values.is_empty()).then_some(Recorded { at, values })
+    }
 }
 
 /// How long after a minute ends it is written: samples of its last second still join it.
@@ -126,4 +143,53 @@ fn until_next_minute(now: DateTime<Utc>) -> Duration {
     let shifted = now.timestamp_millis() - grace;
     let next = shifted.div_euclid(minute) * minute + minute + grace;
     Duration::from_millis(u64::try_from(next - now.timestamp_millis()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Metric, Status, Unit};
+
+    fn judged(metric: Metric) -> Evaluation {
+        Evaluation {
+            metric,
+            status: Status::Ok,
+            operator: None,
+            warn: None,
+            crit: None,
+        }
+    }
+
+    #[test]
+    fn only_this_hosts_series_are_recorded() {
+        let at = Utc::now();
+        let recorded = Recorded::of(
+            at,
+            &[
+                judged(Metric::new("cpu.used_pct", 12.5, Unit::Percent)),
+                judged(Metric::of(
+                    "host.cpu_used_pct",
+                    "web-7",
+                    80.0,
+                    Unit::Percent,
+                )),
+                judged(Metric::of(
+                    "heartbeat.console_age",
+                    "web-7",
+                    3.0,
+                    Unit::Seconds,
+                )),
+                judged(Metric::of("promql.load", "web-7", 2.0, Unit::Load)),
+            ],
+        );
+        assert_eq!(
+            recorded,
+            Some(Recorded {
+                at,
+                values: vec![("cpu.used_pct".to_owned(), 12.5)],
+            })
+        );
+        let fleet_only = [judged(Metric::of("host.up", "web-7", 1.0, Unit::Count))];
+        assert_eq!(Recorded::of(at, &fleet_only), None);
+    }
 }

@@ -582,16 +582,10 @@ async fn run(
                     let _ = change_tx.send(change);
                 }
                 if let Some(history) = &history
-                    && !verdict.evaluations.is_empty()
+                    && let Some(recorded) =
+                        Recorded::of(collected.taken_at(), &verdict.evaluations)
                 {
-                    let _ = history.send(Recorded {
-                        at: collected.taken_at(),
-                        values: verdict
-                            .evaluations
-                            .iter()
-                            .map(|evaluation| (evaluation.metric.key(), evaluation.metric.value))
-                            .collect(),
-                    });
+                    let _ = history.send(recorded);
                 }
                 let timeline = timeline.as_ref();
                 if !deliver(collected, verdict.evaluations, &events, &row_tx, timeline).await {
