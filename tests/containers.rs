@@ -284,7 +284,7 @@ fn restart(runner: &runner::RunnerHandle, name: &str) {
         .send(Request::StartTask {
             task_id: "container-restart".into(),
             params,
-            confirmed: true,
+            confirmed: opsdeck::core::tasks::Confirmed::AsPlannedThen,
         })
         .unwrap();
 }
@@ -371,7 +371,7 @@ async fn a_restart_goes_through_the_runner_into_the_audit_log_and_is_refused_rea
         .send(Request::StartTask {
             task_id: "container-restart".into(),
             params,
-            confirmed: true,
+            confirmed: opsdeck::core::tasks::Confirmed::AsPlannedThen,
         })
         .unwrap();
     let run = support::runner::next(&mut runner, |event| match event {

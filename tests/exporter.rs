@@ -566,7 +566,7 @@ async fn a_successful_task_run_here_is_its_last_success_and_a_failed_one_is_not(
             .send(Request::StartTask {
                 task_id: task.into(),
                 params: Default::default(),
-                confirmed: false,
+                confirmed: opsdeck::core::tasks::Confirmed::No,
             })
             .unwrap();
         next(&mut console, |event| match event {

@@ -294,7 +294,7 @@ fn start(runner: &RunnerHandle, task_id: &str, params: &[(&str, &str)]) {
         .send(Request::StartTask {
             task_id: task_id.into(),
             params,
-            confirmed: true,
+            confirmed: opsdeck::core::tasks::Confirmed::AsPlannedThen,
         })
         .unwrap();
 }

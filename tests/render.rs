@@ -797,8 +797,14 @@ mod tasks {
             "{screen}"
         );
         let requests = state.update(Msg::Key(KeyChord::parse("y").unwrap()));
+        // What is confirmed is what was shown: the command and the file, not the words.
+        let shown = opsdeck::core::tasks::Confirmed::Plan(vec![
+            "run: logrotate -v /etc/logrotate.d/app".into(),
+            "delete /tmp/old file.tmp".into(),
+        ]);
         assert!(
-            matches!(&requests[..], [opsdeck::core::protocol::Request::StartTask { task_id, confirmed: true, .. }] if task_id == "log-rotation")
+            matches!(&requests[..], [opsdeck::core::protocol::Request::StartTask { task_id, confirmed, .. }] if task_id == "log-rotation" && *confirmed == shown),
+            "{requests:?}"
         );
         assert!(state.modal.is_none());
     }
@@ -1375,7 +1381,7 @@ mod backups {
         }
         let requests = state.update(Msg::Key(KeyChord::parse("i").unwrap()));
         assert!(
-            matches!(&requests[..], [Request::StartTask { task_id, confirmed: false, .. }] if task_id == "backup-verify"),
+            matches!(&requests[..], [Request::StartTask { task_id, confirmed: opsdeck::core::tasks::Confirmed::No, .. }] if task_id == "backup-verify"),
             "{requests:?}"
         );
     }

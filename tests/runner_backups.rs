@@ -82,7 +82,7 @@ paths = ["{data}"]
         .send(Request::StartTask {
             task_id: "backup-create".into(),
             params: [("set".to_owned(), "files".to_owned())].into(),
-            confirmed: true,
+            confirmed: opsdeck::core::tasks::Confirmed::AsPlannedThen,
         })
         .unwrap();
     // The end of the task and the refreshed round may arrive in either order.

@@ -674,7 +674,7 @@ fn the_runner_feeds_overdue_tasks_to_the_rules() {
             .send(Request::StartTask {
                 task_id: "stamp".into(),
                 params: Default::default(),
-                confirmed: false,
+                confirmed: opsdeck::core::tasks::Confirmed::No,
             })
             .unwrap();
         let cleared = support::runner::next(&mut runner, overdue(Status::Ok)).await;

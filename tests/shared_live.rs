@@ -209,7 +209,7 @@ async fn two_consoles_see_each_others_tick_incident_note_and_task_run_within_a_s
         .send(Request::StartTask {
             task_id: "hello".into(),
             params: Params::new(),
-            confirmed: false,
+            confirmed: opsdeck::core::tasks::Confirmed::No,
         })
         .unwrap();
     let run = next(&mut b, |event| match event {

@@ -546,7 +546,11 @@ async fn the_runner_confirms_audits_and_refuses_in_read_only() {
     let request = |task_id: &str, confirmed: bool| Request::StartTask {
         task_id: task_id.into(),
         params: params(&[("database", "app"), ("pids", &pid.to_string())]),
-        confirmed,
+        confirmed: if confirmed {
+            opsdeck::core::tasks::Confirmed::AsPlannedThen
+        } else {
+            opsdeck::core::tasks::Confirmed::No
+        },
     };
     async fn refusal(runner: &mut opsdeck::core::runner::RunnerHandle) -> String {
         loop {

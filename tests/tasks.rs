@@ -94,7 +94,11 @@ fn start_task(runner: &RunnerHandle, task_id: &str, confirmed: bool) {
         .send(Request::StartTask {
             task_id: task_id.into(),
             params: Params::new(),
-            confirmed,
+            confirmed: if confirmed {
+                opsdeck::core::tasks::Confirmed::AsPlannedThen
+            } else {
+                opsdeck::core::tasks::Confirmed::No
+            },
         })
         .unwrap();
 }
@@ -381,7 +385,7 @@ async fn unknown_tasks_and_parameters_are_refused_clearly() {
         .send(Request::StartTask {
             task_id: "fails".into(),
             params: [("colour".to_owned(), "red".to_owned())].into(),
-            confirmed: false,
+            confirmed: opsdeck::core::tasks::Confirmed::No,
         })
         .unwrap();
     let reason = wait_for(&mut runner, Duration::from_secs(10), |event| match event {
@@ -491,4 +495,102 @@ fn a_run_killed_with_opsdeck_shows_as_interrupted_afterwards() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].status, RunStatus::Interrupted);
     assert_eq!(runs[0].output, format!("started in group {group}\n"));
+}
+
+/// What runs is what was confirmed: a cleanup whose file list grew between the plan shown and
+/// the confirmation is refused with the new file named, deletes nothing, and runs once its new
+/// plan is confirmed.
+#[tokio::test]
+async fn a_destructive_run_whose_plan_changed_since_it_was_confirmed_is_refused() {
+    use opsdeck::core::tasks::Confirmed;
+    use opsdeck::core::tasks::temp_cleanup::TempCleanupSettings;
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean");
+    std::fs::create_dir_all(&clean).unwrap();
+    let old = |name: &str| {
+        let path = clean.join(name);
+        std::fs::write(&path, "stale").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::now() - Duration::from_secs(10 * 86_400))
+            .unwrap();
+        path
+    };
+    let first = old("first.tmp");
+    let cleanup = Task {
+        kind: TaskKind::TempCleanup(TempCleanupSettings {
+            directories: vec![clean.clone()],
+            patterns: vec!["*.tmp".into()],
+            older_than: Duration::from_secs(7 * 86_400),
+        }),
+        ..shell_task("temp-cleanup", "", true, Duration::from_secs(60))
+    };
+    let store = Store::open(&StoreLocation::Sqlite(dir.path().join("state.db")))
+        .await
+        .unwrap();
+    let mut runner = runner::spawn(
+        RunnerSettings::tasks_only(TaskSettings {
+            tasks: vec![cleanup],
+            ..support::runner::no_tasks()
+        }),
+        Some(store),
+    );
+    let plan = |runner: &RunnerHandle| {
+        runner
+            .requests
+            .send(Request::PlanTask {
+                task_id: "temp-cleanup".into(),
+                params: Params::new(),
+            })
+            .unwrap();
+    };
+    let confirm = |runner: &RunnerHandle, actions: Vec<String>| {
+        runner
+            .requests
+            .send(Request::StartTask {
+                task_id: "temp-cleanup".into(),
+                params: Params::new(),
+                confirmed: Confirmed::Plan(actions),
+            })
+            .unwrap();
+    };
+    let planned = |event| match event {
+        Event::TaskPlanned { plan, .. } => Some(plan.unwrap().actions()),
+        _ => None,
+    };
+    plan(&runner);
+    let shown = support::runner::next(&mut runner, planned).await;
+    assert_eq!(shown, [format!("delete {}", first.display())]);
+    // While the plan is on screen, another stale file appears.
+    let late = old("late.tmp");
+    confirm(&runner, shown);
+    let reason = support::runner::next(&mut runner, |event| match event {
+        Event::TaskRefused { reason, .. } => Some(reason),
+        Event::TaskStarted(_) => panic!("ran a plan nobody confirmed"),
+        _ => None,
+    })
+    .await;
+    assert!(
+        reason.contains("plan changed since it was confirmed"),
+        "{reason}"
+    );
+    assert!(reason.contains("late.tmp"), "{reason}");
+    assert!(first.exists() && late.exists());
+
+    plan(&runner);
+    let shown = support::runner::next(&mut runner, planned).await;
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    confirm(&runner, shown);
+    let run = support::runner::next(&mut runner, |event| match event {
+        Event::TaskFinished(run) => Some(run),
+        Event::TaskRefused { reason, .. } => panic!("refused: {reason}"),
+        _ => None,
+    })
+    .await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{run:?}");
+    assert!(!first.exists() && !late.exists());
+    runner.requests.send(Request::Shutdown).unwrap();
+    runner.task.await.unwrap();
 }

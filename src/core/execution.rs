@@ -4,7 +4,7 @@
 //! a run is shown as started, streamed output (kept as a 64 KiB tail in the store and in full in
 //! a log file), timeouts and cancellation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use crate::core::model::{RunStatus, TaskRun, Trigger, new_id, now};
 use crate::core::protocol::Event;
 use crate::core::store::Store;
 use crate::core::tasks::schedule::TaskSchedule;
-use crate::core::tasks::{Output, Params, Task, TaskContext, TaskError};
+use crate::core::tasks::{Confirmed, Output, Params, Task, TaskContext, TaskError};
 
 /// How much output the audit record keeps; the log file keeps everything.
 pub const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
@@ -67,6 +67,39 @@ pub struct TaskManager {
     events: mpsc::Sender<Event>,
     /// Runs in progress: run id → (task id, its cancellation token).
     running: Arc<Mutex<HashMap<String, (String, CancellationToken)>>>,
+}
+
+/// A run that holds its task's lock, about to be planned and started.
+struct Claimed {
+    run_id: String,
+    params: Params,
+    cancel: CancellationToken,
+    trigger: Trigger,
+    /// The actions the person confirmed, when they confirmed a plan they were shown.
+    seen: Option<Vec<String>>,
+}
+
+/// Why a run whose plan changed after it was confirmed is refused, naming one difference;
+/// `None` when it does what was confirmed.
+fn drift(task_id: &str, seen: &[String], now: &[String]) -> Option<String> {
+    if seen == now {
+        return None;
+    }
+    // A cleanup may list thousands of files: look them up, not along.
+    let (seen_set, now_set): (HashSet<&String>, HashSet<&String>) =
+        (seen.iter().collect(), now.iter().collect());
+    let difference = match now.iter().find(|action| !seen_set.contains(action)) {
+        Some(added) => format!("it would now also {}", crate::core::text::printable(added)),
+        None => match seen.iter().find(|action| !now_set.contains(action)) {
+            Some(gone) => format!("it would no longer {}", crate::core::text::printable(gone)),
+            None => "its steps are in another order".to_owned(),
+        },
+    };
+    Some(format!(
+        "{task_id}'s plan changed since it was confirmed ({difference}; {} action(s) now, {} confirmed): look at the new plan and confirm again",
+        now.len(),
+        seen.len()
+    ))
 }
 
 impl TaskManager {
@@ -241,7 +274,7 @@ impl TaskManager {
     }
 
     /// Starts a run in the background; everything it does arrives as events.
-    pub fn start(&self, task_id: String, params: Params, confirmed: bool) {
+    pub fn start(&self, task_id: String, params: Params, confirmed: Confirmed) {
         let manager = self.clone();
         tokio::spawn(async move {
             manager
@@ -255,12 +288,18 @@ impl TaskManager {
         let manager = self.clone();
         tokio::spawn(async move {
             manager
-                .execute(task_id, Params::new(), false, Trigger::Schedule)
+                .execute(task_id, Params::new(), Confirmed::No, Trigger::Schedule)
                 .await
         });
     }
 
-    async fn execute(&self, task_id: String, params: Params, confirmed: bool, trigger: Trigger) {
+    async fn execute(
+        &self,
+        task_id: String,
+        params: Params,
+        confirmed: Confirmed,
+        trigger: Trigger,
+    ) {
         let task = match self.task(&task_id) {
             Ok(task) => task.clone(),
             Err(reason) => {
@@ -288,7 +327,7 @@ impl TaskManager {
                 .refuse(&task_id, &params, Vec::new(), reason, Some(trigger))
                 .await;
         }
-        if trigger == Trigger::Manual && task.info.destructive && !confirmed {
+        if trigger == Trigger::Manual && task.info.destructive && !confirmed.given() {
             let reason = format!(
                 "{task_id} changes the system: confirm it first (in the console, or --yes on the command line)"
             );
@@ -329,8 +368,20 @@ impl TaskManager {
                             .await;
                     }
                     _ => {
-                        self.execute_claimed(&task, run_id.clone(), params, cancel, trigger)
-                            .await;
+                        // Only a destructive run waits for consent; what it consented to must
+                        // still be what it would do.
+                        let seen = match confirmed {
+                            Confirmed::Plan(actions) if task.info.destructive => Some(actions),
+                            _ => None,
+                        };
+                        let claimed = Claimed {
+                            run_id: run_id.clone(),
+                            params,
+                            cancel,
+                            trigger,
+                            seen,
+                        };
+                        self.execute_claimed(&task, claimed).await;
                     }
                 }
                 drop(lock);
@@ -452,18 +503,24 @@ impl TaskManager {
                 .refuse(task_id, &params, Vec::new(), reason, trigger)
                 .await;
         }
-        self.execute_claimed(task, run_id, params, cancel, Trigger::Schedule)
-            .await;
+        let claimed = Claimed {
+            run_id,
+            params,
+            cancel,
+            trigger: Trigger::Schedule,
+            seen: None,
+        };
+        self.execute_claimed(task, claimed).await;
     }
 
-    async fn execute_claimed(
-        &self,
-        task: &Task,
-        run_id: String,
-        params: Params,
-        cancel: CancellationToken,
-        trigger: Trigger,
-    ) {
+    async fn execute_claimed(&self, task: &Task, claimed: Claimed) {
+        let Claimed {
+            run_id,
+            params,
+            cancel,
+            trigger,
+            seen,
+        } = claimed;
         let identity = &self.settings.identity;
         let plan = match task.plan(&params).await {
             Ok(plan) => plan,
@@ -478,6 +535,11 @@ impl TaskManager {
         };
         if let Some(refusal) = &plan.refusal {
             let reason = format!("pre-flight refused the run: {refusal}");
+            return self
+                .refuse(&task.info.id, &params, plan.lines(), reason, Some(trigger))
+                .await;
+        }
+        if let Some(reason) = seen.and_then(|seen| drift(&task.info.id, &seen, &plan.actions())) {
             return self
                 .refuse(&task.info.id, &params, plan.lines(), reason, Some(trigger))
                 .await;

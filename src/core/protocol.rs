@@ -17,7 +17,7 @@ use crate::core::reports::{Format as ReportFormat, Kind as ReportKind, Report};
 use crate::core::services::CheckOutcome;
 use crate::core::services::flap::ServiceState;
 use crate::core::shared::Heartbeat;
-use crate::core::tasks::{Params, Plan};
+use crate::core::tasks::{Confirmed, Params, Plan};
 
 /// UI (or headless command) to runner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,7 +30,7 @@ pub enum Request {
     StartTask {
         task_id: String,
         params: Params,
-        confirmed: bool,
+        confirmed: Confirmed,
     },
     /// Run a task because its schedule says so (`opsdeck run --due`): only when it is due, not
     /// running in any process, and (if destructive) `unattended`; audited with the `schedule`

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::core::model::{RunStatus, TaskRun};
 use crate::core::protocol::{Event, Request};
 use crate::core::runner::RunnerHandle;
+use crate::core::tasks::Confirmed;
 use crate::core::tasks::schedule::{DueStatus, TaskSchedule};
 use crate::core::tasks::{Params, Task};
 
@@ -47,7 +48,12 @@ pub async fn run(
         Request::StartTask {
             task_id: task_id.clone(),
             params,
-            confirmed,
+            // `--yes`: the plan printed before the run is the one that runs then.
+            confirmed: if confirmed {
+                Confirmed::AsPlannedThen
+            } else {
+                Confirmed::No
+            },
         }
     };
     runner.requests.send(request)?;

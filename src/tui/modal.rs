@@ -111,6 +111,8 @@ pub enum Popup {
         task_id: String,
         params: Params,
         lines: Vec<String>,
+        /// What confirming agrees to ([`crate::core::tasks::Plan::actions`]).
+        actions: Vec<String>,
         confirm: bool,
     },
     History {

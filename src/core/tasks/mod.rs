@@ -93,9 +93,65 @@ pub struct Plan {
     pub refusal: Option<String>,
 }
 
+/// A command's or a statement's line, as the plan shows it and as it is confirmed.
+fn action_line(step: &PlanStep) -> Option<String> {
+    match step {
+        PlanStep::Command { argv, cwd } => {
+            let mut line = format!("run: {}", shell_words::join(argv));
+            if let Some(cwd) = cwd {
+                line.push_str(&format!("  (in {})", cwd.display()));
+            }
+            Some(line)
+        }
+        PlanStep::Sql {
+            database,
+            statement,
+        } => Some(format!("sql on {database}: {statement}")),
+        PlanStep::Files { .. } | PlanStep::Note { .. } => None,
+    }
+}
+
+/// What the person starting a task agreed to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Confirmed {
+    /// Nothing: a destructive task is refused.
+    #[default]
+    No,
+    /// Whatever the plan is when the run starts (`--yes` on the command line).
+    AsPlannedThen,
+    /// The plan they were shown, by its [`Plan::actions`]: a run whose actions differ by the
+    /// time it starts (apt found more packages, another session appeared) is refused, so what
+    /// runs is what was confirmed.
+    Plan(Vec<String>),
+}
+
+impl Confirmed {
+    pub fn given(&self) -> bool {
+        *self != Confirmed::No
+    }
+}
+
 impl Plan {
     pub fn note(text: impl Into<String>) -> PlanStep {
         PlanStep::Note { text: text.into() }
+    }
+
+    /// What the run will do, without the words around it: its commands, its statements and
+    /// the files it changes, by path (a size may grow between the look and the run).
+    pub fn actions(&self) -> Vec<String> {
+        let mut actions = Vec::new();
+        for step in &self.steps {
+            match step {
+                PlanStep::Files { action, files, .. } => actions.extend(
+                    files
+                        .iter()
+                        .map(|file| format!("{action} {}", file.path.display())),
+                ),
+                PlanStep::Note { .. } => {}
+                command_or_sql => actions.extend(action_line(command_or_sql)),
+            }
+        }
+        actions
     }
 
     /// The plan as lines for people (screen, CLI, audit log).
@@ -103,18 +159,8 @@ impl Plan {
         let mut lines = Vec::new();
         for step in &self.steps {
             match step {
-                PlanStep::Command { argv, cwd } => {
-                    let mut line = format!("run: {}", shell_words::join(argv));
-                    if let Some(cwd) = cwd {
-                        line.push_str(&format!("  (in {})", cwd.display()));
-                    }
-                    lines.push(line);
-                }
-                PlanStep::Sql {
-                    database,
-                    statement,
-                } => {
-                    lines.push(format!("sql on {database}: {statement}"));
+                PlanStep::Command { .. } | PlanStep::Sql { .. } => {
+                    lines.extend(action_line(step));
                 }
                 PlanStep::Files {
                     action,

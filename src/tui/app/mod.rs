@@ -668,17 +668,22 @@ impl AppState {
             return;
         }
         self.notice = None;
-        let (lines, confirm) = match plan {
+        let (lines, actions, confirm) = match plan {
             Ok(plan) => {
                 let refused = plan.refusal.is_some();
-                (plan.lines(), confirm && !refused)
+                (plan.lines(), plan.actions(), confirm && !refused)
             }
-            Err(error) => (vec![format!("cannot plan {task_id}: {error}")], false),
+            Err(error) => (
+                vec![format!("cannot plan {task_id}: {error}")],
+                Vec::new(),
+                false,
+            ),
         };
         self.modal = Some(Modal::Popup(Popup::Plan {
             task_id,
             params,
             lines,
+            actions,
             confirm,
         }));
     }

@@ -9,6 +9,7 @@ use crate::config::keymap::{KeyChord, KeyCode};
 use crate::core::checklists::EntryKind;
 use crate::core::model::Status;
 use crate::core::protocol::Request;
+use crate::core::tasks::Confirmed;
 use crate::tui::form::{Form, Outcome};
 use crate::tui::input::textarea_input;
 use crate::tui::modal::{Modal, NoteEditor, NoteTarget, Popup, RunPopup, scrolled};
@@ -134,6 +135,7 @@ impl AppState {
                 Popup::Plan {
                     task_id,
                     params,
+                    actions,
                     confirm: true,
                     ..
                 },
@@ -142,7 +144,7 @@ impl AppState {
                 return vec![Request::StartTask {
                     task_id: task_id.clone(),
                     params: params.clone(),
-                    confirmed: true,
+                    confirmed: Confirmed::Plan(actions.clone()),
                 }];
             }
             (Popup::Plan { .. }, Action::RunTask) => return Vec::new(),

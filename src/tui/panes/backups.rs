@@ -19,6 +19,7 @@ use crate::core::checks::Evaluation;
 use crate::core::checks::rules::format_bytes;
 use crate::core::model::Status;
 use crate::core::protocol::{Event, Request};
+use crate::core::tasks::Confirmed;
 use crate::core::tasks::Params;
 use crate::core::tasks::backups::BackupAction;
 use crate::tui::modal::Popup;
@@ -183,7 +184,7 @@ impl BackupsPane {
             vec![Request::StartTask {
                 task_id: task_id.into(),
                 params,
-                confirmed: false,
+                confirmed: Confirmed::No,
             }]
         }
     }

@@ -17,6 +17,7 @@ use crate::config::keymap::KeyChord;
 use crate::config::theme::Slot;
 use crate::core::model::{RunStatus, Status, TaskRun};
 use crate::core::protocol::{Event, Request};
+use crate::core::tasks::Confirmed;
 use crate::core::tasks::schedule::DueStatus;
 use crate::core::tasks::{Params, TaskInfo};
 use crate::tui::modal::Popup;
@@ -190,7 +191,7 @@ impl TasksPane {
             Action::RunTask => vec![Request::StartTask {
                 task_id,
                 params: Params::new(),
-                confirmed: false,
+                confirmed: Confirmed::No,
             }],
             Action::PlanTask => {
                 ctx.notice(&format!("planning {task_id}…"), Status::Ok);
