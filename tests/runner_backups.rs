@@ -77,12 +77,28 @@ paths = ["{data}"]
         Vec::<std::path::PathBuf>::new()
     );
 
+    // As the console does it: plan, show, confirm what was shown. The file's name comes from a
+    // time the plan fixed, so a confirmation a while later still runs what it named.
+    runner
+        .requests
+        .send(Request::PlanTask {
+            task_id: "backup-create".into(),
+            params: [("set".to_owned(), "files".to_owned())].into(),
+        })
+        .unwrap();
+    let (params, plan) = next(&mut runner, |event| match event {
+        Event::TaskPlanned { params, plan, .. } => Some((params, plan.unwrap())),
+        _ => None,
+    })
+    .await;
+    assert!(params.contains_key("named_at"), "{params:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     runner
         .requests
         .send(Request::StartTask {
             task_id: "backup-create".into(),
-            params: [("set".to_owned(), "files".to_owned())].into(),
-            confirmed: opsdeck::core::tasks::Confirmed::AsPlannedThen,
+            params,
+            confirmed: opsdeck::core::tasks::Confirmed::Plan(plan.actions()),
         })
         .unwrap();
     // The end of the task and the refreshed round may arrive in either order.
@@ -106,6 +122,12 @@ paths = ["{data}"]
         .filter(|path| path.extension().is_some_and(|ext| ext == "gz"))
         .collect();
     assert_eq!(made.len(), 1, "one archive made: {made:?}");
+    let named = made[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        plan.lines().iter().any(|line| line.contains(&named)),
+        "the plan named {named}: {:#?}",
+        plan.lines()
+    );
     // Nothing was asked of the runner since the task started, and the hour has not passed.
     assert_eq!(listed, made);
     runner.requests.send(Request::Shutdown).unwrap();

@@ -169,10 +169,16 @@ impl TaskManager {
             .await;
     }
 
+    /// Plans a run; the answer carries the parameters it was planned with (the times it fixed
+    /// among them), which confirming it sends back.
     pub async fn plan(&self, task_id: String, params: Params) {
-        let plan = match self.task(&task_id) {
-            Ok(task) => task.plan(&params).await.map_err(|error| error.to_string()),
-            Err(message) => Err(message),
+        let (params, plan) = match self.task(&task_id) {
+            Ok(task) => {
+                let params = task.fixed_for_plan(params, now());
+                let plan = task.plan(&params).await.map_err(|error| error.to_string());
+                (params, plan)
+            }
+            Err(message) => (params, Err(message)),
         };
         let _ = self
             .events

@@ -329,7 +329,26 @@ pub struct Task {
     pub kind: TaskKind,
 }
 
+/// Parameters that say when a plan is judged or what it names (`as_of`: the time retention is
+/// judged at; `named_at`: the time a new backup or scratch database is named by). Left out,
+/// they are fixed when the plan is made, so the confirmed run does what its plan said.
+const FIXED_WHEN_PLANNED: [&str; 2] = ["as_of", "named_at"];
+
 impl Task {
+    /// `params`, with the [`FIXED_WHEN_PLANNED`] parameters this task takes set to `now`
+    /// where they were left out.
+    pub fn fixed_for_plan(&self, params: Params, now: chrono::DateTime<chrono::Utc>) -> Params {
+        let mut params = params;
+        for spec in &self.info.params {
+            if FIXED_WHEN_PLANNED.contains(&spec.name) {
+                params
+                    .entry(spec.name.to_owned())
+                    .or_insert_with(|| now.timestamp_millis().to_string());
+            }
+        }
+        params
+    }
+
     /// Rejects parameters the task does not take.
     pub fn check_params(&self, params: &Params) -> Result<(), TaskError> {
         for given in params.keys() {

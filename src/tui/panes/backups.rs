@@ -169,12 +169,7 @@ impl BackupsPane {
             );
             return Vec::new();
         }
-        let mut params = Params::from([("set".to_owned(), set.clone())]);
-        if action == BackupAction::Prune {
-            // The run judges retention at the same instant as the plan on screen, so it
-            // deletes exactly the files that were confirmed.
-            params.insert("as_of".into(), ctx.now.timestamp_millis().to_string());
-        }
+        let params = Params::from([("set".to_owned(), set.clone())]);
         let task_id = action.id();
         if action.destructive() {
             ctx.notice(&format!("planning {task_id} of {set}…"), Status::Ok);

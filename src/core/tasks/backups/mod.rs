@@ -4,7 +4,9 @@
 //!
 //! A prune deletes exactly what its plan listed: the plan is computed for a reference time
 //! (`as_of`, which the console fixes when it shows the plan), the run recomputes it for the
-//! same time and skips any file that changed since it was inspected.
+//! same time and skips any file that changed since it was inspected. Likewise a new backup file
+//! and a restore test's scratch database are named by a time the console fixes (`named_at`), so
+//! the run does what the confirmed plan named.
 
 use std::path::{Path, PathBuf};
 use std::time::{Instant, UNIX_EPOCH};
@@ -54,6 +56,13 @@ const AS_OF_PARAM: ParamSpec = ParamSpec {
     name: "as_of",
     description: "the time retention is judged at (RFC 3339 or epoch ms; default now)",
 };
+const NAMED_AT_PARAM: ParamSpec = ParamSpec {
+    name: "named_at",
+    description: "the time the new file or scratch database is named by (RFC 3339 or epoch ms, within an hour of now; default now)",
+};
+/// How far `named_at` may be from now: a plan left on screen for a while still runs, but no
+/// backup is named for another day.
+const NAMED_AT_SLACK: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 impl BackupAction {
     pub const ALL: [BackupAction; 4] = [
@@ -99,8 +108,9 @@ impl BackupAction {
 
     pub fn params(self) -> &'static [ParamSpec] {
         match self {
-            BackupAction::Create => &[SET_PARAM],
-            BackupAction::Verify | BackupAction::RestoreTest => &[SET_PARAM, FILE_PARAM],
+            BackupAction::Create => &[SET_PARAM, NAMED_AT_PARAM],
+            BackupAction::Verify => &[SET_PARAM, FILE_PARAM],
+            BackupAction::RestoreTest => &[SET_PARAM, FILE_PARAM, NAMED_AT_PARAM],
             BackupAction::Prune => &[SET_PARAM, AS_OF_PARAM],
         }
     }
@@ -198,7 +208,27 @@ fn select_files(inventory: Inventory, params: &Params) -> Result<Vec<BackupFile>
 }
 
 fn parse_as_of(params: &Params) -> Result<DateTime<Utc>, TaskError> {
-    let Some(text) = params.get("as_of") else {
+    parse_time(params, "as_of")
+}
+
+/// The time a new file or scratch database is named by (`named_at`, default now).
+fn parse_named_at(params: &Params) -> Result<DateTime<Utc>, TaskError> {
+    let at = parse_time(params, "named_at")?;
+    if (at - crate::core::model::now()).abs() > NAMED_AT_SLACK {
+        return Err(TaskError::BadParam {
+            name: "named_at".into(),
+            message: format!(
+                "{} is more than an hour from now: plan the run again (or leave named_at out)",
+                at.to_rfc3339()
+            ),
+        });
+    }
+    Ok(at)
+}
+
+/// The time parameter `name`: epoch milliseconds or RFC 3339; now when absent.
+fn parse_time(params: &Params, name: &str) -> Result<DateTime<Utc>, TaskError> {
+    let Some(text) = params.get(name) else {
         return Ok(crate::core::model::now());
     };
     let parsed = text
@@ -211,7 +241,7 @@ fn parse_as_of(params: &Params) -> Result<DateTime<Utc>, TaskError> {
                 .map(|at| at.with_timezone(&Utc))
         });
     parsed.ok_or_else(|| TaskError::BadParam {
-        name: "as_of".into(),
+        name: name.into(),
         message: format!("`{text}` is not a time: give epoch milliseconds or RFC 3339"),
     })
 }
@@ -223,7 +253,7 @@ pub async fn plan(
 ) -> Result<Plan, TaskError> {
     let set = choose_set(settings, params)?;
     match action {
-        BackupAction::Create => plan_create(set, &settings.tools),
+        BackupAction::Create => plan_create(set, &settings.tools, parse_named_at(params)?),
         BackupAction::Verify => {
             let files = select_files(scan_listed(set).await?, params)?;
             let total_bytes = files.iter().map(|file| file.size).sum();
@@ -260,7 +290,7 @@ pub async fn plan(
                 )));
             };
             let file = restore_candidate(set, params).await?;
-            let database = restore::scratch_database(set, crate::core::model::now());
+            let database = restore::scratch_database(set, parse_named_at(params)?);
             Ok(Plan {
                 steps: restore::plan_steps(set, restore, &settings.tools, &file, &database),
                 ..Plan::default()
@@ -276,7 +306,11 @@ fn refused(reason: String) -> Plan {
     }
 }
 
-fn plan_create(set: &BackupSet, tools: &BackupTools) -> Result<Plan, TaskError> {
+fn plan_create(
+    set: &BackupSet,
+    tools: &BackupTools,
+    named_at: DateTime<Utc>,
+) -> Result<Plan, TaskError> {
     let Some(source) = &set.create else {
         return Ok(refused(format!(
             "set `{}` has no [backup.create] section: say how its backups are made (source = \"postgres\", \"redis\" or \"paths\")",
@@ -289,7 +323,7 @@ fn plan_create(set: &BackupSet, tools: &BackupTools) -> Result<Plan, TaskError> 
             printable_path(&set.directory)
         )));
     }
-    let target = create::target_path(set, source, chrono::Local::now());
+    let target = create::target_path(set, source, named_at.with_timezone(&chrono::Local));
     Ok(Plan {
         steps: create::plan_steps(set, source, tools, &target),
         ..Plan::default()
@@ -414,13 +448,14 @@ async fn run_create(
     tools: &BackupTools,
     context: &TaskContext,
 ) -> Result<TaskSummary, TaskError> {
-    if let Some(refusal) = plan_create(set, tools)?.refusal {
+    let named_at = parse_named_at(&context.params)?;
+    if let Some(refusal) = plan_create(set, tools, named_at)?.refusal {
         return Err(TaskError::Failed(refusal));
     }
     let Some(source) = &set.create else {
         return Err(TaskError::failed("no [backup.create] section"));
     };
-    let target = create::target_path(set, source, chrono::Local::now());
+    let target = create::target_path(set, source, named_at.with_timezone(&chrono::Local));
     let (path, bytes) = create::create(set, source, tools, &target, context).await?;
     Ok(TaskSummary {
         exit_code: Some(0),
@@ -623,7 +658,7 @@ async fn run_restore_test(
         )));
     };
     let file = restore_candidate(set, &context.params).await?;
-    let database = restore::scratch_database(set, crate::core::model::now());
+    let database = restore::scratch_database(set, parse_named_at(&context.params)?);
     context.output.line(format!(
         "restoring {} ({}, {} old) into {database}",
         file_name(&file.path),
