@@ -3,7 +3,7 @@
 //! checklist store): ran, failed, skipped, missed, done. `opsdeck schedule` and the console's
 //! calendar show the same [`Calendar`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde::Serialize;
@@ -103,9 +103,15 @@ pub struct Sources<'a> {
     pub runs: &'a [TaskRun],
     /// Each checklist run in the window, as (checklist id, period key) → its folded state.
     pub checklist_runs: &'a [crate::core::checklists::RunState],
-    /// When opsdeck began watching each task's schedule: an earlier due time that nothing ran
-    /// for is left out rather than called missed (absent: watched since `now`).
+    /// When opsdeck began watching each task's schedule, and each checklist's under
+    /// [`checklist_watch_key`]: an earlier due time that nothing ran for (a checklist period
+    /// that ended before) is left out rather than called missed (absent: watched since `now`).
     pub watched_since: &'a HashMap<String, DateTime<Utc>>,
+}
+
+/// A checklist's key among the watched schedules (task ids are the others').
+pub fn checklist_watch_key(checklist_id: &str) -> String {
+    format!("checklist:{checklist_id}")
 }
 
 /// Builds the calendar around `now` in `zone`.
@@ -114,7 +120,15 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
     let end = now + TimeDelta::days(DAYS);
     let mut past = Vec::new();
     let mut upcoming = Vec::new();
-    let mut matched: Vec<&str> = Vec::new();
+    let mut matched: HashSet<&str> = HashSet::new();
+    // Each task's runs in start order, to find the one after a due time by bisection.
+    let mut runs_of: HashMap<&str, Vec<&TaskRun>> = HashMap::new();
+    for run in sources.runs {
+        runs_of.entry(&run.task_id).or_default().push(run);
+    }
+    for runs in runs_of.values_mut() {
+        runs.sort_by_key(|run| run.started_at);
+    }
     for task in sources.tasks {
         let Some(schedule) = &task.schedule else {
             continue;
@@ -132,21 +146,29 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
         };
         let mut task_past = Vec::new();
         let watched_since = sources.watched_since.get(&task.id).copied().unwrap_or(now);
-        let due_times = schedule.cron.occurrences(start, now, zone);
+        let due_times = schedule.cron.latest_occurrences(start, now, zone);
+        let runs = runs_of.get(task.id.as_str()).map_or(&[][..], Vec::as_slice);
         for (index, due) in due_times.iter().enumerate() {
             let until = due_times.get(index + 1).copied().unwrap_or(now);
-            let run = sources.runs.iter().find(|run| {
-                run.task_id == task.id && run.started_at >= *due && run.started_at < until
-            });
+            let first = runs.partition_point(|run| run.started_at < *due);
+            let run = runs.get(first).filter(|run| run.started_at < until);
             match run {
                 Some(run) => {
-                    matched.push(&run.id);
+                    matched.insert(&run.id);
                     task_past.push(entry(
                         *due,
                         Outcome::of_run(run.status),
                         Some(run.trigger),
                         run.summary.clone().unwrap_or_default(),
                     ));
+                }
+                // Still within its grace: not missed yet.
+                None if TimeDelta::from_std(schedule.grace)
+                    .ok()
+                    .and_then(|grace| due.checked_add_signed(grace))
+                    .is_some_and(|missed_at| now < missed_at) =>
+                {
+                    task_past.push(entry(*due, Outcome::Due, None, "due now".into()));
                 }
                 None if *due >= watched_since => {
                     task_past.push(entry(*due, Outcome::Missed, None, "nothing ran".into()));
@@ -170,7 +192,7 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
     }
     // Runs no due time accounts for (by hand, or of tasks without a schedule).
     for run in sources.runs {
-        if run.started_at < start || run.started_at >= now || matched.contains(&run.id.as_str()) {
+        if run.started_at < start || run.started_at >= now || matched.contains(run.id.as_str()) {
             continue;
         }
         let title = sources
@@ -192,6 +214,11 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
     }
     for checklist in sources.checklists {
         let title = checklist.title.get(sources.language).to_owned();
+        let watched_since = sources
+            .watched_since
+            .get(&checklist_watch_key(&checklist.id))
+            .copied()
+            .unwrap_or(now);
         for due in checklist_due_times(checklist, start, end, zone) {
             let entry = |outcome, detail: String| Entry {
                 at: due,
@@ -213,6 +240,11 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
                 .checklist_runs
                 .iter()
                 .find(|run| run.checklist == checklist.id && run.period == period);
+            // A period over before anyone watched is nobody's miss (a fresh install's week).
+            let (_, period_end) = period_bounds(checklist.period, due, zone);
+            if run.is_none() && period_end <= watched_since {
+                continue;
+            }
             let (resolved, total) = run.map_or((0, checklist.items.len()), |run| run.progress());
             let skipped = run.map_or(0, |run| {
                 run.items
@@ -322,6 +354,11 @@ pub async fn load<Tz: TimeZone>(
         .iter()
         .filter(|task| task.schedule.is_some())
         .map(|task| task.id.clone())
+        .chain(
+            checklists
+                .iter()
+                .map(|checklist| checklist_watch_key(&checklist.id)),
+        )
         .collect();
     let watched_since = store
         .watch_schedules(host, &scheduled, crate::core::model::now())
@@ -473,5 +510,107 @@ mod tests {
             .map(|entry| format!("{} {}", entry.at.format("%d"), entry.outcome.as_str()))
             .collect();
         assert_eq!(missed, ["03 missed", "04 missed", "05 missed"]);
+    }
+
+    #[test]
+    fn a_task_due_every_minute_shows_its_latest_due_times_with_their_runs() {
+        let now: DateTime<Utc> = "2026-12-05T12:00:30Z".parse().unwrap_or_default();
+        let tasks = [task("minutely", "* * * * *")];
+        let watched_since = [("minutely".to_owned(), now - TimeDelta::days(30))].into();
+        let runs: Vec<TaskRun> = (1..=10)
+            .map(|minutes_ago| {
+                let due = "2026-12-05T12:00:00Z"
+                    .parse::<DateTime<Utc>>()
+                    .unwrap_or_default()
+                    - TimeDelta::minutes(minutes_ago);
+                TaskRun {
+                    id: format!("run-{minutes_ago}"),
+                    task_id: "minutely".into(),
+                    params: Default::default(),
+                    plan: Vec::new(),
+                    user: "cron".into(),
+                    client: None,
+                    host: "h".into(),
+                    pid: 1,
+                    started_at: due + TimeDelta::seconds(5),
+                    ended_at: Some(due + TimeDelta::seconds(6)),
+                    status: RunStatus::Succeeded,
+                    exit_code: Some(0),
+                    summary: None,
+                    output: String::new(),
+                    log_path: None,
+                    trigger: Trigger::Schedule,
+                }
+            })
+            .collect();
+        let sources = Sources {
+            tasks: &tasks,
+            checklists: &[],
+            language: Language::En,
+            runs: &runs,
+            checklist_runs: &[],
+            watched_since: &watched_since,
+        };
+        let calendar = build(&sources, now, &Utc);
+        // The runs of the last ten minutes are matched to their due times, not listed apart.
+        let done: Vec<DateTime<Utc>> = calendar
+            .past
+            .iter()
+            .filter(|entry| entry.outcome == Outcome::Ran)
+            .map(|entry| entry.at)
+            .collect();
+        assert_eq!(done.len(), 10, "{:?}", calendar.past);
+        assert!(done.iter().all(|at| at.timestamp() % 60 == 0), "{done:?}");
+        // The look back covers the latest 500 due times, up to now, whose own is due, not missed.
+        let oldest = calendar.past.first().map(|entry| entry.at);
+        assert_eq!(
+            oldest,
+            Some(now - TimeDelta::seconds(30) - TimeDelta::minutes(499))
+        );
+        let latest = calendar.past.last().map(|entry| (entry.at, entry.outcome));
+        assert_eq!(latest, Some((now - TimeDelta::seconds(30), Outcome::Due)));
+    }
+
+    #[test]
+    fn checklist_periods_over_before_watching_began_are_not_missed() {
+        use crate::core::checklists::{KnownNames, definition};
+        let (checklists, problems) = definition::load_all(None, &KnownNames::default());
+        assert!(problems.is_empty(), "{problems:?}");
+        let daily: Vec<Checklist> = checklists
+            .into_iter()
+            .filter(|checklist| checklist.id == "daily")
+            .collect();
+        let now: DateTime<Utc> = "2026-12-05T23:00:00Z".parse().unwrap_or_default();
+        let build_since = |since: Option<DateTime<Utc>>| {
+            let watched_since = since
+                .map(|since| (checklist_watch_key("daily"), since))
+                .into_iter()
+                .collect();
+            let sources = Sources {
+                tasks: &[],
+                checklists: &daily,
+                language: Language::En,
+                runs: &[],
+                checklist_runs: &[],
+                watched_since: &watched_since,
+            };
+            build(&sources, now, &Utc)
+        };
+        // A fresh install: the past week's dailies were nobody's; today's still counts.
+        let fresh = build_since(None);
+        let days: Vec<String> = fresh
+            .past
+            .iter()
+            .map(|entry| entry.at.format("%d").to_string())
+            .collect();
+        assert_eq!(days, ["05"], "{:?}", fresh.past);
+        // Watched for a month: every day of the week that nobody signed off was missed.
+        let watched = build_since(Some(now - TimeDelta::days(30)));
+        let missed = watched
+            .past
+            .iter()
+            .filter(|entry| entry.outcome == Outcome::Missed)
+            .count();
+        assert!(missed >= 7, "{:?}", watched.past);
     }
 }

@@ -113,6 +113,30 @@ impl CronExpr {
         found
     }
 
+    /// Due times in `[from, to)`, the latest [`MAX_OCCURRENCES`] of them: a look back at the past
+    /// wants the recent end of a busy schedule, not its oldest hours.
+    pub fn latest_occurrences<Tz: TimeZone>(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        zone: &Tz,
+    ) -> Vec<DateTime<Utc>> {
+        let mut found = std::collections::VecDeque::with_capacity(MAX_OCCURRENCES + 1);
+        let mut at = self
+            .cron
+            .find_next_occurrence(&from.with_timezone(zone), true)
+            .ok()
+            .map(|at| at.with_timezone(&Utc));
+        while let Some(due) = at.filter(|due| *due < to) {
+            found.push_back(due);
+            if found.len() > MAX_OCCURRENCES {
+                found.pop_front();
+            }
+            at = self.next_after(due, zone);
+        }
+        found.into()
+    }
+
     /// The expression with its fields, for turning into other schedulers' syntax.
     fn fields(&self) -> Vec<&str> {
         self.text.split_whitespace().collect()
@@ -515,6 +539,14 @@ mod tests {
             &Utc,
         );
         assert_eq!(found.len(), MAX_OCCURRENCES);
+        let latest = every_minute.latest_occurrences(
+            utc("2026-12-05T00:00:00Z"),
+            utc("2026-12-12T00:00:00Z"),
+            &Utc,
+        );
+        assert_eq!(latest.len(), MAX_OCCURRENCES);
+        assert_eq!(latest.last(), Some(&utc("2026-12-11T23:59:00Z")));
+        assert_eq!(latest[0], utc("2026-12-11T15:40:00Z"));
         let weekly = CronExpr::parse("0 1 * * 0").unwrap_or_else(|e| panic!("{e}"));
         let found = weekly.occurrences(
             utc("2026-12-05T00:00:00Z"),
