@@ -418,6 +418,9 @@ pub enum CheckGroup {
     Logs,
     /// Pending updates, reboots, key ages and hardening ([exposure], [[secret]]).
     Exposure,
+    /// Scheduled tasks overdue on this host, and the age of each one's last success (from the
+    /// state store).
+    Tasks,
 }
 
 fn parse_param(text: &str) -> Result<(String, String), String> {

@@ -29,7 +29,7 @@ use opsdeck::core::store::{Store, StoreLocation};
 use opsdeck::core::tasks::{Params, Task};
 use opsdeck::headless;
 use opsdeck::headless::check::{
-    CheckReport, check_exposure, check_incidents, check_resources, check_services,
+    CheckReport, check_exposure, check_incidents, check_resources, check_services, check_tasks,
 };
 use opsdeck::tui::app::{AppState, HostInfo, Msg};
 use opsdeck::tui::style::Look;
@@ -103,6 +103,15 @@ fn dispatch(cli: Cli) -> Result<i32> {
                 if matches!(only, None | Some(CheckGroup::Incidents)) {
                     let location = store_location(&cli, config, paths.as_ref())?;
                     checks.extend(check_incidents(&location, &judge).await);
+                }
+                if matches!(only, None | Some(CheckGroup::Tasks)) {
+                    let location = store_location(&cli, config, paths.as_ref())?;
+                    let schedules: Vec<_> = config
+                        .tasks(&state_dir(paths.as_ref()))
+                        .into_iter()
+                        .filter_map(|(task, _)| Some((task.info.id, task.info.schedule?)))
+                        .collect();
+                    checks.extend(check_tasks(&location, &hostname(), &schedules, &judge).await);
                 }
                 Ok::<_, anyhow::Error>(checks)
             })?;

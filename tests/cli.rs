@@ -246,7 +246,7 @@ fn check_only_rejects_an_unknown_group_and_lists_the_valid_ones() {
     );
     assert!(
         out.stderr
-            .contains("[possible values: resources, services, incidents, logs, exposure]"),
+            .contains("[possible values: resources, services, incidents, logs, exposure, tasks]"),
         "{}",
         out.describe()
     );

@@ -257,6 +257,27 @@ fn a_task_never_run_is_overdue_until_it_succeeds() {
             .cloned()
             .unwrap()
     };
+    // `opsdeck check` judges it the way the console does: overdue is a warning.
+    let check = Run::from(
+        home.command("UTC", &["check", "--only", "tasks", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(check.code, Some(1), "{}", check.text());
+    let report: Value = serde_json::from_str(&check.stdout).unwrap();
+    let overdue = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["id"] == "task.overdue:stamp")
+        .unwrap_or_else(|| panic!("{report:#}"));
+    assert_eq!(overdue["status"], "warn", "{overdue:#}");
+    assert!(
+        overdue["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("not succeeded since")),
+        "{overdue:#}"
+    );
     let listing = home.json("UTC", &["tasks", "--format", "json"]);
     let before = task(&listing);
     assert_eq!(before["schedule"]["cron"], "0 0 * * *", "{before:#}");
@@ -268,6 +289,12 @@ fn a_task_never_run_is_overdue_until_it_succeeds() {
     let after = task(&home.json("UTC", &["tasks", "--format", "json"]));
     assert!(after["due"]["missed"].is_null(), "{after:#}");
     assert!(!after["due"]["last_success"].is_null());
+    let check = Run::from(
+        home.command("UTC", &["check", "--only", "tasks"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(check.code, Some(0), "{}", check.text());
 }
 
 /// A fresh install is no alarm: windows that passed before opsdeck first looked at a schedule

@@ -1,9 +1,11 @@
 //! `opsdeck check`: one pass of the console's collectors (resources, services and log sources,
-//! these over their window, and the host's exposure) and of the incidents in the state store, judged by the console's
-//! judge, printed as a report with the Nagios exit convention (0 ok, 1 warn, 2 crit, 3 unknown).
+//! these over their window, and the host's exposure) and of the incidents and scheduled tasks in
+//! the state store, judged by the console's judge, printed as a report with the Nagios exit
+//! convention (0 ok, 1 warn, 2 crit, 3 unknown).
 //! A single pass has no history, so flap control counts its one result: a failed check is down
 //! at once, where the console waits for `down_after` failures in a row.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +20,7 @@ use crate::core::model::Status;
 use crate::core::services::ServiceSpec;
 use crate::core::services::scheduler::{self, Passes, ServiceResult};
 use crate::core::store::{Store, StoreLocation};
+use crate::core::tasks::schedule::{OVERDUE_METRIC, ScheduleSample, TaskSchedule};
 use crate::core::text::printable;
 
 #[derive(Debug, Serialize)]
@@ -210,6 +213,68 @@ pub async fn check_incidents(location: &StoreLocation, judge: &Judge) -> Vec<Che
         .map(|evaluation| CheckLine {
             detail: (!overdue.is_empty()).then(|| overdue.join("; ")),
             ..CheckLine::from_evaluation(evaluation)
+        })
+        .collect()
+}
+
+/// Judges the scheduled tasks as the console's watch does (`task.overdue`,
+/// `task.last_success_age`) from this host's runs in the state store, naming since when each
+/// overdue task is. Like the console's first look, it records when watching each schedule
+/// began; a state file that does not exist yet has watched nothing, so nothing is overdue and it
+/// is not created just to say so.
+pub async fn check_tasks(
+    location: &StoreLocation,
+    host: &str,
+    schedules: &[(String, TaskSchedule)],
+    judge: &Judge,
+) -> Vec<CheckLine> {
+    if schedules.is_empty() {
+        return Vec::new();
+    }
+    let now = crate::core::model::now();
+    let fresh = matches!(location, StoreLocation::Sqlite(path) if !path.exists());
+    let read = async {
+        if fresh {
+            return Ok((HashMap::new(), HashMap::new()));
+        }
+        let store = Store::open(location).await?;
+        let ids: Vec<String> = schedules.iter().map(|(id, _)| id.clone()).collect();
+        let watched = store.watch_schedules(host, &ids, now).await;
+        let successes = store.last_successes(host).await;
+        store.close().await;
+        Ok::<_, crate::core::store::StoreError>((watched?, successes?))
+    };
+    let (watched, successes) = match read.await {
+        Ok(read) => read,
+        Err(error) => {
+            return vec![CheckLine {
+                metric: Some(OVERDUE_METRIC.to_owned()),
+                ..CheckLine::unknown(OVERDUE_METRIC.to_owned(), error.to_string())
+            }];
+        }
+    };
+    let sample = ScheduleSample::new(schedules, &watched, &successes, now, &chrono::Local);
+    judge
+        .evaluate(&sample)
+        .into_iter()
+        .map(|evaluation| {
+            let missed = evaluation
+                .metric
+                .instance
+                .as_deref()
+                .and_then(|task| sample.tasks.iter().find(|(id, _)| id == task))
+                .and_then(|(_, status)| status.missed);
+            CheckLine {
+                detail: missed
+                    .filter(|_| evaluation.metric.name == OVERDUE_METRIC)
+                    .map(|since| {
+                        format!(
+                            "due {} and not succeeded since",
+                            since.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M")
+                        )
+                    }),
+                ..CheckLine::from_evaluation(evaluation)
+            }
         })
         .collect()
 }
