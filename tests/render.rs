@@ -3555,8 +3555,20 @@ mod containers {
             screen.contains("boom \\x1b[2J\\x1b]52;c;ZXZpbA==\\x07 end"),
             "{screen}"
         );
-        assert!(screen.contains("log tail"), "{screen}");
+        assert!(screen.contains("log tail, following"), "{screen}");
+        // It follows: each refresh of the containers asks for the tail again, until closed.
+        let refresh = || Event::Containers {
+            snapshot: Box::new(snapshot()),
+            evaluations: Vec::new(),
+        };
+        let asked = state.update(Msg::Runner(refresh()));
+        assert!(
+            matches!(&asked[..], [Request::LoadContainerLogs { name: again }] if again == name),
+            "{asked:?}"
+        );
         key(&mut state, "esc");
+        let asked = state.update(Msg::Runner(refresh()));
+        assert!(asked.is_empty(), "{asked:?}");
         // The console in these tests is read-only: no plan is even asked for.
         let asked = key(&mut state, "E");
         assert!(asked.is_empty(), "{asked:?}");

@@ -14,7 +14,7 @@ use opsdeck::core::collectors::resources::ResourceSettings;
 use opsdeck::core::model::{Alert, Status, Unit};
 use opsdeck::core::protocol::{Event, Request};
 use opsdeck::core::runner::{self, Resources, RunnerSettings};
-use opsdeck::core::store::{AlertOpening, Store, StoreLocation};
+use opsdeck::core::store::{AlertOpening, AlertUpdate, Store, StoreLocation};
 
 fn alert(id: &str, opened: i64) -> Alert {
     Alert {
@@ -51,12 +51,18 @@ async fn exercise(location: StoreLocation) {
     first.peak = 93.25;
     first.threshold = 90.0;
     first.resolved_at = Some(Utc.timestamp_opt(1_700_000_500, 0).unwrap());
-    assert!(store.update_alert(&first).await.unwrap());
+    assert_eq!(
+        store.update_alert(&first).await.unwrap(),
+        AlertUpdate::Stored { raised: true }
+    );
     // Resolved is final: a late change from another console does not reopen it.
     let mut late = first.clone();
     late.resolved_at = None;
     late.peak = 99.0;
-    assert!(!store.update_alert(&late).await.unwrap());
+    assert_eq!(
+        store.update_alert(&late).await.unwrap(),
+        AlertUpdate::NotOpen
+    );
     assert_eq!(
         store
             .insert_alert(&alert("a2", 1_700_000_600))
@@ -132,6 +138,20 @@ async fn hosts_keep_their_alerts_apart(location: StoreLocation) {
     assert_eq!(
         store.insert_alert(&again).await.unwrap(),
         AlertOpening::AlreadyOpen(down.clone())
+    );
+    // Both consoles see it escalate: the first to store it raised it (and notifies), not both.
+    let critical = Alert {
+        level: Status::Crit,
+        peak: 0.0,
+        ..down.clone()
+    };
+    assert_eq!(
+        store.update_alert(&critical).await.unwrap(),
+        AlertUpdate::Stored { raised: true }
+    );
+    assert_eq!(
+        store.update_alert(&critical).await.unwrap(),
+        AlertUpdate::Stored { raised: false }
     );
     let ids = |alerts: Vec<Alert>| alerts.into_iter().map(|alert| alert.id).collect::<Vec<_>>();
     let mine = ids(store.open_alerts("web-1").await.unwrap());

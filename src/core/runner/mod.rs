@@ -57,7 +57,7 @@ use crate::core::shared::SharedSettings;
 use crate::core::shared::presence::{PresenceCollector, PresenceSample};
 use crate::core::sources::prometheus::Prometheus;
 use crate::core::store::ServiceResultRow;
-use crate::core::store::{AlertOpening, Store};
+use crate::core::store::{AlertOpening, AlertUpdate, Store};
 use crate::core::tasks::schedule::{ScheduleSample, TaskSchedule};
 use due_watch::DueWatch;
 use history_writer::Recorded;
@@ -1299,6 +1299,8 @@ async fn persist(
     // before it took the stored one, are dropped.
     let mut superseded: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(change) = changes.recv().await {
+        // Whether this change raised the alert's level in the store; without a store, it did.
+        let mut raised_here = true;
         if let Change::Updated(alert) | Change::Resolved(alert) = &change
             && superseded.contains(&alert.id)
         {
@@ -1322,8 +1324,11 @@ async fn persist(
             }
             (Change::Updated(alert) | Change::Resolved(alert), Some(store)) => {
                 match store.update_alert(alert).await {
-                    Ok(false) => store.alert(&alert.id).await,
-                    Ok(true) => Ok(None),
+                    Ok(AlertUpdate::NotOpen) => store.alert(&alert.id).await,
+                    Ok(AlertUpdate::Stored { raised }) => {
+                        raised_here = raised;
+                        Ok(None)
+                    }
                     Err(error) => Err(error),
                 }
             }
@@ -1372,7 +1377,8 @@ async fn persist(
                     .is_some_and(|level| alert.level > *level) =>
             {
                 levels.insert(alert.id.clone(), alert.level);
-                Some(AlertEvent::Escalated)
+                // Another console sharing the alert raised it first, and told of it.
+                raised_here.then_some(AlertEvent::Escalated)
             }
             Change::Resolved(alert) => {
                 levels.remove(&alert.id);

@@ -180,6 +180,15 @@ pub enum AlertOpening {
     AlreadyOpen(Alert),
 }
 
+/// What storing an open alert's change came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertUpdate {
+    /// Stored; `raised` when this change raised its level (nobody else had).
+    Stored { raised: bool },
+    /// The store no longer has it open: nothing was changed.
+    NotOpen,
+}
+
 /// One stored service check result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ServiceResultRow {
@@ -425,22 +434,37 @@ impl Store {
         }
     }
 
-    /// Stores an open alert's new level, peak or resolution; `false` when the store no longer
-    /// has it open (another console resolved it first), and then nothing is changed.
-    pub async fn update_alert(&self, alert: &Alert) -> Result<bool, StoreError> {
-        let updated = sqlx::query(
-            "UPDATE alerts SET level = $2, resolved_at = $3, peak = $4, threshold = $5
-             WHERE id = $1 AND resolved_at IS NULL",
+    /// Stores an open alert's new level, peak or resolution, unless the store no longer has it
+    /// open (another console resolved it first): then nothing is changed.
+    pub async fn update_alert(&self, alert: &Alert) -> Result<AlertUpdate, StoreError> {
+        // The level first, on its own: of two consoles escalating one fleet-wide alert, only the
+        // one whose statement raised it is told so (and notifies).
+        let raised = sqlx::query(
+            "UPDATE alerts SET level = $2 WHERE id = $1 AND resolved_at IS NULL AND level <> $2",
         )
         .bind(&alert.id)
         .bind(alert.level.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(self.query_error())?
+        .rows_affected()
+            > 0;
+        let updated = sqlx::query(
+            "UPDATE alerts SET resolved_at = $2, peak = $3, threshold = $4
+             WHERE id = $1 AND resolved_at IS NULL",
+        )
+        .bind(&alert.id)
         .bind(alert.resolved_at.map(|at| at.timestamp_millis()))
         .bind(alert.peak)
         .bind(alert.threshold)
         .execute(&self.pool)
         .await
         .map_err(self.query_error())?;
-        Ok(updated.rows_affected() > 0)
+        Ok(if updated.rows_affected() > 0 {
+            AlertUpdate::Stored { raised }
+        } else {
+            AlertUpdate::NotOpen
+        })
     }
 
     /// The open alerts a console on `host` judges: that host's and the fleet's.

@@ -598,7 +598,11 @@ impl AppState {
         for pane in &mut self.panes {
             pane.apply(&event, self.now);
         }
-        let mut requests = Vec::new();
+        let mut requests: Vec<Request> = self
+            .pane::<ContainersPane>()
+            .and_then(|pane| pane.follow_up(&event))
+            .into_iter()
+            .collect();
         if let Some(modal) = &mut self.modal {
             modal.apply(&event);
             if let Modal::Popup(Popup::LogLines(view)) = modal {

@@ -74,6 +74,17 @@ const COMMANDS: &[Command] = &[
 ];
 
 impl ContainersPane {
+    /// What an open log view asks for next: its container's tail again with each refresh of
+    /// the containers, so the view follows the log while it is open.
+    pub fn follow_up(&self, event: &Event) -> Option<Request> {
+        match (event, &self.logs) {
+            (Event::Containers { .. }, Some(logs)) => Some(Request::LoadContainerLogs {
+                name: logs.name.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     pub fn on_snapshot(&mut self, snapshot: &ContainersSnapshot, evaluations: &[Evaluation]) {
         self.levels = levels_by_instance(evaluations, "container.");
         let mut snapshot = snapshot.clone();
@@ -260,7 +271,7 @@ impl ContainersPane {
         let mut title = vec![Span::styled("Containers", palette.get(Slot::Title))];
         if let Some(logs) = &self.logs {
             title.push(Span::styled(
-                format!(" · {} · log tail", printable(&logs.name)),
+                format!(" · {} · log tail, following", printable(&logs.name)),
                 palette.get(Slot::Title),
             ));
             return title;
