@@ -47,6 +47,11 @@ impl Judge {
         self.engine.take_stored(stored);
     }
 
+    /// Hears of an alert another console changed (see [`RuleEngine::hear_of`]).
+    pub fn hear_of(&mut self, stored: &Alert) {
+        self.engine.hear_of(stored);
+    }
+
     /// Re-attach what the store remembered from the previous process.
     pub fn restore(&mut self, pending: Vec<PendingRecord>, open: Vec<Alert>, now: DateTime<Utc>) {
         self.engine.restore(pending, open, now);

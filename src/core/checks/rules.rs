@@ -298,6 +298,21 @@ impl RuleEngine {
         }
     }
 
+    /// Hears of an alert another console changed. A resolved one this engine holds is let go,
+    /// as by [`RuleEngine::take_stored`]; an open one is taken only while this engine sees its
+    /// series past a limit too, so consoles that judge a series differently (other limits, a
+    /// scrape apart) do not resolve and reopen each other's alert in turn.
+    pub fn hear_of(&mut self, stored: &Alert) {
+        let breaching = self
+            .series
+            .get(&stored.key)
+            .is_some_and(|state| state.warn_since.is_some());
+        if stored.is_open() && !breaching {
+            return;
+        }
+        self.take_stored(stored);
+    }
+
     pub fn open_alerts(&self) -> impl Iterator<Item = &Alert> {
         self.series
             .values()
@@ -581,6 +596,41 @@ mod tests {
         assert_eq!(engine.open_alerts().count(), 0);
         assert!(opened(&engine.observe(&cpu(85.0), at(330))).is_none());
         assert!(opened(&engine.observe(&cpu(85.0), at(630))).is_some());
+    }
+
+    #[test]
+    fn another_consoles_open_alert_is_taken_only_while_this_one_sees_the_breach_too() {
+        let mut engine = RuleEngine::new(vec![cpu_rule()]);
+        let theirs = Alert {
+            id: "theirs".into(),
+            key: "cpu.used_pct".into(),
+            metric: "cpu.used_pct".into(),
+            instance: None,
+            host: None,
+            level: Status::Warn,
+            opened_at: at(0),
+            resolved_at: None,
+            peak: 85.0,
+            threshold: 80.0,
+            unit: Unit::Percent,
+        };
+        // Within limits here: heard, not taken, so not resolved here either.
+        engine.observe(&cpu(50.0), at(0));
+        engine.hear_of(&theirs);
+        assert_eq!(engine.open_alerts().count(), 0);
+        assert!(engine.observe(&cpu(50.0), at(10)).is_empty());
+        // Past the limit here too: taken, and this engine updates it instead of opening one.
+        engine.observe(&cpu(85.0), at(20));
+        engine.hear_of(&theirs);
+        assert_eq!(engine.open_alerts().count(), 1);
+        let changes = engine.observe(&cpu(95.0), at(400));
+        assert!(opened(&changes).is_none(), "{changes:?}");
+        assert!(
+            changes
+                .iter()
+                .any(|change| matches!(change, Change::Updated(alert) if alert.id == "theirs")),
+            "{changes:?}"
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ pub struct Targets {
     pub incidents: Option<Control>,
     pub tasks: TaskManager,
     pub events: mpsc::Sender<Event>,
-    /// The judge's ear: alerts others changed, so it updates the open one instead of opening
-    /// its own, and lets go of one another console resolved.
+    /// The judge's ear: alerts others changed, so it lets go of one another console resolved and
+    /// takes one another opened while it sees the breach too ([`crate::core::checks::Judge::hear_of`]).
     pub judge: mpsc::UnboundedSender<Alert>,
 }
 

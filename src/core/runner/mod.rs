@@ -359,6 +359,8 @@ async fn run(
     let mut judge = Judge::new(settings.rules).on_host(&settings.tasks.identity.host);
     // The store's word on alerts that others opened or resolved first, for the judge.
     let (stored_tx, mut stored_alerts) = mpsc::unbounded_channel::<Alert>();
+    // Other consoles' alert changes, heard live.
+    let (heard_tx, mut heard_alerts) = mpsc::unbounded_channel::<Alert>();
     let reports = settings
         .reports
         .map(|reports| ReportDesk::new(store.clone(), reports));
@@ -508,7 +510,7 @@ async fn run(
             incidents: incidents_control,
             tasks: tasks.clone(),
             events: events.clone(),
-            judge: stored_tx.clone(),
+            judge: heard_tx,
         };
         live::spawn(store.clone(), targets, drives.cancel.clone());
     }
@@ -576,6 +578,7 @@ async fn run(
     loop {
         tokio::select! {
             Some(stored) = stored_alerts.recv() => judge.take_stored(&stored),
+            Some(heard) = heard_alerts.recv() => judge.hear_of(&heard),
             Some(collected) = samples.recv() => {
                 let verdict = judge.judge(&collected);
                 for change in verdict.changes {
