@@ -650,15 +650,28 @@ pub fn self_signed(dir: &Path, name: &str, days: u32) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// Asks the OS for a free port on 127.0.0.1. There is a small window in
-/// which another process can take it; `start()` retries in that case.
+/// Asks the OS for a free port on 127.0.0.1, one no other test of this process was given. There
+/// is a small window in which another process can take it; `start()` retries in that case.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"));
-    listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("cannot read the local address of a listener: {e}"))
-        .port()
+    // Tests of one binary run at once and start their servers a moment after choosing a port;
+    // the kernel may offer a port just released to the next caller, so a port is handed out
+    // once per test process.
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0 to find a free port: {e}"));
+        let port = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("cannot read the local address of a listener: {e}"))
+            .port();
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Signals `child` (by name, e.g. "INT"), waits up to `STOP_TIMEOUT` for it
