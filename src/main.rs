@@ -131,9 +131,8 @@ fn dispatch(cli: Cli) -> Result<i32> {
                     .map(|(task, key)| (task, key.map(|key| key.to_string())))
                     .collect();
                 let host = hostname();
-                let mut runs = store.runs(None, 1000).await?;
-                // A shared store holds every host's runs; this host's tasks are judged by its own.
-                runs.retain(|run| run.host == host);
+                // This host's tasks are judged by its own runs, not the others' on a shared store.
+                let runs = store.host_runs(&host, 1000).await?;
                 let now = opsdeck::core::model::now();
                 let scheduled: Vec<String> = tasks
                     .iter()

@@ -455,6 +455,27 @@ fn seen_on(seen: &mut Seen, event: Event) {
     }
 }
 
+/// Follows both consoles' events into what each has seen until `done` holds for both, failing
+/// after `within` with what each saw.
+async fn watch_both(
+    [a, b]: [&mut RunnerHandle; 2],
+    [seen_a, seen_b]: [&mut Seen; 2],
+    done: impl Fn(&Seen) -> bool,
+    within: Duration,
+) {
+    let both = async {
+        while !(done(seen_a) && done(seen_b)) {
+            tokio::select! {
+                Some(event) = a.events.recv() => seen_on(seen_a, event),
+                Some(event) = b.events.recv() => seen_on(seen_b, event),
+            }
+        }
+    };
+    if tokio::time::timeout(within, both).await.is_err() {
+        panic!("not on both screens within {within:?}: {seen_a:#?} {seen_b:#?}");
+    }
+}
+
 fn open_of<'a>(seen: &'a Seen, metric: &str, host: Option<&str>) -> Vec<&'a Alert> {
     seen.values()
         .filter(|alert| alert.is_open() && alert.metric == metric && alert.host.as_deref() == host)
@@ -522,17 +543,13 @@ async fn a_missing_exporter_heartbeat_opens_one_dead_mans_alert_for_all_consoles
             && open_of(seen, "processes.count", Some("host-a")).len() == 1
             && open_of(seen, "processes.count", Some("host-b")).len() == 1
     };
-    let both = async {
-        while !(complete(&seen_a) && complete(&seen_b)) {
-            tokio::select! {
-                Some(event) = a.events.recv() => seen_on(&mut seen_a, event),
-                Some(event) = b.events.recv() => seen_on(&mut seen_b, event),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), both)
-        .await
-        .unwrap_or_else(|_| panic!("not both screens complete: {seen_a:#?} {seen_b:#?}"));
+    watch_both(
+        [&mut a, &mut b],
+        [&mut seen_a, &mut seen_b],
+        complete,
+        Duration::from_secs(20),
+    )
+    .await;
     let fleet_a = open_of(&seen_a, "heartbeat.exporter_age", None)[0].clone();
     let fleet_b = open_of(&seen_b, "heartbeat.exporter_age", None)[0].clone();
     assert_eq!(fleet_a.id, fleet_b.id, "one alert, not one per console");
@@ -555,17 +572,13 @@ async fn a_missing_exporter_heartbeat_opens_one_dead_mans_alert_for_all_consoles
         .await
         .unwrap();
     let resolved = |seen: &Seen| seen.get(&fleet_a.id).is_some_and(|alert| !alert.is_open());
-    let both = async {
-        while !(resolved(&seen_a) && resolved(&seen_b)) {
-            tokio::select! {
-                Some(event) = a.events.recv() => seen_on(&mut seen_a, event),
-                Some(event) = b.events.recv() => seen_on(&mut seen_b, event),
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), both)
-        .await
-        .unwrap_or_else(|_| panic!("not resolved on both screens: {seen_a:#?} {seen_b:#?}"));
+    watch_both(
+        [&mut a, &mut b],
+        [&mut seen_a, &mut seen_b],
+        resolved,
+        Duration::from_secs(10),
+    )
+    .await;
     assert!(open_of(&seen_a, "heartbeat.exporter_age", None).is_empty());
     assert!(open_of(&seen_b, "heartbeat.exporter_age", None).is_empty());
     // Neither console opened it again behind the other's resolution.

@@ -163,11 +163,7 @@ pub fn build<Tz: TimeZone>(sources: &Sources, now: DateTime<Utc>, zone: &Tz) -> 
                     ));
                 }
                 // Still within its grace: not missed yet.
-                None if TimeDelta::from_std(schedule.grace)
-                    .ok()
-                    .and_then(|grace| due.checked_add_signed(grace))
-                    .is_some_and(|missed_at| now < missed_at) =>
-                {
+                None if schedule.in_grace(*due, now) => {
                     task_past.push(entry(*due, Outcome::Due, None, "due now".into()));
                 }
                 None if *due >= watched_since => {

@@ -219,19 +219,13 @@ impl RuleEngine {
         &self.host
     }
 
-    /// The host an alert or pending condition on series `key` belongs to: `None` for the fleet
-    /// (and for an engine that names no host, as the store reads both from '').
-    fn owner(&self, key: &str) -> Option<String> {
-        (!fleet_wide(key) && !self.host.is_empty()).then(|| self.host.clone())
-    }
-
     /// Takes the store's word on an alert of this host or the fleet that another console or
     /// process changed: an open one on a series stands for this engine's (so it is updated and
     /// resolved here, not opened twice); a resolved one that this engine holds open is let go,
     /// and the series starts its hold over (so a console a scrape behind does not at once open
     /// it again).
     pub fn take_stored(&mut self, stored: &Alert) {
-        if stored.host != self.owner(&stored.key) {
+        if stored.host.as_deref() != owner(&self.host, &stored.key) {
             return;
         }
         if stored.is_open() {
@@ -326,7 +320,7 @@ impl RuleEngine {
                 continue;
             };
             let key = metric.key();
-            let host = self.owner(&key);
+            let host = owner(&self.host, &key);
             let state = self.series.entry(key.clone()).or_default();
             observe_series(&rule, metric, (host, key), state, now, &mut changes);
         }
@@ -334,10 +328,17 @@ impl RuleEngine {
     }
 }
 
+/// The host an alert or pending condition on series `key` of an engine on `host` belongs to:
+/// `None` for the fleet (and for an engine that names no host, as the store reads both from '').
+/// Borrowed: it is asked for every metric of every sample.
+fn owner<'a>(host: &'a str, key: &str) -> Option<&'a str> {
+    (!fleet_wide(key) && !host.is_empty()).then_some(host)
+}
+
 fn observe_series(
     rule: &Rule,
     metric: &Metric,
-    (host, key): (Option<String>, String),
+    (host, key): (Option<&str>, String),
     state: &mut SeriesState,
     now: DateTime<Utc>,
     changes: &mut Vec<Change>,
@@ -364,7 +365,7 @@ fn observe_series(
                 key: key.clone(),
                 metric: metric.name.to_owned(),
                 instance: metric.instance.clone(),
-                host: host.clone(),
+                host: host.map(str::to_owned),
                 level,
                 opened_at: now,
                 resolved_at: None,
@@ -403,7 +404,7 @@ fn observe_series(
         if previous.0.is_some() || state.persisted_at.is_some() {
             state.persisted_at = None;
             changes.push(Change::PendingCleared {
-                host: host.unwrap_or_default(),
+                host: host.unwrap_or_default().to_owned(),
                 key,
             });
         }
@@ -414,7 +415,7 @@ fn observe_series(
     {
         state.persisted_at = Some(now);
         changes.push(Change::Pending(PendingRecord {
-            host: host.unwrap_or_default(),
+            host: host.unwrap_or_default().to_owned(),
             key,
             warn_since: state.warn_since,
             crit_since: state.crit_since,

@@ -643,6 +643,15 @@ impl Store {
         self.fetch_runs(query.bind(limit)).await
     }
 
+    /// The newest `limit` runs made on `host` (a shared store also holds the other hosts').
+    pub async fn host_runs(&self, host: &str, limit: i64) -> Result<Vec<TaskRun>, StoreError> {
+        let query = sqlx::query(
+            "SELECT * FROM task_runs WHERE host = $1 ORDER BY started_at DESC LIMIT $2",
+        )
+        .bind(host.to_owned());
+        self.fetch_runs(query.bind(limit)).await
+    }
+
     async fn fetch_runs<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,

@@ -90,27 +90,32 @@ impl CronExpr {
             .map(|at| at.with_timezone(&Utc))
     }
 
-    /// Due times in `[from, to)`, at most [`MAX_OCCURRENCES`].
+    /// Due times in `[from, to)`, in order.
+    fn due_times<'a, Tz: TimeZone>(
+        &'a self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        zone: &'a Tz,
+    ) -> impl Iterator<Item = DateTime<Utc>> + 'a {
+        let first = self
+            .cron
+            .find_next_occurrence(&from.with_timezone(zone), true)
+            .ok()
+            .map(|at| at.with_timezone(&Utc));
+        std::iter::successors(first, move |due| self.next_after(*due, zone))
+            .take_while(move |due| *due < to)
+    }
+
+    /// Due times in `[from, to)`, the first [`MAX_OCCURRENCES`] of them.
     pub fn occurrences<Tz: TimeZone>(
         &self,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
         zone: &Tz,
     ) -> Vec<DateTime<Utc>> {
-        let mut found = Vec::new();
-        let mut at = self
-            .cron
-            .find_next_occurrence(&from.with_timezone(zone), true)
-            .ok()
-            .map(|at| at.with_timezone(&Utc));
-        while let Some(due) = at.filter(|due| *due < to) {
-            if found.len() == MAX_OCCURRENCES {
-                break;
-            }
-            found.push(due);
-            at = self.next_after(due, zone);
-        }
-        found
+        self.due_times(from, to, zone)
+            .take(MAX_OCCURRENCES)
+            .collect()
     }
 
     /// Due times in `[from, to)`, the latest [`MAX_OCCURRENCES`] of them: a look back at the past
@@ -122,17 +127,11 @@ impl CronExpr {
         zone: &Tz,
     ) -> Vec<DateTime<Utc>> {
         let mut found = std::collections::VecDeque::with_capacity(MAX_OCCURRENCES + 1);
-        let mut at = self
-            .cron
-            .find_next_occurrence(&from.with_timezone(zone), true)
-            .ok()
-            .map(|at| at.with_timezone(&Utc));
-        while let Some(due) = at.filter(|due| *due < to) {
+        for due in self.due_times(from, to, zone) {
             found.push_back(due);
             if found.len() > MAX_OCCURRENCES {
                 found.pop_front();
             }
-            at = self.next_after(due, zone);
         }
         found.into()
     }
@@ -185,6 +184,11 @@ impl DueStatus {
 }
 
 impl TaskSchedule {
+    /// Whether a run for `due` is still on time at `now`.
+    pub fn in_grace(&self, due: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now - due < TimeDelta::from_std(self.grace).unwrap_or(TimeDelta::MAX)
+    }
+
     /// Overdue: no success since the last due time whose grace has run out, if that due time
     /// came at or after `watched_since` (a window that passed before opsdeck looked at the
     /// schedule, as on a fresh install, is no alarm).
