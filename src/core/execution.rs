@@ -527,9 +527,6 @@ impl TaskManager {
             trigger,
             seen,
         } = claimed;
-        // The plan recorded and the run share their times (a backup's name): fixed once here
-        // unless the plan confirmed fixed them already.
-        let params = task.fixed_for_plan(params, now());
         let identity = &self.settings.identity;
         let plan = match task.plan(&params).await {
             Ok(plan) => plan,
